@@ -1,0 +1,186 @@
+"""Every use of TensorFlow/Keras internals lives here, so a TF upgrade touches one file.
+
+What we rely on, and why:
+
+* ``op_callbacks`` — the per-op hook that ``tf.debugging.enable_check_numerics`` uses. We use it
+  only during *replay* (never on the hot path) to see every executed op with its tensors.
+* ``BaseResourceVariable`` write methods — patched while a watched step is traced or replayed, so
+  nantrace learns which variables a step writes without being told (bare ``@watch``).
+* ``tf.function`` attributes (``python_function``, ``_jit_compile``, ...) — to re-wrap the user's
+  function with the same compile options but with the guard traced in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import tensorflow as tf
+from tensorflow.python.eager import context as _eager_context
+from tensorflow.python.framework import op_callbacks as _op_callbacks
+from tensorflow.python.ops import resource_variable_ops as _rvo
+
+BaseResourceVariable = _rvo.BaseResourceVariable
+
+
+def variable_classes() -> list[type]:
+    """BaseResourceVariable and its subclasses: TF copies write methods onto some of them
+    (``ResourceVariable.assign_add`` is its own function object), so each must be patched."""
+    found: list[type] = []
+    pending: list[type] = [BaseResourceVariable]
+    while pending:
+        cls = pending.pop()
+        if cls not in found:
+            found.append(cls)
+            pending.extend(cls.__subclasses__())
+    return found
+
+
+#: Methods of ``BaseResourceVariable`` that change its value in place.
+VARIABLE_WRITE_METHODS: tuple[str, ...] = (
+    "assign",
+    "assign_add",
+    "assign_sub",
+    "scatter_add",
+    "scatter_sub",
+    "scatter_mul",
+    "scatter_div",
+    "scatter_min",
+    "scatter_max",
+    "scatter_update",
+    "batch_scatter_update",
+    "scatter_nd_add",
+    "scatter_nd_sub",
+    "scatter_nd_update",
+    "scatter_nd_max",
+    "scatter_nd_min",
+)
+
+#: Op types that write a resource variable (eager replay sees these with no output tensor).
+VARIABLE_WRITE_OPS: frozenset[str] = frozenset(
+    {
+        "AssignVariableOp",
+        "AssignAddVariableOp",
+        "AssignSubVariableOp",
+        "ResourceScatterAdd",
+        "ResourceScatterSub",
+        "ResourceScatterMul",
+        "ResourceScatterDiv",
+        "ResourceScatterMin",
+        "ResourceScatterMax",
+        "ResourceScatterUpdate",
+        "ResourceScatterNdAdd",
+        "ResourceScatterNdSub",
+        "ResourceScatterNdUpdate",
+        "ResourceScatterNdMax",
+        "ResourceScatterNdMin",
+    }
+)
+
+
+def is_tf_function(fn: Any) -> bool:
+    """True for objects made by ``tf.function`` (polymorphic functions)."""
+    return hasattr(fn, "python_function") and hasattr(fn, "get_concrete_function")
+
+
+def tf_function_options(fn: Any) -> dict[str, Any]:
+    """The options needed to re-create ``fn`` as a tf.function around a new body."""
+    options: dict[str, Any] = {}
+    jit = getattr(fn, "_jit_compile", None)
+    if jit is not None:
+        options["jit_compile"] = jit
+    signature = getattr(fn, "input_signature", None)
+    if signature is not None:
+        options["input_signature"] = signature
+    reduce_retracing = getattr(fn, "_reduce_retracing", None)
+    if reduce_retracing is not None:
+        options["reduce_retracing"] = reduce_retracing
+    return options
+
+
+def tf_function_uses_autograph(fn: Any) -> bool:
+    return bool(getattr(fn, "_autograph", True))
+
+
+def inside_graph() -> bool:
+    """True while tracing a tf.function / building a graph (not executing eagerly)."""
+    return not tf.executing_eagerly()
+
+
+def current_graph() -> Any:
+    return tf.compat.v1.get_default_graph()
+
+
+@contextlib.contextmanager
+def in_graph(graph: Any) -> Iterator[None]:
+    """Build ops in ``graph`` even while a nested branch/body graph is being traced.
+
+    Used to read a variable's pre-step value in the step's outermost graph when its first
+    write happens inside a ``tf.cond`` branch or ``while`` body, whose tensors cannot leave it.
+    """
+    if graph is None:
+        with tf.init_scope():
+            yield
+        return
+    with graph.as_default():
+        yield
+
+
+@contextlib.contextmanager
+def op_callback(callback: Callable[..., Any]) -> Iterator[None]:
+    """Install a TF op callback (the check_numerics mechanism) for the duration of the block."""
+    _op_callbacks.add_op_callback(callback)
+    try:
+        yield
+    finally:
+        _op_callbacks.remove_op_callback(callback)
+
+
+@contextlib.contextmanager
+def functions_run_eagerly() -> Iterator[None]:
+    """Run every tf.function eagerly, so replay sees each op with concrete values."""
+    previous = tf.config.functions_run_eagerly()
+    tf.config.run_functions_eagerly(True)
+    try:
+        yield
+    finally:
+        tf.config.run_functions_eagerly(previous)
+
+
+def op_type_name(op_type: Any) -> str:
+    return op_type.decode() if isinstance(op_type, bytes) else str(op_type)
+
+
+def handle_key(handle: Any) -> int | None:
+    """A stable key for a resource handle tensor, to map it back to its variable."""
+    if handle is None:
+        return None
+    return id(handle)
+
+
+def variable_handle(variable: Any) -> Any:
+    """The eager resource handle of a tf or Keras variable (None if it has none)."""
+    inner = getattr(variable, "value", None) if not isinstance(variable, tf.Variable) else None
+    var = variable if isinstance(variable, tf.Variable) else inner
+    if callable(var):
+        var = None
+    return getattr(var, "handle", None)
+
+
+def as_tf_variable(variable: Any) -> tf.Variable | None:
+    """The underlying ``tf.Variable`` of a tf or Keras 3 variable."""
+    if isinstance(variable, tf.Variable):
+        return variable
+    inner = getattr(variable, "_value", None)
+    if isinstance(inner, tf.Variable):
+        return inner
+    return None
+
+
+def current_name_scope() -> str:
+    return tf.get_current_name_scope()
+
+
+def eager_context_executing() -> bool:
+    return _eager_context.executing_eagerly()

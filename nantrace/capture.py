@@ -1,0 +1,290 @@
+"""Per-op capture during replay: every executed op with its phase, layer, source and health.
+
+The capture is an op callback (the mechanism behind ``tf.debugging.enable_check_numerics``)
+plus a :class:`~nantrace.hooks.StepObserver` that tells which phase the step is in (forward,
+loss, backward, update) and which Keras layer is running. It runs only during replay, where a
+few microseconds per op do not matter.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import tensorflow as tf
+
+from nantrace import _tf_compat, hooks
+from nantrace.health import health_of
+from nantrace.records import Health
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_EXAMPLES_DIR = os.path.join(_PACKAGE_DIR, "examples")
+_LIBRARY_MARKERS = (
+    f"{os.sep}tensorflow{os.sep}",
+    f"{os.sep}keras{os.sep}",
+    f"{os.sep}tf_keras{os.sep}",
+    f"{os.sep}absl{os.sep}",
+    f"{os.sep}numpy{os.sep}",
+    f"{os.sep}contextlib.py",
+    f"{os.sep}functools.py",
+    "<frozen",
+)
+
+
+@dataclass
+class OpRecord:
+    """One executed op. ``inputs``/``outputs`` hold None for non-float tensors."""
+
+    index: int
+    op_type: str
+    phase: str
+    layer: str | None
+    source: str | None
+    inputs: list[Health | None]
+    outputs: list[Health | None]
+    producers: list[int | None]
+    op_name: str = ""
+    variable: str | None = None
+    variable_after: Health | None = None
+    layer_object: Any = field(default=None, repr=False)
+
+    @property
+    def float_inputs(self) -> list[Health]:
+        return [h for h in self.inputs if h is not None]
+
+    @property
+    def float_outputs(self) -> list[Health]:
+        return [h for h in self.outputs if h is not None]
+
+    @property
+    def inputs_finite(self) -> bool:
+        return all(h.finite for h in self.float_inputs)
+
+    @property
+    def produced_non_finite(self) -> bool:
+        """The op's result is non-finite (its output, or the variable it wrote)."""
+        if any(not h.finite for h in self.float_outputs):
+            return True
+        return self.variable_after is not None and not self.variable_after.finite
+
+    @property
+    def result_health(self) -> Health | None:
+        if self.variable_after is not None:
+            return self.variable_after
+        outputs = self.float_outputs
+        return outputs[0] if outputs else None
+
+
+def user_source(skip_dirs: tuple[str, ...] = ()) -> str | None:
+    """``file:line`` of the innermost frame that belongs to user code."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        internal = any(marker in filename for marker in _LIBRARY_MARKERS) or (
+            filename.startswith(_PACKAGE_DIR) and not filename.startswith(_EXAMPLES_DIR)
+        )
+        if not internal and not any(filename.startswith(d) for d in skip_dirs):
+            return f"{filename}:{frame.f_lineno}"
+        frame = frame.f_back
+    return None
+
+
+class ReplayCapture(hooks.StepObserver):
+    """Records the ops of one eager replay of the step."""
+
+    def __init__(self, variables: list[Any]) -> None:
+        self.records: list[OpRecord] = []
+        self.layer_stack: list[Any] = []
+        self.loss_depth = 0
+        self.in_gradient = 0
+        self.in_apply = 0
+        self.model_returned = False
+        self.gradient_done = False
+        self.error: BaseException | None = None
+        self.target_ids: set[int] = set()
+        self.gradient_ids: set[int] = set()
+        self.loss_names: list[str] = []
+        self.optimizers: list[Any] = []
+        self.layers_seen: dict[str, Any] = {}
+        self._producer: dict[int, int] = {}
+        self._keep_alive: list[Any] = []
+        self._variables: dict[int, tf.Variable] = {}
+        self._names_per_scope: dict[tuple[str, str], int] = {}
+        self._busy = False
+        for variable in variables:
+            self.add_variable(variable)
+
+    # -- variables --------------------------------------------------------------------------
+    def add_variable(self, variable: Any) -> None:
+        var = _tf_compat.as_tf_variable(variable)
+        if var is None:
+            return
+        handle = getattr(var, "handle", None)
+        if handle is not None:
+            self._variables[id(handle)] = var
+
+    def variable_for_handle(self, handle: Any) -> tf.Variable | None:
+        return self._variables.get(id(handle))
+
+    # -- phase ------------------------------------------------------------------------------
+    def phase(self) -> str:
+        if self.in_apply:
+            return "update"
+        if self.in_gradient:
+            return "backward"
+        if self.loss_depth:
+            return "loss"
+        if self.layer_stack:
+            return "forward"
+        if self.gradient_done:
+            return "update"
+        if self.model_returned:
+            return "loss"
+        return "forward"
+
+    def layer_path(self) -> str | None:
+        if not self.layer_stack or self.loss_depth:
+            return None
+        return "/".join(layer.name for layer in self.layer_stack)
+
+    # -- observer events ----------------------------------------------------------------------
+    def gradient_start(self, tape: Any, target: Any, sources: Any) -> None:
+        for t in tf.nest.flatten(target):
+            self.target_ids.add(id(t))
+        for source in tf.nest.flatten(sources):
+            self.add_variable(source)
+        self.in_gradient += 1
+
+    def gradient_end(self, tape: Any, target: Any, sources: Any, result: Any) -> None:
+        self.in_gradient -= 1
+        self.gradient_done = True
+        for g in tf.nest.flatten(result, expand_composites=False):
+            if isinstance(g, tf.IndexedSlices):
+                g = g.values
+            if g is not None:
+                self.gradient_ids.add(id(g))
+
+    def apply_start(self, optimizer: Any, grads: list[Any], variables: list[Any]) -> None:
+        self.in_apply += 1
+        if all(optimizer is not o for o in self.optimizers):
+            self.optimizers.append(optimizer)
+        for variable in list(variables) + list(getattr(optimizer, "variables", [])):
+            self.add_variable(variable)
+
+    def apply_end(self, optimizer: Any) -> None:
+        self.in_apply -= 1
+
+    def before_write(self, variable: tf.Variable) -> None:
+        self.add_variable(variable)
+
+    def layer_enter(self, layer: Any) -> None:
+        self.layer_stack.append(layer)
+        self.layers_seen.setdefault("/".join(item.name for item in self.layer_stack), layer)
+        for weight in getattr(layer, "weights", []):
+            self.add_variable(weight)
+
+    def layer_exit(self, layer: Any) -> None:
+        if self.layer_stack and self.layer_stack[-1] is layer:
+            self.layer_stack.pop()
+        if not self.layer_stack:
+            self.model_returned = True
+
+    def loss_enter(self, loss: Any) -> None:
+        self.loss_depth += 1
+        self.loss_names.append(getattr(loss, "name", type(loss).__name__))
+
+    def loss_exit(self, loss: Any) -> None:
+        self.loss_depth -= 1
+
+    # -- the op callback ----------------------------------------------------------------------
+    def on_op(
+        self,
+        op_type: Any,
+        inputs: Any,
+        attrs: Any,
+        outputs: Any,
+        op_name: str | None = None,
+        graph: Any = None,
+    ) -> None:
+        if graph is not None or self._busy:
+            return None
+        self._busy = True
+        try:
+            with hooks.suspended(self):
+                self._record(_tf_compat.op_type_name(op_type), list(inputs or ()), outputs)
+        finally:
+            self._busy = False
+        return None
+
+    def _record(self, op_type: str, inputs: list[Any], outputs: Any) -> None:
+        index = len(self.records)
+        outputs = list(outputs or ())
+        layer = self.layer_path()
+        scope = layer or self.phase()
+        count = self._names_per_scope.get((scope, op_type), 0)
+        self._names_per_scope[(scope, op_type)] = count + 1
+        record = OpRecord(
+            index=index,
+            op_type=op_type,
+            phase=self.phase(),
+            layer=layer,
+            source=user_source(),
+            inputs=[health_of(t) if _is_value(t) else None for t in inputs],
+            outputs=[health_of(t) if _is_value(t) else None for t in outputs],
+            producers=[self._producer.get(id(t)) for t in inputs],
+            op_name=f"{scope}/{op_type}" + (f"_{count}" if count else ""),
+            layer_object=self.layer_stack[-1] if self.layer_stack and layer else None,
+        )
+        if op_type == "ReadVariableOp" or op_type in _tf_compat.VARIABLE_WRITE_OPS:
+            variable = self.variable_for_handle(inputs[0]) if inputs else None
+            if variable is not None:
+                record.variable = variable.name
+                if op_type in _tf_compat.VARIABLE_WRITE_OPS:
+                    record.variable_after = health_of(variable.read_value())
+        for t in outputs:
+            self._producer[id(t)] = index
+            self._keep_alive.append(t)
+        self.records.append(record)
+
+    # -- after the replay ---------------------------------------------------------------------
+    def sinks(self) -> dict[str, list[int]]:
+        """Ops whose results are the step's loss, its gradients and its variable writes."""
+        loss = sorted({self._producer[i] for i in self.target_ids if i in self._producer})
+        grads = sorted({self._producer[i] for i in self.gradient_ids if i in self._producer})
+        writes = [r.index for r in self.records if r.variable_after is not None]
+        return {"loss": loss, "gradients": grads, "variables": writes}
+
+    def attribute_layers(self) -> None:
+        """Give backward and update ops the layer of the forward op or variable they belong to."""
+        var_layer: dict[str, tuple[str, Any]] = {}
+        for record in self.records:
+            if record.op_type == "ReadVariableOp" and record.variable and record.layer:
+                var_layer.setdefault(record.variable, (record.layer, record.layer_object))
+        for record in self.records:
+            if record.phase != "backward" or record.layer is not None:
+                continue
+            for producer in record.producers:
+                if producer is None:
+                    continue
+                source = self.records[producer]
+                if source.layer is not None:
+                    record.layer, record.layer_object = source.layer, source.layer_object
+                    if source.phase == "forward":
+                        break
+        pending: list[OpRecord] = []
+        for record in self.records:
+            if record.phase != "update":
+                continue
+            pending.append(record)
+            if record.variable_after is not None and record.variable in var_layer:
+                layer, obj = var_layer[record.variable]
+                for item in pending:
+                    item.layer, item.layer_object = layer, obj
+                    item.variable = item.variable or record.variable
+                pending = []
+
+
+def _is_value(t: Any) -> bool:
+    return hasattr(t, "dtype") and hasattr(t, "shape")

@@ -1,0 +1,401 @@
+"""WHY: infer ``cause.id`` from the origin, the replay capture, the batch and the model state.
+
+Each rule reads evidence that any model has (dtypes, op types, input range, weight scale
+against the He/Glorot scale for the layer's fan-in, optimizer settings, the step index);
+none looks at names chosen by the user.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nantrace.capture import OpRecord, ReplayCapture
+from nantrace.records import Cause, Origin
+
+#: Ops that fail on 0 or negative inputs (domain errors) or divide.
+DOMAIN_OPS = frozenset(
+    {
+        "Log",
+        "Log1p",
+        "Sqrt",
+        "Rsqrt",
+        "RealDiv",
+        "Div",
+        "DivNoNan",
+        "Reciprocal",
+        "Inv",
+        "Pow",
+        "Xlogy",
+        "Xdivy",
+        "FloorDiv",
+        "Acos",
+        "Asin",
+        "Atanh",
+        "Acosh",
+        "Lgamma",
+        "Digamma",
+    }
+)
+#: Backward ops whose local gradient is singular at 0 (sqrt, rsqrt, 1/x, log, norm).
+SINGULAR_GRAD_OPS = frozenset(
+    {
+        "SqrtGrad",
+        "RsqrtGrad",
+        "ReciprocalGrad",
+        "InvGrad",
+        "RealDiv",
+        "Div",
+        "Reciprocal",
+        "Xdivy",
+        "Rsqrt",
+        "Pow",
+    }
+)
+#: Ops that overflow on large finite inputs.
+OVERFLOW_OPS = frozenset({"Exp", "Expm1", "Softplus", "Square", "Mul", "Pow", "Cosh", "Sinh"})
+HALF_DTYPES = frozenset({"float16", "bfloat16"})
+FLOAT16_MAX = 65504.0
+#: A batch is "unscaled" when its magnitude is far outside the ~[-10, 10] networks expect.
+UNSCALED_INPUT_ABS = 1e3
+#: A kernel is "badly initialized" when its std exceeds the He/Glorot std by this factor.
+INIT_SCALE_FACTOR = 10.0
+
+
+@dataclass(frozen=True)
+class LayerScale:
+    """Weight scale of one layer against what He/Glorot would give for its fan-in."""
+
+    layer: str
+    std: float
+    expected_std: float
+    fan_in: int
+    initializer: str | None
+    activation: str | None
+
+    @property
+    def ratio(self) -> float:
+        return self.std / self.expected_std if self.expected_std > 0 else math.inf
+
+
+@dataclass
+class Evidence:
+    """What the cause rules read; also copied into the report."""
+
+    step: int
+    input_abs_max: float
+    layer_scales: list[LayerScale] = field(default_factory=list)
+    has_recurrent: bool = False
+    recurrent_layers: list[str] = field(default_factory=list)
+    learning_rate: float | None = None
+    optimizer_epsilon: float | None = None
+    optimizer_name: str | None = None
+    loss_scaling: bool = False
+    half_precision: bool = False
+    output_activation: str | None = None
+
+
+def kernel_of(layer: Any) -> Any:
+    for attribute in ("kernel", "depthwise_kernel", "embeddings"):
+        value = getattr(layer, attribute, None)
+        if value is not None and hasattr(value, "shape"):
+            return value
+    cell = getattr(layer, "cell", None)
+    if cell is not None:
+        return kernel_of(cell)
+    return None
+
+
+def expected_std(layer: Any, kernel_shape: tuple[int, ...]) -> tuple[float, int]:
+    """He std for ReLU-family activations, Glorot otherwise, for the kernel's fan-in."""
+    if len(kernel_shape) < 2:
+        return 0.0, 0
+    receptive = int(np.prod(kernel_shape[:-2])) if len(kernel_shape) > 2 else 1
+    fan_in = int(kernel_shape[-2]) * receptive
+    fan_out = int(kernel_shape[-1]) * receptive
+    activation = _activation_name(layer)
+    if activation in {"relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "swish"}:
+        return math.sqrt(2.0 / fan_in), fan_in
+    return math.sqrt(2.0 / (fan_in + fan_out)), fan_in
+
+
+def _activation_name(layer: Any) -> str | None:
+    activation = getattr(layer, "activation", None)
+    if activation is None:
+        return None
+    return getattr(activation, "__name__", None) or str(activation)
+
+
+def _initializer_name(layer: Any) -> str | None:
+    for attribute in ("kernel_initializer", "depthwise_initializer", "embeddings_initializer"):
+        initializer = getattr(layer, attribute, None)
+        if initializer is not None:
+            config = getattr(initializer, "get_config", lambda: {})()
+            details = ", ".join(f"{k}={v}" for k, v in config.items() if k != "seed" and v)
+            name = type(initializer).__name__
+            return f"{name}({details})" if details else name
+    return None
+
+
+def layer_scales(layers: dict[str, Any]) -> list[LayerScale]:
+    scales = []
+    for path, layer in layers.items():
+        if getattr(layer, "layers", None):  # a model/container: its sublayers are listed too
+            continue
+        kernel = kernel_of(layer)
+        if kernel is None or len(kernel.shape) < 2 or "Embedding" in type(layer).__name__:
+            continue
+        values = np.asarray(kernel)
+        if not np.isfinite(values).all():
+            continue
+        std_expected, fan_in = expected_std(layer, tuple(int(d) for d in kernel.shape))
+        scales.append(
+            LayerScale(
+                layer=path,
+                std=float(np.sqrt(np.mean(np.square(values.astype(np.float64))))),
+                expected_std=std_expected,
+                fan_in=fan_in,
+                initializer=_initializer_name(layer),
+                activation=_activation_name(layer),
+            )
+        )
+    return scales
+
+
+def gather_evidence(
+    step: int, input_abs_max: float, capture: ReplayCapture | None, optimizers: list[Any]
+) -> Evidence:
+    layers = capture.layers_seen if capture is not None else {}
+    evidence = Evidence(step=step, input_abs_max=input_abs_max, layer_scales=layer_scales(layers))
+    for path, layer in layers.items():
+        name = type(layer).__name__
+        if name in {"SimpleRNN", "LSTM", "GRU", "RNN", "Bidirectional"} or hasattr(layer, "cell"):
+            evidence.has_recurrent = True
+            evidence.recurrent_layers.append(f"{path} ({name})")
+        policy = getattr(layer, "dtype_policy", None)
+        compute = getattr(policy, "compute_dtype", None)
+        if compute in HALF_DTYPES:
+            evidence.half_precision = True
+    if layers:
+        last_path = list(layers)[-1]
+        evidence.output_activation = _activation_name(layers[last_path])
+    for optimizer in optimizers:
+        name = type(optimizer).__name__
+        if name == "LossScaleOptimizer":
+            evidence.loss_scaling = True
+            optimizer = getattr(optimizer, "inner_optimizer", optimizer)
+            name = type(optimizer).__name__
+        evidence.optimizer_name = name
+        evidence.learning_rate = _as_float(getattr(optimizer, "learning_rate", None))
+        evidence.optimizer_epsilon = _as_float(getattr(optimizer, "epsilon", None))
+        break
+    return evidence
+
+
+def _as_float(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(np.asarray(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _zero_or_negative_input(record: OpRecord) -> bool:
+    for health in record.float_inputs:
+        if health.zeros > 0:
+            return True
+    return False
+
+
+def _scale_cause(origin: Origin, record: OpRecord | None, evidence: Evidence) -> Cause:
+    """Overflow of finite-but-huge values: unscaled data, bad init, or weights that grew."""
+    if evidence.input_abs_max > UNSCALED_INPUT_ABS:
+        return Cause(
+            "unscaled_input",
+            f"the batch reaches |x| = {evidence.input_abs_max:.3g}, far outside the ~[-10, 10] "
+            "range networks are built for; the first layers' pre-activations overflow",
+            {"input_abs_max": evidence.input_abs_max},
+        )
+    worst = max(evidence.layer_scales, key=lambda s: s.ratio, default=None)
+    if worst is not None and worst.ratio > INIT_SCALE_FACTOR:
+        grew = (
+            evidence.step > 10
+            and worst.initializer is not None
+            and _standard_init(worst.initializer)
+        )
+        if not grew:
+            return Cause(
+                "initializer_scale",
+                f"layer {worst.layer} has weight std {worst.std:.3g}, {worst.ratio:.0f}x the "
+                f"{'He' if _is_relu(worst.activation) else 'Glorot'} std {worst.expected_std:.3g} "
+                f"for fan-in {worst.fan_in} (initializer {worst.initializer}); activations grow "
+                "layer by layer until they overflow",
+                _scale_evidence(worst, evidence),
+            )
+        return Cause(
+            "learning_rate_too_high",
+            f"layer {worst.layer} weights grew to std {worst.std:.3g} ({worst.ratio:.0f}x their "
+            f"initial scale) over {evidence.step} steps; the updates are too large",
+            _scale_evidence(worst, evidence),
+        )
+    if evidence.step > 0:
+        return Cause(
+            "learning_rate_too_high",
+            f"the step {evidence.step} overflow came after healthy steps with finite, "
+            "normally-scaled inputs: the training dynamics (update size) blew up",
+            {"step": evidence.step, "learning_rate": evidence.learning_rate},
+        )
+    return Cause(
+        "gradient_explosion",
+        "values overflowed although input scale and weight scale look normal",
+        {"step": evidence.step},
+    )
+
+
+def _standard_init(initializer: str) -> bool:
+    return initializer.split("(")[0] in {
+        "GlorotUniform",
+        "GlorotNormal",
+        "HeNormal",
+        "HeUniform",
+        "LecunNormal",
+        "LecunUniform",
+        "Orthogonal",
+        "VarianceScaling",
+    }
+
+
+def _is_relu(activation: str | None) -> bool:
+    return activation in {"relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "swish"}
+
+
+def _scale_evidence(scale: LayerScale, evidence: Evidence) -> dict[str, Any]:
+    return {
+        "layer": scale.layer,
+        "weight_std": scale.std,
+        "expected_std": scale.expected_std,
+        "ratio": scale.ratio,
+        "fan_in": scale.fan_in,
+        "initializer": scale.initializer,
+        "step": evidence.step,
+    }
+
+
+def infer_cause(origin: Origin, record: OpRecord | None, evidence: Evidence) -> Cause | None:
+    """The most likely cause for ``origin`` given ``evidence``."""
+    kind = origin.kind
+    if kind == "input_data":
+        return Cause(
+            "non_finite_input",
+            f"the batch tensor {origin.tensor} already holds NaN/Inf in {len(origin.rows)} "
+            f"sample(s) before any op runs",
+            {
+                "tensor": origin.tensor,
+                "rows": list(origin.rows[:100]),
+                "nan": origin.output.nan if origin.output else None,
+                "inf": origin.output.inf if origin.output else None,
+            },
+        )
+    if kind == "unknown" or record is None:
+        return None
+    op = record.op_type
+    out = record.result_health
+    dtypes = {h.dtype for h in record.float_inputs} | ({out.dtype} if out else set())
+    inputs_max = max((h.max_abs for h in record.float_inputs), default=0.0)
+    if dtypes & HALF_DTYPES and out is not None and out.inf and inputs_max <= FLOAT16_MAX:
+        return Cause(
+            "float16_range",
+            f"{op} in {record.layer or record.phase} runs in {sorted(dtypes & HALF_DTYPES)[0]} "
+            f"and its result exceeds ±{FLOAT16_MAX:.0f} (inputs reach |x| = {inputs_max:.3g})",
+            {
+                "dtype": sorted(dtypes & HALF_DTYPES)[0],
+                "input_abs_max": inputs_max,
+                "loss_scaling": evidence.loss_scaling,
+            },
+        )
+    if kind == "optimizer_update":
+        eps = evidence.optimizer_epsilon
+        if (
+            eps is not None
+            and eps <= 1e-12
+            and (op in DOMAIN_OPS or _zero_or_negative_input(record))
+        ):
+            return Cause(
+                "missing_epsilon",
+                f"the {evidence.optimizer_name} update divides by sqrt(v) + epsilon with "
+                f"epsilon = {eps:g}; a variable with zero gradient history gives 0/0",
+                {"optimizer": evidence.optimizer_name, "epsilon": eps, "variable": origin.variable},
+            )
+        return Cause(
+            "learning_rate_too_high",
+            f"gradients were finite but the {evidence.optimizer_name or 'optimizer'} update "
+            f"with learning rate {evidence.learning_rate} made {origin.variable} non-finite",
+            {
+                "learning_rate": evidence.learning_rate,
+                "variable": origin.variable,
+                "update_abs_max": inputs_max,
+            },
+        )
+    if kind == "gradient":
+        if op in SINGULAR_GRAD_OPS or (op in DOMAIN_OPS and _zero_or_negative_input(record)):
+            return Cause(
+                "missing_epsilon",
+                f"the backward pass of {record.layer or 'the step'} hits a singular local "
+                f"gradient ({op} at 0, e.g. sqrt/norm of an exact zero)",
+                {"op_type": op, "layer": record.layer},
+            )
+        if evidence.has_recurrent:
+            return Cause(
+                "recurrent_explosion",
+                "gradients compound over the time steps of "
+                f"{', '.join(evidence.recurrent_layers)} until they overflow",
+                {
+                    "recurrent_layers": evidence.recurrent_layers,
+                    "op_type": op,
+                    "input_abs_max": inputs_max,
+                },
+            )
+        scale = _scale_cause(origin, record, evidence)
+        if scale.id in {"initializer_scale", "unscaled_input", "learning_rate_too_high"}:
+            return scale
+        return Cause(
+            "gradient_explosion",
+            f"the forward pass is finite but gradients overflow in {op} of "
+            f"{record.layer or 'the backward pass'} (inputs reach |x| = {inputs_max:.3g})",
+            {"op_type": op, "input_abs_max": inputs_max},
+        )
+    if op in DOMAIN_OPS and (_zero_or_negative_input(record) or (out and out.nan)):
+        if kind == "loss" and op in {"Log", "Xlogy", "Log1p"}:
+            return Cause(
+                "unstable_loss",
+                f"the loss takes {op} of a probability that reached 0 (hand-written "
+                "cross-entropy on probabilities instead of logits)",
+                {
+                    "op_type": op,
+                    "zeros": sum(h.zeros for h in record.float_inputs),
+                    "output_activation": evidence.output_activation,
+                },
+            )
+        return Cause(
+            "missing_epsilon",
+            f"{op} of an exact or near 0 in {record.layer or record.phase} (e.g. a variance, "
+            "norm or probability) with no epsilon",
+            {
+                "op_type": op,
+                "layer": record.layer,
+                "zeros": sum(h.zeros for h in record.float_inputs),
+                "min_abs_nonzero": min(
+                    (
+                        h.min_abs_nonzero
+                        for h in record.float_inputs
+                        if h.min_abs_nonzero is not None
+                    ),
+                    default=None,
+                ),
+            },
+        )
+    return _scale_cause(origin, record, evidence)

@@ -1,0 +1,54 @@
+"""The diagnosis pipeline after a trip: inputs → replay → graph → origin → cause → fixes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nantrace.causes import gather_evidence, infer_cause
+from nantrace.fixes import rank_fixes
+from nantrace.graph import build_graph, path_between
+from nantrace.origin import find_bad_inputs, input_range, locate_origin
+from nantrace.records import Report, Trip
+from nantrace.replay import replay_step
+
+
+def build_report(watched: Any, trip: Trip, args: tuple, kwargs: dict) -> Report:
+    names = watched.argument_names(args, kwargs)
+    bad_inputs = find_bad_inputs(names, args, kwargs)
+    capture = replay_step(watched, args, kwargs)
+    graph = build_graph(capture.records)
+    origin, record = locate_origin(capture, graph, trip, bad_inputs)
+    optimizers = capture.optimizers or watched.optimizers
+    evidence = gather_evidence(trip.step, input_range(args, kwargs), capture, optimizers)
+    cause = infer_cause(origin, record, evidence)
+    fixes = rank_fixes(origin, cause, evidence)
+    notes: list[str] = []
+    path: tuple[str, ...] = ()
+    if record is not None:
+        sinks = capture.sinks()
+        targets = sinks["loss"] + sinks["gradients"] + sinks["variables"]
+        path = tuple(capture.records[i].op_name for i in path_between(graph, record.index, targets))
+    reproduced = record is not None or bool(bad_inputs)
+    if not reproduced:
+        notes.append(
+            "the eager, un-compiled replay of this step stayed finite: the non-finite value "
+            "did not reproduce outside the compiled step"
+            + (" (XLA fusion can differ from eager kernels)" if watched.jit_compile else "")
+            + "; the origin is not guessed"
+        )
+    if capture.error is not None:
+        notes.append(
+            f"the replay stopped early: {type(capture.error).__name__}: "
+            f"{str(capture.error).splitlines()[0] if str(capture.error) else ''}"
+        )
+    return Report(
+        trip=trip,
+        origin=origin,
+        cause=cause,
+        fixes=tuple(fixes),
+        reproduced=reproduced,
+        path=path,
+        notes=tuple(notes),
+        restored=True,
+        ops_recorded=len(capture.records),
+    )

@@ -1,0 +1,31 @@
+"""Exceptions nantrace raises: one for bad usage, one for a diagnosed non-finite step."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nantrace.records import Report
+
+
+class NantraceError(Exception):
+    """Bad input or usage: the message says what is wrong and how to fix it, in one line."""
+
+
+class NonFiniteError(FloatingPointError):
+    """A watched step produced a non-finite loss, gradient or variable.
+
+    ``.report`` holds the diagnosis: where (origin), why (cause) and what to change (fixes).
+    The variables and optimizer state were restored to their values before the step.
+    """
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        super().__init__(report.headline())
+
+    def __str__(self) -> str:
+        return str(self.report)
+
+
+class NonFiniteWarning(RuntimeWarning):
+    """Issued instead of NonFiniteError when ``on_nan="warn"``."""

@@ -1,0 +1,201 @@
+"""``nantrace.watch``: guard every step cheaply, and diagnose the first one that goes non-finite.
+
+The healthy path is the user's step plus the in-graph sentinel (:mod:`nantrace.sentinel`) and
+one host read of a 4-element status vector. Only when the sentinel trips does nantrace do
+expensive work: it replays the step eagerly with per-op capture and builds the report.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import tensorflow as tf
+
+from nantrace import _tf_compat, hooks
+from nantrace.errors import NantraceError, NonFiniteError, NonFiniteWarning
+from nantrace.records import Report, Trip
+from nantrace.sentinel import (
+    STATUS_GRADIENTS,
+    STATUS_LOSS,
+    STATUS_TRIPPED,
+    STATUS_VARIABLES,
+    StepSentinel,
+)
+
+ON_NAN_MODES = ("raise", "warn", "stop")
+
+
+class Watched:
+    """A training step wrapped by :func:`watch`. Call it exactly like the original.
+
+    Attributes:
+        step: number of calls so far (the index the next call will have).
+        reports: the reports of every tripped step, oldest first.
+        stopped: True once a trip happened with ``on_nan="stop"``; later calls do not run the
+            step and return None, so a loop can check ``if train_step.stopped: break``.
+    """
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *,
+        model: Any = None,
+        optimizer: Any = None,
+        on_nan: str = "raise",
+        bundle_dir: str | None = None,
+    ) -> None:
+        if on_nan not in ON_NAN_MODES:
+            raise NantraceError(
+                f"nantrace.watch: on_nan must be one of {', '.join(ON_NAN_MODES)}; "
+                f"received on_nan={on_nan!r}"
+            )
+        if not callable(fn):
+            raise NantraceError(
+                f"nantrace.watch: expected a training-step function, received {type(fn).__name__}"
+            )
+        self.fn = fn
+        self.model = model
+        self.optimizer = optimizer
+        self.on_nan = on_nan
+        self.bundle_dir = bundle_dir
+        self.step = 0
+        self.reports: list[Report] = []
+        self.stopped = False
+        self.name = getattr(fn, "__name__", type(fn).__name__)
+        self.compiled = _tf_compat.is_tf_function(fn)
+        self.python_fn = fn.python_function if self.compiled else fn
+        self.jit_compile = bool(_tf_compat.tf_function_options(fn).get("jit_compile"))
+        self.known_variables: dict[int, tf.Variable] = {}
+        self.optimizers: list[Any] = [optimizer] if optimizer is not None else []
+        self._last_sentinel: StepSentinel | None = None
+        if self.compiled:
+            self._step_fn = tf.function(self._guarded_body, **_tf_compat.tf_function_options(fn))
+            self._user_callable = _autograph_converted(self.python_fn, fn)
+        else:
+            self._step_fn = self._guarded_body
+            self._user_callable = self.python_fn
+        functools.update_wrapper(self, fn, updated=())
+
+    # -- the guarded step ---------------------------------------------------------------------
+    @tf.autograph.experimental.do_not_convert
+    def _guarded_body(self, *args: Any, **kwargs: Any) -> tuple[Any, tf.Tensor]:
+        sentinel = StepSentinel(self.known_variables, expect_optimizer=self.optimizer is None)
+        sentinel.save_known()
+        with hooks.observing(sentinel):
+            outputs = self._user_callable(*args, **kwargs)
+        sentinel.check_usage(self.name)
+        for optimizer in sentinel.optimizers:
+            if all(optimizer is not o for o in self.optimizers):
+                self.optimizers.append(optimizer)
+        self._last_sentinel = sentinel
+        return outputs, sentinel.finalize()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.stopped:
+            return None
+        if _tf_compat.inside_graph():
+            # Placed inside an outer tf.function: guard and roll back in-graph; the host
+            # cannot replay from here, so the outer caller sees the restored state only.
+            outputs, _ = self._guarded_body(*args, **kwargs)
+            return outputs
+        outputs, status = self._step_fn(*args, **kwargs)
+        flags = status.numpy()
+        step = self.step
+        self.step += 1
+        if flags[STATUS_TRIPPED]:
+            trip = Trip(
+                step=step,
+                loss=bool(flags[STATUS_LOSS]),
+                gradients=bool(flags[STATUS_GRADIENTS]),
+                variables=bool(flags[STATUS_VARIABLES]),
+            )
+            self._on_trip(trip, args, kwargs)
+        return outputs
+
+    # -- after a trip -------------------------------------------------------------------------
+    def diagnose(self, trip: Trip, args: tuple, kwargs: dict) -> Report:
+        """Replay the (already restored) step with per-op capture and build the report."""
+        from nantrace.diagnose import build_report
+
+        return build_report(self, trip, args, kwargs)
+
+    def _on_trip(self, trip: Trip, args: tuple, kwargs: dict) -> None:
+        report = self.diagnose(trip, args, kwargs)
+        if self.bundle_dir is not None:
+            from nantrace.bundle import write_report_bundle
+
+            report = write_report_bundle(report, self.bundle_dir)
+        self.reports.append(report)
+        if self.on_nan == "raise":
+            raise NonFiniteError(report)
+        if self.on_nan == "warn":
+            warnings.warn(NonFiniteWarning(str(report)), stacklevel=3)
+            return
+        self.stopped = True
+        from nantrace.render.text import print_report
+
+        print_report(report, file=sys.stderr)
+
+    def argument_names(self, args: tuple, kwargs: dict) -> list[str]:
+        """Names for the positional arguments (``x``, ``y``...) from the function signature."""
+        try:
+            params = list(inspect.signature(self.python_fn).parameters)
+        except (TypeError, ValueError):
+            params = []
+        return [params[i] if i < len(params) else f"args[{i}]" for i in range(len(args))]
+
+
+def _autograph_converted(python_fn: Callable[..., Any], original: Any) -> Callable[..., Any]:
+    """The user's function as tf.function would run it (AutoGraph-converted when enabled)."""
+    if not _tf_compat.tf_function_uses_autograph(original):
+        return python_fn
+    try:
+        return tf.autograph.to_graph(python_fn)
+    except Exception:  # conversion is best effort, exactly as tf.function's own fallback
+        return python_fn
+
+
+def watch(
+    fn: Callable[..., Any] | None = None,
+    *,
+    model: Any = None,
+    optimizer: Any = None,
+    on_nan: str = "raise",
+    bundle_dir: str | None = None,
+) -> Any:
+    """Guard a training step; on the first non-finite loss, gradient or variable, diagnose it.
+
+    Use bare (``@nantrace.watch`` above ``@tf.function``) or with options::
+
+        @nantrace.watch(on_nan="warn", bundle_dir="crash/")
+        @tf.function
+        def train_step(x, y): ...
+
+    ``model`` and ``optimizer`` are optional hints: nantrace finds the variables, the loss and
+    the optimizer from the step itself. On a trip the state is restored to its value before the
+    step; then ``on_nan`` decides: ``"raise"`` a :class:`NonFiniteError` (default), ``"warn"``
+    and skip the step, or ``"stop"`` (print the report; later calls return None).
+    """
+    if fn is not None and _looks_like_model(fn):
+        raise NantraceError(
+            "nantrace.watch: received a Keras model; decorate the training-step function instead "
+            "(@nantrace.watch above @tf.function def train_step(...))"
+        )
+
+    def wrap(function: Callable[..., Any]) -> Watched:
+        return Watched(
+            function, model=model, optimizer=optimizer, on_nan=on_nan, bundle_dir=bundle_dir
+        )
+
+    if fn is None:
+        return wrap
+    return wrap(fn)
+
+
+def _looks_like_model(value: Any) -> bool:
+    return hasattr(value, "train_step") and hasattr(value, "trainable_variables")

@@ -1,0 +1,194 @@
+"""WHERE: find the first non-finite value of a replayed step and classify it (origin.kind)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import tensorflow as tf
+
+from nantrace.capture import OpRecord, ReplayCapture
+from nantrace.graph import non_finite_subgraph
+from nantrace.health import health_of_array, non_finite_rows, to_numpy
+from nantrace.records import Health, Origin, Trip
+
+#: Ops that multiply-accumulate a layer's inputs with its weights: overflow here is
+#: ``matmul_overflow`` (inputs finite but huge), not a domain error.
+MATMUL_OPS = frozenset(
+    {
+        "MatMul",
+        "BatchMatMul",
+        "BatchMatMulV2",
+        "BatchMatMulV3",
+        "Conv1D",
+        "Conv2D",
+        "Conv3D",
+        "DepthwiseConv2dNative",
+        "Conv2DBackpropInput",
+        "Conv3DBackpropInputV2",
+        "Einsum",
+        "BiasAdd",
+        "_FusedMatMul",
+        "_FusedConv2D",
+        "Tensordot",
+    }
+)
+
+#: Accumulating ops that count as part of a layer's matmul when they consume one (bias adds,
+#: sums over the fan-in).
+ACCUMULATE_OPS = frozenset({"AddV2", "Add", "AddN", "Sum", "Mean", "BiasAdd"})
+
+
+@dataclass(frozen=True)
+class InputFinding:
+    """A non-finite value already present in the batch."""
+
+    tensor: str
+    rows: tuple[int, ...]
+    health: Health
+
+
+def find_bad_inputs(names: list[str], args: tuple, kwargs: dict) -> list[InputFinding]:
+    """Every float tensor in the step's arguments that holds NaN/Inf, with its sample rows."""
+    findings = []
+    named = list(zip(names, args, strict=False)) + list(kwargs.items())
+    for name, value in named:
+        for path, leaf in _leaves(name, value):
+            array = to_numpy(leaf) if _is_tensor_like(leaf) else None
+            if array is None or array.size == 0:
+                continue
+            if np.isfinite(array).all():
+                continue
+            findings.append(
+                InputFinding(
+                    tensor=path,
+                    rows=tuple(non_finite_rows(array)),
+                    health=health_of_array(array, str(array.dtype)),
+                )
+            )
+    return findings
+
+
+def input_range(args: tuple, kwargs: dict) -> float:
+    """Largest finite |x| over the float tensors of the batch."""
+    largest = 0.0
+    for value in list(args) + list(kwargs.values()):
+        for _, leaf in _leaves("", value):
+            array = to_numpy(leaf) if _is_tensor_like(leaf) else None
+            if array is None or array.size == 0:
+                continue
+            finite = np.abs(array[np.isfinite(array)])
+            if finite.size:
+                largest = max(largest, float(finite.max()))
+    return largest
+
+
+def _is_tensor_like(value: Any) -> bool:
+    return isinstance(value, (tf.Tensor, np.ndarray, tf.Variable)) or (
+        hasattr(value, "dtype") and hasattr(value, "shape")
+    )
+
+
+def _leaves(prefix: str, value: Any) -> list[tuple[str, Any]]:
+    if isinstance(value, dict):
+        out = []
+        for key, item in value.items():
+            out += _leaves(f"{prefix}[{key!r}]", item)
+        return out
+    if isinstance(value, (list, tuple)):
+        out = []
+        for i, item in enumerate(value):
+            out += _leaves(f"{prefix}[{i}]", item)
+        return out
+    return [(prefix, value)]
+
+
+def first_non_finite(capture: ReplayCapture, graph: nx.DiGraph) -> OpRecord | None:
+    """The earliest op whose float inputs are all finite but whose result is not, and whose
+    non-finite result flows to a non-finite loss, gradient or variable.
+
+    Ops that make a NaN that the step then discards (e.g. both branches of a ``tf.where``)
+    do not count: only values that reach a sink through non-finite tensors do.
+    """
+    records = capture.records
+    bad = non_finite_subgraph(graph)
+    sinks = capture.sinks()
+    bad_sinks = {i for group in sinks.values() for i in group if i in bad}
+    if not bad_sinks:
+        return None
+    reaching = set(bad_sinks)
+    for sink in bad_sinks:
+        reaching |= nx.ancestors(bad, sink)
+    candidates = [
+        records[i] for i in sorted(reaching) if records[i].inputs_finite or not records[i].inputs
+    ]
+    return candidates[0] if candidates else None
+
+
+def classify(record: OpRecord, capture: ReplayCapture) -> str:
+    """origin.kind for the first non-finite op."""
+    if record.phase == "update" or record.op_type == "ReadVariableOp":
+        return "optimizer_update"
+    if record.phase == "backward":
+        return "gradient"
+    if record.phase == "loss":
+        return "loss"
+    if record.op_type in MATMUL_OPS:
+        return "matmul_overflow"
+    if record.op_type in ACCUMULATE_OPS:
+        for producer in record.producers:
+            if producer is None:
+                continue
+            source = capture.records[producer]
+            if source.op_type in MATMUL_OPS and source.layer == record.layer:
+                return "matmul_overflow"
+        if record.op_type in {"Sum", "AddN"} and record.layer is not None:
+            return "matmul_overflow"
+    return "activation"
+
+
+def locate_origin(
+    capture: ReplayCapture | None,
+    graph: nx.DiGraph | None,
+    trip: Trip,
+    bad_inputs: list[InputFinding],
+) -> tuple[Origin, OpRecord | None]:
+    """The report's origin, and the op record behind it (None for input data / unknown)."""
+    if bad_inputs:
+        first = bad_inputs[0]
+        return (
+            Origin(
+                kind="input_data",
+                phase="input",
+                step=trip.step,
+                tensor=first.tensor,
+                rows=first.rows,
+                output=first.health,
+            ),
+            None,
+        )
+    record = first_non_finite(capture, graph) if capture is not None else None
+    if record is None:
+        phase = (
+            "update"
+            if trip.variables and not (trip.loss or trip.gradients)
+            else ("loss" if trip.loss else "backward")
+        )
+        return Origin(kind="unknown", phase=phase, step=trip.step), None
+    return (
+        Origin(
+            kind=classify(record, capture),
+            phase=record.phase,
+            step=trip.step,
+            op_type=record.op_type,
+            op_name=record.op_name,
+            layer=record.layer,
+            source=record.source,
+            inputs=tuple(record.float_inputs),
+            output=record.result_health,
+            variable=record.variable if record.phase == "update" else None,
+        ),
+        record,
+    )

@@ -1,0 +1,1 @@
+"""Renderers of a :class:`nantrace.records.Report` (text now; HTML/GraphML later)."""

@@ -1,0 +1,74 @@
+"""Replay one step eagerly, with per-op capture, then put every variable back.
+
+The guard has already restored the pre-step state in-graph, so the replay starts from exactly
+the state the tripping step saw. Replay runs un-compiled and eagerly; when it does not
+reproduce the trip (XLA fusion, nondeterministic kernels), the report says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from nantrace import _tf_compat, hooks
+from nantrace.capture import ReplayCapture
+
+
+@dataclass
+class StateSnapshot:
+    """Host copies of variables, to undo whatever the replay wrote."""
+
+    values: list[tuple[tf.Variable, np.ndarray]]
+
+    @classmethod
+    def take(cls, variables: list[tf.Variable]) -> StateSnapshot:
+        seen: set[int] = set()
+        values = []
+        for variable in variables:
+            if id(variable) in seen:
+                continue
+            seen.add(id(variable))
+            values.append((variable, variable.numpy()))
+        return cls(values)
+
+    def restore(self) -> None:
+        for variable, value in self.values:
+            variable.assign(value, read_value=False)
+
+
+def step_variables(watched: Any) -> list[tf.Variable]:
+    """Every variable the step is known to touch (written ones, model's and optimizers')."""
+    candidates: list[Any] = list(watched.known_variables.values())
+    if watched.model is not None:
+        candidates += list(getattr(watched.model, "variables", []))
+    for optimizer in watched.optimizers:
+        candidates += list(getattr(optimizer, "variables", []))
+    variables = []
+    for candidate in candidates:
+        var = _tf_compat.as_tf_variable(candidate)
+        if var is not None:
+            variables.append(var)
+    return variables
+
+
+def replay_step(watched: Any, args: tuple, kwargs: dict) -> ReplayCapture:
+    """Run the user's step once, eagerly, recording every op; leave the state untouched."""
+    variables = step_variables(watched)
+    snapshot = StateSnapshot.take(variables)
+    capture = ReplayCapture(variables)
+    try:
+        with (
+            _tf_compat.functions_run_eagerly(),
+            hooks.observing(capture),
+            _tf_compat.op_callback(capture.on_op),
+        ):
+            watched.python_fn(*args, **kwargs)
+    except Exception as error:  # a user check_numerics/assert firing is evidence, not a crash
+        capture.error = error
+    finally:
+        snapshot.restore()
+    capture.attribute_layers()
+    return capture
