@@ -67,7 +67,11 @@ INIT_SCALE_FACTOR = 10.0
 
 @dataclass(frozen=True)
 class LayerScale:
-    """Weight scale of one layer against what He/Glorot would give for its fan-in."""
+    """Weight scale (RMS) of one layer against what He/Glorot would give for its fan-in.
+
+    ``initial_std`` is the scale the layer's initializer config produces (None when unknown),
+    so "started too large" (initializer) and "grew too large" (dynamics) can be told apart.
+    """
 
     layer: str
     std: float
@@ -75,10 +79,22 @@ class LayerScale:
     fan_in: int
     initializer: str | None
     activation: str | None
+    initial_std: float | None = None
 
     @property
     def ratio(self) -> float:
         return self.std / self.expected_std if self.expected_std > 0 else math.inf
+
+    @property
+    def initial_ratio(self) -> float | None:
+        if self.initial_std is None or self.expected_std <= 0:
+            return None
+        return self.initial_std / self.expected_std
+
+    @property
+    def grew(self) -> bool:
+        """The weights are much larger than their initializer made them."""
+        return self.initial_std is not None and self.std > 3.0 * max(self.initial_std, 1e-12)
 
 
 @dataclass
@@ -96,6 +112,40 @@ class Evidence:
     loss_scaling: bool = False
     half_precision: bool = False
     output_activation: str | None = None
+    #: per layer: largest |output| / largest |input| over the layer's forward ops.
+    layer_growth: dict[str, float] = field(default_factory=dict)
+
+
+def layer_growth(capture: ReplayCapture, layers: list[str]) -> dict[str, float]:
+    """How much each of ``layers`` (and its sublayers) amplifies its input in the forward pass:
+    largest |output| of its ops over largest |input| that came from outside it."""
+    growth = {}
+    for layer in layers:
+        prefix = layer + "/"
+        records = [
+            r
+            for r in capture.records
+            if r.phase == "forward" and r.layer and (r.layer == layer or r.layer.startswith(prefix))
+        ]
+        members = {r.index for r in records}
+        in_max = out_max = 0.0
+        for record in records:
+            if record.op_type == "ReadVariableOp":
+                continue
+            for producer, health in zip(record.producers, record.inputs, strict=False):
+                if health is None or (
+                    producer is not None
+                    and (
+                        producer in members or capture.records[producer].op_type == "ReadVariableOp"
+                    )
+                ):
+                    continue
+                in_max = max(in_max, health.max_abs)
+            for health in record.float_outputs:
+                out_max = max(out_max, health.max_abs)
+        if in_max > 0:
+            growth[layer] = out_max / in_max
+    return growth
 
 
 def kernel_of(layer: Any) -> Any:
@@ -140,6 +190,39 @@ def _initializer_name(layer: Any) -> str | None:
     return None
 
 
+def initializer_std(layer: Any, fan_in: int, fan_out: int) -> float | None:
+    """The RMS of weights the layer's kernel initializer draws, from its config."""
+    initializer = None
+    for attribute in ("kernel_initializer", "depthwise_initializer"):
+        initializer = getattr(layer, attribute, None) or initializer
+    if initializer is None and getattr(layer, "cell", None) is not None:
+        return initializer_std(layer.cell, fan_in, fan_out)
+    if initializer is None:
+        return None
+    config = dict(getattr(initializer, "get_config", lambda: {})())
+    for attribute in ("scale", "mode", "gain"):  # Glorot/He keep these as attributes only
+        if attribute not in config and hasattr(initializer, attribute):
+            config[attribute] = getattr(initializer, attribute)
+    name = type(initializer).__name__
+    if "stddev" in config:
+        return float(config["stddev"])
+    if "minval" in config and "maxval" in config:
+        low, high = float(config["minval"]), float(config["maxval"])
+        return math.sqrt((low * low + low * high + high * high) / 3.0)
+    if name == "Constant":
+        return abs(float(np.asarray(config.get("value", 0.0)).mean()))
+    if name == "Ones":
+        return 1.0
+    if name == "Zeros":
+        return 0.0
+    if "scale" in config and "mode" in config:
+        n = {"fan_in": fan_in, "fan_out": fan_out}.get(config["mode"], (fan_in + fan_out) / 2)
+        return math.sqrt(float(config["scale"]) / max(n, 1))
+    if "gain" in config:
+        return float(config["gain"]) / math.sqrt(max(fan_in, fan_out, 1))
+    return None
+
+
 def layer_scales(layers: dict[str, Any]) -> list[LayerScale]:
     scales = []
     for path, layer in layers.items():
@@ -151,7 +234,9 @@ def layer_scales(layers: dict[str, Any]) -> list[LayerScale]:
         values = np.asarray(kernel)
         if not np.isfinite(values).all():
             continue
-        std_expected, fan_in = expected_std(layer, tuple(int(d) for d in kernel.shape))
+        shape = tuple(int(d) for d in kernel.shape)
+        std_expected, fan_in = expected_std(layer, shape)
+        fan_out = int(np.prod(shape)) // max(fan_in, 1)
         scales.append(
             LayerScale(
                 layer=path,
@@ -160,6 +245,7 @@ def layer_scales(layers: dict[str, Any]) -> list[LayerScale]:
                 fan_in=fan_in,
                 initializer=_initializer_name(layer),
                 activation=_activation_name(layer),
+                initial_std=initializer_std(layer, fan_in, fan_out),
             )
         )
     return scales
@@ -179,6 +265,9 @@ def gather_evidence(
         compute = getattr(policy, "compute_dtype", None)
         if compute in HALF_DTYPES:
             evidence.half_precision = True
+    if capture is not None:
+        recurrent = [entry.split(" (")[0] for entry in evidence.recurrent_layers]
+        evidence.layer_growth = layer_growth(capture, recurrent)
     if layers:
         last_path = list(layers)[-1]
         evidence.output_activation = _activation_name(layers[last_path])
@@ -220,26 +309,36 @@ def _scale_cause(origin: Origin, record: OpRecord | None, evidence: Evidence) ->
             "range networks are built for; the first layers' pre-activations overflow",
             {"input_abs_max": evidence.input_abs_max},
         )
+    exploding = _recurrent_growth(evidence)
+    if exploding is not None:
+        layer, growth = exploding
+        return Cause(
+            "recurrent_explosion",
+            f"the recurrent layer {layer} amplifies its input {growth:.3g}x over the time steps "
+            "of the sequence; its state grows until the values overflow",
+            {"layer": layer, "growth": growth, "recurrent_layers": evidence.recurrent_layers},
+        )
     worst = max(evidence.layer_scales, key=lambda s: s.ratio, default=None)
     if worst is not None and worst.ratio > INIT_SCALE_FACTOR:
-        grew = (
-            evidence.step > 10
-            and worst.initializer is not None
-            and _standard_init(worst.initializer)
-        )
-        if not grew:
+        started_large = (worst.initial_ratio or 0.0) > INIT_SCALE_FACTOR
+        if worst.initial_std is None:
+            grew = evidence.step > 0
+        else:
+            grew = evidence.step > 0 and worst.grew
+        if started_large or not grew:
             return Cause(
                 "initializer_scale",
-                f"layer {worst.layer} has weight std {worst.std:.3g}, {worst.ratio:.0f}x the "
-                f"{'He' if _is_relu(worst.activation) else 'Glorot'} std {worst.expected_std:.3g} "
+                f"layer {worst.layer} has weight scale {worst.std:.3g}, {worst.ratio:.0f}x the "
+                f"{'He' if _is_relu(worst.activation) else 'Glorot'} scale {worst.expected_std:.3g} "
                 f"for fan-in {worst.fan_in} (initializer {worst.initializer}); activations grow "
                 "layer by layer until they overflow",
                 _scale_evidence(worst, evidence),
             )
         return Cause(
             "learning_rate_too_high",
-            f"layer {worst.layer} weights grew to std {worst.std:.3g} ({worst.ratio:.0f}x their "
-            f"initial scale) over {evidence.step} steps; the updates are too large",
+            f"layer {worst.layer} weights grew to scale {worst.std:.3g}, "
+            f"{worst.std / max(worst.initial_std or worst.expected_std, 1e-12):.3g}x their initial "
+            f"scale, within {evidence.step} steps: the updates are too large",
             _scale_evidence(worst, evidence),
         )
     if evidence.step > 0:
@@ -256,17 +355,21 @@ def _scale_cause(origin: Origin, record: OpRecord | None, evidence: Evidence) ->
     )
 
 
-def _standard_init(initializer: str) -> bool:
-    return initializer.split("(")[0] in {
-        "GlorotUniform",
-        "GlorotNormal",
-        "HeNormal",
-        "HeUniform",
-        "LecunNormal",
-        "LecunUniform",
-        "Orthogonal",
-        "VarianceScaling",
-    }
+#: A recurrent layer whose output exceeds its input by this factor is exploding.
+RECURRENT_GROWTH = 1e3
+
+
+def _recurrent_growth(evidence: Evidence) -> tuple[str, float] | None:
+    recurrent = {entry.split(" (")[0] for entry in evidence.recurrent_layers}
+    worst = None
+    for layer, growth in evidence.layer_growth.items():
+        if (
+            layer in recurrent
+            and growth > RECURRENT_GROWTH
+            and (worst is None or growth > worst[1])
+        ):
+            worst = (layer, growth)
+    return worst
 
 
 def _is_relu(activation: str | None) -> bool:
@@ -281,6 +384,7 @@ def _scale_evidence(scale: LayerScale, evidence: Evidence) -> dict[str, Any]:
         "ratio": scale.ratio,
         "fan_in": scale.fan_in,
         "initializer": scale.initializer,
+        "initial_std": scale.initial_std,
         "step": evidence.step,
     }
 

@@ -26,8 +26,11 @@ def build_report(watched: Any, trip: Trip, args: tuple, kwargs: dict) -> Report:
     path: tuple[str, ...] = ()
     if record is not None:
         sinks = capture.sinks()
-        targets = sinks["loss"] + sinks["gradients"] + sinks["variables"]
-        path = tuple(capture.records[i].op_name for i in path_between(graph, record.index, targets))
+        for group in ("loss", "gradients", "variables"):  # prefer the path to the loss
+            steps = path_between(graph, record.index, sinks[group])
+            if len(steps) > 1 or record.index in sinks[group]:
+                break
+        path = tuple(capture.records[i].op_name for i in steps)
     reproduced = record is not None or bool(bad_inputs)
     if not reproduced:
         notes.append(

@@ -1,0 +1,3 @@
+from nantrace.cli import main
+
+raise SystemExit(main())
