@@ -148,6 +148,32 @@ def functions_run_eagerly() -> Iterator[None]:
         tf.config.run_functions_eagerly(previous)
 
 
+@contextlib.contextmanager
+def gradient_functions_observed(observe: Callable[[str, Any, Any], Any]) -> Iterator[None]:
+    """Wrap eager backprop's per-op gradient function: ``observe(op_type, inputs, outputs)``
+    returns a context entered while the gradient of that forward op runs.
+
+    Eager ops carry no name scope in the backward pass; this is how replay learns which
+    forward op (and so which layer) each backward op belongs to.
+    """
+    from tensorflow.python import pywrap_tfe
+    from tensorflow.python.eager import backprop
+
+    original = backprop._gradient_function
+
+    def wrapped(op_name, attr_tuple, num_inputs, inputs, outputs, out_grads, skip, scope):
+        with observe(op_name, inputs, outputs):
+            return original(
+                op_name, attr_tuple, num_inputs, inputs, outputs, out_grads, skip, scope
+            )
+
+    pywrap_tfe.TFE_Py_RegisterGradientFunction(wrapped)
+    try:
+        yield
+    finally:
+        pywrap_tfe.TFE_Py_RegisterGradientFunction(original)
+
+
 def op_type_name(op_type: Any) -> str:
     return op_type.decode() if isinstance(op_type, bytes) else str(op_type)
 

@@ -8,8 +8,10 @@ few microseconds per op do not matter.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +48,8 @@ class OpRecord:
     outputs: list[Health | None]
     producers: list[int | None]
     op_name: str = ""
+    #: for backward ops: the index of the forward op whose gradient this op computes.
+    gradient_of: int | None = None
     variable: str | None = None
     variable_after: Health | None = None
     layer_object: Any = field(default=None, repr=False)
@@ -113,6 +117,7 @@ class ReplayCapture(hooks.StepObserver):
         self._variables: dict[int, tf.Variable] = {}
         self._names_per_scope: dict[tuple[str, str], int] = {}
         self._busy = False
+        self._gradient_of: list[int | None] = []
         for variable in variables:
             self.add_variable(variable)
 
@@ -198,6 +203,20 @@ class ReplayCapture(hooks.StepObserver):
     def loss_exit(self, loss: Any) -> None:
         self.loss_depth -= 1
 
+    @contextlib.contextmanager
+    def gradient_of(self, op_type: Any, inputs: Any, outputs: Any) -> Iterator[None]:
+        """Entered while eager backprop runs the gradient of one forward op."""
+        forward = None
+        for tensor in list(outputs or ()):
+            if tensor is not None and id(tensor) in self._producer:
+                forward = self._producer[id(tensor)]
+                break
+        self._gradient_of.append(forward)
+        try:
+            yield
+        finally:
+            self._gradient_of.pop()
+
     # -- the op callback ----------------------------------------------------------------------
     def on_op(
         self,
@@ -237,6 +256,10 @@ class ReplayCapture(hooks.StepObserver):
             op_name=f"{scope}/{op_type}" + (f"_{count}" if count else ""),
             layer_object=self.layer_stack[-1] if self.layer_stack and layer else None,
         )
+        if record.phase == "backward" and self._gradient_of and self._gradient_of[-1] is not None:
+            forward = self.records[self._gradient_of[-1]]
+            record.gradient_of = forward.index
+            record.layer, record.layer_object = forward.layer, forward.layer_object
         if op_type == "ReadVariableOp" or op_type in _tf_compat.VARIABLE_WRITE_OPS:
             variable = self.variable_for_handle(inputs[0]) if inputs else None
             if variable is not None:

@@ -193,7 +193,7 @@ def _initializer_name(layer: Any) -> str | None:
 def initializer_std(layer: Any, fan_in: int, fan_out: int) -> float | None:
     """The RMS of weights the layer's kernel initializer draws, from its config."""
     initializer = None
-    for attribute in ("kernel_initializer", "depthwise_initializer"):
+    for attribute in ("kernel_initializer", "depthwise_initializer", "embeddings_initializer"):
         initializer = getattr(layer, attribute, None) or initializer
     if initializer is None and getattr(layer, "cell", None) is not None:
         return initializer_std(layer.cell, fan_in, fan_out)
@@ -229,13 +229,16 @@ def layer_scales(layers: dict[str, Any]) -> list[LayerScale]:
         if getattr(layer, "layers", None):  # a model/container: its sublayers are listed too
             continue
         kernel = kernel_of(layer)
-        if kernel is None or len(kernel.shape) < 2 or "Embedding" in type(layer).__name__:
+        if kernel is None or len(kernel.shape) < 2:
             continue
         values = np.asarray(kernel)
         if not np.isfinite(values).all():
             continue
         shape = tuple(int(d) for d in kernel.shape)
         std_expected, fan_in = expected_std(layer, shape)
+        if getattr(layer, "embeddings", None) is kernel:
+            # Embedding rows are looked up, not summed: unit-scale vectors per token.
+            std_expected, fan_in = 1.0 / math.sqrt(shape[-1]), 1
         fan_out = int(np.prod(shape)) // max(fan_in, 1)
         scales.append(
             LayerScale(
@@ -423,6 +426,15 @@ def infer_cause(origin: Origin, record: OpRecord | None, evidence: Evidence) -> 
         )
     if kind == "optimizer_update":
         eps = evidence.optimizer_epsilon
+        lr = evidence.learning_rate
+        if (lr is not None and not math.isfinite(lr)) or not record.inputs_finite:
+            return Cause(
+                "learning_rate_too_high",
+                f"the update of {origin.variable or 'a variable'} multiplies the gradient by a "
+                f"non-finite step size (learning rate = {lr if lr is not None else 'Inf/NaN'}), "
+                "e.g. a schedule or a constant that overflows float32",
+                {"learning_rate": lr, "variable": origin.variable, "op_type": op},
+            )
         if (
             eps is not None
             and eps <= 1e-12

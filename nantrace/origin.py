@@ -39,6 +39,8 @@ MATMUL_OPS = frozenset(
 #: Accumulating ops that count as part of a layer's matmul when they consume one (bias adds,
 #: sums over the fan-in).
 ACCUMULATE_OPS = frozenset({"AddV2", "Add", "AddN", "Sum", "Mean", "BiasAdd"})
+#: Reductions inside a layer (pooling, sums over features): overflow by accumulation.
+REDUCE_OPS = frozenset({"Sum", "Mean", "AddN", "Prod", "Cumsum"})
 
 
 @dataclass(frozen=True)
@@ -121,10 +123,18 @@ def first_non_finite(capture: ReplayCapture, graph: nx.DiGraph) -> OpRecord | No
     reaching = set(bad_sinks)
     for sink in bad_sinks:
         reaching |= nx.ancestors(bad, sink)
-    candidates = [
-        records[i] for i in sorted(reaching) if records[i].inputs_finite or not records[i].inputs
-    ]
+    candidates = [records[i] for i in sorted(reaching) if _starts_non_finite(records[i])]
     return candidates[0] if candidates else None
+
+
+def _starts_non_finite(record: OpRecord) -> bool:
+    """No recorded op fed this op its non-finite input: its inputs were finite, or the
+    non-finite ones came from outside the step's ops (a Python constant such as an Inf
+    learning rate; the batch itself is checked before replay)."""
+    for producer, health in zip(record.producers, record.inputs, strict=False):
+        if health is not None and not health.finite and producer is not None:
+            return False
+    return True
 
 
 def classify(record: OpRecord, capture: ReplayCapture) -> str:
@@ -137,14 +147,14 @@ def classify(record: OpRecord, capture: ReplayCapture) -> str:
         return "loss"
     if record.op_type in MATMUL_OPS:
         return "matmul_overflow"
-    if record.op_type in ACCUMULATE_OPS:
+    if record.op_type in ACCUMULATE_OPS or record.op_type in REDUCE_OPS:
         for producer in record.producers:
             if producer is None:
                 continue
             source = capture.records[producer]
             if source.op_type in MATMUL_OPS and source.layer == record.layer:
                 return "matmul_overflow"
-        if record.op_type in {"Sum", "AddN"} and record.layer is not None:
+        if record.op_type in REDUCE_OPS and record.layer is not None:
             return "matmul_overflow"
     return "activation"
 

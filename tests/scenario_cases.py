@@ -1,0 +1,1032 @@
+"""NaN scenarios written from real bug patterns, each with what a correct report says.
+
+Every scenario builds a small real Keras model, trains it with an ordinary custom loop under
+``nantrace.watch`` and returns the first report. Layer names are set explicitly only so the
+expectations can name them; no nantrace rule reads a name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import nantrace
+from nantrace.records import Report
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    build: Callable[[], Report | None]
+    kind: str
+    op_types: frozenset[str] = frozenset()
+    layer: str | None = None
+    cause: str | None = None
+    fixes: frozenset[str] = field(default_factory=frozenset)
+    story: str = ""
+
+
+def run_loop(step_fn, batches, compiled: bool = True, **watch_kwargs) -> Report | None:
+    watched = nantrace.watch(tf.function(step_fn) if compiled else step_fn, **watch_kwargs)
+    try:
+        for batch in batches:
+            watched(*batch)
+    except nantrace.NonFiniteError as error:
+        return error.report
+    return None
+
+
+def standard_step(model, optimizer, loss_fn):
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    return train_step
+
+
+def batches(x, y, size=32, epochs=1):
+    for _ in range(epochs):
+        for start in range(0, len(x), size):
+            yield tf.constant(x[start : start + size]), tf.constant(y[start : start + size])
+
+
+def mlp(widths, name="mlp", activation="relu", input_dim=8, out=1, out_activation=None, **kw):
+    layers = [keras.Input((input_dim,))]
+    layers += [
+        keras.layers.Dense(w, activation=activation, name=f"hidden{i}", **kw)
+        for i, w in enumerate(widths)
+    ]
+    layers.append(keras.layers.Dense(out, activation=out_activation, name="head"))
+    return keras.Sequential(layers, name=name)
+
+
+def seeded(seed: int) -> np.random.Generator:
+    keras.utils.set_random_seed(seed)
+    return np.random.default_rng(seed)
+
+
+# ---------------------------------------------------------------------------------------------
+# input_data
+# ---------------------------------------------------------------------------------------------
+def csv_missing_values(compiled=True):
+    rng = seeded(10)
+    x = rng.normal(size=(256, 8)).astype("float32")
+    x[[37, 150], [2, 5]] = np.nan
+    y = rng.normal(size=(256, 1)).astype("float32")
+    model = mlp([16])
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError()),
+        batches(x, y),
+        compiled,
+    )
+
+
+def labels_divided_by_zero():
+    rng = seeded(11)
+    x = rng.normal(size=(128, 8)).astype("float32")
+    counts = rng.integers(0, 5, size=(128, 1)).astype("float32")
+    totals = rng.uniform(1, 10, size=(128, 1)).astype("float32")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = (totals / counts).astype("float32")  # rate = total / count; count 0 gives Inf
+    model = mlp([16])
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError()),
+        batches(x, y),
+        compiled=False,
+    )
+
+
+def cnn_corrupt_image():
+    rng = seeded(12)
+    x = rng.uniform(0, 1, size=(64, 12, 12, 1)).astype("float32")
+    x[45, 3:5, 3:5, 0] = np.inf  # a corrupt decode
+    y = rng.integers(0, 3, size=(64,)).astype("int32")
+    model = keras.Sequential(
+        [
+            keras.Input((12, 12, 1)),
+            keras.layers.Conv2D(4, 3, activation="relu", name="conv"),
+            keras.layers.Flatten(name="flat"),
+            keras.layers.Dense(3, name="head"),
+        ],
+        name="cnn",
+    )
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    return run_loop(standard_step(model, keras.optimizers.SGD(0.01), loss), batches(x, y))
+
+
+def dict_features_nan():
+    rng = seeded(13)
+    age = rng.uniform(18, 80, size=(96, 1)).astype("float32") / 100.0
+    income = rng.normal(size=(96, 3)).astype("float32")
+    income[70, 1] = np.nan
+    y = rng.integers(0, 2, size=(96, 1)).astype("float32")
+    a = keras.Input((1,), name="age")
+    b = keras.Input((3,), name="income")
+    h = keras.layers.Concatenate(name="concat")([a, b])
+    h = keras.layers.Dense(8, activation="relu", name="hidden")(h)
+    out = keras.layers.Dense(1, activation="sigmoid", name="head")(h)
+    model = keras.Model({"age": a, "income": b}, out, name="tabular")
+    step = standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.BinaryCrossentropy())
+    data = (
+        (
+            {"age": tf.constant(age[i : i + 32]), "income": tf.constant(income[i : i + 32])},
+            tf.constant(y[i : i + 32]),
+        )
+        for i in range(0, 96, 32)
+    )
+    return run_loop(step, data)
+
+
+def sequence_padding_nan():
+    rng = seeded(14)
+    x = rng.normal(size=(64, 10, 3)).astype("float32")
+    x[9, 7:, :] = np.nan  # padding filled with NaN instead of 0
+    y = rng.normal(size=(64, 1)).astype("float32")
+    model = keras.Sequential(
+        [keras.Input((10, 3)), keras.layers.GRU(8, name="gru"), keras.layers.Dense(1, name="head")],
+        name="seq",
+    )
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError()),
+        batches(x, y),
+        compiled=False,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# activation
+# ---------------------------------------------------------------------------------------------
+class LogFeatures(keras.layers.Layer):
+    """log-compresses ReLU features (a 'log activation'); exact zeros give -Inf."""
+
+    def call(self, x):
+        return tf.math.log(x)
+
+
+def log_of_relu_output():
+    rng = seeded(20)
+    x = rng.normal(size=(64, 8)).astype("float32")
+    y = rng.normal(size=(64, 1)).astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((8,)),
+            keras.layers.Dense(16, activation="relu", name="hidden"),
+            LogFeatures(name="logfeat"),
+            keras.layers.Dense(1, name="head"),
+        ],
+        name="net",
+    )
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError()),
+        batches(x, y),
+    )
+
+
+class Standardize(keras.layers.Layer):
+    """Hand-written per-feature standardization with no epsilon."""
+
+    def call(self, x):
+        mean = tf.reduce_mean(x, axis=0, keepdims=True)
+        var = tf.reduce_mean(tf.square(x - mean), axis=0, keepdims=True)
+        return (x - mean) / tf.sqrt(var)
+
+
+def batchnorm_without_epsilon():
+    rng = seeded(21)
+    x = rng.normal(size=(64, 6)).astype("float32")
+    x[:, 4] = 1.0  # a constant feature: its batch variance is exactly 0
+    y = rng.normal(size=(64, 1)).astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((6,)),
+            Standardize(name="standardize"),
+            keras.layers.Dense(8, activation="relu", name="hidden"),
+            keras.layers.Dense(1, name="head"),
+        ],
+        name="net",
+    )
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError()),
+        batches(x, y),
+    )
+
+
+class RMSNorm(keras.layers.Layer):
+    def call(self, x):
+        return x * tf.math.rsqrt(tf.reduce_mean(tf.square(x), axis=-1, keepdims=True))
+
+
+def rmsnorm_on_padding_rows():
+    rng = seeded(22)
+    x = rng.normal(size=(64, 8)).astype("float32")
+    x[5] = 0.0  # an all-zero padding row
+    y = rng.normal(size=(64, 1)).astype("float32")
+    model = keras.Sequential(
+        [keras.Input((8,)), RMSNorm(name="rmsnorm"), keras.layers.Dense(1, name="head")], name="net"
+    )
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError()),
+        batches(x, y),
+        compiled=False,
+    )
+
+
+class L2Normalize(keras.layers.Layer):
+    def call(self, x):
+        return x / tf.norm(x, axis=-1, keepdims=True)
+
+
+def cnn_l2_normalized_embedding_of_black_image():
+    rng = seeded(23)
+    x = rng.uniform(0, 1, size=(32, 10, 10, 1)).astype("float32")
+    x[17] = 0.0  # an all-black image: ReLU features are exactly 0
+    y = rng.integers(0, 4, size=(32,)).astype("int32")
+    model = keras.Sequential(
+        [
+            keras.Input((10, 10, 1)),
+            keras.layers.Conv2D(4, 3, activation="relu", use_bias=False, name="conv"),
+            keras.layers.GlobalAveragePooling2D(name="pool"),
+            L2Normalize(name="l2norm"),
+            keras.layers.Dense(4, name="head"),
+        ],
+        name="embedder",
+    )
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), loss), batches(x, y))
+
+
+class SquareFeatures(keras.layers.Layer):
+    def call(self, x):
+        return tf.square(x)
+
+
+def float16_square_overflow():
+    rng = seeded(24)
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        x = (rng.normal(size=(64, 8)) * 300.0).astype("float32")
+        y = rng.normal(size=(64, 1)).astype("float32")
+        model = keras.Sequential(
+            [
+                keras.Input((8,)),
+                keras.layers.Dense(16, name="hidden"),
+                SquareFeatures(name="square"),
+                keras.layers.Dense(1, name="head", dtype="float32"),
+            ],
+            name="net",
+        )
+        optimizer = keras.optimizers.Adam(1e-3)
+        return run_loop(
+            standard_step(model, optimizer, keras.losses.MeanSquaredError()),
+            batches(x, y),
+            compiled=False,
+        )
+    finally:
+        keras.config.set_dtype_policy("float32")
+
+
+# ---------------------------------------------------------------------------------------------
+# loss
+# ---------------------------------------------------------------------------------------------
+def softmax_cross_entropy_by_hand():
+    rng = seeded(30)
+    x = (rng.normal(size=(128, 20)) * 30.0).astype("float32")
+    y = np.eye(5, dtype="float32")[rng.integers(0, 5, size=128)]
+    model = mlp([32], input_dim=20, out=5, out_activation="softmax")
+
+    def loss_fn(y_true, p):
+        return -tf.reduce_mean(tf.reduce_sum(y_true * tf.math.log(p), axis=-1))
+
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-2), loss_fn), batches(x, y, epochs=5)
+    )
+
+
+def binary_cross_entropy_by_hand():
+    rng = seeded(31)
+    x = (rng.normal(size=(128, 8)) * 50.0).astype("float32")
+    y = rng.integers(0, 2, size=(128, 1)).astype("float32")
+    model = mlp([16], out_activation="sigmoid")
+
+    def loss_fn(y_true, p):
+        return -tf.reduce_mean(y_true * tf.math.log(p) + (1 - y_true) * tf.math.log(1 - p))
+
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-2), loss_fn),
+        batches(x, y, epochs=5),
+        compiled=False,
+    )
+
+
+def kl_divergence_by_hand():
+    rng = seeded(32)
+    x = (rng.normal(size=(64, 10)) * 40.0).astype("float32")
+    target = rng.dirichlet(np.ones(4), size=64).astype("float32")
+    model = mlp([16], input_dim=10, out=4, out_activation="softmax")
+
+    def loss_fn(p_target, q):
+        return tf.reduce_mean(tf.reduce_sum(p_target * tf.math.log(p_target / q), axis=-1))
+
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-2), loss_fn), batches(x, target, epochs=5)
+    )
+
+
+def weighted_loss_zero_weights():
+    rng = seeded(33)
+    x = rng.normal(size=(96, 8)).astype("float32")
+    y = rng.normal(size=(96, 1)).astype("float32")
+    w = rng.uniform(0.5, 1.0, size=(96, 1)).astype("float32")
+    w[64:] = 0.0  # the last batch is all masked out
+    model = mlp([16])
+    optimizer = keras.optimizers.Adam(1e-3)
+
+    def train_step(x, y, w):
+        with tf.GradientTape() as tape:
+            err = tf.square(model(x, training=True) - y)
+            loss = tf.reduce_sum(w * err) / tf.reduce_sum(w)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    data = (
+        (tf.constant(x[i : i + 32]), tf.constant(y[i : i + 32]), tf.constant(w[i : i + 32]))
+        for i in range(0, 96, 32)
+    )
+    return run_loop(train_step, data)
+
+
+def poisson_nll_on_linear_output():
+    rng = seeded(34)
+    x = rng.normal(size=(64, 8)).astype("float32")
+    y = rng.poisson(3.0, size=(64, 1)).astype("float32")
+    model = mlp([16])
+
+    def loss_fn(counts, rate):
+        return tf.reduce_mean(rate - counts * tf.math.log(rate))
+
+    return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), loss_fn), batches(x, y))
+
+
+# ---------------------------------------------------------------------------------------------
+# matmul_overflow
+# ---------------------------------------------------------------------------------------------
+def deep_mlp_huge_init():
+    rng = seeded(40)
+    x = rng.normal(size=(64, 32)).astype("float32")
+    y = rng.integers(0, 10, size=(64,)).astype("int32")
+    init = keras.initializers.RandomNormal(stddev=3000.0)
+    model = mlp([64] * 10, input_dim=32, out=10, kernel_initializer=init)
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), loss), batches(x, y))
+
+
+def cnn_constant_init():
+    rng = seeded(41)
+    x = rng.uniform(0, 1, size=(32, 16, 16, 3)).astype("float32")
+    y = rng.integers(0, 2, size=(32,)).astype("int32")
+    init = keras.initializers.Constant(800.0)
+    model = keras.Sequential(
+        [keras.Input((16, 16, 3))]
+        + [
+            keras.layers.Conv2D(
+                8, 3, padding="same", activation="relu", kernel_initializer=init, name=f"conv{i}"
+            )
+            for i in range(8)
+        ]
+        + [keras.layers.GlobalAveragePooling2D(name="pool"), keras.layers.Dense(2, name="head")],
+        name="cnn",
+    )
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    return run_loop(standard_step(model, keras.optimizers.SGD(0.01), loss), batches(x, y))
+
+
+def float16_dense_overflow():
+    rng = seeded(42)
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        x = (rng.normal(size=(64, 256)) * 60.0).astype("float32")
+        y = rng.normal(size=(64, 1)).astype("float32")
+        init = keras.initializers.RandomNormal(stddev=100.0)
+        model = keras.Sequential(
+            [
+                keras.Input((256,)),
+                keras.layers.Dense(32, kernel_initializer=init, name="wide"),
+                keras.layers.Dense(1, name="head", dtype="float32"),
+            ],
+            name="net",
+        )
+        return run_loop(
+            standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError()),
+            batches(x, y),
+            compiled=False,
+        )
+    finally:
+        keras.config.set_dtype_policy("float32")
+
+
+class DotAttention(keras.layers.Layer):
+    """Self-attention scores with einsum; the embedding it reads was initialized far too large."""
+
+    def call(self, x):
+        return tf.einsum("bqd,bkd->bqk", x, x)
+
+
+def attention_scores_overflow():
+    rng = seeded(43)
+    tokens = rng.integers(0, 50, size=(32, 6)).astype("int32")
+    y = rng.normal(size=(32, 1)).astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((6,), dtype="int32"),
+            keras.layers.Embedding(
+                50,
+                16,
+                name="embed",
+                embeddings_initializer=keras.initializers.RandomNormal(stddev=1e19),
+            ),
+            DotAttention(name="attention"),
+            keras.layers.Flatten(name="flat"),
+            keras.layers.Dense(1, name="head"),
+        ],
+        name="tiny_transformer",
+    )
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError()),
+        batches(tokens, y),
+    )
+
+
+def deep_net_learning_rate_divergence():
+    rng = seeded(44)
+    x = rng.normal(size=(512, 8)).astype("float32")
+    y = (x @ rng.normal(size=(8, 1))).astype("float32")
+    model = mlp([64, 64, 64, 64, 64, 64])
+    return run_loop(
+        standard_step(
+            model, keras.optimizers.SGD(learning_rate=50.0), keras.losses.MeanAbsoluteError()
+        ),
+        batches(x, y, epochs=30),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# gradient
+# ---------------------------------------------------------------------------------------------
+class SiameseDistance(keras.layers.Layer):
+    """Embeds both halves of the input with one shared Dense; returns their distance."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.embed = keras.layers.Dense(8, name="embed")
+
+    def call(self, x):
+        a, b = tf.split(x, 2, axis=-1)
+        return tf.norm(self.embed(a) - self.embed(b), axis=-1, keepdims=True)
+
+
+def siamese_distance_of_identical_pair():
+    rng = seeded(50)
+    half = rng.normal(size=(64, 4)).astype("float32")
+    other = rng.normal(size=(64, 4)).astype("float32")
+    other[21] = half[21]  # a pair of identical samples: distance exactly 0
+    x = np.concatenate([half, other], axis=1)
+    y = rng.uniform(0, 2, size=(64, 1)).astype("float32")
+    model = keras.Sequential(
+        [keras.Input((8,)), SiameseDistance(name="distance"), keras.layers.Dense(1, name="head")],
+        name="siamese",
+    )
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError()),
+        batches(x, y),
+    )
+
+
+class SqrtActivation(keras.layers.Layer):
+    def call(self, x):
+        return tf.sqrt(x)
+
+
+def sqrt_of_relu_features():
+    rng = seeded(51)
+    x = rng.normal(size=(64, 8)).astype("float32")
+    y = rng.normal(size=(64, 1)).astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((8,)),
+            keras.layers.Dense(16, activation="relu", name="hidden"),
+            SqrtActivation(name="sqrt_act"),
+            keras.layers.Dense(1, name="head"),
+        ],
+        name="net",
+    )
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError()),
+        batches(x, y),
+        compiled=False,
+    )
+
+
+class PowerActivation(keras.layers.Layer):
+    def call(self, x):
+        return tf.pow(x, 0.3)
+
+
+def fractional_power_of_relu():
+    rng = seeded(52)
+    x = rng.normal(size=(64, 8)).astype("float32")
+    y = rng.normal(size=(64, 1)).astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((8,)),
+            keras.layers.Dense(16, activation="relu", name="hidden"),
+            PowerActivation(name="power"),
+            keras.layers.Dense(1, name="head"),
+        ],
+        name="net",
+    )
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError()),
+        batches(x, y),
+    )
+
+
+class Sine(keras.layers.Layer):
+    """SIREN-style periodic activation sin(w0 * x) with a far too large w0."""
+
+    def __init__(self, w0, **kwargs):
+        super().__init__(**kwargs)
+        self.w0 = w0
+
+    def call(self, x):
+        return tf.sin(self.w0 * x)
+
+
+def siren_with_huge_frequency():
+    rng = seeded(53)
+    x = rng.uniform(-1, 1, size=(64, 2)).astype("float32")
+    y = np.sin(3 * x[:, :1]).astype("float32")
+    layers = [keras.Input((2,))]
+    for i in range(8):
+        layers += [keras.layers.Dense(32, name=f"dense{i}"), Sine(1e6, name=f"sine{i}")]
+    layers.append(keras.layers.Dense(1, name="head"))
+    model = keras.Sequential(layers, name="siren")
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-4), keras.losses.MeanSquaredError()),
+        batches(x, y),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# optimizer_update
+# ---------------------------------------------------------------------------------------------
+class WithUnusedBias(keras.layers.Layer):
+    """A layer with a parameter that never receives gradient (an unused branch)."""
+
+    def build(self, shape):
+        self.w = self.add_weight(shape=(shape[-1], 1), initializer="glorot_uniform", name="w")
+        self.unused = self.add_weight(shape=(1,), initializer="zeros", name="unused")
+
+    def call(self, x):
+        return tf.matmul(x, self.w) + 0.0 * tf.stop_gradient(self.unused)
+
+
+def adam_epsilon_zero():
+    rng = seeded(60)
+    x = rng.normal(size=(64, 8)).astype("float32")
+    y = rng.normal(size=(64, 1)).astype("float32")
+    model = keras.Sequential([keras.Input((8,)), WithUnusedBias(name="linear")], name="net")
+    optimizer = keras.optimizers.Adam(1e-3, epsilon=0.0)
+
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
+        grads = tape.gradient(loss, model.trainable_variables)
+        grads = [
+            tf.zeros_like(v) if g is None else g
+            for g, v in zip(grads, model.trainable_variables, strict=True)
+        ]
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    return run_loop(train_step, batches(x, y))
+
+
+def rmsprop_epsilon_zero_dead_relu():
+    rng = seeded(61)
+    x = rng.normal(size=(64, 8)).astype("float32")
+    y = rng.normal(size=(64, 1)).astype("float32")
+    model = mlp([16], bias_initializer=keras.initializers.Constant(-100.0))  # dead ReLUs
+    optimizer = keras.optimizers.RMSprop(1e-3, epsilon=0.0)
+    return run_loop(
+        standard_step(model, optimizer, keras.losses.MeanSquaredError()),
+        batches(x, y),
+        compiled=False,
+    )
+
+
+class WarmupDivide(keras.optimizers.schedules.LearningRateSchedule):
+    """A schedule with a division by (step - warmup): Inf at step == warmup."""
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        return 1e-3 * 3.0 / tf.abs(step - 3.0)
+
+    def get_config(self):
+        return {}
+
+
+def schedule_divides_by_zero():
+    rng = seeded(62)
+    x = rng.normal(size=(256, 8)).astype("float32")
+    y = rng.normal(size=(256, 1)).astype("float32")
+    model = mlp([16])
+    optimizer = keras.optimizers.SGD(learning_rate=WarmupDivide())
+    return run_loop(standard_step(model, optimizer, keras.losses.MeanSquaredError()), batches(x, y))
+
+
+def manual_sgd_with_huge_step():
+    rng = seeded(63)
+    x = rng.normal(size=(64, 8)).astype("float32")
+    y = rng.normal(size=(64, 1)).astype("float32")
+    model = mlp([16])
+    learning_rate = 10.0**40  # a grid-search exponent gone wrong: Inf in float32
+
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
+        grads = tape.gradient(loss, model.trainable_variables)
+        for variable, grad in zip(model.trainable_variables, grads, strict=True):
+            variable.assign_sub(learning_rate * grad)
+        return loss
+
+    return run_loop(train_step, batches(x, y), compiled=False)
+
+
+def sgd_lr_overflows_update():
+    rng = seeded(64)
+    x = rng.normal(size=(64, 8)).astype("float32")
+    y = rng.normal(size=(64, 1)).astype("float32")
+    model = mlp([16])
+    optimizer = keras.optimizers.SGD(learning_rate=10.0**40)
+    return run_loop(standard_step(model, optimizer, keras.losses.MeanSquaredError()), batches(x, y))
+
+
+# ---------------------------------------------------------------------------------------------
+# dynamics-driven (cause matters more than where)
+# ---------------------------------------------------------------------------------------------
+def unscaled_house_prices():
+    rng = seeded(70)
+    area = rng.uniform(500, 5000, size=(256, 1))
+    x = np.concatenate([area, area * 20, rng.uniform(0, 1e4, size=(256, 1))], axis=1).astype(
+        "float32"
+    )
+    y = (100 * area).astype("float32")
+    model = mlp([32], input_dim=3)
+    return run_loop(
+        standard_step(model, keras.optimizers.SGD(0.01), keras.losses.MeanSquaredError()),
+        batches(x, y, epochs=10),
+    )
+
+
+def exploding_simple_rnn():
+    rng = seeded(71)
+    x = rng.normal(size=(64, 120, 4)).astype("float32")
+    y = x[:, -10:, 0].sum(axis=1, keepdims=True).astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((120, 4)),
+            keras.layers.SimpleRNN(
+                32,
+                activation="relu",
+                name="rnn",
+                recurrent_initializer=keras.initializers.Orthogonal(gain=1.3),
+            ),
+            keras.layers.Dense(1, name="head"),
+        ],
+        name="seq",
+    )
+    return run_loop(
+        standard_step(model, keras.optimizers.SGD(0.05), keras.losses.MeanSquaredError()),
+        batches(x, y, epochs=20),
+    )
+
+
+def sgd_lr_too_high_regression():
+    rng = seeded(72)
+    x = rng.normal(size=(512, 8)).astype("float32")
+    y = (x @ rng.normal(size=(8, 1))).astype("float32")
+    model = mlp([32, 32])
+    return run_loop(
+        standard_step(model, keras.optimizers.SGD(5.0), keras.losses.MeanSquaredError()),
+        batches(x, y, epochs=50),
+    )
+
+
+DOMAIN_FIXES = frozenset({"add_epsilon"})
+SCALE_FIXES = frozenset({"rescale_input", "add_normalization"})
+LOSS_FIXES = frozenset({"use_from_logits", "add_epsilon"})
+
+SCENARIOS: list[Scenario] = [
+    # input_data
+    Scenario(
+        "csv_missing_values",
+        csv_missing_values,
+        "input_data",
+        cause="non_finite_input",
+        fixes=frozenset({"clean_input"}),
+        story="pandas read empty cells as NaN",
+    ),
+    Scenario(
+        "csv_missing_values_eager",
+        lambda: csv_missing_values(compiled=False),
+        "input_data",
+        cause="non_finite_input",
+        fixes=frozenset({"clean_input"}),
+    ),
+    Scenario(
+        "labels_divided_by_zero",
+        labels_divided_by_zero,
+        "input_data",
+        cause="non_finite_input",
+        fixes=frozenset({"clean_input"}),
+        story="a rate label total/count with count 0",
+    ),
+    Scenario(
+        "cnn_corrupt_image",
+        cnn_corrupt_image,
+        "input_data",
+        cause="non_finite_input",
+        fixes=frozenset({"clean_input"}),
+    ),
+    Scenario(
+        "dict_features_nan",
+        dict_features_nan,
+        "input_data",
+        cause="non_finite_input",
+        fixes=frozenset({"clean_input"}),
+    ),
+    Scenario(
+        "sequence_padding_nan",
+        sequence_padding_nan,
+        "input_data",
+        cause="non_finite_input",
+        fixes=frozenset({"clean_input"}),
+    ),
+    # activation
+    Scenario(
+        "log_of_relu_output",
+        log_of_relu_output,
+        "activation",
+        frozenset({"Log"}),
+        "net/logfeat",
+        "missing_epsilon",
+        DOMAIN_FIXES,
+    ),
+    Scenario(
+        "batchnorm_without_epsilon",
+        batchnorm_without_epsilon,
+        "activation",
+        frozenset({"RealDiv"}),
+        "net/standardize",
+        "missing_epsilon",
+        DOMAIN_FIXES,
+    ),
+    Scenario(
+        "rmsnorm_on_padding_rows",
+        rmsnorm_on_padding_rows,
+        "activation",
+        frozenset({"Rsqrt"}),
+        "net/rmsnorm",
+        "missing_epsilon",
+        DOMAIN_FIXES,
+    ),
+    Scenario(
+        "cnn_l2_normalized_embedding_of_black_image",
+        cnn_l2_normalized_embedding_of_black_image,
+        "activation",
+        frozenset({"RealDiv"}),
+        "embedder/l2norm",
+        "missing_epsilon",
+        DOMAIN_FIXES,
+    ),
+    Scenario(
+        "float16_square_overflow",
+        float16_square_overflow,
+        "activation",
+        frozenset({"Square"}),
+        "net/square",
+        "float16_range",
+        frozenset({"float32_layer", "loss_scaling"}),
+    ),
+    # loss
+    Scenario(
+        "softmax_cross_entropy_by_hand",
+        softmax_cross_entropy_by_hand,
+        "loss",
+        frozenset({"Log"}),
+        None,
+        "unstable_loss",
+        LOSS_FIXES,
+    ),
+    Scenario(
+        "binary_cross_entropy_by_hand",
+        binary_cross_entropy_by_hand,
+        "loss",
+        frozenset({"Log"}),
+        None,
+        "unstable_loss",
+        LOSS_FIXES,
+    ),
+    Scenario(
+        "kl_divergence_by_hand",
+        kl_divergence_by_hand,
+        "loss",
+        frozenset({"RealDiv", "Log"}),
+        None,
+        None,
+        LOSS_FIXES,
+    ),
+    Scenario(
+        "weighted_loss_zero_weights",
+        weighted_loss_zero_weights,
+        "loss",
+        frozenset({"RealDiv"}),
+        None,
+        "missing_epsilon",
+        DOMAIN_FIXES,
+    ),
+    Scenario(
+        "poisson_nll_on_linear_output",
+        poisson_nll_on_linear_output,
+        "loss",
+        frozenset({"Log"}),
+        None,
+        "unstable_loss",
+        LOSS_FIXES,
+    ),
+    # matmul_overflow
+    Scenario(
+        "deep_mlp_huge_init",
+        deep_mlp_huge_init,
+        "matmul_overflow",
+        frozenset({"MatMul", "BiasAdd", "AddV2"}),
+        None,
+        "initializer_scale",
+        frozenset({"change_initializer"}),
+    ),
+    Scenario(
+        "cnn_constant_init",
+        cnn_constant_init,
+        "matmul_overflow",
+        frozenset({"Conv2D", "BiasAdd", "AddV2", "Mean"}),
+        None,
+        "initializer_scale",
+        frozenset({"change_initializer"}),
+    ),
+    Scenario(
+        "float16_dense_overflow",
+        float16_dense_overflow,
+        "matmul_overflow",
+        frozenset({"MatMul", "BiasAdd", "AddV2"}),
+        "net/wide",
+        "float16_range",
+        frozenset({"float32_layer", "loss_scaling"}),
+    ),
+    Scenario(
+        "attention_scores_overflow",
+        attention_scores_overflow,
+        "matmul_overflow",
+        frozenset({"Einsum", "BatchMatMulV2", "BatchMatMulV3"}),
+        "tiny_transformer/attention",
+        "initializer_scale",
+        frozenset({"change_initializer"}),
+    ),
+    Scenario(
+        "deep_net_learning_rate_divergence",
+        deep_net_learning_rate_divergence,
+        "matmul_overflow",
+        frozenset({"MatMul", "BiasAdd", "AddV2"}),
+        None,
+        "learning_rate_too_high",
+        frozenset({"lower_learning_rate", "clip_gradients"}),
+    ),
+    # gradient
+    Scenario(
+        "siamese_distance_of_identical_pair",
+        siamese_distance_of_identical_pair,
+        "gradient",
+        frozenset({"SqrtGrad", "RealDiv", "Mul"}),
+        "siamese/distance",
+        "missing_epsilon",
+        DOMAIN_FIXES,
+    ),
+    Scenario(
+        "sqrt_of_relu_features",
+        sqrt_of_relu_features,
+        "gradient",
+        frozenset({"SqrtGrad"}),
+        "net/sqrt_act",
+        "missing_epsilon",
+        DOMAIN_FIXES,
+    ),
+    Scenario(
+        "fractional_power_of_relu",
+        fractional_power_of_relu,
+        "gradient",
+        frozenset({"Pow", "Mul", "RealDiv"}),
+        "net/power",
+        "missing_epsilon",
+        DOMAIN_FIXES,
+    ),
+    Scenario(
+        "siren_with_huge_frequency",
+        siren_with_huge_frequency,
+        "gradient",
+        frozenset({"MatMul", "Mul", "Cos"}),
+        None,
+        "gradient_explosion",
+        frozenset({"clip_gradients", "add_normalization", "lower_learning_rate"}),
+    ),
+    # optimizer_update
+    Scenario(
+        "adam_epsilon_zero",
+        adam_epsilon_zero,
+        "optimizer_update",
+        frozenset({"RealDiv", "AssignSubVariableOp"}),
+        "net/linear",
+        "missing_epsilon",
+        DOMAIN_FIXES,
+    ),
+    Scenario(
+        "rmsprop_epsilon_zero_dead_relu",
+        rmsprop_epsilon_zero_dead_relu,
+        "optimizer_update",
+        frozenset({"RealDiv", "Mul", "AssignSubVariableOp"}),
+        None,
+        "missing_epsilon",
+        DOMAIN_FIXES,
+    ),
+    Scenario(
+        "schedule_divides_by_zero",
+        schedule_divides_by_zero,
+        "optimizer_update",
+        frozenset({"RealDiv", "Mul", "AssignSubVariableOp", "AssignAddVariableOp"}),
+        None,
+        "learning_rate_too_high",
+        frozenset({"lower_learning_rate"}),
+    ),
+    Scenario(
+        "manual_sgd_with_huge_step",
+        manual_sgd_with_huge_step,
+        "optimizer_update",
+        frozenset({"Mul", "AssignSubVariableOp"}),
+        None,
+        "learning_rate_too_high",
+        frozenset({"lower_learning_rate"}),
+    ),
+    Scenario(
+        "sgd_lr_overflows_update",
+        sgd_lr_overflows_update,
+        "optimizer_update",
+        frozenset({"Mul", "ReadVariableOp", "AssignSubVariableOp"}),
+        None,
+        "learning_rate_too_high",
+        frozenset({"lower_learning_rate"}),
+    ),
+    # dynamics
+    Scenario(
+        "unscaled_house_prices",
+        unscaled_house_prices,
+        "loss",
+        frozenset({"Square"}),
+        None,
+        "unscaled_input",
+        SCALE_FIXES,
+    ),
+    Scenario(
+        "exploding_simple_rnn",
+        exploding_simple_rnn,
+        "matmul_overflow",
+        frozenset({"MatMul", "AddV2", "BiasAdd"}),
+        "seq/rnn/simple_rnn_cell",
+        "recurrent_explosion",
+        frozenset({"clip_gradients", "use_gated_rnn"}),
+    ),
+    Scenario(
+        "sgd_lr_too_high_regression",
+        sgd_lr_too_high_regression,
+        "matmul_overflow",
+        frozenset({"MatMul", "AddV2", "BiasAdd"}),
+        None,
+        "learning_rate_too_high",
+        frozenset({"lower_learning_rate", "clip_gradients"}),
+    ),
+]
