@@ -210,3 +210,8 @@ def current_name_scope() -> str:
 
 def eager_context_executing() -> bool:
     return _eager_context.executing_eagerly()
+
+
+def is_default_strategy(strategy: Any) -> bool:
+    """True when no tf.distribute strategy is in use (the default, single-device one)."""
+    return strategy is None or type(strategy).__name__ == "_DefaultDistributionStrategy"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 import sys
+import types
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -155,6 +156,9 @@ def _autograph_converted(python_fn: Callable[..., Any], original: Any) -> Callab
     if not _tf_compat.tf_function_uses_autograph(original):
         return python_fn
     try:
+        bound_to = getattr(python_fn, "__self__", None)
+        if bound_to is not None and hasattr(python_fn, "__func__"):
+            return types.MethodType(tf.autograph.to_graph(python_fn.__func__), bound_to)
         return tf.autograph.to_graph(python_fn)
     except Exception:  # conversion is best effort, exactly as tf.function's own fallback
         return python_fn
@@ -182,10 +186,10 @@ def watch(
     and skip the step, or ``"stop"`` (print the report; later calls return None).
     """
     if fn is not None and _looks_like_model(fn):
-        raise NantraceError(
-            "nantrace.watch: received a Keras model; decorate the training-step function instead "
-            "(@nantrace.watch above @tf.function def train_step(...))"
-        )
+        # watch(model): the Keras surface, every later model.fit runs guarded.
+        from nantrace.keras import watch_model
+
+        return watch_model(fn, on_nan=on_nan, bundle_dir=bundle_dir)
 
     def wrap(function: Callable[..., Any]) -> Watched:
         return Watched(

@@ -1,0 +1,113 @@
+"""Keras ``model.fit`` surface: the same guard, restore, replay and report as ``watch``.
+
+``NanTraceCallback`` replaces the model's train function for the duration of ``fit`` with one
+that runs the model's own ``train_step`` under :class:`nantrace.guard.Watched` (compiled with the
+model's ``jit_compile`` setting). It does not merely read ``logs["loss"]``: the loss, gradients
+and updated variables are checked inside the step, a tripped step is rolled back in-graph, and
+the step is replayed on the exact batch that tripped.
+
+Batches are fetched from fit's iterator on the host, one step per call; with
+``steps_per_execution > 1`` the steps of one execution run one after another from the host.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from nantrace import _tf_compat
+from nantrace.errors import NantraceError
+from nantrace.guard import ON_NAN_MODES, Watched
+
+
+def _guarded_train_function(model: Any, on_nan: str, bundle_dir: str | None) -> Any:
+    if not _tf_compat.is_default_strategy(model.distribute_strategy):
+        raise NantraceError(
+            "nantrace.keras: model.fit under a tf.distribute strategy is not supported yet; "
+            "use @nantrace.watch on a custom training step, or train without a strategy"
+        )
+    step = model.train_step
+    compiled = not model.run_eagerly
+    if compiled:
+        step = tf.function(step, jit_compile=bool(model.jit_compile), reduce_retracing=True)
+    watched = Watched(
+        step, model=model, optimizer=model.optimizer, on_nan=on_nan, bundle_dir=bundle_dir
+    )
+
+    def train_function(iterator: Any) -> Any:
+        logs = None
+        for _ in range(max(1, int(model.steps_per_execution))):
+            try:
+                data = next(iterator)
+            except (StopIteration, tf.errors.OutOfRangeError):
+                if logs is None:
+                    raise StopIteration from None
+                break
+            data = tf.nest.map_structure(
+                lambda item: None if isinstance(item, tf.experimental.Optional) else item, data
+            )
+            logs = watched(data)
+            if watched.stopped:
+                model.stop_training = True
+                break
+        return logs
+
+    train_function.watched = watched  # type: ignore[attr-defined]
+    return train_function
+
+
+class NanTraceCallback(keras.callbacks.Callback):
+    """Guard every ``model.fit`` step; diagnose the first non-finite one.
+
+    Args:
+        on_nan: ``"raise"`` (NonFiniteError out of fit), ``"stop"`` (print the report and stop
+            training cleanly via ``model.stop_training``) or ``"warn"`` (skip the step).
+        bundle_dir: where to write the report of a tripped step.
+
+    Attributes:
+        reports: the reports of tripped steps.
+    """
+
+    def __init__(self, on_nan: str = "raise", bundle_dir: str | None = None) -> None:
+        super().__init__()
+        if on_nan not in ON_NAN_MODES:
+            raise NantraceError(
+                f"nantrace.keras.NanTraceCallback: on_nan must be one of "
+                f"{', '.join(ON_NAN_MODES)}; received on_nan={on_nan!r}"
+            )
+        self.on_nan = on_nan
+        self.bundle_dir = bundle_dir
+        self.reports: list = []
+        self._original_train_function: Any = None
+        self._function: Any = None
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self._original_train_function = self.model.train_function
+        self._function = _guarded_train_function(self.model, self.on_nan, self.bundle_dir)
+        self.model.train_function = self._function
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self._function is not None:
+            self.reports = list(self._function.watched.reports)
+        self.model.train_function = self._original_train_function
+
+
+def watch_model(model: Any, on_nan: str = "raise", bundle_dir: str | None = None) -> Any:
+    """``nantrace.watch(model)``: every later ``model.fit`` runs guarded. Returns the model."""
+    if on_nan not in ON_NAN_MODES:
+        raise NantraceError(
+            f"nantrace.watch: on_nan must be one of {', '.join(ON_NAN_MODES)}; "
+            f"received on_nan={on_nan!r}"
+        )
+
+    def make_train_function(force: bool = False) -> Any:
+        if getattr(model, "_nantrace_function", None) is None or force:
+            model._nantrace_function = _guarded_train_function(model, on_nan, bundle_dir)
+        model.train_function = model._nantrace_function
+        return model.train_function
+
+    model.make_train_function = make_train_function
+    model.train_function = None
+    return model
