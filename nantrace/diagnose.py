@@ -23,6 +23,22 @@ def build_report(watched: Any, trip: Trip, args: tuple, kwargs: dict) -> Report:
     cause = infer_cause(origin, record, evidence)
     fixes = rank_fixes(origin, cause, evidence)
     notes: list[str] = []
+    if fixes and getattr(watched, "verify", True):
+        from nantrace.verify import VerifyContext, verify_fixes
+
+        draft = Report(trip=trip, origin=origin, cause=cause, fixes=tuple(fixes), reproduced=True)
+        context = VerifyContext(
+            watched=watched,
+            report=draft,
+            batch=(args, kwargs),
+            recent=list(watched.recent),
+            layers=capture.layers_seen,
+            optimizer=optimizers[0] if optimizers else None,
+            anchor=watched.anchor,
+            since_anchor=list(watched.since_anchor),
+        )
+        fixes, verify_notes = verify_fixes(context, fixes)
+        notes += verify_notes
     path: tuple[str, ...] = ()
     if record is not None:
         sinks = capture.sinks()

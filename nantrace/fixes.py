@@ -7,6 +7,7 @@ highest; generic stabilisers (clipping, normalization) follow. Verification by r
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from nantrace.causes import Evidence
@@ -15,7 +16,10 @@ from nantrace.records import Cause, Fix, Origin
 
 def _lower_lr(evidence: Evidence, score: float, why: str) -> Fix:
     lr = evidence.learning_rate
-    new_lr = lr / 10.0 if lr else None
+    if lr is not None and not math.isfinite(lr):
+        new_lr = 1e-3  # a non-finite rate has no scale to divide: start from a common default
+    else:
+        new_lr = lr / 10.0 if lr else None
     params: dict[str, Any] = {"current": lr, "suggested": new_lr}
     snippet = f"optimizer.learning_rate = {new_lr:.3g}" if new_lr else None
     return Fix("lower_learning_rate", why, params, snippet, score=score)
@@ -106,6 +110,12 @@ def _fixes_for(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
                     "current": ev.get("initializer"),
                     "suggested": initializer,
                     "suggested_std": ev.get("expected_std"),
+                    "layers": [
+                        s.layer
+                        for s in evidence.layer_scales
+                        if s.ratio > 10 and (s.initial_ratio or s.ratio) > 10
+                    ]
+                    or [target],
                 },
                 f'kernel_initializer="{initializer}"',
                 score=1.0,

@@ -7,6 +7,7 @@ expensive work: it replays the step eagerly with per-op capture and builds the r
 
 from __future__ import annotations
 
+import collections
 import functools
 import inspect
 import sys
@@ -29,6 +30,8 @@ from nantrace.sentinel import (
 )
 
 ON_NAN_MODES = ("raise", "warn", "stop")
+#: Steps between two host snapshots used to verify learning-rate and clipping fixes.
+ANCHOR_EVERY = 50
 
 
 class Watched:
@@ -74,6 +77,12 @@ class Watched:
         self.known_variables: dict[int, tf.Variable] = {}
         self.optimizers: list[Any] = [optimizer] if optimizer is not None else []
         self._last_sentinel: StepSentinel | None = None
+        #: the last healthy batches (references, no copies), re-run when verifying fixes.
+        self.recent: collections.deque[tuple[tuple, dict]] = collections.deque(maxlen=8)
+        #: a host copy of the state every ANCHOR_EVERY steps, and the batches run since: fixes
+        #: of the training dynamics (learning rate, clipping) are verified from there.
+        self.anchor: Any = None
+        self.since_anchor: list[tuple[tuple, dict]] = []
         if self.compiled:
             self._step_fn = tf.function(self._guarded_body, **_tf_compat.tf_function_options(fn))
             self._user_callable = _autograph_converted(self.python_fn, fn)
@@ -104,6 +113,11 @@ class Watched:
             # cannot replay from here, so the outer caller sees the restored state only.
             outputs, _ = self._guarded_body(*args, **kwargs)
             return outputs
+        if self.anchor is None and self.compiled:
+            # Trace first (creating optimizer slots) so the first anchor is the true
+            # pre-training state, before step 0 runs.
+            self._step_fn.get_concrete_function(*args, **kwargs)
+            self._take_anchor()
         outputs, status = self._step_fn(*args, **kwargs)
         flags = status.numpy()
         step = self.step
@@ -116,7 +130,23 @@ class Watched:
                 variables=bool(flags[STATUS_VARIABLES]),
             )
             self._on_trip(trip, args, kwargs)
+        else:
+            self.recent.append((args, kwargs))
+            self._advance_anchor(args, kwargs)
         return outputs
+
+    def _advance_anchor(self, args: tuple, kwargs: dict) -> None:
+        """After a healthy step: keep the batch, and re-anchor every ANCHOR_EVERY steps."""
+        if self.anchor is not None and len(self.since_anchor) < ANCHOR_EVERY:
+            self.since_anchor.append((args, kwargs))
+            return
+        self._take_anchor()
+
+    def _take_anchor(self) -> None:
+        from nantrace.replay import StateSnapshot, step_variables
+
+        self.anchor = StateSnapshot.take(step_variables(self))
+        self.since_anchor = []
 
     # -- after a trip -------------------------------------------------------------------------
     def diagnose(self, trip: Trip, args: tuple, kwargs: dict) -> Report:

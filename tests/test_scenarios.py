@@ -20,6 +20,16 @@ def test_scenario_is_diagnosed(scenario: Scenario):
     top3 = [fix.id for fix in report.fixes[:3]]
     assert set(top3) & scenario.fixes, f"no acceptable fix in top 3: {top3}"
     assert report.fixes[0].id in scenario.fixes, f"first fix {top3[0]} not acceptable"
+    # A fix that replay showed not to help never ranks first.
+    assert report.fixes[0].verified is not False
+    for fix in report.fixes:
+        if fix.verified is not None:
+            assert fix.params["verification"]
+        if fix.id == "lower_learning_rate" and fix.verified and fix.params.get("current"):
+            import math
+
+            current = fix.params["current"]
+            assert not math.isfinite(current) or fix.params["suggested"] < current
     if origin.kind == "input_data":
         assert origin.tensor and origin.rows
     else:

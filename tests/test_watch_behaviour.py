@@ -191,12 +191,6 @@ def test_bad_options(kwargs, message):
         nantrace.watch(lambda x: x, **kwargs)
 
 
-def test_watching_a_model_says_what_to_do():
-    model, _ = make_model()
-    with pytest.raises(nantrace.NantraceError, match="decorate the training-step function"):
-        nantrace.watch(model)
-
-
 def test_healthy_watched_run_matches_unwatched():
     def run(watched):
         model, optimizer = make_model(seed=7)
