@@ -11,6 +11,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from nantrace import cli_postmortem
+
 EXIT_OK, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
 
 
@@ -29,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--all", action="store_true", help="run every demo")
     demo.add_argument("--format", choices=("text", "json"), default="text")
     demo.add_argument("-o", "--output", help="write the report to FILE instead of stdout")
+    cli_postmortem.add_commands(commands)
     return parser
 
 
@@ -91,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_ERROR
+    if args.command in cli_postmortem.COMMANDS:
+        return cli_postmortem.run(args)
     from nantrace.errors import NantraceError
 
     try:
