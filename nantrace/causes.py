@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nantrace.capture import OpRecord, ReplayCapture
 from nantrace.records import Cause, Origin
+
+if TYPE_CHECKING:  # keep `import nantrace.causes` free of TensorFlow (the scan CLI uses it)
+    from nantrace.capture import OpRecord, ReplayCapture
 
 #: Ops that fail on 0 or negative inputs (domain errors) or divide.
 DOMAIN_OPS = frozenset(
@@ -114,6 +116,15 @@ class Evidence:
     output_activation: str | None = None
     #: per layer: largest |output| / largest |input| over the layer's forward ops.
     layer_growth: dict[str, float] = field(default_factory=dict)
+    #: the guard's ring buffers (None when history is off).
+    history: Any = None
+
+    def healthy_grad_norms(self) -> np.ndarray:
+        return self.history.healthy_grad_norms() if self.history is not None else np.array([])
+
+    def fastest_growing_weight(self) -> tuple[str, float, int] | None:
+        growth = self.history.weight_growth() if self.history is not None else []
+        return growth[0] if growth else None
 
 
 def layer_growth(capture: ReplayCapture, layers: list[str]) -> dict[str, float]:
@@ -255,10 +266,16 @@ def layer_scales(layers: dict[str, Any]) -> list[LayerScale]:
 
 
 def gather_evidence(
-    step: int, input_abs_max: float, capture: ReplayCapture | None, optimizers: list[Any]
+    step: int,
+    input_abs_max: float,
+    capture: ReplayCapture | None,
+    optimizers: list[Any],
+    history: Any = None,
 ) -> Evidence:
     layers = capture.layers_seen if capture is not None else {}
-    evidence = Evidence(step=step, input_abs_max=input_abs_max, layer_scales=layer_scales(layers))
+    evidence = Evidence(
+        step=step, input_abs_max=input_abs_max, layer_scales=layer_scales(layers), history=history
+    )
     for path, layer in layers.items():
         name = type(layer).__name__
         if name in {"SimpleRNN", "LSTM", "GRU", "RNN", "Bidirectional"} or hasattr(layer, "cell"):
@@ -345,6 +362,20 @@ def _scale_cause(origin: Origin, record: OpRecord | None, evidence: Evidence) ->
             _scale_evidence(worst, evidence),
         )
     if evidence.step > 0:
+        grower = evidence.fastest_growing_weight()
+        if grower is not None and grower[1] > 3.0:
+            name, factor, span = grower
+            return Cause(
+                "learning_rate_too_high",
+                f"{name} grew {factor:.3g}x in norm over the last {span} healthy steps before "
+                f"the overflow at step {evidence.step}: the updates are too large",
+                {
+                    "variable": name,
+                    "norm_growth": factor,
+                    "steps": span,
+                    "learning_rate": evidence.learning_rate,
+                },
+            )
         return Cause(
             "learning_rate_too_high",
             f"the step {evidence.step} overflow came after healthy steps with finite, "
@@ -380,7 +411,14 @@ def _is_relu(activation: str | None) -> bool:
 
 
 def _scale_evidence(scale: LayerScale, evidence: Evidence) -> dict[str, Any]:
+    grower = evidence.fastest_growing_weight()
+    history = (
+        {"norm_growth": grower[1], "growth_variable": grower[0], "growth_steps": grower[2]}
+        if grower
+        else {}
+    )
     return {
+        **history,
         "layer": scale.layer,
         "weight_std": scale.std,
         "expected_std": scale.expected_std,

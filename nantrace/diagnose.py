@@ -19,7 +19,8 @@ def build_report(watched: Any, trip: Trip, args: tuple, kwargs: dict) -> Report:
     graph = build_graph(capture.records)
     origin, record = locate_origin(capture, graph, trip, bad_inputs)
     optimizers = capture.optimizers or watched.optimizers
-    evidence = gather_evidence(trip.step, input_range(args, kwargs), capture, optimizers)
+    history = watched.history.read() if watched.history is not None else None
+    evidence = gather_evidence(trip.step, input_range(args, kwargs), capture, optimizers, history)
     cause = infer_cause(origin, record, evidence)
     fixes = rank_fixes(origin, cause, evidence)
     notes: list[str] = []
@@ -70,4 +71,23 @@ def build_report(watched: Any, trip: Trip, args: tuple, kwargs: dict) -> Report:
         notes=tuple(notes),
         restored=True,
         ops_recorded=len(capture.records),
+        history=history_summary(history),
     )
+
+
+def history_summary(history: Any, top: int = 5) -> dict[str, Any] | None:
+    """The recorded series for the report (JSON-safe: NaN becomes null)."""
+    if history is None or len(history) == 0:
+        return None
+
+    def clean(values: Any) -> list[float | None]:
+        return [float(v) if v == v and abs(v) != float("inf") else None for v in values]
+
+    growth = [name for name, _, _ in history.weight_growth()[:top]]
+    columns = {name: i for i, name in enumerate(history.names)}
+    return {
+        "steps": [int(s) for s in history.steps],
+        "loss": clean(history.loss),
+        "grad_norm": clean(history.grad_norm),
+        "weight_norm": {name: clean(history.weight_norm[:, columns[name]]) for name in growth},
+    }

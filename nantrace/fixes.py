@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from nantrace.causes import Evidence
 from nantrace.records import Cause, Fix, Origin
 
@@ -25,13 +27,29 @@ def _lower_lr(evidence: Evidence, score: float, why: str) -> Fix:
     return Fix("lower_learning_rate", why, params, snippet, score=score)
 
 
+#: Healthy steps needed before the clip norm is taken from the gradient-norm history.
+MIN_HISTORY = 3
+
+
 def _clip(evidence: Evidence, score: float, why: str) -> Fix:
-    clip_norm = 1.0
+    """Clip at the median healthy global gradient norm: ordinary steps pass almost unchanged,
+    the growing tail that precedes a blow-up is cut."""
+    norms = evidence.healthy_grad_norms()
+    if norms.size >= MIN_HISTORY:
+        p10, p50, p90 = (float(v) for v in np.percentile(norms, [10, 50, 90]))
+        clip_norm = float(f"{p50:.3g}")
+        basis = (
+            f"median global gradient norm of {norms.size} healthy steps "
+            f"(p10 {p10:.3g}, p90 {p90:.3g})"
+        )
+    else:
+        clip_norm = 1.0
+        basis = f"default: only {norms.size} healthy step(s) of gradient-norm history"
     return Fix(
         "clip_gradients",
         why,
-        {"clipnorm": clip_norm, "basis": "default; no healthy gradient-norm history recorded"},
-        f"{evidence.optimizer_name or 'Adam'}(..., clipnorm={clip_norm})",
+        {"clipnorm": clip_norm, "basis": basis},
+        f"{evidence.optimizer_name or 'Adam'}(..., global_clipnorm={clip_norm:g})",
         score=score,
     )
 

@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from nantrace import _tf_compat, hooks
 from nantrace.errors import NantraceError, NonFiniteError, NonFiniteWarning
+from nantrace.history import History
 from nantrace.records import Report, Trip
 from nantrace.sentinel import (
     STATUS_GRADIENTS,
@@ -52,6 +53,8 @@ class Watched:
         optimizer: Any = None,
         on_nan: str = "raise",
         bundle_dir: str | None = None,
+        history: bool = True,
+        anchor_every: int = ANCHOR_EVERY,
     ) -> None:
         if on_nan not in ON_NAN_MODES:
             raise NantraceError(
@@ -67,6 +70,7 @@ class Watched:
         self.optimizer = optimizer
         self.on_nan = on_nan
         self.bundle_dir = bundle_dir
+        self.anchor_every = max(0, int(anchor_every))
         self.step = 0
         self.reports: list[Report] = []
         self.stopped = False
@@ -75,6 +79,7 @@ class Watched:
         self.python_fn = fn.python_function if self.compiled else fn
         self.jit_compile = bool(_tf_compat.tf_function_options(fn).get("jit_compile"))
         self.known_variables: dict[int, tf.Variable] = {}
+        self.history = History() if history else None
         self.optimizers: list[Any] = [optimizer] if optimizer is not None else []
         self._last_sentinel: StepSentinel | None = None
         #: the last healthy batches (references, no copies), re-run when verifying fixes.
@@ -94,7 +99,9 @@ class Watched:
     # -- the guarded step ---------------------------------------------------------------------
     @tf.autograph.experimental.do_not_convert
     def _guarded_body(self, *args: Any, **kwargs: Any) -> tuple[Any, tf.Tensor]:
-        sentinel = StepSentinel(self.known_variables, expect_optimizer=self.optimizer is None)
+        sentinel = StepSentinel(
+            self.known_variables, expect_optimizer=self.optimizer is None, history=self.history
+        )
         sentinel.save_known()
         with hooks.observing(sentinel):
             outputs = self._user_callable(*args, **kwargs)
@@ -113,7 +120,7 @@ class Watched:
             # cannot replay from here, so the outer caller sees the restored state only.
             outputs, _ = self._guarded_body(*args, **kwargs)
             return outputs
-        if self.anchor is None and self.compiled:
+        if self.anchor is None and self.compiled and self.anchor_every:
             # Trace first (creating optimizer slots) so the first anchor is the true
             # pre-training state, before step 0 runs.
             self._step_fn.get_concrete_function(*args, **kwargs)
@@ -137,7 +144,9 @@ class Watched:
 
     def _advance_anchor(self, args: tuple, kwargs: dict) -> None:
         """After a healthy step: keep the batch, and re-anchor every ANCHOR_EVERY steps."""
-        if self.anchor is not None and len(self.since_anchor) < ANCHOR_EVERY:
+        if not self.anchor_every:
+            return
+        if self.anchor is not None and len(self.since_anchor) < self.anchor_every:
             self.since_anchor.append((args, kwargs))
             return
         self._take_anchor()
@@ -201,6 +210,8 @@ def watch(
     optimizer: Any = None,
     on_nan: str = "raise",
     bundle_dir: str | None = None,
+    history: bool = True,
+    anchor_every: int = ANCHOR_EVERY,
 ) -> Any:
     """Guard a training step; on the first non-finite loss, gradient or variable, diagnose it.
 
@@ -214,6 +225,11 @@ def watch(
     the optimizer from the step itself. On a trip the state is restored to its value before the
     step; then ``on_nan`` decides: ``"raise"`` a :class:`NonFiniteError` (default), ``"warn"``
     and skip the step, or ``"stop"`` (print the report; later calls return None).
+
+    ``history`` keeps in-graph ring buffers of loss, gradient norm and weight norms (evidence
+    for the cause, percentiles for the clip norm). ``anchor_every`` takes a host copy of the
+    state every N steps (0: never) so learning-rate and clipping fixes can be verified by
+    replaying from before the blow-up; it costs one more copy of the state in host memory.
     """
     if fn is not None and _looks_like_model(fn):
         # watch(model): the Keras surface, every later model.fit runs guarded.
@@ -223,7 +239,13 @@ def watch(
 
     def wrap(function: Callable[..., Any]) -> Watched:
         return Watched(
-            function, model=model, optimizer=optimizer, on_nan=on_nan, bundle_dir=bundle_dir
+            function,
+            model=model,
+            optimizer=optimizer,
+            on_nan=on_nan,
+            bundle_dir=bundle_dir,
+            history=history,
+            anchor_every=anchor_every,
         )
 
     if fn is None:

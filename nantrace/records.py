@@ -206,6 +206,7 @@ class Report:
     restored: bool = True
     ops_recorded: int = 0
     bundle: str | None = None
+    history: dict[str, Any] | None = None
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -221,6 +222,7 @@ class Report:
             "notes": list(self.notes),
             "ops_recorded": self.ops_recorded,
             "bundle": self.bundle,
+            "history": self.history,
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -245,6 +247,7 @@ class Report:
             restored=data.get("restored", True),
             ops_recorded=data.get("ops_recorded", 0),
             bundle=data.get("bundle"),
+            history=data.get("history"),
             schema_version=version,
         )
 

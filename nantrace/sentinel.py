@@ -37,17 +37,23 @@ def _flat_float_tensors(values: Any) -> list[tf.Tensor]:
     return tensors
 
 
-def all_finite(tensors: list[tf.Tensor]) -> tf.Tensor:
-    """One fused reduction: is every element of every tensor finite?
+def squared_norms(tensors: list[tf.Tensor]) -> list[tf.Tensor]:
+    """Each tensor's sum of squares as a float32 scalar (one fused kernel: ``l2_loss``)."""
+    return [tf.cast(tf.nn.l2_loss(t), tf.float32) * 2.0 for t in tensors]
 
-    A sum is non-finite iff an element is NaN/Inf *or* finite values overflow the sum; the
-    exact element-wise check runs only in that rare second case, so a healthy step pays one
-    reduction per tensor and never a false alarm.
+
+def all_finite(tensors: list[tf.Tensor], squares: list[tf.Tensor] | None = None) -> tf.Tensor:
+    """One fused reduction per tensor: is every element of every tensor finite?
+
+    A sum of squares is non-finite iff an element is NaN/Inf *or* finite values overflow it
+    (|x| > ~1e19); the exact element-wise check runs only in that rare second case, so a
+    healthy step pays one reduction per tensor and never a false alarm. The squares double as
+    the norms the history records.
     """
     if not tensors:
         return tf.constant(True)
-    sums = [tf.cast(tf.reduce_sum(t), tf.float32) for t in tensors]
-    cheap = tf.math.is_finite(tf.add_n(sums) if len(sums) > 1 else sums[0])
+    squares = squared_norms(tensors) if squares is None else squares
+    cheap = tf.math.is_finite(tf.add_n(squares) if len(squares) > 1 else squares[0])
 
     def exact() -> tf.Tensor:
         return tf.reduce_all(tf.stack([tf.reduce_all(tf.math.is_finite(t)) for t in tensors]))
@@ -58,7 +64,13 @@ def all_finite(tensors: list[tf.Tensor]) -> tf.Tensor:
 class StepSentinel(hooks.StepObserver):
     """Observes one trace (or one eager run) of the user's step and adds the guard to it."""
 
-    def __init__(self, known_variables: dict[int, tf.Variable], expect_optimizer: bool) -> None:
+    def __init__(
+        self,
+        known_variables: dict[int, tf.Variable],
+        expect_optimizer: bool,
+        history: Any = None,
+    ) -> None:
+        self.history = history
         self.outer_graph = _tf_compat.current_graph() if _tf_compat.inside_graph() else None
         self.known_variables = known_variables
         self.expect_optimizer = expect_optimizer
@@ -132,12 +144,26 @@ class StepSentinel(hooks.StepObserver):
     def finalize(self) -> tf.Tensor:
         """Check the step and roll it back if anything is non-finite; returns the status."""
         with hooks.suspended(self):
-            loss_ok = all_finite(_flat_float_tensors(self.targets))
+            losses = _flat_float_tensors(self.targets)
+            loss_ok = all_finite(losses)
             # A LossScaleOptimizer skips steps whose scaled gradients overflow, by design:
             # those gradients are not an alarm; the loss and the variables still are.
             gradient_tensors = [] if self.uses_loss_scaling else _flat_float_tensors(self.gradients)
-            grads_ok = all_finite(gradient_tensors)
-            vars_ok = all_finite([v.read_value() for v in self._checked_variables()])
+            grad_squares = squared_norms(gradient_tensors)
+            grads_ok = all_finite(gradient_tensors, grad_squares)
+            checked = self._checked_variables()
+            values = [v.read_value() for v in checked]
+            weight_squares = squared_norms(values)
+            vars_ok = all_finite(values, weight_squares)
+            if self.history is not None:
+                self.history.record(
+                    tf.add_n([tf.reduce_mean(tf.cast(t, tf.float32)) for t in losses])
+                    if losses
+                    else tf.constant(float("nan")),
+                    tf.add_n(grad_squares) if grad_squares else tf.constant(float("nan")),
+                    weight_squares,
+                    tuple(v.name for v in checked),
+                )
             tripped = tf.logical_not(tf.logical_and(loss_ok, tf.logical_and(grads_ok, vars_ok)))
             saved = list(self.saved.values())
 
