@@ -6,7 +6,7 @@ from typing import Any
 
 from nantrace.causes import gather_evidence, infer_cause
 from nantrace.fixes import rank_fixes
-from nantrace.graph import build_graph, path_between
+from nantrace.graph import build_graph, path_between, provenance_summary
 from nantrace.origin import find_bad_inputs, input_range, locate_origin
 from nantrace.records import Report, Trip
 from nantrace.replay import replay_step
@@ -41,6 +41,7 @@ def build_report(watched: Any, trip: Trip, args: tuple, kwargs: dict) -> Report:
         fixes, verify_notes = verify_fixes(context, fixes)
         notes += verify_notes
     path: tuple[str, ...] = ()
+    steps: list[int] = []
     if record is not None:
         sinks = capture.sinks()
         for group in ("loss", "gradients", "variables"):  # prefer the path to the loss
@@ -72,6 +73,9 @@ def build_report(watched: Any, trip: Trip, args: tuple, kwargs: dict) -> Report:
         restored=True,
         ops_recorded=len(capture.records),
         history=history_summary(history),
+        graph=provenance_summary(graph, record.index if record else None, steps)
+        if record is not None
+        else None,
     )
 
 

@@ -51,3 +51,31 @@ def reaches_any(graph: nx.DiGraph, start: int, targets: set[int]) -> bool:
     if start in targets:
         return True
     return bool(nx.descendants(graph, start) & targets)
+
+
+def provenance_summary(
+    graph: nx.DiGraph, origin: int | None, path: list[int], limit: int = 400
+) -> dict:
+    """A JSON-safe node-link view for the report: the origin's inputs, the path from the
+    origin to the sink, and the rest of the non-finite subgraph (capped at ``limit`` nodes)."""
+    keep: list[int] = []
+    if origin is not None and origin in graph:
+        keep += list(graph.predecessors(origin)) + [origin]
+    keep += path
+    keep += sorted(n for n, data in graph.nodes(data=True) if data["non_finite"])
+    chosen = list(dict.fromkeys(keep))[:limit]
+    sub = graph.subgraph(chosen)
+    return {
+        "nodes": [
+            {"id": int(n), **{k: _plain(v) for k, v in sub.nodes[n].items()}} for n in chosen
+        ],
+        "edges": [[int(a), int(b)] for a, b in sub.edges()],
+        "origin": origin,
+        "path": [int(n) for n in path],
+    }
+
+
+def _plain(value):
+    if isinstance(value, float) and value != value:
+        return None
+    return value.item() if hasattr(value, "item") else value

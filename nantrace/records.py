@@ -207,6 +207,7 @@ class Report:
     ops_recorded: int = 0
     bundle: str | None = None
     history: dict[str, Any] | None = None
+    graph: dict[str, Any] | None = None
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -223,6 +224,7 @@ class Report:
             "ops_recorded": self.ops_recorded,
             "bundle": self.bundle,
             "history": self.history,
+            "graph": self.graph,
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -248,6 +250,7 @@ class Report:
             ops_recorded=data.get("ops_recorded", 0),
             bundle=data.get("bundle"),
             history=data.get("history"),
+            graph=data.get("graph"),
             schema_version=version,
         )
 
