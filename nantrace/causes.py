@@ -451,7 +451,14 @@ def infer_cause(origin: Origin, record: OpRecord | None, evidence: Evidence) -> 
     out = record.result_health
     dtypes = {h.dtype for h in record.float_inputs} | ({out.dtype} if out else set())
     inputs_max = max((h.max_abs for h in record.float_inputs), default=0.0)
-    if dtypes & HALF_DTYPES and out is not None and out.inf and inputs_max <= FLOAT16_MAX:
+    singular = (op in SINGULAR_GRAD_OPS or op in DOMAIN_OPS) and _zero_or_negative_input(record)
+    if (
+        dtypes & HALF_DTYPES
+        and out is not None
+        and out.inf
+        and inputs_max <= FLOAT16_MAX
+        and not singular  # 1/0 is Inf in any precision: that is a missing epsilon
+    ):
         return Cause(
             "float16_range",
             f"{op} in {record.layer or record.phase} runs in {sorted(dtypes & HALF_DTYPES)[0]} "

@@ -57,6 +57,11 @@ def build_report(watched: Any, trip: Trip, args: tuple, kwargs: dict) -> Report:
             + (" (XLA fusion can differ from eager kernels)" if watched.jit_compile else "")
             + "; the origin is not guessed"
         )
+    if trip.gradients and any(getattr(o, "dynamic_scale", None) is not None for o in optimizers):
+        notes.append(
+            "the LossScaleOptimizer's dynamic scale collapsed below 1: every step was being "
+            "skipped because even unscaled gradients were non-finite"
+        )
     if capture.error is not None:
         notes.append(
             f"the replay stopped early: {type(capture.error).__name__}: "

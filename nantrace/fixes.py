@@ -7,6 +7,7 @@ highest; generic stabilisers (clipping, normalization) follow. Verification by r
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -233,6 +234,9 @@ def _fixes_for(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
                 score=0.9 if origin.phase != "forward" else 0.5,
             ),
         ]
+        if evidence.loss_scaling:  # already scaled: keeping the layer in float32 is what's left
+            fixes = [f for f in fixes if f.id != "loss_scaling"]
+            fixes[0] = dataclasses.replace(fixes[0], score=1.0)
         return fixes
     return []
 

@@ -19,6 +19,10 @@ import tensorflow as tf
 from nantrace import _tf_compat, hooks
 from nantrace.errors import NantraceError
 
+#: A LossScaleOptimizer whose scale fell below this has stopped training: even unscaled
+#: gradients overflow every step (the scale only halves on overflow).
+LOSS_SCALE_FLOOR = 1.0
+
 #: Status vector layout returned by a guarded step.
 STATUS_TRIPPED, STATUS_LOSS, STATUS_GRADIENTS, STATUS_VARIABLES = range(4)
 
@@ -141,6 +145,18 @@ class StepSentinel(hooks.StepObserver):
                 "is applied elsewhere"
             )
 
+    def _loss_scale_ok(self) -> tf.Tensor:
+        """Loss scaling hides overflowing gradients by skipping steps; a scale that collapsed
+        below LOSS_SCALE_FLOOR means every step is being skipped — that is an alarm."""
+        scales = [
+            tf.cast(optimizer.dynamic_scale, tf.float32)
+            for optimizer in self.optimizers
+            if getattr(optimizer, "dynamic_scale", None) is not None
+        ]
+        if not scales:
+            return tf.constant(True)
+        return tf.reduce_all(tf.stack([scale >= LOSS_SCALE_FLOOR for scale in scales]))
+
     def finalize(self) -> tf.Tensor:
         """Check the step and roll it back if anything is non-finite; returns the status."""
         with hooks.suspended(self):
@@ -151,6 +167,8 @@ class StepSentinel(hooks.StepObserver):
             gradient_tensors = [] if self.uses_loss_scaling else _flat_float_tensors(self.gradients)
             grad_squares = squared_norms(gradient_tensors)
             grads_ok = all_finite(gradient_tensors, grad_squares)
+            if self.uses_loss_scaling:
+                grads_ok = tf.logical_and(grads_ok, self._loss_scale_ok())
             checked = self._checked_variables()
             values = [v.read_value() for v in checked]
             weight_squares = squared_norms(values)
