@@ -278,7 +278,7 @@ def gather_evidence(
     )
     for path, layer in layers.items():
         name = type(layer).__name__
-        if name in {"SimpleRNN", "LSTM", "GRU", "RNN", "Bidirectional"} or hasattr(layer, "cell"):
+        if _is_ungated_recurrent(layer):
             evidence.has_recurrent = True
             evidence.recurrent_layers.append(f"{path} ({name})")
         policy = getattr(layer, "dtype_policy", None)
@@ -302,6 +302,16 @@ def gather_evidence(
         evidence.optimizer_epsilon = _as_float(getattr(optimizer, "epsilon", None))
         break
     return evidence
+
+
+def _is_ungated_recurrent(layer: Any) -> bool:
+    """A recurrent layer whose state is not gated (SimpleRNN-like): the kind that explodes
+    over time steps. LSTM/GRU cells have a ``recurrent_activation`` for their gates."""
+    cell = getattr(layer, "cell", None)
+    if cell is None:
+        return False
+    cells = getattr(cell, "cells", None) or [cell]
+    return any(getattr(c, "recurrent_activation", None) is None for c in cells)
 
 
 def _as_float(value: Any) -> float | None:
@@ -540,6 +550,16 @@ def infer_cause(origin: Origin, record: OpRecord | None, evidence: Evidence) -> 
                     "zeros": sum(h.zeros for h in record.float_inputs),
                     "output_activation": evidence.output_activation,
                 },
+            )
+        layer_object = record.layer_object
+        layer_epsilon = _as_float(getattr(layer_object, "epsilon", None))
+        if layer_epsilon is not None and layer_epsilon <= 1e-12:
+            return Cause(
+                "missing_epsilon",
+                f"{type(layer_object).__name__} {record.layer} is built with "
+                f"epsilon={layer_epsilon:g}: {op} of a variance that reached 0",
+                {"op_type": op, "layer": record.layer, "layer_epsilon": layer_epsilon,
+                 "layer_class": type(layer_object).__name__},
             )
         return Cause(
             "missing_epsilon",

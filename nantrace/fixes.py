@@ -202,6 +202,18 @@ def _fixes_for(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
                 ),
                 _lower_lr(evidence, 0.2, "smaller steps reduce the size of each update"),
             ]
+        layer_epsilon = ev.get("layer_epsilon")
+        if layer_epsilon is not None:
+            return [
+                Fix(
+                    "add_epsilon",
+                    f"{layer} is built with epsilon={layer_epsilon:g}; its variance reaches 0",
+                    {"target": "layer.epsilon", "layer": layer, "current": layer_epsilon,
+                     "epsilon": 1e-3},
+                    f"{ev.get('layer_class', 'Layer')}(..., epsilon=1e-3)",
+                    score=1.0,
+                ),
+            ]
         return [
             Fix(
                 "add_epsilon",

@@ -187,6 +187,13 @@ def _simulate_initializer(fix: Fix, ctx: VerifyContext) -> Iterator[Simulation]:
 @contextlib.contextmanager
 def _simulate_epsilon(fix: Fix, ctx: VerifyContext) -> Iterator[Simulation]:
     epsilon = float(fix.params.get("epsilon", 1e-7))
+    if fix.params.get("target") == "layer.epsilon":
+        layer = ctx.layers.get(fix.params.get("layer"))
+        if layer is None:
+            raise _CannotSimulate(f"layer {fix.params.get('layer')} not found")
+        with _attributes(layer, epsilon=epsilon):
+            yield Simulation(note=f"{fix.params.get('layer')} epsilon={epsilon:g}")
+        return
     if fix.params.get("target") != "optimizer.epsilon":
         # Substituting an epsilon inside user code is not simulated: TF's eager fast path
         # cannot be intercepted, and a graph-mode output override leaves the taped gradient

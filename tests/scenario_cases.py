@@ -730,6 +730,101 @@ def sgd_lr_too_high_regression():
     )
 
 
+# ---------------------------------------------------------------------------------------------
+# built-in layers and losses misconfigured (written blind, before any rule was tuned on them)
+# ---------------------------------------------------------------------------------------------
+def layernorm_epsilon_zero():
+    rng = seeded(201)
+    x = rng.normal(size=(64, 8)).astype("float32")
+    x[10] = 3.0  # a constant row: its variance over features is exactly 0
+    y = rng.normal(size=(64, 1)).astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((8,)),
+            keras.layers.LayerNormalization(epsilon=0.0, name="norm"),
+            keras.layers.Dense(1, name="head"),
+        ],
+        name="net",
+    )
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError()),
+        batches(x, y),
+    )
+
+
+def batchnorm_epsilon_zero_constant_feature():
+    rng = seeded(202)
+    x = rng.normal(size=(64, 8)).astype("float32")
+    x[:, 3] = 2.0
+    y = rng.normal(size=(64, 1)).astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((8,)),
+            keras.layers.BatchNormalization(epsilon=0.0, name="bn"),
+            keras.layers.Dense(1, name="head"),
+        ],
+        name="net",
+    )
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError()),
+        batches(x, y),
+    )
+
+
+def relative_error_loss_on_relu_output():
+    rng = seeded(203)
+    x = rng.normal(size=(64, 8)).astype("float32")
+    y = rng.uniform(1, 2, size=(64, 1)).astype("float32")
+    model = mlp([8], out_activation="relu")
+
+    def loss_fn(y_true, y_pred):
+        return tf.reduce_mean(tf.abs(y_true - y_pred) / y_pred)
+
+    return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), loss_fn), batches(x, y))
+
+
+def gru_with_huge_learning_rate():
+    rng = seeded(204)
+    x = rng.normal(size=(64, 20, 4)).astype("float32")
+    y = (rng.normal(size=(64, 1)) * 10).astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((20, 4)),
+            keras.layers.GRU(16, name="gru"),
+            keras.layers.Dense(1, name="head"),
+        ],
+        name="seq",
+    )
+    return run_loop(
+        standard_step(model, keras.optimizers.SGD(50.0), keras.losses.MeanSquaredError()),
+        batches(x, y, epochs=20),
+    )
+
+
+def nan_sample_weight():
+    rng = seeded(206)
+    x = rng.normal(size=(96, 8)).astype("float32")
+    y = rng.normal(size=(96, 1)).astype("float32")
+    w = rng.uniform(size=(96,)).astype("float32")
+    w[50] = np.nan
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1)])
+    optimizer = keras.optimizers.Adam()
+    loss_fn = keras.losses.MeanSquaredError()
+
+    def train_step(x, y, w):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x), sample_weight=w)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    data = (
+        (tf.constant(x[i : i + 32]), tf.constant(y[i : i + 32]), tf.constant(w[i : i + 32]))
+        for i in range(0, 96, 32)
+    )
+    return run_loop(train_step, data)
+
+
 DOMAIN_FIXES = frozenset({"add_epsilon"})
 SCALE_FIXES = frozenset({"rescale_input", "add_normalization"})
 LOSS_FIXES = frozenset({"use_from_logits", "add_epsilon"})
