@@ -215,3 +215,12 @@ def eager_context_executing() -> bool:
 def is_default_strategy(strategy: Any) -> bool:
     """True when no tf.distribute strategy is in use (the default, single-device one)."""
     return strategy is None or type(strategy).__name__ == "_DefaultDistributionStrategy"
+
+
+def replica_values(value: Any) -> tuple[Any, ...] | None:
+    """The per-replica components of a tf.distribute value (PerReplica, Mirrored), else None."""
+    from tensorflow.python.distribute import values as _dist_values
+
+    if isinstance(value, _dist_values.DistributedValues):
+        return tuple(value.values)
+    return None

@@ -50,6 +50,8 @@ class OpRecord:
     op_name: str = ""
     #: for backward ops: the index of the forward op whose gradient this op computes.
     gradient_of: int | None = None
+    #: the device of the op's first output (under tf.distribute: which replica ran it).
+    device: str | None = None
     variable: str | None = None
     variable_after: Health | None = None
     layer_object: Any = field(default=None, repr=False)
@@ -256,6 +258,8 @@ class ReplayCapture(hooks.StepObserver):
             op_name=f"{scope}/{op_type}" + (f"_{count}" if count else ""),
             layer_object=self.layer_stack[-1] if self.layer_stack and layer else None,
         )
+        if outputs:
+            record.device = getattr(outputs[0], "device", None) or None
         if record.phase == "backward" and self._gradient_of and self._gradient_of[-1] is not None:
             forward = self.records[self._gradient_of[-1]]
             record.gradient_of = forward.index

@@ -54,8 +54,16 @@ _install_count = 0
 _originals: list[tuple[type, str, Any]] = []
 
 
+#: The observer of the step being traced, for threads the trace spawns (tf.distribute's
+#: MirroredStrategy traces each replica's function in its own thread, where context
+#: variables set by the tracing thread are not visible).
+_traced_observer: StepObserver | None = None
+
+
 def active_observer() -> StepObserver | None:
     observer = _observer.get()
+    if observer is None:
+        observer = _traced_observer
     if observer is None or observer.suspended:
         return None
     return observer
@@ -64,11 +72,15 @@ def active_observer() -> StepObserver | None:
 @contextlib.contextmanager
 def observing(observer: StepObserver) -> Iterator[StepObserver]:
     """Make ``observer`` receive the events of the code run inside the block."""
+    global _traced_observer
     with installed():
         token = _observer.set(observer)
+        previous = _traced_observer
+        _traced_observer = observer
         try:
             yield observer
         finally:
+            _traced_observer = previous
             _observer.reset(token)
 
 

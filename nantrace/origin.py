@@ -9,6 +9,7 @@ import networkx as nx
 import numpy as np
 import tensorflow as tf
 
+from nantrace import _tf_compat
 from nantrace.capture import OpRecord, ReplayCapture
 from nantrace.graph import non_finite_subgraph
 from nantrace.health import health_of_array, non_finite_rows, to_numpy
@@ -94,6 +95,12 @@ def _is_tensor_like(value: Any) -> bool:
 
 
 def _leaves(prefix: str, value: Any) -> list[tuple[str, Any]]:
+    replicas = _tf_compat.replica_values(value)
+    if replicas is not None:  # a tf.distribute batch: one shard per replica
+        out = []
+        for index, shard in enumerate(replicas):
+            out += _leaves(f"{prefix} (replica {index})", shard)
+        return out
     if isinstance(value, dict):
         out = []
         for key, item in value.items():
@@ -199,6 +206,7 @@ def locate_origin(
             inputs=tuple(record.float_inputs),
             output=record.result_health,
             variable=record.variable if record.phase == "update" else None,
+            device=record.device,
         ),
         record,
     )

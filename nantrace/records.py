@@ -98,6 +98,7 @@ class Origin:
     tensor: str | None = None
     rows: tuple[int, ...] = ()
     variable: str | None = None
+    device: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -113,6 +114,7 @@ class Origin:
             "tensor": self.tensor,
             "rows": list(self.rows),
             "variable": self.variable,
+            "device": self.device,
         }
 
     @classmethod

@@ -47,6 +47,8 @@ def _lines(report: Report) -> list[tuple[str, str]]:
     else:
         lines.append(("", f"  {o.kind} — op {o.op_type} ({o.op_name}), phase {o.phase}"))
         lines.append(("", f"  layer: {o.layer or '-'}   source: {o.source or '-'}"))
+        if o.device:
+            lines.append(("dim", f"  device: {o.device}"))
         if o.variable:
             lines.append(("", f"  variable: {o.variable}"))
         for i, h in enumerate(o.inputs):
