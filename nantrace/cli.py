@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from nantrace import cli_postmortem
+from nantrace import cli_postmortem, cli_report
 
 EXIT_OK, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
 
@@ -29,9 +29,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("name", nargs="?", help="demo to run (default: unscaled_input)")
     demo.add_argument("--list", action="store_true", help="list the demos")
     demo.add_argument("--all", action="store_true", help="run every demo")
-    demo.add_argument("--format", choices=("text", "json"), default="text")
+    demo.add_argument("--format", choices=cli_report.FORMATS, default="text")
     demo.add_argument("-o", "--output", help="write the report to FILE instead of stdout")
     cli_postmortem.add_commands(commands)
+    cli_report.add_commands(commands)
     return parser
 
 
@@ -55,6 +56,11 @@ def _run_demo(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_ERROR
+    if args.format in ("html", "graphml") and len(names) > 1:
+        print(
+            f"nantrace: error: --format {args.format} renders one demo; drop --all", file=sys.stderr
+        )
+        return EXIT_ERROR
     from nantrace.render.text import print_report, report_text
 
     status = EXIT_OK
@@ -71,8 +77,8 @@ def _run_demo(args: argparse.Namespace) -> int:
             status = EXIT_FOUND
             continue
         print(f"  tripped at step {outcome.report.trip.step}", file=sys.stderr)
-        if args.format == "json":
-            chunks.append(outcome.report.to_json())
+        if args.format in ("json", "html", "graphml"):
+            chunks.append(cli_report.render(outcome.report, args.format).rstrip("\n"))
         elif args.output:
             chunks.append(report_text(outcome.report))
         else:
@@ -96,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     if args.command in cli_postmortem.COMMANDS:
         return cli_postmortem.run(args)
+    if args.command in cli_report.COMMANDS:
+        return cli_report.run(args)
     from nantrace.errors import NantraceError
 
     try:

@@ -167,9 +167,9 @@ class Watched:
     def _on_trip(self, trip: Trip, args: tuple, kwargs: dict) -> None:
         report = self.diagnose(trip, args, kwargs)
         if self.bundle_dir is not None:
-            from nantrace.bundle import write_report_bundle
+            from nantrace.bundle import write_bundle
 
-            report = write_report_bundle(report, self.bundle_dir)
+            report = write_bundle(self, report, args, kwargs, self.bundle_dir)
         self.reports.append(report)
         if self.on_nan == "raise":
             raise NonFiniteError(report)
