@@ -551,8 +551,8 @@ def _node_svg(node: dict[str, Any], at: tuple[float, float], is_origin: bool) ->
 
 
 # -- history charts ----------------------------------------------------------------------------
-CHART_W, CHART_H = 520, 210
-M_LEFT, M_RIGHT, M_TOP, M_BOTTOM = 58, 14, 12, 30
+CHART_W, CHART_H = 400, 220
+M_LEFT, M_RIGHT, M_TOP, M_BOTTOM = 50, 10, 12, 26
 
 
 def _history_section(report: Report) -> str:
@@ -621,13 +621,13 @@ def chart_svg(
         parts.append(
             f'<line x1="{M_LEFT}" x2="{M_LEFT + pw}" y1="{y:.1f}" y2="{y:.1f}" '
             'stroke="#f0f1f3"/>'
-            f'<text x="{M_LEFT - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" '
+            f'<text x="{M_LEFT - 5}" y="{y + 4:.1f}" font-size="12" text-anchor="end" '
             f'fill="#6b7280">{_e(label)}</text>'
         )
     for step in _x_ticks(min(steps, default=x0), max(steps, default=x1)):
         x = sx(step)
         parts.append(
-            f'<text x="{x:.1f}" y="{CHART_H - 10}" font-size="11" text-anchor="middle" '
+            f'<text x="{x:.1f}" y="{CHART_H - 8}" font-size="12" text-anchor="middle" '
             f'fill="#6b7280">{step}</text>'
         )
     if x0 <= trip_step <= x1:
@@ -635,7 +635,7 @@ def chart_svg(
         parts.append(
             f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{M_TOP}" y2="{M_TOP + ph}" stroke="{NAN_STROKE}" '
             'stroke-dasharray="4 3"/>'
-            f'<text x="{x - 4:.1f}" y="{M_TOP + 12}" font-size="11" text-anchor="end" '
+            f'<text x="{x - 5:.1f}" y="{M_TOP + 24}" font-size="12" text-anchor="end" '
             f'fill="{NAN_STROKE}">trip</text>'
         )
     legend = []
