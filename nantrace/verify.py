@@ -315,7 +315,10 @@ def verify_fixes(
             if ok:
                 break
         params["verification"] = detail
-        result.append(dataclasses.replace(fix, verified=verified, params=params))
+        snippet = fix.snippet
+        if fix.id == "lower_learning_rate" and params.get("suggested") is not None:
+            snippet = f"optimizer.learning_rate = {float(params['suggested']):.3g}"
+        result.append(dataclasses.replace(fix, verified=verified, params=params, snippet=snippet))
     order = {True: 0, None: 1, False: 2}
     result.sort(key=lambda f: (order[f.verified], -f.score))
     elapsed = time.perf_counter() - started
