@@ -1,0 +1,1 @@
+"""Benchmarks for nantrace (run from the repository root: ``python -m bench.overhead``)."""
