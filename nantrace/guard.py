@@ -95,6 +95,7 @@ class Watched:
             self._step_fn = self._guarded_body
             self._user_callable = self.python_fn
         functools.update_wrapper(self, fn, updated=())
+        hooks.keep_installed()
 
     # -- the guarded step ---------------------------------------------------------------------
     @tf.autograph.experimental.do_not_convert

@@ -27,27 +27,33 @@ def to_numpy(value: Any) -> np.ndarray | None:
 
 
 def health_of_array(array: np.ndarray, dtype_name: str | None = None) -> Health:
-    flat = (
-        np.asarray(array, dtype=np.float64).reshape(-1)
-        if array.dtype != np.float64
-        else array.reshape(-1)
-    )
-    nan = np.isnan(flat)
-    pos_inf = np.isposinf(flat)
-    neg_inf = np.isneginf(flat)
-    finite = ~(nan | pos_inf | neg_inf)
-    finite_abs = np.abs(flat[finite])
-    nonzero = finite_abs[finite_abs > 0]
+    """NaN/Inf counts, largest finite |x|, zeros and smallest non-zero |x|, in few passes and
+    without widening float16/float32 data."""
+    flat = np.asarray(array).reshape(-1)
+    if flat.dtype.kind != "f":
+        flat = flat.astype(np.float64)
+    finite = np.isfinite(flat)
+    all_finite = bool(finite.all())
+    if all_finite:
+        nan = pos_inf = neg_inf = 0
+        magnitudes = np.abs(flat)
+    else:
+        nan_mask = np.isnan(flat)
+        nan = int(nan_mask.sum())
+        pos_inf = int(np.count_nonzero(flat[~nan_mask & ~finite] > 0))
+        neg_inf = int(flat.size - nan - pos_inf - int(finite.sum()))
+        magnitudes = np.abs(flat[finite])
+    nonzero = magnitudes[magnitudes > 0]
     return Health(
-        nan=int(nan.sum()),
-        pos_inf=int(pos_inf.sum()),
-        neg_inf=int(neg_inf.sum()),
-        max_abs=float(finite_abs.max()) if finite_abs.size else 0.0,
+        nan=nan,
+        pos_inf=pos_inf,
+        neg_inf=neg_inf,
+        max_abs=float(magnitudes.max()) if magnitudes.size else 0.0,
         size=int(flat.size),
         dtype=dtype_name or str(array.dtype),
-        shape=tuple(int(d) for d in array.shape),
+        shape=tuple(int(d) for d in np.shape(array)),
         min_abs_nonzero=float(nonzero.min()) if nonzero.size else None,
-        zeros=int((finite_abs == 0).sum()),
+        zeros=int(magnitudes.size - nonzero.size),
     )
 
 

@@ -213,6 +213,22 @@ def _install_patches() -> None:
     )
 
 
+_kept = False
+
+
+def keep_installed() -> None:
+    """Install the patches for the rest of the process (each is a no-op without an observer),
+    so that an eager watched step does not pay for installing ~60 patches on every call."""
+    global _install_count, _kept
+    with _lock:
+        if _kept:
+            return
+        if _install_count == 0:
+            _install_patches()
+        _install_count += 1
+        _kept = True
+
+
 @contextlib.contextmanager
 def installed() -> Iterator[None]:
     """Keep the patches in place for the block (re-entrant, counted)."""

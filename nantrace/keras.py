@@ -85,7 +85,14 @@ class NanTraceCallback(keras.callbacks.Callback):
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self._original_train_function = self.model.train_function
-        self._function = _guarded_train_function(self.model, self.on_nan, self.bundle_dir)
+        # One guarded function per model and settings, reused by later fit() calls: a new
+        # one would retrace the train step on every fit.
+        cache = self.model.__dict__.setdefault("_nantrace_callback_functions", {})
+        key = (self.on_nan, self.bundle_dir, self.model.jit_compile, self.model.run_eagerly)
+        if key not in cache:
+            cache[key] = _guarded_train_function(self.model, self.on_nan, self.bundle_dir)
+        self._function = cache[key]
+        self._function.watched.stopped = False
         self.model.train_function = self._function
 
     def on_train_end(self, logs: dict | None = None) -> None:
