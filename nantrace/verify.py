@@ -44,7 +44,7 @@ class Simulation:
 
 #: Fixes whose effect shows over many steps: verified from the last anchor snapshot (taken a
 #: few dozen steps before the trip), through every batch since, then the tripping one.
-DYNAMICS_FIXES = frozenset({"lower_learning_rate", "clip_gradients"})
+DYNAMICS_FIXES = frozenset({"lower_learning_rate", "clip_gradients", "rescale_input"})
 
 
 @dataclass

@@ -825,6 +825,187 @@ def nan_sample_weight():
     return run_loop(train_step, data)
 
 
+# ---------------------------------------------------------------------------------------------
+# more causes (each cause >= 3 times), also written before tuning any rule on them
+# ---------------------------------------------------------------------------------------------
+def timestamps_as_features():
+    rng = seeded(300)
+    t = rng.uniform(1.6e9, 1.75e9, size=(256, 1))
+    x = np.concatenate([t, rng.normal(size=(256, 3))], axis=1).astype("float32")
+    y = rng.normal(size=(256, 1)).astype("float32")
+    model = mlp([32], input_dim=4)
+    return run_loop(
+        standard_step(model, keras.optimizers.SGD(0.01), keras.losses.MeanSquaredError()),
+        batches(x, y, epochs=5),
+    )
+
+
+def raw_sensor_counts_cnn():
+    rng = seeded(301)
+    x = rng.integers(0, 65536, size=(64, 12, 12, 1)).astype("float32")
+    y = rng.normal(size=(64, 1)).astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((12, 12, 1)),
+            keras.layers.Conv2D(8, 3, activation="relu", name="conv"),
+            keras.layers.GlobalAveragePooling2D(name="pool"),
+            keras.layers.Dense(1, name="head"),
+        ],
+        name="cnn",
+    )
+    return run_loop(
+        standard_step(model, keras.optimizers.SGD(0.01), keras.losses.MeanSquaredError()),
+        batches(x, y, epochs=10),
+    )
+
+
+def linear_rnn_long_sequence():
+    rng = seeded(302)
+    x = rng.normal(size=(32, 300, 2)).astype("float32")
+    y = rng.normal(size=(32, 1)).astype("float32")
+    inputs = keras.Input((300, 2))
+    h = keras.layers.SimpleRNN(
+        16,
+        activation=None,
+        name="rnn",
+        recurrent_initializer=keras.initializers.Orthogonal(gain=1.15),
+    )(inputs)
+    out = keras.layers.Dense(1, name="head")(h)
+    model = keras.Model(inputs, out, name="linear_rnn")
+    return run_loop(
+        standard_step(model, keras.optimizers.SGD(0.01), keras.losses.MeanSquaredError()),
+        batches(x, y, epochs=10),
+    )
+
+
+class Cosine(keras.layers.Layer):
+    def call(self, x):
+        return tf.cos(3e5 * x)
+
+
+def steep_periodic_activation_deep():
+    rng = seeded(304)
+    x = rng.uniform(-1, 1, size=(64, 3)).astype("float32")
+    y = rng.normal(size=(64, 1)).astype("float32")
+    layers = [keras.Input((3,))]
+    for i in range(10):
+        layers += [keras.layers.Dense(24, name=f"dense{i}"), Cosine(name=f"cos{i}")]
+    layers.append(keras.layers.Dense(1, name="head"))
+    model = keras.Sequential(layers, name="periodic")
+    return run_loop(
+        standard_step(model, keras.optimizers.SGD(1e-3), keras.losses.MeanAbsoluteError()),
+        batches(x, y),
+    )
+
+
+class Scores(keras.layers.Layer):
+    def call(self, x):
+        return tf.einsum("bqd,bkd->bqk", x, x)
+
+
+def float16_attention_logits():
+    rng = seeded(305)
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        tokens = rng.integers(0, 40, size=(32, 8)).astype("int32")
+        y = rng.normal(size=(32, 1)).astype("float32")
+        model = keras.Sequential(
+            [
+                keras.Input((8,), dtype="int32"),
+                keras.layers.Embedding(
+                    40,
+                    64,
+                    name="embed",
+                    embeddings_initializer=keras.initializers.RandomNormal(stddev=40.0),
+                ),
+                Scores(name="scores"),
+                keras.layers.Flatten(name="flat"),
+                keras.layers.Dense(1, name="head", dtype="float32"),
+            ],
+            name="attn",
+        )
+        return run_loop(
+            standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError()),
+            batches(tokens, y),
+            compiled=False,
+        )
+    finally:
+        keras.config.set_dtype_policy("float32")
+
+
+def bidirectional_relu_rnn():
+    rng = seeded(310)
+    x = rng.normal(size=(32, 100, 3)).astype("float32")
+    y = rng.normal(size=(32, 1)).astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((100, 3)),
+            keras.layers.Bidirectional(
+                keras.layers.SimpleRNN(
+                    16,
+                    activation="relu",
+                    recurrent_initializer=keras.initializers.Orthogonal(gain=1.3),
+                ),
+                name="birnn",
+            ),
+            keras.layers.Dense(1, name="head"),
+        ],
+        name="seq",
+    )
+    return run_loop(
+        standard_step(model, keras.optimizers.SGD(0.05), keras.losses.MeanSquaredError()),
+        batches(x, y, epochs=10),
+    )
+
+
+def stacked_relu_rnn():
+    rng = seeded(311)
+    x = rng.normal(size=(32, 60, 3)).astype("float32")
+    y = rng.normal(size=(32, 1)).astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((60, 3)),
+            keras.layers.SimpleRNN(
+                16,
+                activation="relu",
+                return_sequences=True,
+                name="rnn1",
+                recurrent_initializer=keras.initializers.Orthogonal(gain=1.25),
+            ),
+            keras.layers.SimpleRNN(
+                16,
+                activation="relu",
+                name="rnn2",
+                recurrent_initializer=keras.initializers.Orthogonal(gain=1.25),
+            ),
+            keras.layers.Dense(1, name="head"),
+        ],
+        name="stack",
+    )
+    return run_loop(
+        standard_step(model, keras.optimizers.SGD(0.05), keras.losses.MeanSquaredError()),
+        batches(x, y, epochs=10),
+    )
+
+
+def conv1d_periodic():
+    rng = seeded(312)
+    x = rng.uniform(-1, 1, size=(32, 16, 2)).astype("float32")
+    y = rng.normal(size=(32, 1)).astype("float32")
+    layers = [keras.Input((16, 2))]
+    for i in range(8):
+        layers += [
+            keras.layers.Conv1D(8, 3, padding="same", name=f"conv{i}"),
+            Sine(2e5, name=f"sine{i}"),
+        ]
+    layers += [keras.layers.GlobalAveragePooling1D(name="pool"), keras.layers.Dense(1, name="head")]
+    model = keras.Sequential(layers, name="conv_siren")
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-4), keras.losses.MeanSquaredError()),
+        batches(x, y),
+    )
+
+
 DOMAIN_FIXES = frozenset({"add_epsilon"})
 SCALE_FIXES = frozenset({"rescale_input", "add_normalization"})
 LOSS_FIXES = frozenset({"use_from_logits", "add_epsilon"})
@@ -1123,5 +1304,121 @@ SCENARIOS: list[Scenario] = [
         None,
         "learning_rate_too_high",
         frozenset({"lower_learning_rate", "clip_gradients"}),
+    ),
+    # built-in layers / losses misconfigured and more causes (written before any rule was tuned)
+    Scenario(
+        "layernorm_epsilon_zero",
+        layernorm_epsilon_zero,
+        "activation",
+        frozenset({"Rsqrt"}),
+        "net/norm",
+        "missing_epsilon",
+        DOMAIN_FIXES,
+    ),
+    Scenario(
+        "batchnorm_epsilon_zero_constant_feature",
+        batchnorm_epsilon_zero_constant_feature,
+        "activation",
+        frozenset({"Rsqrt"}),
+        "net/bn",
+        "missing_epsilon",
+        DOMAIN_FIXES,
+    ),
+    Scenario(
+        "relative_error_loss_on_relu_output",
+        relative_error_loss_on_relu_output,
+        "loss",
+        frozenset({"RealDiv"}),
+        None,
+        "missing_epsilon",
+        DOMAIN_FIXES,
+    ),
+    Scenario(
+        "gru_with_huge_learning_rate",
+        gru_with_huge_learning_rate,
+        "loss",
+        frozenset({"Square"}),
+        None,
+        "learning_rate_too_high",
+        frozenset({"lower_learning_rate", "clip_gradients"}),
+    ),
+    Scenario(
+        "nan_sample_weight",
+        nan_sample_weight,
+        "input_data",
+        cause="non_finite_input",
+        fixes=frozenset({"clean_input"}),
+    ),
+    Scenario(
+        "timestamps_as_features",
+        timestamps_as_features,
+        "matmul_overflow",
+        frozenset({"MatMul"}),
+        None,
+        "unscaled_input",
+        SCALE_FIXES,
+    ),
+    Scenario(
+        "raw_sensor_counts_cnn",
+        raw_sensor_counts_cnn,
+        "gradient",
+        frozenset({"MatMul"}),
+        None,
+        "unscaled_input",
+        SCALE_FIXES,
+    ),
+    Scenario(
+        "linear_rnn_long_sequence",
+        linear_rnn_long_sequence,
+        "gradient",
+        frozenset(),
+        "linear_rnn/rnn",
+        "recurrent_explosion",
+        frozenset({"use_gated_rnn", "clip_gradients"}),
+    ),
+    Scenario(
+        "steep_periodic_activation_deep",
+        steep_periodic_activation_deep,
+        "gradient",
+        frozenset({"Mul", "MatMul"}),
+        None,
+        "gradient_explosion",
+        frozenset({"clip_gradients", "add_normalization", "lower_learning_rate"}),
+    ),
+    Scenario(
+        "float16_attention_logits",
+        float16_attention_logits,
+        "matmul_overflow",
+        frozenset({"Einsum", "BatchMatMulV2", "BatchMatMulV3"}),
+        "attn/scores",
+        "float16_range",
+        frozenset({"float32_layer", "loss_scaling"}),
+    ),
+    Scenario(
+        "bidirectional_relu_rnn",
+        bidirectional_relu_rnn,
+        "matmul_overflow",
+        frozenset({"MatMul", "AddV2", "BiasAdd"}),
+        "seq/birnn/forward_simple_rnn/simple_rnn_cell",
+        "recurrent_explosion",
+        frozenset({"clip_gradients", "use_gated_rnn"}),
+    ),
+    Scenario(
+        "stacked_relu_rnn",
+        stacked_relu_rnn,
+        "matmul_overflow",
+        frozenset({"MatMul", "AddV2", "BiasAdd"}),
+        "stack/rnn1/simple_rnn_cell",
+        "recurrent_explosion",
+        frozenset({"clip_gradients", "use_gated_rnn"}),
+    ),
+    Scenario(
+        "conv1d_periodic",
+        conv1d_periodic,
+        "gradient",
+        frozenset({"Mul", "Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"}),
+        None,
+        "gradient_explosion",
+        frozenset({"clip_gradients", "add_normalization", "lower_learning_rate"}),
     ),
 ]
