@@ -16,6 +16,8 @@ import os
 import sys
 from typing import Any
 
+from nantrace.cli_output import emit
+
 EXIT_OK, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
 COMMANDS = ("scan", "diff")
 
@@ -123,7 +125,7 @@ def _scan(args: argparse.Namespace) -> int:
         if args.format == "json"
         else scan.render_text(report, all_variables=args.all)
     )
-    _emit(text, args.output, f"nantrace scan: {report.verdict}")
+    emit(text, args.output, f"nantrace scan: {report.verdict}")
     return report.exit_code
 
 
@@ -138,28 +140,5 @@ def _diff(args: argparse.Namespace) -> int:
         if args.format == "json"
         else diff.render_text(report, top=max(args.top, 1))
     )
-    _emit(text, args.output, f"nantrace diff: {report.verdict}")
+    emit(text, args.output, f"nantrace diff: {report.verdict}")
     return report.exit_code
-
-
-def _emit(text: str, output: str | None, status: str) -> None:
-    from nantrace.errors import NantraceError
-
-    if not output:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return
-    temporary = f"{output}.tmp-{os.getpid()}"
-    try:
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temporary, output)
-    except OSError as error:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise NantraceError(
-            f"cannot write {output!r}: {error.strerror or error}; pick a writable path for -o"
-        ) from None
-    print(f"{status}; report written to {output}", file=sys.stderr)

@@ -18,6 +18,8 @@ import os
 import sys
 from typing import Any
 
+from nantrace.cli_output import emit
+
 EXIT_OK, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
 COMMANDS = ("report",)
 FORMATS = ("text", "json", "html", "graphml")
@@ -186,27 +188,4 @@ def _show(report: Any, fmt: str, output: str | None, status: str) -> None:
 
         print_report(report)
         return
-    _emit(render(report, fmt), output, status)
-
-
-def _emit(text: str, output: str | None, status: str) -> None:
-    from nantrace.errors import NantraceError
-
-    if not output:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return
-    temporary = f"{output}.tmp-{os.getpid()}"
-    try:
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temporary, output)
-    except OSError as error:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise NantraceError(
-            f"cannot write {output!r}: {error.strerror or error}; pick a writable path for -o"
-        ) from None
-    print(f"{status}; written to {output}", file=sys.stderr)
+    emit(render(report, fmt), output, status)
