@@ -24,7 +24,6 @@ sizes larger than the file) run before any array is allocated.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import math
@@ -38,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from nantrace._quiet import import_tensorflow_quietly
 from nantrace.errors import NantraceError
 
 #: Formats ``load`` recognises (``Checkpoint.format``).
@@ -361,38 +361,12 @@ def _latest_from_state(state_file: str) -> str | None:
 # -- TensorFlow checkpoints ---------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _stderr_silenced() -> Iterator[None]:
-    """Send file descriptor 2 to /dev/null for the duration.
-
-    Importing TensorFlow prints absl/oneDNN start-up lines straight to fd 2 from C++ (even with
-    ``TF_CPP_MIN_LOG_LEVEL=3``); a command whose error contract is "one line on stderr" cannot
-    let them through.
-    """
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError, AttributeError):
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def tensorflow() -> Any:
     """``import tensorflow``, quietly, the first time it is needed."""
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
-        with _stderr_silenced():
-            import tensorflow as tf
+        tf = import_tensorflow_quietly()
     except ImportError as error:
         raise NantraceError(
             f"reading a TensorFlow checkpoint needs TensorFlow ({_first_line(error)}); "

@@ -61,7 +61,10 @@ def _run_demo(args: argparse.Namespace) -> int:
             f"nantrace: error: --format {args.format} renders one demo; drop --all", file=sys.stderr
         )
         return EXIT_ERROR
+    from nantrace._quiet import import_tensorflow_quietly
     from nantrace.render.text import print_report, report_text
+
+    import_tensorflow_quietly()
 
     status = EXIT_OK
     chunks: list[str] = []
