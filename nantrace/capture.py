@@ -109,6 +109,8 @@ class ReplayCapture(hooks.StepObserver):
         self.model_returned = False
         self.gradient_done = False
         self.error: BaseException | None = None
+        #: the update ran under a tf.distribute strategy (gradients are all-reduced).
+        self.distributed = False
         self.target_ids: set[int] = set()
         self.gradient_ids: set[int] = set()
         self.loss_names: list[str] = []
@@ -175,6 +177,8 @@ class ReplayCapture(hooks.StepObserver):
 
     def apply_start(self, optimizer: Any, grads: list[Any], variables: list[Any]) -> None:
         self.in_apply += 1
+        if tf.distribute.has_strategy():
+            self.distributed = True
         if all(optimizer is not o for o in self.optimizers):
             self.optimizers.append(optimizer)
         for variable in list(variables) + list(getattr(optimizer, "variables", [])):

@@ -8,7 +8,7 @@ from nantrace.causes import gather_evidence, infer_cause
 from nantrace.fixes import rank_fixes
 from nantrace.graph import build_graph, path_between, provenance_summary
 from nantrace.origin import find_bad_inputs, input_range, locate_origin
-from nantrace.records import Report, Trip
+from nantrace.records import Origin, Report, Trip
 from nantrace.replay import replay_step
 
 
@@ -18,12 +18,22 @@ def build_report(watched: Any, trip: Trip, args: tuple, kwargs: dict) -> Report:
     capture = replay_step(watched, args, kwargs)
     graph = build_graph(capture.records)
     origin, record = locate_origin(capture, graph, trip, bad_inputs)
+    notes: list[str] = []
+    if record is not None and capture.distributed and _arrived_from_outside(record):
+        # Under tf.distribute the update reads gradients all-reduced across replicas: a
+        # non-finite value that no op of this replica produced came from another one.
+        notes.append(
+            f"the non-finite value entered this replica's update ({record.op_type} in "
+            f"{record.layer or 'the update'}) from the cross-replica all-reduce: another "
+            "replica or worker produced it; its own report names the origin"
+        )
+        origin = Origin(kind="unknown", phase="update", step=trip.step, device=record.device)
+        record = None
     optimizers = capture.optimizers or watched.optimizers
     history = watched.history.read() if watched.history is not None else None
     evidence = gather_evidence(trip.step, input_range(args, kwargs), capture, optimizers, history)
     cause = infer_cause(origin, record, evidence)
     fixes = rank_fixes(origin, cause, evidence)
-    notes: list[str] = []
     if fixes and getattr(watched, "verify", True):
         from nantrace.verify import VerifyContext, verify_fixes
 
@@ -49,7 +59,7 @@ def build_report(watched: Any, trip: Trip, args: tuple, kwargs: dict) -> Report:
             if len(steps) > 1 or record.index in sinks[group]:
                 break
         path = tuple(capture.records[i].op_name for i in steps)
-    reproduced = record is not None or bool(bad_inputs)
+    reproduced = record is not None or bool(bad_inputs) or bool(notes)
     if not reproduced:
         notes.append(
             "the eager, un-compiled replay of this step stayed finite: the non-finite value "
@@ -81,6 +91,13 @@ def build_report(watched: Any, trip: Trip, args: tuple, kwargs: dict) -> Report:
         graph=provenance_summary(graph, record.index if record else None, steps)
         if record is not None
         else None,
+    )
+
+
+def _arrived_from_outside(record: Any) -> bool:
+    return record.phase == "update" and any(
+        health is not None and not health.finite and producer is None
+        for producer, health in zip(record.producers, record.inputs, strict=False)
     )
 
 
