@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import tensorflow as tf
-from tensorflow.python.eager import context as _eager_context
 from tensorflow.python.framework import op_callbacks as _op_callbacks
 from tensorflow.python.ops import resource_variable_ops as _rvo
 
@@ -178,22 +177,6 @@ def op_type_name(op_type: Any) -> str:
     return op_type.decode() if isinstance(op_type, bytes) else str(op_type)
 
 
-def handle_key(handle: Any) -> int | None:
-    """A stable key for a resource handle tensor, to map it back to its variable."""
-    if handle is None:
-        return None
-    return id(handle)
-
-
-def variable_handle(variable: Any) -> Any:
-    """The eager resource handle of a tf or Keras variable (None if it has none)."""
-    inner = getattr(variable, "value", None) if not isinstance(variable, tf.Variable) else None
-    var = variable if isinstance(variable, tf.Variable) else inner
-    if callable(var):
-        var = None
-    return getattr(var, "handle", None)
-
-
 def as_tf_variable(variable: Any) -> tf.Variable | None:
     """The underlying ``tf.Variable`` of a tf or Keras 3 variable."""
     if isinstance(variable, tf.Variable):
@@ -202,14 +185,6 @@ def as_tf_variable(variable: Any) -> tf.Variable | None:
     if isinstance(inner, tf.Variable):
         return inner
     return None
-
-
-def current_name_scope() -> str:
-    return tf.get_current_name_scope()
-
-
-def eager_context_executing() -> bool:
-    return _eager_context.executing_eagerly()
 
 
 def is_default_strategy(strategy: Any) -> bool:

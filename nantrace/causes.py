@@ -57,8 +57,6 @@ SINGULAR_GRAD_OPS = frozenset(
         "Pow",
     }
 )
-#: Ops that overflow on large finite inputs.
-OVERFLOW_OPS = frozenset({"Exp", "Expm1", "Softplus", "Square", "Mul", "Pow", "Cosh", "Sinh"})
 HALF_DTYPES = frozenset({"float16", "bfloat16"})
 FLOAT16_MAX = 65504.0
 #: A batch is "unscaled" when its magnitude is far outside the ~[-10, 10] networks expect.
@@ -558,8 +556,12 @@ def infer_cause(origin: Origin, record: OpRecord | None, evidence: Evidence) -> 
                 "missing_epsilon",
                 f"{type(layer_object).__name__} {record.layer} is built with "
                 f"epsilon={layer_epsilon:g}: {op} of a variance that reached 0",
-                {"op_type": op, "layer": record.layer, "layer_epsilon": layer_epsilon,
-                 "layer_class": type(layer_object).__name__},
+                {
+                    "op_type": op,
+                    "layer": record.layer,
+                    "layer_epsilon": layer_epsilon,
+                    "layer_class": type(layer_object).__name__,
+                },
             )
         return Cause(
             "missing_epsilon",

@@ -208,8 +208,12 @@ def _fixes_for(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
                 Fix(
                     "add_epsilon",
                     f"{layer} is built with epsilon={layer_epsilon:g}; its variance reaches 0",
-                    {"target": "layer.epsilon", "layer": layer, "current": layer_epsilon,
-                     "epsilon": 1e-3},
+                    {
+                        "target": "layer.epsilon",
+                        "layer": layer,
+                        "current": layer_epsilon,
+                        "epsilon": 1e-3,
+                    },
                     f"{ev.get('layer_class', 'Layer')}(..., epsilon=1e-3)",
                     score=1.0,
                 ),

@@ -47,12 +47,6 @@ def path_between(graph: nx.DiGraph, start: int, targets: list[int]) -> list[int]
     return [start]
 
 
-def reaches_any(graph: nx.DiGraph, start: int, targets: set[int]) -> bool:
-    if start in targets:
-        return True
-    return bool(nx.descendants(graph, start) & targets)
-
-
 def provenance_summary(
     graph: nx.DiGraph, origin: int | None, path: list[int], limit: int = 400
 ) -> dict:

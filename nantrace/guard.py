@@ -81,7 +81,6 @@ class Watched:
         self.known_variables: dict[int, tf.Variable] = {}
         self.history = History() if history else None
         self.optimizers: list[Any] = [optimizer] if optimizer is not None else []
-        self._last_sentinel: StepSentinel | None = None
         #: the last healthy batches (references, no copies), re-run when verifying fixes.
         self.recent: collections.deque[tuple[tuple, dict]] = collections.deque(maxlen=8)
         #: a host copy of the state every ANCHOR_EVERY steps, and the batches run since: fixes
@@ -110,7 +109,6 @@ class Watched:
         for optimizer in sentinel.optimizers:
             if all(optimizer is not o for o in self.optimizers):
                 self.optimizers.append(optimizer)
-        self._last_sentinel = sentinel
         return outputs, sentinel.finalize()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
