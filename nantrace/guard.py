@@ -16,6 +16,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 from nantrace import _tf_compat, hooks
@@ -33,6 +34,10 @@ from nantrace.sentinel import (
 ON_NAN_MODES = ("raise", "warn", "stop")
 #: Steps between two host snapshots used to verify learning-rate and clipping fixes.
 ANCHOR_EVERY = 50
+#: Re-anchor early once the batches kept since the anchor pass this many bytes (or 4x the
+#: state, whichever is larger).
+ANCHOR_BATCH_BYTES = 256 * 2**20
+ANCHOR_STATE_FACTOR = 4
 
 
 class Watched:
@@ -87,6 +92,8 @@ class Watched:
         #: of the training dynamics (learning rate, clipping) are verified from there.
         self.anchor: Any = None
         self.since_anchor: list[tuple[tuple, dict]] = []
+        self._since_anchor_bytes = 0
+        self._anchor_bytes = 0
         if self.compiled:
             self._step_fn = tf.function(self._guarded_body, **_tf_compat.tf_function_options(fn))
             self._user_callable = _autograph_converted(self.python_fn, fn)
@@ -142,19 +149,28 @@ class Watched:
         return outputs
 
     def _advance_anchor(self, args: tuple, kwargs: dict) -> None:
-        """After a healthy step: keep the batch, and re-anchor every ANCHOR_EVERY steps."""
+        """After a healthy step: keep the batch; re-anchor every ``anchor_every`` steps, or
+        sooner when the kept batches outgrow max(ANCHOR_BATCH_BYTES, 4 x the state), so large
+        batches (images) never pile up in memory."""
         if not self.anchor_every:
             return
         if self.anchor is not None and len(self.since_anchor) < self.anchor_every:
-            self.since_anchor.append((args, kwargs))
-            return
+            size = _batch_bytes((args, kwargs))
+            if self._since_anchor_bytes + size <= max(
+                ANCHOR_BATCH_BYTES, ANCHOR_STATE_FACTOR * self._anchor_bytes
+            ):
+                self.since_anchor.append((args, kwargs))
+                self._since_anchor_bytes += size
+                return
         self._take_anchor()
 
     def _take_anchor(self) -> None:
         from nantrace.replay import StateSnapshot, step_variables
 
         self.anchor = StateSnapshot.take(step_variables(self))
+        self._anchor_bytes = sum(value.nbytes for _, value in self.anchor.values)
         self.since_anchor = []
+        self._since_anchor_bytes = 0
 
     # -- after a trip -------------------------------------------------------------------------
     def diagnose(self, trip: Trip, args: tuple, kwargs: dict) -> Report:
@@ -187,6 +203,21 @@ class Watched:
         except (TypeError, ValueError):
             params = []
         return [params[i] if i < len(params) else f"args[{i}]" for i in range(len(args))]
+
+
+def _batch_bytes(batch: Any) -> int:
+    """Bytes of the tensors in a batch, from shapes and dtypes (no host copy)."""
+    total = 0
+    for leaf in tf.nest.flatten(batch):
+        shape = getattr(leaf, "shape", None)
+        dtype = getattr(leaf, "dtype", None)
+        if shape is None or dtype is None:
+            continue
+        try:
+            total += int(np.prod(tuple(shape), dtype=np.int64)) * tf.as_dtype(dtype).size
+        except (TypeError, ValueError):
+            continue
+    return total
 
 
 def _autograph_converted(python_fn: Callable[..., Any], original: Any) -> Callable[..., Any]:

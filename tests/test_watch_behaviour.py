@@ -214,3 +214,17 @@ def test_warnings_are_not_raised_on_healthy_steps():
         warnings.simplefilter("error", nantrace.NonFiniteWarning)
         for _ in range(3):
             step(*data())
+
+
+def test_large_batches_re_anchor_early(monkeypatch):
+    """Kept batches are bounded in bytes, not only in count."""
+    from nantrace import guard
+
+    monkeypatch.setattr(guard, "ANCHOR_BATCH_BYTES", 1000)
+    monkeypatch.setattr(guard, "ANCHOR_STATE_FACTOR", 0)
+    model, optimizer = make_model()
+    step = nantrace.watch(tf.function(step_for(model, optimizer)))
+    for _ in range(7):
+        step(*data())  # each batch holds 16 x (4 + 1) floats = 320 bytes
+        assert step._since_anchor_bytes <= 1000
+        assert len(step.since_anchor) <= 3
