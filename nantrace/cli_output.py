@@ -5,6 +5,26 @@ from __future__ import annotations
 import os
 import sys
 
+EXIT_ERROR = 2
+
+
+def fail(message: str) -> int:
+    """Print ``message`` as exactly one ``nantrace: error:`` line; return exit code 2."""
+    message = " ".join(message.split())
+    print(f"nantrace: error: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def unexpected(error: BaseException) -> int:
+    """A bug must still honour the one-line contract (NANTRACE_DEBUG=1 re-raises)."""
+    if os.environ.get("NANTRACE_DEBUG"):
+        raise error
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return fail(
+        f"unexpected {type(error).__name__}: {text[:200]} (set NANTRACE_DEBUG=1 for the "
+        "traceback and report it at the nantrace issue tracker)"
+    )
+
 
 def emit(text: str, output: str | None, status: str) -> None:
     from nantrace.errors import NantraceError

@@ -12,11 +12,9 @@ readers import h5py / TensorFlow only when a file of that kind is read.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from typing import Any
 
-from nantrace.cli_output import emit
+from nantrace.cli_output import emit, fail, unexpected
 
 EXIT_OK, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
 COMMANDS = ("scan", "diff")
@@ -94,25 +92,13 @@ def run(args: argparse.Namespace) -> int:
             return _scan(args)
         return _diff(args)
     except NantraceError as error:
-        return _fail(str(error))
+        return fail(str(error))
     except KeyboardInterrupt:
-        return _fail("interrupted")
+        return fail("interrupted")
     except MemoryError:
-        return _fail("out of memory while reading the checkpoint; scan it on a larger machine")
-    except Exception as error:  # a reader bug must still honour the one-line contract
-        if os.environ.get("NANTRACE_DEBUG"):
-            raise
-        text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        return _fail(
-            f"unexpected {type(error).__name__}: {text[:200]} (set NANTRACE_DEBUG=1 for the "
-            "traceback and report it at the nantrace issue tracker)"
-        )
-
-
-def _fail(message: str) -> int:
-    message = " ".join(message.split())  # exactly one line
-    print(f"nantrace: error: {message}", file=sys.stderr)
-    return EXIT_ERROR
+        return fail("out of memory while reading the checkpoint; scan it on a larger machine")
+    except Exception as error:  # a bug must still honour the one-line contract
+        return unexpected(error)
 
 
 def _scan(args: argparse.Namespace) -> int:

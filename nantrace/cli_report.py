@@ -18,7 +18,7 @@ import os
 import sys
 from typing import Any
 
-from nantrace.cli_output import emit
+from nantrace.cli_output import emit, fail, unexpected
 
 EXIT_OK, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
 COMMANDS = ("report",)
@@ -78,25 +78,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _report(args)
     except NantraceError as error:
-        return _fail(str(error))
+        return fail(str(error))
     except KeyboardInterrupt:
-        return _fail("interrupted")
+        return fail("interrupted")
     except OSError as error:
-        return _fail(f"{error.strerror or error}: {error.filename or ''}".rstrip(": "))
+        return fail(f"{error.strerror or error}: {error.filename or ''}".rstrip(": "))
     except Exception as error:  # a bug must still honour the one-line contract
-        if os.environ.get("NANTRACE_DEBUG"):
-            raise
-        text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        return _fail(
-            f"unexpected {type(error).__name__}: {text[:200]} (set NANTRACE_DEBUG=1 for the "
-            "traceback and report it at the nantrace issue tracker)"
-        )
-
-
-def _fail(message: str) -> int:
-    message = " ".join(message.split())  # exactly one line
-    print(f"nantrace: error: {message}", file=sys.stderr)
-    return EXIT_ERROR
+        return unexpected(error)
 
 
 def _report(args: argparse.Namespace) -> int:
