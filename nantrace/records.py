@@ -99,6 +99,9 @@ class Origin:
     rows: tuple[int, ...] = ()
     variable: str | None = None
     device: str | None = None
+    #: for a backward-pass origin: the ``tape.gradient(...)`` line (``source`` is then the
+    #: user line of the forward op whose gradient went non-finite: the line to change).
+    tape_source: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -115,6 +118,7 @@ class Origin:
             "rows": list(self.rows),
             "variable": self.variable,
             "device": self.device,
+            "tape_source": self.tape_source,
         }
 
     @classmethod
@@ -126,20 +130,40 @@ class Origin:
         return cls(**data)
 
 
+#: Verification verdicts: only ``trains`` earns ``verified=True``.
+VERDICTS = ("trains", "postpones", "fails")
+
+
 @dataclass(frozen=True)
 class Cause:
-    """WHY: a stable id, one sentence, and the numbers behind it."""
+    """WHY: a stable id, one sentence, the numbers behind it, and how sure nantrace is.
+
+    ``confidence`` (0..1) says how well the evidence fits the rule; replay raises it when the
+    cause's own fix trains and lowers it when that fix fails. ``id == "unknown"`` when no
+    rule's evidence fits: the evidence is still shown, no cause is guessed.
+    """
 
     id: str
     summary: str
     evidence: dict[str, Any] = field(default_factory=dict)
+    confidence: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "summary": self.summary, "evidence": dict(self.evidence)}
+        return {
+            "id": self.id,
+            "summary": self.summary,
+            "evidence": dict(self.evidence),
+            "confidence": self.confidence,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Cause:
-        return cls(id=data["id"], summary=data["summary"], evidence=dict(data.get("evidence", {})))
+        return cls(
+            id=data["id"],
+            summary=data["summary"],
+            evidence=dict(data.get("evidence", {})),
+            confidence=float(data.get("confidence", 1.0)),
+        )
 
 
 @dataclass(frozen=True)
@@ -151,8 +175,10 @@ class Fix:
         rationale: the evidence that makes this fix fit.
         params: concrete values (new learning rate, clip norm, rows, epsilon, layer, ...).
         snippet: code the user can paste, where one applies.
-        verified: True/False after a replay check, None when not checked.
+        verified: True only when replay's verdict is ``trains``; False when it is
+            ``postpones`` or ``fails``; None when not checked.
         score: ranking score (higher first); kept for transparency.
+        verdict: ``trains`` / ``postpones`` / ``fails`` (VERDICTS), None when not checked.
     """
 
     id: str
@@ -161,6 +187,7 @@ class Fix:
     snippet: str | None = None
     verified: bool | None = None
     score: float = 0.0
+    verdict: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -170,6 +197,7 @@ class Fix:
             "snippet": self.snippet,
             "verified": self.verified,
             "score": self.score,
+            "verdict": self.verdict,
         }
 
     @classmethod
@@ -211,6 +239,8 @@ class Report:
     history: dict[str, Any] | None = None
     graph: dict[str, Any] | None = None
     schema_version: int = SCHEMA_VERSION
+    #: fixes that replay showed not to help (verdict postpones/fails), out of the ranking.
+    tried: tuple[Fix, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -221,6 +251,7 @@ class Report:
             "origin": self.origin.to_dict(),
             "cause": self.cause.to_dict() if self.cause else None,
             "fixes": [f.to_dict() for f in self.fixes],
+            "tried": [f.to_dict() for f in self.tried],
             "path": list(self.path),
             "notes": list(self.notes),
             "ops_recorded": self.ops_recorded,
@@ -245,6 +276,7 @@ class Report:
             origin=Origin.from_dict(data["origin"]),
             cause=Cause.from_dict(data["cause"]) if data.get("cause") else None,
             fixes=tuple(Fix.from_dict(f) for f in data.get("fixes", ())),
+            tried=tuple(Fix.from_dict(f) for f in data.get("tried", ())),
             reproduced=data["reproduced"],
             path=tuple(data.get("path", ())),
             notes=tuple(data.get("notes", ())),

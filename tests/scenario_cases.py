@@ -20,17 +20,34 @@ from nantrace.records import Report
 
 @dataclass(frozen=True)
 class Scenario:
+    """One bug pattern and what a correct report says. ``None`` / empty fields are not checked
+    (and not counted by the scorer). ``cause`` may be a set when several ids are right."""
+
     name: str
     build: Callable[[], Report | None]
-    kind: str
+    kind: str | None
     op_types: frozenset[str] = frozenset()
     layer: str | None = None
-    cause: str | None = None
+    cause: str | frozenset[str] | None = None
     fixes: frozenset[str] = field(default_factory=frozenset)
     story: str = ""
+    #: True when the scenario was written before any rule was changed for its pattern.
+    blind: bool = False
+
+    @property
+    def causes(self) -> frozenset[str]:
+        if self.cause is None:
+            return frozenset()
+        return frozenset({self.cause}) if isinstance(self.cause, str) else self.cause
 
 
-def run_loop(step_fn, batches, compiled: bool = True, **watch_kwargs) -> Report | None:
+def run_loop(
+    step_fn, batches, compiled: bool = True, *, model=None, optimizer=None, **watch_kwargs
+) -> Report | None:
+    """Train ``step_fn`` over ``batches`` under ``nantrace.watch``; the first report or None.
+
+    ``model`` / ``optimizer`` name what the step trains (``standard_step`` carries them), so
+    the fix check can rebuild the run with a fix applied as its snippet says."""
     watched = nantrace.watch(tf.function(step_fn) if compiled else step_fn, **watch_kwargs)
     try:
         for batch in batches:
@@ -48,6 +65,7 @@ def standard_step(model, optimizer, loss_fn):
         optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss
 
+    train_step.model, train_step.optimizer = model, optimizer
     return train_step
 
 
