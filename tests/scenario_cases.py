@@ -47,7 +47,21 @@ def run_loop(
     """Train ``step_fn`` over ``batches`` under ``nantrace.watch``; the first report or None.
 
     ``model`` / ``optimizer`` name what the step trains (``standard_step`` carries them), so
-    the fix check can rebuild the run with a fix applied as its snippet says."""
+    the fix check can rebuild the run with a fix applied as its snippet says: while
+    ``fix_application.APPLIED_FIX`` is set, the run is not watched; the fix is applied to the
+    fresh model, optimizer and batches, and training goes on unwatched (a ``TrainResult``)."""
+    import fix_application
+
+    fix = fix_application.APPLIED_FIX.get()
+    if fix is not None:
+        return fix_application.train_with_fix(
+            step_fn,
+            list(batches),
+            fix,
+            compiled=compiled,
+            model=model if model is not None else getattr(step_fn, "model", None),
+            optimizer=optimizer if optimizer is not None else getattr(step_fn, "optimizer", None),
+        )
     watched = nantrace.watch(tf.function(step_fn) if compiled else step_fn, **watch_kwargs)
     try:
         for batch in batches:
@@ -159,7 +173,7 @@ def dict_features_nan():
         )
         for i in range(0, 96, 32)
     )
-    return run_loop(step, data)
+    return run_loop(step, data, model=model, optimizer=step.optimizer)
 
 
 def sequence_padding_nan():
@@ -378,7 +392,7 @@ def weighted_loss_zero_weights():
         (tf.constant(x[i : i + 32]), tf.constant(y[i : i + 32]), tf.constant(w[i : i + 32]))
         for i in range(0, 96, 32)
     )
-    return run_loop(train_step, data)
+    return run_loop(train_step, data, model=model, optimizer=optimizer)
 
 
 def poisson_nll_on_linear_output():
@@ -634,7 +648,7 @@ def adam_epsilon_zero():
         optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss
 
-    return run_loop(train_step, batches(x, y))
+    return run_loop(train_step, batches(x, y), model=model, optimizer=optimizer)
 
 
 def rmsprop_epsilon_zero_dead_relu():
@@ -685,7 +699,7 @@ def manual_sgd_with_huge_step():
             variable.assign_sub(learning_rate * grad)
         return loss
 
-    return run_loop(train_step, batches(x, y), compiled=False)
+    return run_loop(train_step, batches(x, y), compiled=False, model=model)
 
 
 def sgd_lr_overflows_update():
@@ -840,7 +854,7 @@ def nan_sample_weight():
         (tf.constant(x[i : i + 32]), tf.constant(y[i : i + 32]), tf.constant(w[i : i + 32]))
         for i in range(0, 96, 32)
     )
-    return run_loop(train_step, data)
+    return run_loop(train_step, data, model=model, optimizer=optimizer)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,279 @@
+"""Apply a report's fix the way its snippet tells the user, to a FRESH run, and train unwatched.
+
+This is the check of ``nantrace.verify``: it is written independently of it (no import from
+``nantrace.verify``). ``scenario_cases.run_loop`` reads :data:`APPLIED_FIX`; while it is set,
+the scenario is not watched: the fix is applied to the freshly built model, optimizer and
+batches, and the step is trained over the scenario's batches, cycled :data:`EPOCHS` times.
+
+What each fix id means here (the fix params contract):
+
+* ``lower_learning_rate``: ``optimizer.learning_rate = params["suggested"]`` before training.
+* ``clip_gradients``: ``optimizer.global_clipnorm = params["clipnorm"]`` (clipnorm and
+  clipvalue off), as ``Adam(..., global_clipnorm=X)``.
+* ``clean_input``: on the tensor ``params["tensor"]`` (``x``, ``y``, ``x['income']``,
+  ``args[2]``), ``mode="drop_rows"``: rows where it holds NaN/Inf are removed from every tensor
+  of the batch (a ``dataset.filter``; a batch left empty is not trained on, and no batch left
+  at all means nothing trains); ``mode="impute"``: NaN/Inf replaced by ``params["value"]``.
+* ``rescale_input`` / ``rescale_target``: only the named tensor (default: the first / second
+  argument) multiplied by ``params["scale"]``.
+* ``change_initializer``: the kernels of ``params["layers"]`` re-drawn with
+  ``params["suggested"]`` before training.
+* ``add_epsilon``: ``optimizer.epsilon`` or the layer's ``epsilon`` attribute.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import inspect
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from nantrace.records import Fix
+
+#: The fix ``run_loop`` applies instead of watching; None: watch as usual.
+APPLIED_FIX: contextvars.ContextVar[Fix | None] = contextvars.ContextVar(
+    "applied_fix", default=None
+)
+#: Passes over the scenario's batches.
+EPOCHS = 3
+
+
+class NotApplicable(Exception):
+    """The fix cannot be applied the way its snippet says to this run."""
+
+
+@dataclass
+class TrainResult:
+    losses: list[float] = field(default_factory=list)
+    weights_finite: bool = True
+    batches: int = 0  # batches per pass after the fix
+    steps_planned: int = 0
+
+    @property
+    def finite(self) -> bool:
+        return self.weights_finite and all(np.isfinite(self.losses))
+
+    def trouble(self) -> str | None:
+        """Why this run does not train (non-finite, nothing to train on, diverging), or None.
+
+        Divergence, on sustained levels (means over a tenth of the run, at least 3 steps):
+        the level at the end is above twice the mean loss of the first three steps, or above
+        10x the lowest level reached during the run (a rise after it had trained)."""
+        if self.batches == 0 or not self.losses:
+            return "the fix leaves nothing to train on"
+        if not self.finite:
+            bad = next((i for i, v in enumerate(self.losses) if not np.isfinite(v)), None)
+            where = f"loss non-finite at step {bad}" if bad is not None else "weights non-finite"
+            return f"{where} of {self.steps_planned}"
+        values = np.asarray(self.losses, dtype=np.float64)
+        window = min(values.size, max(3, values.size // 10))
+        start = float(np.mean(values[:3]))
+        levels = np.convolve(values, np.ones(window) / window, mode="valid")
+        end, best = float(levels[-1]), float(levels.min())
+        if end > 2.0 * start + 1e-9:
+            return f"diverges: loss {start:.4g} at the start, {end:.4g} at the end"
+        if end > 10.0 * best + 1e-9:
+            return f"diverges: loss back up to {end:.4g} after reaching {best:.4g}"
+        return None
+
+
+@contextlib.contextmanager
+def applying(fix: Fix) -> Iterator[None]:
+    token = APPLIED_FIX.set(fix)
+    try:
+        yield
+    finally:
+        APPLIED_FIX.reset(token)
+
+
+# ---------------------------------------------------------------------------------------------
+# batches
+# ---------------------------------------------------------------------------------------------
+def argument_names(step_fn: Any, count: int) -> list[str]:
+    """Names of the positional arguments, from the signature (``args[i]`` past its end)."""
+    try:
+        params = [
+            p.name
+            for p in inspect.signature(step_fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+        ]
+    except (TypeError, ValueError):
+        params = []
+    return [params[i] if i < len(params) else f"args[{i}]" for i in range(count)]
+
+
+def _locate(path: str, names: list[str]) -> tuple[int, list[Any]]:
+    match = re.fullmatch(r"(\w+)((?:\[[^\]]+\])*)", path.strip())
+    if match is None:
+        raise NotApplicable(f"tensor path {path!r}")
+    base = match.group(1)
+    keys: list[Any] = []
+    for raw in re.findall(r"\[([^\]]+)\]", match.group(2)):
+        keys.append(raw.strip("'\"") if raw[0] in "'\"" else int(raw))
+    if base == "args" and keys and isinstance(keys[0], int) and f"args[{keys[0]}]" in names:
+        return names.index(f"args[{keys[0]}]"), keys[1:]
+    if base in names:
+        return names.index(base), keys
+    if base == "args" and keys and isinstance(keys[0], int):
+        return keys[0], keys[1:]
+    raise NotApplicable(f"no argument {path!r} among {names}")
+
+
+def _get(value: Any, keys: list[Any]) -> Any:
+    for key in keys:
+        value = value[key]
+    return value
+
+
+def _set(value: Any, keys: list[Any], new: Any) -> Any:
+    if not keys:
+        return new
+    if isinstance(value, dict):
+        out = dict(value)
+        out[keys[0]] = _set(value[keys[0]], keys[1:], new)
+        return out
+    items = list(value)
+    items[keys[0]] = _set(items[keys[0]], keys[1:], new)
+    return tuple(items) if isinstance(value, tuple) else items
+
+
+def _filter_rows(batch: tuple, keep: np.ndarray) -> tuple:
+    size = keep.shape[0]
+    index = np.nonzero(keep)[0]
+
+    def take(leaf: Any) -> Any:
+        shape = getattr(leaf, "shape", None)
+        if shape is None or len(shape) == 0 or shape[0] != size:
+            return leaf
+        return tf.gather(leaf, index)
+
+    return tf.nest.map_structure(take, batch)
+
+
+def transform_batches(fix: Fix, batches: list[tuple], names: list[str]) -> list[tuple]:
+    params = fix.params
+    if fix.id == "clean_input":
+        position, keys = _locate(params["tensor"], names)
+        mode = params.get("mode", "drop_rows")
+        out = []
+        for batch in batches:
+            array = np.asarray(_get(batch[position], keys))
+            if mode == "impute":
+                fixed = np.where(np.isfinite(array), array, params.get("value", 0.0))
+                new = tf.constant(fixed.astype(array.dtype))
+                out.append(tuple(_set(list(batch), [position, *keys], new)))
+                continue
+            if mode != "drop_rows":
+                raise NotApplicable(f"clean_input mode {mode!r}")
+            keep = np.isfinite(array.reshape(array.shape[0], -1)).all(axis=1)
+            if keep.all():
+                out.append(batch)
+            elif keep.any():
+                out.append(_filter_rows(batch, keep))
+        return out
+    if fix.id in ("rescale_input", "rescale_target"):
+        default = names[0] if fix.id == "rescale_input" else names[1]
+        position, keys = _locate(params.get("tensor") or default, names)
+        scale = float(params["scale"])
+        out = []
+        for batch in batches:
+            value = _get(batch[position], keys)
+            new = tf.cast(tf.cast(value, tf.float64) * scale, value.dtype)
+            out.append(tuple(_set(list(batch), [position, *keys], new)))
+        return out
+    return batches
+
+
+# ---------------------------------------------------------------------------------------------
+# model and optimizer
+# ---------------------------------------------------------------------------------------------
+def _inner(optimizer: Any) -> Any:
+    return getattr(optimizer, "inner_optimizer", optimizer)
+
+
+def find_layer(model: Any, path: str) -> Any:
+    """The layer at ``model_name/layer/sublayer``."""
+    parts = path.split("/")
+    if parts and parts[0] == model.name:
+        parts = parts[1:]
+    current = model
+    for part in parts:
+        children = list(getattr(current, "layers", None) or [])
+        children += [
+            v for v in vars(current).values() if isinstance(v, keras.layers.Layer)
+        ]  # sublayers held as attributes (cells, wrapped layers)
+        match = next((c for c in children if c.name == part), None)
+        if match is None:
+            raise NotApplicable(f"layer {path} not found")
+        current = match
+    return current
+
+
+def configure(fix: Fix, model: Any, optimizer: Any) -> None:
+    params = fix.params
+    if fix.id == "lower_learning_rate":
+        if optimizer is None:
+            raise NotApplicable("no optimizer")
+        _inner(optimizer).learning_rate = float(params["suggested"])
+    elif fix.id == "clip_gradients":
+        if optimizer is None:
+            raise NotApplicable("no optimizer")
+        inner = _inner(optimizer)
+        inner.clipnorm, inner.clipvalue = None, None
+        inner.global_clipnorm = float(params["clipnorm"])
+    elif fix.id == "change_initializer":
+        initializer = keras.initializers.get(params["suggested"])
+        for path in params.get("layers") or [params["layer"]]:
+            layer = find_layer(model, path)
+            kernel = getattr(layer, "kernel", None)
+            if kernel is None:
+                kernel = getattr(layer, "embeddings", None)
+            if kernel is None:
+                raise NotApplicable(f"{path} has no kernel")
+            kernel.assign(initializer(tuple(kernel.shape), dtype=kernel.dtype))
+    elif fix.id == "add_epsilon":
+        target = params.get("target")
+        if target == "optimizer.epsilon":
+            _inner(optimizer).epsilon = float(params["epsilon"])
+        elif target == "layer.epsilon":
+            find_layer(model, params["layer"]).epsilon = float(params["epsilon"])
+        else:
+            raise NotApplicable("an epsilon inside user code")
+    elif fix.id not in ("clean_input", "rescale_input", "rescale_target"):
+        raise NotApplicable(fix.id)
+
+
+def _mean(value: Any) -> float:
+    leaves = [np.asarray(v, dtype=np.float64) for v in tf.nest.flatten(value)]
+    leaves = [v for v in leaves if v.size]
+    return float(np.mean(leaves[0])) if leaves else float("nan")
+
+
+def train_with_fix(
+    step_fn: Any, batches: list[tuple], fix: Fix, *, compiled: bool, model: Any, optimizer: Any
+) -> TrainResult:
+    """Apply ``fix`` to this fresh run and train unwatched over ``batches`` x EPOCHS."""
+    batches = [tuple(b) for b in batches]
+    names = argument_names(step_fn, len(batches[0]) if batches else 0)
+    batches = transform_batches(fix, batches, names)
+    configure(fix, model, optimizer)
+    result = TrainResult(batches=len(batches), steps_planned=len(batches) * EPOCHS)
+    fn = tf.function(step_fn) if compiled else step_fn
+    for _ in range(EPOCHS):
+        for batch in batches:
+            loss = _mean(fn(*batch))
+            result.losses.append(loss)
+            if not np.isfinite(loss):
+                break
+        if result.losses and not np.isfinite(result.losses[-1]):
+            break
+    variables = list(getattr(model, "weights", [])) if model is not None else []
+    result.weights_finite = all(np.isfinite(np.asarray(v)).all() for v in variables)
+    return result
