@@ -28,4 +28,12 @@ class NonFiniteError(FloatingPointError):
 
 
 class NonFiniteWarning(RuntimeWarning):
-    """Issued instead of NonFiniteError when ``on_nan="warn"``."""
+    """Issued instead of NonFiniteError when ``on_nan="warn"``: the full report for the first
+    trip of a watched step, one line (the report's headline) for every later one.
+
+    ``.report`` holds the trip's :class:`~nantrace.records.Report` (None if built by hand).
+    """
+
+    def __init__(self, message: str, report: Report | None = None) -> None:
+        super().__init__(message)
+        self.report = report

@@ -8,11 +8,13 @@ expensive work: it replays the step eagerly with per-op capture and builds the r
 from __future__ import annotations
 
 import collections
+import dataclasses
 import functools
 import inspect
 import sys
 import types
 import warnings
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -45,7 +47,15 @@ class Watched:
 
     Attributes:
         step: number of calls so far (the index the next call will have).
-        reports: the reports of every tripped step, oldest first.
+        reports: the reports of every tripped step, oldest first (one per trip). Under
+            ``on_nan="warn"`` only the first trip's report has verified fixes; later trips get
+            the same replay, origin, cause and ranked fixes, but their fixes are not verified
+            (replaying each candidate costs up to seconds per trip), and a note says so.
+        trips: how many steps tripped the guard (non-finite loss, gradient or variable). Under
+            ``on_nan="warn"`` each was skipped with its state restored: the first trip warns
+            with the full report, every later one with one line (``Report.headline()``), and
+            the count is printed once to stderr at interpreter exit (or when this object is
+            garbage-collected).
         stopped: True once a trip happened with ``on_nan="stop"``; later calls do not run the
             step and return None, so a loop can check ``if train_step.stopped: break``.
     """
@@ -80,6 +90,9 @@ class Watched:
         self.reports: list[Report] = []
         self.stopped = False
         self.name = getattr(fn, "__name__", type(fn).__name__)
+        #: shared with the exit summary, which must not hold a reference to this object.
+        self._tally = _Tally(name=self.name, on_nan=on_nan)
+        self._exit_summary: weakref.finalize | None = None
         self.compiled = _tf_compat.is_tf_function(fn)
         self.python_fn = fn.python_function if self.compiled else fn
         self.jit_compile = bool(_tf_compat.tf_function_options(fn).get("jit_compile"))
@@ -179,8 +192,26 @@ class Watched:
 
         return build_report(self, trip, args, kwargs)
 
+    @property
+    def trips(self) -> int:
+        """How many steps tripped the guard so far (see the class docstring)."""
+        return self._tally.trips
+
+    @trips.setter
+    def trips(self, value: int) -> None:
+        self._tally.trips = int(value)
+        self._tally.summarized = min(self._tally.summarized, self._tally.trips)
+
     def _on_trip(self, trip: Trip, args: tuple, kwargs: dict) -> None:
-        report = self.diagnose(trip, args, kwargs)
+        self._tally.trips += 1
+        number = self._tally.trips
+        repeat = self.on_nan == "warn" and number > 1
+        if repeat:
+            # A later trip under warn: the same replay and origin, but no fix verification
+            # (which replays every candidate fix, up to seconds per trip).
+            report = self._diagnose_unverified(trip, args, kwargs)
+        else:
+            report = self.diagnose(trip, args, kwargs)
         if self.bundle_dir is not None:
             from nantrace.bundle import write_bundle
 
@@ -189,12 +220,48 @@ class Watched:
         if self.on_nan == "raise":
             raise NonFiniteError(report)
         if self.on_nan == "warn":
-            warnings.warn(NonFiniteWarning(str(report)), stacklevel=3)
+            if self._exit_summary is None:
+                self._exit_summary = weakref.finalize(self, _print_summary, self._tally)
+            if repeat:
+                message = f"nantrace: step skipped (trip {number} of {self.name}): "
+                message += report.headline()
+            else:
+                message = (
+                    f"{report}\n"
+                    f"nantrace: step {trip.step} skipped (on_nan='warn'); later non-finite "
+                    f"steps of {self.name} warn with one line each, and their count is "
+                    "printed at the end"
+                )
+            _warn(NonFiniteWarning(message, report), stacklevel=3)
             return
         self.stopped = True
         from nantrace.render.text import print_report
 
         print_report(report, file=sys.stderr)
+
+    def _diagnose_unverified(self, trip: Trip, args: tuple, kwargs: dict) -> Report:
+        missing = object()
+        previous = self.__dict__.get("verify", missing)
+        self.verify = False  # build_report honours watched.verify
+        try:
+            report = self.diagnose(trip, args, kwargs)
+        finally:
+            if previous is missing:
+                del self.verify
+            else:
+                self.verify = previous
+        if previous is False or not report.fixes:
+            return report
+        note = (
+            f"fixes not verified: trip {self.trips} under on_nan='warn' (only the first trip's "
+            "fixes are replayed)"
+        )
+        return dataclasses.replace(report, notes=(*report.notes, note))
+
+    def summarize(self, file: Any = None) -> bool:
+        """Print the one-line count of skipped steps now (``on_nan="warn"``), unless already
+        printed for these trips; True if a line was printed. Called at exit automatically."""
+        return _print_summary(self._tally, file=file)
 
     def argument_names(self, args: tuple, kwargs: dict) -> list[str]:
         """Names for the positional arguments (``x``, ``y``...) from the function signature."""
@@ -203,6 +270,63 @@ class Watched:
         except (TypeError, ValueError):
             params = []
         return [params[i] if i < len(params) else f"args[{i}]" for i in range(len(args))]
+
+
+@dataclasses.dataclass
+class _Tally:
+    """The trip count, kept apart from :class:`Watched` so the exit summary can read it
+    without keeping the watched step (and its model) alive."""
+
+    name: str
+    on_nan: str
+    trips: int = 0
+    #: where the user finds the reports, for the summary line.
+    reports_at: str = ""
+    #: trips already covered by a printed summary (fit's on_train_end, or an earlier call).
+    summarized: int = 0
+
+
+def summary_line(trips: int, reports_at: str, where: str = "") -> str:
+    """The one-line count printed once at the end of a ``on_nan="warn"`` run."""
+    steps = "1 step was" if trips == 1 else f"{trips} steps were"
+    return (
+        f"nantrace: {steps} non-finite and skipped{where} (on_nan='warn'); "
+        f"first report above; {reports_at} holds all"
+    )
+
+
+def _print_summary(tally: _Tally, file: Any = None) -> bool:
+    if tally.on_nan != "warn" or tally.trips <= tally.summarized:
+        return False
+    tally.summarized = tally.trips
+    try:
+        line = summary_line(tally.trips, tally.reports_at or f"{tally.name}.reports")
+        print(line, file=file or sys.stderr, flush=True)
+    except (OSError, ValueError):  # stderr already closed at interpreter exit
+        return False
+    return True
+
+
+def _warn(warning: Warning, stacklevel: int) -> None:
+    """``warnings.warn`` without the per-module registry: the user's filters still decide
+    (ignore, error, once...), but the default filter's "once per message and line" memory
+    does not silence a later trip whose one-liner happens to repeat an earlier one's text
+    (another watched step tripping at the same step number, a second ``fit``)."""
+    try:
+        frame = sys._getframe(stacklevel)
+    except ValueError:
+        warnings.warn(warning, stacklevel=stacklevel + 1)
+        return
+    module_globals = frame.f_globals
+    warnings.warn_explicit(
+        warning,
+        type(warning),
+        frame.f_code.co_filename,
+        frame.f_lineno,
+        module=module_globals.get("__name__", "<string>"),
+        registry=None,
+        module_globals=module_globals,
+    )
 
 
 def _batch_bytes(batch: Any) -> int:

@@ -12,6 +12,7 @@ Batches are fetched from fit's iterator on the host, one step per call; with
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import keras
@@ -19,7 +20,7 @@ import tensorflow as tf
 
 from nantrace import _tf_compat
 from nantrace.errors import NantraceError
-from nantrace.guard import ON_NAN_MODES, Watched
+from nantrace.guard import ON_NAN_MODES, Watched, summary_line
 
 
 def _guarded_train_function(model: Any, on_nan: str, bundle_dir: str | None) -> Any:
@@ -35,6 +36,8 @@ def _guarded_train_function(model: Any, on_nan: str, bundle_dir: str | None) -> 
     watched = Watched(
         step, model=model, optimizer=model.optimizer, on_nan=on_nan, bundle_dir=bundle_dir
     )
+    # watch(model): no callback sees the end of fit, so the warn-mode count prints at exit.
+    watched._tally.reports_at = "model.train_function.watched.reports"
 
     def train_function(iterator: Any) -> Any:
         logs = None
@@ -63,11 +66,16 @@ class NanTraceCallback(keras.callbacks.Callback):
 
     Args:
         on_nan: ``"raise"`` (NonFiniteError out of fit), ``"stop"`` (print the report and stop
-            training cleanly via ``model.stop_training``) or ``"warn"`` (skip the step).
+            training cleanly via ``model.stop_training``) or ``"warn"`` (skip the step: the
+            first trip warns with the full report, later ones with one line each, and
+            ``on_train_end`` prints the count of skipped steps once, to stderr).
         bundle_dir: where to write the report of a tripped step.
 
     Attributes:
-        reports: the reports of tripped steps.
+        reports: the reports of tripped steps (set at the end of fit). Under ``"warn"`` only
+            the first trip's fixes are verified; see :class:`nantrace.guard.Watched`.
+        trips: how many steps tripped the guard, over every fit of this model with these
+            settings (the guarded function is reused between fits).
     """
 
     def __init__(self, on_nan: str = "raise", bundle_dir: str | None = None) -> None:
@@ -82,6 +90,11 @@ class NanTraceCallback(keras.callbacks.Callback):
         self.reports: list = []
         self._original_train_function: Any = None
         self._function: Any = None
+        self._trips_at_begin = 0
+
+    @property
+    def trips(self) -> int:
+        return self._function.watched.trips if self._function is not None else 0
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self._original_train_function = self.model.train_function
@@ -93,11 +106,18 @@ class NanTraceCallback(keras.callbacks.Callback):
             cache[key] = _guarded_train_function(self.model, self.on_nan, self.bundle_dir)
         self._function = cache[key]
         self._function.watched.stopped = False
+        self._trips_at_begin = self._function.watched.trips
         self.model.train_function = self._function
 
     def on_train_end(self, logs: dict | None = None) -> None:
         if self._function is not None:
-            self.reports = list(self._function.watched.reports)
+            watched = self._function.watched
+            self.reports = list(watched.reports)
+            skipped = watched.trips - self._trips_at_begin
+            if self.on_nan == "warn" and skipped > 0:
+                line = summary_line(skipped, "callback.reports", where=" in this fit")
+                print(line, file=sys.stderr, flush=True)
+            watched._tally.summarized = watched.trips  # nothing left for the exit summary
         self.model.train_function = self._original_train_function
 
 

@@ -1,5 +1,6 @@
 """watch(): exact restore on a trip, on_nan modes, bad usage, report JSON round trip."""
 
+import io
 import json
 import os
 import warnings
@@ -99,7 +100,10 @@ def test_warn_mode_skips_the_step_and_continues():
     for a, b in zip(before, state(model, optimizer), strict=True):
         np.testing.assert_array_equal(a, b)
     step(*data())  # training goes on
-    assert step.step == 3 and len(step.reports) == 1
+    assert step.step == 3 and len(step.reports) == 1 and step.trips == 1
+    out = io.StringIO()
+    assert step.summarize(file=out) and not step.summarize(file=out)  # once, not again at exit
+    assert out.getvalue().startswith("nantrace: 1 step was non-finite and skipped")
 
 
 def test_stop_mode_prints_and_stops(capsys):
