@@ -55,6 +55,9 @@ class OpRecord:
     variable: str | None = None
     variable_after: Health | None = None
     layer_object: Any = field(default=None, repr=False)
+    #: per input: the batch tensor's name (``x``, ``y``, ``x['age']``) when the input is one of
+    #: the step's arguments itself, else None.
+    batch_inputs: list[str | None] = field(default_factory=list)
 
     @property
     def float_inputs(self) -> list[Health]:
@@ -122,8 +125,17 @@ class ReplayCapture(hooks.StepObserver):
         self._names_per_scope: dict[tuple[str, str], int] = {}
         self._busy = False
         self._gradient_of: list[int | None] = []
+        #: id(tensor) -> name, for the step's own argument tensors (features, labels, weights).
+        self._batch: dict[int, str] = {}
         for variable in variables:
             self.add_variable(variable)
+
+    def add_batch(self, names: list[str], args: tuple, kwargs: dict) -> None:
+        """Know the step's argument tensors by identity, so ops that read them can say which
+        batch tensor (and so features vs labels) they consumed."""
+        for name, leaf in batch_leaves(names, args, kwargs):
+            self._batch[id(leaf)] = name
+            self._keep_alive.append(leaf)
 
     # -- variables --------------------------------------------------------------------------
     def add_variable(self, variable: Any) -> None:
@@ -259,6 +271,7 @@ class ReplayCapture(hooks.StepObserver):
             inputs=[health_of(t) if _is_value(t) else None for t in inputs],
             outputs=[health_of(t) if _is_value(t) else None for t in outputs],
             producers=[self._producer.get(id(t)) for t in inputs],
+            batch_inputs=[self._batch.get(id(t)) for t in inputs],
             op_name=f"{scope}/{op_type}" + (f"_{count}" if count else ""),
             layer_object=self.layer_stack[-1] if self.layer_stack and layer else None,
         )
@@ -319,3 +332,33 @@ class ReplayCapture(hooks.StepObserver):
 
 def _is_value(t: Any) -> bool:
     return hasattr(t, "dtype") and hasattr(t, "shape")
+
+
+def batch_leaves(names: list[str], args: tuple, kwargs: dict) -> list[tuple[str, Any]]:
+    """(name, tensor) for every tensor-like leaf of the step's arguments: ``x``, ``y``,
+    ``x['age']``, ``args[2][0]``; under tf.distribute one entry per replica shard."""
+    named = list(zip(names, args, strict=False)) + list(kwargs.items())
+    out: list[tuple[str, Any]] = []
+    for name, value in named:
+        out += [(path, leaf) for path, leaf in _leaves(name, value) if _is_value(leaf)]
+    return out
+
+
+def _leaves(prefix: str, value: Any) -> list[tuple[str, Any]]:
+    replicas = _tf_compat.replica_values(value)
+    if replicas is not None:  # a tf.distribute batch: one shard per replica
+        out = []
+        for index, shard in enumerate(replicas):
+            out += _leaves(f"{prefix} (replica {index})", shard)
+        return out
+    if isinstance(value, dict):
+        out = []
+        for key, item in value.items():
+            out += _leaves(f"{prefix}[{key!r}]", item)
+        return out
+    if isinstance(value, (list, tuple)):
+        out = []
+        for i, item in enumerate(value):
+            out += _leaves(f"{prefix}[{i}]", item)
+        return out
+    return [(prefix, value)]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from nantrace.causes import gather_evidence, infer_cause
-from nantrace.fixes import rank_fixes
+from nantrace.causes import infer_cause
+from nantrace.evidence import gather_evidence
+from nantrace.failing_path import failing_path
+from nantrace.fixes import generic_candidates, rank_fixes
 from nantrace.graph import build_graph, path_between, provenance_summary
 from nantrace.origin import find_bad_inputs, input_range, locate_origin
-from nantrace.records import Origin, Report, Trip
+from nantrace.records import Cause, Fix, Origin, Report, Trip
 from nantrace.replay import replay_step
 
 
@@ -29,11 +32,32 @@ def build_report(watched: Any, trip: Trip, args: tuple, kwargs: dict) -> Report:
         )
         origin = Origin(kind="unknown", phase="update", step=trip.step, device=record.device)
         record = None
+    if bad_inputs and origin.kind not in ("input_data", "unknown"):
+        unused = ", ".join(f"{b.tensor} (rows {list(b.rows[:5])})" for b in bad_inputs[:3])
+        notes.append(
+            f"the batch holds NaN/Inf in {unused}, but those values do not reach the "
+            "non-finite loss or gradients (unused or masked out); the origin below is an op"
+        )
     optimizers = capture.optimizers or watched.optimizers
     history = watched.history.read() if watched.history is not None else None
-    evidence = gather_evidence(trip.step, input_range(args, kwargs), capture, optimizers, history)
+    failing = failing_path(capture, graph, record)
+    evidence = gather_evidence(
+        trip.step,
+        input_range(args, kwargs),
+        capture,
+        optimizers,
+        history,
+        path=failing,
+        graph=graph,
+        record=record,
+    )
+    evidence.arguments = names
     cause = infer_cause(origin, record, evidence)
     fixes = rank_fixes(origin, cause, evidence)
+    speculative = False
+    if not fixes and cause is not None and cause.id == "unknown":
+        fixes, speculative = generic_candidates(evidence), True
+    tried: list[Fix] = []
     if fixes and getattr(watched, "verify", True):
         from nantrace.verify import VerifyContext, verify_fixes
 
@@ -48,8 +72,18 @@ def build_report(watched: Any, trip: Trip, args: tuple, kwargs: dict) -> Report:
             anchor=watched.anchor,
             since_anchor=list(watched.since_anchor),
         )
-        fixes, verify_notes = verify_fixes(context, fixes)
+        first = fixes[0].id
+        outcome = verify_fixes(context, fixes)
+        if len(outcome) == 3:
+            fixes, tried, verify_notes = outcome
+        else:  # pragma: no cover - older verify signature
+            fixes, verify_notes = outcome
         notes += verify_notes
+        cause = _weigh_cause(cause, first, fixes, tried)
+    if speculative:
+        # Nothing pointed at these: keep only what replay showed to train.
+        tried += [f for f in fixes if f.verified is not True and f.verdict is not None]
+        fixes = [f for f in fixes if f.verified is True]
     path: tuple[str, ...] = ()
     steps: list[int] = []
     if record is not None:
@@ -82,6 +116,7 @@ def build_report(watched: Any, trip: Trip, args: tuple, kwargs: dict) -> Report:
         origin=origin,
         cause=cause,
         fixes=tuple(fixes),
+        tried=tuple(tried),
         reproduced=reproduced,
         path=path,
         notes=tuple(notes),
@@ -92,6 +127,25 @@ def build_report(watched: Any, trip: Trip, args: tuple, kwargs: dict) -> Report:
         if record is not None
         else None,
     )
+
+
+def _weigh_cause(
+    cause: Cause | None, first: str, fixes: list[Fix], tried: list[Fix]
+) -> Cause | None:
+    """Replay is evidence too: the cause's own first fix training confirms it; failing lowers it."""
+    if cause is None or cause.id == "unknown":
+        return cause
+    outcome = {f.id: f for f in list(fixes) + list(tried)}.get(first)
+    if outcome is None or outcome.verdict is None:
+        return cause
+    evidence = dict(cause.evidence)
+    if outcome.verified:
+        evidence["confirmed_by"] = first
+        confidence = min(0.99, cause.confidence + 0.1)
+    else:
+        evidence["refuted_by"] = f"{first} ({outcome.verdict})"
+        confidence = cause.confidence * 0.5
+    return dataclasses.replace(cause, evidence=evidence, confidence=round(confidence, 2))
 
 
 def _arrived_from_outside(record: Any) -> bool:

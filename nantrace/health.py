@@ -44,6 +44,7 @@ def health_of_array(array: np.ndarray, dtype_name: str | None = None) -> Health:
         neg_inf = int(flat.size - nan - pos_inf - int(finite.sum()))
         magnitudes = np.abs(flat[finite])
     nonzero = magnitudes[magnitudes > 0]
+    values = flat if all_finite else flat[finite]
     return Health(
         nan=nan,
         pos_inf=pos_inf,
@@ -54,6 +55,8 @@ def health_of_array(array: np.ndarray, dtype_name: str | None = None) -> Health:
         shape=tuple(int(d) for d in np.shape(array)),
         min_abs_nonzero=float(nonzero.min()) if nonzero.size else None,
         zeros=int(magnitudes.size - nonzero.size),
+        min_value=float(values.min()) if values.size else None,
+        max_value=float(values.max()) if values.size else None,
     )
 
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import networkx as nx
 import numpy as np
-import tensorflow as tf
 
-from nantrace import _tf_compat
-from nantrace.capture import OpRecord, ReplayCapture
+from nantrace.capture import OpRecord, ReplayCapture, batch_leaves
+from nantrace.failing_path import forward_op_of
 from nantrace.graph import non_finite_subgraph
 from nantrace.health import health_of_array, non_finite_rows, to_numpy
 from nantrace.records import Health, Origin, Trip
@@ -56,62 +54,31 @@ class InputFinding:
 def find_bad_inputs(names: list[str], args: tuple, kwargs: dict) -> list[InputFinding]:
     """Every float tensor in the step's arguments that holds NaN/Inf, with its sample rows."""
     findings = []
-    named = list(zip(names, args, strict=False)) + list(kwargs.items())
-    for name, value in named:
-        for path, leaf in _leaves(name, value):
-            array = to_numpy(leaf) if _is_tensor_like(leaf) else None
-            if array is None or array.size == 0:
-                continue
-            if np.isfinite(array).all():
-                continue
-            findings.append(
-                InputFinding(
-                    tensor=path,
-                    rows=tuple(non_finite_rows(array)),
-                    health=health_of_array(array, str(array.dtype)),
-                )
+    for path, leaf in batch_leaves(names, args, kwargs):
+        array = to_numpy(leaf)
+        if array is None or array.size == 0 or np.isfinite(array).all():
+            continue
+        findings.append(
+            InputFinding(
+                tensor=path,
+                rows=tuple(non_finite_rows(array)),
+                health=health_of_array(array, str(array.dtype)),
             )
+        )
     return findings
 
 
 def input_range(args: tuple, kwargs: dict) -> float:
     """Largest finite |x| over the float tensors of the batch."""
     largest = 0.0
-    for value in list(args) + list(kwargs.values()):
-        for _, leaf in _leaves("", value):
-            array = to_numpy(leaf) if _is_tensor_like(leaf) else None
-            if array is None or array.size == 0:
-                continue
-            finite = np.abs(array[np.isfinite(array)])
-            if finite.size:
-                largest = max(largest, float(finite.max()))
+    for _, leaf in batch_leaves([f"args[{i}]" for i in range(len(args))], args, kwargs):
+        array = to_numpy(leaf)
+        if array is None or array.size == 0:
+            continue
+        finite = np.abs(array[np.isfinite(array)])
+        if finite.size:
+            largest = max(largest, float(finite.max()))
     return largest
-
-
-def _is_tensor_like(value: Any) -> bool:
-    return isinstance(value, (tf.Tensor, np.ndarray, tf.Variable)) or (
-        hasattr(value, "dtype") and hasattr(value, "shape")
-    )
-
-
-def _leaves(prefix: str, value: Any) -> list[tuple[str, Any]]:
-    replicas = _tf_compat.replica_values(value)
-    if replicas is not None:  # a tf.distribute batch: one shard per replica
-        out = []
-        for index, shard in enumerate(replicas):
-            out += _leaves(f"{prefix} (replica {index})", shard)
-        return out
-    if isinstance(value, dict):
-        out = []
-        for key, item in value.items():
-            out += _leaves(f"{prefix}[{key!r}]", item)
-        return out
-    if isinstance(value, (list, tuple)):
-        out = []
-        for i, item in enumerate(value):
-            out += _leaves(f"{prefix}[{i}]", item)
-        return out
-    return [(prefix, value)]
 
 
 def first_non_finite(capture: ReplayCapture, graph: nx.DiGraph) -> OpRecord | None:
@@ -121,17 +88,22 @@ def first_non_finite(capture: ReplayCapture, graph: nx.DiGraph) -> OpRecord | No
     Ops that make a NaN that the step then discards (e.g. both branches of a ``tf.where``)
     do not count: only values that reach a sink through non-finite tensors do.
     """
+    candidates = non_finite_starts(capture, graph)
+    return candidates[0] if candidates else None
+
+
+def non_finite_starts(capture: ReplayCapture, graph: nx.DiGraph) -> list[OpRecord]:
+    """Every op that starts a non-finite value reaching a non-finite sink, in run order."""
     records = capture.records
     bad = non_finite_subgraph(graph)
     sinks = capture.sinks()
     bad_sinks = {i for group in sinks.values() for i in group if i in bad}
     if not bad_sinks:
-        return None
+        return []
     reaching = set(bad_sinks)
     for sink in bad_sinks:
         reaching |= nx.ancestors(bad, sink)
-    candidates = [records[i] for i in sorted(reaching) if _starts_non_finite(records[i])]
-    return candidates[0] if candidates else None
+    return [records[i] for i in sorted(reaching) if _starts_non_finite(records[i])]
 
 
 def _starts_non_finite(record: OpRecord) -> bool:
@@ -166,27 +138,45 @@ def classify(record: OpRecord, capture: ReplayCapture) -> str:
     return "activation"
 
 
+def _reads_bad_batch(record: OpRecord) -> str | None:
+    """The batch tensor whose non-finite value this op consumed directly, if any."""
+    for name, health in zip(record.batch_inputs, record.inputs, strict=False):
+        if name is not None and health is not None and not health.finite:
+            return name
+    return None
+
+
 def locate_origin(
     capture: ReplayCapture | None,
     graph: nx.DiGraph | None,
     trip: Trip,
     bad_inputs: list[InputFinding],
 ) -> tuple[Origin, OpRecord | None]:
-    """The report's origin, and the op record behind it (None for input data / unknown)."""
+    """The report's origin, and the op record behind it (None for input data / unknown).
+
+    A non-finite batch value is the origin only when it reaches the non-finite loss, gradient
+    or variable: NaNs in a feature the model never reads, or labels the loss masks out, do not
+    hide the op that really went non-finite."""
+    starts = non_finite_starts(capture, graph) if capture is not None and graph is not None else []
     if bad_inputs:
-        first = bad_inputs[0]
-        return (
-            Origin(
-                kind="input_data",
-                phase="input",
-                step=trip.step,
-                tensor=first.tensor,
-                rows=first.rows,
-                output=first.health,
-            ),
-            None,
-        )
-    record = first_non_finite(capture, graph) if capture is not None else None
+        by_name = {finding.tensor: finding for finding in bad_inputs}
+        reached = [_reads_bad_batch(r) for r in starts]
+        reached = [name for name in reached if name is not None and name in by_name]
+        if reached or not starts or not any(r.inputs_finite for r in starts):
+            first = by_name[reached[0]] if reached else bad_inputs[0]
+            return (
+                Origin(
+                    kind="input_data",
+                    phase="input",
+                    step=trip.step,
+                    tensor=first.tensor,
+                    rows=first.rows,
+                    output=first.health,
+                ),
+                None,
+            )
+        starts = [r for r in starts if r.inputs_finite]
+    record = starts[0] if starts else None
     if record is None:
         phase = (
             "update"
@@ -194,6 +184,13 @@ def locate_origin(
             else ("loss" if trip.loss else "backward")
         )
         return Origin(kind="unknown", phase=phase, step=trip.step), None
+    source, tape_source = record.source, None
+    forward_index = forward_op_of(record, capture) if record.phase == "backward" else None
+    if forward_index is not None:
+        # The line to change is the forward op whose gradient went non-finite.
+        forward = capture.records[forward_index]
+        if forward.source and forward.source != record.source:
+            source, tape_source = forward.source, record.source
     return (
         Origin(
             kind=classify(record, capture),
@@ -202,11 +199,12 @@ def locate_origin(
             op_type=record.op_type,
             op_name=record.op_name,
             layer=record.layer,
-            source=record.source,
+            source=source,
             inputs=tuple(record.float_inputs),
             output=record.result_health,
             variable=record.variable if record.phase == "update" else None,
             device=record.device,
+            tape_source=tape_source,
         ),
         record,
     )

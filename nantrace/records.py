@@ -49,6 +49,9 @@ class Health:
     shape: tuple[int, ...] = ()
     min_abs_nonzero: float | None = None
     zeros: int = 0
+    #: smallest / largest finite value (signed): domain errors need the sign, not just |x|.
+    min_value: float | None = None
+    max_value: float | None = None
 
     @property
     def finite(self) -> bool:
@@ -67,7 +70,10 @@ class Health:
     def from_dict(cls, data: dict[str, Any]) -> Health:
         data = dict(data)
         data["shape"] = tuple(data.get("shape", ()))
-        return cls(**data)
+        return cls(**{k: v for k, v in data.items() if k in _HEALTH_FIELDS})
+
+
+_HEALTH_FIELDS = frozenset(f.name for f in dataclasses.fields(Health))
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,9 @@ def replay_step(watched: Any, args: tuple, kwargs: dict) -> ReplayCapture:
     variables = step_variables(watched)
     snapshot = StateSnapshot.take(variables)
     capture = ReplayCapture(variables)
+    names = getattr(watched, "argument_names", None)
+    if names is not None:
+        capture.add_batch(names(args, kwargs), args, kwargs)
     try:
         with (
             _tf_compat.functions_run_eagerly(),

@@ -1169,7 +1169,7 @@ SCENARIOS: list[Scenario] = [
         frozenset({"RealDiv"}),
         None,
         "missing_epsilon",
-        DOMAIN_FIXES,
+        DOMAIN_FIXES | {"divide_no_nan"},  # sum(w * l) / sum(w) with sum(w) == 0: 0/0
     ),
     Scenario(
         "poisson_nll_on_linear_output",
@@ -1177,8 +1177,9 @@ SCENARIOS: list[Scenario] = [
         "loss",
         frozenset({"Log"}),
         None,
-        "unstable_loss",
-        LOSS_FIXES,
+        # log of a linear output that went negative: outside log's domain (issue 10)
+        frozenset({"unstable_loss", "domain_error"}),
+        LOSS_FIXES | {"clamp_argument"},
     ),
     # matmul_overflow
     Scenario(
