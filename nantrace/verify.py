@@ -517,14 +517,16 @@ class Judgement:
 
 
 def healthy_level(history: Any) -> float | None:
-    """The loss before growth began: the median of the first half of the pre-trip losses."""
+    """The loss before growth began: the median of the first half of the pre-trip losses, or
+    of their first 5 steps when lower (a run that grows from its first steps)."""
     if history is None or len(history) < 2:
         return None
     losses = np.asarray(history.loss[:-1], dtype=np.float64)  # the last row is the trip
     losses = losses[np.isfinite(losses)]
     if losses.size == 0:
         return None
-    return float(np.median(losses[: max(1, (losses.size + 1) // 2)]))
+    first_half = float(np.median(losses[: max(1, (losses.size + 1) // 2)]))
+    return min(first_half, float(np.median(losses[:5])))
 
 
 def judge(
@@ -560,7 +562,8 @@ def judge(
         below = np.nonzero(~above)[0]
         at = int(below[-1] + 1) if below.size else 0
         at = min(at + (values.size - smooth.size), values.size - 1)
-    verdict = "fails" if at <= trip_index + FAIL_WINDOW else "postpones"
+    # finite past the tripping batch: the trip was postponed, even if the loss left its level
+    verdict = "fails" if values.size <= trip_index + FAIL_WINDOW else "postpones"
     return Judgement(verdict, at=at, diverged=True, level=level)
 
 

@@ -1,0 +1,232 @@
+"""Verification verdicts (nantrace.verify) on tiny synthetic runs: trains / postpones / fails.
+
+The reports are built with verification off (``watched.verify = False``); each test then calls
+``verify_fixes`` itself with fixes written to the fix params contract.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import nantrace
+from nantrace.records import Fix
+from nantrace.verify import (
+    FAIL_WINDOW,
+    VerifyContext,
+    _rescale_attempt,
+    healthy_level,
+    judge,
+    verify_fixes,
+)
+
+
+class Tripped:
+    """A linear regression trained with SGD under watch until the first trip."""
+
+    def __init__(self, lr: float, *, x_nan_rows=(), all_rows_nan=False, epochs=20, seed=0):
+        keras.utils.set_random_seed(seed)
+        rng = np.random.default_rng(seed)
+        n_batches = 8
+        x = rng.normal(size=(32 * n_batches, 8)).astype("float32")
+        y = (x @ rng.normal(size=(8, 1))).astype("float32")
+        for row in x_nan_rows:
+            x[row, 0] = np.nan
+        if all_rows_nan:
+            x[:, 3] = np.nan
+        self.model = keras.Sequential(
+            [keras.Input((8,)), keras.layers.Dense(1, name="dense")], name="net"
+        )
+        self.optimizer = keras.optimizers.SGD(lr)
+        model, optimizer = self.model, self.optimizer
+
+        def train_step(x, y):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.square(model(x) - y))
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+            return loss
+
+        self.watched = nantrace.watch(tf.function(train_step), model=model, optimizer=optimizer)
+        self.watched.verify = False
+        self.report = None
+        for _ in range(epochs):
+            for i in range(n_batches):
+                batch = (
+                    tf.constant(x[i * 32 : (i + 1) * 32]),
+                    tf.constant(y[i * 32 : (i + 1) * 32]),
+                )
+                try:
+                    self.watched(*batch)
+                except nantrace.NonFiniteError as error:
+                    self.report, self.batch = error.report, batch
+                    return
+
+    def context(self) -> VerifyContext:
+        watched = self.watched
+        return VerifyContext(
+            watched=watched,
+            report=self.report,
+            batch=(self.batch, {}),
+            recent=list(watched.recent),
+            layers={"net/dense": self.model.layers[0]},
+            optimizer=self.optimizer,
+            anchor=watched.anchor,
+            since_anchor=list(watched.since_anchor),
+        )
+
+
+@pytest.fixture(scope="module")
+def diverging():
+    """SGD(3.0): the loss grows from the first step and overflows at step ~24; lr/3 = 1.0
+    still diverges (it would look fine for 12 steps), lr/10 = 0.3 trains."""
+    run = Tripped(3.0)
+    assert run.report is not None and run.report.trip.step > 12
+    return run
+
+
+def test_learning_rate_search_skips_a_rate_that_only_postpones(diverging):
+    fix = Fix("lower_learning_rate", "", {"current": 3.0, "suggested": 0.3}, "")
+    ranked, tried, notes = verify_fixes(diverging.context(), [fix])
+    assert tried == [] and len(ranked) == 1
+    checked = ranked[0]
+    assert checked.verdict == "trains" and checked.verified is True
+    assert checked.params["suggested"] == pytest.approx(0.3)
+    assert checked.snippet == "optimizer.learning_rate = 0.3"
+    first = checked.params["candidates"][0]
+    assert first["value"] == "learning_rate=1" and first["verdict"] in ("postpones", "fails")
+    assert checked.params["start_step"] == 0 and checked.params["start"] == "anchor"
+    assert checked.params["steps_run"] >= max(50, 3 * diverging.report.trip.step)
+    assert checked.params["loss_last"] < checked.params["loss_first"]
+    assert notes
+
+
+def test_a_fix_that_only_delays_the_trip_postpones(diverging):
+    # clipping at a huge norm changes nothing early on: the run trips again
+    fix = Fix("clip_gradients", "", {"clipnorm": 1e6}, "SGD(..., global_clipnorm=1e+06)")
+    verification = verify_fixes(diverging.context(), [fix])
+    ranked, tried, _ = verification
+    assert ranked == [] and [f.id for f in tried] == ["clip_gradients"]
+    assert tried[0].verdict in ("postpones", "fails") and tried[0].verified is False
+    assert verification.confirmed is False
+    assert "step" in tried[0].params["verification"]
+
+
+def test_state_and_settings_are_put_back(diverging):
+    ctx = diverging.context()
+    before = [v.numpy().copy() for v in diverging.model.variables]
+    iterations = int(diverging.optimizer.iterations.numpy())
+    fixes = [
+        Fix("lower_learning_rate", "", {"current": 3.0}, ""),
+        Fix("clip_gradients", "", {"clipnorm": 1.0}, ""),
+        Fix("change_initializer", "", {"layers": ["net/dense"], "suggested": "zeros"}, ""),
+    ]
+    verify_fixes(ctx, fixes)
+    after = [v.numpy() for v in diverging.model.variables]
+    for a, b in zip(before, after, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert float(diverging.optimizer.learning_rate.numpy()) == pytest.approx(3.0)
+    assert diverging.optimizer.global_clipnorm is None
+    assert int(diverging.optimizer.iterations.numpy()) == iterations
+
+
+def test_out_of_budget_is_unchecked_not_trains(diverging):
+    fix = Fix("clip_gradients", "", {"clipnorm": 1.0}, "")
+    ranked, tried, _ = verify_fixes(diverging.context(), [fix], budget_s=0.0)
+    assert tried == [] and ranked[0].verified is None and ranked[0].verdict is None
+
+
+def test_fixes_that_need_a_code_change_are_not_simulated(diverging):
+    fixes = [
+        Fix("add_epsilon", "", {"op_type": "Log", "epsilon": 1e-7}, "tf.math.log(x + 1e-7)"),
+        Fix("use_from_logits", "", {}, ""),
+    ]
+    verification = verify_fixes(diverging.context(), fixes)
+    assert [f.verified for f in verification.ranked] == [None, None]
+    assert verification.tried == [] and verification.confirmed is None
+
+
+def test_ranking_trains_first_then_unchecked_tried_apart(diverging):
+    fixes = [
+        Fix("add_normalization", "", {}, "", score=1.0),
+        Fix("clip_gradients", "", {"clipnorm": 1e6}, "", score=0.9),
+        Fix("lower_learning_rate", "", {"current": 3.0}, "", score=0.8),
+    ]
+    ranked, tried, _ = verify_fixes(diverging.context(), fixes)
+    assert [f.id for f in ranked] == ["lower_learning_rate", "add_normalization"]
+    assert [f.id for f in tried] == ["clip_gradients"]
+
+
+def test_dropping_rows_when_every_row_holds_nan_fails():
+    run = Tripped(0.01, all_rows_nan=True)
+    assert run.report is not None and run.report.trip.step == 0
+    drop = Fix("clean_input", "", {"tensor": "x", "rows": [0], "mode": "drop_rows"}, "")
+    impute = Fix("clean_input", "", {"tensor": "x", "mode": "impute", "value": 0.0}, "")
+    ranked, tried, _ = verify_fixes(run.context(), [drop, impute])
+    assert [f.params["mode"] for f in tried] == ["drop_rows"]
+    assert tried[0].verdict == "fails" and "no row" in tried[0].params["verification"]
+    assert [f.params["mode"] for f in ranked] == ["impute"]
+    assert ranked[0].verdict == "trains"
+
+
+def test_dropping_the_bad_rows_trains():
+    run = Tripped(0.01, x_nan_rows=(40,))
+    assert run.report is not None and run.report.trip.step == 1
+    drop = Fix("clean_input", "", {"tensor": "x", "rows": [8], "mode": "drop_rows"}, "")
+    ranked, tried, _ = verify_fixes(run.context(), [drop])
+    assert tried == [] and ranked[0].verdict == "trains"
+
+
+def test_rescale_input_scales_only_the_named_tensor(diverging):
+    ctx = diverging.context()
+    fix = Fix("rescale_input", "", {"tensor": "x", "scale": 0.5}, "x = x * 0.5")
+    (attempt,) = _rescale_attempt(fix, ctx)
+    (x, y), kwargs = ctx.batch
+    (new_x, new_y), _ = attempt.transform(ctx.batch)
+    np.testing.assert_allclose(new_x.numpy(), x.numpy() * 0.5)
+    np.testing.assert_array_equal(new_y.numpy(), y.numpy())
+    target = Fix("rescale_target", "", {"scale": 0.5}, "y = y * 0.5")  # default: 2nd argument
+    (attempt,) = _rescale_attempt(target, ctx)
+    (new_x, new_y), _ = attempt.transform(ctx.batch)
+    np.testing.assert_array_equal(new_x.numpy(), x.numpy())
+    np.testing.assert_allclose(new_y.numpy(), y.numpy() * 0.5)
+
+
+# -- the verdict rule alone --------------------------------------------------------------------
+def test_judge_trip_at_the_tripping_batch_fails():
+    assert judge([1.0] * 5, tripped_at=5 + FAIL_WINDOW, trip_index=5, healthy=1.0).verdict == (
+        "fails"
+    )
+
+
+def test_judge_trip_later_postpones():
+    judgement = judge([1.0] * 30, tripped_at=30, trip_index=5, healthy=1.0)
+    assert judgement.verdict == "postpones" and judgement.at == 30
+
+
+def test_judge_finite_and_back_at_the_healthy_level_trains():
+    losses = list(np.linspace(3.0, 0.5, 60))
+    assert judge(losses, None, trip_index=5, healthy=1.0).verdict == "trains"
+
+
+def test_judge_finite_but_diverging_postpones():
+    losses = [1.0] * 30 + [1.0 * 1.5**i for i in range(30)]
+    judgement = judge(losses, None, trip_index=5, healthy=1.0)
+    assert judgement.verdict == "postpones" and judgement.diverged
+    assert 28 <= judgement.at <= 34
+
+
+def test_judge_incomplete_horizon_is_unchecked():
+    assert judge([1.0] * 20, None, trip_index=5, healthy=1.0, complete=False).verdict is None
+
+
+def test_healthy_level_ignores_the_run_up():
+    class History:
+        loss = np.array([2.0, 1.5, 1.0, 1.0, 1.0, 1.0, 5.0, 50.0, 500.0, np.nan])
+
+        def __len__(self):
+            return self.loss.size
+
+    assert healthy_level(History()) == pytest.approx(1.0)
