@@ -65,6 +65,8 @@ LR_DEFAULTS = (1e-1, 1e-2, 1e-3, 1e-4)
 #: runaway: ``RUNAWAY`` x the healthy level over the last ``TAIL`` steps stops the run).
 READ_EVERY = 25
 RUNAWAY = 100.0
+#: The run-up to a trip starts at the first loss above this many times the lowest one before.
+GROWTH = 4.0
 
 #: Fixes whose effect shows over many steps: verified from the anchor snapshot.
 DYNAMICS_FIXES = frozenset(
@@ -517,16 +519,18 @@ class Judgement:
 
 
 def healthy_level(history: Any) -> float | None:
-    """The loss before growth began: the median of the first half of the pre-trip losses, or
-    of their first 5 steps when lower (a run that grows from its first steps)."""
+    """The loss before growth began: the median of the first half of the pre-trip losses that
+    came before the run-up (the first step above ``GROWTH`` x the lowest loss before it)."""
     if history is None or len(history) < 2:
         return None
     losses = np.asarray(history.loss[:-1], dtype=np.float64)  # the last row is the trip
     losses = losses[np.isfinite(losses)]
     if losses.size == 0:
         return None
-    first_half = float(np.median(losses[: max(1, (losses.size + 1) // 2)]))
-    return min(first_half, float(np.median(losses[:5])))
+    lowest = np.minimum.accumulate(losses)
+    grown = np.nonzero(losses[1:] > GROWTH * lowest[:-1])[0]
+    before = losses[: int(grown[0]) + 1] if grown.size else losses
+    return float(np.median(before[: max(1, (before.size + 1) // 2)]))
 
 
 def judge(

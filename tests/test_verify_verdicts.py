@@ -229,4 +229,14 @@ def test_healthy_level_ignores_the_run_up():
         def __len__(self):
             return self.loss.size
 
-    assert healthy_level(History()) == pytest.approx(1.0)
+    assert healthy_level(History()) == pytest.approx(1.5)  # run-up from 5.0: first 6 steps
+
+
+def test_healthy_level_of_a_run_that_grows_from_its_first_step():
+    class History:
+        loss = np.array([2.7, 1e6, 1e20, np.nan])
+
+        def __len__(self):
+            return self.loss.size
+
+    assert healthy_level(History()) == pytest.approx(2.7)
