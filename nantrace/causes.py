@@ -73,6 +73,8 @@ SINGULAR_GRAD_OPS = frozenset(
 #: Ops whose result grows exponentially with their argument.
 EXP_OPS = frozenset({"Exp", "Expm1", "Softplus", "Cosh", "Sinh", "Pow"})
 SELECT_OPS = frozenset({"Select", "SelectV2"})
+#: Ops that make probabilities (a log of their output is a cross-entropy on probabilities).
+PROBABILITY_OPS = frozenset({"Softmax", "Sigmoid"})
 #: Producers of a denominator that make it a norm or a spread (an epsilon belongs inside).
 NORM_OPS = frozenset({"Sqrt", "Rsqrt", "EuclideanNorm", "Pow", "Square", "Abs"})
 HALF_DTYPES = frozenset({"float16", "bfloat16"})
@@ -237,6 +239,8 @@ def _float16_overflow(origin: Origin, record: OpRecord, evidence: Evidence) -> C
             "input_abs_max": inputs_max,
             "loss_scaling": evidence.loss_scaling,
             "phase": record.phase,
+            "target": evidence.target if evidence.target_abs_max > UNSCALED_INPUT_ABS else None,
+            "target_abs_max": evidence.target_abs_max,
         },
         confidence=0.9,
     )
@@ -251,10 +255,12 @@ def _where_trap(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause |
     forward = evidence.forward_op
     if origin.phase != "backward" or forward is None:
         return None
-    if not (evidence.forward_consumers & SELECT_OPS):
-        return None
-    if forward.op_type not in DOMAIN_OPS | EXP_OPS and not _singular(forward):
-        return None
+    discarded = evidence.discarded_by_where
+    if discarded is None:
+        if not (evidence.forward_consumers & SELECT_OPS):
+            return None
+        if forward.op_type not in DOMAIN_OPS | EXP_OPS and not _singular(forward):
+            return None
     return Cause(
         "where_gradient_trap",
         f"{forward.op_type} feeds a tf.where: the forward value is finite, but the gradient of "
@@ -262,6 +268,7 @@ def _where_trap(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause |
         "where's zero gradient times NaN is still NaN",
         {
             "forward_op": forward.op_type,
+            "discarded_op": discarded,
             "forward_source": forward.source,
             "backward_op": record.op_type,
             "inputs": [_health_summary(h) for h in forward.float_inputs],
@@ -295,6 +302,14 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
     """log/sqrt/rsqrt/division of an exact zero, forward or in the backward pass."""
     backward = origin.phase == "backward"
     subject = evidence.forward_op if backward and evidence.forward_op is not None else record
+    if _mean_of_empty(subject):
+        return Cause(
+            "missing_epsilon",
+            f"{subject.op_type} in {subject.layer or subject.phase} averages an empty tensor: "
+            "0/0 (a mask or boolean_mask selected nothing in this batch)",
+            {"op_type": subject.op_type, "layer": subject.layer, "empty_count": True, "zeros": 0},
+            confidence=0.85,
+        )
     if subject.op_type not in DOMAIN_OPS and not (backward and record.op_type in SINGULAR_GRAD_OPS):
         return None
     if not _has_zero_argument(subject, backward=backward):
@@ -305,6 +320,10 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
         origin.kind == "loss"
         and op in {"Log", "Xlogy", "Log1p"}
         and _looks_like_probability(subject)
+        and (
+            evidence.upstream_ops & PROBABILITY_OPS
+            or evidence.output_activation in {"softmax", "sigmoid"}
+        )
     ):
         return Cause(
             "unstable_loss",
@@ -697,6 +716,18 @@ def _has_zero_argument(record: OpRecord, backward: bool = False) -> bool:
         singular_exponent = low is not None and low < (1.0 if backward else 0.0)
         return inputs[0].zeros > 0 and singular_exponent
     return any(h.zeros > 0 for h in inputs)
+
+
+def _mean_of_empty(record: OpRecord) -> bool:
+    out = record.result_health
+    inputs = record.float_inputs
+    return (
+        record.op_type == "Mean"
+        and bool(inputs)
+        and inputs[0].size == 0
+        and out is not None
+        and out.nan > 0
+    )
 
 
 def _denominator_has_zero(record: OpRecord) -> bool:

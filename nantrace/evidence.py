@@ -245,6 +245,11 @@ class Evidence:
     forward_op: Any = None
     #: op types that consume the origin's forward op's output (``SelectV2``: a tf.where).
     forward_consumers: frozenset[str] = frozenset()
+    #: a forward op near the differentiated one made NaN/Inf that a tf.where then discarded:
+    #: the op type, or None.
+    discarded_by_where: str | None = None
+    #: op types within two hops upstream of the origin (or of the op it differentiates).
+    upstream_ops: frozenset[str] = frozenset()
     #: the exp-family origin feeds a sum and a division or log: a hand-written softmax or
     #: log-sum-exp, which the max-subtracted library form keeps finite.
     exp_normalized: bool = False
@@ -295,7 +300,8 @@ def gather_evidence(
     )
     if path is not None and path.roles:  # batch tensors known by identity: split the roles
         evidence.feature, evidence.input_abs_max = path.batch_max(FEATURES)
-        evidence.target, evidence.target_abs_max = path.batch_max(TARGETS)
+        # Every weight's gradient comes from the loss: the targets shape all of them.
+        evidence.target, evidence.target_abs_max = path.batch_max(TARGETS, anywhere=True)
     for path_name, layer in path_layers.items():
         if _is_ungated_recurrent(layer):
             evidence.has_recurrent = True
@@ -330,6 +336,10 @@ def gather_evidence(
             evidence.forward_consumers = frozenset(
                 capture.records[i].op_type for i in graph.successors(subject.index)
             )
+            evidence.discarded_by_where = discarded_by_where(graph, capture, subject.index)
+            evidence.upstream_ops = frozenset(
+                capture.records[i].op_type for i in _within(graph, subject.index, 2, up=True)
+            )
             evidence.exp_normalized = _feeds_normalizer(graph, capture, subject.index)
         if record.phase == "backward":
             evidence.backward_layers = backward_layer_scale(capture, record.index)
@@ -337,6 +347,34 @@ def gather_evidence(
             capture.records[p].op_type if p is not None else None for p in subject.producers
         )
     return evidence
+
+
+def _within(graph: Any, index: int, depth: int, up: bool = False) -> set[int]:
+    """Nodes within ``depth`` hops of ``index`` (downstream, or upstream with ``up``)."""
+    step = graph.predecessors if up else graph.successors
+    seen: set[int] = set()
+    frontier = [index]
+    for _ in range(depth):
+        frontier = [n for node in frontier for n in step(node) if n not in seen]
+        seen |= set(frontier)
+    return seen
+
+
+def discarded_by_where(graph: Any, capture: ReplayCapture, index: int) -> str | None:
+    """The forward op (``index`` or within 3 hops downstream) whose NaN/Inf output feeds a
+    Select: the forward pass threw the value away, the backward pass did not."""
+    for node in sorted({index} | _within(graph, index, 3)):
+        record = capture.records[node]
+        if record.phase not in ("forward", "loss") or record.op_type in SELECT_TYPES:
+            continue
+        if not any(not h.finite for h in record.float_outputs):
+            continue
+        if any(capture.records[s].op_type in SELECT_TYPES for s in graph.successors(node)):
+            return record.op_type
+    return None
+
+
+SELECT_TYPES = frozenset({"Select", "SelectV2"})
 
 
 def backward_layer_scale(capture: ReplayCapture, upto: int) -> list[tuple[str, float]]:

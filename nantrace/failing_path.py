@@ -12,7 +12,7 @@ model's layers) from its *targets* (labels and sample weights: what reaches only
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
@@ -53,11 +53,14 @@ class FailingPath:
     forward: int | None = None
     complete: bool = True
     roles: dict[str, str] = field(default_factory=dict)
+    #: every batch tensor the step read, on the path or not.
+    every_batch: tuple[BatchTensor, ...] = ()
 
-    def batch_max(self, role: str) -> tuple[str | None, float]:
-        """The batch tensor of ``role`` with the largest finite |x| on the path."""
+    def batch_max(self, role: str, anywhere: bool = False) -> tuple[str | None, float]:
+        """The batch tensor of ``role`` with the largest finite |x| on the path (``anywhere``:
+        in the whole step)."""
         best: tuple[str | None, float] = (None, 0.0)
-        for tensor in self.batch:
+        for tensor in self.every_batch if anywhere else self.batch:
             if tensor.role == role and tensor.health.max_abs > best[1]:
                 best = (tensor.name, tensor.health.max_abs)
         return best
@@ -139,6 +142,19 @@ def failing_path(capture: ReplayCapture, graph: nx.DiGraph, record: OpRecord | N
     return _path_of(capture, frozenset(ops), roles, forward=forward, complete=True)
 
 
+def _batch_read(capture: ReplayCapture, ops: Any, roles: dict[str, str]) -> tuple[BatchTensor, ...]:
+    batch: dict[str, BatchTensor] = {}
+    for index in sorted(ops):
+        record = capture.records[index]
+        for name, health in zip(record.batch_inputs, record.inputs, strict=False):
+            if name is None or health is None:
+                continue
+            known = batch.get(name)
+            if known is None or health.max_abs > known.health.max_abs:
+                batch[name] = BatchTensor(name, roles.get(name, FEATURES), health)
+    return tuple(batch.values())
+
+
 def _path_of(
     capture: ReplayCapture,
     ops: frozenset[int],
@@ -147,21 +163,15 @@ def _path_of(
     complete: bool,
 ) -> FailingPath:
     layers: list[str] = []
-    batch: dict[str, BatchTensor] = {}
     for index in sorted(ops):
         record = capture.records[index]
         if record.phase == "forward" and record.layer and record.layer not in layers:
             layers.append(record.layer)
-        for name, health in zip(record.batch_inputs, record.inputs, strict=False):
-            if name is None or health is None:
-                continue
-            known = batch.get(name)
-            if known is None or health.max_abs > known.health.max_abs:
-                batch[name] = BatchTensor(name, roles.get(name, FEATURES), health)
     return FailingPath(
         ops=ops,
         layers=tuple(layers),
-        batch=tuple(batch.values()),
+        batch=_batch_read(capture, ops, roles),
+        every_batch=_batch_read(capture, range(len(capture.records)), roles),
         forward=forward,
         complete=complete,
         roles=roles,

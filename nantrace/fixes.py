@@ -532,6 +532,18 @@ def _float16_range(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix
     ]
     if evidence.loss_scaling:  # already scaled: keeping the layer in float32 is what's left
         fixes = [dataclasses.replace(fixes[0], score=1.0)]
+    if ev.get("target"):  # targets of 1e5 cannot live in float16 errors and gradients
+        fixes.insert(
+            0,
+            _rescale(
+                "rescale_target",
+                ev.get("target"),
+                float(ev.get("target_abs_max") or 0.0),
+                1.1,
+                f"the target {ev.get('target')} reaches |y| = {ev.get('target_abs_max'):.3g}; "
+                "errors and gradients of that size leave float16's range",
+            ),
+        )
     return fixes
 
 

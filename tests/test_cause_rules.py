@@ -1,0 +1,322 @@
+"""Fast tier: the cause rules and fix builders on synthetic op records and evidence.
+
+One test per cause and per misfire named in issue 10. No model runs here: each case states
+the values an op saw (min/max, zeros, dtype), as the replay capture would record them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nantrace.capture import OpRecord
+from nantrace.causes import infer_cause
+from nantrace.evidence import Evidence, _on_path
+from nantrace.fixes import clip_norm_from_history, rank_fixes
+from nantrace.records import Health, Origin
+
+
+def health(
+    low: float | None = -1.0,
+    high: float | None = 1.0,
+    *,
+    dtype: str = "float32",
+    zeros: int = 0,
+    nan: int = 0,
+    inf: int = 0,
+    size: int = 32,
+) -> Health:
+    values = [abs(v) for v in (low, high) if v is not None]
+    return Health(
+        nan=nan,
+        pos_inf=inf,
+        max_abs=max(values, default=0.0),
+        size=size,
+        dtype=dtype,
+        shape=(size,),
+        zeros=zeros,
+        min_value=low,
+        max_value=high,
+    )
+
+
+BAD = health(None, None, nan=4)
+INF = health(None, None, inf=4)
+
+
+def record(op: str, inputs: list[Health], output: Health = BAD, phase: str = "forward", **kw):
+    return OpRecord(
+        index=kw.pop("index", 5),
+        op_type=op,
+        phase=phase,
+        layer=kw.pop("layer", "net/layer"),
+        source="train.py:42",
+        inputs=list(inputs),
+        outputs=[output],
+        producers=kw.pop("producers", [None] * len(inputs)),
+        **kw,
+    )
+
+
+def origin_for(rec: OpRecord, kind: str) -> Origin:
+    return Origin(kind=kind, phase=rec.phase, step=0, op_type=rec.op_type, layer=rec.layer)
+
+
+def evidence(**kw) -> Evidence:
+    kw.setdefault("step", 0)
+    kw.setdefault("input_abs_max", 1.0)
+    return Evidence(**kw)
+
+
+def diagnose(rec: OpRecord, kind: str, ev: Evidence | None = None):
+    ev = ev or evidence()
+    origin = origin_for(rec, kind)
+    cause = infer_cause(origin, rec, ev)
+    return cause, rank_fixes(origin, cause, ev)
+
+
+# ---------------------------------------------------------------------------------------------
+# domain errors are not missing epsilons
+# ---------------------------------------------------------------------------------------------
+def test_log_of_negative_is_a_domain_error_with_a_clamp_not_an_epsilon():
+    cause, fixes = diagnose(record("Log", [health(-2.0, 3.0)], phase="loss"), "loss")
+    assert cause.id == "domain_error"
+    assert fixes[0].id == "clamp_argument"
+    assert "add_epsilon" not in [f.id for f in fixes]
+
+
+def test_sqrt_pow_log1p_acos_outside_their_domain():
+    cases = [
+        record("Sqrt", [health(-0.5, 2.0)]),
+        record("Pow", [health(-3.0, 3.0), health(1 / 3, 1 / 3)]),
+        record("Log1p", [health(-4.0, 1.0)]),
+        record("Acos", [health(-1.7, 1.2)]),
+    ]
+    for rec in cases:
+        cause, _ = diagnose(rec, "activation")
+        assert cause.id == "domain_error", rec.op_type
+
+
+def test_log1p_above_minus_one_is_not_a_domain_error():
+    cause, _ = diagnose(record("Log1p", [health(-0.5, 1.0)], output=INF), "activation")
+    assert cause.id != "domain_error"
+
+
+# ---------------------------------------------------------------------------------------------
+# zeros: probabilities, counts, norms
+# ---------------------------------------------------------------------------------------------
+def test_log_of_softmax_zero_is_unstable_loss():
+    rec = record("Log", [health(0.0, 1.0, zeros=3)], output=INF, phase="loss")
+    cause, fixes = diagnose(rec, "loss", evidence(upstream_ops=frozenset({"Softmax"})))
+    assert cause.id == "unstable_loss"
+    assert fixes[0].id == "use_from_logits"
+
+
+def test_log_of_relu_zero_is_a_missing_epsilon_not_from_logits():
+    rec = record("Log", [health(0.0, 0.9, zeros=3)], output=INF, phase="loss")
+    cause, fixes = diagnose(
+        rec, "loss", evidence(upstream_ops=frozenset({"Relu"}), output_activation="relu")
+    )
+    assert cause.id == "missing_epsilon"
+    assert fixes[0].id == "add_epsilon"
+
+
+def test_zero_over_zero_count_gets_divide_no_nan_first():
+    rec = record("RealDiv", [health(0.0, 0.0, zeros=1, size=1), health(0.0, 0.0, zeros=1, size=1)])
+    cause, fixes = diagnose(rec, "loss", evidence(argument_producers=("Sum", "Sum")))
+    assert cause.id == "missing_epsilon" and cause.evidence["empty_count"]
+    assert fixes[0].id == "divide_no_nan"
+
+
+def test_zero_norm_denominator_gets_an_epsilon_first():
+    rec = record("RealDiv", [health(0.0, 0.0, zeros=4), health(0.0, 1.0, zeros=1)])
+    cause, fixes = diagnose(rec, "activation", evidence(argument_producers=("Relu", "Sqrt")))
+    assert cause.id == "missing_epsilon"
+    assert fixes[0].id == "add_epsilon"
+
+
+def test_mean_of_an_empty_tensor_is_zero_over_zero():
+    empty = Health(size=0, dtype="float32", shape=(0,))
+    rec = record("Mean", [empty], output=health(None, None, nan=1, size=1), phase="loss")
+    cause, fixes = diagnose(rec, "loss")
+    assert cause.id == "missing_epsilon"
+    assert fixes[0].id == "divide_no_nan"
+
+
+def test_singular_gradient_of_sqrt_at_zero_points_at_the_forward_op():
+    forward = record("Sqrt", [health(0.0, 4.0, zeros=2)], output=health(0.0, 2.0, zeros=2))
+    backward = record("SqrtGrad", [health(0.0, 2.0, zeros=2), health(-1, 1)], phase="backward")
+    cause, fixes = diagnose(backward, "gradient", evidence(forward_op=forward))
+    assert cause.id == "missing_epsilon" and cause.evidence["backward"]
+    assert fixes[0].id == "add_epsilon"
+
+
+# ---------------------------------------------------------------------------------------------
+# the tf.where trap
+# ---------------------------------------------------------------------------------------------
+def test_nan_discarded_by_where_in_forward_is_a_where_trap():
+    forward = record("RealDiv", [health(0.0, 5.0, zeros=3), health(0.1, 2.0)])
+    backward = record("Reciprocal", [health(0.0, 12.0, zeros=6)], output=INF, phase="backward")
+    ev = evidence(forward_op=forward, discarded_by_where="Log")
+    cause, fixes = diagnose(backward, "gradient", ev)
+    assert cause.id == "where_gradient_trap"
+    assert fixes[0].id == "double_where"
+
+
+def test_backward_zero_without_a_where_is_not_a_trap():
+    forward = record("Log", [health(0.0, 5.0, zeros=3)], output=health(-9.0, 1.6))
+    backward = record("Reciprocal", [health(0.0, 5.0, zeros=3)], output=INF, phase="backward")
+    cause, _ = diagnose(backward, "gradient", evidence(forward_op=forward))
+    assert cause.id == "missing_epsilon"
+
+
+# ---------------------------------------------------------------------------------------------
+# overflow: exp, float16, bfloat16, data scale, depth
+# ---------------------------------------------------------------------------------------------
+def test_exp_overflow_clamps_the_argument():
+    cause, fixes = diagnose(record("Exp", [health(-3.0, 120.0)], output=INF), "activation")
+    assert cause.id == "exp_overflow"
+    assert fixes[0].id == "clamp_argument"
+
+
+def test_hand_written_softmax_overflow_suggests_logsumexp():
+    ev = evidence(exp_normalized=True)
+    cause, fixes = diagnose(record("Exp", [health(-3.0, 900.0)], output=INF), "activation", ev)
+    assert cause.id == "exp_overflow"
+    assert fixes[0].id == "use_logsumexp"
+
+
+def test_float16_exp_that_float32_would_hold_is_float16_range():
+    rec = record(
+        "Exp",
+        [health(-3.0, 20.0, dtype="float16")],
+        output=health(None, None, inf=2, dtype="float16"),
+    )
+    cause, fixes = diagnose(rec, "activation")
+    assert cause.id == "float16_range"
+    assert fixes[0].id == "float32_layer"
+
+
+def test_bfloat16_overflow_is_not_float16_range():
+    rec = record(
+        "MatMul",
+        [health(-1e5, 1e5, dtype="bfloat16"), health(-1.0, 1.0, dtype="bfloat16")],
+        output=health(None, None, inf=3, dtype="bfloat16"),
+    )
+    cause, _ = diagnose(rec, "matmul_overflow")
+    assert cause.id != "float16_range"
+
+
+def test_huge_target_with_normal_features_is_unscaled_target():
+    rec = record("MatMul", [health(-1e20, 1e20), health(-1e19, 1e19)], output=INF)
+    ev = evidence(step=3, input_abs_max=2.5, feature="x", target="y", target_abs_max=6.4e5)
+    cause, fixes = diagnose(rec, "matmul_overflow", ev)
+    assert cause.id == "unscaled_target"
+    assert fixes[0].id == "rescale_target" and fixes[0].params["tensor"] == "y"
+    assert fixes[0].snippet.startswith("y = y * ")
+
+
+def test_huge_features_and_target_name_both_tensors():
+    rec = record("MatMul", [health(-1e20, 1e20), health(-1.0, 1.0)], output=INF)
+    ev = evidence(input_abs_max=9.97e4, feature="x", target="y", target_abs_max=6.41e5)
+    cause, fixes = diagnose(rec, "matmul_overflow", ev)
+    assert cause.id == "unscaled_input"
+    assert "9.97e+04" in cause.summary and "6.41e+05" in cause.summary
+    assert [f.params["tensor"] for f in fixes] == ["x", "y"]
+
+
+def test_gradient_growing_with_depth_is_gradient_explosion():
+    rec = record("Mul", [health(-1e34, 1e34), health(1e6, 1e6)], output=INF, phase="backward")
+    layers = [("head", 0.45), ("sine7", 6.1e4), ("dense7", 1.5e5), ("sine6", 5.3e10)]
+    cause, _ = diagnose(rec, "gradient", evidence(backward_layers=layers))
+    assert cause.id == "gradient_explosion"
+
+
+def test_backward_overflow_off_a_recurrent_path_is_not_recurrent_explosion():
+    # The model has a SimpleRNN, but not on the failing path: evidence lists no recurrent layer.
+    rec = record("MatMul", [health(-1e30, 1e30), health(-1e10, 1e10)], output=INF, phase="backward")
+    cause, fixes = diagnose(rec, "gradient", evidence(recurrent_layers=[]))
+    assert cause.id != "recurrent_explosion"
+
+
+def test_nothing_fits_gives_unknown_with_evidence_and_no_fixes():
+    rec = record("MatMul", [health(-1e30, 1e30), health(-1e10, 1e10)], output=INF)
+    cause, fixes = diagnose(rec, "matmul_overflow", evidence(step=0, learning_rate=1e-3))
+    assert cause.id == "unknown" and cause.confidence == 0.0
+    assert cause.evidence["inputs"]
+    assert fixes == []
+
+
+# ---------------------------------------------------------------------------------------------
+# state, optimizer, input data
+# ---------------------------------------------------------------------------------------------
+def test_variable_already_non_finite_before_the_step_is_non_finite_state():
+    rec = record("ReadVariableOp", [], output=BAD, variable="dense/kernel:0")
+    ev = evidence(step=0, stale_variables=["dense/kernel:0"], iterations=1200)
+    cause, fixes = diagnose(rec, "optimizer_update", ev)
+    assert cause.id == "non_finite_state"
+    assert "dense/kernel:0" in cause.summary and cause.evidence["iterations"] == 1200
+    assert fixes[0].id == "restore_checkpoint"
+
+
+def test_float16_adam_epsilon_that_underflows_is_float16_range():
+    rec = record(
+        "RealDiv",
+        [health(0.0, 0.0, dtype="float16", zeros=8), health(0.0, 1.0, dtype="float16", zeros=8)],
+        output=health(None, None, nan=8, dtype="float16"),
+        phase="update",
+    )
+    ev = evidence(optimizer_epsilon=1e-8, learning_rate=1e-3, optimizer_name="Adam")
+    cause, fixes = diagnose(rec, "optimizer_update", ev)
+    assert cause.id == "float16_range" and cause.evidence["underflow"]
+    assert fixes[0].id == "add_epsilon" and fixes[0].params["epsilon"] == 1e-4
+
+
+def test_every_row_non_finite_imputes_instead_of_dropping_rows():
+    origin = Origin(
+        kind="input_data",
+        phase="input",
+        step=0,
+        tensor="x",
+        rows=tuple(range(8)),
+        output=Health(nan=8, size=32, dtype="float32", shape=(8, 4)),
+    )
+    ev = evidence(arguments=["x", "y"])
+    cause = infer_cause(origin, None, ev)
+    fixes = rank_fixes(origin, cause, ev)
+    assert cause.evidence["every_row"]
+    assert fixes[0].params["mode"] == "impute"
+
+
+def test_some_rows_non_finite_filters_on_the_named_tensor():
+    origin = Origin(
+        kind="input_data",
+        phase="input",
+        step=0,
+        tensor="y",
+        rows=(3,),
+        output=Health(nan=1, size=8, dtype="float32", shape=(8, 1)),
+    )
+    ev = evidence(arguments=["x", "y"])
+    fixes = rank_fixes(origin, infer_cause(origin, None, ev), ev)
+    assert fixes[0].params["mode"] == "drop_rows"
+    assert "lambda x, y:" in fixes[0].snippet and "is_finite(y)" in fixes[0].snippet
+
+
+# ---------------------------------------------------------------------------------------------
+# values: clip norm, evidence on the path
+# ---------------------------------------------------------------------------------------------
+def test_clip_norm_excludes_the_run_up_to_the_blow_up():
+    norms = np.array([1.0, 1.2, 0.9, 1.1, 1.0, 0.95, 1.05, 1.0, 4.0, 40.0, 6.07e8])
+    clip, basis = clip_norm_from_history(norms)
+    assert 0.9 <= clip <= 1.2
+    assert "run-up" in basis
+
+
+def test_clip_norm_needs_history():
+    assert clip_norm_from_history(np.array([1.0, 2.0])) is None
+
+
+def test_only_layers_on_the_failing_path_are_evidence():
+    layers = {"m": object(), "m/embedding": object(), "m/dense": object(), "m/rnn": object()}
+    kept = _on_path(layers, ("m/dense",))
+    assert set(kept) == {"m", "m/dense"}
