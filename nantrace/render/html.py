@@ -259,7 +259,11 @@ def _why(report: Report) -> str:
         out.append("<p>No cause inferred from the evidence.</p></section>")
         return "".join(out)
     c = report.cause
-    out.append(f'<p><span class="kind">{_e(c.id)}</span>{_e(c.summary)}</p>')
+    sure = "no rule fits" if c.id == "unknown" else f"confidence {c.confidence:.2f}"
+    out.append(
+        f'<p><span class="kind">{_e(c.id)}</span>{_e(c.summary)} '
+        f'<span class="verdict none">{_e(sure)}</span></p>'
+    )
     if c.evidence:
         out.append("<table><tr><th>evidence</th><th>value</th></tr>")
         for key, value in c.evidence.items():
@@ -275,20 +279,24 @@ def _fixes(report: Report) -> str:
         out.append("<p>No fix suggested.</p>")
     for rank, fix in enumerate(report.fixes, 1):
         out.append(_fix_card(rank, fix))
+    if report.tried:
+        out.append("<h2>Tried by replay, did not help</h2>")
+        for fix in report.tried:
+            out.append(_fix_card(0, fix))
     out.append("</section>")
     return "".join(out)
 
 
 def _fix_card(rank: int, fix: Fix) -> str:
     verdict = {
-        True: '<span class="verdict yes">✓ verified by replay</span>',
-        False: '<span class="verdict no">✗ did not help in replay</span>',
+        True: '<span class="verdict yes">✓ verified by replay: trains</span>',
+        False: f'<span class="verdict no">✗ replay: {_e(fix.verdict or "did not help")}</span>',
         None: '<span class="verdict none">not checked</span>',
     }[fix.verified]
     params = {k: v for k, v in fix.params.items() if k != "verification" and v is not None}
     out = [
         f'<div class="fix{" first" if rank == 1 else ""}" id="fix-{_e(fix.id)}">',
-        f'<h3><span class="rank">{rank}</span><code>{_e(fix.id)}</code>{verdict}</h3>',
+        f'<h3><span class="rank">{rank or "–"}</span><code>{_e(fix.id)}</code>{verdict}</h3>',
         f"<div>{_e(fix.rationale)}</div>",
     ]
     if params:

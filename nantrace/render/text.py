@@ -61,20 +61,35 @@ def _lines(report: Report) -> list[tuple[str, str]]:
         lines.append(("dim", "  path: " + " → ".join(shown)))
     lines.append(("bold", "WHY"))
     if report.cause:
-        lines.append(("", f"  {report.cause.id}: {report.cause.summary}"))
+        sure = (
+            "no rule's evidence fits"
+            if report.cause.id == "unknown"
+            else f"confidence {report.cause.confidence:.2f}"
+        )
+        lines.append(("", f"  {report.cause.id} ({sure}): {report.cause.summary}"))
+        if report.cause.id == "unknown":
+            for key, value in report.cause.evidence.items():
+                if value not in (None, [], {}):
+                    lines.append(("dim", f"     {key}: {_short(value)}"))
     else:
         lines.append(("", "  no cause inferred"))
     lines.append(("bold", "WHAT TO CHANGE"))
     if not report.fixes:
         lines.append(("", "  no fix suggested"))
     for rank, fix in enumerate(report.fixes, 1):
-        check = {True: " [verified]", False: " [did not help in replay]", None: ""}[fix.verified]
-        params = ", ".join(f"{k}={_short(v)}" for k, v in fix.params.items() if v is not None)
+        check = {True: " [verified: trains]", False: " [did not help in replay]", None: ""}[
+            fix.verified
+        ]
         lines.append(("green" if rank == 1 else "", f"  {rank}. {fix.id}{check}: {fix.rationale}"))
-        if params:
-            lines.append(("dim", f"     {params}"))
-        if fix.snippet:
-            lines.append(("cyan", f"     {fix.snippet}"))
+        lines += _fix_details(fix)
+    if report.tried:
+        lines.append(("bold", "TRIED BY REPLAY, DID NOT HELP"))
+        for fix in report.tried:
+            lines.append(
+                ("", f"  - {fix.id} [{fix.verdict}]: {fix.params.get('verification', '')}")
+            )
+            if fix.snippet:
+                lines.append(("dim", f"     {fix.snippet}"))
     for note in report.notes:
         lines.append(("yellow", f"note: {note}"))
     if report.restored:
@@ -82,6 +97,39 @@ def _lines(report: Report) -> list[tuple[str, str]]:
     if report.bundle:
         lines.append(("dim", f"bundle: {report.bundle}"))
     return lines
+
+
+#: Fix params shown in the text report (the rest are in the JSON).
+_SHOWN = (
+    "tensor",
+    "scale",
+    "layer",
+    "layers",
+    "suggested",
+    "current",
+    "clipnorm",
+    "epsilon",
+    "mode",
+    "rows",
+    "op_type",
+    "where",
+    "variables",
+    "basis",
+)
+
+
+def _fix_details(fix: Any) -> list[tuple[str, str]]:
+    params = ", ".join(
+        f"{k}={_short(fix.params[k])}" for k in _SHOWN if fix.params.get(k) is not None
+    )
+    out = []
+    if params:
+        out.append(("dim", f"     {params}"))
+    if fix.params.get("verification"):
+        out.append(("dim", f"     replay: {fix.params['verification']}"))
+    if fix.snippet:
+        out.append(("cyan", f"     {fix.snippet}"))
+    return out
 
 
 def _short(value: Any) -> str:
