@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 from scenario_cases import SCENARIOS, Scenario
 
+from nantrace.records import Report
+
 
 def _patterns() -> tuple[list[Scenario], list[Callable]]:
     try:
@@ -19,6 +21,17 @@ def all_scenarios(suite: str = "all") -> list[Scenario]:
     own = list(SCENARIOS)
     patterns, _ = _patterns()
     return {"own": own, "patterns": patterns}.get(suite, own + patterns)
+
+
+_REPORTS: dict[str, Report | None] = {}
+
+
+def report_for(scenario: Scenario) -> Report | None:
+    """The scenario's report, built once per process: the diagnosis test and the fix check
+    share it (both are in the scenario's xdist group, so they run in one worker)."""
+    if scenario.name not in _REPORTS:
+        _REPORTS[scenario.name] = scenario.build()
+    return _REPORTS[scenario.name]
 
 
 def all_healthy() -> list[Callable]:

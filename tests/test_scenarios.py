@@ -8,7 +8,7 @@ import math
 
 import pytest
 from scenario_cases import Scenario
-from scenario_suite import all_scenarios
+from scenario_suite import all_scenarios, report_for
 
 SCENARIOS = all_scenarios()
 
@@ -26,15 +26,17 @@ KNOWN_MISSES = {
 
 def _params():
     for scenario in SCENARIOS:
-        marks = [pytest.mark.slow]
+        marks = [pytest.mark.slow, pytest.mark.xdist_group(scenario.name)]
         if scenario.name in KNOWN_MISSES:
-            marks.append(pytest.mark.xfail(reason=KNOWN_MISSES[scenario.name], strict=True))
+            # not strict: when the machine is slow, the verification budget can run out and
+            # leave the failing fixes unchecked (ranked) instead of tried
+            marks.append(pytest.mark.xfail(reason=KNOWN_MISSES[scenario.name], strict=False))
         yield pytest.param(scenario, id=scenario.name, marks=marks)
 
 
 @pytest.mark.parametrize("scenario", list(_params()))
 def test_scenario_is_diagnosed(scenario: Scenario):
-    report = scenario.build()
+    report = report_for(scenario)
     assert report is not None, f"{scenario.name}: the guard never tripped"
     origin = report.origin
     assert report.reproduced

@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import fix_application
 import pytest
-from scenario_cases import SCENARIOS
+from scenario_suite import all_scenarios, report_for
 
-try:
-    from scenario_patterns import PATTERN_SCENARIOS
-except ImportError:  # written by another change; the suite runs without it
-    PATTERN_SCENARIOS = []
-
-ALL = list(SCENARIOS) + list(PATTERN_SCENARIOS)
+ALL = all_scenarios()
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("scenario", ALL, ids=[s.name for s in ALL])
+@pytest.mark.parametrize(
+    "scenario",
+    [pytest.param(s, id=s.name, marks=pytest.mark.xdist_group(s.name)) for s in ALL],
+)
 def test_verified_fixes_train_from_scratch(scenario):
-    report = scenario.build()
+    report = report_for(scenario)
     if report is None:
         pytest.skip("the guard never tripped")
     verified = [fix for fix in report.fixes if fix.verified]
