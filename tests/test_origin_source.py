@@ -1,0 +1,87 @@
+"""A backward-pass origin points at the user's forward line (the one to change), the
+``tape.gradient`` line second; a NaN the loss masks out does not hide the real origin."""
+
+from __future__ import annotations
+
+import linecache
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import nantrace
+
+
+class SqrtFeatures(keras.layers.Layer):
+    def call(self, x):
+        return tf.sqrt(x)  # singular gradient at the ReLU's exact zeros
+
+
+def _line(source: str) -> str:
+    path, line = source.rsplit(":", 1)
+    return linecache.getline(path, int(line))
+
+
+def _train(step, batches):
+    watched = nantrace.watch(tf.function(step))
+    try:
+        for batch in batches:
+            watched(*batch)
+    except nantrace.NonFiniteError as error:
+        return error.report
+    return None
+
+
+def test_backward_origin_source_is_the_forward_line():
+    keras.utils.set_random_seed(7)
+    rng = np.random.default_rng(7)
+    model = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(8, activation="relu"),
+            SqrtFeatures(),
+            keras.layers.Dense(1),
+        ]
+    )
+    optimizer = keras.optimizers.SGD(0.01)
+
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    x = rng.normal(size=(32, 6)).astype("float32")
+    y = rng.normal(size=(32, 1)).astype("float32")
+    report = _train(step, [(tf.constant(x), tf.constant(y))] * 3)
+    assert report is not None and report.origin.kind == "gradient"
+    assert "tf.sqrt(x)" in _line(report.origin.source)
+    assert report.origin.tape_source and "tape.gradient" in _line(report.origin.tape_source)
+    assert report.cause.id == "missing_epsilon"
+
+
+def test_masked_nan_labels_do_not_hide_the_real_origin():
+    keras.utils.set_random_seed(8)
+    rng = np.random.default_rng(8)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="relu")])
+    optimizer = keras.optimizers.SGD(0.01)
+
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            known = tf.math.is_finite(y)
+            target = tf.where(known, y, 0.0)  # missing labels masked out correctly
+            rate = model(x, training=True)
+            loss = tf.reduce_mean(rate - target * tf.math.log(rate))  # log(0) at dead units
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    x = rng.normal(size=(32, 4)).astype("float32")
+    y = rng.uniform(1, 3, size=(32, 1)).astype("float32")
+    y[[2, 9]] = np.nan
+    report = _train(step, [(tf.constant(x), tf.constant(y))] * 3)
+    assert report is not None
+    assert report.origin.kind != "input_data"
+    assert report.origin.op_type in {"Log", "Mul"}
+    assert any("do not reach" in note for note in report.notes)
