@@ -18,6 +18,7 @@ from nantrace.evidence import (  # noqa: F401  (re-exported for older imports)
     RELU_FAMILY,
     Evidence,
     LayerScale,
+    _as_float,
     expected_std,
     gather_evidence,
     initializer_std,
@@ -807,12 +808,3 @@ def _health_summary(health: Health) -> dict[str, Any]:
         "nan": health.nan,
         "inf": health.inf,
     }
-
-
-def _as_float(value: Any) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(np.asarray(value))
-    except (TypeError, ValueError):
-        return None
