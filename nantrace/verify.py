@@ -51,7 +51,7 @@ VERIFY_BUDGET_S = 20.0
 #: Fixes (in ranking order) that are verified; the others keep ``verified=None``.
 MAX_FIXES = 3
 #: The horizon: at least this many steps, and this many times the steps since the anchor.
-MIN_HORIZON = 50
+MIN_HORIZON = 100
 HORIZON_FACTOR = 3
 #: Steps whose mean loss is compared with the healthy level at the end of the horizon.
 TAIL = 10
