@@ -72,14 +72,13 @@ def build_report(watched: Any, trip: Trip, args: tuple, kwargs: dict) -> Report:
             anchor=watched.anchor,
             since_anchor=list(watched.since_anchor),
         )
-        first = fixes[0].id
         outcome = verify_fixes(context, fixes)
         if len(outcome) == 3:
             fixes, tried, verify_notes = outcome
         else:  # pragma: no cover - older verify signature
             fixes, verify_notes = outcome
         notes += verify_notes
-        cause = _weigh_cause(cause, first, fixes, tried)
+        cause = _weigh_cause(cause, fixes, tried)
     if speculative:
         # Nothing pointed at these: keep only what replay showed to train.
         tried += [f for f in fixes if f.verified is not True and f.verdict is not None]
@@ -129,21 +128,21 @@ def build_report(watched: Any, trip: Trip, args: tuple, kwargs: dict) -> Report:
     )
 
 
-def _weigh_cause(
-    cause: Cause | None, first: str, fixes: list[Fix], tried: list[Fix]
-) -> Cause | None:
-    """Replay is evidence too: the cause's own first fix training confirms it; failing lowers it."""
+def _weigh_cause(cause: Cause | None, fixes: list[Fix], tried: list[Fix]) -> Cause | None:
+    """Replay is evidence too: one of the cause's own fixes training confirms it; when every
+    checked fix failed, the cause is in doubt."""
     if cause is None or cause.id == "unknown":
         return cause
-    outcome = {f.id: f for f in list(fixes) + list(tried)}.get(first)
-    if outcome is None or outcome.verdict is None:
+    checked = [f for f in list(fixes) + list(tried) if f.verdict is not None]
+    if not checked:
         return cause
     evidence = dict(cause.evidence)
-    if outcome.verified:
-        evidence["confirmed_by"] = first
+    trained = [f.id for f in checked if f.verified]
+    if trained:
+        evidence["confirmed_by"] = trained[0]
         confidence = min(0.99, cause.confidence + 0.1)
     else:
-        evidence["refuted_by"] = f"{first} ({outcome.verdict})"
+        evidence["refuted_by"] = ", ".join(f"{f.id} ({f.verdict})" for f in checked)
         confidence = cause.confidence * 0.5
     return dataclasses.replace(cause, evidence=evidence, confidence=round(confidence, 2))
 

@@ -70,6 +70,7 @@ class Watched:
         bundle_dir: str | None = None,
         history: bool = True,
         anchor_every: int = ANCHOR_EVERY,
+        verify: bool = True,
     ) -> None:
         if on_nan not in ON_NAN_MODES:
             raise NantraceError(
@@ -85,6 +86,8 @@ class Watched:
         self.optimizer = optimizer
         self.on_nan = on_nan
         self.bundle_dir = bundle_dir
+        #: replay the top fixes after a trip (seconds of work); False: rank them unchecked.
+        self.verify = bool(verify)
         self.anchor_every = max(0, int(anchor_every))
         self.step = 0
         self.reports: list[Report] = []
@@ -240,16 +243,12 @@ class Watched:
         print_report(report, file=sys.stderr)
 
     def _diagnose_unverified(self, trip: Trip, args: tuple, kwargs: dict) -> Report:
-        missing = object()
-        previous = self.__dict__.get("verify", missing)
+        previous = self.verify
         self.verify = False  # build_report honours watched.verify
         try:
             report = self.diagnose(trip, args, kwargs)
         finally:
-            if previous is missing:
-                del self.verify
-            else:
-                self.verify = previous
+            self.verify = previous
         if previous is False or not report.fixes:
             return report
         note = (
@@ -366,6 +365,7 @@ def watch(
     bundle_dir: str | None = None,
     history: bool = True,
     anchor_every: int = ANCHOR_EVERY,
+    verify: bool = True,
 ) -> Any:
     """Guard a training step; on the first non-finite loss, gradient or variable, diagnose it.
 
@@ -384,6 +384,8 @@ def watch(
     for the cause, percentiles for the clip norm). ``anchor_every`` takes a host copy of the
     state every N steps (0: never) so learning-rate and clipping fixes can be verified by
     replaying from before the blow-up; it costs one more copy of the state in host memory.
+    ``verify`` replays the top fixes after a trip (a few seconds) so the report can say which
+    ones train; ``verify=False`` ranks them unchecked.
     """
     if fn is not None and _looks_like_model(fn):
         # watch(model): the Keras surface, every later model.fit runs guarded.
@@ -400,6 +402,7 @@ def watch(
             bundle_dir=bundle_dir,
             history=history,
             anchor_every=anchor_every,
+            verify=verify,
         )
 
     if fn is None:

@@ -3,7 +3,7 @@
 Per variable and per layer: NaN/Inf counts, max|w|, norm, RMS against the He/Glorot scale for the
 kernel's fan-in (the same reference ``nantrace.causes`` uses during a live diagnosis), optimizer
 slots included. From that state the scan infers the causes it can (``cause.id`` values of
-DESIGN.md) and ranks fixes (``fixes[].id``):
+docs/causes-and-fixes.md) and ranks fixes (``fixes[].id``):
 
 * ``missing_epsilon`` — a weight is non-finite exactly where its Adam velocity is 0 (a zero
   gradient history divided by ``sqrt(v) + epsilon`` with epsilon 0), or the .keras config says

@@ -1,4 +1,4 @@
-"""The suite covers every cause of DESIGN's table: the original ones at least three times, the
+"""The suite covers every cause of the taxonomy (docs/causes-and-fixes.md): the original ones at least three times, the
 ones added with issue 10 at least twice."""
 
 from scenario_suite import all_scenarios
