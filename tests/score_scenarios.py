@@ -34,6 +34,8 @@ class Row:
     cause: str | None
     verdict: str | None
     seconds: float
+    verified: int = 0  # fixes marked verified (verdict trains)
+    tried: int = 0  # fixes replay moved to "tried" (postpones / fails)
 
 
 def score(index: int, suite: str) -> Row:
@@ -56,7 +58,10 @@ def score(index: int, suite: str) -> Row:
         "fix3": None if not scenario.fixes else bool(set(ids[:3]) & scenario.fixes),
     }
     verdict = report.fixes[0].verdict if report.fixes else None
-    return Row(scenario.name, scenario.blind, checks, cause, verdict, seconds)
+    verified = sum(1 for f in report.fixes if f.verified)
+    return Row(
+        scenario.name, scenario.blind, checks, cause, verdict, seconds, verified, len(report.tried)
+    )
 
 
 def healthy(index: int) -> bool:
@@ -74,9 +79,11 @@ def summarize(rows: list[Row], label: str) -> None:
     verified = [r for r in rows if r.verdict is not None]
     trains = sum(1 for r in verified if r.verdict == "trains")
     print(
-        f"{label}: {len(rows)} scenarios: " + "  ".join(parts)
+        f"{label}: {len(rows)} scenarios: "
+        + "  ".join(parts)
         + f"  (cause unknown {unknown}, wrong {wrong}); first fix checked by replay on "
-        f"{len(verified)}: trains {trains}"
+        f"{len(verified)}: trains {trains}; fixes marked verified {sum(r.verified for r in rows)}, "
+        f"tried and moved out of the ranking {sum(r.tried for r in rows)}"
     )
 
 
@@ -88,9 +95,7 @@ def main() -> int:
     parser.add_argument("--no-healthy", action="store_true")
     options = parser.parse_args()
     scenarios = all_scenarios(options.suite)
-    chosen = [
-        i for i, s in enumerate(scenarios) if options.only is None or s.name in options.only
-    ]
+    chosen = [i for i, s in enumerate(scenarios) if options.only is None or s.name in options.only]
     with ProcessPoolExecutor(max_workers=options.jobs) as pool:
         rows = list(pool.map(score, chosen, [options.suite] * len(chosen)))
         alarms = (
@@ -105,7 +110,10 @@ def main() -> int:
         )
         name = row.name + (" *" if row.blind else "")
         print(f"{name:46} {marks} {str(row.cause):14} {str(row.verdict):9} {row.seconds:5.1f}")
-    print("(* written blind: before any rule was changed for its pattern)\n")
+    print(
+        "(* written blind, by someone who did not see the rules, before any rule was changed "
+        "for its pattern; rules were changed after their first scoring: see README)\n"
+    )
     summarize(rows, "all")
     blind = [r for r in rows if r.blind]
     if blind and len(blind) != len(rows):
