@@ -162,12 +162,21 @@ def _non_finite_input(origin: Origin, cause: Cause, evidence: Evidence) -> list[
             f"{tensor} holds NaN/Inf in {len(rows)} of {size or '?'} rows: {rows[:10]}"
             + (" ..." if len(rows) > 10 else ""),
             {"tensor": tensor, "rows": rows, "mode": "drop_rows"},
-            f"dataset = dataset.filter(lambda {', '.join(evidence.arguments or ['x', 'y'])}: "
+            f"dataset = dataset.filter(lambda {_filter_arguments(evidence.arguments, tensor)}: "
             f"tf.reduce_all(tf.math.is_finite({tensor})))  # drops the rows whose {tensor} "
             "is not finite",
             score=1.0,
         )
     ]
+
+
+def _filter_arguments(arguments: list[str], tensor: str) -> str:
+    """The lambda parameters of a ``dataset.filter`` over the step's batches: the step's own
+    argument names, or ``*data`` when one argument holds the whole (x, y, ...) tuple (a Keras
+    ``train_step(data)``), since ``filter`` passes a tuple element unpacked."""
+    if len(arguments) == 1 and tensor.startswith(f"{arguments[0]}["):
+        return f"*{arguments[0]}"
+    return ", ".join(arguments or ["x", "y"])
 
 
 def _unscaled_input(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:

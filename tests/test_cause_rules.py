@@ -320,3 +320,17 @@ def test_only_layers_on_the_failing_path_are_evidence():
     layers = {"m": object(), "m/embedding": object(), "m/dense": object(), "m/rnn": object()}
     kept = _on_path(layers, ("m/dense",))
     assert set(kept) == {"m", "m/dense"}
+
+
+def test_keras_train_step_data_tuple_filters_with_star_args():
+    origin = Origin(
+        kind="input_data",
+        phase="input",
+        step=0,
+        tensor="data[0]",
+        rows=(3,),
+        output=Health(nan=1, size=8, dtype="float32", shape=(8, 1)),
+    )
+    ev = evidence(arguments=["data"])
+    fixes = rank_fixes(origin, infer_cause(origin, None, ev), ev)
+    assert "lambda *data:" in fixes[0].snippet and "is_finite(data[0])" in fixes[0].snippet
