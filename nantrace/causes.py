@@ -177,7 +177,7 @@ def _optimizer_update(origin: Origin, record: OpRecord, evidence: Evidence) -> C
         )
     if dtype in HALF_DTYPES and eps is not None and eps > 0 and zero_denominator:
         as_half = float(np.asarray(eps, dtype=np.float16)) if dtype == "float16" else eps
-        if as_half == 0.0 or dtype == "float16":
+        if as_half == 0.0:  # the epsilon itself is 0 in this dtype
             return Cause(
                 "float16_range",
                 f"the {evidence.optimizer_name or 'optimizer'} update of {origin.variable} runs "

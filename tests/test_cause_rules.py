@@ -334,3 +334,15 @@ def test_keras_train_step_data_tuple_filters_with_star_args():
     ev = evidence(arguments=["data"])
     fixes = rank_fixes(origin, infer_cause(origin, None, ev), ev)
     assert "lambda *data:" in fixes[0].snippet and "is_finite(data[0])" in fixes[0].snippet
+
+
+def test_float16_update_with_a_representable_epsilon_is_not_an_underflow():
+    rec = record(
+        "RealDiv",
+        [health(0.0, 0.0, dtype="float16", zeros=8), health(0.0, 1.0, dtype="float16", zeros=8)],
+        output=health(None, None, nan=8, dtype="float16"),
+        phase="update",
+    )
+    ev = evidence(optimizer_epsilon=1e-4, learning_rate=1e-3, optimizer_name="Adam")
+    cause, _ = diagnose(rec, "optimizer_update", ev)
+    assert cause.id != "float16_range"
