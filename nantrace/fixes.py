@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -114,18 +115,39 @@ def _scale_for(abs_max: float) -> float:
     return float(f"{1.0 / abs_max:.3g}") if abs_max > 0 else 1.0
 
 
-def _rescale(fix_id: str, tensor: str | None, abs_max: float, score: float, why: str) -> Fix:
+#: Keras ``train_step(data)``: what the elements of ``data`` are called in ``model.fit``.
+_FIT_NAMES = ("x", "y", "sample_weight")
+
+
+def _user_name(tensor: str, arguments: list[str] | None) -> str:
+    """The name a user knows a batch tensor by: ``data[0]`` of a Keras ``train_step(data)``
+    is the ``x`` given to ``model.fit``."""
+    match = re.fullmatch(r"(\w+)\[(\d)\](.*)", tensor)
+    if arguments == [match.group(1) if match else None] and match and int(match.group(2)) < 3:
+        return _FIT_NAMES[int(match.group(2))] + match.group(3)
+    return tensor
+
+
+def _rescale(
+    fix_id: str,
+    tensor: str | None,
+    abs_max: float,
+    score: float,
+    why: str,
+    arguments: list[str] | None = None,
+) -> Fix:
     name = tensor or ("x" if fix_id == "rescale_input" else "y")
+    shown = _user_name(name, arguments)
     scale = _scale_for(abs_max)
     if fix_id == "rescale_input":
         snippet = (
-            f"{name} = {name} * {scale:.3g}  # or: norm = keras.layers.Normalization(); "
+            f"{shown} = {shown} * {scale:.3g}  # or: norm = keras.layers.Normalization(); "
             "norm.adapt(features) as the first layer"
         )
     else:
         snippet = (
-            f"{name} = {name} * {scale:.3g}  # train on scaled targets; divide predictions by "
-            f"{scale:.3g} to get original units (or train on tf.math.log1p({name}))"
+            f"{shown} = {shown} * {scale:.3g}  # train on scaled targets; divide predictions by "
+            f"{scale:.3g} to get original units (or train on tf.math.log1p({shown}))"
         )
     return Fix(
         fix_id,
@@ -190,6 +212,7 @@ def _unscaled_input(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fi
             f"the features {ev.get('tensor') or ''} reach |x| = "
             f"{float(ev.get('input_abs_max') or evidence.input_abs_max):.3g}; scale them into "
             "~[-1, 1]",
+            arguments=evidence.arguments,
         )
     ]
     if ev.get("target"):
@@ -200,6 +223,7 @@ def _unscaled_input(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fi
                 float(ev.get("target_abs_max") or 0.0),
                 0.8,
                 f"the target {ev.get('target')} reaches |y| = {ev.get('target_abs_max'):.3g} too",
+                arguments=evidence.arguments,
             )
         )
     return fixes
@@ -215,6 +239,7 @@ def _unscaled_target(origin: Origin, cause: Cause, evidence: Evidence) -> list[F
             1.0,
             f"the target {ev.get('tensor') or ''} reaches |y| = "
             f"{float(ev.get('target_abs_max') or 0.0):.3g}; scale it (or log-transform it)",
+            arguments=evidence.arguments,
         )
     ]
     if evidence.half_precision:
@@ -467,6 +492,7 @@ def _exp_overflow(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]
                 0.8,
                 f"the features {ev.get('feature')} reach |x| = {ev.get('input_abs_max'):.3g}: "
                 "scaled features keep the exponent's argument small",
+                arguments=evidence.arguments,
             )
         )
     return fixes
@@ -551,6 +577,7 @@ def _float16_range(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix
                 1.1,
                 f"the target {ev.get('target')} reaches |y| = {ev.get('target_abs_max'):.3g}; "
                 "errors and gradients of that size leave float16's range",
+                arguments=evidence.arguments,
             ),
         )
     return fixes

@@ -346,3 +346,15 @@ def test_float16_update_with_a_representable_epsilon_is_not_an_underflow():
     ev = evidence(optimizer_epsilon=1e-4, learning_rate=1e-3, optimizer_name="Adam")
     cause, _ = diagnose(rec, "optimizer_update", ev)
     assert cause.id != "float16_range"
+
+
+def test_keras_fit_tensors_are_named_as_model_fit_calls_them():
+    rec = record("MatMul", [health(-1e20, 1e20), health(-1e19, 1e19)], output=INF)
+    ev = evidence(
+        step=3, input_abs_max=2.5, feature="data[0]", target="data[1]", target_abs_max=6.4e5
+    )
+    ev.arguments = ["data"]
+    cause, fixes = diagnose(rec, "matmul_overflow", ev)
+    assert cause.id == "unscaled_target"
+    assert fixes[0].params["tensor"] == "data[1]"  # what replay resolves
+    assert fixes[0].snippet.startswith("y = y * ")  # what the user writes
