@@ -16,6 +16,7 @@ import numpy as np
 
 from nantrace.evidence import (  # noqa: F401  (re-exported for older imports)
     RELU_FAMILY,
+    SELECT_OPS,
     Evidence,
     LayerScale,
     _as_float,
@@ -73,7 +74,6 @@ SINGULAR_GRAD_OPS = frozenset(
 )
 #: Ops whose result grows exponentially with their argument.
 EXP_OPS = frozenset({"Exp", "Expm1", "Softplus", "Cosh", "Sinh", "Pow"})
-SELECT_OPS = frozenset({"Select", "SelectV2"})
 #: Ops that make probabilities (a log of their output is a cross-entropy on probabilities).
 PROBABILITY_OPS = frozenset({"Softmax", "Sigmoid"})
 #: Producers of a denominator that make it a norm or a spread (an epsilon belongs inside).

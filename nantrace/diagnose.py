@@ -72,11 +72,7 @@ def build_report(watched: Any, trip: Trip, args: tuple, kwargs: dict) -> Report:
             anchor=watched.anchor,
             since_anchor=list(watched.since_anchor),
         )
-        outcome = verify_fixes(context, fixes)
-        if len(outcome) == 3:
-            fixes, tried, verify_notes = outcome
-        else:  # pragma: no cover - older verify signature
-            fixes, verify_notes = outcome
+        fixes, tried, verify_notes = verify_fixes(context, fixes)
         notes += verify_notes
         cause = _weigh_cause(cause, fixes, tried)
     if speculative:

@@ -19,6 +19,8 @@ if TYPE_CHECKING:  # keep `import nantrace.evidence` free of TensorFlow (the sca
     from nantrace.capture import OpRecord, ReplayCapture
 
 RELU_FAMILY = frozenset({"relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "swish"})
+#: The ops tf.where builds.
+SELECT_OPS = frozenset({"Select", "SelectV2"})
 
 
 @dataclass(frozen=True)
@@ -222,7 +224,6 @@ class Evidence:
     step: int
     input_abs_max: float
     layer_scales: list[LayerScale] = field(default_factory=list)
-    has_recurrent: bool = False
     recurrent_layers: list[str] = field(default_factory=list)
     learning_rate: float | None = None
     optimizer_epsilon: float | None = None
@@ -304,7 +305,6 @@ def gather_evidence(
         evidence.target, evidence.target_abs_max = path.batch_max(TARGETS, anywhere=True)
     for path_name, layer in path_layers.items():
         if _is_ungated_recurrent(layer):
-            evidence.has_recurrent = True
             evidence.recurrent_layers.append(f"{path_name} ({type(layer).__name__})")
     for layer in layers.values():
         compute = getattr(getattr(layer, "dtype_policy", None), "compute_dtype", None)
@@ -365,16 +365,13 @@ def discarded_by_where(graph: Any, capture: ReplayCapture, index: int) -> str | 
     Select: the forward pass threw the value away, the backward pass did not."""
     for node in sorted({index} | _within(graph, index, 3)):
         record = capture.records[node]
-        if record.phase not in ("forward", "loss") or record.op_type in SELECT_TYPES:
+        if record.phase not in ("forward", "loss") or record.op_type in SELECT_OPS:
             continue
         if not any(not h.finite for h in record.float_outputs):
             continue
-        if any(capture.records[s].op_type in SELECT_TYPES for s in graph.successors(node)):
+        if any(capture.records[s].op_type in SELECT_OPS for s in graph.successors(node)):
             return record.op_type
     return None
-
-
-SELECT_TYPES = frozenset({"Select", "SelectV2"})
 
 
 def backward_layer_scale(capture: ReplayCapture, upto: int) -> list[tuple[str, float]]:

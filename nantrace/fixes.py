@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from nantrace.evidence import Evidence
+from nantrace.evidence import RELU_FAMILY, Evidence
 from nantrace.records import Cause, Fix, Origin
 
 #: Healthy steps needed before the clip norm is taken from the gradient-norm history.
@@ -261,7 +261,7 @@ def _initializer_scale(origin: Origin, cause: Cause, evidence: Evidence) -> list
     ev = cause.evidence
     target = ev.get("layer") or origin.layer
     activation = [s.activation for s in evidence.layer_scales if s.layer == target]
-    initializer = "he_normal" if activation and activation[0] in _RELU else "glorot_uniform"
+    initializer = "he_normal" if activation and activation[0] in RELU_FAMILY else "glorot_uniform"
     layers = [
         s.layer for s in evidence.layer_scales if s.ratio > 10 and (s.initial_ratio or s.ratio) > 10
     ] or [target]
@@ -282,9 +282,6 @@ def _initializer_scale(origin: Origin, cause: Cause, evidence: Evidence) -> list
             score=1.0,
         )
     ]
-
-
-_RELU = frozenset({"relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "swish"})
 
 
 def _learning_rate(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:

@@ -61,7 +61,6 @@ STILL_UPDATE_RATIO = 0.01
 UPDATE_FLAG_RATIO = 0.5
 ADAM_FAMILY = frozenset({"Adam", "AdamW", "Nadam", "Lamb", "Adamax"})
 KERNEL_KINDS = frozenset({"kernel", "recurrent_kernel", "depthwise_kernel", "pointwise_kernel"})
-RELU_FAMILY = frozenset({"relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "swish"})
 #: Keras initializers whose std is set by class (VarianceScaling subclasses): (scale, mode).
 _VARIANCE_SCALING = {
     "GlorotUniform": (1.0, "fan_avg"),
@@ -403,7 +402,7 @@ def _reference(variable: Variable, checkpoint: Checkpoint) -> dict[str, Any] | N
     activation = meta.activation if meta else None
     if activation is not None:
         std, fan_in = causes.expected_std(SimpleNamespace(activation=activation), shape)
-        rule = "He" if activation in RELU_FAMILY else "Glorot"
+        rule = "He" if activation in causes.RELU_FAMILY else "Glorot"
     else:
         he, fan_in = causes.expected_std(SimpleNamespace(activation="relu"), shape)
         glorot, _ = causes.expected_std(SimpleNamespace(activation=None), shape)

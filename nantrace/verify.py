@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import inspect
 import math
 import re
 import time
@@ -41,6 +40,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from nantrace.evidence import kernel_of
 from nantrace.records import Fix, Report
 from nantrace.replay import StateSnapshot, step_variables
 
@@ -190,17 +190,6 @@ def _parse_path(path: str) -> tuple[str, list[str | int]]:
     return match.group(1), keys
 
 
-def _argument_names(watched: Any, args: tuple, kwargs: dict) -> list[str]:
-    names = getattr(watched, "argument_names", None)
-    if names is not None:
-        return list(names(args, kwargs))
-    try:
-        params = list(inspect.signature(watched.python_fn).parameters)
-    except (TypeError, ValueError):
-        params = []
-    return [params[i] if i < len(params) else f"args[{i}]" for i in range(len(args))]
-
-
 def _replace_in(container: Any, keys: list[str | int], fn: Callable[[Any], Any]) -> Any:
     if not keys:
         return fn(container)
@@ -226,7 +215,7 @@ def _map_named(watched: Any, batch: Batch, path: str, fn: Callable[[Any], Any]) 
     if base == "args" and keys and isinstance(keys[0], int):
         position, keys = keys[0], keys[1:]
     else:
-        names = _argument_names(watched, args, kwargs)
+        names = watched.argument_names(args, kwargs)
         if base in names:
             position = names.index(base)
         elif base in kwargs:
@@ -334,7 +323,7 @@ def _rescale_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
     path = fix.params.get("tensor")
     if not path:  # the snippet names x (or y): the step's first (second) argument
         args, kwargs = ctx.batch
-        names = _argument_names(ctx.watched, args, kwargs)
+        names = ctx.watched.argument_names(args, kwargs)
         position = 1 if fix.id == "rescale_target" else 0
         if position >= len(names):
             raise _CannotSimulate("the step has no such argument")
@@ -407,17 +396,6 @@ def _clip_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
     ]
 
 
-def _kernel_of(layer: Any) -> Any:
-    for name in ("kernel", "embeddings", "depthwise_kernel"):
-        variable = getattr(layer, name, None)
-        if variable is not None and hasattr(variable, "assign"):
-            return variable
-    for variable in getattr(layer, "trainable_weights", []):
-        if len(variable.shape) >= 2:
-            return variable
-    return None
-
-
 def _initializer_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
     import keras
 
@@ -430,7 +408,7 @@ def _initializer_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
     kernels = []
     for path in paths:
         layer = ctx.layers.get(path) if path else None
-        kernel = _kernel_of(layer) if layer is not None else None
+        kernel = kernel_of(layer) if layer is not None else None
         if kernel is None:
             raise _CannotSimulate(f"layer {path} not found")
         kernels.append(kernel)
