@@ -15,7 +15,10 @@ from nantrace.records import Cause, Fix, Origin, Report, Trip
 from nantrace.replay import replay_step
 
 
-def build_report(watched: Any, trip: Trip, args: tuple, kwargs: dict) -> Report:
+def build_report(
+    watched: Any, trip: Trip, args: tuple, kwargs: dict, verify: bool | None = None
+) -> Report:
+    """The report of a tripped step; ``verify`` (default: ``watched.verify``) replays fixes."""
     names = watched.argument_names(args, kwargs)
     bad_inputs = find_bad_inputs(names, args, kwargs)
     capture = replay_step(watched, args, kwargs)
@@ -58,7 +61,9 @@ def build_report(watched: Any, trip: Trip, args: tuple, kwargs: dict) -> Report:
     if not fixes and cause is not None and cause.id == "unknown":
         fixes, speculative = generic_candidates(evidence), True
     tried: list[Fix] = []
-    if fixes and getattr(watched, "verify", True):
+    if verify is None:
+        verify = getattr(watched, "verify", True)
+    if fixes and verify:
         from nantrace.verify import VerifyContext, verify_fixes
 
         draft = Report(trip=trip, origin=origin, cause=cause, fixes=tuple(fixes), reproduced=True)

@@ -189,11 +189,11 @@ class Watched:
         self._since_anchor_bytes = 0
 
     # -- after a trip -------------------------------------------------------------------------
-    def diagnose(self, trip: Trip, args: tuple, kwargs: dict) -> Report:
+    def diagnose(self, trip: Trip, args: tuple, kwargs: dict, verify: bool | None = None) -> Report:
         """Replay the (already restored) step with per-op capture and build the report."""
         from nantrace.diagnose import build_report
 
-        return build_report(self, trip, args, kwargs)
+        return build_report(self, trip, args, kwargs, verify=verify)
 
     @property
     def trips(self) -> int:
@@ -243,13 +243,8 @@ class Watched:
         print_report(report, file=sys.stderr)
 
     def _diagnose_unverified(self, trip: Trip, args: tuple, kwargs: dict) -> Report:
-        previous = self.verify
-        self.verify = False  # build_report honours watched.verify
-        try:
-            report = self.diagnose(trip, args, kwargs)
-        finally:
-            self.verify = previous
-        if previous is False or not report.fixes:
+        report = self.diagnose(trip, args, kwargs, verify=False)
+        if not self.verify or not report.fixes:
             return report
         note = (
             f"fixes not verified: trip {self.trips} under on_nan='warn' (only the first trip's "
