@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from nantrace import cli_postmortem, cli_report
+from nantrace import cli_postmortem, cli_report, cli_run
 
 EXIT_OK, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
 
@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--output", help="write the report to FILE instead of stdout")
     cli_postmortem.add_commands(commands)
     cli_report.add_commands(commands)
+    cli_run.add_commands(commands)
     return parser
 
 
@@ -107,6 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cli_postmortem.run(args)
     if args.command in cli_report.COMMANDS:
         return cli_report.run(args)
+    if args.command in cli_run.COMMANDS:
+        return cli_run.run(args)
     from nantrace.errors import NantraceError
 
     try:

@@ -1,0 +1,358 @@
+"""``nantrace run SCRIPT.py``: run an unmodified training script with its training steps watched.
+
+The user changes no line of the script. While it runs:
+
+* ``tf.function`` is replaced by a version whose functions decide on their first call whether
+  they are training steps: the original function is traced once with an observer that listens
+  for a Keras optimizer ``apply``/``apply_gradients``; if one is seen the function is handed to
+  :class:`nantrace.guard.Watched` (step 0 included), otherwise it runs untouched. Functions of
+  TensorFlow, Keras and nantrace themselves are never wrapped.
+* ``keras.Model.fit`` adds a :class:`nantrace.keras.NanTraceCallback` unless one is passed.
+* an eager (plain Python) step function that applies gradients is replaced in its module's
+  namespace by a watched one when its first call applies them: it is watched from its second
+  call on. A loop written at module level has no function to wrap; the run says so at the end.
+
+Every patch is undone when the script ends. The script runs as ``__main__`` with
+``sys.argv = [SCRIPT, *ARGS]`` and its folder first on ``sys.path``, as ``python SCRIPT.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import os
+import runpy
+import sys
+import traceback
+import types
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from nantrace.errors import NantraceError
+
+ON_NAN_MODES = ("raise", "warn")
+
+#: Functions from these packages are never wrapped (Keras' own train function, nantrace's).
+_LIBRARY_MODULES = ("tensorflow", "keras", "tf_keras", "nantrace", "tensorboard", "numpy")
+
+#: nantrace files whose frames mean "nantrace itself is running the step" (replay, verify...):
+#: an optimizer call seen under them is not the user's eager step.
+_OWN_FILES = frozenset({"runner.py", "hooks.py", "cli.py", "cli_run.py", "__main__.py"})
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOutcome:
+    """What ``run_script`` saw: the script's exit code and every watched step's reports."""
+
+    exit_code: int
+    #: reports of tripped steps, oldest first (the first is the first non-finite step).
+    reports: tuple[Any, ...]
+    #: one line per watched step: its name and how many steps ran under the guard.
+    watched: tuple[str, ...]
+    #: True when a step tripped under ``on_nan="raise"`` (the run's exit code is then 1).
+    raised: bool
+    #: things the run could not watch, one line each (a module-level eager loop...).
+    notes: tuple[str, ...]
+
+
+def _is_library(fn: Any) -> bool:
+    module = getattr(fn, "__module__", None) or ""
+    return module.split(".")[0] in _LIBRARY_MODULES
+
+
+class _Runner:
+    """State of one ``run_script`` call: the settings and everything that was watched."""
+
+    def __init__(self, on_nan: str, bundle_dir: str | None, script: str) -> None:
+        self.on_nan = on_nan
+        self.bundle_dir = bundle_dir
+        self.script = os.path.abspath(script)
+        self.watched: list[Any] = []  # Watched objects, in creation order
+        self.callbacks: list[Any] = []  # NanTraceCallbacks added to fit
+        self.notes: list[str] = []
+        self.probing: list[bool] = []  # a stack: set to True when the probed trace applies
+        self.handled_codes: set[Any] = set()
+
+    def new_watched(self, fn: Callable[..., Any]) -> Any:
+        from nantrace.guard import Watched
+
+        watched = Watched(fn, on_nan=self.on_nan, bundle_dir=self.bundle_dir)
+        self.watched.append(watched)
+        return watched
+
+    def note(self, line: str) -> None:
+        if line not in self.notes:
+            self.notes.append(line)
+
+    def all_watched(self) -> list[tuple[str, Any]]:
+        found = [(w.name, w) for w in self.watched]
+        seen = {id(w) for _, w in found}
+        for callback in self.callbacks:
+            function = getattr(callback, "_function", None)
+            watched = getattr(function, "watched", None)
+            if watched is not None and id(watched) not in seen:
+                seen.add(id(watched))
+                found.append(("model.fit", watched))
+        return found
+
+
+def _observer_class() -> type:
+    from nantrace import hooks
+
+    class RunObserver(hooks.StepObserver):
+        """Active for the whole script (outside watched steps): hears optimizer applies."""
+
+        def __init__(self, runner: _Runner) -> None:
+            self.runner = runner
+
+        def apply_start(self, optimizer: Any, grads: list[Any], variables: list[Any]) -> None:
+            import tensorflow as tf
+
+            if not tf.executing_eagerly():
+                if self.runner.probing:
+                    self.runner.probing[-1] = True
+                return
+            _wrap_eager_caller(self.runner)
+
+    return RunObserver
+
+
+def _wrap_eager_caller(runner: _Runner) -> None:
+    """An eager optimizer apply outside any watched step: watch the user's function making it."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame = sys._getframe(1)
+    user_frame = None
+    while frame is not None:
+        filename = os.path.abspath(frame.f_code.co_filename)
+        if filename.startswith(package + os.sep):
+            if os.path.basename(filename) not in _OWN_FILES:
+                return  # nantrace's own replay or verification runs the step: not the user
+        elif user_frame is None and not _library_file(filename):
+            user_frame = frame
+        frame = frame.f_back
+    if user_frame is None or user_frame.f_code in runner.handled_codes:
+        return
+    code = user_frame.f_code
+    runner.handled_codes.add(code)
+    where = f"{os.path.basename(code.co_filename)}:{user_frame.f_lineno}"
+    if code.co_name == "<module>":
+        runner.note(
+            f"an eager training loop at module level ({where}) applies gradients outside any "
+            "function: nantrace can only watch a step function; put the step in a function "
+            "(or decorate it with tf.function)"
+        )
+        return
+    candidate = user_frame.f_globals.get(code.co_name)
+    if getattr(candidate, "__code__", None) is not code:
+        runner.note(
+            f"the eager step {getattr(code, 'co_qualname', code.co_name)} ({where}) is a method or nested function; "
+            "nantrace run watches module-level step functions and tf.function steps only"
+        )
+        return
+    watched = runner.new_watched(candidate)
+    watched.step = 1  # its first call (this one) ran unwatched; keep the step numbers true
+    user_frame.f_globals[code.co_name] = watched
+
+
+def _library_file(filename: str) -> bool:
+    parts = filename.split(os.sep)
+    if any(part in ("site-packages", "dist-packages") for part in parts):
+        return True
+    return filename.startswith(os.path.dirname(os.__file__) + os.sep) or filename.startswith("<")
+
+
+class _AutoWatch:
+    """A ``tf.function`` that becomes a watched step on its first call if it applies gradients."""
+
+    def __init__(self, runner: _Runner, original: Any) -> None:
+        self._runner = runner
+        self._original = original
+        self._target: Any = None  # decided on the first call made outside a graph
+        self._bound: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        functools.update_wrapper(self, original.python_function, updated=())
+
+    def __getattr__(self, name: str) -> Any:  # python_function, get_concrete_function...
+        return getattr(self._original, name)
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        if instance is None:
+            return self
+        try:
+            bound = self._bound.get(instance)
+        except TypeError:  # unhashable instance: no cache
+            return _AutoWatch(self._runner, self._original.__get__(instance, owner))
+        if bound is None:
+            bound = _AutoWatch(self._runner, self._original.__get__(instance, owner))
+            self._bound[instance] = bound
+        return bound
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._target is None:
+            import tensorflow as tf
+
+            if not tf.executing_eagerly():  # called inside another tf.function: pass through
+                return self._original(*args, **kwargs)
+            self._target = self._decide(args, kwargs)
+        return self._target(*args, **kwargs)
+
+    def _decide(self, args: tuple, kwargs: dict) -> Any:
+        runner = self._runner
+        runner.probing.append(False)
+        try:
+            self._original.get_concrete_function(*args, **kwargs)
+        except Exception:  # the real call will raise the user's own error, unwatched
+            return self._original
+        finally:
+            applies = runner.probing.pop()
+        if not applies:
+            return self._original
+        return runner.new_watched(self._original)
+
+
+def _tf_function_patch(runner: _Runner, original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def function(func: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if func is None:
+            return lambda f: function(f, *args, **kwargs)
+        compiled = original(func, *args, **kwargs)
+        if _is_library(func) or not hasattr(compiled, "get_concrete_function"):
+            return compiled
+        return _AutoWatch(runner, compiled)
+
+    return function
+
+
+def _fit_patch(runner: _Runner, original: Callable[..., Any]) -> Callable[..., Any]:
+    signature = inspect.signature(original)
+
+    @functools.wraps(original)
+    def fit(self: Any, *args: Any, **kwargs: Any) -> Any:
+        from nantrace import _tf_compat
+        from nantrace.keras import NanTraceCallback
+
+        bound = signature.bind(self, *args, **kwargs)
+        callbacks = list(bound.arguments.get("callbacks") or [])
+        # a NanTraceCallback passed by the script, or nantrace.watch(model) already done
+        watched_already = any(isinstance(c, NanTraceCallback) for c in callbacks) or isinstance(
+            vars(self).get("make_train_function"), types.FunctionType
+        )
+        if not watched_already:
+            if not _tf_compat.is_default_strategy(getattr(self, "distribute_strategy", None)):
+                runner.note("model.fit under a tf.distribute strategy is not watched (not yet)")
+            else:
+                callback = NanTraceCallback(on_nan=runner.on_nan, bundle_dir=runner.bundle_dir)
+                runner.callbacks.append(callback)
+                callbacks.append(callback)
+                bound.arguments["callbacks"] = callbacks
+        return original(*bound.args, **bound.kwargs)
+
+    return fit
+
+
+@contextmanager
+def _patched(runner: _Runner) -> Iterator[None]:
+    """tf.function, keras.Model.fit and the run-wide observer, for the block; all undone."""
+    import keras
+    import tensorflow as tf
+
+    from nantrace import hooks
+
+    original_function = tf.function
+    had_fit = "fit" in vars(keras.Model)
+    original_fit = vars(keras.Model).get("fit")
+    tf.function = _tf_function_patch(runner, original_function)
+    keras.Model.fit = _fit_patch(runner, keras.Model.fit)
+    try:
+        with hooks.observing(_observer_class()(runner)):
+            yield
+    finally:
+        tf.function = original_function
+        if had_fit:
+            keras.Model.fit = original_fit
+        else:
+            del keras.Model.fit
+
+
+@contextmanager
+def _script_context(script: str, args: list[str]) -> Iterator[None]:
+    saved_argv, saved_path = sys.argv, list(sys.path)
+    sys.argv = [script, *args]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
+    try:
+        yield
+    finally:
+        sys.argv = saved_argv
+        sys.path[:] = saved_path
+
+
+def _exit_code(error: SystemExit) -> int:
+    code = error.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def run_script(
+    script: str, args: list[str] | None = None, on_nan: str = "raise", bundle_dir: str | None = None
+) -> RunOutcome:
+    """Run ``script`` as ``python script ARGS`` would, with its training steps watched.
+
+    A step that trips under ``on_nan="raise"`` ends the script (its NonFiniteError is the
+    run's result, not a traceback); under ``"warn"`` the step is skipped and the script goes on.
+    The script's own exceptions print their traceback and give exit code 1, like Python.
+    """
+    if on_nan not in ON_NAN_MODES:
+        raise NantraceError(
+            f"nantrace run: --on-nan must be one of {', '.join(ON_NAN_MODES)}; received {on_nan!r}"
+        )
+    if not os.path.isfile(script):
+        raise NantraceError(f"no such script: {script!r}")
+    from nantrace._quiet import import_tensorflow_quietly
+    from nantrace.errors import NonFiniteError
+
+    import_tensorflow_quietly()
+    runner = _Runner(on_nan, bundle_dir, script)
+    raised = False
+    with _script_context(script, list(args or [])), _patched(runner):
+        try:
+            runpy.run_path(script, run_name="__main__")
+            exit_code = 0
+        except SystemExit as error:
+            exit_code = _exit_code(error)
+        except NonFiniteError:
+            raised = True
+            exit_code = 1
+        except KeyboardInterrupt:
+            raise
+        except BaseException:
+            _print_script_traceback()
+            exit_code = 1
+    watched = runner.all_watched()
+    reports = tuple(report for _, w in watched for report in w.reports)
+    if on_nan == "raise" and reports:
+        raised = True
+    return RunOutcome(
+        exit_code=1 if raised else exit_code,
+        reports=reports,
+        watched=tuple(f"{name} ({w.step} steps)" for name, w in watched),
+        raised=raised,
+        notes=tuple(runner.notes),
+    )
+
+
+def _print_script_traceback() -> None:
+    """The script's own error, as Python prints it, without nantrace's and runpy's frames."""
+    kind, error, tb = sys.exc_info()
+    here = os.path.dirname(os.path.abspath(__file__))
+    while tb is not None and (
+        tb.tb_frame.f_code.co_filename.startswith(here + os.sep)
+        or os.path.basename(tb.tb_frame.f_code.co_filename) == "runpy.py"
+    ):
+        tb = tb.tb_next
+    traceback.print_exception(kind, error, tb, file=sys.stderr)
