@@ -229,6 +229,18 @@ class DiffReport:
             )
         return what + (f"; cause: {self.causes[0].id}" if self.causes else "")
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the headline and the text rendering (inline styles only)."""
+        from nantrace.render.notebook import text_html
+
+        return text_html(self.headline(), render_text(self))
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter front-ends without HTML: the headline and the text rendering."""
+        from nantrace.render.notebook import text_markdown
+
+        return text_markdown(self.headline(), render_text(self))
+
 
 def _side(checkpoint: Checkpoint) -> dict[str, Any]:
     return {"path": checkpoint.path, "format": checkpoint.format, "step": checkpoint.step}

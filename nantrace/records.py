@@ -325,6 +325,18 @@ class Report:
 
         return render_rich(self)
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the HTML report in a sandboxed iframe, so it cannot restyle the notebook."""
+        from nantrace.render.notebook import report_html
+
+        return report_html(self)
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter front-ends without HTML: headline and the plain-text report."""
+        from nantrace.render.notebook import report_markdown
+
+        return report_markdown(self)
+
 
 def _json_default(value: Any) -> Any:
     try:

@@ -303,6 +303,18 @@ class ScanReport:
         fix = f"; try: {self.fixes[0].id}" if self.fixes else ""
         return what + why + fix
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the headline and the text rendering (inline styles only)."""
+        from nantrace.render.notebook import text_html
+
+        return text_html(self.headline(), render_text(self))
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter front-ends without HTML: the headline and the text rendering."""
+        from nantrace.render.notebook import text_markdown
+
+        return text_markdown(self.headline(), render_text(self))
+
 
 def dumps(data: dict[str, Any], indent: int | None = 2) -> str:
     """Strict JSON (no NaN/Infinity tokens: every number in the schema is finite or null)."""
