@@ -1,12 +1,23 @@
 """nantrace: where the first NaN/Inf of a TensorFlow training run came from, why, what to change.
 
 Names are imported lazily so that ``import nantrace`` (and the CLI's start-up) does not pay for
-TensorFlow until a TensorFlow-facing name is used.
+TensorFlow until a TensorFlow-facing name is used: ``nantrace.load_bundle`` and the post-mortem
+``nantrace.scan`` / ``nantrace.diff`` never import it, ``nantrace.watch`` and
+``nantrace.NanTraceCallback`` (also ``nantrace.keras.NanTraceCallback``) do.
+
+``scan`` and ``diff`` are also the names of their modules (``nantrace/scan.py``,
+``nantrace/diff.py``), and Python sets a package attribute to the submodule whenever that is
+imported, so a plain function export would be replaced by the module at the first import of it.
+Instead the two modules are made callable: ``nantrace.scan(path)`` scans a checkpoint and
+``nantrace.diff(a, b)`` compares two, while ``from nantrace import scan; scan.ScanReport`` and
+every other use of the modules keep working.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 __version__ = "0.1.0"
@@ -14,6 +25,8 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "watch": "nantrace.guard",
     "Watched": "nantrace.guard",
+    "NanTraceCallback": "nantrace.keras",
+    "load_bundle": "nantrace.bundle",
     "NantraceError": "nantrace.errors",
     "NonFiniteError": "nantrace.errors",
     "NonFiniteWarning": "nantrace.errors",
@@ -25,10 +38,63 @@ _EXPORTS = {
     "Trip": "nantrace.records",
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+#: Submodules reachable as attributes without an import statement (``nantrace.keras``).
+_SUBMODULES = frozenset({"keras", "bundle", "checkpoint", "scan", "diff"})
+
+__all__ = sorted([*_EXPORTS, "scan", "diff"]) + ["__version__"]
+
+
+class _ScanModule(types.ModuleType):
+    """``nantrace.scan``: the module, callable as its entry point."""
+
+    def __call__(self, checkpoint: Any, *, unsafe: bool = False) -> Any:
+        """Scan one checkpoint (a path, or a ``nantrace.checkpoint.Checkpoint``): what its state
+        alone says about the run. Returns a ``ScanReport`` (``.verdict``, ``.to_json()``).
+        ``unsafe`` is ``nantrace scan --unsafe`` (Keras files with pickled or lambda parts)."""
+        return self.scan(_checkpoint(checkpoint, unsafe))
+
+
+class _DiffModule(types.ModuleType):
+    """``nantrace.diff``: the module, callable as its entry point."""
+
+    def __call__(
+        self, a: Any, b: Any, *, max_growth: float | None = None, unsafe: bool = False
+    ) -> Any:
+        """Compare two checkpoints of one run (paths or ``Checkpoint`` objects), ``a`` the
+        earlier: what changed and how fast. Returns a ``DiffReport``."""
+        growth = self.MAX_GROWTH if max_growth is None else max_growth
+        return self.diff(_checkpoint(a, unsafe), _checkpoint(b, unsafe), max_growth=growth)
+
+
+_CALLABLE_MODULES: dict[str, type[types.ModuleType]] = {"scan": _ScanModule, "diff": _DiffModule}
+
+
+def _checkpoint(value: Any, unsafe: bool) -> Any:
+    from nantrace import checkpoint
+
+    if isinstance(value, checkpoint.Checkpoint):
+        return value
+    return checkpoint.load(value, unsafe=unsafe)
+
+
+class _Package(types.ModuleType):
+    """The ``nantrace`` package: turns ``scan`` / ``diff`` into callable modules however they
+    are first imported (the import system sets them here with ``setattr``)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        kind = _CALLABLE_MODULES.get(name)
+        if kind is not None and type(value) is types.ModuleType:
+            value.__class__ = kind
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:  # importing sets the attribute on this package
+        importlib.import_module(f"{__name__}.{name}")
+        return globals()[name]
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'nantrace' has no attribute {name!r}")
@@ -38,4 +104,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return __all__
+    return sorted(set(__all__) | _SUBMODULES)
