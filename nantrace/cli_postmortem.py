@@ -27,8 +27,8 @@ def add_commands(commands: Any) -> None:
         help="find non-finite or abnormal variables in a checkpoint, .keras or .weights.h5",
         description=(
             "Scan a saved model's variables (and optimizer slots): NaN/Inf counts, max|w|, "
-            "norms, kernel scale against He/Glorot, with the causes and fixes the state alone "
-            "supports. Exit 0 = all finite and normal, 1 = non-finite or abnormal, 2 = bad input."
+            "norms, kernel scale against He/Glorot, and the cause and fixes the live diagnosis's "
+            "rules give for that state. Exit 0 = all finite and normal, 1 = non-finite or abnormal, 2 = bad input."
         ),
     )
     scan.add_argument(
@@ -103,13 +103,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _scan(args: argparse.Namespace) -> int:
     from nantrace import checkpoint, scan
+    from nantrace.postmortem_text import render_scan
 
     loaded = checkpoint.load(args.path, unsafe=args.unsafe)
     report = scan.scan(loaded)
     text = (
         report.to_json() + "\n"
         if args.format == "json"
-        else scan.render_text(report, all_variables=args.all)
+        else render_scan(report, all_variables=args.all)
     )
     emit(text, args.output, f"nantrace scan: {report.verdict}")
     return report.exit_code
@@ -117,6 +118,7 @@ def _scan(args: argparse.Namespace) -> int:
 
 def _diff(args: argparse.Namespace) -> int:
     from nantrace import checkpoint, diff
+    from nantrace.postmortem_text import render_diff
 
     first = checkpoint.load(args.a, unsafe=args.unsafe)
     second = checkpoint.load(args.b, unsafe=args.unsafe)
@@ -124,7 +126,7 @@ def _diff(args: argparse.Namespace) -> int:
     text = (
         report.to_json() + "\n"
         if args.format == "json"
-        else diff.render_text(report, top=max(args.top, 1))
+        else render_diff(report, top=max(args.top, 1))
     )
     emit(text, args.output, f"nantrace diff: {report.verdict}")
     return report.exit_code

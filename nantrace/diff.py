@@ -8,7 +8,13 @@ of steps until max|w| overflows its dtype at that rate, and whether non-finite v
 
 Rows are ordered by what matters for a blow-up: variables that went non-finite first, then by
 how far their norm moved (|log ratio|). The verdict is ``non_finite`` when B holds NaN/Inf,
-``abnormal`` when a weight's norm grew more than ``max_growth`` times, else ``ok``.
+``abnormal`` when a weight's norm grew more than ``max_growth`` times or B's own state is
+flagged (what ``nantrace scan B`` flags), else ``ok``.
+
+The cause is the one ``nantrace scan B`` gives (the live rules on B's state, see
+:mod:`nantrace.postmortem_evidence`), with one more piece of evidence: the weight norms of A and
+B as a two-step history, which the rules read as growth over ``steps``. The text form is
+:mod:`nantrace.postmortem_text`.
 """
 
 from __future__ import annotations
@@ -22,8 +28,9 @@ import numpy as np
 
 from nantrace.checkpoint import Checkpoint, Variable
 from nantrace.errors import NantraceError
-from nantrace.records import Cause, Fix
-from nantrace.scan import SCHEMA_VERSION, _check_schema, dumps, moments
+from nantrace.postmortem_evidence import diagnose_state
+from nantrace.records import Cause, Fix, Origin
+from nantrace.scan import SCHEMA_VERSION, _check_schema, dumps, moments, statistics, verdict_of
 
 #: Default ``max_growth``: a weight whose norm grows 10x between two checkpoints is abnormal.
 MAX_GROWTH = 10.0
@@ -148,6 +155,10 @@ class DiffReport:
     fixes: tuple[Fix, ...] = ()
     notes: tuple[str, ...] = ()
     schema_version: int = SCHEMA_VERSION
+    #: where the rules were asked, as in ``nantrace scan B``; None when all is ok.
+    origin: Origin | None = None
+    #: the origin is the overflow a finite B heads for, not a value in the file.
+    projected: bool = False
 
     @property
     def appeared_non_finite(self) -> list[str]:
@@ -180,6 +191,8 @@ class DiffReport:
             "summary": self.summary,
             "appeared_non_finite": self.appeared_non_finite,
             "fastest_growing": fastest.name if fastest and (fastest.ratio or 0) > 1 else None,
+            "origin": self.origin.to_dict() if self.origin else None,
+            "projected": self.projected,
             "causes": [c.to_dict() for c in self.causes],
             "fixes": [f.to_dict() for f in self.fixes],
             "layers": [layer.to_dict() for layer in self.layers],
@@ -205,6 +218,8 @@ class DiffReport:
             fixes=tuple(Fix.from_dict(f) for f in data.get("fixes", ())),
             notes=tuple(data.get("notes", ())),
             schema_version=data["schema_version"],
+            origin=Origin.from_dict(data["origin"]) if data.get("origin") else None,
+            projected=bool(data.get("projected", False)),
         )
 
     def headline(self) -> str:
@@ -221,8 +236,10 @@ class DiffReport:
                 if appeared
                 else "NON-FINITE: B already held NaN/Inf where A did"
             )
-        elif self.verdict == "abnormal":
+        elif self.verdict == "abnormal" and s["grew"]:
             what = f"ABNORMAL: {s['grew']} weights grew more than {self.max_growth:g}x{span}"
+        elif self.verdict == "abnormal":
+            what = f"ABNORMAL: B's state is flagged (nantrace scan B), nothing grew more than {self.max_growth:g}x{span}"
         else:
             what = (
                 f"ok: {s['compared']} variables compared, none grew more than {self.max_growth:g}x"
@@ -405,14 +422,21 @@ def diff(a: Checkpoint, b: Checkpoint, *, max_growth: float = MAX_GROWTH) -> Dif
     ]
     changes.sort(key=_sort_key)
     layers = _layer_changes(changes, steps)
+    stats_b = statistics(b)
+    state_b = verdict_of(stats_b)
     non_finite_b = any((c.non_finite_b or 0) > 0 for c in changes)
-    if non_finite_b:
+    grew = tuple(c.name_b or c.name for c in changes if c.status == "grew")
+    if non_finite_b or state_b == "non_finite":
         verdict = "non_finite"
-    elif any(c.status == "grew" for c in changes):
+    elif grew or state_b == "abnormal":
         verdict = "abnormal"
     else:
         verdict = "ok"
-    notes = []
+    diagnosis = None
+    if verdict != "ok":
+        history = _history(changes, a, b) if verdict == "abnormal" else None
+        diagnosis = diagnose_state(b, stats_b, history=history, grown=grew)
+    notes = list(diagnosis.notes) if diagnosis is not None else []
     if a.format != b.format:
         notes.append(
             f"A is a {a.format} and B a {b.format}: names were matched across formats, which may "
@@ -429,7 +453,6 @@ def diff(a: Checkpoint, b: Checkpoint, *, max_growth: float = MAX_GROWTH) -> Dif
     unmatched = sum(c.status in ("only_in_a", "only_in_b") for c in changes)
     if unmatched:
         notes.append(f"{unmatched} variables are in only one of the two files")
-    causes, fixes = _causes(changes, steps, b, max_growth)
     if verdict == "non_finite" and not any(
         c.ratio is not None for c in changes if c.role == "weight"
     ):
@@ -447,9 +470,11 @@ def diff(a: Checkpoint, b: Checkpoint, *, max_growth: float = MAX_GROWTH) -> Dif
         variables=tuple(changes),
         layers=tuple(layers),
         max_growth=max_growth,
-        causes=tuple(causes),
-        fixes=tuple(fixes),
+        causes=(diagnosis.cause,) if diagnosis is not None and diagnosis.cause else (),
+        fixes=diagnosis.fixes if diagnosis is not None else (),
         notes=tuple(notes),
+        origin=diagnosis.origin if diagnosis is not None else None,
+        projected=diagnosis.projected if diagnosis is not None else False,
     )
 
 
@@ -486,144 +511,40 @@ def _layer_changes(changes: list[VariableChange], steps: int | None) -> list[Lay
     return layers
 
 
-def _causes(
-    changes: list[VariableChange], steps: int | None, b: Checkpoint, max_growth: float
-) -> tuple[list[Cause], list[Fix]]:
-    grew = [c for c in changes if c.status == "grew"]
-    appeared = [c for c in changes if c.status == "appeared_non_finite" and c.role == "weight"]
+def _history(changes: list[VariableChange], a: Checkpoint, b: Checkpoint) -> Any:
+    """A's and B's weight norms as the guard's history would hold them (oldest first, the last
+    row the step that trips): what the rules read as growth over the steps between A and B.
+    Loss and gradient norms are not in a checkpoint: they stay NaN. None without a positive
+    step difference or a weight measured in both."""
+    if a.step is None or b.step is None or b.step <= a.step:
+        return None
     measured = [c for c in changes if c.role == "weight" and c.ratio is not None]
-    if not grew and not (appeared and measured):
-        return [], []
-    lr = b.optimizer.learning_rate if b.optimizer else None
-    span = f" in {steps} step{'s' if steps != 1 else ''}" if steps else ""
-    if grew:
-        worst = max(grew, key=lambda c: c.ratio or 0.0)
-        per_step = (
-            f" ({worst.growth_per_step:.3g}x per step)" if worst.growth_per_step is not None else ""
-        )
-        summary = (
-            f"{worst.name} grew {worst.ratio:.3g}x{span}{per_step}"
-            + (f"; {len(appeared)} weights then went non-finite" if appeared else "")
-            + ": weights that grow geometrically between checkpoints are driven by updates too "
-            "large for them"
-        )
-    else:
-        worst = None
-        summary = (
-            f"{len(appeared)} weights went non-finite{span} while the {len(measured)} still-finite "
-            f"ones grew less than {max_growth:g}x: the blow-up was sudden, typical of a gradient "
-            "spike"
-        )
-    evidence = {
-        "learning_rate": lr,
-        "steps": steps,
-        "grew": [c.name for c in grew][:20],
-        "appeared_non_finite": [c.name for c in appeared][:20],
-        "worst_ratio": worst.ratio if worst else None,
-        "growth_per_step": worst.growth_per_step if worst else None,
-    }
-    cause_id = "learning_rate_too_high" if grew else "gradient_explosion"
-    cause = Cause(cause_id, summary, evidence)
-    suggested = float(f"{lr / 10:.3g}") if lr else None
-    lower = Fix(
-        "lower_learning_rate",
-        "smaller updates stop the geometric growth" if grew else "smaller steps damp a spike",
-        {"current": lr, "suggested": suggested},
-        f"optimizer.learning_rate = {suggested:.3g}" if suggested else None,
-        score=1.0 if grew else 0.7,
+    if not measured:
+        return None
+    from nantrace.checkpoint import tensorflow
+
+    tensorflow()  # the history record lives beside the guard's ring buffers
+    from nantrace.history import HistoryRecord
+
+    nan = float("nan")
+    return HistoryRecord(
+        steps=np.array([a.step, b.step, b.step + 1]),
+        loss=np.full(3, nan),
+        grad_norm=np.full(3, nan),
+        weight_norm=np.array(
+            [
+                [c.norm_a for c in measured],
+                [c.norm_b for c in measured],
+                [nan] * len(measured),
+            ],
+            dtype=np.float64,
+        ),
+        names=tuple(c.name_b or c.name for c in measured),
     )
-    clip = Fix(
-        "clip_gradients",
-        "clipping bounds each update whatever the gradient",
-        {"clipnorm": 1.0, "basis": "default; a diff holds no gradient-norm history"},
-        f"{(b.optimizer.class_name if b.optimizer else None) or 'Adam'}(..., clipnorm=1.0)",
-        score=0.8 if grew else 1.0,
-    )
-    return [cause], sorted([lower, clip], key=lambda f: -f.score)
-
-
-# -- text ---------------------------------------------------------------------------------------
-
-
-def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3g}"
-
-
-def _steps(steps: float | None) -> str:
-    if steps is None:
-        return "-"
-    if steps < 1:
-        return "<1 step"
-    return f"{steps:.0f} step" + ("" if round(steps) == 1 else "s")
-
-
-def _norm(norm: float | None, non_finite: int | None) -> str:
-    """A norm cell; marks norms taken over the finite part of a variable with NaN/Inf."""
-    if non_finite:
-        return f"{_num(norm)} ({non_finite} NaN/Inf)" if norm else f"{non_finite} NaN/Inf"
-    return _num(norm)
 
 
 def render_text(report: DiffReport, *, top: int = 20) -> str:
-    a, b = report.a, report.b
-    step_a = f" (step {a['step']})" if a.get("step") is not None else ""
-    step_b = f" (step {b['step']})" if b.get("step") is not None else ""
-    lines = [
-        f"nantrace diff {a['path']}{step_a} -> {b['path']}{step_b}",
-        f"verdict: {report.headline()}",
-    ]
-    if report.appeared_non_finite:
-        lines += ["", "NON-FINITE APPEARED IN"]
-        for v in report.variables:
-            if v.status == "appeared_non_finite":
-                lines.append(
-                    f"  {v.name}: {v.non_finite_b} non-finite elements (layer {v.layer or '-'})"
-                )
-    if report.layers:
-        lines += ["", "LAYERS (weights)"]
-        rows = [["layer", "|A|", "|B|", "ratio", "per step", "non-finite B"]]
-        for layer in report.layers:
-            rows.append(
-                [
-                    layer.name,
-                    _norm(layer.norm_a, layer.non_finite_a),
-                    _norm(layer.norm_b, layer.non_finite_b),
-                    _num(layer.ratio),
-                    _num(layer.growth_per_step),
-                    str(layer.non_finite_b),
-                ]
-            )
-        lines += _table(rows)
-    shown = [v for v in report.variables if v.status != "unchanged"][:top]
-    if shown:
-        lines += ["", f"VARIABLES (top {len(shown)} by change)"]
-        rows = [["variable", "status", "|A|", "|B|", "ratio", "per step", "overflow in"]]
-        for v in shown:
-            rows.append(
-                [
-                    v.name,
-                    v.status,
-                    _norm(v.norm_a, v.non_finite_a),
-                    _norm(v.norm_b, v.non_finite_b),
-                    _num(v.ratio),
-                    _num(v.growth_per_step),
-                    _steps(v.steps_to_overflow),
-                ]
-            )
-        lines += _table(rows)
-    if report.causes:
-        lines += ["", "WHY"] + [f"  {c.id}: {c.summary}" for c in report.causes]
-    if report.fixes:
-        lines += ["", "WHAT TO CHANGE"]
-        for i, fix in enumerate(report.fixes, 1):
-            lines.append(f"  {i}. {fix.id}" + (f": {fix.snippet}" if fix.snippet else ""))
-    if report.notes:
-        lines += ["", "NOTES"] + [f"  - {n}" for n in report.notes]
-    return "\n".join(lines) + "\n"
+    """The text form (:func:`nantrace.postmortem_text.render_diff`)."""
+    from nantrace.postmortem_text import render_diff
 
-
-def _table(rows: list[list[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return [
-        "  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
-    ]
+    return render_diff(report, top=top)

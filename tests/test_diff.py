@@ -106,9 +106,18 @@ def test_json_round_trips(runs):
 
 
 def test_max_growth_threshold(runs):
+    """--max-growth decides which weights count as grown; B's own flags (what scan B says)
+    still make the verdict abnormal, with the cause scan B gives."""
     saved = runs["diverged"]
     _, report = diff_json(saved.prefixes[0], saved.prefixes[1], "--max-growth", "1e30")
-    assert report["verdict"] == "ok" and report["max_growth"] == 1e30
+    assert report["max_growth"] == 1e30
+    assert not [v for v in report["variables"] if v["status"] == "grew"]
+    assert report["verdict"] == "abnormal"
+    _, scanned = pm.run_cli("scan", saved.prefixes[1], "--format", "json")[:2]
+    assert report["causes"][0]["id"] == pm.strict_json(scanned)["causes"][0]["id"]
+    first, second = runs["healthy"].prefixes
+    _, report = diff_json(first, second, "--max-growth", "1.0001")
+    assert report["verdict"] == "abnormal" and report["summary"]["grew"] > 0
 
 
 def test_across_formats_matches_weights(runs):
