@@ -148,6 +148,17 @@ def functions_run_eagerly() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def keras_safe_mode() -> Iterator[None]:
+    """Keras safe-mode deserialization, even where the process called
+    ``keras.config.enable_unsafe_deserialization()`` (whose global flag would otherwise win over
+    ``safe_mode=True``): a crash bundle's model.json never brings Python code with it."""
+    from keras.src.saving import serialization_lib
+
+    with serialization_lib.SafeModeScope(True):
+        yield
+
+
+@contextlib.contextmanager
 def gradient_functions_observed(observe: Callable[[str, Any, Any], Any]) -> Iterator[None]:
     """Wrap eager backprop's per-op gradient function: ``observe(op_type, inputs, outputs)``
     returns a context entered while the gradient of that forward op runs.
@@ -199,3 +210,79 @@ def replica_values(value: Any) -> tuple[Any, ...] | None:
     if isinstance(value, _dist_values.DistributedValues):
         return tuple(value.values)
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# graph-op creation, for simulating an edit at the user's call site (``nantrace.call_site``)
+# ---------------------------------------------------------------------------------------------
+#: While a function is traced, every raw-op wrapper (``gen_*_ops.log`` behind ``tf.math.log``,
+#: ``Tensor.__truediv__``, ``keras.ops.*`` ...) builds its op through
+#: ``op_def_library._apply_op_helper(op_type, name=..., **inputs)``, whatever public API the
+#: user called; the wrapper then records the op on the active GradientTape under that op type.
+OpBuilder = Callable[..., tuple]
+
+
+@contextlib.contextmanager
+def intercept_graph_ops(rewrite: Callable[[OpBuilder, str, dict], tuple | None]) -> Iterator[None]:
+    """Route every graph op built while active through ``rewrite(build, op_type, inputs)``.
+
+    ``rewrite`` returns None to build the op unchanged, or the helper's result tuple
+    ``(structure, stateful, op, outputs)`` of what it built instead (with ``build``, the
+    original helper, for ops of its own)."""
+    from tensorflow.python.framework import op_def_library
+
+    original = op_def_library._apply_op_helper
+
+    def helper(op_type_name: str, name: Any = None, **keywords: Any) -> tuple:
+        result = rewrite(original, op_type_name, keywords)
+        if result is None:
+            return original(op_type_name, name=name, **keywords)
+        return result
+
+    op_def_library._apply_op_helper = helper
+    try:
+        yield
+    finally:
+        op_def_library._apply_op_helper = original
+
+
+def built_outputs(tensor: tf.Tensor) -> tuple:
+    """A helper result tuple that hands ``tensor`` (built by other ops, each taped with its own
+    gradient) to the op wrapper in place of the op it asked for; the wrapper's own tape record
+    (which would give ``tensor`` the gradient of the replaced op type) is skipped once."""
+    from tensorflow.python.eager import execute
+
+    original = execute.must_record_gradient
+
+    def once() -> bool:
+        execute.must_record_gradient = original
+        return False
+
+    execute.must_record_gradient = once
+    return (None, False, tensor.op, [tensor])
+
+
+@contextlib.contextmanager
+def autograph_source_maps() -> Iterator[dict[tuple[str, int], tuple[str, int]]]:
+    """(generated file, line) -> (user file, line) for every function autograph converts
+    (or finds in its cache) while active: frames of converted code name a temporary file."""
+    from tensorflow.python.autograph.impl import api
+
+    mapping: dict[tuple[str, int], tuple[str, int]] = {}
+    transpiler = api._TRANSPILER
+    original = transpiler.transform
+
+    def transform(entity: Any, program_ctx: Any) -> Any:
+        result = original(entity, program_ctx)
+        try:
+            for loc, origin in result[2].items():
+                mapping[(loc.filename, loc.lineno)] = (origin.loc.filename, origin.loc.lineno)
+        except (AttributeError, IndexError, TypeError):
+            pass
+        return result
+
+    transpiler.transform = transform
+    try:
+        yield mapping
+    finally:
+        del transpiler.transform  # back to the class's method

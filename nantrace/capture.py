@@ -86,15 +86,20 @@ class OpRecord:
         return outputs[0] if outputs else None
 
 
+def is_user_file(filename: str) -> bool:
+    """Not TensorFlow, Keras, the standard library or nantrace itself (its examples count)."""
+    internal = any(marker in filename for marker in _LIBRARY_MARKERS) or (
+        filename.startswith(_PACKAGE_DIR) and not filename.startswith(_EXAMPLES_DIR)
+    )
+    return bool(filename) and not internal
+
+
 def user_source(skip_dirs: tuple[str, ...] = ()) -> str | None:
     """``file:line`` of the innermost frame that belongs to user code."""
     frame = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename
-        internal = any(marker in filename for marker in _LIBRARY_MARKERS) or (
-            filename.startswith(_PACKAGE_DIR) and not filename.startswith(_EXAMPLES_DIR)
-        )
-        if not internal and not any(filename.startswith(d) for d in skip_dirs):
+        if is_user_file(filename) and not any(filename.startswith(d) for d in skip_dirs):
             return f"{filename}:{frame.f_lineno}"
         frame = frame.f_back
     return None
@@ -229,11 +234,24 @@ class ReplayCapture(hooks.StepObserver):
             if tensor is not None and id(tensor) in self._producer:
                 forward = self._producer[id(tensor)]
                 break
+        if forward is None:  # TF passes no outputs to gradients that do not read them (Log)
+            forward = self._consumer_of(_tf_compat.op_type_name(op_type), inputs)
         self._gradient_of.append(forward)
         try:
             yield
         finally:
             self._gradient_of.pop()
+
+    def _consumer_of(self, op_type: str, inputs: Any) -> int | None:
+        """The latest forward op of ``op_type`` that read exactly these input tensors."""
+        wanted = [self._producer.get(id(t)) if t is not None else None for t in list(inputs or ())]
+        if not any(p is not None for p in wanted):
+            return None
+        for record in reversed(self.records):
+            if record.phase != "backward" and record.op_type == op_type:
+                if record.producers == wanted:
+                    return record.index
+        return None
 
     # -- the op callback ----------------------------------------------------------------------
     def on_op(

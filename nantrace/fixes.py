@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from nantrace.call_site import CallSiteEdit, editable
 from nantrace.evidence import RELU_FAMILY, Evidence
 from nantrace.records import Cause, Fix, Origin
 
@@ -76,6 +77,38 @@ def clip_norm_from_history(norms: np.ndarray) -> tuple[float, str] | None:
         )
     )
     return clip, basis
+
+
+def _site(origin: Origin, evidence: Evidence) -> str | None:
+    """The user's line to edit: the op's own line (for a backward origin, the forward op's)."""
+    forward = evidence.forward_op
+    if origin.phase == "backward" and forward is not None and getattr(forward, "source", None):
+        return forward.source
+    return origin.source
+
+
+def _edit(
+    kind: str, op: str | None, site: str | None, value: float | None = None, **kw: Any
+) -> CallSiteEdit | None:
+    """The call-site edit, when the op can be edited where the user wrote it."""
+    if not op or not site or not editable(kind, op):
+        return None
+    return CallSiteEdit(kind, op, site, value, **kw)
+
+
+def _edit_fix(
+    fix_id: str,
+    why: str,
+    edit: CallSiteEdit | None,
+    params: dict[str, Any],
+    fallback: str,
+    score: float,
+) -> Fix:
+    """A code-change fix: with an edit, its params and snippet are the edit's (verification
+    simulates exactly that edit); without one, the generic snippet, unverifiable."""
+    if edit is None:
+        return Fix(fix_id, why, params, fallback, score=score)
+    return Fix(fix_id, why, {**params, **edit.to_params()}, edit.snippet(), score=score)
 
 
 def _lower_lr(evidence: Evidence, score: float, why: str) -> Fix:
@@ -318,21 +351,32 @@ def _recurrent_explosion(origin: Origin, cause: Cause, evidence: Evidence) -> li
 
 
 def _unstable_loss(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
+    op = cause.evidence.get("op_type") or origin.op_type
+    site = _site(origin, evidence)
+    producer = evidence.argument_producers[0] if evidence.argument_producers else None
+    logits = _edit("log_softmax", op, site) if producer in {"Softmax", "Sigmoid"} else None
     return [
-        Fix(
+        _edit_fix(
             "use_from_logits",
-            "compute the loss from logits: it is stable where log(probability) is not",
+            "compute the loss from logits: it is stable where log(probability) is not"
+            + (
+                " (and let the model return the logits: drop its final activation)"
+                if logits
+                else ""
+            ),
+            logits,
             {"output_activation": evidence.output_activation, "from_logits": True},
             "drop the final softmax/sigmoid and use e.g. "
             "keras.losses.CategoricalCrossentropy(from_logits=True)",
-            score=1.0,
+            1.0,
         ),
-        Fix(
+        _edit_fix(
             "add_epsilon",
-            f"{origin.op_type} receives exact zeros",
-            {"op_type": origin.op_type, "where": origin.source, "epsilon": 1e-7},
+            f"{op} receives exact zeros",
+            _edit("epsilon", op, site, 1e-7),
+            {"op_type": op, "where": site},
             "tf.math.log(tf.clip_by_value(p, 1e-7, 1.0))",
-            score=0.9,
+            0.9,
         ),
     ]
 
@@ -367,30 +411,38 @@ def _missing_epsilon(origin: Origin, cause: Cause, evidence: Evidence) -> list[F
             )
         ]
     op = ev.get("op_type") or origin.op_type
+    site = _site(origin, evidence)
     epsilon = 1e-12 if op in {"Sqrt", "Rsqrt", "EuclideanNorm", "Pow"} else 1e-7
-    add = Fix(
+    why = f"{op} in {ev.get('layer') or layer or origin.phase} receives exact zeros" + (
+        " (its gradient is infinite at 0)" if ev.get("backward") else ""
+    )
+    params = {"op_type": op, "layer": ev.get("layer") or layer, "where": site}
+    add = _edit_fix(
         "add_epsilon",
-        f"{op} in {ev.get('layer') or layer or origin.phase} receives exact zeros"
-        + (" (its gradient is infinite at 0)" if ev.get("backward") else ""),
-        {
-            "op_type": op,
-            "layer": ev.get("layer") or layer,
-            "where": origin.source,
-            "epsilon": epsilon,
-        },
+        why,
+        _edit("epsilon", op, site, epsilon),
+        params,
         _epsilon_snippet(op, epsilon),
-        score=1.0,
+        1.0,
     )
     if ev.get("empty_count"):
         return [
-            Fix(
+            _edit_fix(
                 "divide_no_nan",
                 "the denominator is a count that is 0 when the selection is empty (0/0)",
-                {"op_type": op, "where": origin.source},
+                _edit("divide_no_nan", op, site),
+                {"op_type": op, "where": site},
                 "tf.math.divide_no_nan(total, count)  # 0 where count == 0",
-                score=1.0,
+                1.0,
             ),
-            dataclasses.replace(add, score=0.8, snippet="total / tf.maximum(count, 1.0)"),
+            _edit_fix(
+                "add_epsilon",
+                why,
+                _edit("clamp_min", op, site, 1.0),
+                params,
+                "total / tf.maximum(count, 1.0)",
+                0.8,
+            ),
         ]
     return [add]
 
@@ -413,14 +465,20 @@ def _domain_error(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]
     snippet, bound = _DOMAIN_SNIPPETS.get(
         op, ("tf.clip_by_value(x, low, high)  # into the op's domain", None)
     )
+    site = _site(origin, evidence)
+    if isinstance(bound, list):
+        edit = _edit("clamp_range", op, site, bound[1], low=bound[0])
+    else:
+        edit = _edit("clamp_min", op, site, bound)
     return [
-        Fix(
+        _edit_fix(
             "clamp_argument",
             f"{op} receives {ev.get('problem')}; clamp the argument into its domain (or use a "
             "form defined there) — an epsilon cannot fix a negative argument",
-            {"op_type": op, "where": origin.source, "layer": ev.get("layer"), "bound": bound},
+            edit,
+            {"op_type": op, "where": site, "layer": ev.get("layer"), "bound": bound},
             snippet,
-            score=1.0,
+            1.0,
         )
     ]
 
@@ -459,13 +517,21 @@ def _exp_overflow(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]
         "Sinh": "tf.sinh",
         "Pow": "tf.pow",
     }.get(op, "tf.exp")
-    clamp = Fix(
+    site = _site(origin, evidence)
+    clamp = _edit_fix(
         "clamp_argument",
         f"{op}'s argument reaches {ev.get('argument_max', 0):.3g}; cap it below "
         f"{ev.get('limit', 88):.3g} where {ev.get('dtype', 'float32')} overflows",
-        {"op_type": op, "where": origin.source, "layer": ev.get("layer"), "max": cap},
+        _edit("clamp_max", op, site, cap),
+        {
+            "op_type": op,
+            "where": site,
+            "layer": ev.get("layer"),
+            "max": cap,
+            "dtype": ev.get("dtype"),
+        },
         f"{name}(tf.minimum(x, {cap:g}))  # e.g. tf.exp(tf.clip_by_value(log_var, -{cap:g}, {cap:g}))",
-        score=1.0,
+        1.0,
     )
     fixes = [clamp]
     if ev.get("normalized"):
@@ -506,14 +572,16 @@ def _where_trap(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
         "Exp": "tf.exp",
     }.get(op, "f")
     call = f"{fn} safe_x" if fn.endswith("/") else f"{fn}(safe_x)"
+    site = cause.evidence.get("forward_source") or origin.source
     return [
-        Fix(
+        _edit_fix(
             "double_where",
             "feed the inner op a safe value where the condition is false, so its gradient is "
-            "finite there too (the double-where pattern)",
-            {"op_type": op, "where": cause.evidence.get("forward_source") or origin.source},
+            "finite there too (the double-where pattern; keep the outer tf.where)",
+            _edit("safe_where", op, site, 80.0 if op == "Exp" else None),
+            {"op_type": op, "where": site},
             f"safe_x = tf.where(cond, x, tf.ones_like(x)); y = tf.where(cond, {call}, 0.0)",
-            score=1.0,
+            1.0,
         )
     ]
 

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from nantrace.call_site import CallSiteEdit, search_space, simulating
 from nantrace.evidence import kernel_of
 from nantrace.records import Fix, Report
 from nantrace.replay import StateSnapshot, step_variables
@@ -75,7 +76,7 @@ DYNAMICS_FIXES = frozenset(
 #: Fixes that leave the loss in the same units (their runs compare with the history's level).
 _SAME_UNITS = frozenset(
     {"lower_learning_rate", "clip_gradients", "rescale_input", "clean_input", "add_epsilon"}
-    | {"change_initializer"}
+    | {"change_initializer", "use_from_logits", "clamp_argument", "divide_no_nan", "double_where"}
 )
 
 
@@ -451,9 +452,50 @@ def _epsilon_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
                 retrace=True,
             )
         ]
-    # An epsilon inside user code is a code change: not simulated (TF's eager fast path cannot
-    # be intercepted, and overriding an op's output leaves its taped gradient in place).
-    raise _CannotSimulate("an epsilon inside user code needs a code change")
+    return _edit_attempts(fix, ctx)
+
+
+def _edit_attempts(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
+    """An edit at the user's call site (``nantrace.call_site``), simulated by re-tracing the
+    step with that call rewritten; epsilons and clamps are searched (smallest / loosest first)."""
+    edit = CallSiteEdit.from_params(fix.params)
+    if edit is None:
+        if fix.params.get("where"):
+            raise _CannotSimulate(
+                f"this code change is not simulated on a {fix.params.get('op_type')} op"
+            )
+        raise _CannotSimulate("a code change with no user line to simulate it at")
+    where = f"{edit.file.rsplit('/', 1)[-1]}:{edit.line}"
+
+    def attempt(candidate: CallSiteEdit) -> Attempt:
+        values = (("value", candidate.value), ("low", candidate.low))
+        params: dict[str, Any] = {k: v for k, v in values if v is not None}
+        return Attempt(
+            f"{candidate.generic_snippet().split('  #')[0]} at {where}",
+            apply=lambda: _simulated(candidate, params),
+            params=params,
+            retrace=True,
+        )
+
+    dtypes = [h.dtype for h in ctx.report.origin.inputs if h.dtype]
+    dtype = fix.params.get("dtype") or (dtypes[0] if dtypes else None)
+    return [attempt(c) for c in search_space(edit, dtype)]
+
+
+@contextlib.contextmanager
+def _simulated(edit: CallSiteEdit, params: dict[str, Any]) -> Iterator[None]:
+    """The step re-traced with the edit; a run whose trace never reached the call site is not
+    a simulation of the edit, so it is refused (not judged)."""
+    with simulating(edit) as trace:
+        yield
+    if not trace.rewritten:
+        declined = f" ({trace.declined} there could not take the edit)" if trace.declined else ""
+        raise _CannotSimulate(
+            f"no {edit.op_type} op was built directly at {edit.where} when the step was "
+            f"traced{declined}"
+        )
+    params["rewritten_ops"] = trace.ops_per_trace
+    params["call_sites"] = sorted(trace.sites)
 
 
 _ATTEMPTS: dict[str, Callable[[Fix, VerifyContext], list[Attempt]]] = {
@@ -464,6 +506,10 @@ _ATTEMPTS: dict[str, Callable[[Fix, VerifyContext], list[Attempt]]] = {
     "rescale_target": _rescale_attempt,
     "change_initializer": _initializer_attempt,
     "add_epsilon": _epsilon_attempt,
+    "use_from_logits": _edit_attempts,
+    "clamp_argument": _edit_attempts,
+    "divide_no_nan": _edit_attempts,
+    "double_where": _edit_attempts,
 }
 
 
@@ -859,6 +905,9 @@ def _verify_one(
     snippet = fix.snippet
     if fix.id == "lower_learning_rate" and params.get("suggested") is not None:
         snippet = f"optimizer.learning_rate = {float(params['suggested']):.3g}"
+    edit = CallSiteEdit.from_params(params)
+    if edit is not None:  # the value that was judged, on the line that was simulated
+        snippet = edit.snippet()
     return dataclasses.replace(
         fix,
         params=params,

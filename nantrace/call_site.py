@@ -1,0 +1,574 @@
+"""Edits at the user's own call site: one description gives the snippet, the simulation and the
+text edit of the line.
+
+A fix such as "add 1e-7 inside the log at train.py:42" is a code change. To prove it by replay,
+the verification re-traces the user's step with that one call changed the way the snippet says:
+while the step is traced, every graph op is built through one TensorFlow helper whatever public
+API the user called (``tf.math.log``, ``keras.ops.log``, ``x / y``), so the op of the named type
+created from the named ``file:line`` gets its argument rewritten (``log(x + eps)``) before it is
+built, and the traced graph is differentiated as written. Nothing is edited on disk; the hook is
+removed afterwards. :meth:`CallSiteEdit.rewrite_line` applies the same edit to the source text
+(what the user would type; the tests train the hand-edited copy).
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import linecache
+import os
+import re
+import sys
+import tokenize
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+#: How the argument of the op is changed.
+#:   epsilon      arg + value                 (log(x + 1e-7), x / (y + 1e-7))
+#:   clamp_min    tf.maximum(arg, value)
+#:   clamp_max    tf.minimum(arg, value)      (exp(tf.minimum(x, 80)))
+#:   clamp_range  tf.clip_by_value(arg, low, value)
+#:   safe_where   tf.where(arg in the domain, arg, safe)   (the inner where of the double-where)
+#:   log_softmax  log(softmax(z)) -> tf.nn.log_softmax(z)  (the loss computed from logits)
+#:   divide_no_nan  x / y -> tf.math.divide_no_nan(x, y)
+EDIT_KINDS = (
+    "epsilon",
+    "clamp_min",
+    "clamp_max",
+    "clamp_range",
+    "safe_where",
+    "log_softmax",
+    "divide_no_nan",
+)
+
+#: Op type -> (the keyword of the argument that is edited, the Python call a user writes).
+_OPS: dict[str, tuple[str, str]] = {
+    "Log": ("x", "tf.math.log"),
+    "Log1p": ("x", "tf.math.log1p"),
+    "Sqrt": ("x", "tf.sqrt"),
+    "Rsqrt": ("x", "tf.math.rsqrt"),
+    "Exp": ("x", "tf.exp"),
+    "Expm1": ("x", "tf.math.expm1"),
+    "Cosh": ("x", "tf.cosh"),
+    "Sinh": ("x", "tf.sinh"),
+    "Softplus": ("features", "tf.nn.softplus"),
+    "Pow": ("x", "tf.pow"),
+    "RealDiv": ("y", "/"),
+    "Div": ("y", "/"),
+    "Reciprocal": ("x", "tf.math.reciprocal"),
+    "Xlogy": ("y", "tf.math.xlogy"),
+    "Xdivy": ("y", "tf.math.xdivy"),
+    "Acos": ("x", "tf.acos"),
+    "Asin": ("x", "tf.asin"),
+    "Atanh": ("x", "tf.atanh"),
+    "Acosh": ("x", "tf.acosh"),
+    "Lgamma": ("x", "tf.math.lgamma"),
+    "Digamma": ("x", "tf.math.digamma"),
+}
+#: Names a user may call for each op type (the last part of the called name), for the text edit.
+_CALL_NAMES: dict[str, tuple[str, ...]] = {
+    "Log": ("log",),
+    "Log1p": ("log1p",),
+    "Sqrt": ("sqrt", "norm"),
+    "Rsqrt": ("rsqrt",),
+    "Exp": ("exp",),
+    "Expm1": ("expm1",),
+    "Cosh": ("cosh",),
+    "Sinh": ("sinh",),
+    "Softplus": ("softplus",),
+    "Pow": ("pow", "power"),
+    "RealDiv": ("divide", "truediv", "div"),
+    "Div": ("divide", "div"),
+    "Reciprocal": ("reciprocal",),
+    "Xlogy": ("xlogy",),
+    "Xdivy": ("xdivy",),
+    "Acos": ("acos", "arccos"),
+    "Asin": ("asin", "arcsin"),
+    "Atanh": ("atanh", "arctanh"),
+    "Acosh": ("acosh", "arccosh"),
+    "Lgamma": ("lgamma",),
+    "Digamma": ("digamma",),
+}
+#: The domain test and the safe value of ``safe_where`` per op type.
+_DOMAINS: dict[str, tuple[str, float]] = {
+    "Log": ("> 0", 1.0),
+    "Sqrt": ("> 0", 1.0),
+    "Rsqrt": ("> 0", 1.0),
+    "Pow": ("> 0", 1.0),
+    "Lgamma": ("> 0", 1.0),
+    "Digamma": ("> 0", 1.0),
+    "Xlogy": ("> 0", 1.0),
+    "Log1p": ("> -1", 0.0),
+    "RealDiv": ("!= 0", 1.0),
+    "Div": ("!= 0", 1.0),
+    "Reciprocal": ("!= 0", 1.0),
+    "Xdivy": ("!= 0", 1.0),
+    "Acos": ("in (-1, 1)", 0.0),
+    "Asin": ("in (-1, 1)", 0.0),
+    "Atanh": ("in (-1, 1)", 0.0),
+    "Acosh": ("> 1", 2.0),
+}
+
+
+#: Values tried, in order, for each kind (the first that trains is kept): the smallest epsilon,
+#: the loosest clamp. float16 cannot hold tiny epsilons or exp() of large arguments.
+_EPSILONS = {"float16": (1e-4, 1e-3, 1e-2), "default": (1e-12, 1e-9, 1e-7, 1e-5, 1e-3)}
+_CAPS = {"float16": (10.0, 8.0, 5.0), "default": (80.0, 50.0, 30.0, 20.0, 10.0)}
+_MARGINS = {"float16": (1e-3, 1e-2), "default": (1e-7, 1e-6, 1e-4, 1e-2)}
+#: Ops whose domain ends at a bound other than 0: the bound the margin is added to.
+_LOWER_BOUNDS = {"Log1p": -1.0, "Acosh": 1.0}
+
+
+def editable(kind: str, op_type: str) -> bool:
+    """Whether an edit of ``kind`` can be made (and simulated) on ``op_type``."""
+    if kind == "log_softmax":
+        return op_type == "Log"
+    if kind == "divide_no_nan":
+        return op_type in {"RealDiv", "Div", "Reciprocal", "Mean"}
+    if kind == "safe_where":
+        return op_type in _DOMAINS or op_type == "Exp"
+    return kind in EDIT_KINDS and op_type in _OPS
+
+
+def search_space(edit: CallSiteEdit, dtype: str | None) -> list[CallSiteEdit]:
+    """The values to try for ``edit``, in the order tried (its own value when not searched)."""
+    key = "float16" if dtype == "float16" else "default"
+    if edit.kind == "epsilon":
+        return [edit.with_value(v) for v in _EPSILONS[key]]
+    if edit.kind == "clamp_max":
+        return [edit.with_value(v) for v in _CAPS[key]]
+    if edit.kind == "clamp_range":
+        return [replace(edit, value=1.0 - m, low=-1.0 + m) for m in _MARGINS[key]]
+    if edit.kind == "clamp_min" and edit.op_type not in {"RealDiv", "Div"}:
+        bound = _LOWER_BOUNDS.get(edit.op_type)
+        if bound is not None:
+            return [edit.with_value(bound + m) for m in _MARGINS[key]]
+        return [edit.with_value(v) for v in _EPSILONS[key]]
+    return [edit]
+
+
+class EditMissed(Exception):
+    """The edit cannot be simulated at that call site (no such op there, unreadable site)."""
+
+
+@dataclass(frozen=True)
+class CallSiteEdit:
+    """One edit of one call: ``kind`` (EDIT_KINDS) applied to the ``op_type`` op that user code
+    at ``where`` (``file:line``) builds; ``value`` is the epsilon / bound / cap (``low`` the
+    lower bound of a ``clamp_range``; for ``safe_where`` the cap of an ``Exp``)."""
+
+    kind: str
+    op_type: str
+    where: str
+    value: float | None = None
+    low: float | None = None
+
+    # -- the one description, as fix params ------------------------------------------------
+    def to_params(self) -> dict[str, Any]:
+        return {
+            "edit": self.kind,
+            "op_type": self.op_type,
+            "where": self.where,
+            **({"value": self.value} if self.value is not None else {}),
+            **({"low": self.low} if self.low is not None else {}),
+        }
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> CallSiteEdit | None:
+        kind, op, where = params.get("edit"), params.get("op_type"), params.get("where")
+        if kind not in EDIT_KINDS or not op or not where:
+            return None
+        value, low = params.get("value"), params.get("low")
+        return cls(
+            kind,
+            str(op),
+            str(where),
+            None if value is None else float(value),
+            None if low is None else float(low),
+        )
+
+    def with_value(self, value: float) -> CallSiteEdit:
+        return replace(self, value=value)
+
+    @property
+    def file(self) -> str:
+        return self.where.rsplit(":", 1)[0]
+
+    @property
+    def line(self) -> int:
+        return int(self.where.rsplit(":", 1)[1])
+
+    # -- the snippet -----------------------------------------------------------------------
+    def argument_text(self, arg: str) -> str:
+        """The edited argument as a user writes it, for the argument written ``arg``."""
+        v = _num(self.value)
+        if self.kind == "epsilon":
+            return f"{arg} + {v}"
+        if self.kind == "clamp_min":
+            return f"tf.maximum({arg}, {v})"
+        if self.kind == "clamp_max":
+            return f"tf.minimum({arg}, {v})"
+        if self.kind == "clamp_range":
+            return f"tf.clip_by_value({arg}, {_num(self.low)}, {v})"
+        if self.kind == "safe_where":
+            test, safe = self._domain()
+            if test.startswith("in"):
+                condition = f"tf.abs({arg}) < 1.0"
+            else:
+                condition = f"{arg} {test}"
+            return f"tf.where({condition}, {arg}, {_num(safe)})"
+        return arg
+
+    def generic_snippet(self) -> str:
+        """The edit on a generic call (``tf.math.log(x + 1e-7)``)."""
+        keyword, call = _OPS.get(self.op_type, ("x", self.op_type))
+        if self.kind == "log_softmax":
+            return (
+                "tf.nn.log_softmax(logits)  # instead of tf.math.log(tf.nn.softmax(logits)); "
+                "Keras losses: from_logits=True"
+            )
+        if self.kind == "divide_no_nan" and self.op_type == "Mean":
+            return "tf.math.divide_no_nan(tf.reduce_sum(x), tf.cast(tf.size(x), x.dtype))"
+        if self.kind == "divide_no_nan":
+            return "tf.math.divide_no_nan(x, y)  # instead of x / y: 0 where y == 0"
+        if call == "/":
+            return f"x / ({self.argument_text('y')})"
+        if keyword == "y":
+            return f"{call}(x, {self.argument_text('y')})"
+        if self.op_type == "Pow":
+            return f"tf.pow({self.argument_text('x')}, p)"
+        return f"{call}({self.argument_text('x')})"
+
+    def snippet(self) -> str:
+        """What the user changes: their own line rewritten when it can be read, else the edit
+        on a generic call; always with the place."""
+        rewritten = self.rewrite_line()
+        place = f"{os.path.basename(self.file)}:{self.line}"
+        if rewritten is not None:
+            return f"{rewritten.strip()}  # at {place}"
+        return f"{self.generic_snippet()}  # at {place}"
+
+    def _domain(self) -> tuple[str, float]:
+        test, safe = _DOMAINS.get(self.op_type, ("> 0", 1.0))
+        if self.op_type in {"Exp", "Expm1", "Cosh", "Sinh", "Softplus"}:
+            return f"< {_num(self.value if self.value is not None else 80.0)}", 0.0
+        return test, safe
+
+    # -- the text edit ---------------------------------------------------------------------
+    def rewrite_line(self, text: str | None = None) -> str | None:
+        """The source line at ``where`` with the edit made (None when the call cannot be found
+        on that line unambiguously). ``text`` overrides the line read from the file."""
+        line = text if text is not None else linecache.getline(self.file, self.line)
+        if not line.strip():
+            return None
+        stripped = line.lstrip()
+        indent = line[: len(line) - len(stripped)]
+        body = stripped.rstrip("\n")
+        try:
+            tree = ast.parse(_as_statement(body))
+        except SyntaxError:
+            return None
+        targets = [node for node in ast.walk(tree) if self._is_target(node)]
+        if len(targets) != 1:
+            return None
+        node = targets[0]
+        source = _as_statement(body)
+        new = self._rewritten_node(source, node)
+        if new is None:
+            return None
+        start, end = _offsets(source, node)
+        result = source[:start] + new + _without_comment(source[end:])
+        if result.startswith("_ = (") and not body.startswith("_ = ("):
+            result = result[len("_ = (") : -1]
+        return indent + result + ("\n" if line.endswith("\n") else "")
+
+    def _is_target(self, node: ast.AST) -> bool:
+        if self.op_type == "Mean":
+            return (
+                isinstance(node, ast.Call)
+                and _called_name(node) == "reduce_mean"
+                and len(node.args) == 1
+                and not node.keywords
+            )
+        if self.kind == "divide_no_nan" or self.op_type in {"RealDiv", "Div"}:
+            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+                return True
+        if self.kind == "log_softmax":
+            return (
+                isinstance(node, ast.Call)
+                and _called_name(node) == "log"
+                and len(node.args) == 1
+                and isinstance(node.args[0], ast.Call)
+                and _called_name(node.args[0]) in {"softmax", "sigmoid"}
+            )
+        if isinstance(node, ast.Call):
+            return _called_name(node) in _CALL_NAMES.get(self.op_type, ())
+        return False
+
+    def _rewritten_node(self, source: str, node: ast.AST) -> str | None:
+        segment = lambda n: ast.get_source_segment(source, n)  # noqa: E731
+        if self.kind == "log_softmax":
+            inner = node.args[0]  # type: ignore[attr-defined]
+            if not inner.args:
+                return None
+            fn = "tf.nn.log_softmax" if _called_name(inner) == "softmax" else "tf.math.log_sigmoid"
+            rest = [segment(a) for a in inner.args] + [
+                f"{k.arg}={segment(k.value)}" for k in inner.keywords
+            ]
+            return f"{fn}({', '.join(str(r) for r in rest)})"
+        if isinstance(node, ast.BinOp):
+            left, right = segment(node.left), segment(node.right)
+            if self.kind == "divide_no_nan":
+                return f"tf.math.divide_no_nan({left}, {right})"
+            return f"{left} / ({self.argument_text(str(right))})"
+        assert isinstance(node, ast.Call)
+        if self.op_type == "Mean":
+            arg = segment(node.args[0])
+            return (
+                f"tf.math.divide_no_nan(tf.reduce_sum({arg}), tf.cast(tf.size({arg}), tf.float32))"
+            )
+        if self.kind == "divide_no_nan":
+            if len(node.args) < 2:
+                return None
+            return f"tf.math.divide_no_nan({segment(node.args[0])}, {segment(node.args[1])})"
+        keyword, _ = _OPS.get(self.op_type, ("x", ""))
+        position = 1 if keyword == "y" or self.op_type in {"RealDiv", "Div"} else 0
+        if _called_name(node) == "norm" and self.op_type == "Sqrt":
+            if len(node.args) != 1 or node.keywords:
+                return None
+            summed = f"tf.reduce_sum(tf.square({segment(node.args[0])}))"
+            return f"tf.sqrt({self.argument_text(summed)})"
+        if len(node.args) <= position:
+            return None
+        args = [str(segment(a)) for a in node.args]
+        args[position] = self.argument_text(args[position])
+        parts = args + [f"{k.arg}={segment(k.value)}" for k in node.keywords]
+        return f"{segment(node.func)}({', '.join(parts)})"
+
+    # -- the simulation --------------------------------------------------------------------
+    def edit_inputs(self, build: Any, keywords: dict[str, Any]) -> tuple | None:
+        """The op's inputs edited (or, for ``log_softmax`` / ``divide_no_nan``, the result of
+        the replacement ops); None when this op cannot take the edit."""
+        import tensorflow as tf
+
+        from nantrace import _tf_compat
+
+        if self.kind == "log_softmax":
+            x = tf.convert_to_tensor(keywords.get("x"))
+            producer = x.op.type if hasattr(x, "op") else None
+            if producer == "Softmax":
+                return _tf_compat.built_outputs(tf.nn.log_softmax(x.op.inputs[0]))
+            if producer == "Sigmoid":
+                return _tf_compat.built_outputs(tf.math.log_sigmoid(x.op.inputs[0]))
+            return None
+        if self.kind == "divide_no_nan" and self.op_type == "Mean":
+            x = tf.convert_to_tensor(keywords["input"])
+            total = tf.reduce_sum(
+                x, keywords["reduction_indices"], keywords.get("keep_dims", False)
+            )
+            count = tf.cast(tf.size(x), x.dtype) / tf.cast(tf.maximum(tf.size(total), 1), x.dtype)
+            return _tf_compat.built_outputs(tf.math.divide_no_nan(total, count))
+        if self.kind == "divide_no_nan":
+            x, y = keywords.get("x"), keywords.get("y")
+            if self.op_type == "Reciprocal":
+                x, y = 1.0, keywords.get("x")
+            return _tf_compat.built_outputs(tf.math.divide_no_nan(_like(x, y), _like(y, x)))
+        keyword, _ = _OPS.get(self.op_type, ("x", ""))
+        if keyword not in keywords:
+            return None
+        other = next((v for k, v in keywords.items() if k != keyword), None)
+        arg = _like(keywords[keyword], other)
+        new = dict(keywords)
+        new[keyword] = self._edited(arg)
+        return new  # type: ignore[return-value]
+
+    def _edited(self, arg: Any) -> Any:
+        import tensorflow as tf
+
+        value = tf.cast(self.value if self.value is not None else 0.0, arg.dtype)
+        if self.kind == "epsilon":
+            return arg + value
+        if self.kind == "clamp_min":
+            return tf.maximum(arg, value)
+        if self.kind == "clamp_max":
+            return tf.minimum(arg, value)
+        if self.kind == "clamp_range":
+            return tf.clip_by_value(arg, tf.cast(self.low or 0.0, arg.dtype), value)
+        if self.kind == "safe_where":
+            test, safe = self._domain()
+            if test.startswith("in"):
+                ok = tf.abs(arg) < 1.0
+            elif test.startswith("!="):
+                ok = tf.not_equal(arg, 0.0)
+            elif test.startswith("<"):
+                ok = arg < value
+            else:
+                ok = arg > tf.cast(float(test.split()[1]), arg.dtype)
+            return tf.where(ok, arg, tf.cast(safe, arg.dtype) * tf.ones_like(arg))
+        raise EditMissed(f"edit {self.kind!r} has no argument form")
+
+
+@dataclass
+class EditTrace:
+    """What the simulation hit while the step was traced."""
+
+    rewritten: int = 0
+    sites: set[str] = field(default_factory=set)
+    declined: int = 0  # ops of the type at the site that could not take the edit
+    per_trace: dict[int, int] = field(default_factory=dict)  # graph -> ops rewritten in it
+
+    @property
+    def ops_per_trace(self) -> int:
+        """Ops rewritten in one trace of the step (the step may be traced more than once)."""
+        return max(self.per_trace.values(), default=0)
+
+
+@contextlib.contextmanager
+def simulating(edit: CallSiteEdit) -> Iterator[EditTrace]:
+    """While active, graph ops of ``edit.op_type`` built from ``edit.where`` are edited."""
+    import tensorflow as tf
+
+    from nantrace import _tf_compat
+
+    trace = EditTrace()
+    busy = [False]
+    op_types = _matching_op_types(edit)
+
+    with _tf_compat.autograph_source_maps() as source_map:
+
+        def rewrite(build: Any, op_type: str, keywords: dict) -> tuple | None:
+            if busy[0] or op_type not in op_types:
+                return None
+            site = _direct_user_site(source_map)
+            if site != edit.where:
+                return None
+            busy[0] = True
+            try:
+                result = edit.edit_inputs(build, keywords)
+            finally:
+                busy[0] = False
+            if result is None:
+                trace.declined += 1
+                return None
+            trace.rewritten += 1
+            trace.sites.add(site)
+            graph = id(tf.compat.v1.get_default_graph())
+            trace.per_trace[graph] = trace.per_trace.get(graph, 0) + 1
+            if isinstance(result, dict):
+                return build(op_type, **result)
+            return result
+
+        with _tf_compat.intercept_graph_ops(rewrite):
+            yield trace
+
+
+#: Library code between the op and the user's frame that makes the op not the user's own call
+#: (a Keras layer, loss or model builds it: the user cannot edit that call at their line).
+_INDIRECT = (
+    "/keras/src/layers/",
+    "/keras/src/models/",
+    "/keras/src/losses/",
+    "/keras/src/trainers/",
+)
+_INDIRECT += ("/keras/src/optimizers/", "/keras/src/metrics/", "/keras/src/ops/operation.py")
+_INDIRECT += ("/tf_keras/",)
+
+
+def _direct_user_site(source_map: dict) -> str | None:
+    """``file:line`` of the user frame that built the op directly (through op APIs only:
+    ``tf.*``, ``keras.ops.*``, operators), else None."""
+    from nantrace.capture import is_user_file
+
+    frame = sys._getframe(2)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if any(marker in filename for marker in _INDIRECT):
+            return None
+        mapped = _mapped(f"{filename}:{frame.f_lineno}", source_map)
+        if mapped and is_user_file(mapped.rsplit(":", 1)[0]):
+            return mapped
+        frame = frame.f_back
+    return None
+
+
+def _matching_op_types(edit: CallSiteEdit) -> set[str]:
+    if edit.op_type == "Mean":
+        return {"Mean"}
+    if edit.kind == "divide_no_nan" or edit.op_type in {"RealDiv", "Div"}:
+        return {"RealDiv", "Div"} | ({"Reciprocal"} if edit.op_type == "Reciprocal" else set())
+    return {edit.op_type}
+
+
+_GENERATED = re.compile(r"__autograph_generated_file")
+
+
+def _mapped(site: str | None, source_map: dict) -> str | None:
+    """A frame of autograph-converted code mapped back to the user's file and line."""
+    if site is None or not _GENERATED.search(site):
+        return site
+    file, line = site.rsplit(":", 1)
+    origin = source_map.get((file, int(line)))
+    return f"{origin[0]}:{origin[1]}" if origin else site
+
+
+def _like(value: Any, other: Any) -> Any:
+    import tensorflow as tf
+
+    if isinstance(value, tf.Tensor | tf.Variable):
+        return tf.convert_to_tensor(value)
+    dtype = getattr(other, "dtype", None)
+    return (
+        tf.convert_to_tensor(value, dtype=dtype)
+        if dtype is not None
+        else tf.convert_to_tensor(value)
+    )
+
+
+def _num(value: float | None) -> str:
+    """A number as a user writes it: ``1e-7``, ``80.0``, ``-0.999999``."""
+    if value is None:
+        return "0.0"
+    text = f"{value:.6g}".replace("e-0", "e-").replace("e+0", "e+")
+    return text if any(c in text for c in ".e") or "inf" in text else f"{text}.0"
+
+
+def _called_name(node: ast.Call) -> str | None:
+    func = node.func
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    if isinstance(func, ast.Name):
+        return func.id
+    return None
+
+
+def _as_statement(body: str) -> str:
+    """A line that is a fragment (``return log(p)``, ``loss = ...``) parses as it is; an
+    expression continued from other lines is wrapped so it parses."""
+    try:
+        ast.parse(body)
+        return body
+    except SyntaxError:
+        return f"_ = ({body.rstrip(',')})"
+
+
+def _without_comment(rest: str) -> str:
+    """The text after the edited call, less a trailing ``# comment``."""
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(rest).readline):
+            if token.type == tokenize.COMMENT:
+                return rest[: token.start[1]].rstrip()
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        pass
+    return rest
+
+
+def _offsets(source: str, node: ast.AST) -> tuple[int, int]:
+    lines = source.splitlines(keepends=True)
+    starts = [0]
+    for text in lines:
+        starts.append(starts[-1] + len(text))
+    start = starts[node.lineno - 1] + node.col_offset  # type: ignore[attr-defined]
+    end = starts[node.end_lineno - 1] + node.end_col_offset  # type: ignore[attr-defined]
+    return start, end
