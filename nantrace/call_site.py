@@ -248,7 +248,7 @@ class CallSiteEdit:
         place = f"{os.path.basename(self.file)}:{self.line}"
         if rewritten is not None:
             return f"{rewritten.strip()}  # at {place}"
-        return f"{self.generic_snippet()}  # at {place}"
+        return f"{self.generic_snippet()}  # in the call at {place}"
 
     def _domain(self) -> tuple[str, float]:
         test, safe = _DOMAINS.get(self.op_type, ("> 0", 1.0))
@@ -258,28 +258,35 @@ class CallSiteEdit:
 
     # -- the text edit ---------------------------------------------------------------------
     def rewrite_line(self, text: str | None = None) -> str | None:
-        """The source line at ``where`` with the edit made (None when the call cannot be found
-        on that line unambiguously). ``text`` overrides the line read from the file."""
+        """The source line at ``where`` with the edit made to every matching call on it (the
+        simulation edits every such op built there); None when no call can be found on that
+        line, or calls nest. ``text`` overrides the line read from the file."""
         line = text if text is not None else linecache.getline(self.file, self.line)
         if not line.strip():
             return None
         stripped = line.lstrip()
         indent = line[: len(line) - len(stripped)]
-        body = stripped.rstrip("\n")
+        body = _without_comment(stripped.rstrip("\n")).rstrip()
+        source = _as_statement(body)
         try:
-            tree = ast.parse(_as_statement(body))
+            tree = ast.parse(source)
         except SyntaxError:
             return None
-        targets = [node for node in ast.walk(tree) if self._is_target(node)]
-        if len(targets) != 1:
+        spans = []
+        for node in ast.walk(tree):
+            if self._is_target(node):
+                new = self._rewritten_node(source, node)
+                if new is None:
+                    return None
+                spans.append((*_offsets(source, node), new))
+        if not spans:
             return None
-        node = targets[0]
-        source = _as_statement(body)
-        new = self._rewritten_node(source, node)
-        if new is None:
-            return None
-        start, end = _offsets(source, node)
-        result = source[:start] + new + _without_comment(source[end:])
+        spans.sort()
+        if any(a[1] > b[0] for a, b in zip(spans, spans[1:], strict=False)):
+            return None  # nested calls: which one the op came from is not known
+        result = source
+        for start, end, new in reversed(spans):
+            result = result[:start] + new + result[end:]
         if result.startswith("_ = (") and not body.startswith("_ = ("):
             result = result[len("_ = (") : -1]
         return indent + result + ("\n" if line.endswith("\n") else "")
@@ -530,8 +537,8 @@ def _num(value: float | None) -> str:
     """A number as a user writes it: ``1e-7``, ``80.0``, ``-0.999999``."""
     if value is None:
         return "0.0"
-    text = f"{value:.6g}".replace("e-0", "e-").replace("e+0", "e+")
-    return text if any(c in text for c in ".e") or "inf" in text else f"{text}.0"
+    text = repr(float(value)).replace("e-0", "e-").replace("e+0", "e+")
+    return text
 
 
 def _called_name(node: ast.Call) -> str | None:
