@@ -15,15 +15,29 @@ report again and to rebuild and re-run the tripping step in another process::
     model.json     the Keras model's and optimizers' serialized configs, where one is reachable
 
 **Atomic**: the folder is assembled under a hidden staging name in the same parent (files
-fsync'ed, ``bundle.json`` last) and renamed into place with one ``os.replace``. A crash, an
-exception or ``kill -9`` during the write leaves either no bundle or a complete one; a stale
-staging folder of a dead process is removed by the next write. ``load_bundle`` also checks every
-file's size and the report's checksum, so a bundle damaged later is refused with one line.
+fsync'ed, ``bundle.json`` then ``bundle.sha256`` last) and renamed into place with one
+``os.replace``. A crash, an exception or ``kill -9`` during the write leaves either no bundle or a
+complete one; a stale staging folder of a dead process *on this host* is removed by the next
+write (the staging name records the host and pid, so a shared file system's other hosts are left
+alone).
 
-``replay_bundle`` rebuilds the tripping step in another process (the step function imported
-by its recorded ``module:qualname``, or a ``model.fit`` model rebuilt from ``model.json``),
-restores the pre-step state into it and runs the tripping batch under a fresh ``watch``.
-docs/report.md describes the layout, the version policy and the limits of replay.
+**Private**: a bundle may hold raw training data, so its files are created 0600 and its folders
+0700 (``os.open`` / ``mkdtemp`` modes; the process umask is never changed).
+
+**Checked on load**: ``bundle.sha256`` (the SHA-256 of ``bundle.json``, ``sha256sum`` format)
+sits outside the file it protects; ``load_bundle`` refuses a manifest that does not match it,
+every file name the manifest lists must be a plain file directly inside the bundle folder (no
+path, no ``..``, no symbolic link), and each file's size and SHA-256 are checked before it is
+read. This catches damage and careless edits, not a deliberate forger who rewrites both files:
+that is why replay also needs the user's explicit trust.
+
+``replay_bundle(bundle, trust=True)`` (``nantrace report --replay --trust``) rebuilds the
+tripping step in another process: it imports the step's module *file* recorded at write time
+(only if its SHA-256 still matches, and executing exactly the bytes it hashed), checks that the
+recorded qualified name names that very step function, and calls it with the tensors, arrays and
+numbers decoded from the bundle; a ``model.fit`` model is rebuilt from ``model.json`` in Keras
+safe mode (no Python code from the bundle is deserialized). Without ``trust`` nothing is
+imported. docs/report.md describes the layout, the version policy and the limits of replay.
 
 This module imports neither TensorFlow nor Keras at import time: ``nantrace report`` reads
 bundles without them. Writing, and ``replay_bundle``, import them when called.
@@ -35,13 +49,17 @@ import contextlib
 import dataclasses
 import datetime
 import hashlib
-import importlib
+import importlib.util
 import json
 import os
+import re
 import shutil
+import socket
+import stat
 import sys
 import tempfile
 import time
+import types
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,8 +77,18 @@ BATCHES = "batches.npz"
 HISTORY = "history.npz"
 MODEL = "model.json"
 ANCHOR = "anchor.npz"
-#: Prefix of a bundle being written (``.staging-<pid>-<random>``); never a finished bundle.
+#: The SHA-256 of ``bundle.json`` (``sha256sum`` format), written last, checked first.
+CHECKSUM = "bundle.sha256"
+#: Prefix of a bundle being written (``.staging-<pid>-<host>-<random>``); never a finished one.
 STAGING_PREFIX = ".staging-"
+#: Bundle files are private to the user who wrote them (they may hold raw training data).
+FILE_MODE, DIR_MODE = 0o600, 0o700
+
+#: A file name a manifest may list: a plain name directly inside the bundle folder.
+_MEMBER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+_DOTTED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 #: numpy dtype kinds ``np.load(allow_pickle=False)`` reads back as they are; anything else
 #: (bfloat16 and the other ml_dtypes, object arrays) is stored converted and cast back on load.
@@ -96,17 +124,17 @@ def write_bundle(
 
 def _write(watched: Any, report: Report, args: tuple, kwargs: dict, bundle_dir: str) -> Report:
     bundle_dir = os.path.abspath(bundle_dir)
-    os.makedirs(bundle_dir, exist_ok=True)
+    os.makedirs(bundle_dir, mode=DIR_MODE, exist_ok=True)  # an existing folder keeps its mode
     sweep_stale_staging(bundle_dir)
     name = f"step-{report.trip.step:06d}-{time.strftime('%Y%m%d-%H%M%S')}"
     final = _free_name(bundle_dir, name)
-    staging = tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=bundle_dir)
+    # mkdtemp creates the folder 0700, which is what a bundle keeps after the rename.
+    staging = tempfile.mkdtemp(prefix=_staging_prefix(), dir=bundle_dir)
     try:
-        _chmod_like_mkdir(staging)
         report = dataclasses.replace(report, bundle=final)
         manifest = _fill_staging(staging, watched, report, args, kwargs)
         while True:
-            _write_file(staging, MANIFEST, json.dumps(manifest, indent=2, default=_json_default))
+            _seal(staging, manifest)
             _fsync_dir(staging)
             try:
                 _rename_dir(staging, final)
@@ -122,11 +150,22 @@ def _write(watched: Any, report: Report, args: tuple, kwargs: dict, bundle_dir: 
     return report
 
 
-def _chmod_like_mkdir(path: str) -> None:
-    """``mkdtemp`` makes a 0700 folder; a bundle gets the permissions ``mkdir`` would give."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o777 & ~umask)
+def _seal(staging: str, manifest: dict[str, Any]) -> None:
+    """Write ``bundle.json``, then ``bundle.sha256`` (its checksum, kept outside it) last."""
+    entry = _write_file(staging, MANIFEST, json.dumps(manifest, indent=2, default=_json_default))
+    _write_file(staging, CHECKSUM, f"{entry['sha256']}  {MANIFEST}\n")
+
+
+def _host_tag() -> str:
+    """This host in a staging folder's name: readable, without ``-`` (the field separator),
+    and a hash of the full name so that two hosts never share a tag."""
+    host = socket.gethostname() or "localhost"
+    readable = re.sub(r"[^A-Za-z0-9.]", "_", host)[:40]
+    return f"{readable}.{hashlib.sha256(host.encode('utf-8')).hexdigest()[:8]}"
+
+
+def _staging_prefix() -> str:
+    return f"{STAGING_PREFIX}{os.getpid()}-{_host_tag()}-"
 
 
 def _free_name(parent: str, name: str) -> str:
@@ -146,19 +185,30 @@ def _rename_dir(source: str, target: str) -> None:
 
 
 def sweep_stale_staging(bundle_dir: str) -> list[str]:
-    """Remove staging folders left by writers that died (``kill -9``, power loss)."""
-    removed = []
+    """Remove staging folders left by writers that died (``kill -9``, power loss).
+
+    Only this host's own (the name records host and pid) and only when that pid is not running
+    here: on a shared file system another host's bundle in progress is never touched, nor a
+    staging folder whose name does not say who wrote it.
+    """
+    removed: list[str] = []
     try:
         entries = os.listdir(bundle_dir)
     except OSError:
         return removed
+    host = _host_tag()
     for entry in entries:
         if not entry.startswith(STAGING_PREFIX):
             continue
-        pid_text = entry[len(STAGING_PREFIX) :].split("-", 1)[0]
-        if pid_text.isdigit() and int(pid_text) != os.getpid() and not _alive(int(pid_text)):
-            shutil.rmtree(os.path.join(bundle_dir, entry), ignore_errors=True)
-            removed.append(entry)
+        fields = entry[len(STAGING_PREFIX) :].split("-")
+        if len(fields) != 3 or not fields[0].isdigit() or fields[1] != host:
+            continue
+        pid = int(fields[0])
+        path = os.path.join(bundle_dir, entry)
+        if pid == os.getpid() or _alive(pid) or os.path.islink(path) or not os.path.isdir(path):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(entry)
     return removed
 
 
@@ -323,10 +373,15 @@ def _storable(value: Any) -> tuple[np.ndarray, str | None]:
     return array.astype(np.float32), "float32"  # bfloat16, float8, ... (ml_dtypes)
 
 
+def _create(path: str) -> int:
+    """A file descriptor for writing ``path``, created 0600 (the umask can only remove bits, so
+    it is never touched) and never through a symbolic link."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NOFOLLOW, FILE_MODE)
+
+
 def _write_file(staging: str, name: str, text: str) -> dict[str, Any]:
     data = text.encode("utf-8")
-    path = os.path.join(staging, name)
-    with open(path, "wb") as handle:
+    with os.fdopen(_create(os.path.join(staging, name)), "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
@@ -335,7 +390,7 @@ def _write_file(staging: str, name: str, text: str) -> dict[str, Any]:
 
 def _write_npz(staging: str, name: str, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
     path = os.path.join(staging, name)
-    with open(path, "wb") as handle:
+    with os.fdopen(_create(path), "wb") as handle:
         np.savez(handle, **arrays)
         handle.flush()
         os.fsync(handle.fileno())
@@ -482,23 +537,22 @@ def function_reference(watched: Any) -> dict[str, Any]:
         "importable": False,
         "reason": None,
         "file": None,
+        "sha256": None,
         "import_root": None,
         "keras_train_step": False,
     }
     try:
         import inspect
 
-        ref["file"] = inspect.getsourcefile(fn)
+        source = inspect.getsourcefile(fn)
     except (TypeError, OSError):
-        pass
+        source = None
+    if source and os.path.isfile(source):
+        # the one file replay may import, and its checksum: replay refuses it once it changed
+        ref["file"] = os.path.abspath(source)
+        ref["sha256"] = _sha256(ref["file"])
     if module and ref["file"] and module != "__main__":
-        depth = module.count(".") + 1
-        root = os.path.dirname(os.path.abspath(ref["file"]))
-        if os.path.basename(ref["file"]) == "__init__.py":
-            depth += 1
-        for _ in range(depth - 1):
-            root = os.path.dirname(root)
-        ref["import_root"] = root
+        ref["import_root"] = _import_root(ref["file"], module)
     owner = getattr(fn, "__self__", None)
     keras = sys.modules.get("keras")
     ref["keras_train_step"] = bool(
@@ -509,6 +563,17 @@ def function_reference(watched: Any) -> dict[str, Any]:
     ref["reason"] = _not_importable_reason(fn, module, qualname)
     ref["importable"] = ref["reason"] is None
     return ref
+
+
+def _import_root(file: str, module: str) -> str:
+    """The folder on ``sys.path`` from which ``file`` imports as ``module``."""
+    depth = module.count(".") + 1
+    root = os.path.dirname(os.path.abspath(file))
+    if os.path.basename(file) == "__init__.py":
+        depth += 1
+    for _ in range(depth - 1):
+        root = os.path.dirname(root)
+    return root
 
 
 def _not_importable_reason(fn: Any, module: str | None, qualname: str | None) -> str | None:
@@ -703,9 +768,8 @@ class Bundle:
         raise BundleError(f"{self.path}: {name} is not listed in {MANIFEST}; the bundle is damaged")
 
     def _read_checked(self, name: str) -> bytes:
-        entry = self._entry(name)
-        with open(os.path.join(self.path, name), "rb") as handle:
-            data = handle.read()
+        entry = self._entry(_member_name(self.path, name))
+        data = _read_member(self.path, name)
         if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
             raise BundleError(
                 f"{os.path.join(self.path, name)} does not match its checksum in {MANIFEST}; "
@@ -732,7 +796,8 @@ class Bundle:
 def load_bundle(path: str) -> Bundle:
     """Read a crash bundle folder (or its ``bundle.json``). Raises :class:`BundleError` with a
     one-line message for a missing path, a folder that is not a bundle, a bundle of another
-    version, or missing / truncated / damaged files."""
+    version, a manifest that does not match ``bundle.sha256``, a listed file that is not a plain
+    file inside the folder, or missing / truncated / damaged files. Nothing is imported or run."""
     if not os.path.exists(path):
         raise BundleError(f"no such bundle: {path!r} does not exist")
     folder = path
@@ -745,7 +810,7 @@ def load_bundle(path: str) -> Bundle:
         folder = os.path.dirname(path) or "."
     folder = os.path.abspath(folder)
     manifest_path = os.path.join(folder, MANIFEST)
-    if not os.path.isfile(manifest_path):
+    if not os.path.lexists(manifest_path):
         inside = list_bundles(folder)
         if inside:
             raise BundleError(
@@ -756,9 +821,9 @@ def load_bundle(path: str) -> Bundle:
             f"{path!r} is not a nantrace crash bundle (no {MANIFEST}); pass a folder written "
             "by watch(bundle_dir=...)"
         )
+    raw = _read_member(folder, MANIFEST)
     try:
-        with open(manifest_path, encoding="utf-8") as handle:
-            manifest = json.load(handle)
+        manifest = json.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
         raise BundleError(
             f"{manifest_path} is not valid JSON; the bundle is truncated or damaged"
@@ -771,15 +836,17 @@ def load_bundle(path: str) -> Bundle:
             f"{folder} is a version-{version} crash bundle; this nantrace reads version "
             f"{BUNDLE_VERSION} only (upgrade nantrace to read newer bundles)"
         )
-    for entry in manifest.get("contents", []):
-        file = os.path.join(folder, str(entry.get("name")))
-        if not os.path.isfile(file):
-            raise BundleError(f"{file} is missing; the bundle is incomplete")
-        size = os.path.getsize(file)
+    _check_manifest_checksum(folder, raw)
+    contents = manifest.get("contents", [])
+    if not isinstance(contents, list) or not all(isinstance(e, dict) for e in contents):
+        raise BundleError(f"{manifest_path} has no valid contents list; the bundle is damaged")
+    for entry in contents:
+        name = _member_name(folder, entry.get("name"))
+        size = _member_size(folder, name)
         if size != entry.get("bytes"):
             raise BundleError(
-                f"{file} is truncated or damaged ({size} bytes, the manifest says "
-                f"{entry.get('bytes')}); the bundle cannot be read"
+                f"{os.path.join(folder, name)} is truncated or damaged ({size} bytes, the "
+                f"manifest says {entry.get('bytes')}); the bundle cannot be read"
             )
     shell = Bundle(path=folder, version=version, manifest=manifest, report=None)  # type: ignore[arg-type]
     try:
@@ -789,6 +856,78 @@ def load_bundle(path: str) -> Bundle:
     except (ValueError, KeyError, TypeError) as error:
         raise BundleError(f"{os.path.join(folder, REPORT)} cannot be read: {error}") from None
     return dataclasses.replace(shell, report=report)
+
+
+def _check_manifest_checksum(folder: str, raw: bytes) -> None:
+    """``bundle.json`` must match ``bundle.sha256``, the checksum kept outside it."""
+    if not os.path.lexists(os.path.join(folder, CHECKSUM)):
+        raise BundleError(
+            f"{os.path.join(folder, CHECKSUM)} is missing, so {MANIFEST} cannot be checked; the "
+            "bundle is incomplete, was edited, or was written by an older nantrace"
+        )
+    text = _read_member(folder, CHECKSUM)[:200].decode("ascii", "replace").split()
+    expected = text[0].lower() if text else ""
+    if not _SHA256.fullmatch(expected) or text[1:] != [MANIFEST]:
+        raise BundleError(
+            f"{os.path.join(folder, CHECKSUM)} is not a sha256sum line for {MANIFEST}; the "
+            "bundle is damaged"
+        )
+    if hashlib.sha256(raw).hexdigest() != expected:
+        raise BundleError(
+            f"{os.path.join(folder, MANIFEST)} does not match {CHECKSUM}: the manifest was edited "
+            "or damaged after it was written; refusing to read it"
+        )
+
+
+def _member_name(folder: str, name: Any) -> str:
+    """A manifest's file name, accepted only as a plain name directly inside the bundle folder
+    (no separator, no ``..``, no hidden or absolute path): a manifest cannot point outside it."""
+    if not isinstance(name, str) or not _MEMBER_NAME.fullmatch(name) or ".." in name:
+        shown = repr(name)[:80]
+        raise BundleError(
+            f"{os.path.join(folder, MANIFEST)} lists {shown}, which is not a plain file name "
+            "inside the bundle folder; refusing to read it (the manifest was edited or damaged)"
+        )
+    if name in (MANIFEST, CHECKSUM):
+        raise BundleError(
+            f"{os.path.join(folder, MANIFEST)} lists {name} as a content file; the manifest was "
+            "edited or damaged"
+        )
+    return name
+
+
+def _open_member(folder: str, name: str) -> int:
+    """A read-only descriptor of the plain file ``name`` directly inside ``folder``: a symbolic
+    link (even one pointing inside), a folder, a FIFO or a device is refused, and nothing about
+    what such an entry points to goes into the message."""
+    path = os.path.join(folder, name)
+    try:
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise BundleError(f"{path} is missing; the bundle is incomplete") from None
+    except OSError as error:
+        if os.path.islink(path):
+            raise BundleError(
+                f"{path} is a symbolic link; a bundle holds plain files only, refusing to follow it"
+            ) from None
+        raise BundleError(f"{path} cannot be opened ({error.strerror or error})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise BundleError(f"{path} is not a plain file; a bundle holds plain files only")
+    return fd
+
+
+def _member_size(folder: str, name: str) -> int:
+    fd = _open_member(folder, name)
+    try:
+        return os.fstat(fd).st_size
+    finally:
+        os.close(fd)
+
+
+def _read_member(folder: str, name: str) -> bytes:
+    with os.fdopen(_open_member(folder, name), "rb") as handle:
+        return handle.read()
 
 
 def list_bundles(bundle_dir: str) -> list[str]:
@@ -838,31 +977,11 @@ def _decode(spec: dict[str, Any], data: Any, as_tensors: bool) -> Any:
 
 
 # -- replay ------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ReplayOutcome:
-    """What ``replay_bundle`` found.
+def replay_target(bundle: Bundle) -> str:
+    """What replaying ``bundle`` would import and run, in words (for the refusal without trust).
 
-    Attributes:
-        report: the new report when the rebuilt step tripped again, else None.
-        notes: what the rebuild did (restored variables, unmatched ones, history).
-        steps_run: 1 when the tripping batch ran.
-    """
-
-    report: Report | None
-    notes: tuple[str, ...]
-
-
-def replay_bundle(bundle: Bundle, verify: bool = True) -> ReplayOutcome:
-    """Rebuild the tripping step from ``bundle`` in this process and run it again.
-
-    Imports the step function by its recorded ``module:qualname`` (its module builds the model
-    and optimizer), runs it once on the tripping batch to create every variable it touches
-    (optimizer slots included), restores the bundle's pre-step state into them, then runs the
-    step under a fresh :func:`nantrace.watch` on the tripping batch. The recent healthy batches
-    are handed to verification, the history is re-recorded so causes that need it see it.
-
-    Raises :class:`BundleError` (one line) when the step cannot be rebuilt: not importable
-    (``__main__``, a closure, a bound method), the import fails, or the state does not fit.
+    Raises :class:`BundleError` when the bundle cannot be replayed at all (a closure, a batch a
+    bundle cannot store), so that the user is not asked to trust a replay that cannot happen.
     """
     ref = bundle.function or {}
     keras_fit = not ref.get("importable") and ref.get("keras_train_step")
@@ -875,10 +994,142 @@ def replay_bundle(bundle: Bundle, verify: bool = True) -> ReplayOutcome:
     if not batches.get("replayable", False):
         raise BundleError(
             "cannot replay: the tripping batch holds "
-            + ", ".join(batches.get("unsupported") or ["values"])
+            + ", ".join(str(u) for u in batches.get("unsupported") or ["values"])
             + ", which a bundle cannot store"
         )
+    if keras_fit:
+        model = (bundle.manifest.get("model") or {}).get("class_name") or "model"
+        return f"rebuild the {model} described in {MODEL} (Keras safe mode) and run its train_step"
+    return (
+        f"import and run {ref.get('file')} (as module {ref.get('module')}) and call its "
+        f"{ref.get('qualname')}"
+    )
+
+
+def check_replay(bundle: Bundle, trust: bool) -> None:
+    """Everything that can be checked before anything is imported: the bundle is replayable,
+    the user trusts it, the step's module file is unchanged, the batches hold only data."""
+    target = replay_target(bundle)
+    if not trust:
+        raise BundleError(
+            f"refusing to replay an untrusted bundle: --replay would {target}, as its "
+            f"{MANIFEST} says; pass --trust (trust=True in Python) if you trust this bundle"
+        )
+    batches = bundle.manifest.get("batches") or {}
+    for spec in (
+        batches.get("trip"),
+        *(batches.get("recent") or []),
+        *(batches.get("since_anchor") or []),
+    ):
+        _check_data_only(spec)
+    ref = bundle.function or {}
+    if ref.get("importable"):
+        _step_source(ref)
+
+
+def _check_data_only(spec: Any) -> None:
+    """Replay hands the step tensors, arrays and numbers only: no strings (a command line), no
+    structure this nantrace does not write."""
+    if not isinstance(spec, dict):
+        raise BundleError("cannot replay: the bundle's batch structure is damaged")
+    kind = spec.get("t")
+    if kind == "value":
+        value = spec.get("value")
+        if value is not None and not isinstance(value, (bool, int, float)):
+            raise BundleError(
+                f"cannot replay: the bundle's batch holds a {type(value).__name__} value; "
+                "replay passes only tensors, arrays and numbers to the step"
+            )
+    elif kind in ("list", "tuple"):
+        for item in spec.get("items") or []:
+            _check_data_only(item)
+    elif kind == "dict":
+        for item in (spec.get("items") or {}).values():
+            _check_data_only(item)
+    elif kind != "array":
+        raise BundleError(
+            f"cannot replay: the bundle's batch holds a {spec.get('type', kind)}, which replay "
+            "does not pass to the step"
+        )
+
+
+def _step_source(ref: dict[str, Any]) -> bytes:
+    """The bytes of the step's module file, only if its SHA-256 is the one recorded at write
+    time (those very bytes are then executed, so the file cannot change in between)."""
+    module, qualname, file = ref.get("module"), ref.get("qualname"), ref.get("file")
+    recorded = ref.get("sha256")
+    if not (isinstance(module, str) and _DOTTED_NAME.fullmatch(module)) or not (
+        isinstance(qualname, str) and _DOTTED_NAME.fullmatch(qualname)
+    ):
+        raise BundleError(
+            f"cannot replay: {str(module)[:60]}:{str(qualname)[:60]} is not a module and function "
+            "name; the bundle is damaged"
+        )
+    if not isinstance(file, str) or not os.path.isabs(file) or not file.endswith(".py"):
+        raise BundleError(
+            "cannot replay: the bundle records no absolute path of the step's .py module file"
+        )
+    if not (isinstance(recorded, str) and _SHA256.fullmatch(recorded)):
+        raise BundleError(
+            f"cannot replay: the bundle records no sha256 of {file} (written by an older "
+            "nantrace), so it cannot check that file is the one that ran"
+        )
+    try:
+        with open(file, "rb") as handle:
+            source = handle.read()
+    except FileNotFoundError:
+        raise BundleError(
+            f"cannot replay: the step's module file {file} is missing (moved or deleted since "
+            "the bundle was written)"
+        ) from None
+    except OSError as error:
+        raise BundleError(f"cannot replay: {file} cannot be read ({error.strerror})") from None
+    now = hashlib.sha256(source).hexdigest()
+    if now != recorded:
+        raise BundleError(
+            f"cannot replay: {file} changed since the bundle was written (sha256 {now[:12]}..., "
+            f"recorded {recorded[:12]}...); restore the file as it was when the step tripped"
+        )
+    return source
+
+
+@dataclass(frozen=True)
+class ReplayOutcome:
+    """What ``replay_bundle`` found.
+
+    Attributes:
+        report: the new report when the rebuilt step tripped again, else None.
+        notes: what the rebuild did (restored variables, unmatched ones, history).
+    """
+
+    report: Report | None
+    notes: tuple[str, ...]
+
+
+def replay_bundle(bundle: Bundle, verify: bool = True, *, trust: bool = False) -> ReplayOutcome:
+    """Rebuild the tripping step from ``bundle`` in this process and run it again.
+
+    Needs ``trust=True``: without it nothing is imported (:class:`BundleError` says what would
+    be). Imports the step's module file recorded at write time (refused if its SHA-256 changed;
+    its module builds the model and optimizer) and calls only the function at the recorded
+    qualified name, once it is checked to be a Python function of that file; a ``model.fit``
+    model is rebuilt from ``model.json`` in Keras safe mode instead. It runs the step once on a
+    healthy batch to create every variable it touches (optimizer slots included), restores the
+    bundle's pre-step state into them, then runs the step under a fresh :func:`nantrace.watch`
+    on the tripping batch. The recent healthy batches are handed to verification, the history
+    is re-recorded so causes that need it see it.
+
+    Raises :class:`BundleError` (one line) when the step cannot be rebuilt: not importable
+    (``__main__``, a closure, a bound method), the file changed or is missing, the import
+    fails, the name does not name the step, or the state does not fit.
+    """
+    check_replay(bundle, trust)
+    ref = bundle.function or {}
+    keras_fit = not ref.get("importable") and ref.get("keras_train_step")
     notes: list[str] = []
+    model = None
+    target = None if keras_fit else _import_step(ref, notes)  # before TensorFlow: may refuse
+
     import tensorflow as tf
 
     import nantrace
@@ -886,11 +1137,9 @@ def replay_bundle(bundle: Bundle, verify: bool = True) -> ReplayOutcome:
     from nantrace.errors import NonFiniteError
     from nantrace.replay import StateSnapshot, step_variables
 
-    model = None
     if keras_fit:  # model.fit: the model's own train_step, rebuilt from model.json
         base, model = _rebuild_keras_step(bundle, notes)
     else:
-        target = _import_step(ref, notes)
         base = target.fn if isinstance(target, nantrace.Watched) else target
     args, kwargs = bundle.batch(as_tensors=True)
     recent = bundle.recent(as_tensors=True)
@@ -997,16 +1246,31 @@ def _rebuild_keras_step(bundle: Bundle, notes: list[str]) -> tuple[Any, Any]:
     import keras
     import tensorflow as tf
 
+    from nantrace import _tf_compat
+
     try:
-        model = keras.saving.deserialize_keras_object(config, safe_mode=True)
-        if getattr(model, "optimizer", None) is None:
-            model.compile_from_config(compile_config)
+        # safe mode even if this process called keras.config.enable_unsafe_deserialization():
+        # no lambda, Lambda layer or external SavedModel from the bundle is deserialized
+        with _tf_compat.keras_safe_mode():
+            model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+            if getattr(model, "optimizer", None) is None:
+                model.compile_from_config(compile_config)
     except Exception as error:
         text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        if "safe_mode" in str(error):
+            raise BundleError(
+                f"cannot replay: the {config.get('class_name')} in {MODEL} holds Python code (a "
+                "lambda, a Lambda layer or an external SavedModel), which nantrace never "
+                "deserializes (Keras safe mode); to replay it, define the model and a train step "
+                "in a module and watch that step, so that --replay --trust imports your file "
+                "instead of model.json"
+            ) from None
         raise BundleError(
-            f"cannot replay: the {config.get('class_name')} in model.json cannot be rebuilt "
-            f"({type(error).__name__}: {text[:160]}); custom layers, losses or metrics must be "
-            "importable and registered with keras.saving.register_keras_serializable"
+            f"cannot replay: the {config.get('class_name')} in {MODEL} cannot be rebuilt "
+            f"({type(error).__name__}: {text[:160]}); nantrace report imports none of your "
+            "modules, so custom layers, losses or metrics are only found in Python: import the "
+            "module that registers them (keras.saving.register_keras_serializable), then call "
+            "nantrace.bundle.replay_bundle(nantrace.load_bundle(path), trust=True)"
         ) from None
     notes.append(f"rebuilt and compiled the {config.get('class_name')} from model.json")
     if compile_config.get("run_eagerly"):
@@ -1016,42 +1280,76 @@ def _rebuild_keras_step(bundle: Bundle, notes: list[str]) -> tuple[Any, Any]:
 
 
 def _import_step(ref: dict[str, Any], notes: list[str]) -> Any:
-    module_name, qualname = ref["module"], ref["qualname"]
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        root = ref.get("import_root")
-        if error.name != module_name.split(".")[0] or not root or not os.path.isdir(root):
+    """The object at the recorded ``module:qualname``, from the recorded module file only.
+
+    The file is read once, its SHA-256 checked, and exactly those bytes executed as the module
+    (never a same-named module found on ``sys.path`` or in the current folder). The object must
+    be, or wrap, a Python function of that file with that qualified name: the step, not
+    ``os.system`` or another function of a module a manifest names.
+    """
+    module_name, qualname, file = ref["module"], ref["qualname"], ref["file"]
+    source = _step_source(ref)
+    loaded = sys.modules.get(module_name)
+    if loaded is not None:
+        loaded_file = getattr(loaded, "__file__", None)
+        if not (loaded_file and _same_file(loaded_file, file)):
             raise BundleError(
-                f"cannot replay: importing {module_name} failed: {error}; run from where it "
-                "imports or add its folder to PYTHONPATH"
-            ) from None
-        sys.path.insert(0, root)
-        notes.append(f"imported {module_name} from {root} (the folder it was run from)")
-        module = _import_or_fail(module_name)
-    except Exception as error:
-        raise BundleError(
-            f"cannot replay: importing {module_name} raised {type(error).__name__}: "
-            f"{str(error).splitlines()[0] if str(error) else ''}"
-        ) from None
+                f"cannot replay: a module named {module_name} is already imported here from "
+                f"{loaded_file or 'the interpreter itself'}, not from {file}"
+            )
+        module = loaded
+    else:
+        module = _exec_module(module_name, file, source, notes)
     obj: Any = module
     for part in qualname.split("."):
         obj = getattr(obj, part, None)
         if obj is None:
-            raise BundleError(
-                f"cannot replay: {module_name} has no {qualname} any more; was it renamed?"
-            )
+            raise BundleError(f"cannot replay: {file} has no {qualname} any more; was it renamed?")
+    fn = unwrap_step(obj)
+    code = getattr(fn, "__code__", None)
+    if not (
+        isinstance(fn, types.FunctionType)
+        and fn.__qualname__ == qualname
+        and fn.__module__ == module_name
+        and code is not None
+        and _same_file(code.co_filename, file)
+    ):
+        raise BundleError(
+            f"cannot replay: {module_name}:{qualname} is a {type(fn).__name__}, not the step "
+            f"function defined in {file}; refusing to call it"
+        )
     return obj
 
 
-def _import_or_fail(module_name: str) -> Any:
+def _exec_module(module_name: str, file: str, source: bytes, notes: list[str]) -> Any:
+    """Import ``source`` (the checked bytes of ``file``) as ``module_name``. Its folder on
+    ``sys.path`` (derived from the file, not read from the manifest) lets it import its
+    siblings and package, which are imported as they are now."""
+    root = _import_root(file, module_name)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    spec = importlib.util.spec_from_file_location(module_name, file)
+    if spec is None:
+        raise BundleError(f"cannot replay: {file} cannot be imported as {module_name}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
     try:
-        return importlib.import_module(module_name)
+        exec(compile(source, file, "exec", dont_inherit=True), module.__dict__)
     except Exception as error:
+        sys.modules.pop(module_name, None)
+        text = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise BundleError(
-            f"cannot replay: importing {module_name} raised {type(error).__name__}: "
-            f"{str(error).splitlines()[0] if str(error) else ''}"
+            f"cannot replay: importing {file} raised {type(error).__name__}: {text[:200]}"
         ) from None
+    notes.append(f"imported {module_name} from {file} (sha256 as recorded)")
+    return module
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _discovery_observer() -> Any:

@@ -3,11 +3,14 @@
 Exit codes (the CLI's contract): 1 = the report shows a non-finite value (a bundle is written
 only when a step tripped, so a readable bundle exits 1; with ``--replay``, 1 when the rebuilt
 step trips again and 0 when it stays finite), 2 = usage or input error (missing path, not a
-bundle, a bundle of another version, truncated or damaged files, a step that cannot be
-rebuilt). Errors are one line on stderr, ``nantrace: error: ...``, never a traceback; set
-``NANTRACE_DEBUG=1`` to get the traceback of an unexpected failure instead.
+bundle, a bundle of another version, truncated, damaged or edited files, ``--replay``
+without ``--trust``, a step that cannot be rebuilt). Errors are one line on stderr,
+``nantrace: error: ...``, never a traceback; set ``NANTRACE_DEBUG=1`` to get the traceback of
+an unexpected failure instead.
 
-Rendering imports neither TensorFlow nor Keras; ``--replay`` does (it runs the step).
+Rendering imports neither TensorFlow nor Keras and runs nothing from the bundle. ``--replay``
+imports code, so it also needs ``--trust``: without it the refusal says which file would be
+imported (the bundle's manifest is written by whoever wrote the bundle).
 """
 
 from __future__ import annotations
@@ -32,10 +35,11 @@ def add_commands(commands: Any) -> None:
         help="re-render a crash bundle's report (text, JSON, HTML, GraphML) or replay its step",
         description=(
             "Read a crash bundle written by watch(bundle_dir=...) (or a report .json file) and "
-            "render its report. --replay rebuilds the tripping step in this process from the "
-            "bundle (imports the step function by its module path, restores the pre-step "
-            "state, runs the tripping batch) and diagnoses it again. Exit 1 = non-finite value "
-            "shown, 0 = the replayed step stayed finite, 2 = bad input."
+            "render its report. --replay --trust rebuilds the tripping step in this process "
+            "from the bundle (imports the step's module file recorded in the bundle if its "
+            "sha256 still matches, restores the pre-step state, runs the tripping batch) and "
+            "diagnoses it again. Exit 1 = non-finite value shown, 0 = the replayed step stayed "
+            "finite, 2 = bad input."
         ),
     )
     report.add_argument("bundle", help="the bundle folder (step-NNNNNN-...) or a report .json")
@@ -45,7 +49,13 @@ def add_commands(commands: Any) -> None:
         "--replay",
         action="store_true",
         help="rebuild and re-run the tripping step from the bundle, then re-diagnose it; this "
-        "imports and runs the step's module, so use it only on bundles you trust",
+        "imports and runs the step's module, so it also needs --trust",
+    )
+    report.add_argument(
+        "--trust",
+        action="store_true",
+        help="with --replay: I trust this bundle; import the module file it records (refused "
+        "if its sha256 changed) or rebuild its model.json in Keras safe mode",
     )
     report.add_argument(
         "--no-verify",
@@ -130,11 +140,12 @@ def _read_report_file(path: str) -> Any:
 
 
 def _replay(bundle: Any, args: argparse.Namespace) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from nantrace.bundle import replay_bundle
+    from nantrace.bundle import check_replay, replay_bundle
 
+    check_replay(bundle, trust=args.trust)  # refuses before anything is imported
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     print(f"nantrace report --replay: {bundle.describe()}", file=sys.stderr)
-    outcome = replay_bundle(bundle, verify=not args.no_verify)
+    outcome = replay_bundle(bundle, verify=not args.no_verify, trust=args.trust)
     for note in outcome.notes:
         print(f"  {note}", file=sys.stderr)
     if outcome.report is None:

@@ -156,12 +156,12 @@ def test_bad_inputs_are_one_line_exit_2(bundles, tmp_path):
     junk.write_text("{not json")
     assert "not valid JSON" in one_line_error(run("report", str(junk)))
     copy = shutil.copytree(bundles.replayable.bundle, tmp_path / "b")
-    manifest = json.loads((copy / "bundle.json").read_text())
+    original = (copy / "bundle.json").read_bytes()
+    manifest = json.loads(original)
     manifest["bundle_version"] = 7
     (copy / "bundle.json").write_text(json.dumps(manifest))
     assert "version-7 crash bundle" in one_line_error(run("report", str(copy)))
-    manifest["bundle_version"] = 1
-    (copy / "bundle.json").write_text(json.dumps(manifest))
+    (copy / "bundle.json").write_bytes(original)  # the version sealed by bundle.sha256
     text = (copy / "report.json").read_text()
     (copy / "report.json").write_text(text[: len(text) // 3])
     assert "truncated" in one_line_error(run("report", str(copy)))
@@ -175,8 +175,10 @@ def test_bad_inputs_are_one_line_exit_2(bundles, tmp_path):
 
 def test_replay_rediagnoses_the_same_origin(bundles, tmp_path):
     before = bundles.replayable
-    # from another folder: the bundle records the folder the step's module was imported from
-    result = run("report", before.bundle, "--replay", "--no-verify", "--format", "json", cwd="/")
+    # from another folder: the bundle records the step's module file (and its sha256)
+    result = run(
+        "report", before.bundle, "--replay", "--trust", "--no-verify", "--format", "json", cwd="/"
+    )
     assert result.returncode == 1, result.stderr
     after = json.loads(result.stdout)
     for field in ("kind", "op_type", "layer", "phase"):
@@ -190,7 +192,7 @@ def test_replay_rediagnoses_the_same_origin(bundles, tmp_path):
 def test_replay_of_a_model_fit_bundle_rebuilds_the_model(bundles):
     before = bundles.fit
     assert before.origin.layer == "fit_case/head"
-    result = run("report", before.bundle, "--replay", "--no-verify", "--format", "json")
+    result = run("report", before.bundle, "--replay", "--trust", "--no-verify", "--format", "json")
     assert result.returncode == 1, result.stderr
     after = json.loads(result.stdout)
     for field in ("kind", "op_type", "layer", "phase"):
@@ -200,7 +202,7 @@ def test_replay_of_a_model_fit_bundle_rebuilds_the_model(bundles):
 
 
 def test_replay_of_a_closure_says_why_not(bundles):
-    error = one_line_error(run("report", bundles.closure.bundle, "--replay"))
+    error = one_line_error(run("report", bundles.closure.bundle, "--replay", "--trust"))
     assert "cannot replay" in error and "closure_step" in error
     assert "inside another function" in error
 
