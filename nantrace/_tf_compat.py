@@ -159,17 +159,6 @@ def keras_safe_mode() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def keras_safe_mode() -> Iterator[None]:
-    """Keras safe-mode deserialization, even where the process called
-    ``keras.config.enable_unsafe_deserialization()`` (whose global flag would otherwise win over
-    ``safe_mode=True``): a crash bundle's model.json never brings Python code with it."""
-    from keras.src.saving import serialization_lib
-
-    with serialization_lib.SafeModeScope(True):
-        yield
-
-
-@contextlib.contextmanager
 def gradient_functions_observed(observe: Callable[[str, Any, Any], Any]) -> Iterator[None]:
     """Wrap eager backprop's per-op gradient function: ``observe(op_type, inputs, outputs)``
     returns a context entered while the gradient of that forward op runs.
