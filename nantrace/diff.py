@@ -460,8 +460,6 @@ def diff(a: Checkpoint, b: Checkpoint, *, max_growth: float = MAX_GROWTH) -> Dif
             "every compared variable is non-finite in B, so no growth can be measured: diff an "
             "earlier checkpoint against the last finite one to see what grew"
         )
-    if verdict == "non_finite":
-        notes.append(f"run nantrace scan {b.path} for the causes B's state shows on its own")
     return DiffReport(
         a=_side(a),
         b=_side(b),
