@@ -19,14 +19,23 @@ What each fix id means here (the fix params contract):
 * ``change_initializer``: the kernels of ``params["layers"]`` re-drawn with
   ``params["suggested"]`` before training.
 * ``add_epsilon``: ``optimizer.epsilon`` or the layer's ``epsilon`` attribute.
+* a code change at the user's line (params ``edit`` and ``where``: ``add_epsilon`` in user code,
+  ``use_from_logits``, ``clamp_argument``, ``divide_no_nan``, ``double_where``): the line the
+  snippet shows (``<line>  # at file:line``) replaces that line in a copy of the scenario's
+  source file, and the scenario is built from the copy (:func:`edited_build`); nothing else is
+  configured.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import importlib.util
 import inspect
+import os
 import re
+import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,6 +91,44 @@ class TrainResult:
         if end > 10.0 * best + 1e-9:
             return f"diverges: loss back up to {end:.4g} after reaching {best:.4g}"
         return None
+
+
+#: True while the scenario runs from a copy of its source with the fix's line edited.
+SOURCE_EDITED: contextvars.ContextVar[bool] = contextvars.ContextVar("source_edited", default=False)
+_SNIPPET_LINE = re.compile(r"(.*)  # at (\S+):(\d+)")
+
+
+def is_code_change(fix: Fix) -> bool:
+    return "edit" in fix.params
+
+
+def edited_build(fix: Fix, build: Any) -> Any:
+    """``build`` taken from a copy of its module in which the fix's line is replaced by the line
+    the snippet shows (as a user would type it). NotApplicable when the snippet is not a line of
+    that module."""
+    where = str(fix.params.get("where") or "")
+    match = _SNIPPET_LINE.fullmatch(fix.snippet)
+    if not match or ":" not in where:
+        raise NotApplicable(f"the snippet is not an edited line: {fix.snippet!r}")
+    file, line = where.rsplit(":", 1)
+    if os.path.basename(file) != match.group(2) or int(line) != int(match.group(3)):
+        raise NotApplicable(f"the snippet names {match.group(2)}:{match.group(3)}, not {where}")
+    module = inspect.getmodule(build)
+    if module is None or os.path.abspath(module.__file__ or "") != os.path.abspath(file):
+        raise NotApplicable(f"the edited line {where} is not in the scenario's own module")
+    lines = open(file, encoding="utf-8").read().splitlines(keepends=True)
+    old = lines[int(line) - 1]
+    lines[int(line) - 1] = old[: len(old) - len(old.lstrip())] + match.group(1) + "\n"
+    folder = tempfile.mkdtemp(prefix="nantrace-edited-")
+    name = f"edited_{module.__name__}_{abs(hash((fix.snippet, where)))}"
+    path = os.path.join(folder, f"{name}.py")
+    with open(path, "w", encoding="utf-8") as out:
+        out.write("".join(lines))
+    spec = importlib.util.spec_from_file_location(name, path)
+    copy = importlib.util.module_from_spec(spec)
+    sys.modules[name] = copy
+    spec.loader.exec_module(copy)
+    return getattr(copy, build.__name__)
 
 
 @contextlib.contextmanager
@@ -238,6 +285,9 @@ def configure(fix: Fix, model: Any, optimizer: Any) -> None:
             if kernel is None:
                 raise NotApplicable(f"{path} has no kernel")
             kernel.assign(initializer(tuple(kernel.shape), dtype=kernel.dtype))
+    elif is_code_change(fix):
+        if not SOURCE_EDITED.get():
+            raise NotApplicable("a code change: build the scenario with edited_build")
     elif fix.id == "add_epsilon":
         target = params.get("target")
         if target == "optimizer.epsilon":

@@ -1,5 +1,6 @@
-"""Done-when of issue 10: every fix a report marks verified, applied as its snippet says to a
-FRESH model, trains (finite, no divergence) over the scenario's batches cycled three times.
+"""Done-when of issues 10 and 16: every fix a report marks verified, applied as its snippet says
+to a FRESH model, trains (finite, no divergence) over the scenario's batches cycled three times.
+A code change is made by typing the snippet's line into a copy of the scenario's source.
 
 The fix is applied by ``fix_application`` (independent of ``nantrace.verify``) through
 ``scenario_cases.run_loop``, which trains unwatched while ``APPLIED_FIX`` is set.
@@ -32,7 +33,15 @@ def test_verified_fixes_train_from_scratch(scenario):
     for fix in verified:
         with fix_application.applying(fix):
             try:
-                result = scenario.build()
+                if fix_application.is_code_change(fix):  # typed into a copy of the source
+                    build = fix_application.edited_build(fix, scenario.build)
+                    token = fix_application.SOURCE_EDITED.set(True)
+                    try:
+                        result = build()
+                    finally:
+                        fix_application.SOURCE_EDITED.reset(token)
+                else:
+                    result = scenario.build()
             except fix_application.NotApplicable as error:
                 problems.append(
                     f"{fix.id}: verified but not applicable as its snippet says: {error}"
