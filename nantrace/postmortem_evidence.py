@@ -140,8 +140,8 @@ def diagnose_state(
     from nantrace.causes import infer_cause
     from nantrace.fixes import rank_fixes
 
-    record = OpRecord(index=0, source=None, producers=[], **record_fields)
-    record.producers = [None] * len(record.inputs)
+    producers = [None] * len(record_fields["inputs"])  # no op of the step made its inputs
+    record = OpRecord(index=0, source=None, producers=producers, **record_fields)
     evidence = _evidence(checkpoint, stats, epsilon, history, stale, notes)
     cause = infer_cause(origin, record, evidence)
     fixes = rank_fixes(origin, cause, evidence)
@@ -232,6 +232,29 @@ def _locate(
             "op_name": f"gradient of {first.name}",
         }
         return origin, fields, [], False
+    statistics = [s for s in weights if s.non_finite]
+    if statistics:
+        # a non-trainable weight (BatchNormalization statistics) went non-finite in the forward
+        # pass that updates it; which op is not in the file
+        first = statistics[0]
+        health = _health(by_name[first.name])
+        origin = Origin(
+            kind="activation",
+            phase="forward",
+            step=step,
+            op_type=_forward_op(first),
+            layer=first.layer,
+            output=health,
+            variable=first.name,
+        )
+        fields = {
+            "op_type": origin.op_type,
+            "phase": "forward",
+            "layer": first.layer,
+            "inputs": [],
+            "outputs": [health],
+        }
+        return origin, fields, [], False
     flagged = _flagged(weights, grown)
     if flagged is None:
         return None
@@ -286,7 +309,7 @@ def _update_record(s: VariableStats, update: Update) -> dict[str, Any]:
 def _flagged(weights: list[VariableStats], grown: tuple[str, ...]) -> VariableStats | None:
     """The variable a finite state's trouble points at: the worst-scaled kernel, else the
     largest weight, a kernel whose update is unstable, a float16 one near its range, a
-    BatchNormalization statistic, or (diff) the fastest-growing weight."""
+    BatchNormalization statistic, or (diff) the first of ``grown`` (fastest first)."""
     by_flag = [
         ("scale", lambda s: s.scale_ratio or 0.0),
         ("huge", lambda s: s.max_abs),
@@ -298,9 +321,8 @@ def _flagged(weights: list[VariableStats], grown: tuple[str, ...]) -> VariableSt
         trainable = [s for s in hits if s.kind not in NON_TRAINABLE_KINDS]
         if trainable or hits:
             return max(trainable or hits, key=key)
-    names = set(grown)
-    growing = [s for s in weights if s.name in names]
-    return growing[0] if growing else None
+    by_name = {s.name: s for s in weights}
+    return next((by_name[name] for name in grown if name in by_name), None)
 
 
 def _forward_op(s: VariableStats) -> str:
