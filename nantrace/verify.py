@@ -455,6 +455,28 @@ def _epsilon_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
     return _edit_attempts(fix, ctx)
 
 
+def _float32_layer_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
+    """``dtype="float32"`` on that layer: its dtype policy is float32 while the step is
+    re-traced (its variables are float32 under mixed precision already)."""
+    path = fix.params.get("layer")
+    layer = ctx.layers.get(path) if path else None
+    if layer is None or not hasattr(layer, "dtype_policy"):
+        raise _CannotSimulate(f"layer {path} not found")
+    if getattr(layer, "compute_dtype", None) == "float32":
+        raise _CannotSimulate(f"{path} already computes in float32")
+
+    @contextlib.contextmanager
+    def float32() -> Iterator[None]:
+        old = layer.dtype_policy
+        layer.dtype_policy = "float32"
+        try:
+            yield
+        finally:
+            layer.dtype_policy = old
+
+    return [Attempt(f'{path} dtype="float32"', apply=float32, retrace=True)]
+
+
 def _edit_attempts(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
     """An edit at the user's call site (``nantrace.call_site``), simulated by re-tracing the
     step with that call rewritten; epsilons and clamps are searched (smallest / loosest first)."""
@@ -506,6 +528,7 @@ _ATTEMPTS: dict[str, Callable[[Fix, VerifyContext], list[Attempt]]] = {
     "rescale_target": _rescale_attempt,
     "change_initializer": _initializer_attempt,
     "add_epsilon": _epsilon_attempt,
+    "float32_layer": _float32_layer_attempt,
     "use_from_logits": _edit_attempts,
     "clamp_argument": _edit_attempts,
     "divide_no_nan": _edit_attempts,

@@ -19,6 +19,8 @@ What each fix id means here (the fix params contract):
 * ``change_initializer``: the kernels of ``params["layers"]`` re-drawn with
   ``params["suggested"]`` before training.
 * ``add_epsilon``: ``optimizer.epsilon`` or the layer's ``epsilon`` attribute.
+* ``float32_layer``: the layer ``params["layer"]`` gets the float32 dtype policy before training
+  (``dtype="float32"`` at its construction; its variables are float32 under mixed precision).
 * a code change at the user's line (params ``edit`` and ``where``: ``add_epsilon`` in user code,
   ``use_from_logits``, ``clamp_argument``, ``divide_no_nan``, ``double_where``): the line the
   snippet shows (``<line>  # at file:line``) replaces that line in a copy of the scenario's
@@ -285,6 +287,8 @@ def configure(fix: Fix, model: Any, optimizer: Any) -> None:
             if kernel is None:
                 raise NotApplicable(f"{path} has no kernel")
             kernel.assign(initializer(tuple(kernel.shape), dtype=kernel.dtype))
+    elif fix.id == "float32_layer":  # dtype="float32" on that layer (its variables: float32)
+        find_layer(model, params["layer"]).dtype_policy = "float32"
     elif is_code_change(fix):
         if not SOURCE_EDITED.get():
             raise NotApplicable("a code change: build the scenario with edited_build")
