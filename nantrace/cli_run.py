@@ -101,6 +101,20 @@ def _run(args: argparse.Namespace) -> int:
             f"nantrace run: watched {', '.join(outcome.watched)}; every step was finite",
             file=sys.stderr,
         )
+    elif not outcome.raised:
+        where = (
+            f"written to {args.output}"
+            if args.output
+            else "on stdout"
+            if args.format != "text"
+            else "in the warning above"
+        )
+        count = len(outcome.reports)
+        print(
+            f"nantrace run: {count} step{'s' if count > 1 else ''} non-finite and skipped "
+            f"(--on-nan warn); the first one's report is {where}",
+            file=sys.stderr,
+        )
     elif len(outcome.reports) > 1:
         print(
             f"nantrace run: {len(outcome.reports)} steps tripped; the first one's report is shown",

@@ -335,6 +335,8 @@ def run_script(
             exit_code = 1
     watched = runner.all_watched()
     reports = tuple(report for _, w in watched for report in w.reports)
+    for _, w in watched:  # the run prints its own closing line; no per-step exit summary
+        w._tally.summarized = w.trips
     if on_nan == "raise" and reports:
         raised = True
     return RunOutcome(

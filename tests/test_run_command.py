@@ -173,6 +173,19 @@ def test_json_to_file(tmp_path):
     assert report["bundle"] and os.path.isdir(report["bundle"])
 
 
+def test_warn_mode_lets_the_script_finish(tmp_path):
+    script = write(tmp_path, "train.py", CUSTOM_LOOP)
+    result = nantrace("run", "--on-nan", "warn", "--no-bundle", script, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "script finished" in result.stdout  # every step skipped, the script went on
+    assert "NonFiniteWarning" in result.stderr and "WHERE" in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == (
+        "nantrace run: 3 steps non-finite and skipped (--on-nan warn); the first one's report "
+        "is in the warning above"
+    )
+
+
 def test_missing_script_is_one_line_exit_2(tmp_path):
     result = nantrace("run", "no_such_script.py", cwd=tmp_path)
     assert result.returncode == 2
