@@ -26,6 +26,7 @@ left empty, so the rules say ``unknown`` rather than guess.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -131,35 +132,45 @@ def diagnose_state(
     abnormally) come from ``nantrace diff``: the earlier checkpoint's norms."""
     notes: list[str] = []
     epsilon = _epsilon(checkpoint, stats, notes)
-    found = _locate(checkpoint, stats, epsilon, grown)
-    if found is None:
+    site = _locate(checkpoint, stats, epsilon, grown)
+    if site is None:
         return StateDiagnosis()
-    origin, record_fields, stale, projected = found
     tensorflow()  # the record type lives beside the capture, which imports TensorFlow
     from nantrace.capture import OpRecord
     from nantrace.causes import infer_cause
     from nantrace.fixes import rank_fixes
 
-    producers = [None] * len(record_fields["inputs"])  # no op of the step made its inputs
-    record = OpRecord(index=0, source=None, producers=producers, **record_fields)
-    evidence = _evidence(checkpoint, stats, epsilon, history, stale, notes)
-    cause = infer_cause(origin, record, evidence)
-    fixes = rank_fixes(origin, cause, evidence)
-    if projected:
-        notes.append(PROJECTED_NOTE.format(layer=origin.layer or "the flagged layer"))
-    return StateDiagnosis(origin, cause, tuple(fixes), projected, tuple(notes))
+    producers = [None] * len(site.record["inputs"])  # no op of the step made its inputs
+    record = OpRecord(index=0, source=None, producers=producers, **site.record)
+    evidence = _evidence(checkpoint, stats, epsilon, history, list(site.stale), notes)
+    cause = infer_cause(site.origin, record, evidence)
+    fixes = rank_fixes(site.origin, cause, evidence)
+    if site.projected:
+        notes.append(PROJECTED_NOTE.format(layer=site.origin.layer or "the flagged layer"))
+    return StateDiagnosis(site.origin, cause, tuple(fixes), site.projected, tuple(notes))
 
 
 # ---------------------------------------------------------------------------------------------
 # where
 # ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Site:
+    """Where the rules are asked: the origin, the fields of the one op record, the variables
+    already non-finite before the step (``evidence.stale_variables``), whether projected."""
+
+    origin: Origin
+    record: dict[str, Any]
+    stale: tuple[str, ...] = ()
+    projected: bool = False
+
+
 def _locate(
     checkpoint: Checkpoint,
     stats: list[VariableStats],
     epsilon: float | None,
     grown: tuple[str, ...],
-) -> tuple[Origin, dict[str, Any], list[str], bool] | None:
-    """(origin, the record's fields, stale variables, projected) or None when nothing to explain."""
+) -> _Site | None:
+    """Where to ask the rules, or None when there is nothing to explain."""
     by_name = checkpoint.by_name()
     step = checkpoint.step or 0
     weights = [s for s in stats if s.role == "weight"]
@@ -177,9 +188,11 @@ def _locate(
     # 1. a non-finite update rebuilt from finite slots (0/0 with epsilon 0), applied or next
     for s in bad + [s for s in trainable if not s.non_finite]:
         update = updates.get(s.name)
-        if update is not None and update.denominator is not None:
-            if not np.isfinite(update.value).all():
-                return _update_origin(s, update, step), _update_record(s, update), [], False
+        if update is None or update.denominator is None or np.isfinite(update.value).all():
+            continue
+        terms = [_health(update.numerator, s.dtype), _health(update.denominator, s.dtype)]
+        result = _health(update.value, s.dtype)
+        return _site("optimizer_update", "update", step, s, "RealDiv", terms, result)
     stale = [
         s.name
         for s in bad
@@ -187,123 +200,73 @@ def _locate(
     ]
     if bad and bad[0].name in stale:
         # 2. its update was finite: the value was already non-finite before that update
-        first = bad[0]
-        health = _health(by_name[first.name])
-        origin = Origin(
-            kind="optimizer_update",
-            phase="forward",
-            step=step,
-            op_type="ReadVariableOp",
-            op_name=f"{first.name}/Read",
-            layer=first.layer,
-            output=health,
-            variable=first.name,
-        )
-        fields = {
-            "op_type": "ReadVariableOp",
-            "phase": "forward",
-            "layer": first.layer,
-            "inputs": [],
-            "outputs": [health],
-            "variable": first.name,
-            "op_name": origin.op_name,
-        }
-        return origin, fields, stale, False
+        read = _health(by_name[bad[0].name])
+        site = _site("optimizer_update", "forward", step, bad[0], "ReadVariableOp", [], read)
+        return dataclasses.replace(site, stale=tuple(stale))
     gradient = bad or [s for s in trainable if bad_slots[s.name]]
     if gradient:
         # 3. its slots are non-finite (the gradient was), or no update can be rebuilt
         first = gradient[0]
         source = bad_slots[first.name][0] if bad_slots[first.name] else by_name[first.name]
-        health = _health(source)
-        origin = Origin(
-            kind="gradient",
-            phase="backward",
-            step=step,
-            layer=first.layer,
-            output=health,
-            variable=first.name,
-        )
-        fields = {
-            "op_type": "gradient",
-            "phase": "backward",
-            "layer": first.layer,
-            "inputs": [],
-            "outputs": [health],
-            "op_name": f"gradient of {first.name}",
-        }
-        return origin, fields, [], False
+        return _site("gradient", "backward", step, first, "gradient", [], _health(source))
     statistics = [s for s in weights if s.non_finite]
     if statistics:
         # a non-trainable weight (BatchNormalization statistics) went non-finite in the forward
         # pass that updates it; which op is not in the file
         first = statistics[0]
-        health = _health(by_name[first.name])
-        origin = Origin(
-            kind="activation",
-            phase="forward",
-            step=step,
-            op_type=_forward_op(first),
-            layer=first.layer,
-            output=health,
-            variable=first.name,
-        )
-        fields = {
-            "op_type": origin.op_type,
-            "phase": "forward",
-            "layer": first.layer,
-            "inputs": [],
-            "outputs": [health],
-        }
-        return origin, fields, [], False
+        value = _health(by_name[first.name])
+        return _site("activation", "forward", step, first, _forward_op(first), [], value)
     flagged = _flagged(weights, grown)
     if flagged is None:
         return None
     # 4. projected: the overflow a finite but abnormal state heads for
-    health = _health(by_name[flagged.name])
+    kernel = _health(by_name[flagged.name])
     op_type = _forward_op(flagged)
     kind = "matmul_overflow" if op_type in ("MatMul", "Conv2D", "Conv3D") else "activation"
+    overflow = Health(pos_inf=1, size=1, dtype=kernel.dtype)
+    site = _site(kind, "forward", step, flagged, op_type, [kernel], overflow)
+    # the overflow is expected, not seen: the origin names no value and no variable
+    origin = dataclasses.replace(site.origin, output=None, variable=None)
+    return dataclasses.replace(site, origin=origin, projected=True)
+
+
+def _site(
+    kind: str,
+    phase: str,
+    step: int,
+    s: VariableStats,
+    op_type: str,
+    inputs: list[Health],
+    output: Health,
+) -> _Site:
+    """The origin and the op record's fields for one op of ``s``'s layer."""
+    op_name = {
+        "ReadVariableOp": f"{s.name}/Read",
+        "RealDiv": f"{s.name}/update",
+        "gradient": f"gradient of {s.name}",
+    }.get(op_type, "")
     origin = Origin(
         kind=kind,
-        phase="forward",
+        phase=phase,
         step=step,
-        op_type=op_type,
-        layer=flagged.layer,
-        inputs=(health,),
+        op_type=op_type if op_type != "gradient" else None,
+        op_name=op_name or None,
+        layer=s.layer,
+        inputs=tuple(inputs),
+        output=output,
+        variable=s.name,
     )
     fields = {
         "op_type": op_type,
-        "phase": "forward",
-        "layer": flagged.layer,
-        "inputs": [health],
-        "outputs": [Health(pos_inf=1, size=1, dtype=health.dtype)],
-    }
-    return origin, fields, [], True
-
-
-def _update_origin(s: VariableStats, update: Update, step: int) -> Origin:
-    return Origin(
-        kind="optimizer_update",
-        phase="update",
-        step=step,
-        op_type="RealDiv",
-        op_name=f"{s.name}/update",
-        layer=s.layer,
-        inputs=(_health(update.numerator, s.dtype), _health(update.denominator, s.dtype)),
-        output=_health(update.value, s.dtype),
-        variable=s.name,
-    )
-
-
-def _update_record(s: VariableStats, update: Update) -> dict[str, Any]:
-    return {
-        "op_type": "RealDiv",
-        "phase": "update",
+        "phase": phase,
         "layer": s.layer,
-        "inputs": [_health(update.numerator, s.dtype), _health(update.denominator, s.dtype)],
-        "outputs": [_health(update.value, s.dtype)],
-        "variable": s.name,
-        "op_name": f"{s.name}/update",
+        "inputs": list(inputs),
+        "outputs": [output],
+        "op_name": op_name,
+        # the live capture ties reads and updates to their variable
+        "variable": s.name if op_type in ("ReadVariableOp", "RealDiv") else None,
     }
+    return _Site(origin, fields)
 
 
 def _flagged(weights: list[VariableStats], grown: tuple[str, ...]) -> VariableStats | None:
