@@ -26,6 +26,7 @@ from nantrace.errors import NantraceError, NonFiniteError, NonFiniteWarning
 from nantrace.history import History
 from nantrace.records import Report, Trip
 from nantrace.sentinel import (
+    STATUS_COMMITTED,
     STATUS_GRADIENTS,
     STATUS_LOSS,
     STATUS_TRIPPED,
@@ -110,6 +111,14 @@ class Watched:
         self.since_anchor: list[tuple[tuple, dict]] = []
         self._since_anchor_bytes = 0
         self._anchor_bytes = 0
+        #: gate the optimizer update in-graph instead of copying the state it writes; needs a
+        #: host anchor for the rare trip after a finite update (see nantrace.sentinel).
+        self.gated = self.compiled and self.anchor_every > 0
+        self._nested = False
+        self._copy_mode_wanted = False
+        #: variables any trace wrote inside a gated update (the only ones the anchor re-run
+        #: has to put back).
+        self._gated_ids: set[int] = set()
         if self.compiled:
             self._step_fn = tf.function(self._guarded_body, **_tf_compat.tf_function_options(fn))
             self._user_callable = _autograph_converted(self.python_fn, fn)
@@ -123,7 +132,11 @@ class Watched:
     @tf.autograph.experimental.do_not_convert
     def _guarded_body(self, *args: Any, **kwargs: Any) -> tuple[Any, tf.Tensor]:
         sentinel = StepSentinel(
-            self.known_variables, expect_optimizer=self.optimizer is None, history=self.history
+            self.known_variables,
+            expect_optimizer=self.optimizer is None,
+            history=self.history,
+            gate=self.gated and not self._nested,
+            check_gradients=not self.jit_compile,
         )
         sentinel.save_known()
         with hooks.observing(sentinel):
@@ -132,7 +145,11 @@ class Watched:
         for optimizer in sentinel.optimizers:
             if all(optimizer is not o for o in self.optimizers):
                 self.optimizers.append(optimizer)
-        return outputs, sentinel.finalize()
+        status = sentinel.finalize()
+        self._gated_ids.update(sentinel.gated)
+        if not sentinel.replayable:
+            self._copy_mode_wanted = True
+        return outputs, status
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.stopped:
@@ -140,14 +157,20 @@ class Watched:
         if _tf_compat.inside_graph():
             # Placed inside an outer tf.function: guard and roll back in-graph; the host
             # cannot replay from here, so the outer caller sees the restored state only.
-            outputs, _ = self._guarded_body(*args, **kwargs)
+            self._nested = True
+            try:
+                outputs, _ = self._guarded_body(*args, **kwargs)
+            finally:
+                self._nested = False
             return outputs
         if self.anchor is None and self.compiled and self.anchor_every:
             # Trace first (creating optimizer slots) so the first anchor is the true
             # pre-training state, before step 0 runs.
             self._step_fn.get_concrete_function(*args, **kwargs)
+            self._use_copy_mode_if_wanted()
             self._take_anchor()
         outputs, status = self._step_fn(*args, **kwargs)
+        self._use_copy_mode_if_wanted()
         flags = status.numpy()
         step = self.step
         self.step += 1
@@ -158,11 +181,22 @@ class Watched:
                 gradients=bool(flags[STATUS_GRADIENTS]),
                 variables=bool(flags[STATUS_VARIABLES]),
             )
-            self._on_trip(trip, args, kwargs)
+            notes = self._restore_committed() if flags[STATUS_COMMITTED] else []
+            self._on_trip(trip, args, kwargs, notes)
         else:
             self.recent.append((args, kwargs))
             self._advance_anchor(args, kwargs)
         return outputs
+
+    def _use_copy_mode_if_wanted(self) -> None:
+        """A trace found the step not replayable (a stateful random op): guard it by copying
+        the state it writes from now on (one re-trace)."""
+        if self._copy_mode_wanted and self.gated:
+            self._copy_mode_wanted = False
+            self.gated = False
+            self._step_fn = tf.function(
+                self._guarded_body, **_tf_compat.tf_function_options(self.fn)
+            )
 
     def _advance_anchor(self, args: tuple, kwargs: dict) -> None:
         """After a healthy step: keep the batch; re-anchor every ``anchor_every`` steps, or
@@ -189,6 +223,49 @@ class Watched:
         self._since_anchor_bytes = 0
 
     # -- after a trip -------------------------------------------------------------------------
+    def _restore_committed(self) -> list[str]:
+        """The tripping step's gated update ran (its loss and gradients were finite; the new
+        state was not): put the pre-step state back from the anchor by re-running the batches
+        since it through the same compiled step, and check each re-run step's recorded loss,
+        gradient norm and weight norms bit for bit against the original run's."""
+        anchor, batches, history = self.anchor, list(self.since_anchor), self.history
+        if anchor is None:
+            return [
+                "the tripping step's optimizer update could not be undone (no host anchor): "
+                "the state after the call is the non-finite one"
+            ]
+        from nantrace.replay import StateSnapshot, step_variables
+
+        # Everything the gated update did not write is already at its pre-step value (never
+        # written, or restored in-graph): keep that value, whatever the re-run does to it.
+        kept = StateSnapshot.take([v for v in step_variables(self) if id(v) not in self._gated_ids])
+        saved_history = history.state() if history is not None else None
+        original = history.read() if history is not None else None
+        anchor.restore()
+        problem = ""
+        for args, kwargs in batches:
+            _, status = self._step_fn(*args, **kwargs)
+            if status.numpy()[STATUS_TRIPPED]:
+                problem = "a re-run step tripped"
+                break
+        kept.restore()
+        where = f"restored from the anchor {len(batches)} step(s) back by re-running them"
+        if history is None or saved_history is None or original is None:
+            note = f"{where}; not checked (history=False)"
+        else:
+            rerun = history.read()
+            if not problem:
+                problem = _rows_differ(original, rerun, len(batches))
+            history.set_state(saved_history)
+            note = (
+                f"{where}: NOT bit-identical to the original run ({problem}); the state is "
+                "close to, not exactly, the pre-step state"
+                if problem
+                else f"{where}; every re-run step's loss, gradient and weight norms are "
+                "bit-identical to the original run's"
+            )
+        return [f"optimizer update undone: {note}"]
+
     def diagnose(self, trip: Trip, args: tuple, kwargs: dict, verify: bool | None = None) -> Report:
         """Replay the (already restored) step with per-op capture and build the report."""
         from nantrace.diagnose import build_report
@@ -205,7 +282,9 @@ class Watched:
         self._tally.trips = int(value)
         self._tally.summarized = min(self._tally.summarized, self._tally.trips)
 
-    def _on_trip(self, trip: Trip, args: tuple, kwargs: dict) -> None:
+    def _on_trip(
+        self, trip: Trip, args: tuple, kwargs: dict, notes: list[str] | None = None
+    ) -> None:
         self._tally.trips += 1
         number = self._tally.trips
         repeat = self.on_nan == "warn" and number > 1
@@ -215,6 +294,8 @@ class Watched:
             report = self._diagnose_unverified(trip, args, kwargs)
         else:
             report = self.diagnose(trip, args, kwargs)
+        if notes:
+            report = dataclasses.replace(report, notes=(*report.notes, *notes))
         if self.bundle_dir is not None:
             from nantrace.bundle import write_bundle
 
@@ -321,6 +402,23 @@ def _warn(warning: Warning, stacklevel: int) -> None:
         registry=None,
         module_globals=module_globals,
     )
+
+
+def _rows_differ(original: Any, rerun: Any, steps: int) -> str:
+    """Why the last ``steps`` rows of ``rerun`` are not the ``steps`` healthy rows before the
+    tripping row of ``original`` (empty when bit-identical, NaN equal to NaN)."""
+    if steps == 0:
+        return ""
+    available = min(steps, len(original) - 1, len(rerun))
+    if available <= 0:
+        return "no history rows to compare"
+    before = slice(len(original) - 1 - available, len(original) - 1)
+    after = slice(len(rerun) - available, len(rerun))
+    for field in ("loss", "grad_norm", "weight_norm"):
+        a, b = getattr(original, field)[before], getattr(rerun, field)[after]
+        if a.shape != b.shape or not np.array_equal(a, b, equal_nan=True):
+            return f"{field.replace('_', ' ')} differs"
+    return ""
 
 
 def _batch_bytes(batch: Any) -> int:

@@ -102,6 +102,19 @@ class History:
             self._weights.scatter_nd_update(index, tf.reshape(row, [1, -1]))
         self._count.assign_add(1)
 
+    def state(self) -> tuple[np.ndarray, ...] | None:
+        """Host copies of the ring buffers (a few KB), to undo a re-run's rows."""
+        if self._count is None:
+            return None
+        return tuple(v.numpy() for v in self._buffers())
+
+    def set_state(self, state: tuple[np.ndarray, ...]) -> None:
+        for variable, value in zip(self._buffers(), state, strict=True):
+            variable.assign(value, read_value=False)
+
+    def _buffers(self) -> list[tf.Variable]:
+        return [self._count, self._loss, self._grad, self._weights]  # type: ignore[list-item]
+
     def read(self) -> HistoryRecord | None:
         if self._count is None:
             return None

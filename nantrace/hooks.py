@@ -34,6 +34,10 @@ class StepObserver:
 
     def apply_end(self, optimizer: Any) -> None: ...
 
+    def run_apply(self, optimizer: Any, call: Callable[[], Any]) -> Any:
+        """Run the optimizer's update (``call``); the guard overrides this to gate it."""
+        return call()
+
     def before_write(self, variable: tf.Variable) -> None: ...
 
     def layer_enter(self, layer: Any) -> None: ...
@@ -137,9 +141,13 @@ def _apply_patch(original: Any) -> Any:
             if depth == 0:
                 grads, variables = _split_grads_and_vars(grads_and_vars, args, kwargs)
                 observer.apply_start(self, grads, variables)
-            result = original(self, grads_and_vars, *args, **kwargs)
             if depth == 0:
+                result = observer.run_apply(
+                    self, lambda: original(self, grads_and_vars, *args, **kwargs)
+                )
                 observer.apply_end(self)
+            else:
+                result = original(self, grads_and_vars, *args, **kwargs)
             return result
         finally:
             _apply_depth.reset(token)

@@ -2,12 +2,23 @@
 
 While the user's step is traced, :class:`StepSentinel` learns (through :mod:`nantrace.hooks`)
 the loss (the tape's target), the gradients, the optimizer and every variable the step writes.
-Before a variable's first write it keeps a reference to the variable's current value; TensorFlow
-then copies the buffer on write, so the pre-step value survives at the cost of one copy of the
-state that the step writes. After the step, one fused check decides whether anything is
-non-finite; if so, every written variable is assigned its pre-step value inside the same graph.
-So the state after a tripped step is exactly the state before it, and healthy steps are untouched:
-the user's ops run as written, the sentinel only reads.
+
+Two ways to undo a step, chosen by :class:`nantrace.guard.Watched`:
+
+* **gated** (compiled steps with a host anchor, the default): the optimizer's update runs inside
+  ``tf.cond`` on one flag, "loss and gradients are finite" (from the sums of squares the global
+  gradient norm needs anyway), so a non-finite loss or gradient never reaches the weights and
+  the optimizer state: nothing to copy, nothing to restore. Variables written outside the update
+  (BatchNorm statistics, RNG state, metrics: small) keep a pre-step reference (copy-on-write).
+  The rare trip *after* a finite update (``optimizer_update``: the new weights are non-finite)
+  is flagged ``STATUS_COMMITTED``; the host then restores the anchor and re-runs the batches
+  since it (:meth:`nantrace.guard.Watched._restore_committed`).
+* **copy** (eager steps, ``anchor_every=0``, a state over the anchor budget, or a step nested
+  in another tf.function): before a variable's first write the sentinel keeps a reference to its
+  current value; TensorFlow then copies the buffer on write, so the pre-step value survives at
+  the cost of one copy of the state that the step writes; a trip assigns it back in-graph.
+
+Healthy steps are untouched either way: the user's ops run as written, the sentinel only reads.
 """
 
 from __future__ import annotations
@@ -23,8 +34,47 @@ from nantrace.errors import NantraceError
 #: gradients overflow every step (the scale only halves on overflow).
 LOSS_SCALE_FLOOR = 1.0
 
-#: Status vector layout returned by a guarded step.
-STATUS_TRIPPED, STATUS_LOSS, STATUS_GRADIENTS, STATUS_VARIABLES = range(4)
+#: Random ops whose state lives in the kernel (or in a resource nantrace does not see written),
+#: so re-running a batch draws new numbers: a step that has one cannot be restored by re-running
+#: from the anchor, and is guarded in copy mode instead.
+STATEFUL_RANDOM_OPS = frozenset(
+    {
+        "RandomStandardNormal",
+        "RandomUniform",
+        "RandomUniformInt",
+        "TruncatedNormal",
+        "ParameterizedTruncatedNormal",
+        "RandomShuffle",
+        "Multinomial",
+        "RandomGamma",
+        "RandomPoisson",
+        "RandomPoissonV2",
+        "StatefulStandardNormal",
+        "StatefulStandardNormalV2",
+        "StatefulUniform",
+        "StatefulUniformFullInt",
+        "StatefulUniformInt",
+        "StatefulTruncatedNormal",
+        "StatefulRandomBinomial",
+        "RngSkip",
+        "RngReadAndSkip",
+    }
+)
+
+
+def replayable(graph: Any) -> bool:
+    """False if the traced step (or a function it calls) has a stateful random op."""
+    definition = graph.as_graph_def()
+    types = {node.op for node in definition.node}
+    for function in definition.library.function:
+        types.update(node.op for node in function.node_def)
+    return not types & STATEFUL_RANDOM_OPS
+
+
+#: Status vector layout returned by a guarded step. STATUS_COMMITTED: the step tripped after
+#: a gated update was applied (or a gated variable was written again outside the gate), so the
+#: in-graph restore is not complete and the host must restore from its anchor.
+STATUS_TRIPPED, STATUS_LOSS, STATUS_GRADIENTS, STATUS_VARIABLES, STATUS_COMMITTED = range(5)
 
 
 def _flat_float_tensors(values: Any) -> list[tf.Tensor]:
@@ -46,17 +96,21 @@ def squared_norms(tensors: list[tf.Tensor]) -> list[tf.Tensor]:
     return [tf.cast(tf.nn.l2_loss(t), tf.float32) * 2.0 for t in tensors]
 
 
-def all_finite(tensors: list[tf.Tensor], squares: list[tf.Tensor] | None = None) -> tf.Tensor:
+def all_finite(tensors: list[tf.Tensor], squares: Any = None) -> tf.Tensor:
     """One fused reduction per tensor: is every element of every tensor finite?
 
     A sum of squares is non-finite iff an element is NaN/Inf *or* finite values overflow it
     (|x| > ~1e19); the exact element-wise check runs only in that rare second case, so a
     healthy step pays one reduction per tensor and never a false alarm. The squares double as
-    the norms the history records.
+    the norms the history records. ``squares``: the sums of squares already computed, or a
+    function that returns (and caches) one per tensor.
     """
     if not tensors:
         return tf.constant(True)
-    squares = squared_norms(tensors) if squares is None else squares
+    if squares is None:
+        squares = squared_norms(tensors)
+    elif callable(squares):
+        squares = [squares(t) for t in tensors]
     cheap = tf.math.is_finite(tf.add_n(squares) if len(squares) > 1 else squares[0])
 
     def exact() -> tf.Tensor:
@@ -73,17 +127,36 @@ class StepSentinel(hooks.StepObserver):
         known_variables: dict[int, tf.Variable],
         expect_optimizer: bool,
         history: Any = None,
+        gate: bool = False,
+        check_gradients: bool = True,
     ) -> None:
         self.history = history
         self.outer_graph = _tf_compat.current_graph() if _tf_compat.inside_graph() else None
         self.known_variables = known_variables
         self.expect_optimizer = expect_optimizer
+        #: gate the optimizer's update on "loss and gradients finite" (see the module doc).
+        self.gate = gate
+        #: False under XLA: any extra reader of a gradient changes what XLA fuses in the
+        #: user's own update (weights then differ by ~1e-8); a non-finite gradient is still
+        #: caught through the weights it makes non-finite.
+        self.check_gradients = check_gradients
         self.targets: list[Any] = []
         self.gradients: list[Any] = []
         self.optimizers: list[Any] = []
         self.saved: dict[int, tuple[tf.Variable, tf.Tensor]] = {}
+        #: variables written inside a gated update: never copied, restored by the gate itself.
+        self.gated: set[int] = set()
+        #: a gated variable was written again outside the gate: only the host can restore it.
+        self.late_write = False
+        #: one flag per gated update: True where the update was applied.
+        self.applied: list[tf.Tensor] = []
         self.wrote_trainable = False
         self.uses_loss_scaling = False
+        #: False when the gated step turned out not to be replayable (see STATEFUL_RANDOM_OPS):
+        #: the caller should re-trace it in copy mode.
+        self.replayable = True
+        self._gating = 0
+        self._squares: dict[int, tf.Tensor] = {}
 
     # -- events -------------------------------------------------------------------------
     def gradient_end(self, tape: Any, target: Any, sources: Any, result: Any) -> None:
@@ -96,11 +169,41 @@ class StepSentinel(hooks.StepObserver):
         if type(optimizer).__name__ == "LossScaleOptimizer":
             self.uses_loss_scaling = True
 
+    def run_apply(self, optimizer: Any, call: Any) -> Any:
+        """Apply the update only when the loss and gradients seen so far are finite."""
+        if not self.gate or self._gating:
+            return call()
+        with hooks.suspended(self), _tf_compat.in_graph(self.outer_graph):
+            ok = all_finite(self._guarded_tensors(), self._square)
+        holder: list[Any] = []
+
+        def commit() -> tf.Tensor:
+            self._gating += 1
+            try:
+                holder.append(call())
+            finally:
+                self._gating -= 1
+            return tf.constant(True)
+
+        applied = tf.cond(ok, commit, lambda: tf.constant(False))
+        self.applied.append(applied)
+        result = holder[0] if holder else None
+        if isinstance(result, tf.Tensor) and not tf.executing_eagerly():
+            return None  # a tensor made inside the branch cannot leave it
+        return result
+
     def before_write(self, variable: tf.Variable) -> None:
         if self.outer_graph is not None and tf.executing_eagerly():
             return  # an init_scope write (e.g. a slot being created), not part of the step
         if variable.trainable:
             self.wrote_trainable = True
+        key = id(variable)
+        if self._gating:
+            self.gated.add(key)
+            self.known_variables.setdefault(key, variable)
+            return
+        if key in self.gated:
+            self.late_write = True
         self._save(variable)
 
     # -- building the guard ---------------------------------------------------------------
@@ -113,9 +216,32 @@ class StepSentinel(hooks.StepObserver):
         self.known_variables.setdefault(key, variable)
 
     def save_known(self) -> None:
-        """Keep pre-step values of variables earlier traces saw written (inner cached graphs)."""
+        """Keep pre-step values of variables earlier traces saw written (inner cached graphs).
+
+        A value nothing reads is dropped before the write, so the variables this trace's gated
+        update writes (whose saved value the restore does not use) are not copied."""
         for variable in list(self.known_variables.values()):
             self._save(variable)
+
+    def _square(self, tensor: tf.Tensor) -> tf.Tensor:
+        """The tensor's sum of squares, computed once per trace (gate, check and history)."""
+        key = id(tensor)
+        if key not in self._squares:
+            self._squares[key] = squared_norms([tensor])[0]
+        return self._squares[key]
+
+    def _losses(self) -> list[tf.Tensor]:
+        return _flat_float_tensors(self.targets)
+
+    def _gradient_tensors(self) -> list[tf.Tensor]:
+        # A LossScaleOptimizer skips steps whose scaled gradients overflow, by design:
+        # those gradients are not an alarm; the loss and the variables still are.
+        if self.uses_loss_scaling or not self.check_gradients:
+            return []
+        return _flat_float_tensors(self.gradients)
+
+    def _guarded_tensors(self) -> list[tf.Tensor]:
+        return self._losses() + self._gradient_tensors()
 
     def _checked_variables(self) -> list[tf.Variable]:
         optimizer_owned = set()
@@ -123,10 +249,14 @@ class StepSentinel(hooks.StepObserver):
             for v in getattr(optimizer, "variables", []):
                 inner = _tf_compat.as_tf_variable(v)
                 optimizer_owned.add(id(inner if inner is not None else v))
+        # known_variables' order (first write first) keeps the history's columns stable
+        # across traces
         return [
             v
-            for key, (v, _) in self.saved.items()
-            if key not in optimizer_owned and v.dtype.is_floating
+            for key, v in self.known_variables.items()
+            if (key in self.saved or key in self.gated)
+            and key not in optimizer_owned
+            and v.dtype.is_floating
         ]
 
     def check_usage(self, fn_name: str) -> None:
@@ -160,13 +290,11 @@ class StepSentinel(hooks.StepObserver):
     def finalize(self) -> tf.Tensor:
         """Check the step and roll it back if anything is non-finite; returns the status."""
         with hooks.suspended(self):
-            losses = _flat_float_tensors(self.targets)
-            loss_ok = all_finite(losses)
-            # A LossScaleOptimizer skips steps whose scaled gradients overflow, by design:
-            # those gradients are not an alarm; the loss and the variables still are.
-            gradient_tensors = [] if self.uses_loss_scaling else _flat_float_tensors(self.gradients)
-            grad_squares = squared_norms(gradient_tensors)
-            grads_ok = all_finite(gradient_tensors, grad_squares)
+            losses = self._losses()
+            loss_ok = all_finite(losses, self._square)
+            gradient_tensors = self._gradient_tensors()
+            grad_squares = [self._square(t) for t in gradient_tensors]
+            grads_ok = all_finite(gradient_tensors, self._square)
             if self.uses_loss_scaling:
                 grads_ok = tf.logical_and(grads_ok, self._loss_scale_ok())
             checked = self._checked_variables()
@@ -183,14 +311,32 @@ class StepSentinel(hooks.StepObserver):
                     tuple(v.name for v in checked),
                 )
             tripped = tf.logical_not(tf.logical_and(loss_ok, tf.logical_and(grads_ok, vars_ok)))
-            saved = list(self.saved.values())
+            restore_list = [
+                (variable, old)
+                for key, (variable, old) in self.saved.items()
+                if key not in self.gated
+            ]
 
             def restore() -> tf.Tensor:
-                for variable, old in saved:
+                for variable, old in restore_list:
                     variable.assign(old, read_value=False)
                 return tf.constant(True)
 
-            tf.cond(tripped, restore, lambda: tf.constant(False))
+            if restore_list:
+                tf.cond(tripped, restore, lambda: tf.constant(False))
+            if self.gate and not tf.executing_eagerly():
+                self.replayable = replayable(tf.compat.v1.get_default_graph())
+            if self.late_write:
+                committed = tripped
+            elif self.applied:
+                any_applied = (
+                    self.applied[0]
+                    if len(self.applied) == 1
+                    else tf.reduce_any(tf.stack(self.applied))
+                )
+                committed = tf.logical_and(tripped, any_applied)
+            else:
+                committed = tf.constant(False)
             return tf.cast(
                 tf.stack(
                     [
@@ -198,6 +344,7 @@ class StepSentinel(hooks.StepObserver):
                         tf.logical_not(loss_ok),
                         tf.logical_not(grads_ok),
                         tf.logical_not(vars_ok),
+                        committed,
                     ]
                 ),
                 tf.int32,

@@ -123,3 +123,83 @@ def test_comparison_detects_a_shifted_rng_stream(compiled: bool) -> None:
 def test_unwatched_runs_are_reproducible() -> None:
     """Sanity for the method: two unwatched runs from the same seed are bit-identical."""
     _assert_identical(_run(True, watched=False), _run(True, watched=False))
+
+
+# -- XLA (jit_compile=True) ------------------------------------------------------------------
+XLA_STEPS = 6
+
+
+def _xla_model(kind: str) -> tuple[Any, tuple[int, ...]]:
+    layers = keras.layers
+    if kind == "mlp":
+        shape = (196,)
+        stack = [layers.Dense(128, activation="relu"), layers.Dense(64, activation="relu")]
+    else:  # the bench's CNN: its gradients are where XLA's fusion shows any extra reader
+        shape = (28, 28, 1)
+        stack = [
+            layers.Conv2D(32, 3, activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Conv2D(64, 3, activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Flatten(),
+            layers.Dense(128, activation="relu"),
+        ]
+    return keras.Sequential([keras.Input(shape), *stack, layers.Dense(10)]), shape
+
+
+def _run_xla(kind: str, watched: bool, read_gradients: bool = False) -> dict[str, Any]:
+    """``read_gradients``: a plain step that also returns the gradients' sum of squares."""
+    keras.utils.set_random_seed(SEED)
+    model, shape = _xla_model(kind)
+    optimizer = keras.optimizers.Adam(1e-3)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        if read_gradients:
+            return loss, tf.add_n([tf.nn.l2_loss(g) for g in grads])
+        return loss
+
+    step: Any = tf.function(train_step, jit_compile=True)
+    if watched:
+        step = nantrace.watch(step)
+    rng = np.random.default_rng(5)
+    losses = []
+    for _ in range(XLA_STEPS):
+        x = tf.constant(rng.standard_normal((64, *shape)).astype("float32"))
+        y = tf.constant(rng.integers(0, 10, size=(64,)).astype("int32"))
+        out = step(x, y)
+        losses.append(np.asarray(out[0] if read_gradients else out))
+    return {
+        "losses": losses,
+        "model_variables": [np.asarray(v.numpy()) for v in model.variables],
+        "optimizer_variables": [np.asarray(v.numpy()) for v in optimizer.variables],
+        "gated": getattr(step, "gated", None),
+    }
+
+
+def _assert_state_identical(a: dict[str, Any], b: dict[str, Any]) -> None:
+    for key in ("losses", "model_variables", "optimizer_variables"):
+        for i, (u, w) in enumerate(zip(a[key], b[key], strict=True)):
+            assert np.array_equal(u, w), f"{key}[{i}] differs by {np.max(np.abs(u - w)):.3g}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["mlp", "cnn"])
+def test_xla_watched_run_is_bit_identical(kind: str) -> None:
+    """Under XLA the guard reads no gradient (see the next test) and gates the update."""
+    watched = _run_xla(kind, watched=True)
+    assert watched["gated"] is True
+    _assert_state_identical(_run_xla(kind, watched=False), watched)
+
+
+@pytest.mark.slow
+def test_xla_comparison_sees_a_gradient_reader() -> None:
+    """Why the guard checks no gradient under XLA: one more reader of the gradients (their sum
+    of squares, as a global norm needs) changes XLA's fusion of the update, and the weights."""
+    plain = _run_xla("cnn", watched=False)
+    with pytest.raises(AssertionError, match="differs by"):
+        _assert_state_identical(plain, _run_xla("cnn", watched=False, read_gradients=True))
