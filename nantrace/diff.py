@@ -29,8 +29,9 @@ import numpy as np
 from nantrace.checkpoint import Checkpoint, Variable
 from nantrace.errors import NantraceError
 from nantrace.postmortem_evidence import diagnose_state
+from nantrace.postmortem_json import SCHEMA_VERSION, check_schema, dumps
 from nantrace.records import Cause, Fix, Origin
-from nantrace.scan import SCHEMA_VERSION, _check_schema, dumps, moments, statistics, verdict_of
+from nantrace.scan import moments, statistics, verdict_of
 
 #: Default ``max_growth``: a weight whose norm grows 10x between two checkpoints is abnormal.
 MAX_GROWTH = 10.0
@@ -205,7 +206,7 @@ class DiffReport:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DiffReport:
-        _check_schema(data, "nantrace.diff")
+        check_schema(data, "nantrace.diff")
         return cls(
             a=data["a"],
             b=data["b"],

@@ -6,13 +6,12 @@ slots included, and the flags and verdict they give. The cause and the fixes are
 pipeline's: :mod:`nantrace.postmortem_evidence` turns these statistics into the ``Evidence`` the
 rules of :mod:`nantrace.causes` read, and :func:`nantrace.fixes.rank_fixes` ranks the fixes.
 
-The JSON form (``ScanReport.to_json``) is a stable schema, documented in docs/scan.md; the text
-form is :mod:`nantrace.postmortem_text`.
+The JSON form (``ScanReport.to_json``, :mod:`nantrace.postmortem_json`) is a stable schema,
+documented in docs/scan.md; the text form is :mod:`nantrace.postmortem_text`.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -29,9 +28,9 @@ from nantrace.postmortem_evidence import (
     diagnose_state,
     rebuild_update,
 )
+from nantrace.postmortem_json import SCHEMA_VERSION, check_schema, dumps
 from nantrace.records import Cause, Fix, Origin
 
-SCHEMA_VERSION = 1
 VERDICTS = ("ok", "abnormal", "non_finite")
 #: ``flags`` a variable can carry.
 FLAGS = ("non_finite", "scale", "huge", "unstable_update", "float16_range", "zero_velocity")
@@ -262,7 +261,7 @@ class ScanReport:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ScanReport:
-        _check_schema(data, "nantrace.scan")
+        check_schema(data, "nantrace.scan")
         return cls(
             path=data["path"],
             format=data["format"],
@@ -305,28 +304,6 @@ class ScanReport:
         from nantrace.render.notebook import text_markdown
 
         return text_markdown(self.headline(), render_text(self))
-
-
-def dumps(data: dict[str, Any], indent: int | None = 2) -> str:
-    """Strict JSON (no NaN/Infinity tokens: every number in the schema is finite or null)."""
-    return json.dumps(data, indent=indent, allow_nan=False, default=_json_default)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, tuple):
-        return list(value)
-    return str(value)
-
-
-def _check_schema(data: dict[str, Any], kind: str) -> None:
-    if data.get("kind") != kind or data.get("schema_version") != SCHEMA_VERSION:
-        raise ValueError(
-            f"not a {kind} report of schema_version {SCHEMA_VERSION} "
-            f"(got kind={data.get('kind')!r}, schema_version={data.get('schema_version')!r}); "
-            "upgrade nantrace to read it"
-        )
 
 
 # -- statistics ---------------------------------------------------------------------------------
