@@ -77,7 +77,8 @@ BATCHES = "batches.npz"
 HISTORY = "history.npz"
 MODEL = "model.json"
 ANCHOR = "anchor.npz"
-#: The SHA-256 of ``bundle.json`` (``sha256sum`` format), written last, checked first.
+#: The SHA-256 of ``bundle.json`` (``sha256sum`` format): written last, checked on load before
+#: the manifest is used.
 CHECKSUM = "bundle.sha256"
 #: Prefix of a bundle being written (``.staging-<pid>-<host>-<random>``); never a finished one.
 STAGING_PREFIX = ".staging-"
