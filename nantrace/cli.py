@@ -14,6 +14,12 @@ from collections.abc import Sequence
 from nantrace import cli_postmortem, cli_report, cli_run
 
 EXIT_OK, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
+# Plain text: argparse prints it as is (the module docstring's ``markup`` would show).
+DESCRIPTION = (
+    "Find where the first NaN/Inf of a TensorFlow/Keras training run came from, why, and what "
+    "to change. Exit codes: 0 fine, 1 non-finite found, 2 usage or input error (nantrace demo: "
+    "0 when its NaN was found and diagnosed)."
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -23,14 +29,16 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="nantrace", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="nantrace", description=DESCRIPTION)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = commands.add_parser("demo", help="run a built-in NaN example and print its report")
     demo.add_argument("name", nargs="?", help="demo to run (default: unscaled_input)")
     demo.add_argument("--list", action="store_true", help="list the demos")
     demo.add_argument("--all", action="store_true", help="run every demo")
     demo.add_argument("--format", choices=cli_report.FORMATS, default="text")
-    demo.add_argument("-o", "--output", help="write the report to FILE instead of stdout")
+    demo.add_argument(
+        "-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout"
+    )
     cli_postmortem.add_commands(commands)
     cli_report.add_commands(commands)
     cli_run.add_commands(commands)

@@ -560,7 +560,7 @@ def _node_svg(node: dict[str, Any], at: tuple[float, float], is_origin: bool) ->
 
 # -- history charts ----------------------------------------------------------------------------
 CHART_W, CHART_H = 400, 220
-M_LEFT, M_RIGHT, M_TOP, M_BOTTOM = 50, 10, 12, 26
+M_LEFT, M_RIGHT, M_TOP, M_BOTTOM = 64, 10, 12, 26  # left: room for a 10-character y label
 
 
 def _history_section(report: Report) -> str:
@@ -629,7 +629,7 @@ def chart_svg(
         parts.append(
             f'<line x1="{M_LEFT}" x2="{M_LEFT + pw}" y1="{y:.1f}" y2="{y:.1f}" '
             'stroke="#f0f1f3"/>'
-            f'<text x="{M_LEFT - 5}" y="{y + 4:.1f}" font-size="12" text-anchor="end" '
+            f'<text x="{M_LEFT - 4}" y="{y + 4:.1f}" font-size="11" text-anchor="end" '
             f'fill="#6b7280">{_e(label)}</text>'
         )
     for step in _x_ticks(min(steps, default=x0), max(steps, default=x1)):
@@ -704,9 +704,24 @@ def _y_ticks(lo: float, hi: float, log: bool) -> list[tuple[float, str]]:
     ticks = []
     value = start
     while value <= hi + 1e-12 and len(ticks) < 12:
-        ticks.append((value, _num(round(value, 12))))
+        ticks.append((value, _tick_label(value, step)))
         value += step
     return ticks
+
+
+def _tick_label(value: float, step: float) -> str:
+    """A short y-axis label: the left margin fits about 10 characters, and a plain 1200000
+    would be cut to its last digits there. Large and tiny values use a short exponent form
+    (``1.2e6``, ``5e-4``) with just the digits that tell neighbouring ticks apart."""
+    if abs(value) < abs(step) * 1e-6:
+        return "0"
+    magnitude = abs(value)
+    if 1e-3 <= magnitude < 1e5:
+        decimals = max(0, -math.floor(math.log10(step))) if step < 1 else 0
+        return f"{value:.{decimals}f}"
+    digits = max(0, min(5, math.floor(math.log10(magnitude)) - math.floor(math.log10(step))))
+    mantissa, exponent = f"{value:.{digits}e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
 
 
 def _x_ticks(x0: int, x1: int) -> list[int]:
