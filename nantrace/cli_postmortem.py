@@ -43,8 +43,10 @@ def add_commands(commands: Any) -> None:
         help="show which variables changed most between two checkpoints",
         description=(
             "Compare two checkpoints of one run (A older, B newer): ratio of norms, growth per "
-            "step, where non-finite values appeared. Exit 0 = B finite and nothing grew more "
-            "than --max-growth, 1 = non-finite or abnormal growth, 2 = bad input."
+            "step, where non-finite values appeared, and the cause and fixes the live "
+            "diagnosis's rules give for B with that growth. Exit 0 = B finite, unflagged and "
+            "nothing grew more than --max-growth, 1 = non-finite, abnormal growth or a flagged "
+            "B (as nantrace scan B flags it), 2 = bad input."
         ),
     )
     diff.add_argument("a", help="the older checkpoint")
