@@ -229,9 +229,11 @@ def intercept_graph_ops(rewrite: Callable[[OpBuilder, str, dict], tuple | None])
     ``rewrite`` returns None to build the op unchanged, or the helper's result tuple
     ``(structure, stateful, op, outputs)`` of what it built instead (with ``build``, the
     original helper, for ops of its own)."""
+    from tensorflow.python.eager import execute
     from tensorflow.python.framework import op_def_library
 
     original = op_def_library._apply_op_helper
+    must_record = execute.must_record_gradient
 
     def helper(op_type_name: str, name: Any = None, **keywords: Any) -> tuple:
         result = rewrite(original, op_type_name, keywords)
@@ -244,6 +246,7 @@ def intercept_graph_ops(rewrite: Callable[[OpBuilder, str, dict], tuple | None])
         yield
     finally:
         op_def_library._apply_op_helper = original
+        execute.must_record_gradient = must_record  # a skip that was never consumed
 
 
 def built_outputs(tensor: tf.Tensor) -> tuple:
