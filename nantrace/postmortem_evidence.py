@@ -110,6 +110,8 @@ def rebuild_update(
         beta_2 = state.beta_2 if state.beta_2 is not None else 0.999
         if epsilon is None:
             epsilon = state.epsilon if state.epsilon is not None else KERAS_EPSILON
+        # the update runs in the variable's dtype: 1e-8 is 0 in float16
+        epsilon = float(np.asarray(epsilon, dtype=variable.values.dtype))
         m = np.asarray(slots["momentum"], dtype=np.float64) / (1.0 - beta_1**t)
         v = np.asarray(slots["velocity"], dtype=np.float64) / (1.0 - beta_2**t)
         with np.errstate(all="ignore"):
@@ -323,9 +325,15 @@ def _epsilon(checkpoint: Checkpoint, stats: list[VariableStats], notes: list[str
             continue
         bad = ~np.isfinite(values)
         if not bad.all() and (velocity[bad] == 0).all():
+            half = (
+                f" in {s.dtype} (an epsilon below {float(np.finfo(s.dtype).smallest_subnormal) / 2:.2g}"
+                f" is 0 there too: then the live report says float16_range)"
+                if s.dtype == "float16"
+                else ""
+            )
             notes.append(
-                f"the file does not record the optimizer's epsilon; {s.name} is NaN exactly "
-                "where its Adam velocity is 0, which only epsilon = 0 gives (0/0): taken as 0"
+                f"the file does not record the optimizer's epsilon; {s.name} is NaN/Inf exactly "
+                f"where its Adam velocity is 0, which only epsilon = 0{half} gives: taken as 0"
             )
             return 0.0
     return None

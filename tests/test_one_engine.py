@@ -12,6 +12,10 @@ The shared states, each made by real training of a small Keras MLP (fixed seeds)
 (c) a healthy run: nothing to explain anywhere.
 (d) a first kernel drawn with stddev 1e20 (initializer scale): the live guard trips on the
     loss at step 0 and restores the initial state.
+(e) float16 layers under Adam(epsilon=1e-8), which is 0 in float16, with an input feature that
+    is always 0: that kernel row's update is 0/0 at the first step (saved as .keras, whose
+    config records epsilon; a TF checkpoint does not, and the scan then takes epsilon as 0:
+    ``missing_epsilon``, with a note).
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ def _live(model, optimizer, x, y, steps: int):
     @tf.function
     def train_step(x, y):
         with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
+            loss = tf.reduce_mean(tf.square(tf.cast(model(x, training=True), tf.float32) - y))
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss
@@ -131,6 +135,42 @@ def states(tmp_path_factory) -> dict[str, State]:
         diffs=[(initial, restored)],
         live=report,
     )
+
+    # (e) an epsilon that float16 rounds to 0
+    x, y = pm.regression_data(9)
+    x[:, 3] = 0.0
+    half = {}
+    for name in ("before", "after"):
+        keras.utils.set_random_seed(9)
+        model = keras.Sequential(
+            [
+                keras.Input((8,)),
+                keras.layers.Dense(16, "relu", dtype="float16", name="hidden"),
+                keras.layers.Dense(1, dtype="float16", name="out"),
+            ],
+            name="half",
+        )
+        optimizer = keras.optimizers.Adam(1e-3, epsilon=1e-8)
+        model.compile(optimizer=optimizer, loss="mse")
+        optimizer.build(model.trainable_variables)
+        if name == "before":
+            half[name] = os.path.join(directory, "e-before.keras")
+            model.save(half[name])
+            report = _live(model, optimizer, x, y, steps=3)
+        else:
+            with tf.GradientTape() as tape:
+                prediction = tf.cast(model(x, training=True), tf.float32)
+                loss = tf.reduce_mean(tf.square(prediction - y))
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+            half[name] = os.path.join(directory, "e-after.keras")
+            model.save(half[name])
+    out["e_float16_epsilon"] = State(
+        "float16_range",
+        scans=[half["after"]],
+        diffs=[(half["before"], half["after"])],
+        live=report,
+    )
     return out
 
 
@@ -145,7 +185,8 @@ def _cause_id(report: dict) -> str | None:
 
 
 @pytest.mark.parametrize(
-    "name", ["a_learning_rate", "b_injected_nan", "c_healthy", "d_initializer"]
+    "name",
+    ["a_learning_rate", "b_injected_nan", "c_healthy", "d_initializer", "e_float16_epsilon"],
 )
 def test_scan_diff_and_live_agree(states, name):
     state = states[name]
@@ -165,6 +206,7 @@ def test_live_trips_where_the_states_say(states):
     assert states["b_injected_nan"].live.origin.kind == "optimizer_update"
     assert states["c_healthy"].live is None
     assert states["d_initializer"].live.trip.step == 0
+    assert states["e_float16_epsilon"].live.origin.kind == "optimizer_update"
 
 
 def test_fixes_are_the_live_fixes(states):
@@ -182,6 +224,9 @@ def test_fixes_are_the_live_fixes(states):
     clip = scanned["fixes"][1]
     assert clip["snippet"] == "SGD(..., global_clipnorm=1)" and "global_clipnorm" in live[1].snippet
     assert clip["params"]["basis"].startswith("default: only 0 healthy step(s)")
+    half = states["e_float16_epsilon"]
+    scanned = _cli("scan", half.scans[0])
+    assert scanned["fixes"][0]["snippet"] == half.live.fixes[0].snippet == "Adam(..., epsilon=1e-4)"
 
 
 def test_unknown_is_said_not_guessed(states, tmp_path):
