@@ -5,17 +5,21 @@ looks at it.
 
 A checkpoint holds no ops, only variables; this module turns what the variables show into the
 ``Origin``, the one op record and the ``Evidence`` the rules read. The one op a post-mortem can
-rebuild exactly is the optimizer's update of a variable (from its slots: SGD's momentum *is* the
-last update, Adam's is ``lr * m_hat / (sqrt(v_hat) + epsilon)``). Which state gives which origin:
+rebuild is the optimizer's update of a variable, from its slots: SGD's momentum *is* the last
+update, Adam's and AdamW's is ``lr * m_hat / (sqrt(v_hat) + epsilon)`` (for Nadam and Lamb, whose
+updates differ in detail, the same formula is an approximation). Which state gives which origin:
 
-* a weight non-finite where its rebuilt update is non-finite (0/0 with epsilon 0): the update's
-  division, ``optimizer_update`` in phase ``update`` (as the live capture records it);
+* an update rebuilt from finite slots that is non-finite (0/0 with epsilon 0), whether its
+  weight already went non-finite or not: the update's division, ``optimizer_update`` in phase
+  ``update`` (as the live capture records it);
 * a weight non-finite while its slots and its rebuilt update are finite: the update did not
   make it, so it was non-finite before: the step's read of it, ``ReadVariableOp`` (what the live
   report sees when training resumes from that state);
 * a weight non-finite with non-finite slots (or no slots to rebuild the update from): its
   gradient was non-finite; which op made it is not in the file, so the record carries no inputs
   and only the state's evidence (weight scale, input scale, growth) decides;
+* a non-trainable weight non-finite (a BatchNormalization statistic): its layer's forward op,
+  again without inputs;
 * nothing non-finite but a flag (weight scale, huge values, BatchNormalization statistics,
   growth between two checkpoints): *projected*, the overflow this state heads for in the flagged
   layer's forward op; ``projected`` says so and a note repeats it.
