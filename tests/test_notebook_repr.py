@@ -187,13 +187,27 @@ def test_report_in_a_notebook_page_renders_and_leaves_the_page_alone(report, tmp
     assert 'data-seen="rgb(254, 252, 232)|8px|32px"' in dom.stdout
 
     shot = tmp_path / "notebook.png"
-    result = subprocess.run(
-        [*common, f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    png = shot.read_bytes()
-    assert _pixel(png, 500, 60) == (254, 252, 232)  # the notebook around the frame
-    assert _pixel(png, 500, 150) == (17, 24, 39)  # the report's dark header, inside the frame
+    command = [
+        *common,
+        # paint the frame in the page's own renderer and let it settle before the shot
+        "--disable-features=IsolateSandboxedIframes",
+        "--run-all-compositor-stages-before-draw",
+        "--virtual-time-budget=10000",
+        f"--screenshot={shot}",
+        page.as_uri(),
+    ]
+    # On a loaded machine Chromium can still photograph the frame before its first paint: up
+    # to three shots; a report that never renders fails all three.
+    header = []
+    for _ in range(3):
+        result = subprocess.run(command, capture_output=True, timeout=180)
+        assert result.returncode == 0, result.stderr[-2000:]
+        png = shot.read_bytes()
+        assert _pixel(png, 500, 60) == (254, 252, 232)  # the notebook around the frame
+        header.append(_pixel(png, 500, 150))
+        if header[-1] == (17, 24, 39):  # the report's dark header, inside the frame
+            break
+    assert header[-1] == (17, 24, 39), header
     keep = os.environ.get("NANTRACE_SCREENSHOT_DIR")
     if keep:
         os.makedirs(keep, exist_ok=True)
