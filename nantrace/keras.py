@@ -70,6 +70,9 @@ class NanTraceCallback(keras.callbacks.Callback):
             first trip warns with the full report, later ones with one line each, and
             ``on_train_end`` prints the count of skipped steps once, to stderr).
         bundle_dir: where to write the report of a tripped step.
+        log_dir: write the guard's history (loss, gradient norm, weight norms) as TensorBoard
+            scalars and each report as a text summary there, read from the in-graph history
+            in chunks (:mod:`nantrace.tensorboard`); no ``tensorboard`` package needed.
 
     Attributes:
         reports: the reports of tripped steps (set at the end of fit). Under ``"warn"`` only
@@ -78,7 +81,9 @@ class NanTraceCallback(keras.callbacks.Callback):
             settings (the guarded function is reused between fits).
     """
 
-    def __init__(self, on_nan: str = "raise", bundle_dir: str | None = None) -> None:
+    def __init__(
+        self, on_nan: str = "raise", bundle_dir: str | None = None, log_dir: str | None = None
+    ) -> None:
         super().__init__()
         if on_nan not in ON_NAN_MODES:
             raise NantraceError(
@@ -87,6 +92,8 @@ class NanTraceCallback(keras.callbacks.Callback):
             )
         self.on_nan = on_nan
         self.bundle_dir = bundle_dir
+        self.log_dir = log_dir
+        self._tensorboard: Any = None
         self.reports: list = []
         self._original_train_function: Any = None
         self._function: Any = None
@@ -108,6 +115,33 @@ class NanTraceCallback(keras.callbacks.Callback):
         self._function.watched.stopped = False
         self._trips_at_begin = self._function.watched.trips
         self.model.train_function = self._function
+        if self.log_dir is not None:
+            self.model.train_function = self._logged(self._function)
+
+    def _logged(self, function: Any) -> Any:
+        """``function`` writing to TensorBoard every FLUSH_EVERY steps and after each trip."""
+        from nantrace.errors import NonFiniteError
+        from nantrace.tensorboard import FLUSH_EVERY, TensorBoardWriter
+
+        if self._tensorboard is None:
+            self._tensorboard = TensorBoardWriter(self.log_dir)
+        writer, watched = self._tensorboard, function.watched
+        state = {"chunk": watched.step // FLUSH_EVERY, "reports": len(watched.reports)}
+
+        def train_function(iterator: Any) -> Any:
+            try:
+                logs = function(iterator)
+            except NonFiniteError:
+                writer.flush(watched)
+                raise
+            chunk = watched.step // FLUSH_EVERY
+            if chunk != state["chunk"] or len(watched.reports) != state["reports"]:
+                writer.flush(watched)
+                state["chunk"], state["reports"] = chunk, len(watched.reports)
+            return logs
+
+        train_function.watched = watched  # type: ignore[attr-defined]
+        return train_function
 
     def on_train_end(self, logs: dict | None = None) -> None:
         if self._function is not None:
@@ -118,6 +152,8 @@ class NanTraceCallback(keras.callbacks.Callback):
                 line = summary_line(skipped, "callback.reports", where=" in this fit")
                 print(line, file=sys.stderr, flush=True)
             watched._tally.summarized = watched.trips  # nothing left for the exit summary
+            if self._tensorboard is not None:
+                self._tensorboard.flush(watched)
         self.model.train_function = self._original_train_function
 
 
