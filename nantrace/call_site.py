@@ -244,11 +244,63 @@ class CallSiteEdit:
     def snippet(self) -> str:
         """What the user changes: their own line rewritten when it can be read, else the edit
         on a generic call; always with the place."""
-        rewritten = self.rewrite_line()
         place = f"{os.path.basename(self.file)}:{self.line}"
-        if rewritten is not None:
-            return f"{rewritten.strip()}  # at {place}"
+        statement = self.rewrite_statement()
+        if statement is not None:
+            first, last, text = statement
+            if first == last:
+                return f"{text}  # at {place}"
+            return f"{text}  # at {place} (replaces lines {first}-{last})"
         return f"{self.generic_snippet()}  # in the call at {place}"
+
+    def rewrite_statement(self) -> tuple[int, int, str] | None:
+        """``(first line, last line, rewritten text)`` of the statement holding the call: the
+        line itself with its formatting when the statement fits on it; a statement spread over
+        several lines is rewritten whole and given on one line (``ast.unparse``)."""
+        single = self.rewrite_line()
+        if single is not None:
+            return self.line, self.line, single.strip()
+        try:
+            tree = ast.parse("".join(linecache.getlines(self.file)))
+        except (SyntaxError, ValueError):
+            return None
+        simple = [
+            node
+            for node in ast.walk(tree)
+            if isinstance(node, ast.stmt)
+            and not hasattr(node, "body")
+            and node.lineno <= self.line <= (node.end_lineno or node.lineno)
+        ]
+        if len(simple) != 1 or simple[0].lineno == simple[0].end_lineno:
+            return None
+        statement = simple[0]
+        first, last = statement.lineno, statement.end_lineno or statement.lineno
+        lines = linecache.getlines(self.file)[first - 1 : last]
+        indent = len(lines[0]) - len(lines[0].lstrip())
+        source = "".join(text[indent:] if text[:indent].isspace() else text for text in lines)
+        try:
+            part = ast.parse(source)
+        except SyntaxError:
+            return None
+        row = self.line - first + 1
+        spans = []
+        for node in ast.walk(part):
+            if getattr(node, "lineno", None) == row and self._is_target(node):
+                new = self._rewritten_node(source, node)
+                if new is None:
+                    return None
+                spans.append((*_offsets(source, node), new))
+        if not spans:
+            return None
+        spans.sort()
+        if any(a[1] > b[0] for a, b in zip(spans, spans[1:], strict=False)):
+            return None
+        for start, end, new in reversed(spans):
+            source = source[:start] + new + source[end:]
+        try:
+            return first, last, ast.unparse(ast.parse(source))
+        except SyntaxError:
+            return None
 
     def _domain(self) -> tuple[str, float]:
         test, safe = _DOMAINS.get(self.op_type, ("> 0", 1.0))
@@ -288,7 +340,7 @@ class CallSiteEdit:
         for start, end, new in reversed(spans):
             result = result[:start] + new + result[end:]
         if result.startswith("_ = (") and not body.startswith("_ = ("):
-            result = result[len("_ = (") : -1]
+            result = result[len("_ = (") : -1] + ("," if body.endswith(",") else "")
         return indent + result + ("\n" if line.endswith("\n") else "")
 
     def _is_target(self, node: ast.AST) -> bool:

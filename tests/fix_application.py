@@ -97,7 +97,7 @@ class TrainResult:
 
 #: True while the scenario runs from a copy of its source with the fix's line edited.
 SOURCE_EDITED: contextvars.ContextVar[bool] = contextvars.ContextVar("source_edited", default=False)
-_SNIPPET_LINE = re.compile(r"(.*)  # at (\S+):(\d+)")
+_SNIPPET_LINE = re.compile(r"(.*)  # at (\S+):(\d+)(?: \(replaces lines (\d+)-(\d+)\))?")
 
 
 def is_code_change(fix: Fix) -> bool:
@@ -119,8 +119,12 @@ def edited_build(fix: Fix, build: Any) -> Any:
     if module is None or os.path.abspath(module.__file__ or "") != os.path.abspath(file):
         raise NotApplicable(f"the edited line {where} is not in the scenario's own module")
     lines = open(file, encoding="utf-8").read().splitlines(keepends=True)
-    old = lines[int(line) - 1]
-    lines[int(line) - 1] = old[: len(old) - len(old.lstrip())] + match.group(1) + "\n"
+    first = int(match.group(4) or line)
+    last = int(match.group(5) or line)
+    old = lines[first - 1]
+    lines[first - 1 : last] = [old[: len(old) - len(old.lstrip())] + match.group(1) + "\n"]
+    if last > first:  # keep the line numbers of the rest of the file
+        lines[first:first] = ["\n"] * (last - first)
     folder = tempfile.mkdtemp(prefix="nantrace-edited-")
     name = f"edited_{module.__name__}_{abs(hash((fix.snippet, where)))}"
     path = os.path.join(folder, f"{name}.py")

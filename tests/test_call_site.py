@@ -61,6 +61,14 @@ STEPS = textwrap.dedent(
         return tf.reduce_sum(tf.math.log(p) + tf.math.log(p + 1.0))  # TWO
 
 
+    def split_call(x):
+        p = tf.nn.relu(tf.matmul(x, W))
+        total = tf.reduce_sum(tf.math.log(  # SPLIT
+            p
+        ))
+        return total
+
+
     def layer_inside(x):
         h = LAYER(tf.matmul(x, W) * 0.0)  # LAYER
         return tf.reduce_sum(tf.math.rsqrt(tf.abs(h) + 1.0))
@@ -105,12 +113,15 @@ def _value_and_gradient(fn):
 
 def _hand_edited(path, edit, name):
     """A copy of the file with the edit's line replaced by the line its snippet shows."""
-    match = re.fullmatch(r"(.*)  # at (\S+):(\d+)", edit.snippet())
+    pattern = r"(.*)  # at (\S+):(\d+)(?: \(replaces lines (\d+)-(\d+)\))?"
+    match = re.fullmatch(pattern, edit.snippet())
     assert match, f"the snippet is not the user's own line: {edit.snippet()!r}"
     assert int(match.group(3)) == edit.line
+    first, last = int(match.group(4) or edit.line), int(match.group(5) or edit.line)
     lines = path.read_text().splitlines(keepends=True)
-    old = lines[edit.line - 1]
-    lines[edit.line - 1] = old[: len(old) - len(old.lstrip())] + match.group(1) + "\n"
+    old = lines[first - 1]
+    new = old[: len(old) - len(old.lstrip())] + match.group(1) + "\n"
+    lines[first - 1 : last] = [new] + ["\n"] * (last - first)
     copy = path.with_name(f"{name}.py")
     copy.write_text("".join(lines))
     return _load(copy, name)
@@ -136,6 +147,7 @@ CASES = [
         "0.999999",
     ),
     ("two_logs", "TWO", CallSiteEdit("epsilon", "Log", "", 1e-7), "tf.math.log(p + 1.0 + 1e-7)"),
+    ("split_call", "SPLIT", CallSiteEdit("epsilon", "Log", "", 1e-7), "(replaces lines"),
 ]
 
 
