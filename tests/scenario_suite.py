@@ -17,9 +17,21 @@ def _patterns() -> tuple[list[Scenario], list[Callable]]:
     return list(PATTERN_SCENARIOS), list(PATTERN_HEALTHY)
 
 
+def _codefix() -> tuple[list[Scenario], list[Callable]]:
+    try:
+        from scenario_codefix import CODEFIX_HEALTHY, CODEFIX_SCENARIOS
+    except ImportError:
+        return [], []
+    return list(CODEFIX_SCENARIOS), list(CODEFIX_HEALTHY)
+
+
 def all_scenarios(suite: str = "all") -> list[Scenario]:
+    """``own``, ``patterns`` (issue 10, blind), ``codefix`` (issue 16, blind: fixes that are a
+    change to the user's code); ``all`` = own + patterns, what the test suite runs."""
     own = list(SCENARIOS)
     patterns, _ = _patterns()
+    if suite == "codefix":
+        return _codefix()[0]
     return {"own": own, "patterns": patterns}.get(suite, own + patterns)
 
 
@@ -34,7 +46,9 @@ def report_for(scenario: Scenario) -> Report | None:
     return _REPORTS[scenario.name]
 
 
-def all_healthy() -> list[Callable]:
+def all_healthy(suite: str = "all") -> list[Callable]:
+    if suite == "codefix":
+        return _codefix()[1]
     from test_healthy import HEALTHY
 
     return list(HEALTHY) + _patterns()[1]

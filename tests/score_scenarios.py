@@ -64,8 +64,8 @@ def score(index: int, suite: str) -> Row:
     )
 
 
-def healthy(index: int) -> bool:
-    return all_healthy()[index]() is not None
+def healthy(index: int, suite: str = "all") -> bool:
+    return all_healthy(suite)[index]() is not None
 
 
 def summarize(rows: list[Row], label: str) -> None:
@@ -91,7 +91,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--only", nargs="*", default=None)
-    parser.add_argument("--suite", choices=("all", "own", "patterns"), default="all")
+    parser.add_argument("--suite", choices=("all", "own", "patterns", "codefix"), default="all")
     parser.add_argument("--no-healthy", action="store_true")
     options = parser.parse_args()
     scenarios = all_scenarios(options.suite)
@@ -101,7 +101,13 @@ def main() -> int:
         alarms = (
             []
             if options.no_healthy or options.only
-            else list(pool.map(healthy, range(len(all_healthy()))))
+            else list(
+                pool.map(
+                    healthy,
+                    range(len(all_healthy(options.suite))),
+                    [options.suite] * len(all_healthy(options.suite)),
+                )
+            )
         )
     print(f"{'scenario':46} " + " ".join(f"{f:5}" for f in FIELDS) + " cause          verdict    s")
     for row in rows:
