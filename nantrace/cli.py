@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("name", nargs="?", help="demo to run (default: unscaled_input)")
     demo.add_argument("--list", action="store_true", help="list the demos")
     demo.add_argument("--all", action="store_true", help="run every demo")
-    demo.add_argument("--format", choices=cli_report.FORMATS, default="text")
+    demo.add_argument("--format", choices=cli_report.FORMATS, default="text", help="default: text")
     demo.add_argument(
         "-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout"
     )

@@ -43,7 +43,7 @@ def add_commands(commands: Any) -> None:
         ),
     )
     report.add_argument("bundle", help="the bundle folder (step-NNNNNN-...) or a report .json")
-    report.add_argument("--format", choices=FORMATS, default="text")
+    report.add_argument("--format", choices=FORMATS, default="text", help="default: text")
     report.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
     report.add_argument(
         "--replay",
