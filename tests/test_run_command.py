@@ -1,8 +1,9 @@
 """``nantrace run SCRIPT``: unmodified scripts written to tmp_path, run with real TensorFlow.
 
-The CLI contract (exit codes, report on stdout, bundle, the script's own argv and exit code) is
-checked in a subprocess; the other surfaces (model.fit, an eager loop, warn mode, no step)
-through ``run_script`` in this process, which also checks that every patch is undone.
+The whole process (``python -m nantrace run``: exit code, report on stdout, bundle) is checked
+once in a subprocess, and a missing script; the other CLI cases through the CLI's ``main`` in
+this process (no second TensorFlow start-up), the other surfaces (model.fit, an eager loop, no
+step) through ``run_script``, whose fixture also checks that every patch is undone.
 """
 
 from __future__ import annotations
@@ -150,37 +151,79 @@ def test_custom_loop_that_nans_prints_report_writes_bundle_exits_1(tmp_path):
     assert (tmp_path / "nantrace-bundles" / bundles[0] / "report.json").is_file()
 
 
-def test_script_reads_its_own_flags_and_keeps_its_exit_code(tmp_path):
+def cli(*args, cwd, monkeypatch, capsys):
+    """``nantrace ARGS`` in this process (the CLI's own main): exit code, stdout, stderr."""
+    from nantrace.cli import main
+
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("NO_COLOR", "1")
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_script_reads_its_own_flags_and_keeps_its_exit_code(tmp_path, monkeypatch, capsys):
     script = write(tmp_path, "flags.py", FLAGS)
-    result = nantrace(
-        "run", "--no-bundle", script, "--steps", "3", "--exit-code", "7", cwd=tmp_path
+    code, out, err = cli(
+        "run",
+        "--no-bundle",
+        script,
+        "--steps",
+        "3",
+        "--exit-code",
+        "7",
+        cwd=tmp_path,
+        monkeypatch=monkeypatch,
+        capsys=capsys,
     )
-    assert result.returncode == 7, result.stderr
-    assert "argv=['--steps', '3', '--exit-code', '7'] name=__main__ steps=3" in result.stdout
+    assert code == 7, err
+    assert "argv=['--steps', '3', '--exit-code', '7'] name=__main__ steps=3" in out
     # the training step is watched, the evaluation function is not
-    assert "watched train_step (3 steps); every step was finite" in result.stderr
-    assert "evaluate" not in result.stderr
+    assert "watched train_step (3 steps); every step was finite" in err
+    assert "evaluate" not in err
     assert not (tmp_path / "nantrace-bundles").exists()
 
 
-def test_json_to_file(tmp_path):
+def test_json_to_file(tmp_path, monkeypatch, capsys):
     script = write(tmp_path, "train.py", CUSTOM_LOOP)
     out = tmp_path / "report.json"
-    result = nantrace("run", "--format", "json", "-o", str(out), script, cwd=tmp_path)
-    assert result.returncode == 1, result.stderr
+    code, _, err = cli(
+        "run",
+        "--format",
+        "json",
+        "-o",
+        str(out),
+        script,
+        cwd=tmp_path,
+        monkeypatch=monkeypatch,
+        capsys=capsys,
+    )
+    assert code == 1, err
     report = json.loads(out.read_text())
     assert report["origin"]["op_type"] == "Log" and report["trip"]["step"] == 0
     assert report["bundle"] and os.path.isdir(report["bundle"])
+    assert f"report written to {out}" in err and "crash bundle written to" in err
 
 
-def test_warn_mode_lets_the_script_finish(tmp_path):
+def test_warn_mode_lets_the_script_finish(tmp_path, monkeypatch, capsys):
+    from nantrace.errors import NonFiniteWarning
+
     script = write(tmp_path, "train.py", CUSTOM_LOOP)
-    result = nantrace("run", "--on-nan", "warn", "--no-bundle", script, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert "script finished" in result.stdout  # every step skipped, the script went on
-    assert "NonFiniteWarning" in result.stderr and "WHERE" in result.stderr
-    last = result.stderr.strip().splitlines()[-1]
-    assert last == (
+    with pytest.warns(NonFiniteWarning) as warned:
+        code, out, err = cli(
+            "run",
+            "--on-nan",
+            "warn",
+            "--no-bundle",
+            script,
+            cwd=tmp_path,
+            monkeypatch=monkeypatch,
+            capsys=capsys,
+        )
+    assert code == 0, err
+    assert "script finished" in out  # every step skipped, the script went on
+    assert "WHERE" in str(warned[0].message)
+    assert err.strip().splitlines()[-1] == (
         "nantrace run: 3 steps non-finite and skipped (--on-nan warn); the first one's report "
         "is in the warning above"
     )
