@@ -302,6 +302,29 @@ class CallSiteEdit:
         except SyntaxError:
             return None
 
+    def statement_span(self) -> tuple[int, int] | None:
+        """The lines of the statement holding the call, when every call of the op in that
+        statement is on the edited line (autograph maps a converted frame to its statement, not
+        to the line inside it; matching the statement then cannot edit another call)."""
+        try:
+            tree = ast.parse("".join(linecache.getlines(self.file)))
+        except (SyntaxError, ValueError):
+            return None
+        simple = [
+            node
+            for node in ast.walk(tree)
+            if isinstance(node, ast.stmt)
+            and not hasattr(node, "body")
+            and node.lineno <= self.line <= (node.end_lineno or node.lineno)
+        ]
+        if len(simple) != 1:
+            return None
+        statement = simple[0]
+        lines = {node.lineno for node in ast.walk(statement) if self._is_target(node)}
+        if lines and lines != {self.line}:
+            return None
+        return statement.lineno, statement.end_lineno or statement.lineno
+
     def _domain(self) -> tuple[str, float]:
         test, safe = _DOMAINS.get(self.op_type, ("> 0", 1.0))
         if self.op_type in {"Exp", "Expm1", "Cosh", "Sinh", "Softplus"}:
@@ -354,6 +377,8 @@ class CallSiteEdit:
         if self.kind == "divide_no_nan" or self.op_type in {"RealDiv", "Div"}:
             if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
                 return True
+        if self.op_type == "Pow" and isinstance(node, ast.BinOp):
+            return isinstance(node.op, ast.Pow)
         if self.kind == "log_softmax":
             return (
                 isinstance(node, ast.Call)
@@ -379,6 +404,8 @@ class CallSiteEdit:
             return f"{fn}({', '.join(str(r) for r in rest)})"
         if isinstance(node, ast.BinOp):
             left, right = segment(node.left), segment(node.right)
+            if isinstance(node.op, ast.Pow):
+                return f"({self.argument_text(str(left))}) ** {right}"
             if self.kind == "divide_no_nan":
                 return f"tf.math.divide_no_nan({left}, {right})"
             return f"{left} / ({self.argument_text(str(right))})"
@@ -493,6 +520,7 @@ def simulating(edit: CallSiteEdit) -> Iterator[EditTrace]:
 
     trace = EditTrace()
     busy = [False]
+    span = edit.statement_span()
     op_types = _matching_op_types(edit)
 
     with _tf_compat.autograph_source_maps() as source_map:
@@ -500,8 +528,8 @@ def simulating(edit: CallSiteEdit) -> Iterator[EditTrace]:
         def rewrite(build: Any, op_type: str, keywords: dict) -> tuple | None:
             if busy[0] or op_type not in op_types:
                 return None
-            site = _direct_user_site(source_map)
-            if site != edit.where:
+            site, converted = _direct_user_site(source_map)
+            if site != edit.where and not (converted and _within(site, edit.file, span)):
                 return None
             busy[0] = True
             try:
@@ -512,7 +540,8 @@ def simulating(edit: CallSiteEdit) -> Iterator[EditTrace]:
                 trace.declined += 1
                 return None
             trace.rewritten += 1
-            trace.sites.add(site)
+            # a converted frame names its statement, whose only such call is on edit.where
+            trace.sites.add(edit.where if converted else site)
             graph = id(tf.compat.v1.get_default_graph())
             trace.per_trace[graph] = trace.per_trace.get(graph, 0) + 1
             if isinstance(result, dict):
@@ -535,21 +564,29 @@ _INDIRECT += ("/keras/src/optimizers/", "/keras/src/metrics/", "/keras/src/ops/o
 _INDIRECT += ("/tf_keras/",)
 
 
-def _direct_user_site(source_map: dict) -> str | None:
+def _within(site: str | None, file: str, span: tuple[int, int] | None) -> bool:
+    if site is None or span is None:
+        return False
+    name, line = site.rsplit(":", 1)
+    return name == file and span[0] <= int(line) <= span[1]
+
+
+def _direct_user_site(source_map: dict) -> tuple[str | None, bool]:
     """``file:line`` of the user frame that built the op directly (through op APIs only:
-    ``tf.*``, ``keras.ops.*``, operators), else None."""
+    ``tf.*``, ``keras.ops.*``, operators), else None; and whether that frame was code autograph
+    converted (its line is then its statement's)."""
     from nantrace.capture import is_user_file
 
     frame = sys._getframe(2)
     while frame is not None:
         filename = frame.f_code.co_filename
         if any(marker in filename for marker in _INDIRECT):
-            return None
+            return None, False
         mapped = _mapped(f"{filename}:{frame.f_lineno}", source_map)
         if mapped and is_user_file(mapped.rsplit(":", 1)[0]):
-            return mapped
+            return mapped, bool(_GENERATED.search(filename))
         frame = frame.f_back
-    return None
+    return None, False
 
 
 def _matching_op_types(edit: CallSiteEdit) -> set[str]:

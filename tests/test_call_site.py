@@ -69,6 +69,15 @@ STEPS = textwrap.dedent(
         return total
 
 
+    def where_pow(x):
+        d = tf.nn.relu(tf.matmul(x, W))
+        return tf.reduce_sum(tf.where(
+            d > 0.0,
+            d**0.5,  # POW
+            tf.zeros_like(d),
+        ))
+
+
     def layer_inside(x):
         h = LAYER(tf.matmul(x, W) * 0.0)  # LAYER
         return tf.reduce_sum(tf.math.rsqrt(tf.abs(h) + 1.0))
@@ -147,6 +156,12 @@ CASES = [
         "0.999999",
     ),
     ("two_logs", "TWO", CallSiteEdit("epsilon", "Log", "", 1e-7), "tf.math.log(p + 1.0 + 1e-7)"),
+    (
+        "where_pow",
+        "POW",
+        CallSiteEdit("safe_where", "Pow", ""),
+        "(tf.where(d > 0, d, 1.0)) ** 0.5,",
+    ),
     ("split_call", "SPLIT", CallSiteEdit("epsilon", "Log", "", 1e-7), "(replaces lines"),
 ]
 
