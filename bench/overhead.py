@@ -43,7 +43,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,180 +50,29 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
+from bench.timing import (  # noqa: E402
+    Variant,
+    block_size,
+    compare,
+    interleave,
+    ratios,
+    run_block,
+    summarize,
+    warm_up,
+)
+from bench.workloads import (  # noqa: E402
+    ALL_WORKLOADS,
+    build_workload,
+    make_train_step,
+)
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = "bench/results/overhead.json"
-ALL_WORKLOADS = ("mlp", "cnn", "lstm", "fit")
 DEFAULT_WORKLOADS = ALL_WORKLOADS
 TOOLS = ("check_numerics", "dump_debug_info")
-N_BATCHES = 4
 TODO = [
-    "XLA (jit_compile=True), mixed precision and tf.distribute workloads: not measured yet",
+    "mixed precision and tf.distribute workloads: not measured yet",
 ]
-
-
-# -- workloads ------------------------------------------------------------------------------
-@dataclass
-class Workload:
-    name: str
-    description: str
-    model: Any
-    optimizer: Any
-    loss_fn: Callable[[Any, Any], Any]
-    batches: list[tuple[Any, Any]]
-    batch_size: int
-
-    @property
-    def params(self) -> int:
-        return int(sum(int(np.prod(v.shape)) for v in self.model.trainable_variables))
-
-
-def build_workload(name: str, seed: int = 0) -> Workload:
-    """A freshly built model + Adam + fixed random batches (classification, 10 classes)."""
-    import keras
-    import tensorflow as tf
-
-    keras.utils.set_random_seed(seed)
-    rng = np.random.default_rng(seed)
-    layers = keras.layers
-    if name == "mlp":
-        batch, shape = 256, (784,)
-        model = keras.Sequential(
-            [
-                keras.Input(shape),
-                layers.Dense(512, activation="relu"),
-                layers.Dense(512, activation="relu"),
-                layers.Dense(10),
-            ]
-        )
-        description = "MLP 784-512-512-10, batch 256, Adam"
-    elif name == "cnn":
-        batch, shape = 128, (28, 28, 1)
-        model = keras.Sequential(
-            [
-                keras.Input(shape),
-                layers.Conv2D(32, 3, activation="relu"),
-                layers.MaxPooling2D(),
-                layers.Conv2D(64, 3, activation="relu"),
-                layers.MaxPooling2D(),
-                layers.Flatten(),
-                layers.Dense(128, activation="relu"),
-                layers.Dense(10),
-            ]
-        )
-        description = "CNN 28x28x1 Conv32-Pool-Conv64-Pool-Dense128-10, batch 128, Adam"
-    elif name == "lstm":
-        batch, shape = 64, (50, 32)
-        model = keras.Sequential([keras.Input(shape), layers.LSTM(128), layers.Dense(10)])
-        description = "LSTM(128) over 50 steps x 32 features, batch 64, Adam"
-    else:
-        raise SystemExit(f"unknown workload {name!r}; choose from {', '.join(ALL_WORKLOADS)}")
-    batches = []
-    for _ in range(N_BATCHES):
-        x = rng.standard_normal((batch, *shape)).astype("float32")
-        y = rng.integers(0, 10, size=(batch,)).astype("int32")
-        batches.append((tf.constant(x), tf.constant(y)))
-    return Workload(
-        name=name,
-        description=description,
-        model=model,
-        optimizer=keras.optimizers.Adam(learning_rate=1e-3),
-        loss_fn=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        batches=batches,
-        batch_size=batch,
-    )
-
-
-def make_train_step(model: Any, optimizer: Any, loss_fn: Any) -> Callable[[Any, Any], Any]:
-    """The custom-loop step users write (returned un-decorated)."""
-    import tensorflow as tf
-
-    def train_step(x, y):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        return loss
-
-    return train_step
-
-
-# -- timing ---------------------------------------------------------------------------------
-@dataclass
-class Variant:
-    name: str
-    step: Callable[[Any, Any], Any]
-    steps_per_block: int
-    context: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
-    times: list[float] = field(default_factory=list)  # wall seconds per step, one per block
-    cpu_times: list[float] = field(default_factory=list)  # process CPU seconds per step
-
-
-def timed_block(step: Callable[[Any, Any], Any], batches: list, n: int) -> tuple[float, float]:
-    """(wall, process CPU) seconds per step over ``n`` steps, synced once at the end."""
-    loss = None
-    cpu = time.process_time()
-    start = time.perf_counter()
-    for i in range(n):
-        x, y = batches[i % len(batches)]
-        loss = step(x, y)
-    float(np.asarray(loss.numpy()).sum())
-    wall = time.perf_counter() - start
-    return wall / n, (time.process_time() - cpu) / n
-
-
-def run_block(step: Callable[[Any, Any], Any], batches: list, n: int) -> float:
-    """Wall seconds per step over ``n`` steps, synced once at the end."""
-    return timed_block(step, batches, n)[0]
-
-
-def interleave(variants: list[Variant], batches: list, rounds: int) -> None:
-    """Alternating order per round (A B, B A, ...) so drift and warm caches cancel out."""
-    for r in range(rounds):
-        order = variants if r % 2 == 0 else variants[::-1]
-        for variant in order:
-            gc.collect()
-            with variant.context():
-                wall, cpu = timed_block(variant.step, batches, variant.steps_per_block)
-            variant.times.append(wall)
-            variant.cpu_times.append(cpu)
-
-
-def warm_up(step: Callable[[Any, Any], Any], batches: list, calls: int = 3) -> float:
-    """Trace and run a few steps (not timed); return the last single-step time in seconds."""
-    run_block(step, batches, calls)
-    return min(run_block(step, batches, 1) for _ in range(3))
-
-
-def summarize(times: list[float]) -> dict[str, Any]:
-    return {
-        "median_ms": statistics.median(times) * 1e3,
-        "min_ms": min(times) * 1e3,
-        "max_ms": max(times) * 1e3,
-        "blocks": len(times),
-        "per_block_ms": [t * 1e3 for t in times],
-    }
-
-
-def ratios(base: list[float], other: list[float]) -> dict[str, float]:
-    """Ratios other/base: of the medians, of the minima, and the median of the per-round
-    ratios (each round's two blocks ran back to back, so it is the most robust to load)."""
-    paired = [o / b for b, o in zip(base, other, strict=False)]
-    return {
-        "median_ratio": statistics.median(other) / statistics.median(base),
-        "min_ratio": min(other) / min(base),
-        "paired_median_ratio": statistics.median(paired),
-        "mean_ratio": statistics.fmean(other) / statistics.fmean(base),
-    }
-
-
-def compare(a: Variant, b: Variant) -> dict[str, Any]:
-    """Wall-clock ratios (the headline) and process-CPU-time ratios (less sensitive to other
-    processes on the machine, but counts TF's worker threads' busy time, spinning included)."""
-    return {**ratios(a.times, b.times), "cpu": ratios(a.cpu_times, b.cpu_times)}
-
-
-def block_size(step_s: float, target_s: float, lo: int = 3, hi: int = 50) -> int:
-    return int(min(hi, max(lo, round(target_s / max(step_s, 1e-6)))))
 
 
 # -- memory (computed) ----------------------------------------------------------------------
@@ -255,7 +103,9 @@ def watch_memory(watched: Any, model: Any, optimizer: Any, batch: Any) -> dict[s
     * ``anchor_bytes`` (if the guard keeps one): a host copy of the state, kept permanently.
     * ``batch_refs_*``: batches the guard keeps references to (for replay / verification).
     """
-    saved = list(getattr(watched, "known_variables", {}).values())
+    gated = getattr(watched, "_gated_ids", set()) if getattr(watched, "gated", False) else set()
+    # gated variables are written only inside the gated update: never copied
+    saved = [v for k, v in getattr(watched, "known_variables", {}).items() if k not in gated]
     trainable = sum(_nbytes(v) for v in model.trainable_variables)
     opt_bytes = sum(_nbytes(v) for v in optimizer.variables)
     held = sum(_nbytes(v) for v in saved)
@@ -314,12 +164,11 @@ def time_anchor(watched: Any) -> dict[str, Any] | None:
 def measure_watch(
     name: str, rounds: int, target_block_s: float, compiled: bool = True
 ) -> dict[str, Any]:
-    import tensorflow as tf
 
     import nantrace
 
     wl = build_workload(name)
-    wrap = tf.function if compiled else (lambda f: f)
+    wrap = wl.compile if compiled else (lambda f: f)
     plain = wrap(make_train_step(wl.model, wl.optimizer, wl.loss_fn))
     watched = nantrace.watch(wrap(make_train_step(wl.model, wl.optimizer, wl.loss_fn)))
     t0 = time.perf_counter()
@@ -345,6 +194,8 @@ def measure_watch(
         "watch": summarize(b.times),
         "watch_vs_plain": compare(a, b),
         "watch_steps_run": watched.step,
+        "jit_compile": wl.jit_compile,
+        "guard_mode": "gated" if getattr(watched, "gated", False) else "copy",
         "watch_memory": watch_memory(watched, wl.model, wl.optimizer, wl.batches[0]),
         "anchor": time_anchor(watched),
     }
@@ -1162,7 +1013,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{name}] plain vs watch ...", file=sys.stderr, flush=True)
         w = measure_watch(name, rounds, target_block_s)
         results["workloads"][name] = w
-        if not args.no_tools:
+        if not args.no_tools and not w["jit_compile"]:
             w["tools"] = {}
             for tool in TOOLS:
                 print(f"[{name}] plain vs {tool} (subprocess) ...", file=sys.stderr, flush=True)
@@ -1175,7 +1026,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     if args.eager:
         for name in names:
-            if name == "fit":
+            if name == "fit" or name.endswith("-xla"):
                 continue
             print(f"[{name}-eager] plain vs watch, eager steps ...", file=sys.stderr, flush=True)
             results["workloads"][f"{name}-eager"] = measure_watch(

@@ -11,6 +11,7 @@ import collections
 import dataclasses
 import functools
 import inspect
+import os
 import sys
 import types
 import warnings
@@ -41,6 +42,10 @@ ANCHOR_EVERY = 50
 #: state, whichever is larger).
 ANCHOR_BATCH_BYTES = 256 * 2**20
 ANCHOR_STATE_FACTOR = 4
+#: The largest state (trainable + optimizer bytes) kept as a host anchor; None: a quarter of
+#: the machine's physical memory. A larger state gets no anchor and is guarded in copy mode
+#: (one copy of the state it writes during each step, on its device) instead.
+ANCHOR_MAX_BYTES: int | None = None
 
 
 class Watched:
@@ -119,6 +124,8 @@ class Watched:
         #: variables any trace wrote inside a gated update (the only ones the anchor re-run
         #: has to put back).
         self._gated_ids: set[int] = set()
+        self._reader: tuple[list[tf.Variable], Any] | None = None
+        self._reader_key: tuple[int, int, int] | None = None
         if self.compiled:
             self._step_fn = tf.function(self._guarded_body, **_tf_compat.tf_function_options(fn))
             self._user_callable = _autograph_converted(self.python_fn, fn)
@@ -184,9 +191,30 @@ class Watched:
             notes = self._restore_committed() if flags[STATUS_COMMITTED] else []
             self._on_trip(trip, args, kwargs, notes)
         else:
-            self.recent.append((args, kwargs))
-            self._advance_anchor(args, kwargs)
+            kept = _kept_batch(args, kwargs)
+            self.recent.append(kept)
+            self._advance_anchor(*kept)
         return outputs
+
+    def _anchor_reader(self) -> tuple[list[tf.Variable], Any]:
+        """The step's variables (deduplicated) and a tf.function that reads them all, rebuilt
+        only when the set of known, model or optimizer variables grew."""
+        optimizer_count = sum(len(getattr(o, "variables", [])) for o in self.optimizers)
+        model_count = len(getattr(self.model, "variables", [])) if self.model is not None else 0
+        key = (len(self.known_variables), optimizer_count, model_count)
+        if self._reader_key != key or self._reader is None:
+            from nantrace.replay import step_variables
+
+            unique: dict[int, tf.Variable] = {}
+            for variable in step_variables(self):
+                unique.setdefault(id(variable), variable)
+            variables = list(unique.values())
+            self._reader = (
+                variables,
+                tf.function(lambda: [tf.identity(v.read_value()) for v in variables]),
+            )
+            self._reader_key = key
+        return self._reader
 
     def _use_copy_mode_if_wanted(self) -> None:
         """A trace found the step not replayable (a stateful random op): guard it by copying
@@ -215,9 +243,22 @@ class Watched:
         self._take_anchor()
 
     def _take_anchor(self) -> None:
-        from nantrace.replay import StateSnapshot, step_variables
+        from nantrace.replay import StateSnapshot
 
-        self.anchor = StateSnapshot.take(step_variables(self))
+        variables, reader = self._anchor_reader()
+        if self.anchor is None and _state_bytes(variables) > _anchor_max_bytes():
+            # Too large to keep on the host: no anchor, so no gate either (the rare trip
+            # after a finite update could not be undone); copy mode instead.
+            self.anchor_every = 0
+            if self.gated:
+                self._copy_mode_wanted = True
+                self._use_copy_mode_if_wanted()
+            return
+        # One call reads every variable (not one eager op each: a few ms on a short step's
+        # budget); the arrays share the buffers, which TF copies on their next write.
+        self.anchor = StateSnapshot(
+            [(v, value.numpy()) for v, value in zip(variables, reader(), strict=True)]
+        )
         self._anchor_bytes = sum(value.nbytes for _, value in self.anchor.values)
         self.since_anchor = []
         self._since_anchor_bytes = 0
@@ -402,6 +443,39 @@ def _warn(warning: Warning, stacklevel: int) -> None:
         registry=None,
         module_globals=module_globals,
     )
+
+
+def _kept_batch(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """The batch as it is now, for replay and verification later: numpy arrays are copied and
+    variables read (a loader may refill the same buffer for the next step); tensors are
+    immutable and kept by reference."""
+
+    def keep(leaf: Any) -> Any:
+        if isinstance(leaf, np.ndarray):
+            return leaf.copy()
+        if isinstance(leaf, tf.Variable) or _tf_compat.as_tf_variable(leaf) is not None:
+            return tf.convert_to_tensor(leaf)
+        return leaf
+
+    if not any(
+        isinstance(leaf, (np.ndarray, tf.Variable)) or _tf_compat.as_tf_variable(leaf) is not None
+        for leaf in tf.nest.flatten((args, kwargs))
+    ):
+        return args, kwargs
+    return tf.nest.map_structure(keep, (args, kwargs))
+
+
+def _state_bytes(variables: list[tf.Variable]) -> int:
+    return sum(_batch_bytes(v) for v in variables)
+
+
+def _anchor_max_bytes() -> int:
+    if ANCHOR_MAX_BYTES is not None:
+        return int(ANCHOR_MAX_BYTES)
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
+    except (ValueError, OSError, AttributeError):
+        return 4 * 2**30
 
 
 def _rows_differ(original: Any, rerun: Any, steps: int) -> str:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import keras
 import tensorflow as tf
 
 from nantrace import _tf_compat, hooks
@@ -156,6 +157,7 @@ class StepSentinel(hooks.StepObserver):
         #: the caller should re-trace it in copy mode.
         self.replayable = True
         self._gating = 0
+        self._apply_variables: list[Any] = []
         self._squares: dict[int, tf.Tensor] = {}
 
     # -- events -------------------------------------------------------------------------
@@ -168,6 +170,7 @@ class StepSentinel(hooks.StepObserver):
             self.optimizers.append(optimizer)
         if type(optimizer).__name__ == "LossScaleOptimizer":
             self.uses_loss_scaling = True
+        self._apply_variables = [v for v in variables if v is not None]
 
     def run_apply(self, optimizer: Any, call: Any) -> Any:
         """Apply the update only when the loss and gradients seen so far are finite."""
@@ -175,6 +178,12 @@ class StepSentinel(hooks.StepObserver):
             return call()
         with hooks.suspended(self), _tf_compat.in_graph(self.outer_graph):
             ok = all_finite(self._guarded_tensors(), self._square)
+        if not getattr(optimizer, "built", True) and self._apply_variables:
+            # Build the slots outside the branch, as apply() would, so that their names (and
+            # everything else about them) are those of the unwatched step.
+            with keras.name_scope(optimizer.name, caller=optimizer):
+                optimizer.build(self._apply_variables)
+            optimizer.built = True
         holder: list[Any] = []
 
         def commit() -> tf.Tensor:

@@ -102,3 +102,54 @@ def test_gradient_trip_skips_the_gated_update():
         np.testing.assert_array_equal(a, b)
     step(*batch(4))
     assert step.trips == 1 and int(optimizer.iterations.numpy()) == 4
+
+
+def test_state_over_the_anchor_budget_is_guarded_by_copy(monkeypatch):
+    """No host anchor for a state over ANCHOR_MAX_BYTES: copy mode, still exact."""
+    from nantrace import guard
+
+    monkeypatch.setattr(guard, "ANCHOR_MAX_BYTES", 1)
+    model, optimizer = make_model()
+    step = nantrace.watch(tf.function(step_for(model, optimizer)), verify=False)
+    for i in range(3):
+        step(*batch(i))
+    assert step.anchor is None and not step.gated and not step.since_anchor
+    optimizer.learning_rate.assign(1e40)
+    before = state(model, optimizer)
+    with pytest.raises(nantrace.NonFiniteError) as caught:
+        step(*batch(3))
+    assert caught.value.report.origin.kind == "optimizer_update"
+    for a, b in zip(before, state(model, optimizer), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("holder", ["numpy", "variable"])
+def test_kept_batches_survive_a_loader_that_reuses_its_buffer(holder):
+    """A loader that refills one numpy array (or tf.Variable) every step: the batches kept
+    for replay are the ones each step saw, and a trip replays the tripping one."""
+    model, optimizer = make_model()
+    step = nantrace.watch(tf.function(step_for(model, optimizer)), verify=False)
+    batches = [batch(i) for i in range(4)]
+    x_buffer = np.zeros((16, 4), "float32")
+    y_buffer = np.zeros((16, 1), "float32")
+    x_var = tf.Variable(x_buffer)
+    for x, y in batches:
+        x_buffer[...] = x.numpy()
+        y_buffer[...] = y.numpy()
+        if holder == "numpy":
+            step(x_buffer, y_buffer)
+        else:
+            x_var.assign(x)
+            step(x_var, y)
+    kept = list(step.since_anchor)
+    assert len(kept) == 4 and len(step.recent) == 4
+    for (args, _), (x, y) in zip(kept, batches, strict=True):
+        np.testing.assert_array_equal(np.asarray(args[0]), x.numpy())
+        np.testing.assert_array_equal(np.asarray(args[1]), y.numpy())
+    assert kept[-1][0] is step.recent[-1][0]  # one copy per step, shared by both lists
+    x_buffer[5, 2] = np.nan
+    with pytest.raises(nantrace.NonFiniteError) as caught:
+        # (tensors: the replay finds an input NaN of a numpy argument as a later op's NaN)
+        step(tf.constant(x_buffer), tf.constant(y_buffer))
+    assert caught.value.report.origin.kind == "input_data"
+    assert caught.value.report.origin.rows == (5,)
