@@ -93,6 +93,10 @@ def test_sdist_carries_docs_and_test_helpers(dist):
     assert not [n for n in names if n.endswith(".pyc")]
 
 
+@pytest.mark.skipif(
+    os.environ.get("NANTRACE_CI_WHEEL_STEP") == "1",
+    reason=".ci/run installs the wheel in a fresh venv and runs nantrace demo in its own step",
+)
 def test_wheel_installs_in_a_fresh_venv_and_runs_the_demo(dist, tmp_path):
     wheel, _ = dist
     venv = tmp_path / "venv"
