@@ -366,6 +366,42 @@ class CallSiteEdit:
             result = result[len("_ = (") : -1] + ("," if body.endswith(",") else "")
         return indent + result + ("\n" if line.endswith("\n") else "")
 
+    def _assigned_probability(self, name: str) -> tuple[ast.Call, str] | None:
+        """``softmax(z)`` / ``sigmoid(z)`` last assigned to ``name`` before the edited line, in
+        the function holding it (with the file's source, for its text)."""
+        source = "".join(linecache.getlines(self.file))
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            return None
+        functions = [
+            node
+            for node in ast.walk(tree)
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.lineno <= self.line <= (node.end_lineno or node.lineno)
+        ]
+        if not functions:
+            return None
+        function = max(functions, key=lambda node: node.lineno)
+        found = None
+        for node in ast.walk(function):
+            if (
+                isinstance(node, ast.Assign)
+                and node.lineno < self.line
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+                and node.targets[0].id == name
+            ):
+                value = node.value
+                if isinstance(value, ast.Call) and _called_name(value) in {"softmax", "sigmoid"}:
+                    if found is None or node.lineno > found[0]:
+                        found = (node.lineno, value)
+                elif found is None or node.lineno > found[0]:
+                    found = (node.lineno, None)
+        if found is None or found[1] is None:
+            return None
+        return found[1], source
+
     def _is_target(self, node: ast.AST) -> bool:
         if self.op_type == "Mean":
             return (
@@ -380,13 +416,14 @@ class CallSiteEdit:
         if self.op_type == "Pow" and isinstance(node, ast.BinOp):
             return isinstance(node.op, ast.Pow)
         if self.kind == "log_softmax":
-            return (
-                isinstance(node, ast.Call)
-                and _called_name(node) == "log"
-                and len(node.args) == 1
-                and isinstance(node.args[0], ast.Call)
-                and _called_name(node.args[0]) in {"softmax", "sigmoid"}
-            )
+            if not (isinstance(node, ast.Call) and _called_name(node) == "log"):
+                return False
+            if len(node.args) != 1 or node.keywords:
+                return False
+            arg = node.args[0]
+            if isinstance(arg, ast.Name):
+                return self._assigned_probability(arg.id) is not None
+            return isinstance(arg, ast.Call) and _called_name(arg) in {"softmax", "sigmoid"}
         if isinstance(node, ast.Call):
             return _called_name(node) in _CALL_NAMES.get(self.op_type, ())
         return False
@@ -394,14 +431,19 @@ class CallSiteEdit:
     def _rewritten_node(self, source: str, node: ast.AST) -> str | None:
         segment = lambda n: ast.get_source_segment(source, n)  # noqa: E731
         if self.kind == "log_softmax":
-            inner = node.args[0]  # type: ignore[attr-defined]
+            inner, inner_source = node.args[0], source  # type: ignore[attr-defined]
+            if isinstance(inner, ast.Name):  # probs = softmax(z) on an earlier line
+                found = self._assigned_probability(inner.id)
+                if found is None:
+                    return None
+                inner, inner_source = found
             if not inner.args:
                 return None
-            fn = "tf.nn.log_softmax" if _called_name(inner) == "softmax" else "tf.math.log_sigmoid"
-            rest = [segment(a) for a in inner.args] + [
-                f"{k.arg}={segment(k.value)}" for k in inner.keywords
+            part = lambda n: ast.get_source_segment(inner_source, n)  # noqa: E731
+            rest = [part(a) for a in inner.args] + [
+                f"{k.arg}={part(k.value)}" for k in inner.keywords
             ]
-            return f"{fn}({', '.join(str(r) for r in rest)})"
+            return f"{_log_form(inner, part)}({', '.join(str(r) for r in rest)})"
         if isinstance(node, ast.BinOp):
             left, right = segment(node.left), segment(node.right)
             if isinstance(node.op, ast.Pow):
@@ -422,9 +464,11 @@ class CallSiteEdit:
         keyword, _ = _OPS.get(self.op_type, ("x", ""))
         position = 1 if keyword == "y" or self.op_type in {"RealDiv", "Div"} else 0
         if _called_name(node) == "norm" and self.op_type == "Sqrt":
-            if len(node.args) != 1 or node.keywords:
-                return None
-            summed = f"tf.reduce_sum(tf.square({segment(node.args[0])}))"
+            kept = [k for k in node.keywords if k.arg in {"axis", "keepdims"}]
+            if len(node.args) != 1 or len(kept) != len(node.keywords):
+                return None  # ord= or positional ord: not the Euclidean norm's sqrt
+            extra = "".join(f", {k.arg}={segment(k.value)}" for k in kept)
+            summed = f"tf.reduce_sum(tf.square({segment(node.args[0])}){extra})"
             return f"tf.sqrt({self.argument_text(summed)})"
         if len(node.args) <= position:
             return None
@@ -628,6 +672,21 @@ def _num(value: float | None) -> str:
         return "0.0"
     text = repr(float(value)).replace("e-0", "e-").replace("e+0", "e+")
     return text
+
+
+def _log_form(call: ast.Call, segment: Any) -> str:
+    """``log_softmax`` / ``log_sigmoid`` from the same namespace as the softmax / sigmoid call
+    (``ops.softmax`` -> ``ops.log_softmax``; TensorFlow's log-sigmoid is ``tf.math``'s)."""
+    name = "log_softmax" if _called_name(call) == "softmax" else "log_sigmoid"
+    func = call.func
+    if isinstance(func, ast.Attribute):
+        base = str(segment(func.value))
+        if name == "log_sigmoid" and base in {"tf", "tf.nn", "tf.math", "tf.keras.activations"}:
+            return "tf.math.log_sigmoid"
+        if name == "log_softmax" and base in {"tf", "tf.math"}:
+            return "tf.nn.log_softmax"
+        return f"{base}.{name}"
+    return "tf.nn.log_softmax" if name == "log_softmax" else "tf.math.log_sigmoid"
 
 
 def _called_name(node: ast.Call) -> str | None:

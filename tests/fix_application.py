@@ -75,8 +75,9 @@ class TrainResult:
         """Why this run does not train (non-finite, nothing to train on, diverging), or None.
 
         Divergence, on sustained levels (means over a tenth of the run, at least 3 steps):
-        the level at the end is above twice the mean loss of the first three steps, or above
-        10x the lowest level reached during the run (a rise after it had trained)."""
+        the level at the end is above the mean loss of the first three steps by more than its
+        size (twice it, for a positive loss), or above the lowest level reached during the run
+        by more than 9x that level's size (a rise after it had trained)."""
         if self.batches == 0 or not self.losses:
             return "the fix leaves nothing to train on"
         if not self.finite:
@@ -88,9 +89,11 @@ class TrainResult:
         start = float(np.mean(values[:3]))
         levels = np.convolve(values, np.ones(window) / window, mode="valid")
         end, best = float(levels[-1]), float(levels.min())
-        if end > 2.0 * start + 1e-9:
+        # sign-safe (a policy-gradient or log-likelihood loss can be negative): for a positive
+        # start these are end > 2 x start and end > 10 x best
+        if end - start > abs(start) + 1e-9:
             return f"diverges: loss {start:.4g} at the start, {end:.4g} at the end"
-        if end > 10.0 * best + 1e-9:
+        if end - best > 9.0 * abs(best) + 1e-9:
             return f"diverges: loss back up to {end:.4g} after reaching {best:.4g}"
         return None
 
@@ -134,6 +137,9 @@ def edited_build(fix: Fix, build: Any) -> Any:
     copy = importlib.util.module_from_spec(spec)
     sys.modules[name] = copy
     spec.loader.exec_module(copy)
+    setup = getattr(build, "setup", None)  # scenario_codefix: a setup trained by _watched
+    if setup is not None:
+        return copy._watched(getattr(copy, setup.__name__))
     return getattr(copy, build.__name__)
 
 

@@ -78,6 +78,16 @@ STEPS = textwrap.dedent(
         ))
 
 
+    def log_of_named_softmax(x):
+        probs = tf.nn.softmax(tf.matmul(x, W) * 1e3, axis=-1)
+        return -tf.reduce_sum(tf.math.log(probs))  # NAMED
+
+
+    def norm_with_axis(x):
+        diff = tf.matmul(x, W) * tf.constant([[0.0, 1.0], [0.0, 1.0]])
+        return tf.reduce_sum(tf.norm(diff, axis=0))  # NORM
+
+
     def layer_inside(x):
         h = LAYER(tf.matmul(x, W) * 0.0)  # LAYER
         return tf.reduce_sum(tf.math.rsqrt(tf.abs(h) + 1.0))
@@ -161,6 +171,18 @@ CASES = [
         "POW",
         CallSiteEdit("safe_where", "Pow", ""),
         "(tf.where(d > 0, d, 1.0)) ** 0.5,",
+    ),
+    (
+        "log_of_named_softmax",
+        "NAMED",
+        CallSiteEdit("log_softmax", "Log", ""),
+        "tf.nn.log_softmax(tf.matmul(x, W) * 1e3, axis=-1)",
+    ),
+    (
+        "norm_with_axis",
+        "NORM",
+        CallSiteEdit("epsilon", "Sqrt", "", 1e-12),
+        "tf.sqrt(tf.reduce_sum(tf.square(diff), axis=0) + 1e-12)",
     ),
     ("split_call", "SPLIT", CallSiteEdit("epsilon", "Log", "", 1e-7), "(replaces lines"),
 ]

@@ -13,7 +13,7 @@ import keras
 import pytest
 from scenario_suite import all_scenarios, report_for
 
-ALL = all_scenarios()
+ALL = all_scenarios() + all_scenarios("codefix")
 
 
 @pytest.mark.slow
