@@ -12,7 +12,7 @@ What is measured (see bench/README.md for the method and the latest numbers):
   ``nantrace.watch`` (decorator over the tf.function), in ONE process, interleaved rounds whose
   order alternates (A B, B A, A B, ...) so that machine drift cancels. Each round times a block of
   several steps and syncs once at the end (``loss.numpy()``); tracing and the first runs are
-  warm-up and are not timed. ``nantrace.watch`` also reads its 4-element status on the host once
+  warm-up and are not timed. ``nantrace.watch`` also reads its 5-element status on the host once
   per step, by design, so its blocks contain that sync per step.
 * ``tf.debugging.enable_check_numerics()`` and ``tf.debugging.experimental.enable_dump_debug_info
   (..., tensor_debug_mode="CURT_HEALTH")`` in subprocesses (both are process-global), each of

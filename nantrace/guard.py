@@ -1,7 +1,7 @@
 """``nantrace.watch``: guard every step cheaply, and diagnose the first one that goes non-finite.
 
 The healthy path is the user's step plus the in-graph sentinel (:mod:`nantrace.sentinel`) and
-one host read of a 4-element status vector. Only when the sentinel trips does nantrace do
+one host read of a 5-element status vector. Only when the sentinel trips does nantrace do
 expensive work: it replays the step eagerly with per-op capture and builds the report.
 """
 
@@ -550,7 +550,9 @@ def watch(
     ``history`` keeps in-graph ring buffers of loss, gradient norm and weight norms (evidence
     for the cause, percentiles for the clip norm). ``anchor_every`` takes a host copy of the
     state every N steps (0: never) so learning-rate and clipping fixes can be verified by
-    replaying from before the blow-up; it costs one more copy of the state in host memory.
+    replaying from before the blow-up; it costs one more copy of the state in host memory, and
+    it lets a compiled step gate its optimizer update in-graph instead of copying the state the
+    update writes every step (``anchor_every=0``: the copy; see ``docs/how-it-works.md``).
     ``verify`` replays the top fixes after a trip (a few seconds) so the report can say which
     ones train; ``verify=False`` ranks them unchecked.
     """
