@@ -46,6 +46,12 @@ def add_commands(commands: Any) -> None:
         help=f"where to write the crash bundle of a tripped step (default: ./{DEFAULT_BUNDLE_DIR})",
     )
     run.add_argument("--no-bundle", action="store_true", help="write no crash bundle")
+    run.add_argument(
+        "--log-dir",
+        metavar="DIR",
+        help="write each watched step's history (loss, gradient and weight norms) and reports "
+        "as TensorBoard events under DIR/<step name> (DIR/fit for model.fit)",
+    )
     run.add_argument("--format", choices=FORMATS, default="text")
     run.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
     run.add_argument("script", metavar="SCRIPT", help="the training script (a .py file)")
@@ -80,7 +86,9 @@ def _run(args: argparse.Namespace) -> int:
     from nantrace.runner import run_script
 
     bundle_dir = None if args.no_bundle else args.bundle_dir
-    outcome = run_script(args.script, args.args, on_nan=args.on_nan, bundle_dir=bundle_dir)
+    outcome = run_script(
+        args.script, args.args, on_nan=args.on_nan, bundle_dir=bundle_dir, log_dir=args.log_dir
+    )
     sys.stdout.flush()
     if outcome.reports:
         report = outcome.reports[0]

@@ -66,9 +66,13 @@ def _is_library(fn: Any) -> bool:
 class _Runner:
     """State of one ``run_script`` call: the settings and everything that was watched."""
 
-    def __init__(self, on_nan: str, bundle_dir: str | None, script: str) -> None:
+    def __init__(
+        self, on_nan: str, bundle_dir: str | None, script: str, log_dir: str | None = None
+    ) -> None:
         self.on_nan = on_nan
         self.bundle_dir = bundle_dir
+        self.log_dir = log_dir
+        self.writers: list[tuple[Any, Any]] = []  # (Watched, TensorBoardWriter)
         self.script = os.path.abspath(script)
         self.watched: list[Any] = []  # Watched objects, in creation order
         self.callbacks: list[Any] = []  # NanTraceCallbacks added to fit
@@ -81,7 +85,29 @@ class _Runner:
 
         watched = Watched(fn, on_nan=self.on_nan, bundle_dir=self.bundle_dir)
         self.watched.append(watched)
-        return watched
+        if self.log_dir is None:
+            return watched
+        from nantrace.tensorboard import TensorBoardWriter
+
+        writer = TensorBoardWriter(self.log_subdir(watched.name))
+        self.writers.append((watched, writer))
+        return _Logged(watched, writer)
+
+    def log_subdir(self, name: str) -> str:
+        """``log_dir/<step name>``: one TensorBoard run per watched step (``_2`` on a clash)."""
+        base = "".join(c if c.isalnum() or c in "._-" else "_" for c in name) or "step"
+        taken = {os.path.basename(w.log_dir) for _, w in self.writers}
+        taken |= {os.path.basename(c.log_dir) for c in self.callbacks if c.log_dir}
+        chosen, number = base, 1
+        while chosen in taken:
+            number += 1
+            chosen = f"{base}_{number}"
+        return os.path.join(str(self.log_dir), chosen)
+
+    def close_writers(self) -> None:
+        for watched, writer in self.writers:
+            writer.flush(watched)
+            writer.close()
 
     def note(self, line: str) -> None:
         if line not in self.notes:
@@ -152,9 +178,9 @@ def _wrap_eager_caller(runner: _Runner) -> None:
             "nantrace run watches module-level step functions and tf.function steps only"
         )
         return
-    watched = runner.new_watched(candidate)
-    watched.step = 1  # its first call (this one) ran unwatched; keep the step numbers true
-    user_frame.f_globals[code.co_name] = watched
+    step = runner.new_watched(candidate)
+    runner.watched[-1].step = 1  # its first call (this one) ran unwatched; keep step numbers
+    user_frame.f_globals[code.co_name] = step
 
 
 def _library_file(filename: str) -> bool:
@@ -162,6 +188,38 @@ def _library_file(filename: str) -> bool:
     if any(part in ("site-packages", "dist-packages") for part in parts):
         return True
     return filename.startswith(os.path.dirname(os.__file__) + os.sep) or filename.startswith("<")
+
+
+class _Logged:
+    """A watched step that also writes its history to TensorBoard every FLUSH_EVERY calls and
+    after a trip (``nantrace run --log-dir``)."""
+
+    def __init__(self, watched: Any, writer: Any) -> None:
+        from nantrace.tensorboard import FLUSH_EVERY
+
+        self.watched = watched
+        self.writer = writer
+        self._every = FLUSH_EVERY
+        self._chunk = watched.step // FLUSH_EVERY
+        functools.update_wrapper(self, watched, updated=())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.watched, name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from nantrace.errors import NonFiniteError
+
+        reports = len(self.watched.reports)
+        try:
+            outputs = self.watched(*args, **kwargs)
+        except NonFiniteError:
+            self.writer.flush(self.watched)
+            raise
+        chunk = self.watched.step // self._every
+        if chunk != self._chunk or len(self.watched.reports) != reports:
+            self._chunk = chunk
+            self.writer.flush(self.watched)
+        return outputs
 
 
 class _AutoWatch:
@@ -243,7 +301,10 @@ def _fit_patch(runner: _Runner, original: Callable[..., Any]) -> Callable[..., A
             if not _tf_compat.is_default_strategy(getattr(self, "distribute_strategy", None)):
                 runner.note("model.fit under a tf.distribute strategy is not watched (not yet)")
             else:
-                callback = NanTraceCallback(on_nan=runner.on_nan, bundle_dir=runner.bundle_dir)
+                log_dir = runner.log_subdir("fit") if runner.log_dir is not None else None
+                callback = NanTraceCallback(
+                    on_nan=runner.on_nan, bundle_dir=runner.bundle_dir, log_dir=log_dir
+                )
                 runner.callbacks.append(callback)
                 callbacks.append(callback)
                 bound.arguments["callbacks"] = callbacks
@@ -299,9 +360,16 @@ def _exit_code(error: SystemExit) -> int:
 
 
 def run_script(
-    script: str, args: list[str] | None = None, on_nan: str = "raise", bundle_dir: str | None = None
+    script: str,
+    args: list[str] | None = None,
+    on_nan: str = "raise",
+    bundle_dir: str | None = None,
+    log_dir: str | None = None,
 ) -> RunOutcome:
     """Run ``script`` as ``python script ARGS`` would, with its training steps watched.
+
+    ``log_dir``: write each watched step's history and reports as TensorBoard events under
+    ``log_dir/<step name>`` (``log_dir/fit`` for ``model.fit``), see :mod:`nantrace.tensorboard`.
 
     A step that trips under ``on_nan="raise"`` ends the script (its NonFiniteError is the
     run's result, not a traceback); under ``"warn"`` the step is skipped and the script goes on.
@@ -317,7 +385,7 @@ def run_script(
     from nantrace.errors import NonFiniteError
 
     import_tensorflow_quietly()
-    runner = _Runner(on_nan, bundle_dir, script)
+    runner = _Runner(on_nan, bundle_dir, script, log_dir)
     raised = False
     with _script_context(script, list(args or [])), _patched(runner):
         try:
@@ -333,6 +401,8 @@ def run_script(
         except BaseException:
             _print_script_traceback()
             exit_code = 1
+        finally:
+            runner.close_writers()
     watched = runner.all_watched()
     reports = tuple(report for _, w in watched for report in w.reports)
     for _, w in watched:  # the run prints its own closing line; no per-step exit summary

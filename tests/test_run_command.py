@@ -297,3 +297,32 @@ def test_script_error_keeps_python_exit_code(tmp_path, run_script, capsys):
     assert outcome.exit_code == 1 and outcome.reports == ()
     err = capsys.readouterr().err
     assert "ValueError: broken script" in err and "runner.py" not in err
+
+
+def tensorboard_tags(folder):
+    """{tag: [step, ...]} of the event files in one TensorBoard run folder."""
+    import glob
+
+    import tensorflow as tf
+
+    found: dict[str, list[int]] = {}
+    for path in sorted(glob.glob(os.path.join(str(folder), "events.out.tfevents.*"))):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                found.setdefault(value.tag, []).append(event.step)
+    return found
+
+
+def test_log_dir_writes_each_watched_step_as_a_tensorboard_run(tmp_path, run_script):
+    flags = write(tmp_path, "flags.py", FLAGS)
+    outcome = run_script(flags, ["--steps", "3"], log_dir=str(tmp_path / "tb"))
+    assert outcome.exit_code == 0 and outcome.reports == ()
+    assert os.listdir(tmp_path / "tb") == ["train_step"]  # evaluate() is not a training step
+    tags = tensorboard_tags(tmp_path / "tb" / "train_step")
+    assert tags["nantrace/loss"] == [0, 1, 2] and "nantrace/report" not in tags
+
+    fit = write(tmp_path, "fit.py", FIT)
+    outcome = run_script(fit, log_dir=str(tmp_path / "tb2"), bundle_dir=str(tmp_path / "b"))
+    assert outcome.exit_code == 1
+    tags = tensorboard_tags(tmp_path / "tb2" / "fit")
+    assert tags["nantrace/loss"] == [0, 1, 2] and tags["nantrace/report"] == [2]
