@@ -7,22 +7,19 @@ while the step is traced, every graph op is built through one TensorFlow helper 
 API the user called (``tf.math.log``, ``keras.ops.log``, ``x / y``), so the op of the named type
 created from the named ``file:line`` gets its argument rewritten (``log(x + eps)``) before it is
 built, and the traced graph is differentiated as written. Nothing is edited on disk; the hook is
-removed afterwards. :meth:`CallSiteEdit.rewrite_line` applies the same edit to the source text
-(what the user would type; the tests train the hand-edited copy).
+removed afterwards (:mod:`nantrace.call_site_replay`). :meth:`CallSiteEdit.snippet` gives the
+same edit as the user's own line rewritten (what they would type; the tests train a hand-edited
+copy).
 """
 
 from __future__ import annotations
 
 import ast
-import contextlib
 import io
 import linecache
 import os
-import re
-import sys
 import tokenize
-from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 #: How the argument of the op is changed.
@@ -44,7 +41,7 @@ EDIT_KINDS = (
 )
 
 #: Op type -> (the keyword of the argument that is edited, the Python call a user writes).
-_OPS: dict[str, tuple[str, str]] = {
+OP_ARGUMENTS: dict[str, tuple[str, str]] = {
     "Log": ("x", "tf.math.log"),
     "Log1p": ("x", "tf.math.log1p"),
     "Sqrt": ("x", "tf.sqrt"),
@@ -129,7 +126,7 @@ def editable(kind: str, op_type: str) -> bool:
         return op_type in {"RealDiv", "Div", "Reciprocal", "Mean"}
     if kind == "safe_where":
         return op_type in _DOMAINS or op_type == "Exp"
-    return kind in EDIT_KINDS and op_type in _OPS
+    return kind in EDIT_KINDS and op_type in OP_ARGUMENTS
 
 
 def search_space(edit: CallSiteEdit, dtype: str | None) -> list[CallSiteEdit]:
@@ -147,10 +144,6 @@ def search_space(edit: CallSiteEdit, dtype: str | None) -> list[CallSiteEdit]:
             return [edit.with_value(bound + m) for m in _MARGINS[key]]
         return [edit.with_value(v) for v in _EPSILONS[key]]
     return [edit]
-
-
-class EditMissed(Exception):
-    """The edit cannot be simulated at that call site (no such op there, unreadable site)."""
 
 
 @dataclass(frozen=True)
@@ -213,7 +206,7 @@ class CallSiteEdit:
         if self.kind == "clamp_range":
             return f"tf.clip_by_value({arg}, {_num(self.low)}, {v})"
         if self.kind == "safe_where":
-            test, safe = self._domain()
+            test, safe = self.domain()
             if test.startswith("in"):
                 condition = f"tf.abs({arg}) < 1.0"
             else:
@@ -223,7 +216,7 @@ class CallSiteEdit:
 
     def generic_snippet(self) -> str:
         """The edit on a generic call (``tf.math.log(x + 1e-7)``)."""
-        keyword, call = _OPS.get(self.op_type, ("x", self.op_type))
+        keyword, call = OP_ARGUMENTS.get(self.op_type, ("x", self.op_type))
         if self.kind == "log_softmax":
             return (
                 "tf.nn.log_softmax(logits)  # instead of tf.math.log(tf.nn.softmax(logits)); "
@@ -325,7 +318,7 @@ class CallSiteEdit:
             return None
         return statement.lineno, statement.end_lineno or statement.lineno
 
-    def _domain(self) -> tuple[str, float]:
+    def domain(self) -> tuple[str, float]:
         test, safe = _DOMAINS.get(self.op_type, ("> 0", 1.0))
         if self.op_type in {"Exp", "Expm1", "Cosh", "Sinh", "Softplus"}:
             return f"< {_num(self.value if self.value is not None else 80.0)}", 0.0
@@ -461,7 +454,7 @@ class CallSiteEdit:
             if len(node.args) < 2:
                 return None
             return f"tf.math.divide_no_nan({segment(node.args[0])}, {segment(node.args[1])})"
-        keyword, _ = _OPS.get(self.op_type, ("x", ""))
+        keyword, _ = OP_ARGUMENTS.get(self.op_type, ("x", ""))
         position = 1 if keyword == "y" or self.op_type in {"RealDiv", "Div"} else 0
         if _called_name(node) == "norm" and self.op_type == "Sqrt":
             kept = [k for k in node.keywords if k.arg in {"axis", "keepdims"}]
@@ -476,194 +469,6 @@ class CallSiteEdit:
         args[position] = self.argument_text(args[position])
         parts = args + [f"{k.arg}={segment(k.value)}" for k in node.keywords]
         return f"{segment(node.func)}({', '.join(parts)})"
-
-    # -- the simulation --------------------------------------------------------------------
-    def edit_inputs(self, build: Any, keywords: dict[str, Any]) -> tuple | None:
-        """The op's inputs edited (or, for ``log_softmax`` / ``divide_no_nan``, the result of
-        the replacement ops); None when this op cannot take the edit."""
-        import tensorflow as tf
-
-        from nantrace import _tf_compat
-
-        if self.kind == "log_softmax":
-            x = tf.convert_to_tensor(keywords.get("x"))
-            producer = x.op.type if hasattr(x, "op") else None
-            if producer == "Softmax":
-                return _tf_compat.built_outputs(tf.nn.log_softmax(x.op.inputs[0]))
-            if producer == "Sigmoid":
-                return _tf_compat.built_outputs(tf.math.log_sigmoid(x.op.inputs[0]))
-            return None
-        if self.kind == "divide_no_nan" and self.op_type == "Mean":
-            x = tf.convert_to_tensor(keywords["input"])
-            total = tf.reduce_sum(
-                x, keywords["reduction_indices"], keywords.get("keep_dims", False)
-            )
-            count = tf.cast(tf.size(x), x.dtype) / tf.cast(tf.maximum(tf.size(total), 1), x.dtype)
-            return _tf_compat.built_outputs(tf.math.divide_no_nan(total, count))
-        if self.kind == "divide_no_nan":
-            x, y = keywords.get("x"), keywords.get("y")
-            if self.op_type == "Reciprocal":
-                x, y = 1.0, keywords.get("x")
-            return _tf_compat.built_outputs(tf.math.divide_no_nan(_like(x, y), _like(y, x)))
-        keyword, _ = _OPS.get(self.op_type, ("x", ""))
-        if keyword not in keywords:
-            return None
-        other = next((v for k, v in keywords.items() if k != keyword), None)
-        arg = _like(keywords[keyword], other)
-        new = dict(keywords)
-        new[keyword] = self._edited(arg)
-        return new  # type: ignore[return-value]
-
-    def _edited(self, arg: Any) -> Any:
-        import tensorflow as tf
-
-        value = tf.cast(self.value if self.value is not None else 0.0, arg.dtype)
-        if self.kind == "epsilon":
-            return arg + value
-        if self.kind == "clamp_min":
-            return tf.maximum(arg, value)
-        if self.kind == "clamp_max":
-            return tf.minimum(arg, value)
-        if self.kind == "clamp_range":
-            return tf.clip_by_value(arg, tf.cast(self.low or 0.0, arg.dtype), value)
-        if self.kind == "safe_where":
-            test, safe = self._domain()
-            if test.startswith("in"):
-                ok = tf.abs(arg) < 1.0
-            elif test.startswith("!="):
-                ok = tf.not_equal(arg, 0.0)
-            elif test.startswith("<"):
-                ok = arg < value
-            else:
-                ok = arg > tf.cast(float(test.split()[1]), arg.dtype)
-            return tf.where(ok, arg, tf.cast(safe, arg.dtype) * tf.ones_like(arg))
-        raise EditMissed(f"edit {self.kind!r} has no argument form")
-
-
-@dataclass
-class EditTrace:
-    """What the simulation hit while the step was traced."""
-
-    rewritten: int = 0
-    sites: set[str] = field(default_factory=set)
-    declined: int = 0  # ops of the type at the site that could not take the edit
-    per_trace: dict[int, int] = field(default_factory=dict)  # graph -> ops rewritten in it
-
-    @property
-    def ops_per_trace(self) -> int:
-        """Ops rewritten in one trace of the step (the step may be traced more than once)."""
-        return max(self.per_trace.values(), default=0)
-
-
-@contextlib.contextmanager
-def simulating(edit: CallSiteEdit) -> Iterator[EditTrace]:
-    """While active, graph ops of ``edit.op_type`` built from ``edit.where`` are edited."""
-    import tensorflow as tf
-
-    from nantrace import _tf_compat
-
-    trace = EditTrace()
-    busy = [False]
-    span = edit.statement_span()
-    op_types = _matching_op_types(edit)
-
-    with _tf_compat.autograph_source_maps() as source_map:
-
-        def rewrite(build: Any, op_type: str, keywords: dict) -> tuple | None:
-            if busy[0] or op_type not in op_types:
-                return None
-            site, converted = _direct_user_site(source_map)
-            if site != edit.where and not (converted and _within(site, edit.file, span)):
-                return None
-            busy[0] = True
-            try:
-                result = edit.edit_inputs(build, keywords)
-            finally:
-                busy[0] = False
-            if result is None:
-                trace.declined += 1
-                return None
-            trace.rewritten += 1
-            # a converted frame names its statement, whose only such call is on edit.where
-            trace.sites.add(edit.where if converted else site)
-            graph = id(tf.compat.v1.get_default_graph())
-            trace.per_trace[graph] = trace.per_trace.get(graph, 0) + 1
-            if isinstance(result, dict):
-                return build(op_type, **result)
-            return result
-
-        with _tf_compat.intercept_graph_ops(rewrite):
-            yield trace
-
-
-#: Library code between the op and the user's frame that makes the op not the user's own call
-#: (a Keras layer, loss or model builds it: the user cannot edit that call at their line).
-_INDIRECT = (
-    "/keras/src/layers/",
-    "/keras/src/models/",
-    "/keras/src/losses/",
-    "/keras/src/trainers/",
-)
-_INDIRECT += ("/keras/src/optimizers/", "/keras/src/metrics/", "/keras/src/ops/operation.py")
-_INDIRECT += ("/tf_keras/",)
-
-
-def _within(site: str | None, file: str, span: tuple[int, int] | None) -> bool:
-    if site is None or span is None:
-        return False
-    name, line = site.rsplit(":", 1)
-    return name == file and span[0] <= int(line) <= span[1]
-
-
-def _direct_user_site(source_map: dict) -> tuple[str | None, bool]:
-    """``file:line`` of the user frame that built the op directly (through op APIs only:
-    ``tf.*``, ``keras.ops.*``, operators), else None; and whether that frame was code autograph
-    converted (its line is then its statement's)."""
-    from nantrace.capture import is_user_file
-
-    frame = sys._getframe(2)
-    while frame is not None:
-        filename = frame.f_code.co_filename
-        if any(marker in filename for marker in _INDIRECT):
-            return None, False
-        mapped = _mapped(f"{filename}:{frame.f_lineno}", source_map)
-        if mapped and is_user_file(mapped.rsplit(":", 1)[0]):
-            return mapped, bool(_GENERATED.search(filename))
-        frame = frame.f_back
-    return None, False
-
-
-def _matching_op_types(edit: CallSiteEdit) -> set[str]:
-    if edit.op_type == "Mean":
-        return {"Mean"}
-    if edit.kind == "divide_no_nan" or edit.op_type in {"RealDiv", "Div"}:
-        return {"RealDiv", "Div"} | ({"Reciprocal"} if edit.op_type == "Reciprocal" else set())
-    return {edit.op_type}
-
-
-_GENERATED = re.compile(r"__autograph_generated_file")
-
-
-def _mapped(site: str | None, source_map: dict) -> str | None:
-    """A frame of autograph-converted code mapped back to the user's file and line."""
-    if site is None or not _GENERATED.search(site):
-        return site
-    file, line = site.rsplit(":", 1)
-    origin = source_map.get((file, int(line)))
-    return f"{origin[0]}:{origin[1]}" if origin else site
-
-
-def _like(value: Any, other: Any) -> Any:
-    import tensorflow as tf
-
-    if isinstance(value, tf.Tensor | tf.Variable):
-        return tf.convert_to_tensor(value)
-    dtype = getattr(other, "dtype", None)
-    return (
-        tf.convert_to_tensor(value, dtype=dtype)
-        if dtype is not None
-        else tf.convert_to_tensor(value)
-    )
 
 
 def _num(value: float | None) -> str:

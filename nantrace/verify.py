@@ -40,7 +40,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from nantrace.call_site import CallSiteEdit, search_space, simulating
+from nantrace.call_site import CallSiteEdit, search_space
+from nantrace.call_site_replay import simulating
 from nantrace.evidence import kernel_of
 from nantrace.records import Fix, Report
 from nantrace.replay import StateSnapshot, step_variables

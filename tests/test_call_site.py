@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nantrace.call_site import CallSiteEdit, search_space, simulating
+from nantrace.call_site import CallSiteEdit, search_space
+from nantrace.call_site_replay import simulating
 
 STEPS = textwrap.dedent(
     """
