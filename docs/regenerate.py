@@ -111,6 +111,7 @@ class Block:
     fixture: str = "none"  # none | runs | crash | run
     show_commands: bool = True  # False: only the (transformed) output, e.g. a JSON excerpt
     lang: str = ""
+    fence: str = "```"  # four backticks for an output that holds ``` itself
     transform: Callable[[str], str] | None = None
     # cheap: trains nothing and needs no fixture, so tests/test_docs_generated.py reruns it
     cheap: bool = False
@@ -176,6 +177,7 @@ BLOCKS: dict[str, Block] = {
     "help-scan": _help("scan"),
     "help-diff": _help("diff"),
     "help-report": _help("report"),
+    "help-run": _help("run"),
     "demo-list": Block(("nantrace demo --list",), cheap=True),
     "demo-default": Block(("nantrace demo",)),
     "demo-exploding-rnn": Block(("nantrace demo exploding_rnn",)),
@@ -250,6 +252,20 @@ BLOCKS: dict[str, Block] = {
         ),
         "crash",
         setup=("test -d crash || python train.py",),
+    ),
+    "notebook-html": Block(
+        (
+            "python -c \"import nantrace.examples as ex; r = ex.DEMOS['log_zero_loss'].run().report; "
+            "h = r._repr_html_(); print(len(h.encode()) // 1024, 'KB'); "
+            'print(h.splitlines()[0])"',
+        ),
+    ),
+    "notebook-markdown": Block(
+        (
+            "python -c \"import nantrace.examples as ex; r = ex.DEMOS['log_zero_loss'].run().report; "
+            'print(*r._repr_markdown_().splitlines()[:6], sep=chr(10))"',
+        ),
+        fence="````",
     ),
     "run-train-py": Block(("cat train.py",), "run", show_commands=False, lang="python"),
     "run-raise": Block(('nantrace run train.py --steps 50; echo "exit $?"',), "run"),
@@ -366,7 +382,7 @@ def generate(name: str, fixtures: Fixtures) -> str:
             shown.append(f"$ {command}")
         if output:
             shown.append(output)
-    return f"```{block.lang}\n" + "\n".join(shown) + "\n```"
+    return f"{block.fence}{block.lang}\n" + "\n".join(shown) + f"\n{block.fence}"
 
 
 def blocks_in_docs() -> dict[str, list[tuple[Path, str]]]:
