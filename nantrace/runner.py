@@ -5,8 +5,9 @@ The user changes no line of the script. While it runs:
 * ``tf.function`` is replaced by a version whose functions decide on their first call whether
   they are training steps: the original function is traced once with an observer that listens
   for a Keras optimizer ``apply``/``apply_gradients``; if one is seen the function is handed to
-  :class:`nantrace.guard.Watched` (step 0 included), otherwise it runs untouched. Functions of
-  TensorFlow, Keras and nantrace themselves are never wrapped.
+  :class:`nantrace.guard.Watched` (step 0 included), otherwise it runs untouched. The function
+  stays a ``tf.function`` (a subclass of its class, see :func:`_auto_watch_class`). Functions
+  of TensorFlow, Keras and nantrace themselves are never wrapped.
 * ``keras.Model.fit`` adds a :class:`nantrace.keras.NanTraceCallback` unless one is passed.
 * an eager (plain Python) step function that applies gradients is replaced in its module's
   namespace by a watched one when its first call applies them: it is watched from its second
@@ -78,6 +79,8 @@ class _Runner:
         self.callbacks: list[Any] = []  # NanTraceCallbacks added to fit
         self.notes: list[str] = []
         self.probing: list[bool] = []  # a stack: set to True when the probed trace applies
+        self.classes: dict[type, type] = {}  # tf.function's class -> its AutoWatched subclass
+        self.auto_functions: weakref.WeakSet = weakref.WeakSet()
         self.handled_codes: set[Any] = set()
 
     def new_watched(self, fn: Callable[..., Any]) -> Any:
@@ -222,52 +225,68 @@ class _Logged:
         return outputs
 
 
-class _AutoWatch:
-    """A ``tf.function`` that becomes a watched step on its first call if it applies gradients."""
+_TARGET = "_nantrace_target"  # set on a function's instance dict once its first call decided
 
-    def __init__(self, runner: _Runner, original: Any) -> None:
-        self._runner = runner
-        self._original = original
-        self._target: Any = None  # decided on the first call made outside a graph
-        self._bound: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-        functools.update_wrapper(self, original.python_function, updated=())
 
-    def __getattr__(self, name: str) -> Any:  # python_function, get_concrete_function...
-        return getattr(self._original, name)
+def _auto_watch_class(runner: _Runner, base: type) -> type:
+    """A subclass of tf.function's own class whose first call decides whether it is a training
+    step (it applies gradients): then later calls go to a watched step, otherwise to the
+    function itself.
 
-    def __get__(self, instance: Any, owner: Any = None) -> Any:
-        if instance is None:
-            return self
-        try:
-            bound = self._bound.get(instance)
-        except TypeError:  # unhashable instance: no cache
-            return _AutoWatch(self._runner, self._original.__get__(instance, owner))
-        if bound is None:
-            bound = _AutoWatch(self._runner, self._original.__get__(instance, owner))
-            self._bound[instance] = bound
-        return bound
+    A subclass, not a wrapper object: the function stays a ``tf.function`` for everything else
+    (``isinstance`` checks, ``tf.saved_model.save`` finding it on a ``tf.Module``, methods
+    bound per instance, which TensorFlow builds as ``type(function)(...)``).
+    """
+    cached = runner.classes.get(base)
+    if cached is not None:
+        return cached
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self._target is None:
-            import tensorflow as tf
+    class AutoWatched(base):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:  # a method bound per instance
+            super().__init__(*args, **kwargs)
+            runner.auto_functions.add(self)
 
-            if not tf.executing_eagerly():  # called inside another tf.function: pass through
-                return self._original(*args, **kwargs)
-            self._target = self._decide(args, kwargs)
-        return self._target(*args, **kwargs)
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            target = self.__dict__.get(_TARGET)
+            if target is None:
+                import tensorflow as tf
 
-    def _decide(self, args: tuple, kwargs: dict) -> Any:
-        runner = self._runner
-        runner.probing.append(False)
-        try:
-            self._original.get_concrete_function(*args, **kwargs)
-        except Exception:  # the real call will raise the user's own error, unwatched
-            return self._original
-        finally:
-            applies = runner.probing.pop()
-        if not applies:
-            return self._original
-        return runner.new_watched(self._original)
+                if not tf.executing_eagerly():  # inside another tf.function: pass through
+                    return base.__call__(self, *args, **kwargs)
+                target = _decide(runner, self, args, kwargs)
+                self.__dict__[_TARGET] = target
+            if target is base:
+                return base.__call__(self, *args, **kwargs)
+            return target(*args, **kwargs)
+
+    AutoWatched.__name__ = base.__name__
+    AutoWatched.__qualname__ = base.__qualname__
+    runner.classes[base] = AutoWatched
+    return AutoWatched
+
+
+def _decide(runner: _Runner, function: Any, args: tuple, kwargs: dict) -> Any:
+    """Trace ``function`` once for these arguments with the run's observer listening: a
+    watched step if the trace applied gradients, else ``type(function)``'s base (unwatched)."""
+    base = type(function).__mro__[1]
+    runner.probing.append(False)
+    try:
+        function.get_concrete_function(*args, **kwargs)
+    except Exception:  # the real call raises the user's own error, unwatched
+        return base
+    finally:
+        applies = runner.probing.pop()
+    if not applies:
+        return base
+    return runner.new_watched(function)
+
+
+def _restore_functions(runner: _Runner) -> None:
+    """After the run: every tf.function made during it is a plain tf.function again."""
+    for function in list(runner.auto_functions):
+        function.__class__ = type(function).__mro__[1]
+        function.__dict__.pop(_TARGET, None)
+    runner.auto_functions.clear()
 
 
 def _tf_function_patch(runner: _Runner, original: Callable[..., Any]) -> Callable[..., Any]:
@@ -278,7 +297,12 @@ def _tf_function_patch(runner: _Runner, original: Callable[..., Any]) -> Callabl
         compiled = original(func, *args, **kwargs)
         if _is_library(func) or not hasattr(compiled, "get_concrete_function"):
             return compiled
-        return _AutoWatch(runner, compiled)
+        try:
+            compiled.__class__ = _auto_watch_class(runner, type(compiled))
+        except TypeError:  # a class that cannot be re-classed: leave it unwatched
+            return compiled
+        runner.auto_functions.add(compiled)
+        return compiled
 
     return function
 
@@ -331,6 +355,7 @@ def _patched(runner: _Runner) -> Iterator[None]:
             yield
     finally:
         tf.function = original_function
+        _restore_functions(runner)
         if had_fit:
             keras.Model.fit = original_fit
         else:

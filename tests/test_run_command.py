@@ -326,3 +326,47 @@ def test_log_dir_writes_each_watched_step_as_a_tensorboard_run(tmp_path, run_scr
     assert outcome.exit_code == 1
     tags = tensorboard_tags(tmp_path / "tb2" / "fit")
     assert tags["nantrace/loss"] == [0, 1, 2] and tags["nantrace/report"] == [2]
+
+
+MODULE_METHODS = """
+import sys
+
+import tensorflow as tf
+import keras
+
+
+class Trainer(tf.Module):
+    def __init__(self):
+        self.dense = keras.layers.Dense(1)
+        self.dense.build((None, 2))
+        self.optimizer = keras.optimizers.SGD(0.01)
+
+    @tf.function
+    def step(self, x):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(self.dense(x)))
+        grads = tape.gradient(loss, self.dense.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.dense.trainable_variables))
+        return loss
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32)])
+    def serve(self, x):
+        return self.dense(x)
+
+
+trainer = Trainer()
+for _ in range(2):
+    trainer.step(tf.ones((4, 2)))
+assert isinstance(trainer.serve, tf.types.experimental.PolymorphicFunction)
+tf.saved_model.save(trainer, sys.argv[1])
+loaded = tf.saved_model.load(sys.argv[1])
+print("exported", loaded.serve(tf.ones((1, 2))).shape)
+"""
+
+
+def test_tf_function_methods_stay_tf_functions(tmp_path, run_script, capsys):
+    script = write(tmp_path, "module.py", MODULE_METHODS)
+    outcome = run_script(script, [str(tmp_path / "saved")])
+    assert outcome.exit_code == 0, capsys.readouterr().err
+    assert outcome.watched == ("step (2 steps)",)  # the method that trains, bound per instance
+    assert "exported (1, 1)" in capsys.readouterr().out  # serve still exports as a tf.function
