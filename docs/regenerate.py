@@ -28,6 +28,7 @@ run (losses, verdict step counts) are not normalised: they are what the run prin
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import re
@@ -430,8 +431,18 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:  # each block is written as soon as it is made
             print(f"regenerate: {name}", file=sys.stderr, flush=True)
             body = generate(name, fixtures)
-            if any(old != body for _, old in in_docs.get(name, [])):
-                stale.append(name)
+            for path, old in in_docs.get(name, []):
+                if old != body:
+                    stale.append(name)
+                    if args.check:  # show what changed, as a unified diff
+                        lines = difflib.unified_diff(
+                            old.splitlines(),
+                            body.splitlines(),
+                            f"{path.name}: {name}",
+                            "now",
+                            lineterm="",
+                        )
+                        print("\n".join(lines), file=sys.stderr)
             if not args.check:
                 for path in sorted({path for path, _ in in_docs.get(name, [])}):
                     if _rewrite(path, {name: body}):
