@@ -77,6 +77,8 @@ class _Runner:
         self.script = os.path.abspath(script)
         self.watched: list[Any] = []  # Watched objects, in creation order
         self.callbacks: list[Any] = []  # NanTraceCallbacks added to fit
+        self.fit_callbacks: dict[int, Any] = {}  # id(model) -> its callback (models kept alive
+        # by the callback's own reference, so an id is not reused during the run)
         self.notes: list[str] = []
         self.probing: list[bool] = []  # a stack: set to True when the probed trace applies
         self.classes: dict[type, type] = {}  # tf.function's class -> its AutoWatched subclass
@@ -325,11 +327,16 @@ def _fit_patch(runner: _Runner, original: Callable[..., Any]) -> Callable[..., A
             if not _tf_compat.is_default_strategy(getattr(self, "distribute_strategy", None)):
                 runner.note("model.fit under a tf.distribute strategy is not watched (not yet)")
             else:
-                log_dir = runner.log_subdir("fit") if runner.log_dir is not None else None
-                callback = NanTraceCallback(
-                    on_nan=runner.on_nan, bundle_dir=runner.bundle_dir, log_dir=log_dir
-                )
-                runner.callbacks.append(callback)
+                # one callback per model, reused by its later fit() calls (a loop of
+                # fit(epochs=1) keeps one guarded function and one TensorBoard run)
+                callback = runner.fit_callbacks.get(id(self))
+                if callback is None:
+                    log_dir = runner.log_subdir("fit") if runner.log_dir is not None else None
+                    callback = NanTraceCallback(
+                        on_nan=runner.on_nan, bundle_dir=runner.bundle_dir, log_dir=log_dir
+                    )
+                    runner.fit_callbacks[id(self)] = callback
+                    runner.callbacks.append(callback)
                 callbacks.append(callback)
                 bound.arguments["callbacks"] = callbacks
         return original(*bound.args, **bound.kwargs)

@@ -370,3 +370,18 @@ def test_tf_function_methods_stay_tf_functions(tmp_path, run_script, capsys):
     assert outcome.exit_code == 0, capsys.readouterr().err
     assert outcome.watched == ("step (2 steps)",)  # the method that trains, bound per instance
     assert "exported (1, 1)" in capsys.readouterr().out  # serve still exports as a tf.function
+
+
+def test_fit_in_a_loop_is_one_watched_step_and_one_tensorboard_run(tmp_path, run_script):
+    body = MODEL + textwrap.dedent(
+        """
+        x = rng.normal(size=(32, 4)).astype("float32")
+        model.compile(optimizer=optimizer, loss="mse")
+        for epoch in range(3):
+            model.fit(x, np.ones((32, 1), "float32"), batch_size=16, epochs=1, verbose=0)
+        """
+    )
+    outcome = run_script(write(tmp_path, "loop_fit.py", body), log_dir=str(tmp_path / "tb"))
+    assert outcome.exit_code == 0 and outcome.watched == ("model.fit (6 steps)",)
+    assert os.listdir(tmp_path / "tb") == ["fit"]
+    assert tensorboard_tags(tmp_path / "tb" / "fit")["nantrace/loss"] == list(range(6))
