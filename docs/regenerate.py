@@ -358,7 +358,11 @@ class Fixtures:
         if name == "runs":
             if "runs" not in self.ready:
                 built = tempfile.mkdtemp(prefix="runs-src-", dir=self.base)
-                subprocess.run([sys.executable, "-c", RUNS_PY], cwd=built, env=self.env, check=True)
+                made = subprocess.run(
+                    [sys.executable, "-c", RUNS_PY], cwd=built, env=self.env, capture_output=True
+                )
+                if made.returncode != 0:
+                    raise RuntimeError(f"building the runs/ fixture failed: {made.stderr[-2000:]}")
                 self.ready["runs"] = built
             shutil.copytree(os.path.join(self.ready["runs"], "runs"), os.path.join(path, "runs"))
         return path
