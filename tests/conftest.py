@@ -1,7 +1,8 @@
 """Test tiers. ``python -m pytest -m fast -q`` runs the fast tier, for every change: the cause
-rules and fix builders, verification verdicts, origin sources, call-site edits, records and
-schemas, CLI errors, bundle security, the public API, chart labels and the docs' generated
-blocks. ``python -m pytest -n 2 -q`` (CI) runs everything.
+rules and fix builders, call-site edits, CLI errors, bad checkpoint files, bundle security, the
+public API, chart labels, the docs' generated blocks and the schema page. Verification verdicts
+and origin sources train small models (about 25 s more; run them when changing verify.py or
+origin.py). ``python -m pytest -n 2 -q`` (CI) runs everything.
 
 The tier is given here by file, so a test file's author need not remember a marker; tests
 marked ``slow`` and the few slow tests of a fast file listed in ``NOT_FAST`` (each starts a
@@ -20,8 +21,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 FAST_FILES = frozenset(
     {
         "test_cause_rules.py",
-        "test_verify_verdicts.py",
-        "test_origin_source.py",
         "test_call_site.py",
         "test_bundle_security.py",
         "test_cli.py",
