@@ -1,0 +1,118 @@
+"""Which part of the guard costs what: XLA ablations and the TF profiler's op times.
+
+Run from the repository root::
+
+    python -m bench.parts xla --workload mlp --rounds 20   # gate / weight reads under XLA
+    python -m bench.parts profile --workload mlp            # op self time, watch - plain
+
+``xla``: the same compiled (``jit_compile=True``) train step built five ways and timed
+interleaved (bench.timing): ``plain``, ``plain2`` (a second identical plain step: the noise
+floor), ``loss_only`` (also returns ``is_finite(loss)``), ``gate`` (the update inside
+``tf.cond`` on the loss being finite, as the gated guard builds it) and ``weights`` (also
+returns the weights' sum of squares after the update, as the guard's variable check reads them).
+Ratios are medians of per-round ratios to ``plain``.
+
+``profile``: plain vs ``nantrace.watch`` on the same workload (``tf.function``, not XLA), 40
+steps each under the TF profiler; prints op self time per step, watch - plain, by op type.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from bench.timing import Variant, interleave, warm_up  # noqa: E402
+from bench.workloads import build_workload, make_train_step  # noqa: E402
+
+XLA_VARIANTS = ("plain", "plain2", "loss_only", "gate", "weights")
+
+
+def xla_step(wl: Any, variant: str) -> Any:
+    import tensorflow as tf
+
+    model, optimizer, loss_fn = wl.model, wl.optimizer, wl.loss_fn
+
+    def step(x: Any, y: Any) -> Any:
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        pairs = list(zip(grads, model.trainable_variables, strict=True))
+        if variant == "gate":
+
+            def commit() -> Any:
+                optimizer.apply_gradients(pairs)
+                return tf.constant(True)
+
+            tf.cond(tf.math.is_finite(loss), commit, lambda: tf.constant(False))
+        else:
+            optimizer.apply_gradients(pairs)
+        extra = tf.constant(0.0)
+        if variant == "loss_only":
+            extra = tf.cast(tf.math.is_finite(loss), tf.float32)
+        if variant == "weights":
+            extra = tf.add_n(
+                [tf.nn.l2_loss(tf.convert_to_tensor(v)) for v in model.trainable_variables]
+            )
+        return loss, extra
+
+    compiled = tf.function(step, jit_compile=True)
+    return lambda x, y: compiled(x, y)[0]
+
+
+def run_xla(workload: str, rounds: int) -> None:
+    wl = build_workload(workload)
+    wl.optimizer.build(wl.model.trainable_variables)
+    variants = [Variant(name, xla_step(wl, name), 10) for name in XLA_VARIANTS]
+    for variant in variants:
+        warm_up(variant.step, wl.batches)
+    interleave(variants, wl.batches, rounds)
+    base = variants[0].times
+    print(f"XLA {workload}, {rounds} rounds, load average {os.getloadavg()}")
+    print("| variant | median ms | paired ratio to plain |")
+    print("|---|---|---|")
+    for variant in variants:
+        paired = statistics.median(o / b for o, b in zip(variant.times, base, strict=True))
+        print(f"| {variant.name} | {statistics.median(variant.times) * 1e3:.2f} | {paired:.3f} |")
+
+
+def run_profile(workload: str) -> None:
+    import tensorflow as tf
+
+    import nantrace
+    from bench.overhead import profile_delta
+
+    wl = build_workload(workload)
+    plain = tf.function(make_train_step(wl.model, wl.optimizer, wl.loss_fn))
+    watched = nantrace.watch(tf.function(make_train_step(wl.model, wl.optimizer, wl.loss_fn)))
+    warm_up(plain, wl.batches)
+    warm_up(watched, wl.batches)
+    delta = profile_delta(plain, watched, wl.batches, steps=40)
+    if delta is None:
+        print("the TF profiler is not available here")
+        return
+    print(f"{workload}: op self time per step, watch - plain (µs), load {os.getloadavg()}")
+    rows = sorted(delta["delta_by_op_type_us"].items(), key=lambda kv: -abs(kv[1]))
+    for op, us in rows[:20]:
+        print(f"  {op:<32} {us:+9.0f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.parts", description=__doc__)
+    parser.add_argument("what", choices=("xla", "profile"))
+    parser.add_argument("--workload", default="mlp", help="mlp, cnn, lstm or attention")
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args(argv)
+    if args.what == "xla":
+        run_xla(args.workload, args.rounds)
+    else:
+        run_profile(args.workload)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
