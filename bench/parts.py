@@ -4,6 +4,7 @@ Run from the repository root::
 
     python -m bench.parts xla --workload mlp --rounds 20   # gate / weight reads under XLA
     python -m bench.parts profile --workload mlp            # op self time, watch - plain
+    python -m bench.parts modes --workload mlp-xla          # gated vs copy-mode guard
 
 ``xla``: the same compiled (``jit_compile=True``) train step built five ways and timed
 interleaved (bench.timing): ``plain``, ``plain2`` (a second identical plain step: the noise
@@ -11,6 +12,10 @@ floor), ``loss_only`` (also returns ``is_finite(loss)``), ``gate`` (the update i
 ``tf.cond`` on the loss being finite, as the gated guard builds it) and ``weights`` (also
 returns the weights' sum of squares after the update, as the guard's variable check reads them).
 Ratios are medians of per-round ratios to ``plain``.
+
+``modes``: plain, ``nantrace.watch`` (gated, the default), ``watch(history=False)`` and
+``watch(anchor_every=0)`` (copy mode: the pre-step reference + copy-on-write guard of before
+issue 11), interleaved in one process (10 steps per block).
 
 ``profile``: plain vs ``nantrace.watch`` on the same workload (``tf.function``, not XLA), 40
 steps each under the TF profiler; prints op self time per step, watch - plain, by op type.
@@ -71,8 +76,32 @@ def run_xla(workload: str, rounds: int) -> None:
     for variant in variants:
         warm_up(variant.step, wl.batches)
     interleave(variants, wl.batches, rounds)
+    _print_ratios(f"XLA {workload}, {rounds} rounds", variants)
+
+
+def run_modes(workload: str, rounds: int) -> None:
+    import nantrace
+
+    wl = build_workload(workload)
+
+    def make() -> Any:
+        return wl.compile(make_train_step(wl.model, wl.optimizer, wl.loss_fn))
+
+    variants = [
+        Variant("plain", make(), 10),
+        Variant("watch (gated)", nantrace.watch(make()), 10),
+        Variant("watch(history=False)", nantrace.watch(make(), history=False), 10),
+        Variant("watch(anchor_every=0): copy mode", nantrace.watch(make(), anchor_every=0), 10),
+    ]
+    for variant in variants:
+        warm_up(variant.step, wl.batches)
+    interleave(variants, wl.batches, rounds)
+    _print_ratios(f"{workload}, {rounds} rounds", variants)
+
+
+def _print_ratios(title: str, variants: list[Variant]) -> None:
     base = variants[0].times
-    print(f"XLA {workload}, {rounds} rounds, load average {os.getloadavg()}")
+    print(f"{title}, load average {os.getloadavg()}")
     print("| variant | median ms | paired ratio to plain |")
     print("|---|---|---|")
     for variant in variants:
@@ -103,12 +132,14 @@ def run_profile(workload: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.parts", description=__doc__)
-    parser.add_argument("what", choices=("xla", "profile"))
+    parser.add_argument("what", choices=("xla", "modes", "profile"))
     parser.add_argument("--workload", default="mlp", help="mlp, cnn, lstm or attention")
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args(argv)
     if args.what == "xla":
         run_xla(args.workload, args.rounds)
+    elif args.what == "modes":
+        run_modes(args.workload, args.rounds)
     else:
         run_profile(args.workload)
     return 0
