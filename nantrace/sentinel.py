@@ -176,6 +176,10 @@ class StepSentinel(hooks.StepObserver):
         """Apply the update only when the loss and gradients seen so far are finite."""
         if not self.gate or self._gating:
             return call()
+        if not _tf_compat.is_default_strategy(tf.distribute.get_strategy()):
+            # under tf.distribute the update's all-reduce (a merge_call) cannot run inside a
+            # tf.cond branch: the update runs as written and its writes are copied (copy mode)
+            return call()
         with hooks.suspended(self), _tf_compat.in_graph(self.outer_graph):
             ok = all_finite(self._guarded_tensors(), self._square)
         if not getattr(optimizer, "built", True) and self._apply_variables:
