@@ -438,12 +438,13 @@ class CallSiteEdit:
             ]
             return f"{_log_form(inner, part)}({', '.join(str(r) for r in rest)})"
         if isinstance(node, ast.BinOp):
-            left, right = segment(node.left), segment(node.right)
-            if isinstance(node.op, ast.Pow):
-                return f"({self.argument_text(str(left))}) ** {right}"
+            left, right = str(segment(node.left)), str(segment(node.right))
             if self.kind == "divide_no_nan":
                 return f"tf.math.divide_no_nan({left}, {right})"
-            return f"{left} / ({self.argument_text(str(right))})"
+            # a source segment leaves out the parentheses around an operand: put them back
+            if isinstance(node.op, ast.Pow):
+                return f"({self.argument_text(left)}) ** {_operand(right, node.right)}"
+            return f"{_operand(left, node.left)} / ({self.argument_text(right)})"
         assert isinstance(node, ast.Call)
         if self.op_type == "Mean":
             arg = segment(node.args[0])
@@ -477,6 +478,12 @@ def _num(value: float | None) -> str:
         return "0.0"
     text = repr(float(value)).replace("e-0", "e-").replace("e+0", "e+")
     return text
+
+
+def _operand(text: str, node: ast.AST) -> str:
+    """``text`` as an operand of a binary operator: parenthesized unless it is an atom."""
+    atoms = (ast.Name, ast.Attribute, ast.Call, ast.Subscript, ast.Constant)
+    return text if isinstance(node, atoms) else f"({text})"
 
 
 def _log_form(call: ast.Call, segment: Any) -> str:

@@ -489,6 +489,13 @@ def _edit_attempts(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
             )
         raise _CannotSimulate("a code change with no user line to simulate it at")
     where = f"{edit.file.rsplit('/', 1)[-1]}:{edit.line}"
+    if edit.rewrite_statement() is None:
+        # "verified" means: type the snippet and training goes on. An edit that cannot be shown
+        # as the user's own line (the argument is not visible there) is not simulated.
+        raise _CannotSimulate(
+            f"the edit cannot be shown as your own line at {where}; apply it by hand: "
+            f"{edit.generic_snippet()}"
+        )
 
     def attempt(candidate: CallSiteEdit) -> Attempt:
         values = (("value", candidate.value), ("low", candidate.low))
