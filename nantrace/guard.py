@@ -77,6 +77,7 @@ class Watched:
         history: bool = True,
         anchor_every: int = ANCHOR_EVERY,
         verify: bool = True,
+        log_dir: str | None = None,
     ) -> None:
         if on_nan not in ON_NAN_MODES:
             raise NantraceError(
@@ -134,6 +135,13 @@ class Watched:
             self._user_callable = self.python_fn
         functools.update_wrapper(self, fn, updated=())
         hooks.keep_installed()
+        #: TensorBoard events of the history and reports (nantrace.tensorboard), or None.
+        self.log_dir = None if log_dir is None else str(log_dir)
+        self._tensorboard: Any = None
+        if self.log_dir is not None:
+            from nantrace.tensorboard import TensorBoardWriter
+
+            self._tensorboard = TensorBoardWriter(self.log_dir)
 
     # -- the guarded step ---------------------------------------------------------------------
     @tf.autograph.experimental.do_not_convert
@@ -189,12 +197,25 @@ class Watched:
                 variables=bool(flags[STATUS_VARIABLES]),
             )
             notes = self._restore_committed() if flags[STATUS_COMMITTED] else []
-            self._on_trip(trip, args, kwargs, notes)
+            try:
+                self._on_trip(trip, args, kwargs, notes)
+            finally:
+                self.flush_log()  # the rows up to the trip and its report, even when it raises
         else:
             kept = _kept_batch(args, kwargs)
             self.recent.append(kept)
             self._advance_anchor(*kept)
+            if self._tensorboard is not None and self.step % _flush_every() == 0:
+                self.flush_log()
         return outputs
+
+    def flush_log(self) -> int:
+        """Write the history rows and reports not yet written to ``log_dir`` (TensorBoard); done
+        every 128 steps and after a trip, call it once at the end of training for the rest.
+        Returns the rows written (0 without ``log_dir``)."""
+        if self._tensorboard is None:
+            return 0
+        return self._tensorboard.flush(self)
 
     def _anchor_reader(self) -> tuple[list[tf.Variable], Any]:
         """The step's variables (deduplicated) and a tf.function that reads them all, rebuilt
@@ -533,6 +554,7 @@ def watch(
     history: bool = True,
     anchor_every: int = ANCHOR_EVERY,
     verify: bool = True,
+    log_dir: str | None = None,
 ) -> Any:
     """Guard a training step; on the first non-finite loss, gradient or variable, diagnose it.
 
@@ -554,9 +576,16 @@ def watch(
     it lets a compiled step gate its optimizer update in-graph instead of copying the state the
     update writes every step (``anchor_every=0``: the copy; see ``docs/how-it-works.md``).
     ``verify`` replays the top fixes after a trip (a few seconds) so the report can say which
-    ones train; ``verify=False`` ranks them unchecked.
+    ones train; ``verify=False`` ranks them unchecked. ``log_dir`` writes that history and the
+    reports as TensorBoard events, read from the ring buffers every 128 steps and after a trip
+    (no per-step host read); ``train_step.flush_log()`` writes the rest at the end.
     """
     if fn is not None and _looks_like_model(fn):
+        if log_dir is not None:
+            raise NantraceError(
+                "nantrace.watch(model): log_dir is not supported here; pass "
+                "callbacks=[nantrace.keras.NanTraceCallback(log_dir=...)] to model.fit instead"
+            )
         # watch(model): the Keras surface, every later model.fit runs guarded.
         from nantrace.keras import watch_model
 
@@ -572,11 +601,18 @@ def watch(
             history=history,
             anchor_every=anchor_every,
             verify=verify,
+            log_dir=log_dir,
         )
 
     if fn is None:
         return wrap
     return wrap(fn)
+
+
+def _flush_every() -> int:
+    from nantrace.tensorboard import FLUSH_EVERY
+
+    return FLUSH_EVERY
 
 
 def _looks_like_model(value: Any) -> bool:

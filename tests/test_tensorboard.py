@@ -128,3 +128,39 @@ def test_fit_flushes_in_chunks_while_training(tmp_path, monkeypatch):
     callbacks = [NanTraceCallback(log_dir=str(tmp_path)), Peek()]
     model.fit(x, y, batch_size=16, epochs=3, verbose=0, shuffle=False, callbacks=callbacks)
     assert seen == [4, 8, 12]  # written every 4 steps, not only at the end of fit
+
+
+def test_watch_log_dir_writes_history_and_the_trip_report(tmp_path):
+    """``nantrace.watch(log_dir=...)`` on a custom loop: every 128 steps, after the trip (before
+    NonFiniteError is raised) and on ``flush_log()``."""
+    model, x, y = model_and_data()
+    optimizer = keras.optimizers.SGD(0.01)
+
+    @nantrace.watch(log_dir=str(tmp_path), verify=False)
+    @tf.function
+    def train_step(xb, yb):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(xb) - yb))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    xb, yb = tf.constant(x[:16]), tf.constant(y[:16])
+    for _ in range(130):
+        train_step(xb, yb)
+    assert [s for s, _ in events(tmp_path)["nantrace/loss"]] == list(range(128))  # one chunk
+    assert train_step.flush_log() == 2
+    bad = x[:16].copy()
+    bad[3, 0] = np.nan
+    with pytest.raises(nantrace.NonFiniteError):
+        train_step(tf.constant(bad), yb)
+    found = events(tmp_path)
+    assert [s for s, _ in found["nantrace/loss"]] == list(range(131))
+    assert not np.isfinite(found["nantrace/loss"][-1][1])  # the tripping step, as recorded
+    assert [s for s, _ in found["nantrace/report"]] == [130]
+
+
+def test_watch_model_with_log_dir_says_to_use_the_callback():
+    model, _, _ = model_and_data()
+    with pytest.raises(nantrace.NantraceError, match="NanTraceCallback"):
+        nantrace.watch(model, log_dir="runs")
