@@ -5,6 +5,7 @@ scenarios, not nantrace.)"""
 
 from __future__ import annotations
 
+import os
 import re
 
 import numpy as np
@@ -60,6 +61,11 @@ def first_checked_op(setup: Setup) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    not os.environ.get("NANTRACE_SCENARIO_CHECKS"),
+    reason="checks the scenario data itself with tf.debugging.enable_check_numerics (about a "
+    "minute); run with NANTRACE_SCENARIO_CHECKS=1",
+)
 @pytest.mark.parametrize(
     "scenario",
     [s for s in CODEFIX_SCENARIOS if s.op_types],

@@ -70,7 +70,7 @@ def injected_models(draw):
 
 
 @settings(
-    max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=100, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
 )
 @given(injected_models())
 def test_injected_domain_error_is_reported_exactly(case):
