@@ -253,6 +253,23 @@ class CallSiteEdit:
         single = self.rewrite_line()
         if single is not None:
             return self.line, self.line, single.strip()
+        statement = self._statement()
+        if statement is None or statement.lineno == statement.end_lineno:
+            return None
+        first, last = statement.lineno, statement.end_lineno or statement.lineno
+        lines = linecache.getlines(self.file)[first - 1 : last]
+        indent = len(lines[0]) - len(lines[0].lstrip())
+        source = "".join(text[indent:] if text[:indent].isspace() else text for text in lines)
+        result = self._edited_source(source, row=self.line - first + 1)
+        if result is None:
+            return None
+        try:
+            return first, last, ast.unparse(ast.parse(result))
+        except SyntaxError:
+            return None
+
+    def _statement(self) -> ast.stmt | None:
+        """The one simple (not compound) statement of the file that holds the edited line."""
         try:
             tree = ast.parse("".join(linecache.getlines(self.file)))
         except (SyntaxError, ValueError):
@@ -264,21 +281,20 @@ class CallSiteEdit:
             and not hasattr(node, "body")
             and node.lineno <= self.line <= (node.end_lineno or node.lineno)
         ]
-        if len(simple) != 1 or simple[0].lineno == simple[0].end_lineno:
-            return None
-        statement = simple[0]
-        first, last = statement.lineno, statement.end_lineno or statement.lineno
-        lines = linecache.getlines(self.file)[first - 1 : last]
-        indent = len(lines[0]) - len(lines[0].lstrip())
-        source = "".join(text[indent:] if text[:indent].isspace() else text for text in lines)
+        return simple[0] if len(simple) == 1 else None
+
+    def _edited_source(self, source: str, row: int | None = None) -> str | None:
+        """``source`` with every target call (on line ``row`` of it, when given) edited; None
+        when there is none, one cannot be rewritten, or two nest."""
         try:
-            part = ast.parse(source)
+            tree = ast.parse(source)
         except SyntaxError:
             return None
-        row = self.line - first + 1
         spans = []
-        for node in ast.walk(part):
-            if getattr(node, "lineno", None) == row and self._is_target(node):
+        for node in ast.walk(tree):
+            if row is not None and getattr(node, "lineno", None) != row:
+                continue
+            if self._is_target(node):
                 new = self._rewritten_node(source, node)
                 if new is None:
                     return None
@@ -287,32 +303,18 @@ class CallSiteEdit:
             return None
         spans.sort()
         if any(a[1] > b[0] for a, b in zip(spans, spans[1:], strict=False)):
-            return None
+            return None  # nested calls: which one the op came from is not known
         for start, end, new in reversed(spans):
             source = source[:start] + new + source[end:]
-        try:
-            return first, last, ast.unparse(ast.parse(source))
-        except SyntaxError:
-            return None
+        return source
 
     def statement_span(self) -> tuple[int, int] | None:
         """The lines of the statement holding the call, when every call of the op in that
         statement is on the edited line (autograph maps a converted frame to its statement, not
         to the line inside it; matching the statement then cannot edit another call)."""
-        try:
-            tree = ast.parse("".join(linecache.getlines(self.file)))
-        except (SyntaxError, ValueError):
+        statement = self._statement()
+        if statement is None:
             return None
-        simple = [
-            node
-            for node in ast.walk(tree)
-            if isinstance(node, ast.stmt)
-            and not hasattr(node, "body")
-            and node.lineno <= self.line <= (node.end_lineno or node.lineno)
-        ]
-        if len(simple) != 1:
-            return None
-        statement = simple[0]
         lines = {node.lineno for node in ast.walk(statement) if self._is_target(node)}
         if lines and lines != {self.line}:
             return None
@@ -335,26 +337,9 @@ class CallSiteEdit:
         stripped = line.lstrip()
         indent = line[: len(line) - len(stripped)]
         body = _without_comment(stripped.rstrip("\n")).rstrip()
-        source = _as_statement(body)
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
+        result = self._edited_source(_as_statement(body))
+        if result is None:
             return None
-        spans = []
-        for node in ast.walk(tree):
-            if self._is_target(node):
-                new = self._rewritten_node(source, node)
-                if new is None:
-                    return None
-                spans.append((*_offsets(source, node), new))
-        if not spans:
-            return None
-        spans.sort()
-        if any(a[1] > b[0] for a, b in zip(spans, spans[1:], strict=False)):
-            return None  # nested calls: which one the op came from is not known
-        result = source
-        for start, end, new in reversed(spans):
-            result = result[:start] + new + result[end:]
         if result.startswith("_ = (") and not body.startswith("_ = ("):
             result = result[len("_ = (") : -1] + ("," if body.endswith(",") else "")
         return indent + result + ("\n" if line.endswith("\n") else "")
