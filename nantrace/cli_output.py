@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
+from typing import Any
 
 EXIT_ERROR = 2
 
@@ -24,6 +26,23 @@ def unexpected(error: BaseException) -> int:
         f"unexpected {type(error).__name__}: {text[:200]} (set NANTRACE_DEBUG=1 for the "
         "traceback and report it at the nantrace issue tracker)"
     )
+
+
+def with_one_line_errors(command: Callable[[Any], int], args: Any) -> int:
+    """``command(args)``, every failure turned into one ``nantrace: error:`` line (exit 2):
+    nantrace's own errors, an interrupt, a file error, and a bug (see :func:`unexpected`)."""
+    from nantrace.errors import NantraceError
+
+    try:
+        return command(args)
+    except NantraceError as error:
+        return fail(str(error))
+    except KeyboardInterrupt:
+        return fail("interrupted")
+    except OSError as error:
+        return fail(f"{error.strerror or error}: {error.filename or ''}".rstrip(": "))
+    except Exception as error:  # a bug must still honour the one-line contract
+        return unexpected(error)
 
 
 def emit(text: str, output: str | None, status: str) -> None:

@@ -21,7 +21,7 @@ import os
 import sys
 from typing import Any
 
-from nantrace.cli_output import emit, fail, unexpected
+from nantrace.cli_output import emit, with_one_line_errors
 
 EXIT_OK, EXIT_FOUND, EXIT_ERROR = 0, 1, 2
 COMMANDS = ("report",)
@@ -83,18 +83,7 @@ def render(report: Any, fmt: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``report``; returns the exit code. Errors print one line on stderr."""
-    from nantrace.errors import NantraceError
-
-    try:
-        return _report(args)
-    except NantraceError as error:
-        return fail(str(error))
-    except KeyboardInterrupt:
-        return fail("interrupted")
-    except OSError as error:
-        return fail(f"{error.strerror or error}: {error.filename or ''}".rstrip(": "))
-    except Exception as error:  # a bug must still honour the one-line contract
-        return unexpected(error)
+    return with_one_line_errors(_report, args)
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ import argparse
 import sys
 from typing import Any
 
-from nantrace.cli_output import emit, fail, unexpected
+from nantrace.cli_output import emit, with_one_line_errors
 
 COMMANDS = ("run",)
 FORMATS = ("text", "json", "html")
@@ -60,18 +60,7 @@ def add_commands(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``run``; returns the exit code."""
-    from nantrace.errors import NantraceError
-
-    try:
-        return _run(args)
-    except NantraceError as error:
-        return fail(str(error))
-    except KeyboardInterrupt:
-        return fail("interrupted")
-    except OSError as error:
-        return fail(f"{error.strerror or error}: {error.filename or ''}".rstrip(": "))
-    except Exception as error:  # a bug must still honour the one-line contract
-        return unexpected(error)
+    return with_one_line_errors(_run, args)
 
 
 def _run(args: argparse.Namespace) -> int:
