@@ -465,17 +465,13 @@ def _float32_layer_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
         raise _CannotSimulate(f"layer {path} not found")
     if getattr(layer, "compute_dtype", None) == "float32":
         raise _CannotSimulate(f"{path} already computes in float32")
-
-    @contextlib.contextmanager
-    def float32() -> Iterator[None]:
-        old = layer.dtype_policy
-        layer.dtype_policy = "float32"
-        try:
-            yield
-        finally:
-            layer.dtype_policy = old
-
-    return [Attempt(f'{path} dtype="float32"', apply=float32, retrace=True)]
+    return [
+        Attempt(
+            f'{path} dtype="float32"',
+            apply=lambda: _attributes(layer, dtype_policy="float32"),
+            retrace=True,
+        )
+    ]
 
 
 def _edit_attempts(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
