@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from nantrace.records import Report
+    from nantrace.warning_records import DivergenceReport
 
 
 class NantraceError(Exception):
@@ -37,3 +38,23 @@ class NonFiniteWarning(RuntimeWarning):
     def __init__(self, message: str, report: Report | None = None) -> None:
         super().__init__(message)
         self.report = report
+
+
+class DivergenceWarning(UserWarning):
+    """The run is diverging (a gradient or weight norm growing, loss spiking, float16 values
+    nearing their limit) before any value is non-finite. Issued once per episode when
+    ``early_warning="warn"``; ``.report`` holds the
+    :class:`~nantrace.warning_records.DivergenceReport` (signal, cause, ranked fixes)."""
+
+    def __init__(self, message: str, report: DivergenceReport | None = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class DivergenceError(NantraceError):
+    """Raised instead of DivergenceWarning when ``early_warning="raise"``; the variables hold
+    the state after the warning step (nothing is rolled back: nothing is non-finite yet)."""
+
+    def __init__(self, report: DivergenceReport) -> None:
+        self.report = report
+        super().__init__(report.headline())
