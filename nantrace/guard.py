@@ -209,6 +209,16 @@ class Watched:
                 self.flush_log()
         return outputs
 
+    def fresh_runner(self) -> Watched:
+        """A new guard around the same step, model and optimizer, sharing no trace or history:
+        what verification re-runs fixes on (see ``verify.StepRunner``)."""
+        return Watched(tf.function(self.python_fn), model=self.model, optimizer=self.optimizer)
+
+    def run_checked(self, *args: Any, **kwargs: Any) -> tuple[Any, bool]:
+        """One guarded step with no diagnosis: ``(outputs, tripped)``; a trip is rolled back."""
+        outputs, status = self._step_fn(*args, **kwargs)
+        return outputs, bool(status.numpy()[STATUS_TRIPPED])
+
     def flush_log(self) -> int:
         """Write the history rows and reports not yet written to ``log_dir`` (TensorBoard); done
         every 128 steps and after a trip, call it once at the end of training for the rest.

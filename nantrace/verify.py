@@ -35,7 +35,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import tensorflow as tf
@@ -622,11 +622,20 @@ def judge(
     return Judgement(verdict, at=at, diverged=True, level=level)
 
 
-def _probe(ctx: VerifyContext) -> Any:
-    from nantrace.guard import Watched
+class StepRunner(Protocol):
+    """What verification needs from the watched step, so the diagnosis does not import the
+    guard that calls it: a fresh guarded copy of the step to re-run (``fresh_runner``), that
+    copy's guarded call returning ``(outputs, tripped)``, and its history buffers."""
 
-    watched = ctx.watched
-    return Watched(tf.function(watched.python_fn), model=watched.model, optimizer=watched.optimizer)
+    history: Any
+
+    def fresh_runner(self) -> StepRunner: ...
+
+    def run_checked(self, *args: Any, **kwargs: Any) -> tuple[Any, bool]: ...
+
+
+def _probe(ctx: VerifyContext) -> StepRunner:
+    return ctx.watched.fresh_runner()
 
 
 def _sequence(ctx: VerifyContext, from_anchor: bool, horizon: int) -> tuple[list[Batch], int]:
@@ -653,7 +662,6 @@ def _run(
     healthy: float | None,
     deadline: float,
 ) -> Run:
-    from nantrace.sentinel import STATUS_TRIPPED
 
     run = Run([], start_step, trip_index, len(sequence))
     transformed: list[Batch] = []
@@ -690,9 +698,9 @@ def _run(
         if time.perf_counter() > deadline:
             run.complete = False
             break
-        outputs, status = probe._step_fn(*args, **kwargs)
+        outputs, tripped = probe.run_checked(*args, **kwargs)
         outputs_losses.append(_scalar(outputs))
-        if int(status.numpy()[STATUS_TRIPPED]):
+        if tripped:
             collect()
             run.tripped_at = len(outputs_losses) - 1
             del run.losses[run.tripped_at :]
