@@ -59,6 +59,7 @@ def replay_step(watched: Any, args: tuple, kwargs: dict) -> ReplayCapture:
     variables = step_variables(watched)
     snapshot = StateSnapshot.take(variables)
     capture = ReplayCapture(variables)
+    args, kwargs = _numpy_as_tensors(args, kwargs)
     names = getattr(watched, "argument_names", None)
     if names is not None:
         capture.add_batch(names(args, kwargs), args, kwargs)
@@ -76,3 +77,14 @@ def replay_step(watched: Any, args: tuple, kwargs: dict) -> ReplayCapture:
         snapshot.restore()
     capture.attribute_layers()
     return capture
+
+
+def _numpy_as_tensors(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """NumPy arrays become tensors, as ``tf.function`` made them for the compiled step: left as
+    arrays, each op would convert its own copy and no op would be seen reading the batch, so a
+    NaN in a NumPy batch could not be traced to its rows."""
+
+    def convert(leaf: Any) -> Any:
+        return tf.convert_to_tensor(leaf) if isinstance(leaf, np.ndarray) else leaf
+
+    return tf.nest.map_structure(convert, args), tf.nest.map_structure(convert, kwargs)
