@@ -574,13 +574,19 @@ def healthy_level(history: Any) -> float | None:
     came before the run-up (the first step above ``GROWTH`` x the lowest loss before it)."""
     if history is None or len(history) < 2:
         return None
-    losses = np.asarray(history.loss[:-1], dtype=np.float64)  # the last row is the trip
-    losses = losses[np.isfinite(losses)]
-    if losses.size == 0:
+    return healthy_of(history.loss[:-1])  # the last row is the trip
+
+
+def healthy_of(values: Any) -> float | None:
+    """The healthy level of one history series (loss, a gradient or weight norm): the median
+    of the first half of its finite values before the run-up (see :func:`healthy_level`)."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
         return None
-    lowest = np.minimum.accumulate(losses)
-    grown = np.nonzero(losses[1:] > GROWTH * lowest[:-1])[0]
-    before = losses[: int(grown[0]) + 1] if grown.size else losses
+    lowest = np.minimum.accumulate(values)
+    grown = np.nonzero(values[1:] > GROWTH * lowest[:-1])[0]
+    before = values[: int(grown[0]) + 1] if grown.size else values
     return float(np.median(before[: max(1, (before.size + 1) // 2)]))
 
 
