@@ -14,6 +14,11 @@ report again and to rebuild and re-run the tripping step in another process::
                    clipping fixes are verified through the batches since (in batches.npz)
     model.json     the Keras model's and optimizers' serialized configs, where one is reachable
 
+An early warning's bundle (:func:`write_warning_bundle`, ``warning-NNNNNN-YYYYmmdd-HHMMSS``)
+has the same layout with ``"kind": "divergence_warning"`` in ``bundle.json``, the warning's
+``DivergenceReport`` in ``report.json`` and the state *after* the warning step in ``state.npz``;
+``nantrace report`` renders it, ``--replay`` refuses it (nothing tripped).
+
 **Atomic**: the folder is assembled under a hidden staging name in the same parent (files
 fsync'ed, ``bundle.json`` then ``bundle.sha256`` last) and renamed into place with one
 ``os.replace``. A crash, an exception or ``kill -9`` during the write leaves either no bundle or a
@@ -67,6 +72,7 @@ import numpy as np
 
 from nantrace.errors import NantraceError
 from nantrace.records import Report
+from nantrace.warning_records import WARNING_KIND, DivergenceReport
 
 #: The layout written by this nantrace. ``load_bundle`` refuses any other version.
 BUNDLE_VERSION = 1
@@ -123,11 +129,35 @@ def write_bundle(
         return dataclasses.replace(report, bundle=None, notes=(*report.notes, note))
 
 
+def write_warning_bundle(
+    watched: Any, report: DivergenceReport, args: tuple, kwargs: dict, bundle_dir: str
+) -> DivergenceReport:
+    """Write the bundle of an early warning (``warning-NNNNNN-YYYYmmdd-HHMMSS``) under
+    ``bundle_dir``; return the report with ``report.bundle`` set.
+
+    The same layout, atomicity, privacy and checksums as a crash bundle; ``bundle.json`` says
+    ``"kind": "divergence_warning"``, and ``state.npz`` holds the state *after* the warning
+    step (nothing was rolled back). ``nantrace report`` renders it like a crash bundle; it is
+    not replayed (nothing tripped). A failure to write is a note on the report, never raised.
+    """
+    return write_bundle(watched, report, args, kwargs, bundle_dir)  # type: ignore[arg-type]
+
+
+def _is_warning(report: Any) -> bool:
+    return getattr(report, "kind", None) == WARNING_KIND
+
+
+def _step_of(report: Any) -> int:
+    """The step a report is about: the tripping step, or the warning step."""
+    return int(report.step) if _is_warning(report) else int(report.trip.step)
+
+
 def _write(watched: Any, report: Report, args: tuple, kwargs: dict, bundle_dir: str) -> Report:
     bundle_dir = os.path.abspath(bundle_dir)
     os.makedirs(bundle_dir, mode=DIR_MODE, exist_ok=True)  # an existing folder keeps its mode
     sweep_stale_staging(bundle_dir)
-    name = f"step-{report.trip.step:06d}-{time.strftime('%Y%m%d-%H%M%S')}"
+    prefix = "warning" if _is_warning(report) else "step"
+    name = f"{prefix}-{_step_of(report):06d}-{time.strftime('%Y%m%d-%H%M%S')}"
     final = _free_name(bundle_dir, name)
     # mkdtemp creates the folder 0700, which is what a bundle keeps after the rename.
     staging = tempfile.mkdtemp(prefix=_staging_prefix(), dir=bundle_dir)
@@ -234,7 +264,7 @@ def _fill_staging(
     manifest: dict[str, Any] = {
         "bundle_version": BUNDLE_VERSION,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "step": report.trip.step,
+        "step": _step_of(report),
         "headline": report.headline(),
         "versions": {
             "nantrace": nantrace.__version__,
@@ -249,6 +279,8 @@ def _fill_staging(
         "model": None,
         "function": None,
     }
+    if _is_warning(report):  # the state is the one after the warning step: nothing tripped
+        manifest["kind"] = WARNING_KIND
     contents: list[dict[str, Any]] = manifest["contents"]
     contents.append(_write_file(staging, REPORT, report.to_json()))
     if watched is None:
@@ -308,7 +340,7 @@ def _fill_staging(
         contents.append(_write_npz(staging, ANCHOR, anchor_arrays))
         manifest["anchor"] = {
             "file": ANCHOR,
-            "step": report.trip.step - len(since),
+            "step": _anchor_step(report, since, args, kwargs),
             "variables": len(anchor_arrays),
         }
 
@@ -341,6 +373,17 @@ def _fill_staging(
         }
     manifest["function"] = function_reference(watched)
     return manifest
+
+
+def _anchor_step(report: Any, since: list[Any], args: tuple, kwargs: dict) -> int:
+    """The step the anchor was taken before. A trip's batches since the anchor stop before the
+    tripping step; a warning's may already end with the warning step's own batch."""
+    if not _is_warning(report):
+        return _step_of(report) - len(since)
+    from nantrace.verify_warning import _same_batch
+
+    included = bool(since) and _same_batch(since[-1], (args, kwargs))
+    return _step_of(report) + int(included) - len(since)
 
 
 def _framework_versions() -> dict[str, str]:
@@ -663,7 +706,7 @@ class Bundle:
     path: str
     version: int
     manifest: dict[str, Any]
-    report: Report
+    report: Report | DivergenceReport
 
     @property
     def function(self) -> dict[str, Any] | None:
@@ -851,7 +894,13 @@ def load_bundle(path: str) -> Bundle:
             )
     shell = Bundle(path=folder, version=version, manifest=manifest, report=None)  # type: ignore[arg-type]
     try:
-        report = Report.from_json(shell._read_checked(REPORT).decode("utf-8"))
+        data = json.loads(shell._read_checked(REPORT).decode("utf-8"))
+        if manifest.get("kind") == WARNING_KIND or (
+            isinstance(data, dict) and data.get("kind") == WARNING_KIND
+        ):
+            report: Report | DivergenceReport = DivergenceReport.from_dict(data)
+        else:
+            report = Report.from_dict(data)
     except BundleError:
         raise
     except (ValueError, KeyError, TypeError) as error:
@@ -984,6 +1033,11 @@ def replay_target(bundle: Bundle) -> str:
     Raises :class:`BundleError` when the bundle cannot be replayed at all (a closure, a batch a
     bundle cannot store), so that the user is not asked to trust a replay that cannot happen.
     """
+    if _is_warning(bundle.report):
+        raise BundleError(
+            f"cannot replay: {bundle.path} is an early-warning bundle (nothing tripped, and its "
+            "state is the one after the warning step); render it without --replay"
+        )
     ref = bundle.function or {}
     keras_fit = not ref.get("importable") and ref.get("keras_train_step")
     if not ref.get("importable") and not keras_fit:

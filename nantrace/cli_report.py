@@ -1,10 +1,11 @@
 """``nantrace report BUNDLE``: re-render a crash bundle's report, or replay its tripping step.
 
-Exit codes (the CLI's contract): 1 = the report shows a non-finite value (a bundle is written
-only when a step tripped, so a readable bundle exits 1; with ``--replay``, 1 when the rebuilt
-step trips again and 0 when it stays finite), 2 = usage or input error (missing path, not a
-bundle, a bundle of another version, truncated, damaged or edited files, ``--replay``
-without ``--trust``, a step that cannot be rebuilt). Errors are one line on stderr,
+Exit codes (the CLI's contract): 1 = the report shows a non-finite value or a divergence
+warning (a bundle is written only when a step tripped or warned, so a readable bundle exits 1;
+with ``--replay``, 1 when the rebuilt step trips again and 0 when it stays finite), 2 = usage
+or input error (missing path, not a bundle, a bundle of another version, truncated, damaged or
+edited files, ``--replay`` without ``--trust`` or of an early-warning bundle, ``--format
+graphml`` of a warning, which has no graph, a step that cannot be rebuilt). Errors are one line on stderr,
 ``nantrace: error: ...``, never a traceback; set ``NANTRACE_DEBUG=1`` to get the traceback of
 an unexpected failure instead.
 
@@ -65,7 +66,15 @@ def add_commands(commands: Any) -> None:
 
 
 def render(report: Any, fmt: str) -> str:
-    """The report in one of FORMATS, as the text to write (``text`` without colour)."""
+    """The report in one of FORMATS, as the text to write (``text`` without colour); a
+    divergence warning renders through the same calls (``render.warning_*``)."""
+    if fmt == "graphml" and _is_warning(report):
+        from nantrace.bundle import BundleError
+
+        raise BundleError(
+            "a divergence warning has no provenance graph (nothing is non-finite); use "
+            "--format text, json or html"
+        )
     if fmt == "json":
         return report.to_json() + "\n"
     if fmt == "html":
@@ -107,9 +116,16 @@ def _report(args: argparse.Namespace) -> int:
     return _replay(bundle, args)
 
 
+def _is_warning(report: Any) -> bool:
+    from nantrace.warning_records import WARNING_KIND
+
+    return getattr(report, "kind", None) == WARNING_KIND
+
+
 def _read_report_file(path: str) -> Any:
     from nantrace.bundle import BundleError
     from nantrace.records import Report
+    from nantrace.warning_records import WARNING_KIND, DivergenceReport
 
     try:
         with open(path, encoding="utf-8") as handle:
@@ -118,6 +134,13 @@ def _read_report_file(path: str) -> Any:
         raise BundleError(
             f"{path!r} is not valid JSON; the report is truncated or damaged"
         ) from None
+    if isinstance(data, dict) and data.get("kind") == WARNING_KIND:
+        try:
+            return DivergenceReport.from_dict(data)
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise BundleError(
+                f"{path!r} cannot be read as a nantrace divergence warning: {error}"
+            ) from None
     if not isinstance(data, dict) or "trip" not in data or "origin" not in data:
         raise BundleError(
             f"{path!r} is neither a crash bundle nor a nantrace report (no trip/origin)"

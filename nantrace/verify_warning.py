@@ -135,9 +135,14 @@ def verify_warning_fixes(
         history=history,
     )
     since = len(prefix)
-    start_step = report.step - since
     horizon = max(min_horizon, HORIZON_FACTOR * since, since + 1 + FAIL_WINDOW + TAIL)
-    sequence, warn_index = _sequence(ctx, True, horizon)
+    if getattr(watched, "since_anchor", None):
+        start_step = report.step - since
+        sequence, warn_index = _sequence(ctx, True, horizon)
+    else:  # the guard re-anchored right after the warning step: start from there
+        start_step, warn_index = report.step + 1, 0
+        pool = ctx.recent or [batch]
+        sequence = [pool[i % len(pool)] for i in range(horizon)]
     series_name, column = _series_of(report, history)
     healthy_series = _healthy_series(history, series_name, column)
     healthy_loss = healthy_of(history.loss) if history is not None and len(history) > 1 else None
@@ -346,10 +351,12 @@ def _check_fix(
     if verdict is None:
         what = f"unchecked: {failure} ({ran})"
     elif verdict == "trains":
-        what = (
-            f"trains: {ran}, finite, {course.label} ended at {_fmt(_tail(course.series))} "
-            f"(inside its band), loss {_loss_text(run)}; without the fix it {grown}"
+        ended = (
+            ""
+            if course.label == "the loss"
+            else f"{course.label} ended at {_fmt(_tail(course.series))} (inside its band), "
         )
+        what = f"trains: {ran}, finite, {ended}loss {_loss_text(run)}; without the fix it {grown}"
     else:
         at = start_step + course.left_at if course.left_at is not None else None
         how = "non-finite" if run.tripped_at is not None else "out of its band for good"

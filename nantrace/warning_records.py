@@ -159,3 +159,24 @@ class DivergenceReport:
         why = f"; cause: {self.cause.id}" if self.cause else ""
         fix = f"; try: {self.fixes[0].id}" if self.fixes else ""
         return f"divergence warning at step {self.step} — {self.signal.summary}{why}{fix}"
+
+    def __str__(self) -> str:
+        from nantrace.render.warning_text import render_warning_plain
+
+        return render_warning_plain(self)
+
+    def __rich__(self) -> Any:
+        from nantrace.render.warning_text import render_warning_rich
+
+        return render_warning_rich(self)
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the warning's HTML page in a sandboxed iframe, as a trip report's."""
+        from nantrace.render.notebook import report_html
+
+        return report_html(self)
+
+    def _repr_markdown_(self) -> str:
+        from nantrace.render.notebook import report_markdown
+
+        return report_markdown(self)

@@ -40,6 +40,8 @@ PHASE_COLOURS = {
 SERIES_COLOURS = ("#2563eb", "#d97706", "#059669", "#db2777", "#7c3aed", "#0891b2")
 NAN_FILL, INF_FILL, OK_FILL = "#fde2e2", "#ffedd5", "#ffffff"
 NAN_STROKE, INF_STROKE, OK_STROKE = "#dc2626", "#ea580c", "#9ca3af"
+#: the early warning's marker and threshold lines.
+WARN_STROKE = "#b45309"
 
 _CSS = """
 :root{--fg:#111827;--muted:#6b7280;--line:#e5e7eb;--bg:#f9fafb;--red:#dc2626;--green:#15803d}
@@ -130,7 +132,12 @@ _JS = """
 
 
 def render_html(report: Report) -> str:
-    """The whole page as a string (UTF-8, no external resource)."""
+    """The whole page as a string (UTF-8, no external resource); a divergence warning gets its
+    own page (``render.warning_html``)."""
+    if getattr(report, "kind", None) == "divergence_warning":
+        from nantrace.render.warning_html import render_warning_html
+
+        return render_warning_html(report)  # type: ignore[arg-type]
     o = report.origin
     title = f"nantrace: non-finite at step {report.trip.step}"
     parts = [
@@ -593,12 +600,20 @@ def _history_section(report: Report) -> str:
 
 
 def chart_svg(
-    title: str, steps: list[int], series: dict[str, list[float | None]], trip_step: int
+    title: str,
+    steps: list[int],
+    series: dict[str, list[float | None]],
+    trip_step: int,
+    marker: str = "trip",
+    threshold: tuple[float, str] | None = None,
 ) -> str:
     """One line chart (inline SVG polylines). Log scale when all values are positive and span
     more than two decades; ``None`` (non-finite) values break the line and are marked in red
-    at the top of the plot."""
+    at the top of the plot. ``trip_step`` gets a vertical line labelled ``marker`` (red for a
+    trip, amber otherwise); ``threshold`` ``(level, label)`` a dashed horizontal line."""
     values = [v for s in series.values() for v in s if v is not None and math.isfinite(v)]
+    if threshold is not None and math.isfinite(threshold[0]) and values:
+        values.append(threshold[0])  # the line is always inside the plot
     log = bool(values) and min(values) > 0 and max(values) / min(values) > 100
     lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
     if log:
@@ -640,11 +655,26 @@ def chart_svg(
         )
     if x0 <= trip_step <= x1:
         x = sx(trip_step)
+        stroke = NAN_STROKE if marker == "trip" else WARN_STROKE
+        end = (
+            "/>"  # a trip's marker, as it always was
+            if marker == "trip"
+            else f' class="marker"><title>{_e(marker)} at step {trip_step}</title></line>'
+        )
         parts.append(
-            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{M_TOP}" y2="{M_TOP + ph}" stroke="{NAN_STROKE}" '
-            'stroke-dasharray="4 3"/>'
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{M_TOP}" y2="{M_TOP + ph}" stroke="{stroke}" '
+            f'stroke-dasharray="4 3"{end}'
             f'<text x="{x - 5:.1f}" y="{M_TOP + 24}" font-size="12" text-anchor="end" '
-            f'fill="{NAN_STROKE}">trip</text>'
+            f'fill="{stroke}">{_e(marker)}</text>'
+        )
+    if threshold is not None and math.isfinite(threshold[0]) and (threshold[0] > 0 or not log):
+        y = sy(threshold[0])
+        parts.append(
+            f'<line x1="{M_LEFT}" x2="{M_LEFT + pw}" y1="{y:.1f}" y2="{y:.1f}" '
+            f'stroke="{WARN_STROKE}" stroke-dasharray="6 3" class="threshold"><title>'
+            f"{_e(threshold[1])}: {_e(_num(threshold[0]))}</title></line>"
+            f'<text x="{M_LEFT + 4}" y="{y - 4:.1f}" font-size="11" fill="{WARN_STROKE}">'
+            f"{_e(_clip(threshold[1], 44))}</text>"
         )
     legend = []
     for index, (name, raw) in enumerate(series.items()):

@@ -140,11 +140,27 @@ def _short(value: Any) -> str:
     return str(value)
 
 
+def _is_warning(report: Any) -> bool:
+    """A divergence warning (``warning_records.DivergenceReport``) renders through
+    ``render.warning_text``; a trip report here."""
+    from nantrace.warning_records import WARNING_KIND
+
+    return getattr(report, "kind", None) == WARNING_KIND
+
+
 def render_plain(report: Report) -> str:
+    if _is_warning(report):
+        from nantrace.render.warning_text import render_warning_plain
+
+        return render_warning_plain(report)  # type: ignore[arg-type]
     return "\n".join(text for _, text in _lines(report))
 
 
 def render_rich(report: Report) -> Any:
+    if _is_warning(report):
+        from nantrace.render.warning_text import render_warning_rich
+
+        return render_warning_rich(report)  # type: ignore[arg-type]
     from rich.text import Text
 
     text = Text()
