@@ -18,9 +18,13 @@ healthy, the run's first loss)``, as in ``verify.judge``). The verdict (``record
 
 * ``trains``: finite over the whole horizon, the series ends inside its band, and the loss
   comes back to its healthy level and does not grow (``verify.judge``'s rule);
-* ``fails``: non-finite, or out of the band for good, no later than ``SAME_PACE`` x the step at
-  which the control left it (plus ``FAIL_WINDOW`` steps): the growth goes on as without the fix;
-* ``postpones``: out of the band (or non-finite) later than that.
+* ``fails``: out of the band for good no later than ``SAME_PACE`` x the step at which the
+  control left it (plus ``FAIL_WINDOW`` steps), and non-finite or still growing there (its last
+  ``TAIL`` steps ``GROWTH`` x above its lowest value since it left): the growth goes on as
+  without the fix;
+* ``postpones``: anything else that does not train: out of the band later than the control,
+  or finite and no longer growing but not back inside its band (the trip rule: finite without
+  recovering is ``postpones`` too).
 
 When the control itself stays inside the band over the horizon, the replay shows no growth to
 stop: every fix keeps ``verdict=None`` and a note says the check was inconclusive. Fixes that
@@ -48,6 +52,7 @@ from nantrace.verify import (
     _ATTEMPTS,
     DYNAMICS_FIXES,
     FAIL_WINDOW,
+    GROWTH,
     HORIZON_FACTOR,
     MAX_FIXES,
     MIN_HORIZON,
@@ -92,7 +97,8 @@ class Course:
     series: np.ndarray  # the signal's series per run step (NaN where not recorded)
     left_at: int | None  # run index where it left its band for good (or tripped); None: stayed
     healthy: bool  # finite, complete, inside the band at the end, loss back at its level
-    peak: float  # largest finite value of the series after the warning step
+    peak: float  # largest finite value of the series over the run
+    growing: bool = False  # out of its band and still rising (GROWTH x above its low since)
     label: str = "the gradient norm"  # which series, in words
 
 
@@ -359,8 +365,18 @@ def _check_fix(
         what = f"trains: {ran}, finite, {ended}loss {_loss_text(run)}; without the fix it {grown}"
     else:
         at = start_step + course.left_at if course.left_at is not None else None
-        how = "non-finite" if run.tripped_at is not None else "out of its band for good"
-        what = f"{verdict}: {how} from step {at} ({ran}); without the fix it {grown}"
+        if run.tripped_at is not None:
+            how = f"non-finite at step {start_step + run.tripped_at}"
+        elif course.left_at is not None and course.growing:
+            how = f"growing again, out of its band for good from step {at}"
+        elif course.left_at is not None:
+            how = (
+                f"finite and not growing, but {course.label} stayed out of its band from step "
+                f"{at} (ended at {_fmt(_tail(course.series))})"
+            )
+        else:
+            how = f"finite, but the loss did not come back to its level ({_loss_text(run)})"
+        what = f"{verdict}: {how} ({ran}); without the fix it {grown}"
     params["verification"] = f"{what}; with {attempt.label}"
     snippet = fix.snippet
     if fix.id == "lower_learning_rate" and params.get("suggested") is not None:
@@ -380,11 +396,14 @@ def _verdict(course: Course, control: Course) -> str | None:
         return None
     if course.healthy:
         return "trains"
-    if course.left_at is None:  # inside the band, but the loss did not come back: no growth,
-        return "postpones"  # no recovery either (the loss rule of trip verification)
     reference = control.left_at if control.left_at is not None else control.run.steps
-    if course.left_at <= SAME_PACE * reference + FAIL_WINDOW:
+    same_pace = course.left_at is not None and (
+        course.left_at <= SAME_PACE * reference + FAIL_WINDOW
+    )
+    if same_pace and (course.run.tripped_at is not None or course.growing):
         return "fails"
+    # later, or finite and not growing but not back to health either (a trip's fix that stays
+    # finite without recovering is ``postpones`` too)
     return "postpones"
 
 
@@ -473,9 +492,14 @@ def _course(
         left_at = int(inside[-1] + 1) if inside.size else 0
     else:
         left_at = None
-    after = values[warn_index:]
-    finite = after[np.isfinite(after)]
+    finite = values[np.isfinite(values)]
     peak = float(finite.max()) if finite.size else math.nan
+    growing = False
+    if left_at is not None:
+        since_left = values[left_at:]
+        since_left = since_left[np.isfinite(since_left)]
+        tail = _tail(values)
+        growing = since_left.size >= 2 and tail is not None and tail >= GROWTH * since_left.min()
     judged = judge(run.losses, run.tripped_at, warn_index, healthy_loss, run.complete)
     healthy = (
         run.tripped_at is None
@@ -484,7 +508,7 @@ def _course(
         and bool(np.isfinite(losses).all())
         and judged.verdict == "trains"
     )
-    return Course(run, values, left_at, healthy, peak)
+    return Course(run, values, left_at, healthy, peak, growing=growing)
 
 
 def _stayed(course: Course) -> bool:

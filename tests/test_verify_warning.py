@@ -164,3 +164,17 @@ def test_without_an_anchor_nothing_is_replayed():
     (fix,) = out.fixes
     assert fix.verdict is None and "no anchor snapshot" in fix.params["verification"]
     assert any("were not checked" in note for note in out.notes)
+
+
+def test_an_anchor_taken_right_after_the_warning_step_is_the_start():
+    # anchor_every=8: the guard re-anchors after the 9th step, so no batch is kept since
+    run = Run(lr=0.6, steps=9, anchor_every=8)
+    assert not run.watched.since_anchor
+    before = run.state()
+    out = verify_warning_fixes(run.watched, run.report(run.lower_lr(), clip(1.0)), run.last, {})
+    assert run.state() == before
+    lower = out.fixes[0]
+    assert lower.id == "lower_learning_rate" and lower.verdict == "trains"
+    assert lower.params["start_step"] == run.step + 1  # the state after the warning step
+    (clipped,) = out.tried  # from that state a clip holds the norm but does not bring it back
+    assert clipped.verdict == "postpones" and "not growing" in clipped.params["verification"]
