@@ -13,6 +13,7 @@ What we rely on, and why:
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -74,6 +75,13 @@ VARIABLE_WRITE_OPS: frozenset[str] = frozenset(
         "ResourceScatterNdUpdate",
         "ResourceScatterNdMax",
         "ResourceScatterNdMin",
+    }
+    # The fused updates of Keras 2 (``tf_keras.optimizers.legacy``) optimizers: one kernel
+    # writes the variable (and its slots); input 0 is the variable's handle.
+    | {
+        name
+        for name in dir(tf.raw_ops)
+        if name.startswith(("ResourceApply", "ResourceSparseApply"))
     }
 )
 
@@ -289,3 +297,89 @@ def autograph_source_maps() -> Iterator[dict[tuple[str, int], tuple[str, int]]]:
         yield mapping
     finally:
         del transpiler.transform  # back to the class's method
+
+
+# ---------------------------------------------------------------------------------------------
+# Keras 2 (``tf_keras``), optimizers' variables, tf.data iterators
+# ---------------------------------------------------------------------------------------------
+def legacy_keras_patch_targets() -> list[tuple[type, str, str]] | None:
+    """``(class, method, role)`` of ``tf_keras`` to observe, or None when the user has not
+    imported ``tf_keras`` (nantrace never imports it: it is large and the user may not use it).
+
+    Roles: ``apply`` (an optimizer's apply_gradients, v2 and legacy), ``fused`` (the legacy
+    optimizer's ``_distributed_apply``, whose fused kernels write the variables and slots
+    without a ``tf.Variable`` write method), ``layer`` and ``loss`` (``__call__``)."""
+    if "tf_keras" not in sys.modules:
+        return None
+    try:
+        from tf_keras.src.engine import base_layer
+        from tf_keras.src.losses import Loss
+        from tf_keras.src.optimizers import optimizer as optimizer_v2
+        from tf_keras.src.optimizers.legacy import optimizer_v2 as legacy
+    except ImportError:  # another tf_keras layout: nothing observed, as before
+        return None
+    return [
+        (optimizer_v2._BaseOptimizer, "apply_gradients", "apply"),
+        (optimizer_v2.Optimizer, "apply_gradients", "apply"),
+        (legacy.OptimizerV2, "apply_gradients", "apply"),
+        (legacy.OptimizerV2, "_distributed_apply", "fused"),
+        (base_layer.Layer, "__call__", "layer"),
+        (Loss, "__call__", "loss"),
+    ]
+
+
+def legacy_written_variables(optimizer: Any, variables: list[Any]) -> list[Any]:
+    """The variables and slot variables a legacy (``OptimizerV2``) fused update writes."""
+    written = list(variables)
+    names = getattr(optimizer, "get_slot_names", lambda: [])()
+    for variable in variables:
+        for name in names:
+            try:
+                written.append(optimizer.get_slot(variable, name))
+            except (KeyError, ValueError, AttributeError):
+                continue
+    return written
+
+
+def optimizer_variables(optimizer: Any) -> list[Any]:
+    """An optimizer's variables: a property in Keras 3 and tf_keras, a method in the legacy
+    ``OptimizerV2``."""
+    variables = getattr(optimizer, "variables", None)
+    if callable(variables):
+        try:
+            variables = variables()
+        except TypeError:
+            return []
+    try:
+        return list(variables or [])
+    except TypeError:
+        return []
+
+
+def iterator_classes() -> list[tuple[type, str]]:
+    """``(class, method)`` that pull the next element of a ``tf.data`` iterator, eagerly or
+    while a ``tf.function`` is traced (``next(it)``, ``it.get_next()``)."""
+    from tensorflow.python.data.ops import iterator_ops
+
+    found = []
+    for cls in (iterator_ops.OwnedIterator,):
+        for name in ("__next__", "get_next"):
+            if name in vars(cls):
+                found.append((cls, name))
+    return found
+
+
+def is_dataset_iterator(value: Any) -> bool:
+    from tensorflow.python.data.ops import iterator_ops
+
+    return isinstance(value, iterator_ops.OwnedIterator)
+
+
+def batches_iterator(batches: list[Any]) -> Any:
+    """A ``tf.data`` iterator that yields ``batches`` in order, then again from the first:
+    stands in for the user's iterator when nantrace re-runs a step (replay, verification),
+    so the user's own iterator is never advanced."""
+    dataset = tf.data.Dataset.from_tensors(batches[0])
+    for batch in batches[1:]:
+        dataset = dataset.concatenate(tf.data.Dataset.from_tensors(batch))
+    return iter(dataset.repeat())

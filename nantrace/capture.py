@@ -198,7 +198,7 @@ class ReplayCapture(hooks.StepObserver):
             self.distributed = True
         if all(optimizer is not o for o in self.optimizers):
             self.optimizers.append(optimizer)
-        for variable in list(variables) + list(getattr(optimizer, "variables", [])):
+        for variable in list(variables) + _tf_compat.optimizer_variables(optimizer):
             self.add_variable(variable)
 
     def apply_end(self, optimizer: Any) -> None:

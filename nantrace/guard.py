@@ -230,7 +230,7 @@ class Watched:
     def _anchor_reader(self) -> tuple[list[tf.Variable], Any]:
         """The step's variables (deduplicated) and a tf.function that reads them all, rebuilt
         only when the set of known, model or optimizer variables grew."""
-        optimizer_count = sum(len(getattr(o, "variables", [])) for o in self.optimizers)
+        optimizer_count = sum(len(_tf_compat.optimizer_variables(o)) for o in self.optimizers)
         model_count = len(getattr(self.model, "variables", [])) if self.model is not None else 0
         key = (len(self.known_variables), optimizer_count, model_count)
         if self._reader_key != key or self._reader is None:

@@ -1,8 +1,9 @@
 """Patches that let nantrace see a training step from the inside, with no hint from the user.
 
 While a watched step is traced (or replayed), calls to ``tf.GradientTape.gradient``, Keras
-optimizer ``apply``/``apply_gradients``, Keras ``Layer.__call__``/``Loss.__call__`` and every
-in-place variable write are reported to the active :class:`StepObserver`. Outside a watched step
+optimizer ``apply``/``apply_gradients``, Keras ``Layer.__call__``/``Loss.__call__`` (the same of
+``tf_keras``, Keras 2, once the user imported it, with its legacy optimizers' fused updates),
+``next()`` on a ``tf.data`` iterator and every in-place variable write are reported to the active :class:`StepObserver`. Outside a watched step
 no observer is active and each patch is a single context-variable lookup.
 """
 
@@ -39,6 +40,11 @@ class StepObserver:
         return call()
 
     def before_write(self, variable: tf.Variable) -> None: ...
+
+    def run_next(self, iterator: Any, call: Callable[[], Any]) -> Any:
+        """Pull the next batch of a ``tf.data`` iterator (``call``); the guard records it,
+        the replay hands back the batch the tripping step consumed instead."""
+        return call()
 
     def layer_enter(self, layer: Any) -> None: ...
 
@@ -78,6 +84,9 @@ def observing(observer: StepObserver) -> Iterator[StepObserver]:
     """Make ``observer`` receive the events of the code run inside the block."""
     global _traced_observer
     with installed():
+        if not _legacy_installed:
+            with _lock:
+                _install_legacy_keras()
         token = _observer.set(observer)
         previous = _traced_observer
         _traced_observer = observer
@@ -166,6 +175,32 @@ def _split_grads_and_vars(first: Any, args: tuple, kwargs: dict) -> tuple[list, 
     return list(first), list(variables)
 
 
+def _fused_patch(original: Any) -> Any:
+    """A legacy (Keras 2) optimizer's ``_distributed_apply``: its fused kernels write each
+    variable and its slots with no ``tf.Variable`` write method; announce them first."""
+
+    def apply(self: Any, distribution: Any, grads_and_vars: Any, *args: Any, **kwargs: Any) -> Any:
+        observer = active_observer()
+        if observer is not None:
+            grads_and_vars = list(grads_and_vars)
+            variables = [v for _, v in grads_and_vars if v is not None]
+            for variable in _tf_compat.legacy_written_variables(self, variables):
+                observer.before_write(variable)
+        return original(self, distribution, grads_and_vars, *args, **kwargs)
+
+    return apply
+
+
+def _next_patch(original: Any) -> Any:
+    def next_(self: Any, *args: Any, **kwargs: Any) -> Any:
+        observer = active_observer()
+        if observer is None:
+            return original(self, *args, **kwargs)
+        return observer.run_next(self, lambda: original(self, *args, **kwargs))
+
+    return next_
+
+
 def _write_patch(original: Any) -> Any:
     def write(self: Any, *args: Any, **kwargs: Any) -> Any:
         observer = active_observer()
@@ -219,6 +254,33 @@ def _install_patches() -> None:
         "__call__",
         _call_patch("loss_enter", "loss_exit"),
     )
+    for cls, name in _tf_compat.iterator_classes():
+        _patch(cls, name, _next_patch)
+    _install_legacy_keras()
+
+
+_legacy_installed = False
+_LEGACY_PATCHES: dict[str, Callable[[Any], Any]] = {
+    "apply": _apply_patch,
+    "fused": _fused_patch,
+    "layer": _call_patch("layer_enter", "layer_exit"),
+    "loss": _call_patch("loss_enter", "loss_exit"),
+}
+
+
+def _install_legacy_keras() -> None:
+    """Patch ``tf_keras`` once the user has imported it (checked again at each observed step,
+    so an import after the first ``watch`` is seen too)."""
+    global _legacy_installed
+    if _legacy_installed:
+        return
+    targets = _tf_compat.legacy_keras_patch_targets()
+    if targets is None:
+        return
+    for cls, name, role in targets:
+        if name in vars(cls):
+            _patch(cls, name, _LEGACY_PATCHES[role])
+    _legacy_installed = True
 
 
 _kept = False
@@ -251,6 +313,8 @@ def installed() -> Iterator[None]:
         with _lock:
             _install_count -= 1
             if _install_count == 0:
+                global _legacy_installed
+                _legacy_installed = False
                 while _originals:
                     cls, name, original = _originals.pop()
                     setattr(cls, name, original)

@@ -45,7 +45,7 @@ def step_variables(watched: Any) -> list[tf.Variable]:
     if watched.model is not None:
         candidates += list(getattr(watched.model, "variables", []))
     for optimizer in watched.optimizers:
-        candidates += list(getattr(optimizer, "variables", []))
+        candidates += _tf_compat.optimizer_variables(optimizer)
     variables = []
     for candidate in candidates:
         var = _tf_compat.as_tf_variable(candidate)

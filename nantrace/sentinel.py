@@ -259,7 +259,7 @@ class StepSentinel(hooks.StepObserver):
     def _checked_variables(self) -> list[tf.Variable]:
         optimizer_owned = set()
         for optimizer in self.optimizers:
-            for v in getattr(optimizer, "variables", []):
+            for v in _tf_compat.optimizer_variables(optimizer):
                 inner = _tf_compat.as_tf_variable(v)
                 optimizer_owned.add(id(inner if inner is not None else v))
         # known_variables' order (first write first) keeps the history's columns stable
