@@ -13,9 +13,9 @@ floor), ``loss_only`` (also returns ``is_finite(loss)``), ``gate`` (the update i
 returns the weights' sum of squares after the update, as the guard's variable check reads them).
 Ratios are medians of per-round ratios to ``plain``.
 
-``modes``: plain, ``nantrace.watch`` (gated, the default), ``watch(history=False)`` and
-``watch(anchor_every=0)`` (copy mode: the pre-step reference + copy-on-write guard of before
-issue 11), interleaved in one process (10 steps per block).
+``modes``: plain, ``nantrace.watch`` (gated, the default), ``watch(early_warning="off")``,
+``watch(history=False)`` and ``watch(anchor_every=0)`` (copy mode: the pre-step reference +
+copy-on-write guard of before issue 11), interleaved in one process (10 steps per block).
 
 ``profile``: plain vs ``nantrace.watch`` on the same workload (``tf.function``, not XLA), 40
 steps each under the TF profiler; prints op self time per step, watch - plain, by op type.
@@ -89,7 +89,8 @@ def run_modes(workload: str, rounds: int) -> None:
 
     variants = [
         Variant("plain", make(), 10),
-        Variant("watch (gated)", nantrace.watch(make()), 10),
+        Variant("watch (gated; early warning on, the default)", nantrace.watch(make()), 10),
+        Variant("watch(early_warning='off')", nantrace.watch(make(), early_warning="off"), 10),
         Variant("watch(history=False)", nantrace.watch(make(), history=False), 10),
         Variant("watch(anchor_every=0): copy mode", nantrace.watch(make(), anchor_every=0), 10),
     ]

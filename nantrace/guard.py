@@ -1,8 +1,9 @@
 """``nantrace.watch``: guard every step cheaply, and diagnose the first one that goes non-finite.
 
 The healthy path is the user's step plus the in-graph sentinel (:mod:`nantrace.sentinel`) and
-one host read of a 5-element status vector. Only when the sentinel trips does nantrace do
-expensive work: it replays the step eagerly with per-op capture and builds the report.
+one host read of a 6-element status vector (trip flags and the early-warning bits). Only when
+the sentinel trips does nantrace do expensive work: it replays the step eagerly with per-op
+capture and builds the report.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from nantrace import _tf_compat, hooks
+from nantrace.early_warning import EarlyWarning, check_mode
 from nantrace.errors import NantraceError, NonFiniteError, NonFiniteWarning
 from nantrace.history import History
 from nantrace.records import Report, Trip
@@ -32,6 +34,7 @@ from nantrace.sentinel import (
     STATUS_LOSS,
     STATUS_TRIPPED,
     STATUS_VARIABLES,
+    STATUS_WARNING,
     StepSentinel,
 )
 
@@ -64,6 +67,8 @@ class Watched:
             garbage-collected).
         stopped: True once a trip happened with ``on_nan="stop"``; later calls do not run the
             step and return None, so a loop can check ``if train_step.stopped: break``.
+        early_warnings: a :class:`~nantrace.warning_records.DivergenceReport` per early
+            warning (one per episode of growth, before any value is non-finite), oldest first.
     """
 
     def __init__(
@@ -78,7 +83,9 @@ class Watched:
         anchor_every: int = ANCHOR_EVERY,
         verify: bool = True,
         log_dir: str | None = None,
+        early_warning: str = "warn",
     ) -> None:
+        self.early_warning = check_mode(early_warning, "nantrace.watch")
         if on_nan not in ON_NAN_MODES:
             raise NantraceError(
                 f"nantrace.watch: on_nan must be one of {', '.join(ON_NAN_MODES)}; "
@@ -108,6 +115,11 @@ class Watched:
         self.jit_compile = bool(_tf_compat.tf_function_options(fn).get("jit_compile"))
         self.known_variables: dict[int, tf.Variable] = {}
         self.history = History() if history else None
+        #: the in-graph early-warning detectors (None when early_warning="off").
+        self.detector = EarlyWarning() if self.early_warning != "off" else None
+        self.early_warnings: list[Any] = []
+        #: the warning bit mask of the last run_checked step (0: no new warning).
+        self.last_warning = 0
         self.optimizers: list[Any] = [optimizer] if optimizer is not None else []
         #: the last healthy batches (references, no copies), re-run when verifying fixes.
         self.recent: collections.deque[tuple[tuple, dict]] = collections.deque(maxlen=8)
@@ -152,6 +164,7 @@ class Watched:
             history=self.history,
             gate=self.gated and not self._nested,
             check_gradients=not self.jit_compile,
+            detector=self.detector,
         )
         sentinel.save_known()
         with hooks.observing(sentinel):
@@ -207,17 +220,30 @@ class Watched:
             self._advance_anchor(*kept)
             if self._tensorboard is not None and self.step % _flush_every() == 0:
                 self.flush_log()
+            if flags[STATUS_WARNING]:
+                from nantrace.early_warning import on_warning
+
+                on_warning(self, step, int(flags[STATUS_WARNING]), args, kwargs)
         return outputs
 
-    def fresh_runner(self) -> Watched:
+    def fresh_runner(self, early_warning: str = "off") -> Watched:
         """A new guard around the same step, model and optimizer, sharing no trace or history:
-        what verification re-runs fixes on (see ``verify.StepRunner``)."""
-        return Watched(tf.function(self.python_fn), model=self.model, optimizer=self.optimizer)
+        what verification re-runs fixes on (see ``verify.StepRunner``). ``early_warning``:
+        "warn" keeps the detectors in its graph (``run_checked`` then sets ``last_warning``)."""
+        return Watched(
+            tf.function(self.python_fn),
+            model=self.model,
+            optimizer=self.optimizer,
+            early_warning=early_warning,
+        )
 
     def run_checked(self, *args: Any, **kwargs: Any) -> tuple[Any, bool]:
-        """One guarded step with no diagnosis: ``(outputs, tripped)``; a trip is rolled back."""
+        """One guarded step with no diagnosis: ``(outputs, tripped)``; a trip is rolled back.
+        A warning is not acted on: its bit mask is left in ``last_warning``."""
         outputs, status = self._step_fn(*args, **kwargs)
-        return outputs, bool(status.numpy()[STATUS_TRIPPED])
+        flags = status.numpy()
+        self.last_warning = int(flags[STATUS_WARNING])
+        return outputs, bool(flags[STATUS_TRIPPED])
 
     def flush_log(self) -> int:
         """Write the history rows and reports not yet written to ``log_dir`` (TensorBoard); done
@@ -313,6 +339,7 @@ class Watched:
         kept = StateSnapshot.take([v for v in step_variables(self) if id(v) not in self._gated_ids])
         saved_history = history.state() if history is not None else None
         original = history.read() if history is not None else None
+        detector_state = self.detector.state() if self.detector is not None else None
         anchor.restore()
         problem = ""
         for args, kwargs in batches:
@@ -321,6 +348,8 @@ class Watched:
                 problem = "a re-run step tripped"
                 break
         kept.restore()
+        if detector_state is not None:
+            self.detector.set_state(detector_state)  # type: ignore[union-attr]
         where = f"restored from the anchor {len(batches)} step(s) back by re-running them"
         if history is None or saved_history is None or original is None:
             note = f"{where}; not checked (history=False)"
@@ -565,6 +594,7 @@ def watch(
     anchor_every: int = ANCHOR_EVERY,
     verify: bool = True,
     log_dir: str | None = None,
+    early_warning: str = "warn",
 ) -> Any:
     """Guard a training step; on the first non-finite loss, gradient or variable, diagnose it.
 
@@ -589,7 +619,14 @@ def watch(
     ones train; ``verify=False`` ranks them unchecked. ``log_dir`` writes that history and the
     reports as TensorBoard events, read from the ring buffers every 128 steps and after a trip
     (no per-step host read); ``train_step.flush_log()`` writes the rest at the end.
+    ``early_warning`` watches the same numbers for a run diverging before any NaN (gradient or
+    weight norms growing, loss spiking, float16 values nearing 65504): ``"warn"`` (default)
+    issues one :class:`~nantrace.DivergenceWarning` per episode, ``"raise"`` raises
+    :class:`~nantrace.DivergenceError` after the step, ``"off"`` leaves the detectors out of
+    the graph; every warning's report is kept in ``train_step.early_warnings``
+    (``docs/early-warning.md``).
     """
+    check_mode(early_warning, "nantrace.watch")
     if fn is not None and _looks_like_model(fn):
         if log_dir is not None:
             raise NantraceError(
@@ -599,7 +636,7 @@ def watch(
         # watch(model): the Keras surface, every later model.fit runs guarded.
         from nantrace.keras import watch_model
 
-        return watch_model(fn, on_nan=on_nan, bundle_dir=bundle_dir)
+        return watch_model(fn, on_nan=on_nan, bundle_dir=bundle_dir, early_warning=early_warning)
 
     def wrap(function: Callable[..., Any]) -> Watched:
         return Watched(
@@ -612,6 +649,7 @@ def watch(
             anchor_every=anchor_every,
             verify=verify,
             log_dir=log_dir,
+            early_warning=early_warning,
         )
 
     if fn is None:

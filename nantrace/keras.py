@@ -19,11 +19,14 @@ import keras
 import tensorflow as tf
 
 from nantrace import _tf_compat
+from nantrace.early_warning import check_mode
 from nantrace.errors import NantraceError
 from nantrace.guard import ON_NAN_MODES, Watched, summary_line
 
 
-def _guarded_train_function(model: Any, on_nan: str, bundle_dir: str | None) -> Any:
+def _guarded_train_function(
+    model: Any, on_nan: str, bundle_dir: str | None, early_warning: str = "warn"
+) -> Any:
     if not _tf_compat.is_default_strategy(model.distribute_strategy):
         raise NantraceError(
             "nantrace.keras: model.fit under a tf.distribute strategy is not supported yet; "
@@ -34,7 +37,12 @@ def _guarded_train_function(model: Any, on_nan: str, bundle_dir: str | None) -> 
     if compiled:
         step = tf.function(step, jit_compile=bool(model.jit_compile), reduce_retracing=True)
     watched = Watched(
-        step, model=model, optimizer=model.optimizer, on_nan=on_nan, bundle_dir=bundle_dir
+        step,
+        model=model,
+        optimizer=model.optimizer,
+        on_nan=on_nan,
+        bundle_dir=bundle_dir,
+        early_warning=early_warning,
     )
     # watch(model): no callback sees the end of fit, so the warn-mode count prints at exit.
     watched._tally.reports_at = "model.train_function.watched.reports"
@@ -73,18 +81,28 @@ class NanTraceCallback(keras.callbacks.Callback):
         log_dir: write the guard's history (loss, gradient norm, weight norms) as TensorBoard
             scalars and each report as a text summary there, read from the in-graph history
             in chunks (:mod:`nantrace.tensorboard`); no ``tensorboard`` package needed.
+        early_warning: ``"warn"`` (a :class:`~nantrace.DivergenceWarning` once per episode of
+            divergence, before any NaN), ``"raise"`` (:class:`~nantrace.DivergenceError` out of
+            fit after the step) or ``"off"``; see :func:`nantrace.watch`.
 
     Attributes:
         reports: the reports of tripped steps (set at the end of fit). Under ``"warn"`` only
             the first trip's fixes are verified; see :class:`nantrace.guard.Watched`.
         trips: how many steps tripped the guard, over every fit of this model with these
             settings (the guarded function is reused between fits).
+        early_warnings: the early warnings' reports (``DivergenceReport``), over every fit of
+            this model with these settings, oldest first.
     """
 
     def __init__(
-        self, on_nan: str = "raise", bundle_dir: str | None = None, log_dir: str | None = None
+        self,
+        on_nan: str = "raise",
+        bundle_dir: str | None = None,
+        log_dir: str | None = None,
+        early_warning: str = "warn",
     ) -> None:
         super().__init__()
+        self.early_warning = check_mode(early_warning, "nantrace.keras.NanTraceCallback")
         if on_nan not in ON_NAN_MODES:
             raise NantraceError(
                 f"nantrace.keras.NanTraceCallback: on_nan must be one of "
@@ -103,14 +121,26 @@ class NanTraceCallback(keras.callbacks.Callback):
     def trips(self) -> int:
         return self._function.watched.trips if self._function is not None else 0
 
+    @property
+    def early_warnings(self) -> list:
+        return list(self._function.watched.early_warnings) if self._function is not None else []
+
     def on_train_begin(self, logs: dict | None = None) -> None:
         self._original_train_function = self.model.train_function
         # One guarded function per model and settings, reused by later fit() calls: a new
         # one would retrace the train step on every fit.
         cache = self.model.__dict__.setdefault("_nantrace_callback_functions", {})
-        key = (self.on_nan, self.bundle_dir, self.model.jit_compile, self.model.run_eagerly)
+        key = (
+            self.on_nan,
+            self.bundle_dir,
+            self.model.jit_compile,
+            self.model.run_eagerly,
+            self.early_warning,
+        )
         if key not in cache:
-            cache[key] = _guarded_train_function(self.model, self.on_nan, self.bundle_dir)
+            cache[key] = _guarded_train_function(
+                self.model, self.on_nan, self.bundle_dir, self.early_warning
+            )
         self._function = cache[key]
         self._function.watched.stopped = False
         self._trips_at_begin = self._function.watched.trips
@@ -157,8 +187,11 @@ class NanTraceCallback(keras.callbacks.Callback):
         self.model.train_function = self._original_train_function
 
 
-def watch_model(model: Any, on_nan: str = "raise", bundle_dir: str | None = None) -> Any:
+def watch_model(
+    model: Any, on_nan: str = "raise", bundle_dir: str | None = None, early_warning: str = "warn"
+) -> Any:
     """``nantrace.watch(model)``: every later ``model.fit`` runs guarded. Returns the model."""
+    check_mode(early_warning, "nantrace.watch")
     if on_nan not in ON_NAN_MODES:
         raise NantraceError(
             f"nantrace.watch: on_nan must be one of {', '.join(ON_NAN_MODES)}; "
@@ -167,7 +200,9 @@ def watch_model(model: Any, on_nan: str = "raise", bundle_dir: str | None = None
 
     def make_train_function(force: bool = False) -> Any:
         if getattr(model, "_nantrace_function", None) is None or force:
-            model._nantrace_function = _guarded_train_function(model, on_nan, bundle_dir)
+            model._nantrace_function = _guarded_train_function(
+                model, on_nan, bundle_dir, early_warning
+            )
         model.train_function = model._nantrace_function
         return model.train_function
 

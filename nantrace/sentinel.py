@@ -76,6 +76,8 @@ def replayable(graph: Any) -> bool:
 #: a gated update was applied (or a gated variable was written again outside the gate), so the
 #: in-graph restore is not complete and the host must restore from its anchor.
 STATUS_TRIPPED, STATUS_LOSS, STATUS_GRADIENTS, STATUS_VARIABLES, STATUS_COMMITTED = range(5)
+#: the early-warning bit mask (nantrace.early_warning): 0 unless a new warning fired.
+STATUS_WARNING = 5
 
 
 def _flat_float_tensors(values: Any) -> list[tf.Tensor]:
@@ -130,8 +132,11 @@ class StepSentinel(hooks.StepObserver):
         history: Any = None,
         gate: bool = False,
         check_gradients: bool = True,
+        detector: Any = None,
     ) -> None:
         self.history = history
+        #: the early-warning detectors (nantrace.early_warning.EarlyWarning), or None.
+        self.detector = detector
         self.outer_graph = _tf_compat.current_graph() if _tf_compat.inside_graph() else None
         self.known_variables = known_variables
         self.expect_optimizer = expect_optimizer
@@ -314,16 +319,30 @@ class StepSentinel(hooks.StepObserver):
             values = [v.read_value() for v in checked]
             weight_squares = squared_norms(values)
             vars_ok = all_finite(values, weight_squares)
-            if self.history is not None:
-                self.history.record(
+            names = tuple(v.name for v in checked)
+            if self.history is not None or self.detector is not None:
+                loss_mean = (
                     tf.add_n([tf.reduce_mean(tf.cast(t, tf.float32)) for t in losses])
                     if losses
-                    else tf.constant(float("nan")),
-                    tf.add_n(grad_squares) if grad_squares else tf.constant(float("nan")),
-                    weight_squares,
-                    tuple(v.name for v in checked),
+                    else tf.constant(float("nan"))
                 )
+                grad_sq = tf.add_n(grad_squares) if grad_squares else tf.constant(float("nan"))
+            if self.history is not None:
+                self.history.record(loss_mean, grad_sq, weight_squares, names)
             tripped = tf.logical_not(tf.logical_and(loss_ok, tf.logical_and(grads_ok, vars_ok)))
+            warning = (
+                self.detector.update(
+                    loss_mean,
+                    grad_sq,
+                    weight_squares,
+                    names,
+                    tuple(len(v.shape) >= 2 for v in checked),
+                    self._half_max(losses, values),
+                    tf.logical_not(tripped),
+                )
+                if self.detector is not None
+                else tf.constant(0)
+            )
             restore_list = [
                 (variable, old)
                 for key, (variable, old) in self.saved.items()
@@ -350,7 +369,7 @@ class StepSentinel(hooks.StepObserver):
                 committed = tf.logical_and(tripped, any_applied)
             else:
                 committed = tf.constant(False)
-            return tf.cast(
+            flags = tf.cast(
                 tf.stack(
                     [
                         tripped,
@@ -362,3 +381,21 @@ class StepSentinel(hooks.StepObserver):
                 ),
                 tf.int32,
             )
+            return tf.concat([flags, tf.reshape(warning, [1])], 0)
+
+    def _half_max(self, losses: list[tf.Tensor], values: list[tf.Tensor]) -> tf.Tensor | None:
+        """Largest |x| of the float16 tensors the step shows (loss, gradients) and of its
+        kernels (cast to float16 by a float16 policy), only when float16 is in use."""
+        from nantrace.early_warning import float16_policy
+
+        # scaled gradients (loss scaling) are meant to be large: only unscaled ones count
+        grads = [] if self.uses_loss_scaling else _flat_float_tensors(self.gradients)
+        halves = [t for t in losses + grads if t.dtype == tf.float16]
+        if not halves and not float16_policy():
+            return None
+        tensors = halves + [v for v in values if len(v.shape) >= 2]
+        if not tensors:
+            return None
+        return tf.reduce_max(
+            tf.stack([tf.cast(tf.reduce_max(tf.abs(t)), tf.float32) for t in tensors])
+        )

@@ -1,0 +1,300 @@
+"""Early warning: the detectors' math, the API, and small real runs that diverge or stay healthy.
+
+The runs here are the developers' own (the blind divergence suite lives elsewhere): a linear
+regression whose SGD step is just past the stability limit (the loss grows geometrically until
+it overflows), an MLP whose learning-rate schedule grows, and healthy runs that must not warn.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import nantrace
+from nantrace.early_warning import REARM, WARMUP, EarlyWarning, signals_in
+from nantrace.evidence import Evidence, LayerScale
+from nantrace.keras import NanTraceCallback
+from nantrace.warning_diagnosis import infer_warning_cause
+from nantrace.warning_records import Signal
+
+NAMES = ("dense/kernel:0", "dense/bias:0")
+KERNELS = (True, False)
+
+
+def feed(detector, grad_norm, loss=1.0, kernel_norm=1.0, healthy=True, half=None):
+    """One step of synthetic numbers through the in-graph update (eagerly); the bit mask."""
+    bits = detector.update(
+        tf.constant(loss, tf.float32),
+        tf.constant(grad_norm**2, tf.float32),
+        [tf.constant(kernel_norm**2, tf.float32), tf.constant(0.01, tf.float32)],
+        NAMES,
+        KERNELS,
+        None if half is None else tf.constant(half, tf.float32),
+        tf.constant(healthy),
+    )
+    return int(bits.numpy())
+
+
+def noisy(rng, level=1.0):
+    return level * float(np.exp(rng.normal(0, 0.3)))
+
+
+# -- the detectors' math ------------------------------------------------------------------------
+def test_growth_fires_once_after_it_is_sustained_and_not_during_warmup():
+    rng = np.random.default_rng(0)
+    detector = EarlyWarning()
+    fired = []
+    for step in range(80):
+        grows = step >= 40
+        g = noisy(rng) * (1.5 ** (step - 40) if grows else 1.0)
+        loss = 1.0 + (0.2 * (step - 40) if grows else 0.0)
+        bits = feed(detector, g, loss=loss, kernel_norm=1.0 + 0.001 * step)
+        if bits:
+            fired.append((step, signals_in(bits)))
+    assert len(fired) == 1, fired
+    step, ids = fired[0]
+    # 10x over the baseline takes ~6 steps of 1.5x growth, then 4 sustained steps
+    assert 44 <= step <= 52 and "grad_norm_growth" in ids
+
+
+def test_warmup_never_fires():
+    detector = EarlyWarning()
+    assert all(feed(detector, 10.0**step) == 0 for step in range(WARMUP))
+
+
+def test_stable_noise_and_a_short_spike_do_not_fire():
+    rng = np.random.default_rng(1)
+    detector = EarlyWarning()
+    for step in range(300):
+        spike = 50.0 if step in (150, 151) else 1.0
+        assert feed(detector, noisy(rng) * spike, loss=noisy(rng) * spike) == 0, step
+
+
+def test_growth_without_a_worse_loss_does_not_fire():
+    """A gradient norm that grows 30x while the loss falls is not divergence."""
+    detector = EarlyWarning()
+    rng = np.random.default_rng(2)
+    for step in range(120):
+        g = noisy(rng) * (30.0 if step >= 60 else 1.0)
+        assert feed(detector, g, loss=10.0 / (1 + step)) == 0, step
+
+
+def test_one_episode_warns_once_and_rearms_after_quiet_steps():
+    detector = EarlyWarning()
+    rng = np.random.default_rng(3)
+    warned = []
+    for step in range(40 + 30 + REARM + 40):
+        episode = 40 <= step < 70 or step >= 70 + REARM + 15
+        g = noisy(rng) * (100.0 if episode else 1.0)
+        if feed(detector, g, loss=5.0 if episode else 1.0):
+            warned.append(step)
+    assert len(warned) == 2, warned
+    assert warned[0] < 70 and warned[1] >= 70 + REARM + 15
+
+
+def test_tripped_steps_leave_no_trace():
+    detector = EarlyWarning()
+    for _ in range(20):
+        feed(detector, 1.0)
+    before = detector.state()
+    assert feed(detector, float("inf"), loss=float("nan"), healthy=False) == 0
+    after = detector.state()
+    for a, b in zip(before, after, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_float16_values_nearing_the_limit_fire():
+    detector = EarlyWarning()
+    fired = []
+    for step in range(60):
+        half = 100.0 if step < 30 else min(100.0 * 1.4 ** (step - 30), 60000.0)
+        bits = feed(detector, 1.0, half=half)
+        if bits:
+            fired.append((step, signals_in(bits), half))
+    assert len(fired) == 1 and fired[0][1] == ["float16_range"], fired
+    fired_signal, _ = detector.signals(1 << 4)
+    assert fired_signal[0].value < 65504 and "float16 limit" in fired_signal[0].summary
+
+
+# -- the cause rules ----------------------------------------------------------------------------
+def _signal(signal_id, variable=None):
+    return Signal(signal_id, f"{signal_id} summary", 20.0, 10.0, 1.0, 4, variable)
+
+
+def test_cause_rules():
+    plain = Evidence(step=50, input_abs_max=1.0, learning_rate=0.1, optimizer_name="SGD")
+    grad = (_signal("grad_norm_growth"),)
+    assert infer_warning_cause(grad, grad, plain).id == "gradient_explosion"
+    weight = (_signal("weight_norm_growth", "dense/kernel:0"),)
+    assert infer_warning_cause(weight, weight, plain).id == "learning_rate_too_high"
+    loss = (_signal("loss_spike"),)
+    unknown = infer_warning_cause(loss, loss, plain)
+    assert unknown.id == "unknown" and unknown.evidence["signals"] == ["loss_spike"]
+    rnn = Evidence(step=50, input_abs_max=1.0, recurrent_layers=["model/rnn (SimpleRNN)"])
+    assert infer_warning_cause(grad, grad, rnn).id == "recurrent_explosion"
+    scales = [LayerScale(f"d{i}", 1.0, 0.18, 64, "random_normal", "relu", 1.0) for i in range(4)]
+    deep = Evidence(step=50, input_abs_max=1.0, layer_scales=scales)
+    cause = infer_warning_cause(grad, grad, deep)
+    assert cause.id == "initializer_scale" and cause.evidence["compound_ratio"] > 100
+    half = (_signal("float16_range"),)
+    assert infer_warning_cause(half, half, plain).id == "float16_range"
+
+
+# -- the API ------------------------------------------------------------------------------------
+def test_bad_mode_is_one_line():
+    with pytest.raises(nantrace.NantraceError, match="early_warning must be one of") as info:
+        nantrace.watch(lambda: None, early_warning="loud")
+    assert "\n" not in str(info.value)
+    with pytest.raises(nantrace.NantraceError, match="early_warning must be one of"):
+        NanTraceCallback(early_warning=True)
+
+
+def linear_run(early_warning="warn", steps=400, lr=1.05):
+    """SGD just past the stability limit of a linear regression: the loss grows ~1.07x per
+    step from its start, and overflows after ~190 steps."""
+    keras.utils.set_random_seed(1)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(1024, 8)).astype("float32")
+    y = (x @ rng.normal(size=(8, 1)) + 0.1 * rng.normal(size=(1024, 1))).astype("float32")
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1)])
+    optimizer = keras.optimizers.SGD(lr)
+    loss_fn = keras.losses.MeanSquaredError()
+
+    @nantrace.watch(early_warning=early_warning, verify=False)
+    @tf.function
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    def batches():
+        for i in range(steps):
+            j = (i * 64) % (1024 - 63)
+            yield x[j : j + 64], y[j : j + 64]
+
+    return step, model, batches()
+
+
+def test_diverging_run_warns_once_before_the_nan_with_cause_and_fixes():
+    step, _, batches = linear_run()
+    nan_at = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            for batch in batches:
+                step(*batch)
+        except nantrace.NonFiniteError as error:
+            nan_at = error.report.trip.step
+    divergence = [w for w in caught if issubclass(w.category, nantrace.DivergenceWarning)]
+    assert nan_at is not None and len(divergence) == 1
+    report = divergence[0].message.report
+    assert step.early_warnings == [report]
+    assert report.step < nan_at - 5
+    assert report.cause.id == "learning_rate_too_high"
+    assert report.fixes[0].id == "lower_learning_rate"
+    assert report.fixes[0].params["suggested"] == pytest.approx(0.105)
+    assert str(divergence[0].message).startswith("nantrace: divergence warning at step")
+    assert any(note.startswith("fix not checked") for note in report.notes)
+
+
+def test_raise_keeps_the_warning_steps_state():
+    step, model, batches = linear_run(early_warning="raise")
+    with pytest.raises(nantrace.DivergenceError) as info:
+        for batch in batches:
+            step(*batch)
+    report = info.value.report
+    assert step.step == report.step + 1 and step.early_warnings == [report]
+    after = [v.numpy() for v in model.trainable_variables]
+    # the same run, unwatched by the detectors, up to the same step: identical weights
+    plain, plain_model, plain_batches = linear_run(early_warning="off")
+    for _ in range(report.step + 1):
+        plain(*next(plain_batches))
+    assert plain.detector is None
+    for a, b in zip(after, [v.numpy() for v in plain_model.trainable_variables], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_user_filters_decide_but_the_report_is_kept():
+    step, _, batches = linear_run(steps=120)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("ignore", nantrace.DivergenceWarning)
+        for batch in batches:
+            step(*batch)
+    assert not [w for w in caught if issubclass(w.category, nantrace.DivergenceWarning)]
+    assert len(step.early_warnings) == 1
+
+
+def healthy_mlp(seed, batch=32, steps=300, optimizer=None, noise=0.1, spike_at=None):
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(1024, 8)).astype("float32")
+    y = (x @ rng.normal(size=(8, 1)) + noise * rng.normal(size=(1024, 1))).astype("float32")
+    model = keras.Sequential(
+        [keras.Input((8,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(1)]
+    )
+    optimizer = optimizer or keras.optimizers.Adam(1e-3)
+    loss_fn = keras.losses.MeanSquaredError()
+
+    @nantrace.watch(early_warning="raise", verify=False)
+    @tf.function
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    for i in range(steps):
+        j = (i * batch) % (1024 - batch + 1)
+        scale = 8.0 if spike_at is not None and spike_at <= i < spike_at + 2 else 1.0
+        step(x[j : j + batch] * scale, y[j : j + batch])
+    return step
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"batch": 2, "noise": 2.0, "optimizer": "sgd"},
+        {"spike_at": 150},
+    ],
+    ids=["adam", "noisy_small_batch", "spike_that_recovers"],
+)
+def test_healthy_runs_do_not_warn(kwargs):
+    if kwargs.get("optimizer") == "sgd":
+        kwargs = {**kwargs, "optimizer": keras.optimizers.SGD(0.02)}
+    step = healthy_mlp(20, **kwargs)  # early_warning="raise": a warning fails the test
+    assert step.early_warnings == []
+
+
+def test_off_keeps_the_detectors_out_and_the_status_layout():
+    step, _, batches = linear_run(early_warning="off", steps=3)
+    for batch in batches:
+        step(*batch)
+    assert step.detector is None and step.early_warnings == []
+    runner = step.fresh_runner(early_warning="warn")
+    _, tripped = runner.run_checked(*next(linear_run(steps=1)[2]))
+    assert not tripped and runner.last_warning == 0 and runner.detector is not None
+
+
+def test_fit_callback_exposes_warnings():
+    keras.utils.set_random_seed(1)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(1024, 8)).astype("float32")
+    y = (x @ rng.normal(size=(8, 1))).astype("float32")
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(1.05), loss="mse")
+    callback = NanTraceCallback(on_nan="stop", early_warning="warn")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(x, y, batch_size=64, epochs=4, shuffle=False, verbose=0, callbacks=[callback])
+    assert len(callback.early_warnings) == 1
+    assert [w for w in caught if issubclass(w.category, nantrace.DivergenceWarning)]
+    assert math.isfinite(callback.early_warnings[0].signal.value)
