@@ -39,11 +39,15 @@ def add_commands(commands: Any) -> None:
             "render its report. --replay --trust rebuilds the tripping step in this process "
             "from the bundle (imports the step's module file recorded in the bundle if its "
             "sha256 still matches, restores the pre-step state, runs the tripping batch) and "
-            "diagnoses it again. Exit 1 = non-finite value shown, 0 = the replayed step stayed "
-            "finite, 2 = bad input."
+            "diagnoses it again. An early-warning bundle renders the same "
+            "way and is not replayed. Exit 1 = non-finite value or divergence warning shown, "
+            "0 = the replayed step stayed finite, 2 = bad input."
         ),
     )
-    report.add_argument("bundle", help="the bundle folder (step-NNNNNN-...) or a report .json")
+    report.add_argument(
+        "bundle",
+        help="the bundle folder (step-NNNNNN-... or warning-NNNNNN-...) or a report .json",
+    )
     report.add_argument("--format", choices=FORMATS, default="text", help="default: text")
     report.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
     report.add_argument(
