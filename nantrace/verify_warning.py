@@ -151,6 +151,7 @@ def verify_warning_fixes(
         sequence = [pool[i % len(pool)] for i in range(horizon)]
     series_name, column = _series_of(report, history)
     healthy_series = _healthy_series(history, series_name, column)
+    label = _series_label(series_name, column, report.signal.variable)
     healthy_loss = healthy_of(history.loss) if history is not None and len(history) > 1 else None
 
     plans: list[tuple[Fix, list[Attempt] | None, str]] = []
@@ -190,7 +191,7 @@ def verify_warning_fixes(
             warn_index,
             start_step,
             healthy_loss,
-            (series_name, column, healthy_series),
+            (series_name, column, healthy_series, label),
             shared,
             pre,
             until,
@@ -217,7 +218,7 @@ def verify_warning_fixes(
                 + (
                     "did not complete within the time budget"
                     if not control.run.complete
-                    else f"did not grow either ({_series_label(series_name, column)} ended at "
+                    else f"did not grow either ({label} ended at "
                     f"{_fmt(_tail(control.series))}, healthy level {_fmt(healthy_series)})"
                 )
                 + "; the check is inconclusive"
@@ -421,13 +422,13 @@ def _replay(
     warn_index: int,
     start_step: int,
     healthy_loss: float | None,
-    watched_series: tuple[str, int | None, float | None],
+    watched_series: tuple[str, int | None, float | None, str],
     shared: list[Any],
     pre: StateSnapshot,
     deadline: float,
 ) -> Course:
     """One run from the anchor with ``attempt`` applied (probe shared unless it re-traces)."""
-    series_name, column, healthy_series = watched_series
+    series_name, column, healthy_series, label = watched_series
     try:
         pre.restore()
         ctx.anchor.restore()
@@ -460,7 +461,7 @@ def _replay(
                 else:
                     values[index] = _weight_value(record, row, column)
     course = _course(run, values, warn_index, healthy_loss, healthy_series, series_name)
-    return dataclasses.replace(course, label=_series_label(series_name, column))
+    return dataclasses.replace(course, label=label)
 
 
 def _course(
@@ -594,12 +595,12 @@ def _healthy_series(history: Any, name: str, column: int | None) -> float | None
     return healthy_of(values)
 
 
-def _series_label(name: str, column: int | None) -> str:
+def _series_label(name: str, column: int | None, variable: str | None = None) -> str:
     if name == "grad_norm":
         return "the gradient norm"
     if name == "loss":
         return "the loss"
-    return "the variable's norm" if column is not None else "the global weight norm"
+    return f"the norm of {variable}" if column is not None else "the global weight norm"
 
 
 def _tail(values: np.ndarray) -> float | None:

@@ -171,7 +171,8 @@ def test_html_charts_mark_the_warning_step_and_the_threshold(run):
     grad = charts["global gradient norm"]
     (title,) = re.findall(r'class="threshold"><title>([^<]*)</title>', grad)
     assert title.startswith("threshold 10x healthy") and title.endswith(f": {level:.3g}")
-    assert 'class="threshold"' not in charts["loss"]
+    # the loss chart carries the threshold of the other signal over it at that step
+    assert 'class="threshold"><title>spike threshold 61.4: 61.4</title>' in charts["loss"]
     # the line sits where the chart's own scale puts that level: between the ticks around it
     y = float(re.search(r'y1="([0-9.]+)"[^>]*class="threshold"', grad).group(1))
     ticks = {
@@ -199,8 +200,13 @@ def test_a_statistic_the_history_does_not_keep_is_stated_not_drawn(run):
     report = make_report(run[2], signal_id="update_ratio")
     assert threshold_line(report.signal, report.history) is None
     page = render_html(report)
-    assert 'class="threshold"' not in page
     assert "The threshold of update_ratio" in page and "is not drawn" in page
+    charts = _charts(page)
+    assert 'class="threshold"' not in charts["global gradient norm"]
+    assert "spike threshold" in charts["loss"]  # the other signal's, and the page says so
+    assert "the dashed lines are other signals' thresholds" in page
+    alone = render_html(dataclasses.replace(report, signals=(report.signal,)))
+    assert 'class="threshold"' not in alone and "dashed lines" not in alone
 
 
 def test_notebook_reprs(run):
@@ -331,3 +337,36 @@ def test_the_command_line_process_keeps_the_contract(warning_bundle, tmp_path):
     failed = nantrace_report(str(broken))
     line = _one_line_error(failed.returncode, failed.stderr)
     assert "state.npz" in line and "missing" in line
+
+
+@pytest.mark.skipif(
+    not (shutil.which("chromium") or shutil.which("chromium-browser")), reason="no Chromium"
+)
+def test_the_warning_page_renders_in_chromium(run, tmp_path):
+    page = tmp_path / "warning.html"
+    page.write_text(render_html(make_report(run[2])), encoding="utf-8")
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    result = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    console = [
+        line for line in result.stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line
+    ]
+    assert console == [], console
+    assert 'data-rendered="yes"' in result.stdout  # the page's script ran to its end
+    assert result.stdout.count('class="marker"') == 3 and "polyline" in result.stdout

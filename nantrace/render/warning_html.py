@@ -6,7 +6,8 @@ threshold, the run's own healthy baseline, window) and every other signal over i
 WHY; WHAT TO CHANGE (ranked fixes with their replay verdicts, and those replay showed not to
 stop the growth); the history charts with the warning step marked (amber vertical line) and the
 signal's threshold drawn where the history holds the signal's series (see
-:func:`threshold_line`); the notes.
+:func:`threshold_line`; a chart the headline signal does not use shows the threshold of another
+signal over its threshold at that step, if any); the notes.
 """
 
 from __future__ import annotations
@@ -128,9 +129,14 @@ def _history_section(report: DivergenceReport) -> str:
         )
         return "".join(out)
     line = threshold_line(report.signal, h)
+    lines = {}  # chart -> the threshold drawn there: the headline signal's, else another's
+    for signal in (report.signal, *report.signals):
+        found = threshold_line(signal, h)
+        if found is not None:
+            lines.setdefault(found[0], found)
 
     def threshold_for(key: str) -> tuple[float, str] | None:
-        return (line[1], line[2]) if line is not None and line[0] == key else None
+        return (lines[key][1], lines[key][2]) if key in lines else None
 
     charts = [
         chart_svg(
@@ -161,7 +167,9 @@ def _history_section(report: DivergenceReport) -> str:
         out.append(
             f'<p class="verification">The threshold of {_e(report.signal.id)} '
             f"({_e(signal_numbers(report.signal))}) is not drawn: the history does not keep "
-            "that statistic.</p>"
+            "that statistic"
+            + (" (the dashed lines are other signals' thresholds)" if lines else "")
+            + ".</p>"
         )
     out.append('<div class="charts">' + "".join(charts) + "</div></section>")
     return "".join(out)
