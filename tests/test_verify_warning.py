@@ -53,7 +53,7 @@ class Run:
             return loss
 
         self.watched = nantrace.watch(
-            train_step, model=model, optimizer=optimizer, **_QUIET, **watch
+            train_step, model=model, optimizer=optimizer, **{**_QUIET, **watch}
         )
         self.batches = [
             (tf.constant(x[i * 32 : (i + 1) * 32]), tf.constant(y[i * 32 : (i + 1) * 32]))
@@ -178,3 +178,15 @@ def test_an_anchor_taken_right_after_the_warning_step_is_the_start():
     assert lower.params["start_step"] == run.step + 1  # the state after the warning step
     (clipped,) = out.tried  # from that state a clip holds the norm but does not bring it back
     assert clipped.verdict == "postpones" and "not growing" in clipped.params["verification"]
+
+
+@pytest.mark.skipif(not _QUIET, reason="this nantrace has no early_warning detectors")
+def test_a_real_warning_from_the_guard_has_its_fixes_replayed():
+    """The guard's own warning path calls verify_warning_fixes (no hand-made report)."""
+    with pytest.warns(nantrace.DivergenceWarning):
+        run = Run(lr=0.45, steps=30, early_warning="warn")
+    (report,) = run.watched.early_warnings
+    checked = [f for f in report.fixes + report.tried if f.verdict is not None]
+    assert checked, report.notes
+    assert any("against a control run without a fix" in note for note in report.notes)
+    assert report.fixes[0].verdict == "trains"
