@@ -208,6 +208,10 @@ class ReplayCapture(hooks.StepObserver):
         self.add_variable(variable)
 
     def layer_enter(self, layer: Any) -> None:
+        if self.gradient_done and not (self.layer_stack or self.in_gradient or self.in_apply):
+            # a model called after an update: the next sub-step of the same step (a GAN's
+            # generator after its discriminator) starts a new forward pass and loss
+            self.gradient_done = self.model_returned = False
         self.layer_stack.append(layer)
         self.layers_seen.setdefault("/".join(item.name for item in self.layer_stack), layer)
         for weight in getattr(layer, "weights", []):
@@ -363,6 +367,14 @@ def batch_leaves(names: list[str], args: tuple, kwargs: dict) -> list[tuple[str,
 
 
 def _leaves(prefix: str, value: Any) -> list[tuple[str, Any]]:
+    from nantrace.iterators import ConsumedBatches
+
+    if isinstance(value, ConsumedBatches):  # an iterator argument: the batches it gave
+        many = len(value.batches) > 1
+        out = []
+        for index, batch in enumerate(value.batches):
+            out += _leaves(f"next({prefix})" + (f" #{index + 1}" if many else ""), batch)
+        return out
     replicas = _tf_compat.replica_values(value)
     if replicas is not None:  # a tf.distribute batch: one shard per replica
         out = []

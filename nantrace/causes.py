@@ -205,12 +205,21 @@ def _optimizer_update(origin: Origin, record: OpRecord, evidence: Evidence) -> C
         return Cause(
             "learning_rate_too_high",
             f"gradients were finite but the {evidence.optimizer_name or 'optimizer'} update "
-            f"with learning rate {lr} made {origin.variable} overflow "
+            f"with {_step_size_text(evidence)} made {origin.variable or 'a variable'} overflow "
             f"(update terms reach |x| = {inputs_max:.3g})",
             {"learning_rate": lr, "variable": origin.variable, "update_abs_max": inputs_max},
             confidence=0.7,
         )
     return None
+
+
+def _step_size_text(evidence: Evidence) -> str:
+    lr = evidence.learning_rate
+    if lr is None:
+        return "a step size nantrace could not read (no optimizer object, no lr * g in the update)"
+    if evidence.learning_rate_source == "update":
+        return f"step size {lr:.3g} (read from the hand-written update)"
+    return f"learning rate {lr:.3g}"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -520,7 +520,7 @@ def _history(changes: list[VariableChange], a: Checkpoint, b: Checkpoint) -> Any
     measured = [c for c in changes if c.role == "weight" and c.ratio is not None]
     if not measured:
         return None
-    from nantrace.checkpoint import tensorflow
+    from nantrace.checkpoint_tf import tensorflow
 
     tensorflow()  # the history record lives beside the guard's ring buffers
     from nantrace.history import HistoryRecord

@@ -226,6 +226,10 @@ class Evidence:
     layer_scales: list[LayerScale] = field(default_factory=list)
     recurrent_layers: list[str] = field(default_factory=list)
     learning_rate: float | None = None
+    #: where ``learning_rate`` was read: ``"optimizer"`` (a Keras or tf_keras optimizer's
+    #: attribute), ``"update"`` (the scalar that scales the gradient in a hand-written update,
+    #: ``v.assign_sub(lr * g)``), or None when it was not found.
+    learning_rate_source: str | None = None
     optimizer_epsilon: float | None = None
     optimizer_name: str | None = None
     loss_scaling: bool = False
@@ -324,10 +328,16 @@ def gather_evidence(
             name = type(optimizer).__name__
         evidence.optimizer_name = name
         evidence.learning_rate = _as_float(getattr(optimizer, "learning_rate", None))
+        if evidence.learning_rate is not None:
+            evidence.learning_rate_source = "optimizer"
         evidence.optimizer_epsilon = _as_float(getattr(optimizer, "epsilon", None))
         iterations = _as_float(getattr(optimizer, "iterations", None))
         evidence.iterations = int(iterations) if iterations is not None else None
         break
+    if evidence.learning_rate is None and capture is not None and record is not None:
+        evidence.learning_rate = update_step_size(capture, record)
+        if evidence.learning_rate is not None:
+            evidence.learning_rate_source = "update"
     if capture is not None and record is not None:
         forward = path.forward if path is not None else None
         subject = capture.records[forward] if forward is not None else record
@@ -347,6 +357,52 @@ def gather_evidence(
             capture.records[p].op_type if p is not None else None for p in subject.producers
         )
     return evidence
+
+
+#: Ops that scale the gradient by the step size in a hand-written update.
+_SCALING_OPS = frozenset({"Mul", "RealDiv", "Div", "MulNoNan"})
+
+
+def update_step_size(capture: ReplayCapture, record: OpRecord, depth: int = 4) -> float | None:
+    """The step size of an update no optimizer object describes (``v.assign_sub(lr * g)``,
+    ``v.assign(v - g * lr)``): the scalar a multiply in the update phase applies to a
+    tensor, at or upstream of ``record`` (within ``depth`` ops). None when there is none."""
+    if record.phase != "update":
+        return None
+    frontier, seen = [record.index], {record.index}
+    for _ in range(depth):
+        found: list[float] = []
+        upstream: list[int] = []
+        for index in frontier:
+            op = capture.records[index]
+            if op.phase != "update":
+                continue
+            if op.op_type in _SCALING_OPS and len(op.inputs) == 2:
+                found += _scalar_factor(op)
+            upstream += [p for p in op.producers if p is not None and p not in seen]
+        if found:
+            return found[0]
+        seen |= set(upstream)
+        frontier = upstream
+    return None
+
+
+def _scalar_factor(op: OpRecord) -> list[float]:
+    """The scalar operand of a two-input multiply (or the divisor's inverse) whose other
+    operand is a tensor: [] when there is none."""
+    healths = op.inputs
+    if any(h is None for h in healths):
+        return []
+    scalar = [i for i, h in enumerate(healths) if h.size == 1 and h.max_value is not None]
+    tensor = [i for i, h in enumerate(healths) if h.size > 1]
+    if len(scalar) != 1 or len(tensor) != 1:
+        return []
+    value = float(healths[scalar[0]].max_value)
+    if op.op_type in ("RealDiv", "Div"):
+        if scalar[0] != 1 or value == 0:
+            return []
+        value = 1.0 / value
+    return [abs(value)]
 
 
 def _within(graph: Any, index: int, depth: int, up: bool = False) -> set[int]:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from nantrace import _tf_compat, hooks
+from nantrace import _tf_compat, hooks, iterators
 from nantrace.early_warning import EarlyWarning, check_mode
 from nantrace.errors import NantraceError, NonFiniteError, NonFiniteWarning
 from nantrace.history import History
@@ -157,7 +157,7 @@ class Watched:
 
     # -- the guarded step ---------------------------------------------------------------------
     @tf.autograph.experimental.do_not_convert
-    def _guarded_body(self, *args: Any, **kwargs: Any) -> tuple[Any, tf.Tensor]:
+    def _guarded_body(self, *args: Any, **kwargs: Any) -> tuple[Any, tf.Tensor, dict]:
         sentinel = StepSentinel(
             self.known_variables,
             expect_optimizer=self.optimizer is None,
@@ -167,6 +167,7 @@ class Watched:
             detector=self.detector,
         )
         sentinel.save_known()
+        sentinel.iterator_keys = iterators.iterator_keys(args, kwargs)
         with hooks.observing(sentinel):
             outputs = self._user_callable(*args, **kwargs)
         sentinel.check_usage(self.name)
@@ -177,7 +178,8 @@ class Watched:
         self._gated_ids.update(sentinel.gated)
         if not sentinel.replayable:
             self._copy_mode_wanted = True
-        return outputs, status
+        # the batches next(iterator) returned: the replay runs on these, not on the iterator
+        return outputs, status, iterators.consumed_outputs(sentinel.consumed)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.stopped:
@@ -187,7 +189,7 @@ class Watched:
             # cannot replay from here, so the outer caller sees the restored state only.
             self._nested = True
             try:
-                outputs, _ = self._guarded_body(*args, **kwargs)
+                outputs, _, _ = self._guarded_body(*args, **kwargs)
             finally:
                 self._nested = False
             return outputs
@@ -197,7 +199,8 @@ class Watched:
             self._step_fn.get_concrete_function(*args, **kwargs)
             self._use_copy_mode_if_wanted()
             self._take_anchor()
-        outputs, status = self._step_fn(*args, **kwargs)
+        outputs, status, consumed = self._step_fn(*args, **kwargs)
+        args, kwargs = iterators.substitute(args, kwargs, consumed)
         self._use_copy_mode_if_wanted()
         flags = status.numpy()
         step = self.step
@@ -209,6 +212,8 @@ class Watched:
                 gradients=bool(flags[STATUS_GRADIENTS]),
                 variables=bool(flags[STATUS_VARIABLES]),
             )
+            if consumed:
+                self._materialize_kept()
             notes = self._restore_committed() if flags[STATUS_COMMITTED] else []
             try:
                 self._on_trip(trip, args, kwargs, notes)
@@ -240,7 +245,7 @@ class Watched:
     def run_checked(self, *args: Any, **kwargs: Any) -> tuple[Any, bool]:
         """One guarded step with no diagnosis: ``(outputs, tripped)``; a trip is rolled back.
         A warning is not acted on: its bit mask is left in ``last_warning``."""
-        outputs, status = self._step_fn(*args, **kwargs)
+        outputs, status, _ = self._step_fn(*args, **kwargs)
         flags = status.numpy()
         self.last_warning = int(flags[STATUS_WARNING])
         return outputs, bool(flags[STATUS_TRIPPED])
@@ -343,7 +348,7 @@ class Watched:
         anchor.restore()
         problem = ""
         for args, kwargs in batches:
-            _, status = self._step_fn(*args, **kwargs)
+            _, status, _ = self._step_fn(*args, **kwargs)
             if status.numpy()[STATUS_TRIPPED]:
                 problem = "a re-run step tripped"
                 break
@@ -366,6 +371,22 @@ class Watched:
                 "bit-identical to the original run's"
             )
         return [f"optimizer update undone: {note}"]
+
+    def _materialize_kept(self) -> None:
+        """After a trip of an iterator-fed step: the kept batches get real ``tf.data``
+        iterators over the batches they consumed (one trace for the verification and anchor
+        re-runs), each converted once and shared where it is kept twice. The tripping batch
+        stays a :class:`~nantrace.iterators.ConsumedBatches`: the replay must see its tensors
+        themselves to name the rows of a bad batch."""
+        done: dict[int, tuple[tuple, dict]] = {}
+
+        def convert(batch: tuple[tuple, dict]) -> tuple[tuple, dict]:
+            if id(batch) not in done:
+                done[id(batch)] = iterators.materialized(batch)
+            return done[id(batch)]
+
+        self.recent = collections.deque((convert(b) for b in self.recent), maxlen=8)
+        self.since_anchor = [convert(b) for b in self.since_anchor]
 
     def diagnose(self, trip: Trip, args: tuple, kwargs: dict, verify: bool | None = None) -> Report:
         """Replay the (already restored) step with per-op capture and build the report."""

@@ -38,7 +38,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nantrace.checkpoint import NON_TRAINABLE_KINDS, Checkpoint, Variable, tensorflow
+from nantrace.checkpoint import Checkpoint, Variable
+from nantrace.checkpoint_layout import NON_TRAINABLE_KINDS
+from nantrace.checkpoint_tf import tensorflow
 from nantrace.evidence import Evidence, LayerScale, expected_std
 from nantrace.health import health_of_array
 from nantrace.records import Cause, Fix, Health, Origin

@@ -164,6 +164,10 @@ class StepSentinel(hooks.StepObserver):
         self._gating = 0
         self._apply_variables: list[Any] = []
         self._squares: dict[int, tf.Tensor] = {}
+        #: id of each tf.data iterator argument -> its flat position (set by the guard), and
+        #: what each next() on an iterator returned: (position or None, batch).
+        self.iterator_keys: dict[int, int] = {}
+        self.consumed: list[tuple[int | None, Any]] = []
 
     # -- events -------------------------------------------------------------------------
     def gradient_end(self, tape: Any, target: Any, sources: Any, result: Any) -> None:
@@ -180,6 +184,10 @@ class StepSentinel(hooks.StepObserver):
     def run_apply(self, optimizer: Any, call: Any) -> Any:
         """Apply the update only when the loss and gradients seen so far are finite."""
         if not self.gate or self._gating:
+            return call()
+        if self.outer_graph is not None and _tf_compat.current_graph() is not self.outer_graph:
+            # inside the user's own tf.cond / while (``if step % k == 0: apply``): a flag made
+            # there cannot reach the status; the update runs as written, its writes copied
             return call()
         if not _tf_compat.is_default_strategy(tf.distribute.get_strategy()):
             # under tf.distribute the update's all-reduce (a merge_call) cannot run inside a
@@ -209,6 +217,12 @@ class StepSentinel(hooks.StepObserver):
         if isinstance(result, tf.Tensor) and not tf.executing_eagerly():
             return None  # a tensor made inside the branch cannot leave it
         return result
+
+    def run_next(self, iterator: Any, call: Any) -> Any:
+        """Record the batch: the replay must run on the very batch this step consumed."""
+        value = call()
+        self.consumed.append((self.iterator_keys.get(id(iterator)), value))
+        return value
 
     def before_write(self, variable: tf.Variable) -> None:
         if self.outer_graph is not None and tf.executing_eagerly():

@@ -1,0 +1,92 @@
+"""Steps that pull their batch inside the tf.function (``x, y = next(it)``): the replay runs on
+the very batch the tripping step consumed, and nantrace never advances the user's iterator."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import nantrace
+
+BAD_BATCH, BAD_ROW = 2, 3
+
+
+def batches(count=5):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(count * 8, 3)).astype("float32")
+    y = rng.normal(size=(count * 8, 1)).astype("float32")
+    x[BAD_BATCH * 8 + BAD_ROW, 1] = np.nan
+    return x, y
+
+
+def iterator_step(on_nan, verify=True, anchor_every=50):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(1)]
+    )
+    optimizer = keras.optimizers.Adam(1e-2)
+
+    @nantrace.watch(on_nan=on_nan, verify=verify, anchor_every=anchor_every)
+    @tf.function
+    def step(it):
+        x, y = next(it)
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    return step, model
+
+
+def test_raise_replays_the_consumed_batch_and_leaves_the_iterator_alone():
+    x, y = batches()
+    it = iter(tf.data.Dataset.from_tensor_slices((x, y)).batch(8))
+    step, _ = iterator_step("raise")
+    with pytest.raises(nantrace.NonFiniteError) as caught:
+        for _ in range(5):
+            step(it)
+    report = caught.value.report
+    assert report.trip.step == BAD_BATCH
+    assert report.reproduced
+    assert not any("did not reproduce" in note for note in report.notes)
+    assert report.origin.kind == "input_data"
+    assert BAD_ROW in report.origin.rows
+    # the user's iterator: exactly the two batches after the bad one are left (verification
+    # and the replay ran on the batches nantrace recorded, not on the iterator)
+    left = [batch_x.numpy() for batch_x, _ in it]
+    assert len(left) == 2
+    np.testing.assert_array_equal(left[0], x[(BAD_BATCH + 1) * 8 : (BAD_BATCH + 2) * 8])
+
+
+@pytest.mark.parametrize("anchor_every", [50, 0], ids=["gated", "copy-mode"])
+def test_warn_skips_one_batch_and_the_user_sees_all_five(anchor_every):
+    """Five batches, five calls: the fifth call still gets a batch (nantrace took none), the
+    iterator is then exhausted, and the model trained on the four healthy batches exactly as an
+    unwatched run that skipped the bad one."""
+    x, y = batches()
+    it = iter(tf.data.Dataset.from_tensor_slices((x, y)).batch(8))
+    step, model = iterator_step("warn", verify=False, anchor_every=anchor_every)
+    with pytest.warns(nantrace.NonFiniteWarning):
+        losses = [step(it) for _ in range(5)]
+    assert all(loss is not None for loss in losses)
+    with pytest.raises(StopIteration):
+        next(it)
+    assert step.trips == 1 and step.reports[0].reproduced
+    assert step.reports[0].origin.kind == "input_data"
+
+    keras.utils.set_random_seed(0)
+    reference = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(1)]
+    )
+    reference_optimizer = keras.optimizers.Adam(1e-2)
+    for index in range(5):
+        if index == BAD_BATCH:
+            continue
+        bx, by = x[index * 8 : (index + 1) * 8], y[index * 8 : (index + 1) * 8]
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(reference(bx, training=True) - by))
+        grads = tape.gradient(loss, reference.trainable_variables)
+        reference_optimizer.apply_gradients(zip(grads, reference.trainable_variables, strict=True))
+    for a, b in zip(reference.variables, model.variables, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
