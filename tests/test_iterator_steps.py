@@ -90,3 +90,37 @@ def test_warn_skips_one_batch_and_the_user_sees_all_five(anchor_every):
         reference_optimizer.apply_gradients(zip(grads, reference.trainable_variables, strict=True))
     for a, b in zip(reference.variables, model.variables, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_two_batches_per_call_are_both_kept_in_order():
+    """A step that calls next() twice consumed two batches: the replay gets both, in order,
+    and the bad one is named as the first of them."""
+    x, y = batches()
+    it = iter(tf.data.Dataset.from_tensor_slices((x, y)).batch(8))
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(1)]
+    )
+    optimizer = keras.optimizers.Adam(1e-2)
+
+    @nantrace.watch(verify=False)
+    @tf.function
+    def step(it):
+        x1, y1 = next(it)
+        x2, y2 = it.get_next()
+        with tf.GradientTape() as tape:
+            pred = model(tf.concat([x1, x2], 0), training=True)
+            loss = tf.reduce_mean(tf.square(pred - tf.concat([y1, y2], 0)))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    with pytest.raises(nantrace.NonFiniteError) as caught:
+        for _ in range(3):
+            step(it)
+    report = caught.value.report
+    assert report.trip.step == 1  # batches 2 and 3; batch 2 is the bad one
+    assert report.origin.kind == "input_data"
+    assert report.origin.tensor == "next(it) #1[0]"
+    assert report.origin.rows == (BAD_ROW,)
+    assert len(list(it)) == 1
