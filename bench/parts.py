@@ -103,11 +103,16 @@ def run_modes(workload: str, rounds: int) -> None:
 def _print_ratios(title: str, variants: list[Variant]) -> None:
     base = variants[0].times
     print(f"{title}, load average {os.getloadavg()}")
-    print("| variant | median ms | paired ratio to plain |")
-    print("|---|---|---|")
+    cpu_base = variants[0].cpu_times
+    print("| variant | median ms | paired ratio to plain | paired CPU-time ratio |")
+    print("|---|---|---|---|")
     for variant in variants:
         paired = statistics.median(o / b for o, b in zip(variant.times, base, strict=True))
-        print(f"| {variant.name} | {statistics.median(variant.times) * 1e3:.2f} | {paired:.3f} |")
+        cpu = statistics.median(o / b for o, b in zip(variant.cpu_times, cpu_base, strict=True))
+        print(
+            f"| {variant.name} | {statistics.median(variant.times) * 1e3:.2f} | {paired:.3f} "
+            f"| {cpu:.3f} |"
+        )
 
 
 def run_profile(workload: str) -> None:

@@ -205,9 +205,10 @@ class EarlyWarning:
         diff = x - base
         margin = tf.maximum(c["k"] * dev, c["margin"] + c["proportional"] * tf.abs(base))
         warm = n >= WARMUP
-        over = (
-            finite & c["eligible"] & warm & (((diff > margin) & (x > c["floor"])) | (x > c["hard"]))
-        )
+        above = diff > margin
+        if half_max is not None:  # float16: far enough from zero to matter, or near the limit
+            above = (above & (x > c["floor"])) | (x > c["hard"])
+        over = finite & c["eligible"] & warm & above
         over_n = tf.where(over, over_n + 1.0, 0.0)
 
         # the loss gate: the recent loss above its healthy baseline (or no loss to compare)

@@ -298,3 +298,38 @@ def test_fit_callback_exposes_warnings():
     assert len(callback.early_warnings) == 1
     assert [w for w in caught if issubclass(w.category, nantrace.DivergenceWarning)]
     assert math.isfinite(callback.early_warnings[0].signal.value)
+
+
+def test_float16_policy_feeds_the_float16_channel():
+    """Under mixed_float16 the float16 channel reads the largest |kernel| (cast to float16 in
+    the forward pass); under float32 it stays empty."""
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        keras.utils.set_random_seed(3)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8), keras.layers.Dense(1)])
+        optimizer = keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.01))
+
+        @nantrace.watch(verify=False)
+        @tf.function
+        def step(x, y):
+            with tf.GradientTape() as tape:
+                loss = keras.losses.MeanSquaredError()(y, model(x, training=True))
+                scaled = optimizer.scale_loss(loss)
+            grads = tape.gradient(scaled, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+            return loss
+
+        x, y = np.ones((4, 4), "float32"), np.ones((4, 1), "float32")
+        for _ in range(3):
+            step(x, y)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    channels, _ = step.detector.state()
+    largest = max(
+        float(np.abs(v.numpy()).max()) for v in model.trainable_variables if len(v.shape) == 2
+    )
+    assert channels[3, -1] == pytest.approx(math.log(largest), rel=1e-5)
+    plain, _, batches = linear_run(steps=3)
+    for batch in batches:
+        plain(*batch)
+    assert np.isnan(plain.detector.state()[0][3, -1])
