@@ -368,7 +368,10 @@ def on_warning(watched: Any, step: int, bits: int, args: tuple, kwargs: dict) ->
     from nantrace.errors import DivergenceError, DivergenceWarning
     from nantrace.warning_diagnosis import diagnose_warning
 
-    report = diagnose_warning(watched, step, bits, args, kwargs)
+    try:
+        report = diagnose_warning(watched, step, bits, args, kwargs)
+    except Exception as error:  # a diagnosis bug must not cost the user the warning (or the run)
+        report = _bare_report(watched, step, bits, error)
     report = _check_fixes(watched, report, args, kwargs)
     watched.early_warnings.append(report)
     if watched.early_warning == "raise":
@@ -376,6 +379,19 @@ def on_warning(watched: Any, step: int, bits: int, args: tuple, kwargs: dict) ->
     from nantrace.guard import _warn
 
     _warn(DivergenceWarning(f"nantrace: {report.headline()}", report), stacklevel=3)
+
+
+def _bare_report(watched: Any, step: int, bits: int, error: Exception) -> Any:
+    """The signals alone, when the diagnosis failed: the warning still stands."""
+    from nantrace.warning_records import DivergenceReport
+
+    fired, over = watched.detector.signals(bits)
+    if not fired:
+        ids = ", ".join(signals_in(bits))
+        fired = over = (Signal(signals_in(bits)[0], f"signals over: {ids}", 0.0, 0.0),)
+    first = str(error).splitlines()[0] if str(error) else ""
+    note = f"no cause: the diagnosis failed ({type(error).__name__}: {first})"
+    return DivergenceReport(step=step, signal=fired[0], signals=over, cause=None, notes=(note,))
 
 
 def _check_fixes(watched: Any, report: Any, args: tuple, kwargs: dict) -> Any:

@@ -333,3 +333,21 @@ def test_float16_policy_feeds_the_float16_channel():
     for batch in batches:
         plain(*batch)
     assert np.isnan(plain.detector.state()[0][3, -1])
+
+
+def test_a_failing_diagnosis_still_warns(monkeypatch):
+    import nantrace.warning_diagnosis
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("rule crashed")
+
+    monkeypatch.setattr(nantrace.warning_diagnosis, "diagnose_warning", broken)
+    step, _, batches = linear_run(steps=60)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for batch in batches:
+            step(*batch)
+    (report,) = step.early_warnings
+    assert report.cause is None and report.signal.id in ("loss_spike", "grad_norm_growth")
+    assert "the diagnosis failed (RuntimeError: rule crashed)" in report.notes[0]
+    assert [w for w in caught if issubclass(w.category, nantrace.DivergenceWarning)]
