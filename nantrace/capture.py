@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,17 +106,43 @@ def user_source(skip_dirs: tuple[str, ...] = ()) -> str | None:
     return None
 
 
+@dataclass
+class _PhaseState:
+    """Where one thread is in the step. MirroredStrategy runs each replica's function in its
+    own thread, one after another: replica 1's forward and loss run after replica 0 computed
+    its gradients, so the phase must be per thread, not one shared state."""
+
+    layer_stack: list[Any] = field(default_factory=list)
+    loss_depth: int = 0
+    in_gradient: int = 0
+    in_apply: int = 0
+    model_returned: bool = False
+    gradient_done: bool = False
+
+
+def _thread_field(name: str) -> Any:
+    def get(self: ReplayCapture) -> Any:
+        return getattr(self._thread_state(), name)
+
+    def set_(self: ReplayCapture, value: Any) -> None:
+        setattr(self._thread_state(), name, value)
+
+    return property(get, set_)
+
+
 class ReplayCapture(hooks.StepObserver):
     """Records the ops of one eager replay of the step."""
 
+    layer_stack = _thread_field("layer_stack")
+    loss_depth = _thread_field("loss_depth")
+    in_gradient = _thread_field("in_gradient")
+    in_apply = _thread_field("in_apply")
+    model_returned = _thread_field("model_returned")
+    gradient_done = _thread_field("gradient_done")
+
     def __init__(self, variables: list[Any]) -> None:
         self.records: list[OpRecord] = []
-        self.layer_stack: list[Any] = []
-        self.loss_depth = 0
-        self.in_gradient = 0
-        self.in_apply = 0
-        self.model_returned = False
-        self.gradient_done = False
+        self._phases: dict[int, _PhaseState] = {}
         self.error: BaseException | None = None
         #: the update ran under a tf.distribute strategy (gradients are all-reduced).
         self.distributed = False
@@ -155,8 +182,21 @@ class ReplayCapture(hooks.StepObserver):
         return self._variables.get(id(handle))
 
     # -- phase ------------------------------------------------------------------------------
+    def _thread_state(self) -> _PhaseState:
+        return self._phases.setdefault(threading.get_ident(), _PhaseState())
+
+    def _merging_update(self) -> bool:
+        """The cross-replica part of an update (tf.distribute's merge_call): it runs in the
+        calling thread while a replica thread waits inside its optimizer apply."""
+        me = threading.get_ident()
+        return (
+            any(state.in_apply for ident, state in self._phases.items() if ident != me)
+            and tf.distribute.has_strategy()
+            and tf.distribute.in_cross_replica_context()
+        )
+
     def phase(self) -> str:
-        if self.in_apply:
+        if self.in_apply or self._merging_update():
             return "update"
         if self.in_gradient:
             return "backward"

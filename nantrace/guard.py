@@ -121,6 +121,8 @@ class Watched:
         #: the warning bit mask of the last run_checked step (0: no new warning).
         self.last_warning = 0
         self.optimizers: list[Any] = [optimizer] if optimizer is not None else []
+        #: the tf.distribute strategy the step's replicas run under, once traced (or None).
+        self.strategy: Any = None
         #: the last healthy batches (references, no copies), re-run when verifying fixes.
         self.recent: collections.deque[tuple[tuple, dict]] = collections.deque(maxlen=8)
         #: a host copy of the state every ANCHOR_EVERY steps, and the batches run since: fixes
@@ -175,6 +177,7 @@ class Watched:
             if all(optimizer is not o for o in self.optimizers):
                 self.optimizers.append(optimizer)
         status = sentinel.finalize()
+        self.strategy = sentinel.strategy or self.strategy
         self._gated_ids.update(sentinel.gated)
         if not sentinel.replayable:
             self._copy_mode_wanted = True
@@ -410,15 +413,22 @@ class Watched:
         self._tally.trips += 1
         number = self._tally.trips
         repeat = self.on_nan == "warn" and number > 1
+        from nantrace import distributed
+
+        workers = distributed.worker_count(self.strategy)
         if repeat:
             # A later trip under warn: the same replay and origin, but no fix verification
             # (which replays every candidate fix, up to seconds per trip).
             report = self._diagnose_unverified(trip, args, kwargs)
-        else:
-            report = self.diagnose(trip, args, kwargs)
+        else:  # multi-worker: verifying would run collectives the other workers do not
+            report = self.diagnose(trip, args, kwargs, verify=False if workers > 1 else None)
+        if workers > 1:  # every worker gets the one merged report
+            report = distributed.merge_reports(self.strategy, report)
         if notes:
             report = dataclasses.replace(report, notes=(*report.notes, *notes))
-        if self.bundle_dir is not None:
+        if self.bundle_dir is not None and (
+            workers == 1 or distributed.worker_index(self.strategy) == 0
+        ):
             from nantrace.bundle import write_bundle
 
             report = write_bundle(self, report, args, kwargs, self.bundle_dir)

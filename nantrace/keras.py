@@ -18,7 +18,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from nantrace import _tf_compat
+from nantrace import _tf_compat, distributed
 from nantrace.early_warning import check_mode
 from nantrace.errors import NantraceError
 from nantrace.guard import ON_NAN_MODES, Watched, summary_line
@@ -27,12 +27,18 @@ from nantrace.guard import ON_NAN_MODES, Watched, summary_line
 def _guarded_train_function(
     model: Any, on_nan: str, bundle_dir: str | None, early_warning: str = "warn"
 ) -> Any:
+    strategy = None
     if not _tf_compat.is_default_strategy(model.distribute_strategy):
-        raise NantraceError(
-            "nantrace.keras: model.fit under a tf.distribute strategy is not supported yet; "
-            "use @nantrace.watch on a custom training step, or train without a strategy"
-        )
+        strategy = model.distribute_strategy
+        distributed.check_supported(strategy, "nantrace.keras: model.fit")
     step = model.train_step
+    if strategy is not None:
+        # what Keras' own train function runs: train_step on every replica, outputs reduced
+        def distributed_step(data: Any) -> Any:
+            outputs = strategy.run(model.train_step, args=(data,))
+            return distributed.reduce_outputs(strategy, outputs)
+
+        step = distributed_step
     compiled = not model.run_eagerly
     if compiled:
         step = tf.function(step, jit_compile=bool(model.jit_compile), reduce_retracing=True)

@@ -28,7 +28,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from nantrace import _tf_compat, hooks
+from nantrace import _tf_compat, distributed, hooks
 from nantrace.errors import NantraceError
 
 #: A LossScaleOptimizer whose scale fell below this has stopped training: even unscaled
@@ -164,6 +164,12 @@ class StepSentinel(hooks.StepObserver):
         self._gating = 0
         self._apply_variables: list[Any] = []
         self._squares: dict[int, tf.Tensor] = {}
+        #: the tf.distribute strategy the step runs its replicas under (None: no strategy).
+        self.strategy: Any = None
+
+    def _note_strategy(self) -> None:
+        if self.strategy is None:
+            self.strategy = distributed.current_strategy()  # checked in check_usage
         #: id of each tf.data iterator argument -> its flat position (set by the guard), and
         #: what each next() on an iterator returned: (position or None, batch).
         self.iterator_keys: dict[int, int] = {}
@@ -173,8 +179,10 @@ class StepSentinel(hooks.StepObserver):
     def gradient_end(self, tape: Any, target: Any, sources: Any, result: Any) -> None:
         self.targets.append(target)
         self.gradients.append(result)
+        self._note_strategy()
 
     def apply_start(self, optimizer: Any, grads: list[Any], variables: list[Any]) -> None:
+        self._note_strategy()
         if all(optimizer is not o for o in self.optimizers):
             self.optimizers.append(optimizer)
         if type(optimizer).__name__ == "LossScaleOptimizer":
@@ -292,6 +300,7 @@ class StepSentinel(hooks.StepObserver):
         ]
 
     def check_usage(self, fn_name: str) -> None:
+        distributed.check_supported(self.strategy, "nantrace.watch")
         if not self.gradients:
             raise NantraceError(
                 f"nantrace.watch: `{fn_name}` computed no gradients (no tf.GradientTape.gradient "
@@ -344,6 +353,12 @@ class StepSentinel(hooks.StepObserver):
             if self.history is not None:
                 self.history.record(loss_mean, grad_sq, weight_squares, names)
             tripped = tf.logical_not(tf.logical_and(loss_ok, tf.logical_and(grads_ok, vars_ok)))
+            if self.strategy is not None:  # one decision for every worker, before restoring
+                tripped, *bad = distributed.agree(
+                    self.strategy,
+                    [tripped, *(tf.logical_not(f) for f in (loss_ok, grads_ok, vars_ok))],
+                )
+                loss_ok, grads_ok, vars_ok = (tf.logical_not(f) for f in bad)
             warning = (
                 self.detector.update(
                     loss_mean,
