@@ -164,16 +164,16 @@ class StepSentinel(hooks.StepObserver):
         self._gating = 0
         self._apply_variables: list[Any] = []
         self._squares: dict[int, tf.Tensor] = {}
+        #: id of each tf.data iterator argument -> its flat position (set by the guard), and
+        #: what each next() on an iterator returned: (position or None, batch).
+        self.iterator_keys: dict[int, int] = {}
+        self.consumed: list[tuple[int | None, Any]] = []
         #: the tf.distribute strategy the step runs its replicas under (None: no strategy).
         self.strategy: Any = None
 
     def _note_strategy(self) -> None:
         if self.strategy is None:
             self.strategy = distributed.current_strategy()  # checked in check_usage
-        #: id of each tf.data iterator argument -> its flat position (set by the guard), and
-        #: what each next() on an iterator returned: (position or None, batch).
-        self.iterator_keys: dict[int, int] = {}
-        self.consumed: list[tuple[int | None, Any]] = []
 
     # -- events -------------------------------------------------------------------------
     def gradient_end(self, tape: Any, target: Any, sources: Any, result: Any) -> None:
@@ -353,12 +353,6 @@ class StepSentinel(hooks.StepObserver):
             if self.history is not None:
                 self.history.record(loss_mean, grad_sq, weight_squares, names)
             tripped = tf.logical_not(tf.logical_and(loss_ok, tf.logical_and(grads_ok, vars_ok)))
-            if self.strategy is not None:  # one decision for every worker, before restoring
-                tripped, *bad = distributed.agree(
-                    self.strategy,
-                    [tripped, *(tf.logical_not(f) for f in (loss_ok, grads_ok, vars_ok))],
-                )
-                loss_ok, grads_ok, vars_ok = (tf.logical_not(f) for f in bad)
             warning = (
                 self.detector.update(
                     loss_mean,
@@ -372,6 +366,12 @@ class StepSentinel(hooks.StepObserver):
                 if self.detector is not None
                 else tf.constant(0)
             )
+            if self.strategy is not None:  # one decision for every worker, before restoring
+                tripped, *bad = distributed.agree(
+                    self.strategy,
+                    [tripped, *(tf.logical_not(f) for f in (loss_ok, grads_ok, vars_ok))],
+                )
+                loss_ok, grads_ok, vars_ok = (tf.logical_not(f) for f in bad)
             restore_list = [
                 (variable, old)
                 for key, (variable, old) in self.saved.items()
