@@ -70,6 +70,14 @@ def substitute(args: tuple, kwargs: dict, consumed: dict[str, Any]) -> tuple[tup
     grouped: dict[int, list[Any]] = {}
     for key in sorted(consumed):
         grouped.setdefault(int(key.split("/")[0]), []).append(consumed[key])
+    if not kwargs and not any(isinstance(a, (list, tuple, dict)) for a in args):
+        # flat arguments (``step(it)``): positions are argument indices; skips tf.nest
+        # (about 70 us a step on the test machine)
+        out = list(args)
+        for position, batches in grouped.items():
+            if position < len(out):
+                out[position] = ConsumedBatches(batches)
+        return tuple(out), {}
     flat = tf.nest.flatten((args, kwargs))
     for position, batches in grouped.items():
         if position < len(flat):
