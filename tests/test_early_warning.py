@@ -351,3 +351,18 @@ def test_a_failing_diagnosis_still_warns(monkeypatch):
     assert report.cause is None and report.signal.id in ("loss_spike", "grad_norm_growth")
     assert "the diagnosis failed (RuntimeError: rule crashed)" in report.notes[0]
     assert [w for w in caught if issubclass(w.category, nantrace.DivergenceWarning)]
+
+
+def test_watch_model_raise_leaves_fit_with_the_report():
+    keras.utils.set_random_seed(1)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(1024, 8)).astype("float32")
+    y = (x @ rng.normal(size=(8, 1))).astype("float32")
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(1.05), loss="mse")
+    nantrace.watch(model, early_warning="raise")
+    with pytest.raises(nantrace.DivergenceError) as info:
+        model.fit(x, y, batch_size=64, epochs=4, shuffle=False, verbose=0)
+    assert model.train_function.watched.early_warnings == [info.value.report]
+    with pytest.raises(nantrace.NantraceError, match="early_warning must be one of"):
+        nantrace.watch(model, early_warning="sometimes")
