@@ -41,21 +41,15 @@ from nantrace.errors import NantraceError
 #: Formats ``load`` recognises (``Checkpoint.format``).
 FORMATS = ("tf_checkpoint", "keras", "weights_h5")
 
-
 #: Variable roles.
 ROLES = ("weight", "slot", "step", "hyperparameter", "other")
 
-
 TF_DATA_SUFFIX = re.compile(r"\.data-\d{5}-of-\d{5}$")
-
 
 #: A zip member or dataset declaring more than this many bytes per stored byte is refused as a
 #: decompression bomb (real weights compress far less than this).
 MAX_EXPANSION = 1000
-
-
 MAX_UNCOMPRESSED = 1 << 34  # 16 GiB
-
 
 HOW_TO_PASS = (
     "pass a TensorFlow checkpoint prefix (DIR/ckpt-3) or its directory, a .keras file or a "
@@ -228,6 +222,7 @@ def _tf_prefixes(directory: str) -> list[str]:
 
 
 def prefixes_hint(directory: str) -> str:
+    """`` (checkpoints there: ...)`` for an error message, or ``""`` when there are none."""
     prefixes = _tf_prefixes(directory)
     if not prefixes:
         return ""
@@ -267,6 +262,7 @@ def _resolve_directory(path: str) -> tuple[str, str]:
 
 
 def listdir(path: str) -> list[str]:
+    """The names in ``path``, or none when it cannot be listed (errors name the path instead)."""
     try:
         return os.listdir(path)
     except OSError:
@@ -309,10 +305,12 @@ def snake(name: str) -> str:
 
 
 def natural_key(text: str) -> tuple[Any, ...]:
+    """Sort key that orders ``ckpt-9`` before ``ckpt-10`` and ``vars/2`` before ``vars/10``."""
     return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text))
 
 
 def first_line(error: BaseException) -> str:
+    """The first line of an error, at most 200 characters, for a one-line message."""
     text = str(error).strip() or type(error).__name__
     line = text.splitlines()[0].strip()
     if len(line) > 200:

@@ -19,6 +19,7 @@ from nantrace.errors import NantraceError
 
 
 def read_weights_h5(path: str, *, shown: str) -> Checkpoint:
+    """The variables of a ``.weights.h5`` (or other HDF5) file; ``shown`` is the path as given."""
     size = os.path.getsize(path)
     objects = read_h5_objects(path, shown, size)
     return keras_checkpoint(shown, "weights_h5", objects, {}, [], None, [])

@@ -35,6 +35,7 @@ from nantrace.errors import NantraceError
 
 
 def read_keras(path: str, *, shown: str, unsafe: bool) -> Checkpoint:
+    """The variables, layers and optimizer of a ``.keras`` archive or its unzipped folder."""
     if os.path.isdir(path):
         members = {n: os.path.join(path, n) for n in listdir(path)}
 

@@ -48,9 +48,7 @@ LAYER_VARIABLES: dict[str, tuple[str, ...]] = {
     "PReLU": ("alpha",),
 }
 
-
 _CELL_OF = {"SimpleRNN": "SimpleRNNCell", "LSTM": "LSTMCell", "GRU": "GRUCell"}
-
 
 #: Variables a layer keeps but the optimizer does not train.
 NON_TRAINABLE_KINDS = frozenset({"moving_mean", "moving_variance"})

@@ -34,6 +34,7 @@ OPTIMIZER_SLOTS: dict[str, tuple[tuple[str, ...], ...]] = {
 
 
 def optimizer_class(name: str | None) -> str | None:
+    """The Keras optimizer class a default name (``adam``, ``adam_1``) stands for, or None."""
     if not name:
         return None
     base = re.sub(r"_\d+$", "", name)

@@ -31,10 +31,7 @@ from nantrace.checkpoint_slots import optimizer_class
 from nantrace.errors import NantraceError
 
 _TF_ATTRIBUTE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
-
-
 _OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
-
 
 #: Keras 3 optimizer list attributes in a TF checkpoint's object graph → slot name.
 _SLOT_LISTS = {
@@ -51,7 +48,6 @@ _SLOT_LISTS = {
     "_accumulated_delta_vars": "accumulated_delta_var",
 }
 
-
 #: TF1 / tf.compat.v1 slot suffixes in name-based checkpoints.
 _V1_SLOT_SUFFIXES = {
     "/Adam": "momentum",
@@ -61,7 +57,6 @@ _V1_SLOT_SUFFIXES = {
     "/RMSProp_1": "momentum",
     "/Adagrad": "accumulator",
 }
-
 
 _STEP_NAMES = ("global_step", "step", "iteration", "iterations", "iter")
 
@@ -81,6 +76,7 @@ def tensorflow() -> Any:
 
 
 def read_tf_checkpoint(prefix: str, *, shown: str) -> Checkpoint:
+    """The variables of the TensorFlow checkpoint at ``prefix``; ``shown`` is the path as given."""
     data_files = _tf_data_files(prefix)
     tf = tensorflow()
     try:

@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 
 import nantrace
-from nantrace import bundle as bundle_module
+from nantrace import bundle_write as bundle_module
 from nantrace.bundle import (
     BUNDLE_VERSION,
     BundleError,

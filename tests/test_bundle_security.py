@@ -22,7 +22,7 @@ import pytest
 import tensorflow as tf
 
 import nantrace
-from nantrace import bundle as bundle_module
+from nantrace import bundle_write as bundle_module
 from nantrace.bundle import BundleError, load_bundle, replay_bundle, write_bundle
 
 MODULE = "nantrace_secure_step"
