@@ -322,6 +322,32 @@ def warmup_uncapped_fit(peak: float = 0.04, warmup: int = 20, steps: int = 300) 
     return _fit_run(model, opt, _MSE, _regression(steps, 32, 16, offset=2))
 
 
+def lstm_schedule_grows_fit(lr: float = 0.02, rate: float = 1.02, steps: int = 300) -> Run:
+    _seed()
+    model = keras.Sequential(
+        [keras.Input((20, 4)), keras.layers.LSTM(16, name="lstm"), keras.layers.Dense(1)]
+    )
+    schedule = keras.optimizers.schedules.ExponentialDecay(lr, decay_steps=1, decay_rate=rate)
+    batches = _sequences(steps, 16, 20, 4, offset=21)
+    return _fit_run(model, keras.optimizers.SGD(schedule), _MSE, batches)
+
+
+def cnn_warmup_uncapped(peak: float = 0.01, warmup: int = 20, steps: int = 300) -> Run:
+    batches = cnn_sgd_fit(steps=steps).batches  # the CNN scenario's data
+    _seed()
+    model = keras.Sequential(
+        [
+            keras.Input((12, 12, 1)),
+            keras.layers.Conv2D(8, 3, activation="tanh", name="conv_0"),
+            keras.layers.Conv2D(8, 3, activation="tanh", name="conv_1"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(1, name="head"),
+        ]
+    )
+    opt = keras.optimizers.SGD(UncappedWarmup(peak, warmup), momentum=0.9)
+    return _loop_run(model, opt, _MSE, batches)
+
+
 def deep_normal_init(lr: float = 1e-3, depth: int = 4, steps: int = 100) -> Run:
     _seed()
     init = keras.initializers.RandomNormal(stddev=1.0, seed=SEED)
@@ -568,6 +594,33 @@ def _diverging() -> list[Scenario]:
             causes=LR_CAUSES,
             fixes=LR_FIXES,
         ),
+        # the rising-rate report again, in model.fit with a gated LSTM: the rate grows 2 % a
+        # step (ExponentialDecay with decay_rate 1.02)
+        # https://github.com/hunglc007/tensorflow-yolov4-tflite/issues/138
+        Scenario(
+            "lstm_schedule_grows_fit",
+            True,
+            "fit",
+            300,
+            partial(lstm_schedule_grows_fit),
+            "https://github.com/hunglc007/tensorflow-yolov4-tflite/issues/138",
+            "LSTM regression in model.fit, SGD on ExponentialDecay(0.02, decay_rate=1.02)",
+            causes=LR_CAUSES,
+            fixes=LR_FIXES,
+        ),
+        # the never-ending warm-up of https://github.com/facebookresearch/ParlAI/pull/4384 in a
+        # custom loop, on a CNN
+        Scenario(
+            "cnn_warmup_uncapped",
+            True,
+            "loop",
+            300,
+            partial(cnn_warmup_uncapped),
+            "https://github.com/facebookresearch/ParlAI/pull/4384",
+            "tanh CNN in a custom loop, SGD momentum on a warm-up without its cap",
+            causes=LR_CAUSES,
+            fixes=LR_FIXES,
+        ),
         # "Initialization is the absolutely most important reason for exploding gradient"
         # https://github.com/ragulpr/wtte-rnn-examples/issues/2
         Scenario(
@@ -607,7 +660,7 @@ def _diverging() -> list[Scenario]:
             300,
             partial(unscaled_target_fit),
             "https://stackoverflow.com/questions/52800582",
-            "tanh MLP on targets ~1e3 (not scaled) in model.fit, SGD momentum 0.1: the loss "
+            "tanh MLP on targets ~1e3 (not scaled) in model.fit, SGD 0.1 momentum 0.9: the loss "
             "creeps up from ~1e5 to ~1e9 without a NaN",
             end="loss_ratio",
             causes=frozenset({"unscaled_target", "learning_rate_too_high"}),
