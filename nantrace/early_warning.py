@@ -101,6 +101,7 @@ class EarlyWarning:
         self._channels: tf.Variable | None = None
         self._scalars: tf.Variable | None = None
         self._constants: dict[str, np.ndarray] = {}
+        self._eager: Any = None
 
     # -- layout -------------------------------------------------------------------------------
     def _layout(self, names: tuple[str, ...], kernels: tuple[bool, ...]) -> None:
@@ -170,6 +171,24 @@ class EarlyWarning:
         fired a new warning (bit i: ``SIGNALS[i]``), 0 on almost every step."""
         if self._channels is None:
             self._create(names, kernels)
+        if tf.executing_eagerly():
+            # an eager step: ~100 small ops run one by one would cost milliseconds; traced
+            # once, they are one function call
+            if self._eager is None:
+                self._eager = tf.function(self._update)
+            return self._eager(loss, grad_sq, list(weight_sq), names, kernels, half_max, healthy)
+        return self._update(loss, grad_sq, weight_sq, names, kernels, half_max, healthy)
+
+    def _update(
+        self,
+        loss: tf.Tensor,
+        grad_sq: tf.Tensor,
+        weight_sq: list[tf.Tensor],
+        names: tuple[str, ...],
+        kernels: tuple[bool, ...],
+        half_max: tf.Tensor | None,
+        healthy: tf.Tensor,
+    ) -> tf.Tensor:
         assert self._channels is not None and self._scalars is not None
         nan = tf.constant(float("nan"))
         width = len(self.names)
