@@ -68,7 +68,7 @@ from bench.workloads import (  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = "bench/results/overhead.json"
-DEFAULT_WORKLOADS = ALL_WORKLOADS
+DEFAULT_WORKLOADS = tuple(n for n in ALL_WORKLOADS if n != "mirrored")  # own process
 TOOLS = ("check_numerics", "dump_debug_info")
 TODO = [
     "mixed precision and tf.distribute workloads: not measured yet",

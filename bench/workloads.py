@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 N_BATCHES = 4
-ALL_WORKLOADS = ("mlp", "cnn", "lstm", "attention", "mlp-xla", "cnn-xla", "fit")
+ALL_WORKLOADS = ("mlp", "cnn", "lstm", "attention", "mlp-xla", "cnn-xla", "fit", "mirrored")
 
 
 @dataclass
@@ -22,11 +22,21 @@ class Workload:
     batches: list[tuple[Any, Any]]
     batch_size: int
     jit_compile: bool = False
+    #: ``mirrored``: the MirroredStrategy that runs ``fn`` on every replica (batches are split)
+    strategy: Any = None
 
     def compile(self, fn: Callable[..., Any]) -> Any:
-        """``fn`` as a tf.function with this workload's XLA setting."""
+        """``fn`` as a tf.function with this workload's XLA setting (under a strategy:
+        ``strategy.run(fn)`` with the mean loss, as a custom loop writes it)."""
         import tensorflow as tf
 
+        if self.strategy is not None:
+            strategy = self.strategy
+
+            def distributed(x: Any, y: Any) -> Any:
+                return strategy.reduce("mean", strategy.run(fn, args=(x, y)), axis=None)
+
+            return tf.function(distributed, jit_compile=self.jit_compile)
         return tf.function(fn, jit_compile=self.jit_compile)
 
     @property
@@ -45,6 +55,29 @@ def build_workload(name: str, seed: int = 0) -> Workload:
         workload.name = name
         workload.description += ", XLA (jit_compile=True)"
         workload.jit_compile = True
+        return workload
+    if name == "mirrored":  # the MLP on 2 logical CPUs; run it in its own process
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        try:
+            tf.config.set_logical_device_configuration(
+                cpu, [tf.config.LogicalDeviceConfiguration()] * 2
+            )
+        except RuntimeError:  # devices already initialised by an earlier workload
+            if len(tf.config.list_logical_devices("CPU")) < 2:
+                raise SystemExit(
+                    "the mirrored workload needs 2 logical CPUs set before TensorFlow starts: "
+                    "run it alone (python -m bench.overhead --workloads mirrored)"
+                ) from None
+        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+        with strategy.scope():
+            workload = build_workload("mlp", seed)
+            workload.optimizer.build(workload.model.trainable_variables)
+        dataset = tf.data.Dataset.from_tensor_slices(
+            tuple(tf.concat(part, 0) for part in zip(*workload.batches, strict=True))
+        ).batch(workload.batch_size)
+        workload.batches = list(strategy.experimental_distribute_dataset(dataset))
+        workload.name, workload.strategy = name, strategy
+        workload.description += ", MirroredStrategy on 2 logical CPUs (batch split in 2)"
         return workload
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
