@@ -45,9 +45,9 @@ safe mode (no Python code from the bundle is deserialized). Without ``trust`` no
 imported. docs/report.md describes the layout, the version policy and the limits of replay.
 
 This module is the public entry point; the work is done by ``bundle_format`` (version, file
-names, modes, :class:`BundleError`), ``bundle_write``, ``bundle_codec`` (the batches),
-``bundle_read`` (integrity and confinement) and ``bundle_replay`` (rebuild and variable
-matching).
+names, modes, :class:`BundleError`), ``bundle_write``, ``bundle_step`` (how to import the step
+again), ``bundle_codec`` (the batches), ``bundle_read`` (integrity and confinement) and
+``bundle_replay`` (rebuild and variable matching).
 
 This module imports neither TensorFlow nor Keras at import time: ``nantrace report`` reads
 bundles without them. Writing, and ``replay_bundle``, import them when called.
@@ -58,12 +58,8 @@ from __future__ import annotations
 from nantrace.bundle_format import BUNDLE_VERSION, BundleError
 from nantrace.bundle_read import Bundle, SavedVariable, list_bundles, load_bundle
 from nantrace.bundle_replay import ReplayOutcome, check_replay, replay_bundle
-from nantrace.bundle_write import (
-    function_reference,
-    sweep_stale_staging,
-    write_bundle,
-    write_warning_bundle,
-)
+from nantrace.bundle_step import function_reference
+from nantrace.bundle_write import sweep_stale_staging, write_bundle, write_warning_bundle
 
 __all__ = [
     "BUNDLE_VERSION",

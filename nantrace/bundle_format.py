@@ -6,6 +6,7 @@ reader raises. The layout itself is described in :mod:`nantrace.bundle`; the wri
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from typing import Any
@@ -32,7 +33,6 @@ STAGING_PREFIX = ".staging-"
 
 #: Bundle files are private to the user who wrote them (they may hold raw training data).
 FILE_MODE, DIR_MODE = 0o600, 0o700
-
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
@@ -44,3 +44,12 @@ class BundleError(NantraceError):
 def is_warning(report: Any) -> bool:
     """Whether ``report`` is an early warning's (its bundle is rendered, never replayed)."""
     return getattr(report, "kind", None) == WARNING_KIND
+
+
+def file_sha256(path: str) -> str:
+    """The SHA-256 of a file, read in 1 MiB chunks (bundle files can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -23,7 +23,8 @@ import numpy as np
 
 from nantrace.bundle_format import MANIFEST, MODEL, SHA256_HEX, BundleError, is_warning
 from nantrace.bundle_read import Bundle, SavedVariable
-from nantrace.bundle_write import import_root, unique_variables, unwrap_step
+from nantrace.bundle_step import import_root, unwrap_step
+from nantrace.bundle_write import unique_variables
 from nantrace.records import Report
 
 _DOTTED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")

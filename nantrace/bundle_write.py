@@ -2,9 +2,8 @@
 
 Atomic (assembled under a staging name, fsync'ed, sealed by ``bundle.sha256``, renamed into
 place in one ``os.replace``), private (files 0600 and folders 0700, without touching the process
-umask), and never in the way of the diagnosis: a failure to write is a note on the report. It
-also records how to import the step function again (its module file and that file's SHA-256),
-which is all replay may later import.
+umask), and never in the way of the diagnosis: a failure to write is a note on the report. What
+it records about the step function and model comes from ``bundle_step``.
 """
 
 from __future__ import annotations
@@ -40,8 +39,10 @@ from nantrace.bundle_format import (
     REPORT,
     STAGING_PREFIX,
     STATE,
+    file_sha256,
     is_warning,
 )
+from nantrace.bundle_step import function_reference, model_configs
 from nantrace.records import Report
 from nantrace.warning_records import WARNING_KIND, DivergenceReport
 
@@ -296,7 +297,7 @@ def _fill_staging(
         )
         manifest["history"] = {"file": HISTORY, "rows": len(record)}
 
-    configs = _model_configs(watched)
+    configs = model_configs(watched)
     if configs:
         contents.append(
             _write_file(staging, MODEL, json.dumps(configs, indent=2, default=_json_default))
@@ -362,15 +363,7 @@ def _write_npz(staging: str, name: str, arrays: dict[str, np.ndarray]) -> dict[s
         np.savez(handle, **arrays)
         handle.flush()
         os.fsync(handle.fileno())
-    return {"name": name, "bytes": os.path.getsize(path), "sha256": _sha256(path)}
-
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return {"name": name, "bytes": os.path.getsize(path), "sha256": file_sha256(path)}
 
 
 def _fsync_dir(path: str) -> None:
@@ -380,157 +373,6 @@ def _fsync_dir(path: str) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-
-
-def _model_configs(watched: Any) -> dict[str, Any]:
-    """Serialized configs of the Keras model and optimizers, where reachable (best effort)."""
-    keras = sys.modules.get("keras")
-    if keras is None:
-        return {}
-    out: dict[str, Any] = {}
-    model = find_model(watched)
-    if model is not None:
-        try:
-            out["model"] = keras.saving.serialize_keras_object(model)
-        except Exception as error:  # subclassed models without get_config
-            out["model"] = {"class_name": type(model).__name__, "config": None}
-            out["model_error"] = f"{type(error).__name__}: {str(error)[:200]}"
-    optimizers = []
-    for optimizer in getattr(watched, "optimizers", []):
-        try:
-            optimizers.append(keras.saving.serialize_keras_object(optimizer))
-        except Exception:
-            optimizers.append({"class_name": type(optimizer).__name__, "config": None})
-    if optimizers:
-        out["optimizers"] = optimizers
-    return out
-
-
-def find_model(watched: Any) -> Any:
-    """The Keras model of a watched step: the ``model=`` hint, the model a bound
-    ``Model.train_step`` belongs to, or a model the step function names (global or closure)."""
-    keras = sys.modules.get("keras")
-    if keras is None:
-        return None
-    if isinstance(getattr(watched, "model", None), keras.Model):
-        return watched.model
-    fn = getattr(watched, "python_fn", None)
-    owner = getattr(fn, "__self__", None)
-    if isinstance(owner, keras.Model):
-        return owner
-    try:
-        import inspect
-
-        names = inspect.getclosurevars(fn)
-    except (TypeError, ValueError):
-        return None
-    candidates = [
-        value
-        for value in (*names.nonlocals.values(), *names.globals.values())
-        if isinstance(value, keras.Model)
-    ]
-    if not candidates:
-        return None
-    return max(candidates, key=lambda m: sum(int(np.prod(v.shape)) for v in m.variables))
-
-
-def function_reference(watched: Any) -> dict[str, Any]:
-    """How to import the step function again: ``module``, ``qualname``, whether that import
-    gives back this very function, and if not, why (a script's ``__main__``, a closure...)."""
-    fn = getattr(watched, "python_fn", None)
-    module = getattr(fn, "__module__", None)
-    qualname = getattr(fn, "__qualname__", None)
-    ref: dict[str, Any] = {
-        "module": module,
-        "qualname": qualname,
-        "compiled": bool(getattr(watched, "compiled", False)),
-        "jit_compile": bool(getattr(watched, "jit_compile", False)),
-        "importable": False,
-        "reason": None,
-        "file": None,
-        "sha256": None,
-        "import_root": None,
-        "keras_train_step": False,
-    }
-    try:
-        import inspect
-
-        source = inspect.getsourcefile(fn)
-    except (TypeError, OSError):
-        source = None
-    if source and os.path.isfile(source):
-        # the one file replay may import, and its checksum: replay refuses it once it changed
-        ref["file"] = os.path.abspath(source)
-        ref["sha256"] = _sha256(ref["file"])
-    if module and ref["file"] and module != "__main__":
-        ref["import_root"] = import_root(ref["file"], module)
-    owner = getattr(fn, "__self__", None)
-    keras = sys.modules.get("keras")
-    ref["keras_train_step"] = bool(
-        keras is not None
-        and isinstance(owner, keras.Model)
-        and getattr(fn, "__name__", "") == "train_step"
-    )
-    ref["reason"] = _not_importable_reason(fn, module, qualname)
-    ref["importable"] = ref["reason"] is None
-    return ref
-
-
-def import_root(file: str, module: str) -> str:
-    """The folder on ``sys.path`` from which ``file`` imports as ``module``."""
-    depth = module.count(".") + 1
-    root = os.path.dirname(os.path.abspath(file))
-    if os.path.basename(file) == "__init__.py":
-        depth += 1
-    for _ in range(depth - 1):
-        root = os.path.dirname(root)
-    return root
-
-
-def _not_importable_reason(fn: Any, module: str | None, qualname: str | None) -> str | None:
-    if fn is None or not module or not qualname:
-        return "the step function has no module or qualified name"
-    owner = getattr(fn, "__self__", None)
-    if owner is not None:
-        return (
-            f"the step is a bound method of a {type(owner).__name__} object "
-            f"({qualname}); a method of one object cannot be imported by name"
-        )
-    if module == "__main__":
-        return (
-            f"{qualname} is defined in __main__ (a script run directly); move the step, model "
-            "and optimizer into an importable module to replay it in another process"
-        )
-    if "<locals>" in qualname or "<lambda>" in qualname:
-        return (
-            f"{module}:{qualname} is defined inside another function (a closure or lambda); "
-            "define the step at module level to replay it in another process"
-        )
-    loaded = sys.modules.get(module)
-    if loaded is None:
-        return f"module {module} is not imported under that name"
-    obj: Any = loaded
-    for part in qualname.split("."):
-        obj = getattr(obj, part, None)
-        if obj is None:
-            return f"{module}:{qualname} does not name the step function"
-    if unwrap_step(obj) is not fn:
-        return f"{module}:{qualname} names another object than the watched step function"
-    return None
-
-
-def unwrap_step(obj: Any) -> Any:
-    """The Python function under a ``Watched``, a ``tf.function`` or ``functools.wraps``."""
-    for _ in range(8):
-        inner = getattr(obj, "python_fn", None)  # nantrace.Watched
-        if inner is None:
-            inner = getattr(obj, "python_function", None)  # tf.function
-        if inner is None:
-            inner = getattr(obj, "__wrapped__", None)
-        if inner is None or inner is obj:
-            return obj
-        obj = inner
-    return obj
 
 
 def _json_default(value: Any) -> Any:
