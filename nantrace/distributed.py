@@ -106,11 +106,12 @@ def gather_texts(strategy: Any, text: str) -> list[str]:
     return texts[::local]  # one per worker (a worker's local replicas send the same text)
 
 
-def merge_reports(strategy: Any, report: Any) -> Any:
+def merge_reports(strategy: Any, report: Any, bundle: bool = False) -> Any:
     """The run's one report: this worker's report merged with every other worker's.
 
     The origin is taken from the first worker (by index) whose replay named one; the others
-    are summarised in a note. All workers must call this after the same trip."""
+    are summarised in a note (``bundle``: say which worker writes the bundle). All workers
+    must call this after the same trip."""
     from nantrace.records import Report
 
     me = worker_index(strategy)
@@ -141,11 +142,12 @@ def merge_reports(strategy: Any, report: Any) -> Any:
             "fixes ranked, not verified by replay: under MultiWorkerMirroredStrategy a "
             "verification step would run collectives the other workers do not"
         )
-    notes.append(
-        "this worker writes the merged bundle (the chief)"
-        if me == 0
-        else "the chief (worker 0) writes the merged report's bundle"
-    )
+    if bundle:
+        notes.append(
+            "this worker writes the merged bundle (the chief)"
+            if me == 0
+            else "the chief (worker 0) writes the merged report's bundle"
+        )
     return dataclasses.replace(
         chosen, origin=origin, notes=tuple(notes), reproduced=bool(named) or chosen.reproduced
     )

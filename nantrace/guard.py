@@ -423,7 +423,9 @@ class Watched:
         else:  # multi-worker: verifying would run collectives the other workers do not
             report = self.diagnose(trip, args, kwargs, verify=False if workers > 1 else None)
         if workers > 1:  # every worker gets the one merged report
-            report = distributed.merge_reports(self.strategy, report)
+            report = distributed.merge_reports(
+                self.strategy, report, bundle=self.bundle_dir is not None
+            )
         if notes:
             report = dataclasses.replace(report, notes=(*report.notes, *notes))
         if self.bundle_dir is not None and (
