@@ -86,6 +86,16 @@ VARIABLE_WRITE_OPS: frozenset[str] = frozenset(
 )
 
 
+def trackable_object_graph(serialized: bytes) -> Any:
+    """A TF2 checkpoint's object graph: the proto TF stores under ``_CHECKPOINTABLE_OBJECT_GRAPH``
+    (read by ``nantrace scan`` to name variables and tell optimizer slots from weights)."""
+    from tensorflow.core.protobuf import trackable_object_graph_pb2
+
+    graph = trackable_object_graph_pb2.TrackableObjectGraph()
+    graph.ParseFromString(serialized)
+    return graph
+
+
 def is_tf_function(fn: Any) -> bool:
     """True for objects made by ``tf.function`` (polymorphic functions)."""
     return hasattr(fn, "python_function") and hasattr(fn, "get_concrete_function")

@@ -151,14 +151,12 @@ def _corrupt_tf(prefix: str, error: BaseException, key: str | None = None) -> Na
 
 
 def _read_object_graph(reader: Any, prefix: str, key: str) -> Any:
-    from tensorflow.core.protobuf import trackable_object_graph_pb2
+    from nantrace import _tf_compat
 
     try:
-        graph = trackable_object_graph_pb2.TrackableObjectGraph()
-        graph.ParseFromString(reader.get_tensor(key))
+        return _tf_compat.trackable_object_graph(reader.get_tensor(key))
     except Exception as error:
         raise _corrupt_tf(prefix, error, key) from None
-    return graph
 
 
 def _strip_key(key: str) -> str:
