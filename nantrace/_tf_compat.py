@@ -86,6 +86,20 @@ VARIABLE_WRITE_OPS: frozenset[str] = frozenset(
 )
 
 
+#: Where Keras (3, and tf_keras) keeps the code that builds ops on a user's behalf: layers,
+#: models, losses, trainers, optimizers, metrics (file-path fragments; Keras's own layout).
+KERAS_BUILDS_OPS_IN = (
+    "/keras/src/layers/",
+    "/keras/src/models/",
+    "/keras/src/losses/",
+    "/keras/src/trainers/",
+    "/keras/src/optimizers/",
+    "/keras/src/metrics/",
+    "/keras/src/ops/operation.py",
+    "/tf_keras/",
+)
+
+
 def trackable_object_graph(serialized: bytes) -> Any:
     """A TF2 checkpoint's object graph: the proto TF stores under ``_CHECKPOINTABLE_OBJECT_GRAPH``
     (read by ``nantrace scan`` to name variables and tell optimizer slots from weights)."""

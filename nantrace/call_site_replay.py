@@ -135,14 +135,7 @@ def simulating(edit: CallSiteEdit) -> Iterator[EditTrace]:
 
 #: Library code between the op and the user's frame that makes the op not the user's own call
 #: (a Keras layer, loss or model builds it: the user cannot edit that call at their line).
-_INDIRECT = (
-    "/keras/src/layers/",
-    "/keras/src/models/",
-    "/keras/src/losses/",
-    "/keras/src/trainers/",
-)
-_INDIRECT += ("/keras/src/optimizers/", "/keras/src/metrics/", "/keras/src/ops/operation.py")
-_INDIRECT += ("/tf_keras/",)
+_INDIRECT = _tf_compat.KERAS_BUILDS_OPS_IN
 
 
 def _within(site: str | None, file: str, span: tuple[int, int] | None) -> bool:
