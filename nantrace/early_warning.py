@@ -14,8 +14,10 @@ variable's norm (:mod:`nantrace.sentinel`). The detectors read those numbers as 
 Every channel keeps a baseline and a mean absolute deviation of its own healthy steps (an
 exponential average, deviations clipped at 3x, so one outlier barely moves it; cumulative during
 the warm-up). A channel is *over* when it exceeds its baseline by ``max(K * deviation, margin)``
-for several consecutive steps; over steps do not move the baseline, so steady growth stays
-visible. Growth signals also need the loss to be worse than its own baseline (a healthy run may
+for several consecutive steps *and* is still growing (up, since it went over, by half its
+margin or half its excess at that step, whichever is larger; or over for three times that many
+steps): a spike that plateaus and recovers is not
+divergence. Over steps do not move the baseline, so steady growth stays visible. Growth signals also need the loss to be worse than its own baseline (a healthy run may
 grow its weights while the loss falls). One episode warns once: after a warning nothing warns
 again until no channel has been over for ``REARM`` steps.
 
@@ -77,8 +79,16 @@ WEIGHT = ChannelKind("weight_norm_growth", 0.02, 4.0, math.log(2.0), 0.0, 5, Tru
 RATIO = ChannelKind("update_ratio", 0.05, 4.0, math.log(10.0), 0.0, 4, True, 2.0)
 HALF = ChannelKind("float16_range", 0.02, 4.0, math.log(4.0), 0.0, 2, False)
 
+#: a channel over its threshold fires only while it is still growing: up by this fraction of
+#: its margin (or of how far over its baseline it was then, if more) since the step it went
+#: over (a spike that plateaus or recovers is not growth)...
+GROWTH = 0.5
+#: ...or once it has been over for this many times its ``sustain`` steps (a run stuck far above
+#: its healthy level).
+LONG = 3
+
 # rows of the per-channel state
-_BASE, _DEV, _OVER, _PREV = range(4)
+_BASE, _DEV, _OVER, _PREV, _ONSET = range(5)
 # entries of the scalar state
 _N, _LOSS_FAST, _ARMED, _UNDER = range(4)
 
@@ -139,9 +149,10 @@ class EarlyWarning:
     def _create(self, names: tuple[str, ...], kernels: tuple[bool, ...]) -> None:
         self._layout(names, kernels)
         size = len(self.kinds)
-        initial = np.zeros((4, size), np.float32)
+        initial = np.zeros((5, size), np.float32)
         initial[_BASE] = np.nan
         initial[_PREV] = np.nan
+        initial[_ONSET] = np.nan
         with tf.init_scope():
             self._channels = tf.Variable(
                 initial,
@@ -194,7 +205,7 @@ class EarlyWarning:
         width = len(self.names)
         state = self._channels.read_value()
         scalars = self._scalars.read_value()
-        base, dev, over_n, prev = tf.unstack(state)
+        base, dev, over_n, prev, onset = tf.unstack(state)
         n, loss_fast, armed, under = tf.unstack(scalars)
 
         if names == self.names and weight_sq and width:
@@ -228,7 +239,14 @@ class EarlyWarning:
         if half_max is not None:  # float16: far enough from zero to matter, or near the limit
             above = (above & (x > c["floor"])) | (x > c["hard"])
         over = finite & c["eligible"] & warm & above
+        onset = tf.where(over & (over_n == 0.0), x, onset)
         over_n = tf.where(over, over_n + 1.0, 0.0)
+        # still growing: up by half of its margin, or of its excess at the onset if larger (a
+        # jump far over the threshold must keep climbing, not just stay up)
+        climb = GROWTH * tf.maximum(margin, onset - base)
+        growing = (x - onset >= climb) | (over_n >= LONG * c["sustain"])
+        if half_max is not None:
+            growing = growing | (x > c["hard"])
 
         # the loss gate: the recent loss above its healthy baseline (or no loss to compare)
         loss_now = x[1]
@@ -242,7 +260,7 @@ class EarlyWarning:
         )
         loss_up = tf.logical_or(tf.logical_not(loss_known), loss_fast > base[1])
         gate_ok = loss_up | tf.logical_not(c["gated"]) | (diff > c["bypass"] * margin)
-        fire = over & (over_n >= c["sustain"]) & gate_ok
+        fire = over & (over_n >= c["sustain"]) & growing & gate_ok
         fired = tf.linalg.matvec(c["onehot"], tf.cast(fire, tf.float32)) > 0.0
         any_over = tf.reduce_any(over)
         new = fired & (armed > 0.0)
@@ -258,7 +276,7 @@ class EarlyWarning:
         new_prev = tf.where(finite, x, prev)
         under = tf.where(any_over, 0.0, under + 1.0)
         armed = tf.where(any_new, 0.0, tf.where(under >= REARM, 1.0, armed))
-        new_state = tf.stack([new_base, new_dev, over_n, new_prev])
+        new_state = tf.stack([new_base, new_dev, over_n, new_prev, onset])
         new_scalars = tf.stack([n + 1.0, loss_fast, armed, under])
         # a tripped step (rolled back, or skipped under on_nan="warn") leaves no trace here
         self._channels.assign(tf.where(healthy, new_state, state), read_value=False)
@@ -286,7 +304,7 @@ class EarlyWarning:
         if channels is None:
             return (), ()
         state, _ = channels
-        base, dev, over_n, x = state
+        base, dev, over_n, x, _ = state
         c = self._constants
         margin = np.maximum(c["k"] * dev, c["margin"] + c["proportional"] * np.abs(base))
         best: dict[str, Signal] = {}
