@@ -324,8 +324,18 @@ def _fit_patch(runner: _Runner, original: Callable[..., Any]) -> Callable[..., A
             vars(self).get("make_train_function"), types.FunctionType
         )
         if not watched_already:
-            if not _tf_compat.is_default_strategy(getattr(self, "distribute_strategy", None)):
-                runner.note("model.fit under a tf.distribute strategy is not watched (not yet)")
+            strategy = getattr(self, "distribute_strategy", None)
+            refusal = None
+            if not _tf_compat.is_default_strategy(strategy):
+                from nantrace.distributed import check_supported
+                from nantrace.errors import NantraceError
+
+                try:
+                    check_supported(strategy, "model.fit")
+                except NantraceError as error:
+                    refusal = error
+            if refusal is not None:
+                runner.note(f"model.fit is not watched: {refusal}")
             else:
                 # one callback per model, reused by its later fit() calls (a loop of
                 # fit(epochs=1) keeps one guarded function and one TensorBoard run)

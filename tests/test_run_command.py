@@ -385,3 +385,40 @@ def test_fit_in_a_loop_is_one_watched_step_and_one_tensorboard_run(tmp_path, run
     assert outcome.exit_code == 0 and outcome.watched == ("model.fit (6 steps)",)
     assert os.listdir(tmp_path / "tb") == ["fit"]
     assert tensorboard_tags(tmp_path / "tb" / "fit")["nantrace/loss"] == list(range(6))
+
+
+FIT_UNDER_STRATEGY = """
+import numpy as np
+import tensorflow as tf
+import keras
+
+keras.utils.set_random_seed(0)
+strategy = tf.distribute.{strategy}
+with strategy.scope():
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)]
+    )
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
+x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+x[40, 2] = np.nan
+model.fit(x, np.ones((64, 1), "float32"), batch_size=16, epochs=1, verbose=0, shuffle=False)
+print("fit finished")
+"""
+
+
+def test_model_fit_under_a_mirrored_strategy_is_watched(tmp_path, run_script):
+    body = FIT_UNDER_STRATEGY.replace("{strategy}", 'MirroredStrategy(["/cpu:0"])')
+    outcome = run_script(write(tmp_path, "fit_mirrored.py", body))
+    assert outcome.exit_code == 1 and outcome.raised
+    (report,) = outcome.reports
+    assert report.origin.kind == "input_data" and report.trip.step == 2
+
+
+def test_model_fit_under_an_unsupported_strategy_runs_unwatched_with_a_note(tmp_path, run_script):
+    body = FIT_UNDER_STRATEGY.replace(
+        "{strategy}", 'experimental.CentralStorageStrategy(["/cpu:0"])'
+    )
+    outcome = run_script(write(tmp_path, "fit_central.py", body))
+    assert outcome.exit_code == 0 and outcome.reports == ()
+    (note,) = outcome.notes
+    assert "CentralStorageStrategy" in note and "MirroredStrategy" in note
