@@ -182,3 +182,16 @@ def test_scorer_rejects_an_unknown_scenario() -> None:
     )
     assert proc.returncode == 2
     assert "unknown scenario(s): no_such_run" in proc.stderr
+
+
+def test_scorer_without_early_warning_says_so_and_exits_0(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before the detectors land (``early_warning=`` not in the signatures) the scorer prints
+    one line and exits 0, running nothing."""
+    import score_divergence
+
+    monkeypatch.setattr(suite, "early_warning_available", lambda: False)
+    monkeypatch.setattr(suite, "run_plain", lambda *a, **k: pytest.fail("ran a scenario"))
+    assert score_divergence.main(["--only", "healthy_mlp"]) == 0
+    assert capsys.readouterr().out.strip() == "early warning not available"
