@@ -112,6 +112,17 @@ def test_run_plain_sees_the_batch_loss_in_fit() -> None:
     np.testing.assert_allclose(outcome.losses, suite.run_plain(loop).losses, rtol=1e-4)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["gru_sgd_lr_high", "cnn_sgd_lr_high_fit"])
+def test_a_scenario_repeats_exactly(name: str) -> None:
+    """The lead compares two runs of one scenario (plain and watched): the fixed seed must
+    give the same weights and batches, hence the same losses and the same end, each time."""
+    scenario = suite.by_name(name)
+    first, second = suite.run_plain(scenario), suite.run_plain(scenario)
+    assert first.end_step == second.end_step is not None
+    np.testing.assert_array_equal(first.losses, second.losses)
+
+
 needs_early_warning = pytest.mark.skipif(
     not suite.early_warning_available(),
     reason="nantrace.watch / NanTraceCallback do not take early_warning= yet",
