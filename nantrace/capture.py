@@ -150,6 +150,9 @@ class ReplayCapture(hooks.StepObserver):
         self.gradient_ids: set[int] = set()
         self.loss_names: list[str] = []
         self.optimizers: list[Any] = []
+        #: (optimizer, first op index, end index) of each optimizer's update, in order: which
+        #: optimizer wrote an update op (two optimizers in one step, e.g. a GAN).
+        self.apply_spans: list[tuple[Any, int, int]] = []
         self.layers_seen: dict[str, Any] = {}
         self._producer: dict[int, int] = {}
         self._keep_alive: list[Any] = []
@@ -238,11 +241,16 @@ class ReplayCapture(hooks.StepObserver):
             self.distributed = True
         if all(optimizer is not o for o in self.optimizers):
             self.optimizers.append(optimizer)
+        self.apply_spans.append((optimizer, len(self.records), -1))
         for variable in list(variables) + _tf_compat.optimizer_variables(optimizer):
             self.add_variable(variable)
 
     def apply_end(self, optimizer: Any) -> None:
         self.in_apply -= 1
+        for i in range(len(self.apply_spans) - 1, -1, -1):
+            if self.apply_spans[i][0] is optimizer and self.apply_spans[i][2] < 0:
+                self.apply_spans[i] = (optimizer, self.apply_spans[i][1], len(self.records))
+                break
 
     def before_write(self, variable: tf.Variable) -> None:
         self.add_variable(variable)

@@ -320,6 +320,9 @@ def gather_evidence(
         evidence.stale_variables = stale_variables(capture)
     if layers:
         evidence.output_activation = _activation_name(layers[list(layers)[-1]])
+    writer = _writing_optimizer(capture, record)
+    if writer is not None:  # the optimizer whose update made the origin comes first
+        optimizers = [writer] + [o for o in optimizers if o is not writer]
     for optimizer in optimizers:
         name = type(optimizer).__name__
         if name == "LossScaleOptimizer":
@@ -357,6 +360,16 @@ def gather_evidence(
             capture.records[p].op_type if p is not None else None for p in subject.producers
         )
     return evidence
+
+
+def _writing_optimizer(capture: ReplayCapture | None, record: OpRecord | None) -> Any:
+    """The optimizer whose update ran ``record`` (None outside every optimizer's update)."""
+    if capture is None or record is None:
+        return None
+    for optimizer, start, end in getattr(capture, "apply_spans", []):
+        if start <= record.index and (end < 0 or record.index < end):
+            return optimizer
+    return None
 
 
 #: Ops that scale the gradient by the step size in a hand-written update.

@@ -310,3 +310,24 @@ def test_loss_scale_optimizer_under_fit():
     assert float(optimizer.dynamic_scale.numpy()) < 2.0**40
     for variable in model.trainable_variables:
         assert np.isfinite(variable.numpy()).all()
+
+
+def test_gan_update_overflow_reads_the_learning_rate_of_the_optimizer_that_wrote_it():
+    """Two optimizers: the discriminator's Adam(1e-3) runs first, the generator's SGD(1e38)
+    second and overflows a generator weight. The evidence is the generator's optimizer (its
+    learning rate and name), not the first one seen."""
+    generator, discriminator, _, d_opt = gan()
+    g_opt = keras.optimizers.SGD(1e38)
+    step = gan_step(generator, discriminator, g_opt, d_opt)
+    rng = np.random.default_rng(0)
+    with pytest.raises(nantrace.NonFiniteError) as caught:
+        step(
+            tf.constant(rng.normal(size=(16, 3)).astype("float32")),
+            tf.constant(rng.normal(size=(16, 2)).astype("float32") * 100),
+        )
+    report = caught.value.report
+    assert report.origin.kind == "optimizer_update"
+    assert report.origin.variable.startswith("generator/")
+    assert report.cause.id == "learning_rate_too_high"
+    assert report.cause.evidence["learning_rate"] == pytest.approx(1e38, rel=1e-6)
+    assert "SGD" in report.cause.summary
