@@ -86,6 +86,18 @@ class Watched:
         early_warning: str = "warn",
     ) -> None:
         self.early_warning = check_mode(early_warning, "nantrace.watch")
+        #: the options, for the per-instance guard of a decorated method (``__get__``).
+        self._options: dict[str, Any] = dict(
+            model=model,
+            optimizer=optimizer,
+            on_nan=on_nan,
+            bundle_dir=bundle_dir,
+            history=history,
+            anchor_every=anchor_every,
+            verify=verify,
+            log_dir=log_dir,
+            early_warning=early_warning,
+        )
         if on_nan not in ON_NAN_MODES:
             raise NantraceError(
                 f"nantrace.watch: on_nan must be one of {', '.join(ON_NAN_MODES)}; "
@@ -233,6 +245,22 @@ class Watched:
 
                 on_warning(self, step, int(flags[STATUS_WARNING]), args, kwargs)
         return outputs
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        """``@nantrace.watch`` on a method: each instance gets its own guard around its bound
+        step (its own history, anchor and reports), made at first access and kept on the
+        instance, as ``tf.function`` does for methods."""
+        if instance is None:
+            return self
+        key = f"_nantrace_watched_{id(self)}"
+        bound = getattr(instance, "__dict__", {}).get(key)
+        if bound is None:
+            bound = Watched(self.fn.__get__(instance, owner), **self._options)
+            try:
+                instance.__dict__[key] = bound
+            except (AttributeError, TypeError):  # __slots__: a new guard per access
+                pass
+        return bound
 
     def fresh_runner(self, early_warning: str = "off") -> Watched:
         """A new guard around the same step, model and optimizer, sharing no trace or history:
