@@ -13,16 +13,16 @@ variable's norm (:mod:`nantrace.sentinel`). The detectors read those numbers as 
 
 Every channel keeps a baseline and a mean absolute deviation of its own healthy steps (an
 exponential average, deviations clipped at 3x, so one outlier barely moves it; cumulative during
-the warm-up). A channel is *over* when it exceeds its baseline by ``max(K * deviation, margin)``
-for several consecutive steps *and* is still growing (up, since it went over, by half its
-margin or half its excess at that step, whichever is larger; or over for three times that many
-steps): a spike that plateaus and recovers is not
-divergence. Over steps do not move the baseline, so steady growth stays visible. Growth signals also need the loss to be worse than its own baseline (a healthy run may
-grow its weights while the loss falls). One episode warns once: after a warning nothing warns
-again until no channel has been over for ``REARM`` steps.
+the warm-up). A channel is *over* when it exceeds its baseline by ``max(K * deviation, margin)``;
+it *fires* after several consecutive over steps if it is still growing (up, since it went over,
+by half its margin or half its excess at that step, whichever is larger; or over for three times
+that many steps): a spike that plateaus and recovers is not divergence. Over steps do not move
+the baseline, so steady growth stays visible. Growth signals also need the loss to be worse than
+its own baseline (a healthy run may grow its weights while the loss falls). One episode warns
+once: after a warning nothing warns again until no channel has been over for ``REARM`` steps.
 
-All of it is one read and one write of two small ``tf.Variable`` s and a few dozen fused
-element-wise ops on vectors of ``4 + 2 x kernels`` floats; the result (a bit per signal that
+All of it is one read and one write of two small ``tf.Variable`` s and about 120 small
+element-wise ops on vectors of ``3 + 2 x kernels`` floats; the result (a bit per signal that
 fired) is one more int of the step's status vector: no extra host sync.
 """
 
