@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 from nantrace.causes import infer_cause
-from nantrace.evidence import gather_evidence
+from nantrace.evidence import gather_evidence, writing_optimizer
 from nantrace.failing_path import failing_path
 from nantrace.fixes import generic_candidates, rank_fixes
 from nantrace.graph import build_graph, path_between, provenance_summary
@@ -42,6 +42,9 @@ def build_report(
             "non-finite loss or gradients (unused or masked out); the origin below is an op"
         )
     optimizers = capture.optimizers or watched.optimizers
+    writer = writing_optimizer(capture, record)  # two optimizers (a GAN): the origin's first
+    if writer is not None:
+        optimizers = [writer] + [o for o in optimizers if o is not writer]
     history = watched.history.read() if watched.history is not None else None
     failing = failing_path(capture, graph, record)
     evidence = gather_evidence(

@@ -320,7 +320,7 @@ def gather_evidence(
         evidence.stale_variables = stale_variables(capture)
     if layers:
         evidence.output_activation = _activation_name(layers[list(layers)[-1]])
-    writer = _writing_optimizer(capture, record)
+    writer = writing_optimizer(capture, record)
     if writer is not None:  # the optimizer whose update made the origin comes first
         optimizers = [writer] + [o for o in optimizers if o is not writer]
     for optimizer in optimizers:
@@ -362,7 +362,7 @@ def gather_evidence(
     return evidence
 
 
-def _writing_optimizer(capture: ReplayCapture | None, record: OpRecord | None) -> Any:
+def writing_optimizer(capture: ReplayCapture | None, record: OpRecord | None) -> Any:
     """The optimizer whose update ran ``record`` (None outside every optimizer's update)."""
     if capture is None or record is None:
         return None

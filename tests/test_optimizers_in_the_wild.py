@@ -331,3 +331,27 @@ def test_gan_update_overflow_reads_the_learning_rate_of_the_optimizer_that_wrote
     assert report.cause.id == "learning_rate_too_high"
     assert report.cause.evidence["learning_rate"] == pytest.approx(1e38, rel=1e-6)
     assert "SGD" in report.cause.summary
+
+
+def test_gan_fix_verification_changes_the_optimizer_that_wrote_the_origin(monkeypatch):
+    """Verification gets the generator's optimizer (whose update overflowed), so a
+    lower_learning_rate fix is tried on it, not on the discriminator's optimizer."""
+    from nantrace import verify
+
+    seen = []
+
+    def record_context(context, fixes):
+        seen.append(context.optimizer)
+        return fixes, [], []
+
+    monkeypatch.setattr(verify, "verify_fixes", record_context)
+    generator, discriminator, _, d_opt = gan()
+    g_opt = keras.optimizers.SGD(1e38)
+    step = nantrace.watch(gan_step(generator, discriminator, g_opt, d_opt).fn)
+    rng = np.random.default_rng(0)
+    with pytest.raises(nantrace.NonFiniteError):
+        step(
+            tf.constant(rng.normal(size=(16, 3)).astype("float32")),
+            tf.constant(rng.normal(size=(16, 2)).astype("float32") * 100),
+        )
+    assert seen and seen[0] is g_opt
