@@ -352,6 +352,11 @@ def legacy_keras_patch_targets() -> list[tuple[type, str, str]] | None:
     ]
 
 
+def is_legacy_keras_model(model: Any) -> bool:
+    """A ``tf_keras`` (Keras 2) model: its ``fit`` runs Keras 2 callbacks and train functions."""
+    return any(cls.__module__.split(".")[0] == "tf_keras" for cls in type(model).__mro__)
+
+
 def legacy_written_variables(optimizer: Any, variables: list[Any]) -> list[Any]:
     """The variables and slot variables a legacy (``OptimizerV2``) fused update writes."""
     written = list(variables)

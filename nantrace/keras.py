@@ -75,6 +75,15 @@ def _guarded_train_function(
     return train_function
 
 
+def _refuse_legacy_keras(model: Any, what: str) -> None:
+    if _tf_compat.is_legacy_keras_model(model):
+        raise NantraceError(
+            f"{what}: a tf_keras (Keras 2) model's fit is not supported (its callbacks and "
+            "train function are Keras 2's); watch its custom training loop with @nantrace.watch "
+            "instead (tf_keras layers and optimizers are observed there)"
+        )
+
+
 class NanTraceCallback(keras.callbacks.Callback):
     """Guard every ``model.fit`` step; diagnose the first non-finite one.
 
@@ -130,6 +139,10 @@ class NanTraceCallback(keras.callbacks.Callback):
     @property
     def early_warnings(self) -> list:
         return list(self._function.watched.early_warnings) if self._function is not None else []
+
+    def set_model(self, model: Any) -> None:
+        _refuse_legacy_keras(model, "nantrace.keras.NanTraceCallback")
+        super().set_model(model)
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self._original_train_function = self.model.train_function
@@ -197,6 +210,7 @@ def watch_model(
     model: Any, on_nan: str = "raise", bundle_dir: str | None = None, early_warning: str = "warn"
 ) -> Any:
     """``nantrace.watch(model)``: every later ``model.fit`` runs guarded. Returns the model."""
+    _refuse_legacy_keras(model, "nantrace.watch(model)")
     check_mode(early_warning, "nantrace.watch")
     if on_nan not in ON_NAN_MODES:
         raise NantraceError(

@@ -146,3 +146,18 @@ def test_loss_op_of_a_tf_keras_model_is_a_loss_origin():
     assert report.origin.kind == "loss"
     assert report.origin.op_type == "Log"
     assert report.origin.layer is None
+
+
+def test_tf_keras_fit_is_refused_in_one_line():
+    """The callback and watch(model) are Keras 3's: with a tf_keras model they refuse with a
+    NantraceError that points to the custom loop, instead of failing inside tf_keras."""
+    from nantrace.errors import NantraceError
+    from nantrace.keras import NanTraceCallback
+
+    model = make_model()
+    model.compile(optimizer="adam", loss="mse")
+    x, y = batch()
+    with pytest.raises(NantraceError, match="tf_keras .* not supported.*@nantrace.watch"):
+        model.fit(x, y, callbacks=[NanTraceCallback()], verbose=0)
+    with pytest.raises(NantraceError, match="tf_keras .* not supported"):
+        nantrace.watch(model)
