@@ -124,3 +124,34 @@ def test_two_batches_per_call_are_both_kept_in_order():
     assert report.origin.tensor == "next(it) #1[0]"
     assert report.origin.rows == (BAD_ROW,)
     assert len(list(it)) == 1
+
+
+def test_healthy_iterator_steps_are_bit_identical_to_unwatched():
+    """Recording the consumed batches changes nothing a healthy step computes."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(40, 3)).astype("float32")
+    y = rng.normal(size=(40, 1)).astype("float32")
+    results = []
+    for watched in (False, True):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential(
+            [keras.Input((3,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(1)]
+        )
+        optimizer = keras.optimizers.Adam(1e-2)
+
+        def step(it, model=model, optimizer=optimizer):
+            bx, by = next(it)
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.square(model(bx, training=True) - by))
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+            return loss
+
+        compiled = tf.function(step)
+        run = nantrace.watch(compiled) if watched else compiled
+        it = iter(tf.data.Dataset.from_tensor_slices((x, y)).batch(8))
+        losses = [float(run(it)) for _ in range(5)]
+        results.append((losses, [v.numpy() for v in model.variables]))
+    assert results[0][0] == results[1][0]
+    for a, b in zip(results[0][1], results[1][1], strict=True):
+        np.testing.assert_array_equal(a, b)
