@@ -410,12 +410,26 @@ def on_warning(watched: Any, step: int, bits: int, args: tuple, kwargs: dict) ->
     except Exception as error:  # a diagnosis bug must not cost the user the warning (or the run)
         report = _bare_report(watched, step, bits, error)
     report = _check_fixes(watched, report, args, kwargs)
+    if getattr(watched, "bundle_dir", None) is not None and _writes_bundles(watched):
+        from nantrace.bundle import write_warning_bundle
+
+        report = write_warning_bundle(watched, report, args, kwargs, watched.bundle_dir)
     watched.early_warnings.append(report)
     if watched.early_warning == "raise":
         raise DivergenceError(report)
     from nantrace.guard import _warn
 
     _warn(DivergenceWarning(f"nantrace: {report.headline()}", report), stacklevel=3)
+
+
+def _writes_bundles(watched: Any) -> bool:
+    """One process writes a run's bundles: the only one, or a multi-worker run's chief."""
+    strategy = getattr(watched, "strategy", None)
+    if strategy is None:
+        return True
+    from nantrace import distributed
+
+    return distributed.worker_count(strategy) == 1 or distributed.worker_index(strategy) == 0
 
 
 def _bare_report(watched: Any, step: int, bits: int, error: Exception) -> Any:

@@ -8,6 +8,7 @@ it overflows), an MLP whose learning-rate schedule grows, and healthy runs that 
 from __future__ import annotations
 
 import math
+import os
 import warnings
 
 import keras
@@ -165,7 +166,7 @@ def test_bad_mode_is_one_line():
         NanTraceCallback(early_warning=True)
 
 
-def linear_run(early_warning="warn", steps=400, lr=1.05):
+def linear_run(early_warning="warn", steps=400, lr=1.05, bundle_dir=None):
     """SGD just past the stability limit of a linear regression: the loss grows ~1.07x per
     step from its start, and overflows after ~190 steps."""
     keras.utils.set_random_seed(1)
@@ -176,7 +177,7 @@ def linear_run(early_warning="warn", steps=400, lr=1.05):
     optimizer = keras.optimizers.SGD(lr)
     loss_fn = keras.losses.MeanSquaredError()
 
-    @nantrace.watch(early_warning=early_warning, verify=False)
+    @nantrace.watch(early_warning=early_warning, verify=False, bundle_dir=bundle_dir)
     @tf.function
     def step(x, y):
         with tf.GradientTape() as tape:
@@ -230,6 +231,17 @@ def test_raise_keeps_the_warning_steps_state():
     assert plain.detector is None
     for a, b in zip(after, [v.numpy() for v in plain_model.trainable_variables], strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_warning_writes_its_bundle_to_bundle_dir(tmp_path):
+    step, _, batches = linear_run(early_warning="raise", bundle_dir=str(tmp_path))
+    with pytest.raises(nantrace.DivergenceError) as info:
+        for batch in batches:
+            step(*batch)
+    report = info.value.report
+    assert report.bundle and os.path.basename(report.bundle).startswith("warning-")
+    loaded = nantrace.load_bundle(report.bundle)
+    assert loaded.report.step == report.step and loaded.report.signal == report.signal
 
 
 def test_user_filters_decide_but_the_report_is_kept():
