@@ -39,9 +39,12 @@ ON_NAN_MODES = ("raise", "warn")
 #: Functions from these packages are never wrapped (Keras' own train function, nantrace's).
 _LIBRARY_MODULES = ("tensorflow", "keras", "tf_keras", "nantrace", "tensorboard", "numpy")
 
-#: nantrace files whose frames mean "nantrace itself is running the step" (replay, verify...):
-#: an optimizer call seen under them is not the user's eager step.
-_OWN_FILES = frozenset({"runner.py", "hooks.py", "cli.py", "cli_run.py", "__main__.py"})
+#: nantrace files on the path from the command line to the user's script. A frame of any other
+#: nantrace file under an eager optimizer call means nantrace itself runs the step (replay,
+#: verification), not the user; these do not.
+_OWN_FILES = frozenset(
+    {"runner.py", "hooks.py", "cli.py", "cli_run.py", "cli_output.py", "__main__.py"}
+)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -422,3 +422,15 @@ def test_model_fit_under_an_unsupported_strategy_runs_unwatched_with_a_note(tmp_
     assert outcome.exit_code == 0 and outcome.reports == ()
     (note,) = outcome.notes
     assert "CentralStorageStrategy" in note and "MirroredStrategy" in note
+
+
+def test_eager_step_is_watched_through_the_command_line(tmp_path, monkeypatch, capsys):
+    """The CLI's own frames (main, its one-line-error wrapper, run) above the script must not
+    be taken for nantrace replaying the step: the eager step is watched as in process."""
+    script = write(tmp_path, "eager.py", EAGER)
+    code, out, err = cli(
+        "run", "--on-nan", "warn", script, cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys
+    )
+    assert code == 0 and "eager finished" in out
+    assert "no training step was seen" not in err
+    assert "1 step non-finite and skipped" in err
