@@ -123,7 +123,7 @@ def watch_memory(watched: Any, model: Any, optimizer: Any, batch: Any) -> dict[s
     recent = getattr(watched, "recent", None)
     since = getattr(watched, "since_anchor", None)
     if recent is not None or since is not None:
-        from nantrace import guard
+        from nantrace.live import guard
 
         per_batch = sum(_nbytes(t) for t in _batch_tensors([batch]).values())
         every = int(getattr(guard, "ANCHOR_EVERY", 0) or 0)
@@ -142,7 +142,7 @@ def time_anchor(watched: Any) -> dict[str, Any] | None:
     take = getattr(watched, "_take_anchor", None)
     if take is None:
         return None
-    from nantrace import guard
+    from nantrace.live import guard
 
     every = int(getattr(guard, "ANCHOR_EVERY", 0) or 0)
     saved_anchor, saved_since = watched.anchor, list(getattr(watched, "since_anchor", []))
@@ -394,7 +394,7 @@ def run_tool_subprocess(
 # -- breakdown: where the watch's healthy-step time goes ------------------------------------
 def measure_breakdown(rounds: int, target_block_s: float) -> dict[str, Any]:
     """Ablations on the MLP, one process, interleaved: each adds ONE part of what the guard
-    does to the plain step, built the same way as nantrace.sentinel builds it.
+    does to the plain step, built the same way as nantrace.live.sentinel builds it.
 
     * ``host_read``: the step also returns a 4-element int32 status that is read on the host
       (``.numpy()``) after every step, as ``Watched.__call__`` does.
@@ -402,7 +402,7 @@ def measure_breakdown(rounds: int, target_block_s: float) -> dict[str, Any]:
       (``tf.identity(v.read_value())``, which makes TF copy each buffer on its next write) and a
       ``tf.cond`` on a runtime-false predicate would assign them back.
     * ``checks``: the three fused finite checks (loss, gradients, variables after the update, each
-      via ``nantrace.sentinel.all_finite``) and the status, read on the host.
+      via ``nantrace.live.sentinel.all_finite``) and the status, read on the host.
 
     Also the fixed per-call cost of the watch on a tiny model (Dense 8-16-1, batch 8).
     """
@@ -410,8 +410,8 @@ def measure_breakdown(rounds: int, target_block_s: float) -> dict[str, Any]:
     import tensorflow as tf
 
     import nantrace
-    from nantrace import _tf_compat
-    from nantrace.sentinel import all_finite
+    from nantrace.compat import tf as _tf_compat
+    from nantrace.live.sentinel import all_finite
 
     wl = build_workload("mlp")
     model, optimizer, loss_fn = wl.model, wl.optimizer, wl.loss_fn
@@ -576,15 +576,15 @@ def profile_delta(plain: Any, watched: Any, batches: list, steps: int = 40) -> d
 # -- time to report -------------------------------------------------------------------------
 #: (module, function) stages of the diagnosis; each is timed where build_report looks it up.
 _PHASES = (
-    ("nantrace.diagnose", "find_bad_inputs"),
-    ("nantrace.diagnose", "replay_step"),
-    ("nantrace.diagnose", "build_graph"),
-    ("nantrace.diagnose", "locate_origin"),
-    ("nantrace.diagnose", "gather_evidence"),
-    ("nantrace.diagnose", "infer_cause"),
-    ("nantrace.diagnose", "rank_fixes"),
-    ("nantrace.diagnose", "path_between"),
-    ("nantrace.verify", "verify_fixes"),  # imported lazily by build_report
+    ("nantrace.diagnosis.pipeline", "find_bad_inputs"),
+    ("nantrace.diagnosis.pipeline", "replay_step"),
+    ("nantrace.diagnosis.pipeline", "build_graph"),
+    ("nantrace.diagnosis.pipeline", "locate_origin"),
+    ("nantrace.diagnosis.pipeline", "gather_evidence"),
+    ("nantrace.diagnosis.pipeline", "infer_cause"),
+    ("nantrace.diagnosis.pipeline", "rank_fixes"),
+    ("nantrace.diagnosis.pipeline", "path_between"),
+    ("nantrace.diagnosis.verify", "verify_fixes"),  # imported lazily by build_report
 )
 
 
@@ -660,7 +660,7 @@ def measure_time_to_report(repeats: int) -> dict[str, Any]:
     }
     # as users get it; and, if the guard verifies fixes by replay, with that switched off
     modes = {"default": True}
-    if importlib.util.find_spec("nantrace.verify") is not None:
+    if importlib.util.find_spec("nantrace.diagnosis.verify") is not None:
         modes["no_verify"] = False  # build_report honours watched.verify (default True)
     results: dict[str, Any] = {}
     for mode, verify in modes.items():

@@ -5,10 +5,10 @@ TensorFlow until a TensorFlow-facing name is used: ``nantrace.load_bundle`` and 
 ``nantrace.scan`` / ``nantrace.diff`` never import it, ``nantrace.watch`` and
 ``nantrace.NanTraceCallback`` (also ``nantrace.keras.NanTraceCallback``) do.
 
-``scan`` and ``diff`` are also the names of their modules (``nantrace/scan.py``,
-``nantrace/diff.py``), and Python sets a package attribute to the submodule whenever that is
-imported, so a plain function export would be replaced by the module at the first import of it.
-Instead the two modules are made callable: ``nantrace.scan(path)`` scans a checkpoint and
+``scan`` and ``diff`` are also the names of their modules
+(``nantrace/postmortem/scan.py``, ``nantrace/postmortem/diff.py``), which ``nantrace.scan`` and
+``nantrace.diff`` named before the package had sub-packages, so the two attributes are the
+modules made callable: ``nantrace.scan(path)`` scans a checkpoint and
 ``nantrace.diff(a, b)`` compares two, while ``from nantrace import scan; scan.ScanReport`` and
 every other use of the modules keep working.
 """
@@ -16,15 +16,14 @@ every other use of the modules keep working.
 from __future__ import annotations
 
 import importlib
-import sys
 import types
 from typing import Any
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "watch": "nantrace.guard",
-    "Watched": "nantrace.guard",
+    "watch": "nantrace.live.guard",
+    "Watched": "nantrace.live.guard",
     "NanTraceCallback": "nantrace.keras",
     "load_bundle": "nantrace.bundle",
     "NantraceError": "nantrace.errors",
@@ -32,18 +31,25 @@ _EXPORTS = {
     "NonFiniteWarning": "nantrace.errors",
     "DivergenceWarning": "nantrace.errors",
     "DivergenceError": "nantrace.errors",
-    "DivergenceReport": "nantrace.warning_records",
-    "Signal": "nantrace.warning_records",
-    "Cause": "nantrace.records",
-    "Fix": "nantrace.records",
-    "Health": "nantrace.records",
-    "Origin": "nantrace.records",
-    "Report": "nantrace.records",
-    "Trip": "nantrace.records",
+    "DivergenceReport": "nantrace.report.warning_records",
+    "Signal": "nantrace.report.warning_records",
+    "Cause": "nantrace.report.records",
+    "Fix": "nantrace.report.records",
+    "Health": "nantrace.report.records",
+    "Origin": "nantrace.report.records",
+    "Report": "nantrace.report.records",
+    "Trip": "nantrace.report.records",
 }
 
-#: Submodules reachable as attributes without an import statement (``nantrace.keras``).
-_SUBMODULES = frozenset({"keras", "bundle", "checkpoint", "scan", "diff"})
+#: Modules reachable as attributes without an import statement (``nantrace.keras``),
+#: and where each lives.
+_SUBMODULES = {
+    "keras": "nantrace.keras",
+    "bundle": "nantrace.bundle",
+    "checkpoint": "nantrace.postmortem.checkpoint",
+    "scan": "nantrace.postmortem.scan",
+    "diff": "nantrace.postmortem.diff",
+}
 
 __all__ = sorted([*_EXPORTS, "scan", "diff"]) + ["__version__"]
 
@@ -74,31 +80,21 @@ _CALLABLE_MODULES: dict[str, type[types.ModuleType]] = {"scan": _ScanModule, "di
 
 
 def _checkpoint(value: Any, unsafe: bool) -> Any:
-    from nantrace import checkpoint
+    from nantrace.postmortem import checkpoint
 
     if isinstance(value, checkpoint.Checkpoint):
         return value
     return checkpoint.load(value, unsafe=unsafe)
 
 
-class _Package(types.ModuleType):
-    """The ``nantrace`` package: turns ``scan`` / ``diff`` into callable modules however they
-    are first imported (the import system sets them here with ``setattr``)."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        value = importlib.import_module(_SUBMODULES[name])
         kind = _CALLABLE_MODULES.get(name)
         if kind is not None and type(value) is types.ModuleType:
             value.__class__ = kind
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
-
-
-def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:  # importing sets the attribute on this package
-        importlib.import_module(f"{__name__}.{name}")
-        return globals()[name]
+        globals()[name] = value
+        return value
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'nantrace' has no attribute {name!r}")
@@ -108,4 +104,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(__all__) | _SUBMODULES)
+    return sorted(set(__all__) | set(_SUBMODULES))

@@ -1,3 +1,3 @@
-from nantrace.cli import main
+from nantrace.cli.main import main
 
 raise SystemExit(main())

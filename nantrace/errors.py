@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from nantrace.records import Report
-    from nantrace.warning_records import DivergenceReport
+    from nantrace.report.records import Report
+    from nantrace.report.warning_records import DivergenceReport
 
 
 class NantraceError(Exception):
@@ -32,7 +32,7 @@ class NonFiniteWarning(RuntimeWarning):
     """Issued instead of NonFiniteError when ``on_nan="warn"``: the full report for the first
     trip of a watched step, one line (the report's headline) for every later one.
 
-    ``.report`` holds the trip's :class:`~nantrace.records.Report` (None if built by hand).
+    ``.report`` holds the trip's :class:`~nantrace.report.records.Report` (None if built by hand).
     """
 
     def __init__(self, message: str, report: Report | None = None) -> None:
@@ -44,7 +44,7 @@ class DivergenceWarning(UserWarning):
     """The run is diverging (a gradient or weight norm growing, loss spiking, float16 values
     nearing their limit) before any value is non-finite. Issued once per episode when
     ``early_warning="warn"``; ``.report`` holds the
-    :class:`~nantrace.warning_records.DivergenceReport` (signal, cause, ranked fixes)."""
+    :class:`~nantrace.report.warning_records.DivergenceReport` (signal, cause, ranked fixes)."""
 
     def __init__(self, message: str, report: DivergenceReport | None = None) -> None:
         super().__init__(message)

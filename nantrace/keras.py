@@ -1,7 +1,7 @@
 """Keras ``model.fit`` surface: the same guard, restore, replay and report as ``watch``.
 
 ``NanTraceCallback`` replaces the model's train function for the duration of ``fit`` with one
-that runs the model's own ``train_step`` under :class:`nantrace.guard.Watched` (compiled with the
+that runs the model's own ``train_step`` under :class:`nantrace.live.guard.Watched` (compiled with the
 model's ``jit_compile`` setting). It does not merely read ``logs["loss"]``: the loss, gradients
 and updated variables are checked inside the step, a tripped step is rolled back in-graph, and
 the step is replayed on the exact batch that tripped.
@@ -18,10 +18,11 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from nantrace import _tf_compat, distributed
-from nantrace.early_warning import check_mode
+from nantrace.compat import tf as _tf_compat
 from nantrace.errors import NantraceError
-from nantrace.guard import ON_NAN_MODES, Watched, summary_line
+from nantrace.live import distributed
+from nantrace.live.early_warning import check_mode
+from nantrace.live.guard import ON_NAN_MODES, Watched, summary_line
 
 
 def _guarded_train_function(
@@ -95,14 +96,14 @@ class NanTraceCallback(keras.callbacks.Callback):
         bundle_dir: where to write the report of a tripped step.
         log_dir: write the guard's history (loss, gradient norm, weight norms) as TensorBoard
             scalars and each report as a text summary there, read from the in-graph history
-            in chunks (:mod:`nantrace.tensorboard`); no ``tensorboard`` package needed.
+            in chunks (:mod:`nantrace.live.tensorboard`); no ``tensorboard`` package needed.
         early_warning: ``"warn"`` (a :class:`~nantrace.DivergenceWarning` once per episode of
             divergence, before any NaN), ``"raise"`` (:class:`~nantrace.DivergenceError` out of
             fit after the step) or ``"off"``; see :func:`nantrace.watch`.
 
     Attributes:
         reports: the reports of tripped steps (set at the end of fit). Under ``"warn"`` only
-            the first trip's fixes are verified; see :class:`nantrace.guard.Watched`.
+            the first trip's fixes are verified; see :class:`nantrace.live.guard.Watched`.
         trips: how many steps tripped the guard, over every fit of this model with these
             settings (the guarded function is reused between fits).
         early_warnings: the early warnings' reports (``DivergenceReport``), over every fit of
@@ -170,7 +171,7 @@ class NanTraceCallback(keras.callbacks.Callback):
     def _logged(self, function: Any) -> Any:
         """``function`` writing to TensorBoard every FLUSH_EVERY steps and after each trip."""
         from nantrace.errors import NonFiniteError
-        from nantrace.tensorboard import FLUSH_EVERY, TensorBoardWriter
+        from nantrace.live.tensorboard import FLUSH_EVERY, TensorBoardWriter
 
         if self._tensorboard is None:
             self._tensorboard = TensorBoardWriter(self.log_dir)

@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from nantrace.bundle import write_bundle  # noqa: E402
-from nantrace.records import Origin, Report, Trip  # noqa: E402
+from nantrace.report.records import Origin, Report, Trip  # noqa: E402
 
 
 def train_step(x):

@@ -1,7 +1,7 @@
 """A blind divergence suite for nantrace's early warning (issue 12): runs that diverge slowly and
 runs that must not warn.
 
-Written blind: without reading the detectors (``nantrace/early_warning.py`` and the cause and
+Written blind: without reading the detectors (``nantrace/live/early_warning.py`` and the cause and
 fix rules), so it is a held-out check of them, not a copy of their thresholds. Each scenario is
 a real bug pattern; the comment above it names the public report it comes from.
 

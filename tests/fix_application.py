@@ -1,7 +1,7 @@
 """Apply a report's fix the way its snippet tells the user, to a FRESH run, and train unwatched.
 
-This is the check of ``nantrace.verify``: it is written independently of it (no import from
-``nantrace.verify``). ``scenario_cases.run_loop`` reads :data:`APPLIED_FIX`; while it is set,
+This is the check of ``nantrace.diagnosis.verify``: it is written independently of it (no import from
+``nantrace.diagnosis.verify``). ``scenario_cases.run_loop`` reads :data:`APPLIED_FIX`; while it is set,
 the scenario is not watched: the fix is applied to the freshly built model, optimizer and
 batches, and the step is trained over the scenario's batches, cycled :data:`EPOCHS` times.
 
@@ -46,7 +46,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from nantrace.records import Fix
+from nantrace.report.records import Fix
 
 #: The fix ``run_loop`` applies instead of watching; None: watch as usual.
 APPLIED_FIX: contextvars.ContextVar[Fix | None] = contextvars.ContextVar(

@@ -186,7 +186,7 @@ def npz_weights(directory: str) -> str:
 
 def run_cli(*argv: str) -> tuple[int, str, str]:
     """``nantrace ARGV`` in this process: (exit code, stdout, stderr)."""
-    from nantrace import cli
+    from nantrace.cli import main as cli
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

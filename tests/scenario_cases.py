@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 import nantrace
-from nantrace.records import Report
+from nantrace.report.records import Report
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import tensorflow as tf
 from keras import ops
 from scenario_cases import Scenario, mlp, run_loop, seeded, standard_step
 
-from nantrace.records import Report
+from nantrace.report.records import Report
 
 
 @dataclass(frozen=True)

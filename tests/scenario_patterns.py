@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 from scenario_cases import Scenario, batches, mlp, run_loop, seeded, standard_step
 
-from nantrace.records import Report
+from nantrace.report.records import Report
 
 
 def _custom_step(model, optimizer, loss_of):

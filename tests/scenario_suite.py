@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from scenario_cases import SCENARIOS, Scenario
 
-from nantrace.records import Report
+from nantrace.report.records import Report
 
 
 def _patterns() -> tuple[list[Scenario], list[Callable]]:

@@ -16,7 +16,6 @@ import pytest
 import tensorflow as tf
 
 import nantrace
-from nantrace import bundle_write as bundle_module
 from nantrace.bundle import (
     BUNDLE_VERSION,
     BundleError,
@@ -26,7 +25,8 @@ from nantrace.bundle import (
     sweep_stale_staging,
     write_bundle,
 )
-from nantrace.replay import step_variables
+from nantrace.bundle import write as bundle_module
+from nantrace.replay.step import step_variables
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

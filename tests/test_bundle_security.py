@@ -22,8 +22,8 @@ import pytest
 import tensorflow as tf
 
 import nantrace
-from nantrace import bundle_write as bundle_module
 from nantrace.bundle import BundleError, load_bundle, replay_bundle, write_bundle
+from nantrace.bundle import write as bundle_module
 
 MODULE = "nantrace_secure_step"
 STEP_SOURCE = '''"""A module-level step for the bundle security tests."""

@@ -1,7 +1,7 @@
 """Call-site edits: the simulation is the snippet (issue 16).
 
 Each case is a small differentiable step written to a file. The edit is simulated while the
-step is traced (``nantrace.call_site.simulating``); independently, the line the snippet shows is
+step is traced (``nantrace.diagnosis.call_site.simulating``); independently, the line the snippet shows is
 written into a copy of the file, which is imported and run plainly. Values and gradients must
 agree: what verification ran is what the user is told to type.
 """
@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nantrace.call_site import CallSiteEdit, search_space
-from nantrace.call_site_replay import simulating
+from nantrace.diagnosis.call_site import CallSiteEdit, search_space
+from nantrace.diagnosis.call_site_replay import simulating
 
 STEPS = textwrap.dedent(
     """

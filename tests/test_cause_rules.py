@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from nantrace.capture import OpRecord
-from nantrace.causes import infer_cause
-from nantrace.evidence import Evidence, _on_path
-from nantrace.fixes import clip_norm_from_history, rank_fixes
-from nantrace.records import Health, Origin
+from nantrace.diagnosis.causes import infer_cause
+from nantrace.diagnosis.evidence import Evidence, _on_path
+from nantrace.diagnosis.fixes import clip_norm_from_history, rank_fixes
+from nantrace.replay.capture import OpRecord
+from nantrace.report.records import Health, Origin
 
 
 def health(

@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from nantrace.render.html import _y_ticks, chart_svg
+from nantrace.report.html import _y_ticks, chart_svg
 
 RANGES = [
     (0.0, 1.3e6),

@@ -8,7 +8,7 @@ import json
 import postmortem_models as pm
 import pytest
 
-from nantrace import diff
+from nantrace.postmortem import diff
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,11 @@ import pytest
 import tensorflow as tf
 
 import nantrace
-from nantrace.early_warning import REARM, WARMUP, EarlyWarning, signals_in
-from nantrace.evidence import Evidence, LayerScale
+from nantrace.diagnosis.evidence import Evidence, LayerScale
+from nantrace.diagnosis.warning import infer_warning_cause
 from nantrace.keras import NanTraceCallback
-from nantrace.warning_diagnosis import infer_warning_cause
-from nantrace.warning_records import Signal
+from nantrace.live.early_warning import REARM, WARMUP, EarlyWarning, signals_in
+from nantrace.report.warning_records import Signal
 
 NAMES = ("dense/kernel:0", "dense/bias:0")
 KERNELS = (True, False)
@@ -359,12 +359,12 @@ def test_float16_policy_feeds_the_float16_channel():
 
 
 def test_a_failing_diagnosis_still_warns(monkeypatch):
-    import nantrace.warning_diagnosis
+    import nantrace.diagnosis.warning
 
     def broken(*args, **kwargs):
         raise RuntimeError("rule crashed")
 
-    monkeypatch.setattr(nantrace.warning_diagnosis, "diagnose_warning", broken)
+    monkeypatch.setattr(nantrace.diagnosis.warning, "diagnose_warning", broken)
     step, _, batches = linear_run(steps=60)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

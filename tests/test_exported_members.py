@@ -9,7 +9,7 @@ import keras
 import numpy as np
 
 import nantrace
-from nantrace import checkpoint
+from nantrace.postmortem import checkpoint
 
 
 def test_all_names_resolve():
@@ -49,7 +49,7 @@ def test_names_in_a_fresh_process():
     callback is reachable as ``nantrace.keras.NanTraceCallback`` without an import statement."""
     code = (
         "import sys\n"
-        "from nantrace.diff import DiffReport\n"  # imports nantrace.scan before nantrace does
+        "from nantrace.postmortem.diff import DiffReport\n"  # imports nantrace.scan before nantrace does
         "import nantrace\n"
         "assert callable(nantrace.scan) and callable(nantrace.diff), type(nantrace.scan)\n"
         "assert nantrace.scan.ScanReport and nantrace.diff.DiffReport is DiffReport\n"

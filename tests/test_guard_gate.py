@@ -106,7 +106,7 @@ def test_gradient_trip_skips_the_gated_update():
 
 def test_state_over_the_anchor_budget_is_guarded_by_copy(monkeypatch):
     """No host anchor for a state over ANCHOR_MAX_BYTES: copy mode, still exact."""
-    from nantrace import guard
+    from nantrace.live import guard
 
     monkeypatch.setattr(guard, "ANCHOR_MAX_BYTES", 1)
     model, optimizer = make_model()

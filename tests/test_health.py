@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from nantrace.health import health_of, health_of_array
+from nantrace.replay.health import health_of, health_of_array
 
 
 def _reference(array: np.ndarray) -> dict:

@@ -17,7 +17,7 @@ import pytest
 import tensorflow as tf
 
 import nantrace
-from nantrace.render.html import render_html
+from nantrace.report.html import render_html
 
 
 def _chromium():

@@ -18,7 +18,7 @@ import pytest
 import tensorflow as tf
 
 import nantrace
-from nantrace.render.html import render_html
+from nantrace.report.html import render_html
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def checkpoints(tmp_path_factory):
 
 
 def test_scan_and_diff_repr(checkpoints):
-    from nantrace import checkpoint, diff, scan
+    from nantrace.postmortem import checkpoint, diff, scan
 
     healthy, broken = checkpoints
     scanned = scan.scan(checkpoint.load(broken))

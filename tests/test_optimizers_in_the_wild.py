@@ -336,7 +336,7 @@ def test_gan_update_overflow_reads_the_learning_rate_of_the_optimizer_that_wrote
 def test_gan_fix_verification_changes_the_optimizer_that_wrote_the_origin(monkeypatch):
     """Verification gets the generator's optimizer (whose update overflowed), so a
     lower_learning_rate fix is tried on it, not on the discriminator's optimizer."""
-    from nantrace import verify
+    from nantrace.diagnosis import verify
 
     seen = []
 

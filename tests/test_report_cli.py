@@ -208,7 +208,7 @@ def test_replay_of_a_closure_says_why_not(bundles):
 
 
 def test_demo_html(tmp_path):
-    from nantrace.cli import main  # in-process: TensorFlow is imported already
+    from nantrace.cli.main import main  # in-process: TensorFlow is imported already
 
     out = tmp_path / "demo.html"
     assert main(["demo", "nan_in_data", "--format", "html", "-o", str(out)]) == 0

@@ -153,7 +153,7 @@ def test_custom_loop_that_nans_prints_report_writes_bundle_exits_1(tmp_path):
 
 def cli(*args, cwd, monkeypatch, capsys):
     """``nantrace ARGS`` in this process (the CLI's own main): exit code, stdout, stderr."""
-    from nantrace.cli import main
+    from nantrace.cli.main import main
 
     monkeypatch.chdir(cwd)
     monkeypatch.setenv("NO_COLOR", "1")
@@ -243,7 +243,7 @@ def run_script():
     import keras
     import tensorflow as tf
 
-    from nantrace.runner import run_script
+    from nantrace.live.runner import run_script
 
     function, fit = tf.function, keras.Model.fit
     yield run_script

@@ -2,7 +2,7 @@
 
 Healthy runs must scan clean (exit 0, no cause); the run that really diverged, the badly
 initialized one and the epsilon=0 one must be flagged with the right cause and first fix, as
-the live rules (``nantrace.causes``) and fixes (``nantrace.fixes``) give them.
+the live rules (``nantrace.diagnosis.causes``) and fixes (``nantrace.diagnosis.fixes``) give them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sys
 import postmortem_models as pm
 import pytest
 
-from nantrace import checkpoint, scan
+from nantrace.postmortem import checkpoint, scan
 
 DOCS = os.path.join(os.path.dirname(__file__), os.pardir, "docs")
 
@@ -306,7 +306,7 @@ def test_unexpected_failure_is_still_one_line(runs, monkeypatch):
 def test_help_is_fast_and_does_not_import_tensorflow():
     code = (
         "import sys, contextlib, io\n"
-        "from nantrace import cli\n"
+        "from nantrace.cli import main as cli\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    try:\n"
         "        cli.main(['scan', '--help'])\n"

@@ -12,7 +12,7 @@ import tensorflow as tf
 
 import nantrace
 from nantrace.keras import NanTraceCallback
-from nantrace.tensorboard import TensorBoardWriter
+from nantrace.live.tensorboard import TensorBoardWriter
 
 
 def events(log_dir):
@@ -115,9 +115,9 @@ def test_writer_on_a_custom_loop_writes_each_row_once(tmp_path):
 
 
 def test_fit_flushes_in_chunks_while_training(tmp_path, monkeypatch):
-    import nantrace.tensorboard
+    import nantrace.live.tensorboard
 
-    monkeypatch.setattr(nantrace.tensorboard, "FLUSH_EVERY", 4)
+    monkeypatch.setattr(nantrace.live.tensorboard, "FLUSH_EVERY", 4)
     seen = []
 
     class Peek(keras.callbacks.Callback):

@@ -2,7 +2,7 @@
 to a FRESH model, trains (finite, no divergence) over the scenario's batches cycled three times.
 A code change is made by typing the snippet's line into a copy of the scenario's source.
 
-The fix is applied by ``fix_application`` (independent of ``nantrace.verify``) through
+The fix is applied by ``fix_application`` (independent of ``nantrace.diagnosis.verify``) through
 ``scenario_cases.run_loop``, which trains unwatched while ``APPLIED_FIX`` is set.
 """
 

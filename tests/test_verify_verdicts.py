@@ -1,4 +1,4 @@
-"""Verification verdicts (nantrace.verify) on tiny synthetic runs: trains / postpones / fails.
+"""Verification verdicts (nantrace.diagnosis.verify) on tiny synthetic runs: trains / postpones / fails.
 
 The reports are built with verification off (``watched.verify = False``); each test then calls
 ``verify_fixes`` itself with fixes written to the fix params contract.
@@ -12,8 +12,7 @@ import pytest
 import tensorflow as tf
 
 import nantrace
-from nantrace.records import Fix
-from nantrace.verify import (
+from nantrace.diagnosis.verify import (
     FAIL_WINDOW,
     VerifyContext,
     _rescale_attempt,
@@ -21,6 +20,7 @@ from nantrace.verify import (
     judge,
     verify_fixes,
 )
+from nantrace.report.records import Fix
 
 
 class Tripped:

@@ -1,4 +1,4 @@
-"""Verifying an early warning's fixes by replay (nantrace.verify_warning) on a real watched step.
+"""Verifying an early warning's fixes by replay (nantrace.diagnosis.verify_warning) on a real watched step.
 
 A small MLP trained with plain SGD at a learning rate past its stability limit: its gradient
 norm and loss grow for dozens of steps while every value stays finite, which is what an early
@@ -16,9 +16,9 @@ import pytest
 import tensorflow as tf
 
 import nantrace
-from nantrace.records import Cause, Fix
-from nantrace.verify_warning import verify_warning_fixes
-from nantrace.warning_records import DivergenceReport, Signal
+from nantrace.diagnosis.verify_warning import verify_warning_fixes
+from nantrace.report.records import Cause, Fix
+from nantrace.report.warning_records import DivergenceReport, Signal
 
 #: The detectors are not under test here: keep the guard from warning while the run is built.
 _QUIET = (

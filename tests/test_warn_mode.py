@@ -92,7 +92,7 @@ def test_first_trip_full_report_then_one_line_each():
 
 
 def test_later_trips_are_diagnosed_without_fix_verification(monkeypatch):
-    from nantrace import verify
+    from nantrace.diagnosis import verify
 
     verified_steps = []
     original = verify.verify_fixes

@@ -27,13 +27,14 @@ import pytest
 import tensorflow as tf
 
 import nantrace
-from nantrace import _tf_compat, cli
 from nantrace.bundle import load_bundle, write_warning_bundle
-from nantrace.diagnose import history_summary
-from nantrace.records import Cause, Fix
-from nantrace.render.html import render_html
-from nantrace.render.warning_html import threshold_line
-from nantrace.warning_records import DivergenceReport, Signal
+from nantrace.cli import main as cli
+from nantrace.compat import tf as _tf_compat
+from nantrace.diagnosis.pipeline import history_summary
+from nantrace.report.html import render_html
+from nantrace.report.records import Cause, Fix
+from nantrace.report.warning_html import threshold_line
+from nantrace.report.warning_records import DivergenceReport, Signal
 
 _QUIET = (
     {"early_warning": "off"}

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 import nantrace
-from nantrace.records import Report
+from nantrace.report.records import Report
 
 
 def make_model(seed=0):
@@ -222,7 +222,7 @@ def test_warnings_are_not_raised_on_healthy_steps():
 
 def test_large_batches_re_anchor_early(monkeypatch):
     """Kept batches are bounded in bytes, not only in count."""
-    from nantrace import guard
+    from nantrace.live import guard
 
     monkeypatch.setattr(guard, "ANCHOR_BATCH_BYTES", 1000)
     monkeypatch.setattr(guard, "ANCHOR_STATE_FACTOR", 0)

@@ -64,7 +64,7 @@ def test_wheel_carries_every_package_file_and_the_metadata(dist):
         (metadata_name,) = [n for n in names if n.endswith(".dist-info/METADATA")]
         metadata = email.message_from_string(archive.read(metadata_name).decode())
         (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
-        assert "nantrace = nantrace.cli:main" in archive.read(entry_points).decode()
+        assert "nantrace = nantrace.cli.main:main" in archive.read(entry_points).decode()
     missing = _package_files() - names
     assert not missing, f"not in the wheel: {sorted(missing)}"
     assert metadata["Requires-Python"] == ">=3.10"
@@ -72,8 +72,9 @@ def test_wheel_carries_every_package_file_and_the_metadata(dist):
     classifiers = metadata.get_all("Classifier")
     assert "Programming Language :: Python :: 3.11" in classifiers
     requires = metadata.get_all("Requires-Dist")
-    assert 'tensorflow-cpu<2.22,>=2.16; extra == "cpu"' in requires
-    assert 'tensorflow<2.22,>=2.16; extra == "gpu"' in requires
+    assert 'tensorflow-cpu<2.22,>=2.21; extra == "cpu"' in requires
+    assert 'tensorflow<2.22,>=2.21; extra == "gpu"' in requires
+    assert "Programming Language :: Python :: 3.12" not in classifiers  # untested
     assert not [u for u in metadata.get_all("Project-URL") or [] if "example" in u]
 
 
@@ -87,7 +88,7 @@ def test_sdist_carries_docs_and_test_helpers(dist):
         "docs/report-schema.md",
         "tests/conftest.py",
         "tests/scenario_cases.py",
-        "nantrace/render/html.py",
+        "nantrace/report/html.py",
     ):
         assert needed in names, needed
     assert not [n for n in names if n.endswith(".pyc")]

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from nantrace.records import Report
+from nantrace.report.records import Report
 
 
 @dataclass

@@ -1,0 +1,414 @@
+"""Every use of TensorFlow/Keras internals lives here, so a TF upgrade touches one file.
+
+What we rely on, and why:
+
+* ``op_callbacks`` — the per-op hook that ``tf.debugging.enable_check_numerics`` uses. We use it
+  only during *replay* (never on the hot path) to see every executed op with its tensors.
+* ``BaseResourceVariable`` write methods — patched while a watched step is traced or replayed, so
+  nantrace learns which variables a step writes without being told (bare ``@watch``).
+* ``tf.function`` attributes (``python_function``, ``_jit_compile``, ...) — to re-wrap the user's
+  function with the same compile options but with the guard traced in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import tensorflow as tf
+from tensorflow.python.framework import op_callbacks as _op_callbacks
+from tensorflow.python.ops import resource_variable_ops as _rvo
+
+BaseResourceVariable = _rvo.BaseResourceVariable
+
+
+def variable_classes() -> list[type]:
+    """BaseResourceVariable and its subclasses: TF copies write methods onto some of them
+    (``ResourceVariable.assign_add`` is its own function object), so each must be patched."""
+    found: list[type] = []
+    pending: list[type] = [BaseResourceVariable]
+    while pending:
+        cls = pending.pop()
+        if cls not in found:
+            found.append(cls)
+            pending.extend(cls.__subclasses__())
+    return found
+
+
+#: Methods of ``BaseResourceVariable`` that change its value in place.
+VARIABLE_WRITE_METHODS: tuple[str, ...] = (
+    "assign",
+    "assign_add",
+    "assign_sub",
+    "scatter_add",
+    "scatter_sub",
+    "scatter_mul",
+    "scatter_div",
+    "scatter_min",
+    "scatter_max",
+    "scatter_update",
+    "batch_scatter_update",
+    "scatter_nd_add",
+    "scatter_nd_sub",
+    "scatter_nd_update",
+    "scatter_nd_max",
+    "scatter_nd_min",
+)
+
+#: Op types that write a resource variable (eager replay sees these with no output tensor).
+VARIABLE_WRITE_OPS: frozenset[str] = frozenset(
+    {
+        "AssignVariableOp",
+        "AssignAddVariableOp",
+        "AssignSubVariableOp",
+        "ResourceScatterAdd",
+        "ResourceScatterSub",
+        "ResourceScatterMul",
+        "ResourceScatterDiv",
+        "ResourceScatterMin",
+        "ResourceScatterMax",
+        "ResourceScatterUpdate",
+        "ResourceScatterNdAdd",
+        "ResourceScatterNdSub",
+        "ResourceScatterNdUpdate",
+        "ResourceScatterNdMax",
+        "ResourceScatterNdMin",
+    }
+    # The fused updates of Keras 2 (``tf_keras.optimizers.legacy``) optimizers: one kernel
+    # writes the variable (and its slots); input 0 is the variable's handle.
+    | {
+        name
+        for name in dir(tf.raw_ops)
+        if name.startswith(("ResourceApply", "ResourceSparseApply"))
+    }
+)
+
+
+#: Where Keras (3, and tf_keras) keeps the code that builds ops on a user's behalf: layers,
+#: models, losses, trainers, optimizers, metrics (file-path fragments; Keras's own layout).
+KERAS_BUILDS_OPS_IN = (
+    "/keras/src/layers/",
+    "/keras/src/models/",
+    "/keras/src/losses/",
+    "/keras/src/trainers/",
+    "/keras/src/optimizers/",
+    "/keras/src/metrics/",
+    "/keras/src/ops/operation.py",
+    "/tf_keras/",
+)
+
+
+def trackable_object_graph(serialized: bytes) -> Any:
+    """A TF2 checkpoint's object graph: the proto TF stores under ``_CHECKPOINTABLE_OBJECT_GRAPH``
+    (read by ``nantrace scan`` to name variables and tell optimizer slots from weights)."""
+    from tensorflow.core.protobuf import trackable_object_graph_pb2
+
+    graph = trackable_object_graph_pb2.TrackableObjectGraph()
+    graph.ParseFromString(serialized)
+    return graph
+
+
+def is_tf_function(fn: Any) -> bool:
+    """True for objects made by ``tf.function`` (polymorphic functions)."""
+    return hasattr(fn, "python_function") and hasattr(fn, "get_concrete_function")
+
+
+def tf_function_options(fn: Any) -> dict[str, Any]:
+    """The options needed to re-create ``fn`` as a tf.function around a new body."""
+    options: dict[str, Any] = {}
+    jit = getattr(fn, "_jit_compile", None)
+    if jit is not None:
+        options["jit_compile"] = jit
+    signature = getattr(fn, "input_signature", None)
+    if signature is not None:
+        options["input_signature"] = signature
+    reduce_retracing = getattr(fn, "_reduce_retracing", None)
+    if reduce_retracing is not None:
+        options["reduce_retracing"] = reduce_retracing
+    return options
+
+
+def tf_function_uses_autograph(fn: Any) -> bool:
+    return bool(getattr(fn, "_autograph", True))
+
+
+def inside_graph() -> bool:
+    """True while tracing a tf.function / building a graph (not executing eagerly)."""
+    return not tf.executing_eagerly()
+
+
+def current_graph() -> Any:
+    return tf.compat.v1.get_default_graph()
+
+
+@contextlib.contextmanager
+def in_graph(graph: Any) -> Iterator[None]:
+    """Build ops in ``graph`` even while a nested branch/body graph is being traced.
+
+    Used to read a variable's pre-step value in the step's outermost graph when its first
+    write happens inside a ``tf.cond`` branch or ``while`` body, whose tensors cannot leave it.
+    """
+    if graph is None:
+        with tf.init_scope():
+            yield
+        return
+    with graph.as_default():
+        yield
+
+
+@contextlib.contextmanager
+def op_callback(callback: Callable[..., Any]) -> Iterator[None]:
+    """Install a TF op callback (the check_numerics mechanism) for the duration of the block."""
+    _op_callbacks.add_op_callback(callback)
+    try:
+        yield
+    finally:
+        _op_callbacks.remove_op_callback(callback)
+
+
+@contextlib.contextmanager
+def functions_run_eagerly() -> Iterator[None]:
+    """Run every tf.function eagerly, so replay sees each op with concrete values."""
+    previous = tf.config.functions_run_eagerly()
+    tf.config.run_functions_eagerly(True)
+    try:
+        yield
+    finally:
+        tf.config.run_functions_eagerly(previous)
+
+
+@contextlib.contextmanager
+def keras_safe_mode() -> Iterator[None]:
+    """Keras safe-mode deserialization, even where the process called
+    ``keras.config.enable_unsafe_deserialization()`` (whose global flag would otherwise win over
+    ``safe_mode=True``): a crash bundle's model.json never brings Python code with it."""
+    from keras.src.saving import serialization_lib
+
+    with serialization_lib.SafeModeScope(True):
+        yield
+
+
+@contextlib.contextmanager
+def gradient_functions_observed(observe: Callable[[str, Any, Any], Any]) -> Iterator[None]:
+    """Wrap eager backprop's per-op gradient function: ``observe(op_type, inputs, outputs)``
+    returns a context entered while the gradient of that forward op runs.
+
+    Eager ops carry no name scope in the backward pass; this is how replay learns which
+    forward op (and so which layer) each backward op belongs to.
+    """
+    from tensorflow.python import pywrap_tfe
+    from tensorflow.python.eager import backprop
+
+    original = backprop._gradient_function
+
+    def wrapped(op_name, attr_tuple, num_inputs, inputs, outputs, out_grads, skip, scope):
+        with observe(op_name, inputs, outputs):
+            return original(
+                op_name, attr_tuple, num_inputs, inputs, outputs, out_grads, skip, scope
+            )
+
+    pywrap_tfe.TFE_Py_RegisterGradientFunction(wrapped)
+    try:
+        yield
+    finally:
+        pywrap_tfe.TFE_Py_RegisterGradientFunction(original)
+
+
+def op_type_name(op_type: Any) -> str:
+    return op_type.decode() if isinstance(op_type, bytes) else str(op_type)
+
+
+def as_tf_variable(variable: Any) -> tf.Variable | None:
+    """The underlying ``tf.Variable`` of a tf or Keras 3 variable."""
+    if isinstance(variable, tf.Variable):
+        return variable
+    inner = getattr(variable, "_value", None)
+    if isinstance(inner, tf.Variable):
+        return inner
+    return None
+
+
+def is_default_strategy(strategy: Any) -> bool:
+    """True when no tf.distribute strategy is in use (the default, single-device one)."""
+    return strategy is None or type(strategy).__name__ == "_DefaultDistributionStrategy"
+
+
+def replica_values(value: Any) -> tuple[Any, ...] | None:
+    """The per-replica components of a tf.distribute value (PerReplica, Mirrored), else None."""
+    from tensorflow.python.distribute import values as _dist_values
+
+    if isinstance(value, _dist_values.DistributedValues):
+        return tuple(value.values)
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# graph-op creation, for simulating an edit at the user's call site (``nantrace.diagnosis.call_site``)
+# ---------------------------------------------------------------------------------------------
+#: While a function is traced, every raw-op wrapper (``gen_*_ops.log`` behind ``tf.math.log``,
+#: ``Tensor.__truediv__``, ``keras.ops.*`` ...) builds its op through
+#: ``op_def_library._apply_op_helper(op_type, name=..., **inputs)``, whatever public API the
+#: user called; the wrapper then records the op on the active GradientTape under that op type.
+OpBuilder = Callable[..., tuple]
+
+
+@contextlib.contextmanager
+def intercept_graph_ops(rewrite: Callable[[OpBuilder, str, dict], tuple | None]) -> Iterator[None]:
+    """Route every graph op built while active through ``rewrite(build, op_type, inputs)``.
+
+    ``rewrite`` returns None to build the op unchanged, or the helper's result tuple
+    ``(structure, stateful, op, outputs)`` of what it built instead (with ``build``, the
+    original helper, for ops of its own)."""
+    from tensorflow.python.eager import execute
+    from tensorflow.python.framework import op_def_library
+
+    original = op_def_library._apply_op_helper
+    must_record = execute.must_record_gradient
+
+    def helper(op_type_name: str, name: Any = None, **keywords: Any) -> tuple:
+        result = rewrite(original, op_type_name, keywords)
+        if result is None:
+            return original(op_type_name, name=name, **keywords)
+        return result
+
+    op_def_library._apply_op_helper = helper
+    try:
+        yield
+    finally:
+        op_def_library._apply_op_helper = original
+        execute.must_record_gradient = must_record  # a skip that was never consumed
+
+
+def built_outputs(tensor: tf.Tensor) -> tuple:
+    """A helper result tuple that hands ``tensor`` (built by other ops, each taped with its own
+    gradient) to the op wrapper in place of the op it asked for; the wrapper's own tape record
+    (which would give ``tensor`` the gradient of the replaced op type) is skipped once."""
+    from tensorflow.python.eager import execute
+
+    original = execute.must_record_gradient
+
+    def once() -> bool:
+        execute.must_record_gradient = original
+        return False
+
+    execute.must_record_gradient = once
+    return (None, False, tensor.op, [tensor])
+
+
+@contextlib.contextmanager
+def autograph_source_maps() -> Iterator[dict[tuple[str, int], tuple[str, int]]]:
+    """(generated file, line) -> (user file, line) for every function autograph converts
+    (or finds in its cache) while active: frames of converted code name a temporary file."""
+    from tensorflow.python.autograph.impl import api
+
+    mapping: dict[tuple[str, int], tuple[str, int]] = {}
+    transpiler = api._TRANSPILER
+    original = transpiler.transform
+
+    def transform(entity: Any, program_ctx: Any) -> Any:
+        result = original(entity, program_ctx)
+        try:
+            for loc, origin in result[2].items():
+                mapping[(loc.filename, loc.lineno)] = (origin.loc.filename, origin.loc.lineno)
+        except (AttributeError, IndexError, TypeError):
+            pass
+        return result
+
+    transpiler.transform = transform
+    try:
+        yield mapping
+    finally:
+        del transpiler.transform  # back to the class's method
+
+
+# ---------------------------------------------------------------------------------------------
+# Keras 2 (``tf_keras``), optimizers' variables, tf.data iterators
+# ---------------------------------------------------------------------------------------------
+def legacy_keras_patch_targets() -> list[tuple[type, str, str]] | None:
+    """``(class, method, role)`` of ``tf_keras`` to observe, or None when the user has not
+    imported ``tf_keras`` (nantrace never imports it: it is large and the user may not use it).
+
+    Roles: ``apply`` (an optimizer's apply_gradients, v2 and legacy), ``fused`` (the legacy
+    optimizer's ``_distributed_apply``, whose fused kernels write the variables and slots
+    without a ``tf.Variable`` write method), ``layer`` and ``loss`` (``__call__``)."""
+    if "tf_keras" not in sys.modules:
+        return None
+    try:
+        from tf_keras.src.engine import base_layer
+        from tf_keras.src.losses import Loss
+        from tf_keras.src.optimizers import optimizer as optimizer_v2
+        from tf_keras.src.optimizers.legacy import optimizer_v2 as legacy
+    except ImportError:  # another tf_keras layout: nothing observed, as before
+        return None
+    return [
+        (optimizer_v2._BaseOptimizer, "apply_gradients", "apply"),
+        (optimizer_v2.Optimizer, "apply_gradients", "apply"),
+        (legacy.OptimizerV2, "apply_gradients", "apply"),
+        (legacy.OptimizerV2, "_distributed_apply", "fused"),
+        (base_layer.Layer, "__call__", "layer"),
+        (Loss, "__call__", "loss"),
+    ]
+
+
+def is_legacy_keras_model(model: Any) -> bool:
+    """A ``tf_keras`` (Keras 2) model: its ``fit`` runs Keras 2 callbacks and train functions."""
+    return any(cls.__module__.split(".")[0] == "tf_keras" for cls in type(model).__mro__)
+
+
+def legacy_written_variables(optimizer: Any, variables: list[Any]) -> list[Any]:
+    """The variables and slot variables a legacy (``OptimizerV2``) fused update writes."""
+    written = list(variables)
+    names = getattr(optimizer, "get_slot_names", lambda: [])()
+    for variable in variables:
+        for name in names:
+            try:
+                written.append(optimizer.get_slot(variable, name))
+            except (KeyError, ValueError, AttributeError):
+                continue
+    return written
+
+
+def optimizer_variables(optimizer: Any) -> list[Any]:
+    """An optimizer's variables: a property in Keras 3 and tf_keras, a method in the legacy
+    ``OptimizerV2``."""
+    variables = getattr(optimizer, "variables", None)
+    if callable(variables):
+        try:
+            variables = variables()
+        except TypeError:
+            return []
+    try:
+        return list(variables or [])
+    except TypeError:
+        return []
+
+
+def iterator_classes() -> list[tuple[type, str]]:
+    """``(class, method)`` that pull the next element of a ``tf.data`` iterator, eagerly or
+    while a ``tf.function`` is traced (``next(it)``, ``it.get_next()``)."""
+    from tensorflow.python.data.ops import iterator_ops
+
+    found = []
+    for cls in (iterator_ops.OwnedIterator,):
+        for name in ("__next__", "get_next"):
+            if name in vars(cls):
+                found.append((cls, name))
+    return found
+
+
+def is_dataset_iterator(value: Any) -> bool:
+    from tensorflow.python.data.ops import iterator_ops
+
+    return isinstance(value, iterator_ops.OwnedIterator)
+
+
+def batches_iterator(batches: list[Any]) -> Any:
+    """A ``tf.data`` iterator that yields ``batches`` in order, then again from the first:
+    stands in for the user's iterator when nantrace re-runs a step (replay, verification),
+    so the user's own iterator is never advanced."""
+    dataset = tf.data.Dataset.from_tensors(batches[0])
+    for batch in batches[1:]:
+        dataset = dataset.concatenate(tf.data.Dataset.from_tensors(batch))
+    return iter(dataset.repeat())

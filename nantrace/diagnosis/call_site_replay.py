@@ -1,0 +1,194 @@
+"""Simulating a :class:`~nantrace.diagnosis.call_site.CallSiteEdit` while the user's step is traced.
+
+Every graph op is built through one TensorFlow helper (``_tf_compat.intercept_graph_ops``),
+whatever public API the user called. While :func:`simulating` is active, an op of the edit's
+type whose innermost user frame is the edit's ``file:line`` -- reached through op APIs only,
+not from inside a Keras layer, loss or model called there -- is built from edited inputs (or
+replaced by the ops of the edit); the traced graph is then differentiated as written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import tensorflow as tf
+
+from nantrace.compat import tf as _tf_compat
+from nantrace.diagnosis.call_site import OP_ARGUMENTS, CallSiteEdit
+
+
+class EditMissed(Exception):
+    """The edit has no form for this op (a kind without an argument edit)."""
+
+
+def edit_inputs(edit: CallSiteEdit, keywords: dict[str, Any]) -> tuple | dict | None:
+    """The op's inputs edited (or, for ``log_softmax`` / ``divide_no_nan``, the result of
+    the replacement ops); None when this op cannot take the edit."""
+    if edit.kind == "log_softmax":
+        x = tf.convert_to_tensor(keywords.get("x"))
+        producer = x.op.type if hasattr(x, "op") else None
+        if producer == "Softmax":
+            return _tf_compat.built_outputs(tf.nn.log_softmax(x.op.inputs[0]))
+        if producer == "Sigmoid":
+            return _tf_compat.built_outputs(tf.math.log_sigmoid(x.op.inputs[0]))
+        return None
+    if edit.kind == "divide_no_nan" and edit.op_type == "Mean":
+        x = tf.convert_to_tensor(keywords["input"])
+        total = tf.reduce_sum(x, keywords["reduction_indices"], keywords.get("keep_dims", False))
+        count = tf.cast(tf.size(x), x.dtype) / tf.cast(tf.maximum(tf.size(total), 1), x.dtype)
+        return _tf_compat.built_outputs(tf.math.divide_no_nan(total, count))
+    if edit.kind == "divide_no_nan":
+        x, y = keywords.get("x"), keywords.get("y")
+        if edit.op_type == "Reciprocal":
+            x, y = 1.0, keywords.get("x")
+        return _tf_compat.built_outputs(tf.math.divide_no_nan(_like(x, y), _like(y, x)))
+    keyword, _ = OP_ARGUMENTS.get(edit.op_type, ("x", ""))
+    if keyword not in keywords:
+        return None
+    other = next((v for k, v in keywords.items() if k != keyword), None)
+    arg = _like(keywords[keyword], other)
+    new = dict(keywords)
+    new[keyword] = _edited(edit, arg)
+    return new  # type: ignore[return-value]
+
+
+def _edited(edit: CallSiteEdit, arg: Any) -> Any:
+    value = tf.cast(edit.value if edit.value is not None else 0.0, arg.dtype)
+    if edit.kind == "epsilon":
+        return arg + value
+    if edit.kind == "clamp_min":
+        return tf.maximum(arg, value)
+    if edit.kind == "clamp_max":
+        return tf.minimum(arg, value)
+    if edit.kind == "clamp_range":
+        return tf.clip_by_value(arg, tf.cast(edit.low or 0.0, arg.dtype), value)
+    if edit.kind == "safe_where":
+        test, safe = edit.domain()
+        if test.startswith("in"):
+            ok = tf.abs(arg) < 1.0
+        elif test.startswith("!="):
+            ok = tf.not_equal(arg, 0.0)
+        elif test.startswith("<"):
+            ok = arg < value
+        else:
+            ok = arg > tf.cast(float(test.split()[1]), arg.dtype)
+        return tf.where(ok, arg, tf.cast(safe, arg.dtype) * tf.ones_like(arg))
+    raise EditMissed(f"edit {edit.kind!r} has no argument form")
+
+
+@dataclass
+class EditTrace:
+    """What the simulation hit while the step was traced."""
+
+    rewritten: int = 0
+    sites: set[str] = field(default_factory=set)
+    declined: int = 0  # ops of the type at the site that could not take the edit
+    per_trace: dict[int, int] = field(default_factory=dict)  # graph -> ops rewritten in it
+
+    @property
+    def ops_per_trace(self) -> int:
+        """Ops rewritten in one trace of the step (the step may be traced more than once)."""
+        return max(self.per_trace.values(), default=0)
+
+
+@contextlib.contextmanager
+def simulating(edit: CallSiteEdit) -> Iterator[EditTrace]:
+    """While active, graph ops of ``edit.op_type`` built from ``edit.where`` are edited."""
+    trace = EditTrace()
+    busy = [False]
+    span = edit.statement_span()
+    op_types = _matching_op_types(edit)
+
+    with _tf_compat.autograph_source_maps() as source_map:
+
+        def rewrite(build: Any, op_type: str, keywords: dict) -> tuple | None:
+            if busy[0] or op_type not in op_types:
+                return None
+            site, converted = _direct_user_site(source_map)
+            if site != edit.where and not (converted and _within(site, edit.file, span)):
+                return None
+            busy[0] = True
+            try:
+                result = edit_inputs(edit, keywords)
+            finally:
+                busy[0] = False
+            if result is None:
+                trace.declined += 1
+                return None
+            trace.rewritten += 1
+            # a converted frame names its statement, whose only such call is on edit.where
+            trace.sites.add(edit.where if converted else site)
+            graph = id(tf.compat.v1.get_default_graph())
+            trace.per_trace[graph] = trace.per_trace.get(graph, 0) + 1
+            if isinstance(result, dict):
+                return build(op_type, **result)
+            return result
+
+        with _tf_compat.intercept_graph_ops(rewrite):
+            yield trace
+
+
+#: Library code between the op and the user's frame that makes the op not the user's own call
+#: (a Keras layer, loss or model builds it: the user cannot edit that call at their line).
+_INDIRECT = _tf_compat.KERAS_BUILDS_OPS_IN
+
+
+def _within(site: str | None, file: str, span: tuple[int, int] | None) -> bool:
+    if site is None or span is None:
+        return False
+    name, line = site.rsplit(":", 1)
+    return name == file and span[0] <= int(line) <= span[1]
+
+
+def _direct_user_site(source_map: dict) -> tuple[str | None, bool]:
+    """``file:line`` of the user frame that built the op directly (through op APIs only:
+    ``tf.*``, ``keras.ops.*``, operators), else None; and whether that frame was code autograph
+    converted (its line is then its statement's)."""
+    from nantrace.replay.capture import is_user_file
+
+    frame = sys._getframe(2)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if any(marker in filename for marker in _INDIRECT):
+            return None, False
+        mapped = _mapped(f"{filename}:{frame.f_lineno}", source_map)
+        if mapped and is_user_file(mapped.rsplit(":", 1)[0]):
+            return mapped, bool(_GENERATED.search(filename))
+        frame = frame.f_back
+    return None, False
+
+
+def _matching_op_types(edit: CallSiteEdit) -> set[str]:
+    if edit.op_type == "Mean":
+        return {"Mean"}
+    if edit.kind == "divide_no_nan" or edit.op_type in {"RealDiv", "Div"}:
+        return {"RealDiv", "Div"} | ({"Reciprocal"} if edit.op_type == "Reciprocal" else set())
+    return {edit.op_type}
+
+
+_GENERATED = re.compile(r"__autograph_generated_file")
+
+
+def _mapped(site: str | None, source_map: dict) -> str | None:
+    """A frame of autograph-converted code mapped back to the user's file and line."""
+    if site is None or not _GENERATED.search(site):
+        return site
+    file, line = site.rsplit(":", 1)
+    origin = source_map.get((file, int(line)))
+    return f"{origin[0]}:{origin[1]}" if origin else site
+
+
+def _like(value: Any, other: Any) -> Any:
+    if isinstance(value, tf.Tensor | tf.Variable):
+        return tf.convert_to_tensor(value)
+    dtype = getattr(other, "dtype", None)
+    return (
+        tf.convert_to_tensor(value, dtype=dtype)
+        if dtype is not None
+        else tf.convert_to_tensor(value)
+    )

@@ -1,0 +1,821 @@
+"""WHY: infer ``cause.id`` from the origin op, its input values and the failing path's evidence.
+
+Each rule states what it needs to see (an argument outside an op's domain, an exact zero, an
+exponent past the dtype's limit, features or targets far outside ~[-10, 10], weights far from
+the He/Glorot scale, growth in the history) and decides only on that. When nothing fits, the
+cause is ``unknown`` with the evidence shown: a confident wrong cause is worse than an honest
+"unknown". Rules read values any model has; none looks at names chosen by the user.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nantrace.diagnosis.evidence import (  # noqa: F401  (re-exported for older imports)
+    RELU_FAMILY,
+    SELECT_OPS,
+    Evidence,
+    LayerScale,
+    _as_float,
+    expected_std,
+    gather_evidence,
+    initializer_std,
+    kernel_of,
+    layer_scales,
+)
+from nantrace.report.records import Cause, Health, Origin
+
+if (
+    TYPE_CHECKING
+):  # keep `import nantrace.diagnosis.causes` free of TensorFlow (the scan CLI uses it)
+    from nantrace.replay.capture import OpRecord
+
+#: Ops that fail on 0 or negative inputs (domain errors) or divide.
+DOMAIN_OPS = frozenset(
+    {
+        "Log",
+        "Log1p",
+        "Sqrt",
+        "Rsqrt",
+        "RealDiv",
+        "Div",
+        "DivNoNan",
+        "Reciprocal",
+        "Inv",
+        "Pow",
+        "Xlogy",
+        "Xdivy",
+        "FloorDiv",
+        "Acos",
+        "Asin",
+        "Atanh",
+        "Acosh",
+        "Lgamma",
+        "Digamma",
+        "EuclideanNorm",
+    }
+)
+DIVISION_OPS = frozenset({"RealDiv", "Div", "Reciprocal", "Inv", "Xdivy", "FloorDiv"})
+#: Backward ops whose local gradient is singular at 0 (sqrt, rsqrt, 1/x, log, norm).
+SINGULAR_GRAD_OPS = frozenset(
+    {
+        "SqrtGrad",
+        "RsqrtGrad",
+        "ReciprocalGrad",
+        "InvGrad",
+        "RealDiv",
+        "Div",
+        "Reciprocal",
+        "Xdivy",
+        "Rsqrt",
+        "Pow",
+    }
+)
+#: Ops whose result grows exponentially with their argument.
+EXP_OPS = frozenset({"Exp", "Expm1", "Softplus", "Cosh", "Sinh", "Pow"})
+#: Ops that make probabilities (a log of their output is a cross-entropy on probabilities).
+PROBABILITY_OPS = frozenset({"Softmax", "Sigmoid"})
+#: Producers of a denominator that make it a norm or a spread (an epsilon belongs inside).
+NORM_OPS = frozenset({"Sqrt", "Rsqrt", "EuclideanNorm", "Pow", "Square", "Abs"})
+HALF_DTYPES = frozenset({"float16", "bfloat16"})
+FLOAT16_MAX = 65504.0
+#: Largest finite value per dtype (bfloat16 has float32's exponent range).
+DTYPE_MAX = {"float16": 65504.0, "bfloat16": 3.39e38, "float32": 3.4028e38, "float64": 1.797e308}
+#: A batch tensor is "unscaled" when its magnitude is far outside the ~[-10, 10] networks expect.
+UNSCALED_INPUT_ABS = 1e3
+#: Features above this are worth rescaling when something else overflows downstream.
+LOOSE_INPUT_ABS = 10.0
+#: A kernel is "badly initialized" when its std exceeds the He/Glorot std by this factor.
+INIT_SCALE_FACTOR = 10.0
+#: A recurrent layer whose output exceeds its input by this factor is exploding.
+RECURRENT_GROWTH = 1e3
+#: Growth of a weight's norm over the healthy history that says "the updates are too large".
+WEIGHT_GROWTH = 3.0
+#: Growth of the global gradient norm (last healthy / early median) that says "exploding".
+GRAD_NORM_GROWTH = 10.0
+
+
+def infer_cause(origin: Origin, record: OpRecord | None, evidence: Evidence) -> Cause | None:
+    """The cause for ``origin`` given ``evidence``; ``unknown`` when no rule fits, None when
+    there is nothing to explain (the replay did not reproduce the trip)."""
+    if origin.kind == "input_data":
+        return _non_finite_input(origin, evidence)
+    if origin.kind == "unknown" or record is None:
+        return None
+    for rule in RULES:
+        cause = rule(origin, record, evidence)
+        if cause is not None:
+            return cause
+    return unknown(origin, record, evidence)
+
+
+# ---------------------------------------------------------------------------------------------
+# input data and state
+# ---------------------------------------------------------------------------------------------
+def _non_finite_input(origin: Origin, evidence: Evidence) -> Cause:
+    health = origin.output
+    size = health.shape[0] if health is not None and health.shape else None
+    every_row = size is not None and len(origin.rows) >= size
+    return Cause(
+        "non_finite_input",
+        f"the batch tensor {origin.tensor} already holds NaN/Inf in {len(origin.rows)} "
+        f"sample(s)" + (" — every row of the batch" if every_row else "") + " before any op runs",
+        {
+            "tensor": origin.tensor,
+            "rows": list(origin.rows[:100]),
+            "every_row": every_row,
+            "batch_size": size,
+            "nan": health.nan if health else None,
+            "inf": health.inf if health else None,
+        },
+        confidence=0.95,
+    )
+
+
+def _stale_state(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
+    """A variable was already NaN/Inf when the step read it: no op of this step made it."""
+    if record.op_type != "ReadVariableOp" or record.phase == "update":
+        return None
+    names = evidence.stale_variables or ([record.variable] if record.variable else [])
+    if not names:
+        return None
+    when = (
+        f" (the optimizer had run {evidence.iterations} steps: resumed from a checkpoint saved "
+        "after the values went non-finite?)"
+        if evidence.iterations
+        else ""
+    )
+    return Cause(
+        "non_finite_state",
+        f"{names[0]} was already NaN/Inf before step {evidence.step} ran{when}; no op of this "
+        "step produced it",
+        {"variables": names[:20], "iterations": evidence.iterations, "step": evidence.step},
+        confidence=0.95,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# the optimizer update
+# ---------------------------------------------------------------------------------------------
+def _optimizer_update(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
+    if origin.kind != "optimizer_update":
+        return None
+    op = record.op_type
+    lr = evidence.learning_rate
+    eps = evidence.optimizer_epsilon
+    dtype = _dtype_of(record)
+    zero_denominator = _denominator_has_zero(record) or any(h.zeros for h in record.float_inputs)
+    if (lr is not None and not math.isfinite(lr)) or not record.inputs_finite:
+        return Cause(
+            "learning_rate_too_high",
+            f"the update of {origin.variable or 'a variable'} multiplies the gradient by a "
+            f"non-finite step size (learning rate = {lr if lr is not None else 'Inf/NaN'}), "
+            "e.g. a schedule or a constant that overflows float32",
+            {"learning_rate": lr, "variable": origin.variable, "op_type": op},
+            confidence=0.9,
+        )
+    if dtype in HALF_DTYPES and eps is not None and eps > 0 and zero_denominator:
+        as_half = float(np.asarray(eps, dtype=np.float16)) if dtype == "float16" else eps
+        if as_half == 0.0:  # the epsilon itself is 0 in this dtype
+            return Cause(
+                "float16_range",
+                f"the {evidence.optimizer_name or 'optimizer'} update of {origin.variable} runs "
+                f"in {dtype}: epsilon = {eps:g} becomes {as_half:g} there, so sqrt(v) + epsilon "
+                "is 0 for a variable whose gradient history is 0",
+                {
+                    "dtype": dtype,
+                    "epsilon": eps,
+                    "epsilon_in_dtype": as_half,
+                    "variable": origin.variable,
+                    "underflow": True,
+                },
+                confidence=0.85,
+            )
+    if eps is not None and eps <= 1e-12 and (op in DOMAIN_OPS or zero_denominator):
+        return Cause(
+            "missing_epsilon",
+            f"the {evidence.optimizer_name} update divides by sqrt(v) + epsilon with "
+            f"epsilon = {eps:g}; a variable with zero gradient history gives 0/0",
+            {"optimizer": evidence.optimizer_name, "epsilon": eps, "variable": origin.variable},
+            confidence=0.9,
+        )
+    inputs_max = _inputs_max(record)
+    if inputs_max > 1e30 or (record.result_health is not None and record.result_health.inf):
+        return Cause(
+            "learning_rate_too_high",
+            f"gradients were finite but the {evidence.optimizer_name or 'optimizer'} update "
+            f"with {_step_size_text(evidence)} made {origin.variable or 'a variable'} overflow "
+            f"(update terms reach |x| = {inputs_max:.3g})",
+            {"learning_rate": lr, "variable": origin.variable, "update_abs_max": inputs_max},
+            confidence=0.7,
+        )
+    return None
+
+
+def _step_size_text(evidence: Evidence) -> str:
+    lr = evidence.learning_rate
+    if lr is None:
+        return "a step size nantrace could not read (no optimizer object, no lr * g in the update)"
+    if evidence.learning_rate_source == "update":
+        return f"step size {lr:.3g} (read from the hand-written update)"
+    return f"learning rate {lr:.3g}"
+
+
+# ---------------------------------------------------------------------------------------------
+# precision
+# ---------------------------------------------------------------------------------------------
+def _float16_overflow(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
+    """A float16 result past ±65504 that float32 would have held (bfloat16 has float32's range,
+    so a bfloat16 overflow is an overflow in any precision, decided by the other rules)."""
+    dtype = _dtype_of(record)
+    out = record.result_health
+    if dtype != "float16" or out is None or not out.inf:
+        return None
+    if _singular(record) or _outside_domain(record) is not None:
+        return None  # 1/0 and log(-1) are non-finite in every precision
+    subject = _exp_subject(record, evidence)
+    if subject is not None:
+        argument = _argument_max(subject)
+        if argument is not None and argument > math.log(DTYPE_MAX["float32"]):
+            return None  # exp(100) overflows float32 too: an exp overflow, not a float16 one
+    inputs_max = _inputs_max(record)
+    return Cause(
+        "float16_range",
+        f"{record.op_type} in {record.layer or record.phase} runs in float16 and its result "
+        f"exceeds ±{FLOAT16_MAX:.0f} (inputs reach |x| = {inputs_max:.3g}); float32 holds it",
+        {
+            "dtype": "float16",
+            "input_abs_max": inputs_max,
+            "loss_scaling": evidence.loss_scaling,
+            "phase": record.phase,
+            "target": evidence.target if evidence.target_abs_max > UNSCALED_INPUT_ABS else None,
+            "target_abs_max": evidence.target_abs_max,
+        },
+        confidence=0.9,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# domain, zeros and the tf.where trap
+# ---------------------------------------------------------------------------------------------
+def _where_trap(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
+    """tf.where(cond, f(x), other): the forward value is fine, but f's gradient at the
+    unselected elements is NaN/Inf, and 0 * NaN = NaN flows into the weights."""
+    forward = evidence.forward_op
+    if origin.phase != "backward" or forward is None:
+        return None
+    discarded = evidence.discarded_by_where
+    if discarded is None:
+        if not (evidence.forward_consumers & SELECT_OPS):
+            return None
+        if forward.op_type not in DOMAIN_OPS | EXP_OPS and not _singular(forward):
+            return None
+    return Cause(
+        "where_gradient_trap",
+        f"{forward.op_type} feeds a tf.where: the forward value is finite, but the gradient of "
+        f"{forward.op_type} at the elements tf.where does not select is NaN/Inf, and the "
+        "where's zero gradient times NaN is still NaN",
+        {
+            "forward_op": forward.op_type,
+            "discarded_op": discarded,
+            "forward_source": forward.source,
+            "backward_op": record.op_type,
+            "inputs": [_health_summary(h) for h in forward.float_inputs],
+        },
+        confidence=0.9,
+    )
+
+
+def _domain_error(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
+    subject = evidence.forward_op if origin.phase == "backward" and evidence.forward_op else record
+    problem = _outside_domain(subject)
+    if problem is None:
+        return None
+    return Cause(
+        "domain_error",
+        f"{subject.op_type} in {subject.layer or subject.phase} receives {problem}: outside "
+        "its domain, so no epsilon can help; clamp the argument into the domain or use a form "
+        "that is defined there",
+        {
+            "op_type": subject.op_type,
+            "layer": subject.layer,
+            "problem": problem,
+            "min_value": _min_value(subject),
+            "inputs": [_health_summary(h) for h in subject.float_inputs],
+        },
+        confidence=0.9,
+    )
+
+
+def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
+    """log/sqrt/rsqrt/division of an exact zero, forward or in the backward pass."""
+    backward = origin.phase == "backward"
+    subject = evidence.forward_op if backward and evidence.forward_op is not None else record
+    if _mean_of_empty(subject):
+        return Cause(
+            "missing_epsilon",
+            f"{subject.op_type} in {subject.layer or subject.phase} averages an empty tensor: "
+            "0/0 (a mask or boolean_mask selected nothing in this batch)",
+            {"op_type": subject.op_type, "layer": subject.layer, "empty_count": True, "zeros": 0},
+            confidence=0.85,
+        )
+    if subject.op_type not in DOMAIN_OPS and not (backward and record.op_type in SINGULAR_GRAD_OPS):
+        return None
+    if not _has_zero_argument(subject, backward=backward):
+        return None
+    op = subject.op_type
+    zeros = sum(h.zeros for h in subject.float_inputs)
+    if (
+        origin.kind == "loss"
+        and op in {"Log", "Xlogy", "Log1p"}
+        and _looks_like_probability(subject)
+        and (
+            evidence.upstream_ops & PROBABILITY_OPS
+            or evidence.output_activation in {"softmax", "sigmoid"}
+        )
+    ):
+        return Cause(
+            "unstable_loss",
+            f"the loss takes {op} of a probability that reached 0 (hand-written "
+            "cross-entropy on probabilities instead of logits)",
+            {"op_type": op, "zeros": zeros, "output_activation": evidence.output_activation},
+            confidence=0.9,
+        )
+    layer_object = subject.layer_object
+    layer_epsilon = _as_float(getattr(layer_object, "epsilon", None))
+    if layer_epsilon is not None and layer_epsilon <= 1e-12:
+        return Cause(
+            "missing_epsilon",
+            f"{type(layer_object).__name__} {subject.layer} is built with "
+            f"epsilon={layer_epsilon:g}: {op} of a variance that reached 0",
+            {
+                "op_type": op,
+                "layer": subject.layer,
+                "layer_epsilon": layer_epsilon,
+                "layer_class": type(layer_object).__name__,
+            },
+            confidence=0.9,
+        )
+    zero_over_zero = op in DIVISION_OPS and _zero_over_zero(subject)
+    producers = evidence.argument_producers
+    denominator = producers[1] if len(producers) > 1 else None
+    # a count (a sum of a mask) of 0, not a norm or variance: divide_no_nan is the fix
+    empty_count = zero_over_zero and denominator not in NORM_OPS
+    where = "the backward pass of " if backward else ""
+    what = (
+        "0/0: a sum over an empty selection divided by its count of 0"
+        if zero_over_zero
+        else f"{op} of an exact 0"
+    )
+    return Cause(
+        "missing_epsilon",
+        f"{where}{op} in {subject.layer or subject.phase} hits {what} "
+        + ("(the local gradient is infinite there)" if backward else "with no epsilon"),
+        {
+            "op_type": op,
+            "layer": subject.layer,
+            "zeros": zeros,
+            "zero_over_zero": zero_over_zero,
+            "empty_count": empty_count,
+            "denominator_op": denominator,
+            "backward": backward,
+            "min_abs_nonzero": min(
+                (h.min_abs_nonzero for h in subject.float_inputs if h.min_abs_nonzero is not None),
+                default=None,
+            ),
+        },
+        confidence=0.85,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# overflow
+# ---------------------------------------------------------------------------------------------
+def _exp_overflow(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
+    subject = _exp_subject(record, evidence)
+    if subject is None:
+        return None
+    argument = _argument_max(subject)
+    dtype = _dtype_of(subject) or "float32"
+    limit = math.log(DTYPE_MAX.get(dtype, DTYPE_MAX["float32"]))
+    if argument is None or argument < 0.9 * limit:
+        return None
+    ev: dict[str, Any] = {
+        "op_type": subject.op_type,
+        "layer": subject.layer,
+        "argument_max": argument,
+        "dtype": dtype,
+        "limit": limit,
+        "normalized": evidence.exp_normalized,
+    }
+    if evidence.input_abs_max > LOOSE_INPUT_ABS:
+        ev.update(feature=evidence.feature, input_abs_max=evidence.input_abs_max)
+    return Cause(
+        "exp_overflow",
+        f"{subject.op_type} in {subject.layer or subject.phase} gets an argument up to "
+        f"{argument:.3g}; exp overflows {dtype} above {limit:.3g}"
+        + (
+            f" (the features {evidence.feature} reach |x| = {evidence.input_abs_max:.3g})"
+            if "feature" in ev
+            else ""
+        ),
+        ev,
+        confidence=0.85,
+    )
+
+
+def _unscaled_data(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
+    """Overflow of finite-but-huge values that came from the batch."""
+    if not _overflowed(record):
+        return None
+    features, targets = evidence.input_abs_max, evidence.target_abs_max
+    if features > UNSCALED_INPUT_ABS:
+        also = (
+            f"; the target {evidence.target} reaches |y| = {targets:.3g} too"
+            if targets > UNSCALED_INPUT_ABS
+            else ""
+        )
+        return Cause(
+            "unscaled_input",
+            f"the features {evidence.feature or 'of the batch'} reach |x| = {features:.3g}, far "
+            "outside the ~[-10, 10] range networks are built for; pre-activations and "
+            f"gradients grow with them until they overflow{also}",
+            {
+                "tensor": evidence.feature,
+                "input_abs_max": features,
+                "target": evidence.target if targets > UNSCALED_INPUT_ABS else None,
+                "target_abs_max": targets,
+            },
+            confidence=0.85,
+        )
+    if targets > UNSCALED_INPUT_ABS:
+        return Cause(
+            "unscaled_target",
+            f"the target {evidence.target or 'of the batch'} reaches |y| = {targets:.3g} while "
+            f"the features stay within |x| = {features:.3g}: the error and its gradient are as "
+            "large as the target, and the updates overflow",
+            {"tensor": evidence.target, "target_abs_max": targets, "input_abs_max": features},
+            confidence=0.85,
+        )
+    return None
+
+
+def _recurrent(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
+    if not _overflowed(record) or not evidence.recurrent_layers:
+        return None
+    grown = _recurrent_growth(evidence)
+    in_recurrent = _in_recurrent_layer(record, evidence)
+    if grown is None and not (origin.phase == "backward" and in_recurrent):
+        return None
+    if grown is not None:
+        layer, growth = grown
+        summary = (
+            f"the recurrent layer {layer} amplifies its input {growth:.3g}x over the time "
+            "steps of the sequence; its state grows until the values overflow"
+        )
+    else:
+        layer, growth = in_recurrent, None
+        summary = f"gradients compound over the time steps of {in_recurrent} until they overflow"
+    return Cause(
+        "recurrent_explosion",
+        summary,
+        {"layer": layer, "growth": growth, "recurrent_layers": evidence.recurrent_layers},
+        confidence=0.8,
+    )
+
+
+def _weight_scale(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
+    if not _overflowed(record):
+        return None
+    worst = max(evidence.layer_scales, key=lambda s: s.ratio, default=None)
+    if worst is None or worst.ratio <= INIT_SCALE_FACTOR:
+        return None
+    started_large = (worst.initial_ratio or 0.0) > INIT_SCALE_FACTOR
+    grew = evidence.step > 0 and (worst.grew if worst.initial_std is not None else True)
+    if started_large or not grew:
+        return Cause(
+            "initializer_scale",
+            f"layer {worst.layer} has weight scale {worst.std:.3g}, {worst.ratio:.0f}x the "
+            f"{'He' if worst.activation in RELU_FAMILY else 'Glorot'} scale "
+            f"{worst.expected_std:.3g} for fan-in {worst.fan_in} (initializer "
+            f"{worst.initializer}); activations grow layer by layer until they overflow",
+            _scale_evidence(worst, evidence),
+            confidence=0.85 if started_large else 0.7,
+        )
+    return Cause(
+        "learning_rate_too_high",
+        f"layer {worst.layer} weights grew to scale {worst.std:.3g}, "
+        f"{worst.std / max(worst.initial_std or worst.expected_std, 1e-12):.3g}x their initial "
+        f"scale, within {evidence.step} steps: the updates are too large",
+        _scale_evidence(worst, evidence),
+        confidence=0.8,
+    )
+
+
+def _dynamics(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
+    """Growth seen in the history before the trip: weights (update size) or gradients."""
+    if evidence.step == 0 or not _overflowed(record):
+        return None
+    grower = evidence.fastest_growing_weight()
+    if grower is not None and grower[1] > WEIGHT_GROWTH:
+        name, factor, span = grower
+        return Cause(
+            "learning_rate_too_high",
+            f"{name} grew {factor:.3g}x in norm over the last {span} healthy steps before "
+            f"the overflow at step {evidence.step}: the updates are too large",
+            {
+                "variable": name,
+                "norm_growth": factor,
+                "steps": span,
+                "learning_rate": evidence.learning_rate,
+            },
+            confidence=0.75,
+        )
+    growth = evidence.grad_norm_growth()
+    if growth is not None and growth > GRAD_NORM_GROWTH:
+        return Cause(
+            "gradient_explosion",
+            f"the global gradient norm grew {growth:.3g}x over the healthy steps before the "
+            f"overflow at step {evidence.step}, while the weights stayed near their scale",
+            {"grad_norm_growth": growth, "learning_rate": evidence.learning_rate},
+            confidence=0.7,
+        )
+    return None
+
+
+def _depth_growth(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
+    """The backward pass itself grows: each layer multiplies the gradient until it overflows
+    (forward finite, no growth over steps needed)."""
+    if origin.phase != "backward" or not _overflowed(record):
+        return None
+    layers = [(name, value) for name, value in evidence.backward_layers if value > 0]
+    if len(layers) < 3:
+        return None
+    first, last = layers[0][1], max(value for _, value in layers)
+    steps = [b / a for (_, a), (_, b) in zip(layers, layers[1:], strict=False) if a > 0]
+    amplifying = sum(1 for factor in steps if factor > 10.0)
+    if last / first < 1e6 or amplifying < 2:
+        return None
+    gain_layer, gain = max(
+        ((layers[i + 1][0], factor) for i, factor in enumerate(steps)), key=lambda t: t[1]
+    )
+    return Cause(
+        "gradient_explosion",
+        f"the forward pass is finite, but the gradient grows {last / first:.3g}x over "
+        f"{len(layers)} layers of the backward pass (up to {gain:.3g}x in {gain_layer}) until "
+        "it overflows",
+        {
+            "growth": last / first,
+            "layers": len(layers),
+            "amplifying_layers": amplifying,
+            "largest_gain_layer": gain_layer,
+            "largest_gain": gain,
+            "backward_layers": [(n, float(f"{v:.3g}")) for n, v in layers[:12]],
+        },
+        confidence=0.75,
+    )
+
+
+#: The rules, most specific first. Each returns a Cause or None ("does not apply").
+RULES = (
+    _stale_state,
+    _optimizer_update,
+    _float16_overflow,
+    _where_trap,
+    _domain_error,
+    _zero_argument,
+    _exp_overflow,
+    _unscaled_data,
+    _recurrent,
+    _weight_scale,
+    _depth_growth,
+    _dynamics,
+)
+
+
+def unknown(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause:
+    """No rule's evidence fits: say so, with what was seen."""
+    growth = evidence.fastest_growing_weight()
+    return Cause(
+        "unknown",
+        f"{record.op_type} in {record.layer or record.phase} went non-finite, but no rule's "
+        "evidence fits (inputs in range, weights near their initial scale, no zero or "
+        "out-of-domain argument, no growth in the history); see the evidence",
+        {
+            "op_type": record.op_type,
+            "phase": record.phase,
+            "inputs": [_health_summary(h) for h in record.float_inputs],
+            "input_abs_max": evidence.input_abs_max,
+            "target_abs_max": evidence.target_abs_max,
+            "largest_weight_ratio": max((s.ratio for s in evidence.layer_scales), default=None),
+            "weight_growth": growth[1] if growth else None,
+            "grad_norm_growth": evidence.grad_norm_growth(),
+            "backward_layers": [(n, float(f"{v:.3g}")) for n, v in evidence.backward_layers[:12]],
+            "learning_rate": evidence.learning_rate,
+            "step": evidence.step,
+        },
+        confidence=0.0,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+def _dtype_of(record: OpRecord) -> str | None:
+    out = record.result_health
+    if out is not None and out.dtype:
+        return out.dtype
+    inputs = record.float_inputs
+    return inputs[0].dtype if inputs else None
+
+
+def _inputs_max(record: OpRecord) -> float:
+    return max((h.max_abs for h in record.float_inputs), default=0.0)
+
+
+def _min_value(record: OpRecord) -> float | None:
+    values = [h.min_value for h in record.float_inputs if h.min_value is not None]
+    return min(values) if values else None
+
+
+def _argument_max(record: OpRecord) -> float | None:
+    """The largest signed argument of an exp-family op (base for Pow: its log)."""
+    inputs = record.float_inputs
+    if not inputs:
+        return None
+    if record.op_type == "Pow":
+        base = inputs[0]
+        exponent = inputs[1] if len(inputs) > 1 else None
+        if base.max_abs <= 1 or exponent is None or exponent.max_value is None:
+            return None
+        return math.log(base.max_abs) * exponent.max_value
+    value = inputs[0].max_value
+    if record.op_type in {"Cosh", "Sinh"}:
+        return inputs[0].max_abs
+    return value
+
+
+def _exp_subject(record: OpRecord, evidence: Evidence) -> OpRecord | None:
+    """The exp-family op that overflowed: the origin itself, or the forward op whose gradient
+    overflowed."""
+    for candidate in (record, evidence.forward_op):
+        if candidate is not None and candidate.op_type in EXP_OPS and candidate.inputs_finite:
+            return candidate
+    return None
+
+
+def _overflowed(record: OpRecord) -> bool:
+    """The op's result is Inf (or NaN from Inf arithmetic) with finite but non-trivial inputs."""
+    out = record.result_health
+    if out is None or out.finite:
+        return False
+    return bool(out.inf) or _inputs_max(record) > 1e3 or not _has_zero_argument(record)
+
+
+def _outside_domain(record: OpRecord) -> str | None:
+    """What puts the op's argument outside its domain, or None."""
+    op = record.op_type
+    inputs = record.float_inputs
+    if not inputs or not record.inputs_finite:
+        return None
+    first = inputs[0]
+    low = first.min_value
+    if op in {"Log", "Sqrt", "Rsqrt", "Lgamma", "Digamma"} and low is not None and low < 0:
+        return f"negative values (min {low:.3g})"
+    if op == "Xlogy" and len(inputs) > 1 and inputs[1].min_value is not None:
+        if inputs[1].min_value < 0:
+            return f"negative values (min {inputs[1].min_value:.3g})"
+    if op == "Log1p" and low is not None and low < -1:
+        return f"values below -1 (min {low:.3g})"
+    if op == "Pow" and low is not None and low < 0 and len(inputs) > 1:
+        exponent = inputs[1]
+        fractional = exponent.max_value is not None and (
+            exponent.max_value != round(exponent.max_value)
+            or (exponent.min_value is not None and exponent.min_value != round(exponent.min_value))
+        )
+        out = record.result_health
+        if fractional or (out is not None and out.nan):
+            return f"a negative base (min {low:.3g}) with a fractional exponent"
+    if op in {"Acos", "Asin", "Atanh"} and first.max_abs > 1:
+        return f"|x| up to {first.max_abs:.3g} (domain |x| <= 1)"
+    if op == "Acosh" and low is not None and low < 1:
+        return f"values below 1 (min {low:.3g})"
+    return None
+
+
+def _singular(record: OpRecord) -> bool:
+    return (record.op_type in SINGULAR_GRAD_OPS or record.op_type in DOMAIN_OPS) and (
+        _has_zero_argument(record)
+    )
+
+
+def _has_zero_argument(record: OpRecord, backward: bool = False) -> bool:
+    """An exact zero where the op (or, ``backward``, its derivative) is singular: the
+    denominator of a division, the argument of log/sqrt/rsqrt, the base of x**p with p < 0
+    (p < 1 for the derivative); for ops of unknown arity any zero input."""
+    inputs = record.float_inputs
+    if not inputs:
+        return False
+    if record.op_type in {"RealDiv", "Div", "FloorDiv", "Xdivy"} and len(inputs) > 1:
+        return inputs[1].zeros > 0 or (
+            backward and inputs[1].min_abs_nonzero is not None and inputs[1].min_abs_nonzero < 1e-30
+        )
+    if record.op_type == "Pow" and len(inputs) > 1:
+        low = inputs[1].min_value
+        singular_exponent = low is not None and low < (1.0 if backward else 0.0)
+        return inputs[0].zeros > 0 and singular_exponent
+    return any(h.zeros > 0 for h in inputs)
+
+
+def _mean_of_empty(record: OpRecord) -> bool:
+    out = record.result_health
+    inputs = record.float_inputs
+    return (
+        record.op_type == "Mean"
+        and bool(inputs)
+        and inputs[0].size == 0
+        and out is not None
+        and out.nan > 0
+    )
+
+
+def _denominator_has_zero(record: OpRecord) -> bool:
+    inputs = record.float_inputs
+    return len(inputs) > 1 and inputs[1].zeros > 0 and record.op_type in DIVISION_OPS
+
+
+def _zero_over_zero(record: OpRecord) -> bool:
+    """A division whose NaN comes from 0/0 (x/0 with x != 0 is Inf, not NaN)."""
+    out = record.result_health
+    return out is not None and out.nan > 0 and out.inf == 0
+
+
+def _looks_like_probability(record: OpRecord) -> bool:
+    inputs = record.float_inputs
+    arguments = inputs[1:] if record.op_type == "Xlogy" else inputs[:1]
+    return all(
+        h.min_value is not None
+        and h.min_value >= 0
+        and h.max_value is not None
+        and h.max_value <= 1
+        for h in arguments
+    )
+
+
+def _in_recurrent_layer(record: OpRecord, evidence: Evidence) -> str | None:
+    recurrent = [entry.split(" (")[0] for entry in evidence.recurrent_layers]
+    for candidate in (record, evidence.forward_op):
+        layer = getattr(candidate, "layer", None)
+        if layer is None:
+            continue
+        for name in recurrent:
+            if layer == name or layer.startswith(name + "/"):
+                return name
+    return None
+
+
+def _recurrent_growth(evidence: Evidence) -> tuple[str, float] | None:
+    recurrent = {entry.split(" (")[0] for entry in evidence.recurrent_layers}
+    worst = None
+    for layer, growth in evidence.layer_growth.items():
+        if (
+            layer in recurrent
+            and growth > RECURRENT_GROWTH
+            and (worst is None or growth > worst[1])
+        ):
+            worst = (layer, growth)
+    return worst
+
+
+def _scale_evidence(scale: LayerScale, evidence: Evidence) -> dict[str, Any]:
+    grower = evidence.fastest_growing_weight()
+    history = (
+        {"norm_growth": grower[1], "growth_variable": grower[0], "growth_steps": grower[2]}
+        if grower
+        else {}
+    )
+    return {
+        **history,
+        "layer": scale.layer,
+        "weight_std": scale.std,
+        "expected_std": scale.expected_std,
+        "ratio": scale.ratio,
+        "fan_in": scale.fan_in,
+        "initializer": scale.initializer,
+        "initial_std": scale.initial_std,
+        "step": evidence.step,
+    }
+
+
+def _health_summary(health: Health) -> dict[str, Any]:
+    return {
+        "dtype": health.dtype,
+        "min": health.min_value,
+        "max": health.max_value,
+        "zeros": health.zeros,
+        "nan": health.nan,
+        "inf": health.inf,
+    }

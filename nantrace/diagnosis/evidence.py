@@ -1,0 +1,502 @@
+"""The evidence the cause rules read: the failing path's batch tensors and layers, weight
+scale against He/Glorot, optimizer settings, dtypes, and the guard's history.
+
+Every number is something any model has; none looks at names chosen by the user. Evidence is
+read on the failing path (:mod:`nantrace.replay.failing_path`) when there is one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nantrace.replay.failing_path import FEATURES, TARGETS, FailingPath
+
+if (
+    TYPE_CHECKING
+):  # keep `import nantrace.diagnosis.evidence` free of TensorFlow (the scan CLI uses it)
+    from nantrace.replay.capture import OpRecord, ReplayCapture
+
+RELU_FAMILY = frozenset({"relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "swish"})
+#: The ops tf.where builds.
+SELECT_OPS = frozenset({"Select", "SelectV2"})
+
+
+@dataclass(frozen=True)
+class LayerScale:
+    """Weight scale (RMS) of one layer against what He/Glorot would give for its fan-in.
+
+    ``initial_std`` is the scale the layer's initializer config produces (None when unknown),
+    so "started too large" (initializer) and "grew too large" (dynamics) can be told apart.
+    """
+
+    layer: str
+    std: float
+    expected_std: float
+    fan_in: int
+    initializer: str | None
+    activation: str | None
+    initial_std: float | None = None
+
+    @property
+    def ratio(self) -> float:
+        return self.std / self.expected_std if self.expected_std > 0 else math.inf
+
+    @property
+    def initial_ratio(self) -> float | None:
+        if self.initial_std is None or self.expected_std <= 0:
+            return None
+        return self.initial_std / self.expected_std
+
+    @property
+    def grew(self) -> bool:
+        """The weights are much larger than their initializer made them."""
+        return self.initial_std is not None and self.std > 3.0 * max(self.initial_std, 1e-12)
+
+
+def layer_growth(capture: ReplayCapture, layers: list[str]) -> dict[str, float]:
+    """How much each of ``layers`` (and its sublayers) amplifies its input in the forward pass:
+    largest |output| of its ops over largest |input| that came from outside it."""
+    growth = {}
+    for layer in layers:
+        prefix = layer + "/"
+        records = [
+            r
+            for r in capture.records
+            if r.phase == "forward" and r.layer and (r.layer == layer or r.layer.startswith(prefix))
+        ]
+        members = {r.index for r in records}
+        in_max = out_max = 0.0
+        for record in records:
+            if record.op_type == "ReadVariableOp":
+                continue
+            for producer, health in zip(record.producers, record.inputs, strict=False):
+                if health is None or (
+                    producer is not None
+                    and (
+                        producer in members or capture.records[producer].op_type == "ReadVariableOp"
+                    )
+                ):
+                    continue
+                in_max = max(in_max, health.max_abs)
+            for health in record.float_outputs:
+                out_max = max(out_max, health.max_abs)
+        if in_max > 0:
+            growth[layer] = out_max / in_max
+    return growth
+
+
+def kernel_of(layer: Any) -> Any:
+    for attribute in ("kernel", "depthwise_kernel", "embeddings"):
+        value = getattr(layer, attribute, None)
+        if value is not None and hasattr(value, "shape"):
+            return value
+    cell = getattr(layer, "cell", None)
+    if cell is not None:
+        return kernel_of(cell)
+    return None
+
+
+def expected_std(layer: Any, kernel_shape: tuple[int, ...]) -> tuple[float, int]:
+    """He std for ReLU-family activations, Glorot otherwise, for the kernel's fan-in."""
+    if len(kernel_shape) < 2:
+        return 0.0, 0
+    receptive = int(np.prod(kernel_shape[:-2])) if len(kernel_shape) > 2 else 1
+    fan_in = int(kernel_shape[-2]) * receptive
+    fan_out = int(kernel_shape[-1]) * receptive
+    activation = _activation_name(layer)
+    if activation in RELU_FAMILY:
+        return math.sqrt(2.0 / fan_in), fan_in
+    return math.sqrt(2.0 / (fan_in + fan_out)), fan_in
+
+
+def _activation_name(layer: Any) -> str | None:
+    activation = getattr(layer, "activation", None)
+    if activation is None:
+        return None
+    return getattr(activation, "__name__", None) or str(activation)
+
+
+def _initializer_name(layer: Any) -> str | None:
+    for attribute in ("kernel_initializer", "depthwise_initializer", "embeddings_initializer"):
+        initializer = getattr(layer, attribute, None)
+        if initializer is not None:
+            config = getattr(initializer, "get_config", lambda: {})()
+            details = ", ".join(f"{k}={v}" for k, v in config.items() if k != "seed" and v)
+            name = type(initializer).__name__
+            return f"{name}({details})" if details else name
+    return None
+
+
+def initializer_std(layer: Any, fan_in: int, fan_out: int) -> float | None:
+    """The RMS of weights the layer's kernel initializer draws, from its config."""
+    initializer = None
+    for attribute in ("kernel_initializer", "depthwise_initializer", "embeddings_initializer"):
+        initializer = getattr(layer, attribute, None) or initializer
+    if initializer is None and getattr(layer, "cell", None) is not None:
+        return initializer_std(layer.cell, fan_in, fan_out)
+    if initializer is None:
+        return None
+    config = dict(getattr(initializer, "get_config", lambda: {})())
+    for attribute in ("scale", "mode", "gain"):  # Glorot/He keep these as attributes only
+        if attribute not in config and hasattr(initializer, attribute):
+            config[attribute] = getattr(initializer, attribute)
+    name = type(initializer).__name__
+    if "stddev" in config:
+        return float(config["stddev"])
+    if "minval" in config and "maxval" in config:
+        low, high = float(config["minval"]), float(config["maxval"])
+        return math.sqrt((low * low + low * high + high * high) / 3.0)
+    if name == "Constant":
+        return abs(float(np.asarray(config.get("value", 0.0)).mean()))
+    if name == "Ones":
+        return 1.0
+    if name == "Zeros":
+        return 0.0
+    if "scale" in config and "mode" in config:
+        n = {"fan_in": fan_in, "fan_out": fan_out}.get(config["mode"], (fan_in + fan_out) / 2)
+        return math.sqrt(float(config["scale"]) / max(n, 1))
+    if "gain" in config:
+        return float(config["gain"]) / math.sqrt(max(fan_in, fan_out, 1))
+    return None
+
+
+def layer_scales(layers: dict[str, Any]) -> list[LayerScale]:
+    scales = []
+    for path, layer in layers.items():
+        if getattr(layer, "layers", None):  # a model/container: its sublayers are listed too
+            continue
+        kernel = kernel_of(layer)
+        if kernel is None or len(kernel.shape) < 2:
+            continue
+        values = np.asarray(kernel)
+        if not np.isfinite(values).all():
+            continue
+        shape = tuple(int(d) for d in kernel.shape)
+        std_expected, fan_in = expected_std(layer, shape)
+        if getattr(layer, "embeddings", None) is kernel:
+            # Embedding rows are looked up, not summed: unit-scale vectors per token.
+            std_expected, fan_in = 1.0 / math.sqrt(shape[-1]), 1
+        fan_out = int(np.prod(shape)) // max(fan_in, 1)
+        scales.append(
+            LayerScale(
+                layer=path,
+                std=float(np.sqrt(np.mean(np.square(values.astype(np.float64))))),
+                expected_std=std_expected,
+                fan_in=fan_in,
+                initializer=_initializer_name(layer),
+                activation=_activation_name(layer),
+                initial_std=initializer_std(layer, fan_in, fan_out),
+            )
+        )
+    return scales
+
+
+def _is_ungated_recurrent(layer: Any) -> bool:
+    """A recurrent layer whose state is not gated (SimpleRNN-like): the kind that explodes
+    over time steps. LSTM/GRU cells have a ``recurrent_activation`` for their gates."""
+    cell = getattr(layer, "cell", None)
+    if cell is None:
+        return False
+    cells = getattr(cell, "cells", None) or [cell]
+    return any(getattr(c, "recurrent_activation", None) is None for c in cells)
+
+
+def _as_float(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(np.asarray(value))
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass
+class Evidence:
+    """What the cause rules read; also copied into the report.
+
+    ``input_abs_max`` is the largest |x| of the batch *features* on the failing path;
+    ``target_abs_max`` that of the *targets* (labels, sample weights: tensors that reach only
+    the loss). ``stale_variables`` were already non-finite when the step read them.
+    """
+
+    step: int
+    input_abs_max: float
+    layer_scales: list[LayerScale] = field(default_factory=list)
+    recurrent_layers: list[str] = field(default_factory=list)
+    learning_rate: float | None = None
+    #: where ``learning_rate`` was read: ``"optimizer"`` (a Keras or tf_keras optimizer's
+    #: attribute), ``"update"`` (the scalar that scales the gradient in a hand-written update,
+    #: ``v.assign_sub(lr * g)``), or None when it was not found.
+    learning_rate_source: str | None = None
+    optimizer_epsilon: float | None = None
+    optimizer_name: str | None = None
+    loss_scaling: bool = False
+    half_precision: bool = False
+    output_activation: str | None = None
+    #: per layer: largest |output| / largest |input| over the layer's forward ops.
+    layer_growth: dict[str, float] = field(default_factory=dict)
+    #: the guard's ring buffers (None when history is off).
+    history: Any = None
+    feature: str | None = None
+    target: str | None = None
+    target_abs_max: float = 0.0
+    #: the evidence was read on the failing path (False: from the whole model).
+    on_path: bool = False
+    iterations: int | None = None
+    stale_variables: list[str] = field(default_factory=list)
+    #: for a backward-pass origin: the forward op it differentiates.
+    forward_op: Any = None
+    #: op types that consume the origin's forward op's output (``SelectV2``: a tf.where).
+    forward_consumers: frozenset[str] = frozenset()
+    #: a forward op near the differentiated one made NaN/Inf that a tf.where then discarded:
+    #: the op type, or None.
+    discarded_by_where: str | None = None
+    #: op types within two hops upstream of the origin (or of the op it differentiates).
+    upstream_ops: frozenset[str] = frozenset()
+    #: the exp-family origin feeds a sum and a division or log: a hand-written softmax or
+    #: log-sum-exp, which the max-subtracted library form keeps finite.
+    exp_normalized: bool = False
+    #: op types of the producers of that op's inputs (None: a batch tensor or a constant).
+    argument_producers: tuple[str | None, ...] = ()
+    #: backward pass: largest |gradient| per layer, in the order backprop reached the layers
+    #: (from the loss towards the input), up to the origin.
+    backward_layers: list[tuple[str, float]] = field(default_factory=list)
+    #: the step's argument names (``x``, ``y``, ``w``), for snippets that name them.
+    arguments: list[str] = field(default_factory=list)
+
+    def healthy_grad_norms(self) -> np.ndarray:
+        return self.history.healthy_grad_norms() if self.history is not None else np.array([])
+
+    def fastest_growing_weight(self) -> tuple[str, float, int] | None:
+        growth = self.history.weight_growth() if self.history is not None else []
+        return growth[0] if growth else None
+
+    def grad_norm_growth(self) -> float | None:
+        """Last healthy gradient norm over the median of the first half of the history."""
+        norms = self.healthy_grad_norms()
+        if norms.size < 6:
+            return None
+        early = float(np.median(norms[: norms.size // 2]))
+        return float(norms[-1]) / early if early > 0 else None
+
+
+def gather_evidence(
+    step: int,
+    input_abs_max: float,
+    capture: ReplayCapture | None,
+    optimizers: list[Any],
+    history: Any = None,
+    path: FailingPath | None = None,
+    graph: Any = None,
+    record: OpRecord | None = None,
+) -> Evidence:
+    """Evidence for the rules, read on ``path`` when given (else over the whole model)."""
+    layers = dict(capture.layers_seen) if capture is not None else {}
+    on_path = path is not None and path.complete
+    path_layers = _on_path(layers, path.layers) if on_path else layers
+    evidence = Evidence(
+        step=step,
+        input_abs_max=input_abs_max,
+        layer_scales=layer_scales(path_layers),
+        history=history,
+        on_path=on_path,
+    )
+    if path is not None and path.roles:  # batch tensors known by identity: split the roles
+        evidence.feature, evidence.input_abs_max = path.batch_max(FEATURES)
+        # Every weight's gradient comes from the loss: the targets shape all of them.
+        evidence.target, evidence.target_abs_max = path.batch_max(TARGETS, anywhere=True)
+    for path_name, layer in path_layers.items():
+        if _is_ungated_recurrent(layer):
+            evidence.recurrent_layers.append(f"{path_name} ({type(layer).__name__})")
+    for layer in layers.values():
+        compute = getattr(getattr(layer, "dtype_policy", None), "compute_dtype", None)
+        if compute in ("float16", "bfloat16"):
+            evidence.half_precision = True
+    if capture is not None:
+        recurrent = [entry.split(" (")[0] for entry in evidence.recurrent_layers]
+        evidence.layer_growth = layer_growth(capture, recurrent)
+        evidence.stale_variables = stale_variables(capture)
+    if layers:
+        evidence.output_activation = _activation_name(layers[list(layers)[-1]])
+    writer = writing_optimizer(capture, record)
+    if writer is not None:  # the optimizer whose update made the origin comes first
+        optimizers = [writer] + [o for o in optimizers if o is not writer]
+    for optimizer in optimizers:
+        name = type(optimizer).__name__
+        if name == "LossScaleOptimizer":
+            evidence.loss_scaling = True
+            optimizer = getattr(optimizer, "inner_optimizer", optimizer)
+            name = type(optimizer).__name__
+        evidence.optimizer_name = name
+        evidence.learning_rate = _as_float(getattr(optimizer, "learning_rate", None))
+        if evidence.learning_rate is not None:
+            evidence.learning_rate_source = "optimizer"
+        evidence.optimizer_epsilon = _as_float(getattr(optimizer, "epsilon", None))
+        iterations = _as_float(getattr(optimizer, "iterations", None))
+        evidence.iterations = int(iterations) if iterations is not None else None
+        break
+    if evidence.learning_rate is None and capture is not None and record is not None:
+        evidence.learning_rate = update_step_size(capture, record)
+        if evidence.learning_rate is not None:
+            evidence.learning_rate_source = "update"
+    if capture is not None and record is not None:
+        forward = path.forward if path is not None else None
+        subject = capture.records[forward] if forward is not None else record
+        evidence.forward_op = capture.records[forward] if forward is not None else None
+        if graph is not None and subject.index in graph:
+            evidence.forward_consumers = frozenset(
+                capture.records[i].op_type for i in graph.successors(subject.index)
+            )
+            evidence.discarded_by_where = discarded_by_where(graph, capture, subject.index)
+            evidence.upstream_ops = frozenset(
+                capture.records[i].op_type for i in _within(graph, subject.index, 2, up=True)
+            )
+            evidence.exp_normalized = _feeds_normalizer(graph, capture, subject.index)
+        if record.phase == "backward":
+            evidence.backward_layers = backward_layer_scale(capture, record.index)
+        evidence.argument_producers = tuple(
+            capture.records[p].op_type if p is not None else None for p in subject.producers
+        )
+    return evidence
+
+
+def writing_optimizer(capture: ReplayCapture | None, record: OpRecord | None) -> Any:
+    """The optimizer whose update ran ``record`` (None outside every optimizer's update)."""
+    if capture is None or record is None:
+        return None
+    for optimizer, start, end in getattr(capture, "apply_spans", []):
+        if start <= record.index and (end < 0 or record.index < end):
+            return optimizer
+    return None
+
+
+#: Ops that scale the gradient by the step size in a hand-written update.
+_SCALING_OPS = frozenset({"Mul", "RealDiv", "Div", "MulNoNan"})
+
+
+def update_step_size(capture: ReplayCapture, record: OpRecord, depth: int = 4) -> float | None:
+    """The step size of an update no optimizer object describes (``v.assign_sub(lr * g)``,
+    ``v.assign(v - g * lr)``): the scalar a multiply in the update phase applies to a
+    tensor, at or upstream of ``record`` (within ``depth`` ops). None when there is none."""
+    if record.phase != "update":
+        return None
+    frontier, seen = [record.index], {record.index}
+    for _ in range(depth):
+        found: list[float] = []
+        upstream: list[int] = []
+        for index in frontier:
+            op = capture.records[index]
+            if op.phase != "update":
+                continue
+            if op.op_type in _SCALING_OPS and len(op.inputs) == 2:
+                found += _scalar_factor(op)
+            upstream += [p for p in op.producers if p is not None and p not in seen]
+        if found:
+            return found[0]
+        seen |= set(upstream)
+        frontier = upstream
+    return None
+
+
+def _scalar_factor(op: OpRecord) -> list[float]:
+    """The scalar operand of a two-input multiply (or the divisor's inverse) whose other
+    operand is a tensor: [] when there is none."""
+    healths = op.inputs
+    if any(h is None for h in healths):
+        return []
+    scalar = [i for i, h in enumerate(healths) if h.size == 1 and h.max_value is not None]
+    tensor = [i for i, h in enumerate(healths) if h.size > 1]
+    if len(scalar) != 1 or len(tensor) != 1:
+        return []
+    value = float(healths[scalar[0]].max_value)
+    if op.op_type in ("RealDiv", "Div"):
+        if scalar[0] != 1 or value == 0:
+            return []
+        value = 1.0 / value
+    return [abs(value)]
+
+
+def _within(graph: Any, index: int, depth: int, up: bool = False) -> set[int]:
+    """Nodes within ``depth`` hops of ``index`` (downstream, or upstream with ``up``)."""
+    step = graph.predecessors if up else graph.successors
+    seen: set[int] = set()
+    frontier = [index]
+    for _ in range(depth):
+        frontier = [n for node in frontier for n in step(node) if n not in seen]
+        seen |= set(frontier)
+    return seen
+
+
+def discarded_by_where(graph: Any, capture: ReplayCapture, index: int) -> str | None:
+    """The forward op (``index`` or within 3 hops downstream) whose NaN/Inf output feeds a
+    Select: the forward pass threw the value away, the backward pass did not."""
+    for node in sorted({index} | _within(graph, index, 3)):
+        record = capture.records[node]
+        if record.phase not in ("forward", "loss") or record.op_type in SELECT_OPS:
+            continue
+        if not any(not h.finite for h in record.float_outputs):
+            continue
+        if any(capture.records[s].op_type in SELECT_OPS for s in graph.successors(node)):
+            return record.op_type
+    return None
+
+
+def backward_layer_scale(capture: ReplayCapture, upto: int) -> list[tuple[str, float]]:
+    """Largest finite |gradient| each layer's backward ops produced, in backprop order, for
+    the backward ops run before ``upto`` (the origin): gradients that grow by orders of
+    magnitude from layer to layer are exploding with depth."""
+    order: list[str] = []
+    largest: dict[str, float] = {}
+    for record in capture.records[: upto + 1]:
+        if record.phase != "backward" or not record.layer:
+            continue
+        if record.layer not in largest:
+            order.append(record.layer)
+            largest[record.layer] = 0.0
+        for health in record.float_outputs:
+            largest[record.layer] = max(largest[record.layer], health.max_abs)
+    return [(layer, largest[layer]) for layer in order]
+
+
+def _on_path(layers: dict[str, Any], path_layers: tuple[str, ...]) -> dict[str, Any]:
+    """The layers on the path, and the containers of the sublayers on it."""
+    keep = {}
+    for name, layer in layers.items():
+        if any(p == name or p.startswith(name + "/") for p in path_layers):
+            keep[name] = layer
+    return keep
+
+
+def stale_variables(capture: ReplayCapture) -> list[str]:
+    """Variables whose value was already non-finite when the step first read it."""
+    written: set[str] = set()
+    stale: list[str] = []
+    for record in capture.records:
+        if record.variable is None:
+            continue
+        if record.variable_after is not None:
+            written.add(record.variable)
+            continue
+        if record.op_type != "ReadVariableOp" or record.variable in written:
+            continue
+        output = record.float_outputs[0] if record.float_outputs else None
+        if output is not None and not output.finite and record.variable not in stale:
+            stale.append(record.variable)
+    return stale
+
+
+def _feeds_normalizer(graph: Any, capture: ReplayCapture, index: int, depth: int = 4) -> bool:
+    seen = {index}
+    frontier = [index]
+    types: set[str] = set()
+    for _ in range(depth):
+        frontier = [s for n in frontier for s in graph.successors(n) if s not in seen]
+        seen |= set(frontier)
+        types |= {capture.records[n].op_type for n in frontier}
+    reduces = bool(types & {"Sum", "Mean"})
+    normalizes = bool(types & {"RealDiv", "Div", "Log", "Reciprocal", "DivNoNan"})
+    return reduces and normalizes

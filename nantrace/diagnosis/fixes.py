@@ -1,0 +1,666 @@
+"""WHAT to change: ranked fixes with concrete values, derived from the cause and its evidence.
+
+Only fixes with evidence behind them are listed: the fix that removes the cause scores highest;
+a second fix is listed when the evidence supports it too (clipping for dynamics, rescaling when
+the features are loose). Values are computed from the run (the clip norm from the gradient-norm
+history before its growth began, scale factors from the tensors that feed the model);
+verification by replay (:mod:`nantrace.diagnosis.verify`) then searches and checks them. Every snippet
+names the tensor, layer or op the evidence points at, and verification applies exactly that.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from typing import Any
+
+import numpy as np
+
+from nantrace.diagnosis.call_site import CallSiteEdit, editable
+from nantrace.diagnosis.evidence import RELU_FAMILY, Evidence
+from nantrace.report.records import Cause, Fix, Origin
+
+#: Healthy steps needed before the clip norm is taken from the gradient-norm history.
+MIN_HISTORY = 3
+#: A gradient norm this many times the early median belongs to the run-up to the blow-up.
+RUN_UP_FACTOR = 3.0
+
+
+def rank_fixes(origin: Origin, cause: Cause | None, evidence: Evidence) -> list[Fix]:
+    """Fixes for ``cause`` (best first); none for ``unknown``: nothing is guessed."""
+    if cause is None or cause.id == "unknown":
+        return []
+    builder = _BUILDERS.get(cause.id)
+    fixes = builder(origin, cause, evidence) if builder else []
+    return sorted(fixes, key=lambda f: -f.score)
+
+
+def generic_candidates(evidence: Evidence) -> list[Fix]:
+    """Dynamics fixes to try by replay when no rule fits: listed only if replay shows they
+    train (the verdict is then the evidence)."""
+    if evidence.learning_rate is None:
+        return []
+    why = "no rule's evidence fits; listed only because replay showed training goes on with it"
+    return [_lower_lr(evidence, 0.5, why), _clip(evidence, 0.4, why)]
+
+
+# ---------------------------------------------------------------------------------------------
+# values
+# ---------------------------------------------------------------------------------------------
+def clip_norm_from_history(norms: np.ndarray) -> tuple[float, str] | None:
+    """A global clip norm from the healthy gradient norms (oldest first), or None.
+
+    The run-up to a blow-up is excluded: the trailing steps whose norm exceeds
+    RUN_UP_FACTOR x the median of the first half are dropped, and the clip is the median of
+    what is left (never above that stable stretch's p90)."""
+    norms = np.asarray(norms, dtype=np.float64)
+    norms = norms[np.isfinite(norms)]
+    if norms.size < MIN_HISTORY:
+        return None
+    early = norms[: max(MIN_HISTORY, norms.size // 2)]
+    base = float(np.median(early))
+    end = norms.size
+    while end > 0 and norms[end - 1] > RUN_UP_FACTOR * base:
+        end -= 1
+    stable = norms[:end] if end >= MIN_HISTORY else early
+    p10, p50, p90 = (float(v) for v in np.percentile(stable, [10, 50, 90]))
+    clip = float(f"{min(p50, p90):.3g}")
+    excluded = norms.size - stable.size
+    basis = (
+        f"median global gradient norm of {stable.size} stable healthy steps "
+        f"(p10 {p10:.3g}, p90 {p90:.3g})"
+        + (
+            f"; the last {excluded} steps' run-up (> {RUN_UP_FACTOR:g}x) excluded"
+            if excluded
+            else ""
+        )
+    )
+    return clip, basis
+
+
+def _site(origin: Origin, evidence: Evidence) -> str | None:
+    """The user's line to edit: the op's own line (for a backward origin, the forward op's)."""
+    forward = evidence.forward_op
+    if origin.phase == "backward" and forward is not None and getattr(forward, "source", None):
+        return forward.source
+    return origin.source
+
+
+def _edit(
+    kind: str, op: str | None, site: str | None, value: float | None = None, **kw: Any
+) -> CallSiteEdit | None:
+    """The call-site edit, when the op can be edited where the user wrote it."""
+    if not op or not site or not editable(kind, op):
+        return None
+    return CallSiteEdit(kind, op, site, value, **kw)
+
+
+def _edit_fix(
+    fix_id: str,
+    why: str,
+    edit: CallSiteEdit | None,
+    params: dict[str, Any],
+    fallback: str,
+    score: float,
+) -> Fix:
+    """A code-change fix: with an edit, its params and snippet are the edit's (verification
+    simulates exactly that edit); without one, the generic snippet, unverifiable."""
+    if edit is None:
+        return Fix(fix_id, why, params, fallback, score=score)
+    return Fix(fix_id, why, {**params, **edit.to_params()}, edit.snippet(), score=score)
+
+
+def _lower_lr(evidence: Evidence, score: float, why: str) -> Fix:
+    lr = evidence.learning_rate
+    if lr is not None and not math.isfinite(lr):
+        new_lr = 1e-3  # a non-finite rate has no scale to divide: start from a common default
+    else:
+        new_lr = lr / 10.0 if lr else None
+    params: dict[str, Any] = {"current": lr, "suggested": new_lr}
+    snippet = f"optimizer.learning_rate = {new_lr:.3g}" if new_lr else None
+    return Fix("lower_learning_rate", why, params, snippet, score=score)
+
+
+def _clip(evidence: Evidence, score: float, why: str) -> Fix:
+    """Clip at the median of the stable healthy gradient norms: ordinary steps pass almost
+    unchanged, the growing tail that precedes a blow-up is cut."""
+    found = clip_norm_from_history(evidence.healthy_grad_norms())
+    if found is not None:
+        clip_norm, basis = found
+    else:
+        clip_norm = 1.0
+        basis = (
+            f"default: only {evidence.healthy_grad_norms().size} healthy step(s) of "
+            "gradient-norm history"
+        )
+    return Fix(
+        "clip_gradients",
+        why,
+        {"clipnorm": clip_norm, "basis": basis},
+        f"{evidence.optimizer_name or 'Adam'}(..., global_clipnorm={clip_norm:g})",
+        score=score,
+    )
+
+
+def _scale_for(abs_max: float) -> float:
+    """A power-of-ten-ish factor that brings ``abs_max`` to about 1."""
+    return float(f"{1.0 / abs_max:.3g}") if abs_max > 0 else 1.0
+
+
+#: Keras ``train_step(data)``: what the elements of ``data`` are called in ``model.fit``.
+_FIT_NAMES = ("x", "y", "sample_weight")
+
+
+def _user_name(tensor: str, arguments: list[str] | None) -> str:
+    """The name a user knows a batch tensor by: ``data[0]`` of a Keras ``train_step(data)``
+    is the ``x`` given to ``model.fit``."""
+    match = re.fullmatch(r"(\w+)\[(\d)\](.*)", tensor)
+    if arguments == [match.group(1) if match else None] and match and int(match.group(2)) < 3:
+        return _FIT_NAMES[int(match.group(2))] + match.group(3)
+    return tensor
+
+
+def _rescale(
+    fix_id: str,
+    tensor: str | None,
+    abs_max: float,
+    score: float,
+    why: str,
+    arguments: list[str] | None = None,
+) -> Fix:
+    name = tensor or ("x" if fix_id == "rescale_input" else "y")
+    shown = _user_name(name, arguments)
+    scale = _scale_for(abs_max)
+    if fix_id == "rescale_input":
+        snippet = (
+            f"{shown} = {shown} * {scale:.3g}  # or: norm = keras.layers.Normalization(); "
+            "norm.adapt(features) as the first layer"
+        )
+    else:
+        snippet = (
+            f"{shown} = {shown} * {scale:.3g}  # train on scaled targets; divide predictions by "
+            f"{scale:.3g} to get original units (or train on tf.math.log1p({shown}))"
+        )
+    return Fix(
+        fix_id,
+        why,
+        {"tensor": name, "abs_max": abs_max, "scale": scale},
+        snippet,
+        score=score,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# per cause
+# ---------------------------------------------------------------------------------------------
+def _non_finite_input(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
+    rows = list(origin.rows)
+    tensor = origin.tensor or "x"
+    every_row = bool(cause.evidence.get("every_row"))
+    size = cause.evidence.get("batch_size")
+    if every_row:
+        return [
+            Fix(
+                "clean_input",
+                f"{tensor} holds NaN/Inf in every row of the batch: filtering rows would leave "
+                "nothing to train on; replace the missing values (impute) instead",
+                {"tensor": tensor, "rows": rows, "mode": "impute", "value": 0.0},
+                f"{tensor} = tf.where(tf.math.is_finite({tensor}), {tensor}, 0.0)"
+                "  # or impute each column's mean when loading the data",
+                score=1.0,
+            )
+        ]
+    return [
+        Fix(
+            "clean_input",
+            f"{tensor} holds NaN/Inf in {len(rows)} of {size or '?'} rows: {rows[:10]}"
+            + (" ..." if len(rows) > 10 else ""),
+            {"tensor": tensor, "rows": rows, "mode": "drop_rows"},
+            f"dataset = dataset.filter(lambda {_filter_arguments(evidence.arguments, tensor)}: "
+            f"tf.reduce_all(tf.math.is_finite({tensor})))  # drops the rows whose {tensor} "
+            "is not finite",
+            score=1.0,
+        )
+    ]
+
+
+def _filter_arguments(arguments: list[str], tensor: str) -> str:
+    """The lambda parameters of a ``dataset.filter`` over the step's batches: the step's own
+    argument names, or ``*data`` when one argument holds the whole (x, y, ...) tuple (a Keras
+    ``train_step(data)``), since ``filter`` passes a tuple element unpacked."""
+    if len(arguments) == 1 and tensor.startswith(f"{arguments[0]}["):
+        return f"*{arguments[0]}"
+    return ", ".join(arguments or ["x", "y"])
+
+
+def _unscaled_input(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
+    ev = cause.evidence
+    fixes = [
+        _rescale(
+            "rescale_input",
+            ev.get("tensor"),
+            float(ev.get("input_abs_max") or evidence.input_abs_max),
+            1.0,
+            f"the features {ev.get('tensor') or ''} reach |x| = "
+            f"{float(ev.get('input_abs_max') or evidence.input_abs_max):.3g}; scale them into "
+            "~[-1, 1]",
+            arguments=evidence.arguments,
+        )
+    ]
+    if ev.get("target"):
+        fixes.append(
+            _rescale(
+                "rescale_target",
+                ev.get("target"),
+                float(ev.get("target_abs_max") or 0.0),
+                0.8,
+                f"the target {ev.get('target')} reaches |y| = {ev.get('target_abs_max'):.3g} too",
+                arguments=evidence.arguments,
+            )
+        )
+    return fixes
+
+
+def _unscaled_target(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
+    ev = cause.evidence
+    fixes = [
+        _rescale(
+            "rescale_target",
+            ev.get("tensor"),
+            float(ev.get("target_abs_max") or 0.0),
+            1.0,
+            f"the target {ev.get('tensor') or ''} reaches |y| = "
+            f"{float(ev.get('target_abs_max') or 0.0):.3g}; scale it (or log-transform it)",
+            arguments=evidence.arguments,
+        )
+    ]
+    if evidence.half_precision:
+        fixes.append(_float32_output(origin, 0.7))
+    return fixes
+
+
+def _float32_output(origin: Origin, score: float) -> Fix:
+    return Fix(
+        "float32_layer",
+        "under mixed precision the output layer's float16 result cannot hold large targets",
+        {"layer": origin.layer or "the output layer", "dtype": "float32"},
+        'keras.layers.Dense(..., dtype="float32")  # the output layer in float32',
+        score=score,
+    )
+
+
+def _initializer_scale(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
+    ev = cause.evidence
+    target = ev.get("layer") or origin.layer
+    activation = [s.activation for s in evidence.layer_scales if s.layer == target]
+    initializer = "he_normal" if activation and activation[0] in RELU_FAMILY else "glorot_uniform"
+    layers = [
+        s.layer for s in evidence.layer_scales if s.ratio > 10 and (s.initial_ratio or s.ratio) > 10
+    ] or [target]
+    return [
+        Fix(
+            "change_initializer",
+            f"{target} starts with weight std {ev.get('weight_std', 0):.3g}, "
+            f"{ev.get('ratio', 0):.0f}x the std {ev.get('expected_std', 0):.3g} its fan-in "
+            f"{ev.get('fan_in')} calls for",
+            {
+                "layer": target,
+                "current": ev.get("initializer"),
+                "suggested": initializer,
+                "suggested_std": ev.get("expected_std"),
+                "layers": layers,
+            },
+            f'kernel_initializer="{initializer}"  # in {", ".join(layers)}',
+            score=1.0,
+        )
+    ]
+
+
+def _learning_rate(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
+    fixes = [_lower_lr(evidence, 1.0, cause.summary)]
+    if math.isfinite(evidence.learning_rate or 0.0) and origin.kind != "optimizer_update":
+        fixes.append(_clip(evidence, 0.7, "clipping bounds each update's size"))
+    return fixes
+
+
+def _gradient_explosion(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
+    return [
+        _clip(evidence, 1.0, cause.summary),
+        _lower_lr(evidence, 0.6, "smaller steps slow the compounding of large gradients"),
+    ]
+
+
+def _recurrent_explosion(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
+    layers = cause.evidence.get("recurrent_layers") or []
+    return [
+        _clip(
+            evidence,
+            1.0,
+            "clipping the global gradient norm is the standard cure for exploding RNN gradients",
+        ),
+        Fix(
+            "use_gated_rnn",
+            "gated cells (LSTM/GRU) keep the state and its gradients bounded over long sequences",
+            {"layers": layers, "suggested": "LSTM"},
+            "keras.layers.LSTM(units)  # instead of the ungated recurrent layer",
+            score=0.9,
+        ),
+        _lower_lr(evidence, 0.5, "smaller steps slow the growth of the recurrent weights"),
+    ]
+
+
+def _unstable_loss(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
+    op = cause.evidence.get("op_type") or origin.op_type
+    site = _site(origin, evidence)
+    producer = evidence.argument_producers[0] if evidence.argument_producers else None
+    logits = _edit("log_softmax", op, site) if producer in {"Softmax", "Sigmoid"} else None
+    return [
+        _edit_fix(
+            "use_from_logits",
+            "compute the loss from logits: it is stable where log(probability) is not"
+            + (
+                " (and let the model return the logits: drop its final activation)"
+                if logits
+                else ""
+            ),
+            logits,
+            {"output_activation": evidence.output_activation, "from_logits": True},
+            "drop the final softmax/sigmoid and use e.g. "
+            "keras.losses.CategoricalCrossentropy(from_logits=True)",
+            1.0,
+        ),
+        _edit_fix(
+            "add_epsilon",
+            f"{op} receives exact zeros",
+            _edit("epsilon", op, site, 1e-7),
+            {"op_type": op, "where": site},
+            "tf.math.log(tf.clip_by_value(p, 1e-7, 1.0))",
+            0.9,
+        ),
+    ]
+
+
+def _missing_epsilon(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
+    ev = cause.evidence
+    layer = origin.layer
+    if origin.kind == "optimizer_update":
+        return [
+            Fix(
+                "add_epsilon",
+                f"the optimizer's epsilon is {ev.get('epsilon')}",
+                {"target": "optimizer.epsilon", "current": ev.get("epsilon"), "epsilon": 1e-7},
+                f"{evidence.optimizer_name or 'Adam'}(..., epsilon=1e-7)",
+                score=1.0,
+            )
+        ]
+    layer_epsilon = ev.get("layer_epsilon")
+    if layer_epsilon is not None:
+        return [
+            Fix(
+                "add_epsilon",
+                f"{ev.get('layer')} is built with epsilon={layer_epsilon:g}; its variance reaches 0",
+                {
+                    "target": "layer.epsilon",
+                    "layer": ev.get("layer") or layer,
+                    "current": layer_epsilon,
+                    "epsilon": 1e-3,
+                },
+                f"{ev.get('layer_class', 'Layer')}(..., epsilon=1e-3)",
+                score=1.0,
+            )
+        ]
+    op = ev.get("op_type") or origin.op_type
+    site = _site(origin, evidence)
+    epsilon = 1e-12 if op in {"Sqrt", "Rsqrt", "EuclideanNorm", "Pow"} else 1e-7
+    why = f"{op} in {ev.get('layer') or layer or origin.phase} receives exact zeros" + (
+        " (its gradient is infinite at 0)" if ev.get("backward") else ""
+    )
+    params = {"op_type": op, "layer": ev.get("layer") or layer, "where": site}
+    add = _edit_fix(
+        "add_epsilon",
+        why,
+        _edit("epsilon", op, site, epsilon),
+        params,
+        _epsilon_snippet(op, epsilon),
+        1.0,
+    )
+    if ev.get("empty_count"):
+        return [
+            _edit_fix(
+                "divide_no_nan",
+                "the denominator is a count that is 0 when the selection is empty (0/0)",
+                _edit("divide_no_nan", op, site),
+                {"op_type": op, "where": site},
+                "tf.math.divide_no_nan(total, count)  # 0 where count == 0",
+                1.0,
+            ),
+            _edit_fix(
+                "add_epsilon",
+                why,
+                _edit("clamp_min", op, site, 1.0),
+                params,
+                "total / tf.maximum(count, 1.0)",
+                0.8,
+            ),
+        ]
+    return [add]
+
+
+def _epsilon_snippet(op_type: str | None, epsilon: float) -> str:
+    if op_type in {"Sqrt", "SqrtGrad", "EuclideanNorm"}:
+        return f"tf.sqrt(x + {epsilon:g})  # for a norm: tf.sqrt(tf.reduce_sum(x**2) + {epsilon:g})"
+    if op_type in {"Rsqrt", "RsqrtGrad"}:
+        return f"tf.math.rsqrt(x + {epsilon:g})"
+    if op_type in {"Log", "Log1p", "Xlogy"}:
+        return f"tf.math.log(x + {epsilon:g})"
+    if op_type == "Pow":
+        return f"tf.pow(x + {epsilon:g}, p)"
+    return f"x / (y + {epsilon:g})"
+
+
+def _domain_error(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
+    ev = cause.evidence
+    op = ev.get("op_type") or origin.op_type
+    snippet, bound = _DOMAIN_SNIPPETS.get(
+        op, ("tf.clip_by_value(x, low, high)  # into the op's domain", None)
+    )
+    site = _site(origin, evidence)
+    if isinstance(bound, list):
+        edit = _edit("clamp_range", op, site, bound[1], low=bound[0])
+    else:
+        edit = _edit("clamp_min", op, site, bound)
+    return [
+        _edit_fix(
+            "clamp_argument",
+            f"{op} receives {ev.get('problem')}; clamp the argument into its domain (or use a "
+            "form defined there) — an epsilon cannot fix a negative argument",
+            edit,
+            {"op_type": op, "where": site, "layer": ev.get("layer"), "bound": bound},
+            snippet,
+            1.0,
+        )
+    ]
+
+
+_DOMAIN_SNIPPETS: dict[str, tuple[str, Any]] = {
+    "Log": (
+        "tf.math.log(tf.maximum(x, 1e-7))  # or keep x positive: x = tf.nn.softplus(x)",
+        1e-7,
+    ),
+    "Sqrt": ("tf.sqrt(tf.maximum(x, 1e-12))", 1e-12),
+    "Rsqrt": ("tf.math.rsqrt(tf.maximum(x, 1e-12))", 1e-12),
+    "Log1p": ("tf.math.log1p(tf.maximum(x, -1.0 + 1e-6))", -1.0 + 1e-6),
+    "Pow": (
+        "tf.sign(x) * tf.pow(tf.abs(x) + 1e-12, p)  # the real root of a negative base",
+        None,
+    ),
+    "Acos": ("tf.acos(tf.clip_by_value(x, -1.0 + 1e-6, 1.0 - 1e-6))", [-1.0 + 1e-6, 1.0 - 1e-6]),
+    "Asin": ("tf.asin(tf.clip_by_value(x, -1.0 + 1e-6, 1.0 - 1e-6))", [-1.0 + 1e-6, 1.0 - 1e-6]),
+    "Atanh": ("tf.atanh(tf.clip_by_value(x, -1.0 + 1e-6, 1.0 - 1e-6))", [-1.0 + 1e-6, 1.0 - 1e-6]),
+    "Acosh": ("tf.acosh(tf.maximum(x, 1.0 + 1e-6))", 1.0 + 1e-6),
+    "Lgamma": ("tf.math.lgamma(tf.maximum(x, 1e-6))", 1e-6),
+    "Digamma": ("tf.math.digamma(tf.maximum(x, 1e-6))", 1e-6),
+    "Xlogy": ("tf.math.xlogy(y, tf.maximum(x, 1e-7))", 1e-7),
+}
+
+
+def _exp_overflow(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
+    ev = cause.evidence
+    op = ev.get("op_type") or origin.op_type
+    cap = 10.0 if ev.get("dtype") == "float16" else 80.0
+    name = {
+        "Exp": "tf.exp",
+        "Expm1": "tf.math.expm1",
+        "Softplus": "tf.nn.softplus",
+        "Cosh": "tf.cosh",
+        "Sinh": "tf.sinh",
+        "Pow": "tf.pow",
+    }.get(op, "tf.exp")
+    site = _site(origin, evidence)
+    clamp = _edit_fix(
+        "clamp_argument",
+        f"{op}'s argument reaches {ev.get('argument_max', 0):.3g}; cap it below "
+        f"{ev.get('limit', 88):.3g} where {ev.get('dtype', 'float32')} overflows",
+        _edit("clamp_max", op, site, cap),
+        {
+            "op_type": op,
+            "where": site,
+            "layer": ev.get("layer"),
+            "max": cap,
+            "dtype": ev.get("dtype"),
+        },
+        f"{name}(tf.minimum(x, {cap:g}))  # e.g. tf.exp(tf.clip_by_value(log_var, -{cap:g}, {cap:g}))",
+        1.0,
+    )
+    fixes = [clamp]
+    if ev.get("normalized"):
+        fixes.insert(
+            0,
+            Fix(
+                "use_logsumexp",
+                f"{op} feeds a sum and a division/log: a hand-written softmax or log-sum-exp; "
+                "the library forms subtract the max first and cannot overflow",
+                {"op_type": op, "where": origin.source},
+                "tf.nn.softmax(logits / temperature)  # or tf.reduce_logsumexp(x, axis=-1)",
+                score=1.1,
+            ),
+        )
+    if ev.get("feature"):
+        fixes.append(
+            _rescale(
+                "rescale_input",
+                ev.get("feature"),
+                float(ev.get("input_abs_max") or 0.0),
+                0.8,
+                f"the features {ev.get('feature')} reach |x| = {ev.get('input_abs_max'):.3g}: "
+                "scaled features keep the exponent's argument small",
+                arguments=evidence.arguments,
+            )
+        )
+    return fixes
+
+
+def _where_trap(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
+    op = cause.evidence.get("forward_op") or "f"
+    fn = {
+        "Sqrt": "tf.sqrt",
+        "Log": "tf.math.log",
+        "RealDiv": "1.0 /",
+        "Rsqrt": "tf.math.rsqrt",
+        "Pow": "tf.pow",
+        "Exp": "tf.exp",
+    }.get(op, "f")
+    call = f"{fn} safe_x" if fn.endswith("/") else f"{fn}(safe_x)"
+    site = cause.evidence.get("forward_source") or origin.source
+    return [
+        _edit_fix(
+            "double_where",
+            "feed the inner op a safe value where the condition is false, so its gradient is "
+            "finite there too (the double-where pattern; keep the outer tf.where)",
+            _edit("safe_where", op, site, 80.0 if op == "Exp" else None),
+            {"op_type": op, "where": site},
+            f"safe_x = tf.where(cond, x, tf.ones_like(x)); y = tf.where(cond, {call}, 0.0)",
+            1.0,
+        )
+    ]
+
+
+def _non_finite_state(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
+    names = cause.evidence.get("variables") or [origin.variable]
+    return [
+        Fix(
+            "restore_checkpoint",
+            f"{names[0]} was already non-finite before this step: resume from an earlier, finite "
+            "checkpoint (check it with `nantrace scan CHECKPOINT`) or re-initialize the variable",
+            {"variables": names, "iterations": cause.evidence.get("iterations")},
+            "checkpoint.restore(earlier_path)  # a checkpoint saved before the values went NaN",
+            score=1.0,
+        )
+    ]
+
+
+def _float16_range(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
+    ev = cause.evidence
+    if ev.get("underflow"):
+        return [
+            Fix(
+                "add_epsilon",
+                f"epsilon {ev.get('epsilon'):g} underflows to {ev.get('epsilon_in_dtype'):g} in "
+                f"{ev.get('dtype')}; use one the dtype can hold (or float32 variables)",
+                {"target": "optimizer.epsilon", "current": ev.get("epsilon"), "epsilon": 1e-4},
+                f"{evidence.optimizer_name or 'Adam'}(..., epsilon=1e-4)",
+                score=1.0,
+            )
+        ]
+    layer = origin.layer
+    fixes = [
+        Fix(
+            "float32_layer",
+            f"{layer or origin.op_type} overflows float16's range (±65504)",
+            {"layer": layer, "dtype": "float32"},
+            'keras.layers.<Layer>(..., dtype="float32")  # keep this layer in float32',
+            score=1.0 if origin.phase == "forward" else 0.6,
+        ),
+        Fix(
+            "loss_scaling",
+            "dynamic loss scaling keeps float16 gradients inside their range",
+            {"optimizer": "keras.optimizers.LossScaleOptimizer", "initial_scale": 2.0**15},
+            "optimizer = keras.optimizers.LossScaleOptimizer(optimizer)",
+            score=0.9 if origin.phase != "forward" else 0.5,
+        ),
+    ]
+    if evidence.loss_scaling:  # already scaled: keeping the layer in float32 is what's left
+        fixes = [dataclasses.replace(fixes[0], score=1.0)]
+    if ev.get("target"):  # targets of 1e5 cannot live in float16 errors and gradients
+        fixes.insert(
+            0,
+            _rescale(
+                "rescale_target",
+                ev.get("target"),
+                float(ev.get("target_abs_max") or 0.0),
+                1.1,
+                f"the target {ev.get('target')} reaches |y| = {ev.get('target_abs_max'):.3g}; "
+                "errors and gradients of that size leave float16's range",
+                arguments=evidence.arguments,
+            ),
+        )
+    return fixes
+
+
+_BUILDERS = {
+    "non_finite_input": _non_finite_input,
+    "unscaled_input": _unscaled_input,
+    "unscaled_target": _unscaled_target,
+    "initializer_scale": _initializer_scale,
+    "learning_rate_too_high": _learning_rate,
+    "gradient_explosion": _gradient_explosion,
+    "recurrent_explosion": _recurrent_explosion,
+    "unstable_loss": _unstable_loss,
+    "missing_epsilon": _missing_epsilon,
+    "domain_error": _domain_error,
+    "exp_overflow": _exp_overflow,
+    "where_gradient_trap": _where_trap,
+    "non_finite_state": _non_finite_state,
+    "float16_range": _float16_range,
+}

@@ -1,0 +1,210 @@
+"""WHERE: find the first non-finite value of a replayed step and classify it (origin.kind)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+
+from nantrace.replay.capture import OpRecord, ReplayCapture, batch_leaves
+from nantrace.replay.failing_path import forward_op_of
+from nantrace.replay.graph import non_finite_subgraph
+from nantrace.replay.health import health_of_array, non_finite_rows, to_numpy
+from nantrace.report.records import Health, Origin, Trip
+
+#: Ops that multiply-accumulate a layer's inputs with its weights: overflow here is
+#: ``matmul_overflow`` (inputs finite but huge), not a domain error.
+MATMUL_OPS = frozenset(
+    {
+        "MatMul",
+        "BatchMatMul",
+        "BatchMatMulV2",
+        "BatchMatMulV3",
+        "Conv1D",
+        "Conv2D",
+        "Conv3D",
+        "DepthwiseConv2dNative",
+        "Conv2DBackpropInput",
+        "Conv3DBackpropInputV2",
+        "Einsum",
+        "BiasAdd",
+        "_FusedMatMul",
+        "_FusedConv2D",
+        "Tensordot",
+    }
+)
+
+#: Accumulating ops that count as part of a layer's matmul when they consume one (bias adds,
+#: sums over the fan-in).
+ACCUMULATE_OPS = frozenset({"AddV2", "Add", "AddN", "Sum", "Mean", "BiasAdd"})
+#: Reductions inside a layer (pooling, sums over features): overflow by accumulation.
+REDUCE_OPS = frozenset({"Sum", "Mean", "AddN", "Prod", "Cumsum"})
+
+
+@dataclass(frozen=True)
+class InputFinding:
+    """A non-finite value already present in the batch."""
+
+    tensor: str
+    rows: tuple[int, ...]
+    health: Health
+
+
+def find_bad_inputs(names: list[str], args: tuple, kwargs: dict) -> list[InputFinding]:
+    """Every float tensor in the step's arguments that holds NaN/Inf, with its sample rows."""
+    findings = []
+    for path, leaf in batch_leaves(names, args, kwargs):
+        array = to_numpy(leaf)
+        if array is None or array.size == 0 or np.isfinite(array).all():
+            continue
+        findings.append(
+            InputFinding(
+                tensor=path,
+                rows=tuple(non_finite_rows(array)),
+                health=health_of_array(array, str(array.dtype)),
+            )
+        )
+    return findings
+
+
+def input_range(args: tuple, kwargs: dict) -> float:
+    """Largest finite |x| over the float tensors of the batch."""
+    largest = 0.0
+    for _, leaf in batch_leaves([f"args[{i}]" for i in range(len(args))], args, kwargs):
+        array = to_numpy(leaf)
+        if array is None or array.size == 0:
+            continue
+        finite = np.abs(array[np.isfinite(array)])
+        if finite.size:
+            largest = max(largest, float(finite.max()))
+    return largest
+
+
+def first_non_finite(capture: ReplayCapture, graph: nx.DiGraph) -> OpRecord | None:
+    """The earliest op whose float inputs are all finite but whose result is not, and whose
+    non-finite result flows to a non-finite loss, gradient or variable.
+
+    Ops that make a NaN that the step then discards (e.g. both branches of a ``tf.where``)
+    do not count: only values that reach a sink through non-finite tensors do.
+    """
+    candidates = non_finite_starts(capture, graph)
+    return candidates[0] if candidates else None
+
+
+def non_finite_starts(capture: ReplayCapture, graph: nx.DiGraph) -> list[OpRecord]:
+    """Every op that starts a non-finite value reaching a non-finite sink, in run order."""
+    records = capture.records
+    bad = non_finite_subgraph(graph)
+    sinks = capture.sinks()
+    bad_sinks = {i for group in sinks.values() for i in group if i in bad}
+    if not bad_sinks:
+        return []
+    reaching = set(bad_sinks)
+    for sink in bad_sinks:
+        reaching |= nx.ancestors(bad, sink)
+    return [records[i] for i in sorted(reaching) if _starts_non_finite(records[i])]
+
+
+def _starts_non_finite(record: OpRecord) -> bool:
+    """No recorded op fed this op its non-finite input: its inputs were finite, or the
+    non-finite ones came from outside the step's ops (a Python constant such as an Inf
+    learning rate; the batch itself is checked before replay)."""
+    for producer, health in zip(record.producers, record.inputs, strict=False):
+        if health is not None and not health.finite and producer is not None:
+            return False
+    return True
+
+
+def classify(record: OpRecord, capture: ReplayCapture) -> str:
+    """origin.kind for the first non-finite op."""
+    if record.phase == "update" or record.op_type == "ReadVariableOp":
+        return "optimizer_update"
+    if record.phase == "backward":
+        return "gradient"
+    if record.phase == "loss":
+        return "loss"
+    if record.op_type in MATMUL_OPS:
+        return "matmul_overflow"
+    if record.op_type in ACCUMULATE_OPS or record.op_type in REDUCE_OPS:
+        for producer in record.producers:
+            if producer is None:
+                continue
+            source = capture.records[producer]
+            if source.op_type in MATMUL_OPS and source.layer == record.layer:
+                return "matmul_overflow"
+        if record.op_type in REDUCE_OPS and record.layer is not None:
+            return "matmul_overflow"
+    return "activation"
+
+
+def _reads_bad_batch(record: OpRecord) -> str | None:
+    """The batch tensor whose non-finite value this op consumed directly, if any."""
+    for name, health in zip(record.batch_inputs, record.inputs, strict=False):
+        if name is not None and health is not None and not health.finite:
+            return name
+    return None
+
+
+def locate_origin(
+    capture: ReplayCapture | None,
+    graph: nx.DiGraph | None,
+    trip: Trip,
+    bad_inputs: list[InputFinding],
+) -> tuple[Origin, OpRecord | None]:
+    """The report's origin, and the op record behind it (None for input data / unknown).
+
+    A non-finite batch value is the origin only when it reaches the non-finite loss, gradient
+    or variable: NaNs in a feature the model never reads, or labels the loss masks out, do not
+    hide the op that really went non-finite."""
+    starts = non_finite_starts(capture, graph) if capture is not None and graph is not None else []
+    if bad_inputs:
+        by_name = {finding.tensor: finding for finding in bad_inputs}
+        reached = [_reads_bad_batch(r) for r in starts]
+        reached = [name for name in reached if name is not None and name in by_name]
+        if reached or not starts or not any(r.inputs_finite for r in starts):
+            first = by_name[reached[0]] if reached else bad_inputs[0]
+            return (
+                Origin(
+                    kind="input_data",
+                    phase="input",
+                    step=trip.step,
+                    tensor=first.tensor,
+                    rows=first.rows,
+                    output=first.health,
+                ),
+                None,
+            )
+        starts = [r for r in starts if r.inputs_finite]
+    record = starts[0] if starts else None
+    if record is None:
+        phase = (
+            "update"
+            if trip.variables and not (trip.loss or trip.gradients)
+            else ("loss" if trip.loss else "backward")
+        )
+        return Origin(kind="unknown", phase=phase, step=trip.step), None
+    source, tape_source = record.source, None
+    forward_index = forward_op_of(record, capture) if record.phase == "backward" else None
+    if forward_index is not None:
+        # The line to change is the forward op whose gradient went non-finite.
+        forward = capture.records[forward_index]
+        if forward.source and forward.source != record.source:
+            source, tape_source = forward.source, record.source
+    return (
+        Origin(
+            kind=classify(record, capture),
+            phase=record.phase,
+            step=trip.step,
+            op_type=record.op_type,
+            op_name=record.op_name,
+            layer=record.layer,
+            source=source,
+            inputs=tuple(record.float_inputs),
+            output=record.result_health,
+            variable=record.variable if record.phase == "update" else None,
+            device=record.device,
+            tape_source=tape_source,
+        ),
+        record,
+    )

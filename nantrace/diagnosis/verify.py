@@ -1,0 +1,958 @@
+"""Verification by replay: does a fix, applied exactly as its snippet says, let training go on?
+
+For each of the top fixes that nantrace can apply without editing user code (a learning rate,
+gradient clipping, an optimizer or layer epsilon, filtered / imputed / rescaled batch tensors,
+re-drawn kernels), training is re-run under a fresh guard from the right state:
+
+* fixes of the training dynamics (``lower_learning_rate``, ``clip_gradients``,
+  ``rescale_input``, ``rescale_target``) from the last anchor snapshot, through every batch run
+  since, the tripping batch, then further steps on the kept batches, cycled;
+* the other fixes from the pre-step state, or from the anchor when that anchor is the
+  pre-training state (a user changes an initializer from the start of training).
+
+The horizon is ``max(MIN_HORIZON, HORIZON_FACTOR x steps since the anchor)`` steps, within a
+wall-clock budget per report. The verdict (``records.VERDICTS``):
+
+* ``trains``: finite over the whole horizon, and the mean loss of the last ``TAIL`` steps is
+  back at the healthy level (``<= max(2 x healthy, the loss at the start of the run)``) and not
+  growing. The healthy level is the median of the first half of the pre-trip loss history.
+* ``postpones``: finite for a while, then a trip or a divergence (the step is recorded).
+* ``fails``: a trip before or within ``FAIL_WINDOW`` steps of the tripping batch, or a fix
+  that leaves nothing to train on (every row filtered out).
+
+Only ``trains`` sets ``verified=True``. A fix not simulated, or whose horizon did not complete
+within the budget, keeps ``verified=None``. The learning rate is searched: the largest of a
+few candidates below the current one that trains. Every variable, optimizer setting and layer
+attribute is put back afterwards; the user's batches are never written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import tensorflow as tf
+
+from nantrace.diagnosis.call_site import CallSiteEdit, search_space
+from nantrace.diagnosis.call_site_replay import simulating
+from nantrace.diagnosis.evidence import kernel_of
+from nantrace.replay.step import StateSnapshot, step_variables
+from nantrace.report.records import Fix, Report
+
+Batch = tuple[tuple, dict]
+
+#: Wall-clock budget for verifying all fixes of one report.
+VERIFY_BUDGET_S = 20.0
+#: Fixes (in ranking order) that are verified; the others keep ``verified=None``.
+MAX_FIXES = 3
+#: The horizon: at least this many steps, and this many times the steps since the anchor.
+MIN_HORIZON = 100
+HORIZON_FACTOR = 3
+#: Steps whose mean loss is compared with the healthy level at the end of the horizon.
+TAIL = 10
+#: A trip this many steps after the tripping batch (or earlier) is ``fails``, not ``postpones``.
+FAIL_WINDOW = 2
+#: Learning-rate candidates, as divisors of the current rate (largest rate first).
+LR_DIVISORS = (3, 10, 30, 100, 1000)
+#: Candidates when the current rate is not finite (there is no scale to divide).
+LR_DEFAULTS = (1e-1, 1e-2, 1e-3, 1e-4)
+#: Losses are read back from the probe's history every this many steps (and checked for a
+#: runaway: ``RUNAWAY`` x the healthy level over the last ``TAIL`` steps stops the run).
+READ_EVERY = 25
+RUNAWAY = 100.0
+#: The run-up to a trip starts at the first loss above this many times the lowest one before.
+GROWTH = 4.0
+
+#: Fixes whose effect shows over many steps: verified from the anchor snapshot.
+DYNAMICS_FIXES = frozenset(
+    {"lower_learning_rate", "clip_gradients", "rescale_input", "rescale_target"}
+)
+#: Fixes that leave the loss in the same units (their runs compare with the history's level).
+_SAME_UNITS = frozenset(
+    {"lower_learning_rate", "clip_gradients", "rescale_input", "clean_input", "add_epsilon"}
+    | {"change_initializer", "use_from_logits", "clamp_argument", "divide_no_nan", "double_where"}
+)
+
+
+@dataclass
+class VerifyContext:
+    watched: Any
+    report: Report
+    batch: Batch
+    recent: list[Batch]
+    layers: dict[str, Any]
+    optimizer: Any
+    anchor: Any = None  # StateSnapshot taken before ``since_anchor`` ran
+    since_anchor: list[Batch] = field(default_factory=list)
+    #: the pre-trip history (``HistoryRecord``); read from ``watched.history`` when None.
+    history: Any = None
+
+
+class Verification(tuple):
+    """``(ranked, tried, notes)``, with ``confirmed`` (did the cause's own fix train?)."""
+
+    confirmed: bool | None
+
+    def __new__(
+        cls, ranked: list[Fix], tried: list[Fix], notes: list[str], confirmed: bool | None
+    ) -> Verification:
+        self = super().__new__(cls, (ranked, tried, notes))
+        self.confirmed = confirmed
+        return self
+
+    @property
+    def ranked(self) -> list[Fix]:
+        return self[0]
+
+    @property
+    def tried(self) -> list[Fix]:
+        return self[1]
+
+    @property
+    def notes(self) -> list[str]:
+        return self[2]
+
+
+class _CannotSimulate(Exception):
+    pass
+
+
+class _NothingToTrain(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------------------------
+# applying a fix
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class Attempt:
+    """One way of applying a fix: settings to hold while it runs, and a batch transform.
+
+    ``apply`` is entered after the start state was restored (kernels re-drawn there survive);
+    ``transform`` returns None for a batch the fix empties (the user's filter drops it)."""
+
+    label: str
+    apply: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext
+    transform: Callable[[Batch], Batch | None] = lambda batch: batch
+    params: dict[str, Any] = field(default_factory=dict)
+    retrace: bool = False  # the fix changes Python attributes read at trace time
+
+
+def _inner_optimizer(optimizer: Any) -> Any:
+    return getattr(optimizer, "inner_optimizer", optimizer)
+
+
+@contextlib.contextmanager
+def _attributes(obj: Any, **values: Any) -> Iterator[None]:
+    old = {name: getattr(obj, name) for name in values}
+    try:
+        for name, value in values.items():
+            setattr(obj, name, value)
+        yield
+    finally:
+        for name, value in old.items():
+            setattr(obj, name, value)
+
+
+def _current_learning_rate(optimizer: Any) -> float:
+    return float(np.asarray(_inner_optimizer(optimizer).learning_rate))
+
+
+@contextlib.contextmanager
+def _learning_rate(optimizer: Any, value: float) -> Iterator[None]:
+    """``optimizer.learning_rate = value`` as the snippet says (raises where it would raise
+    for the user: a LearningRateSchedule is not settable)."""
+    optimizer = _inner_optimizer(optimizer)
+    old = _current_learning_rate(optimizer)
+    optimizer.learning_rate = value
+    try:
+        yield
+    finally:
+        optimizer.learning_rate = old
+
+
+_PATH = re.compile(r"^([A-Za-z_]\w*)((?:\[(?:'[^']*'|\"[^\"]*\"|-?\d+)\])*)$")
+_KEY = re.compile(r"\[('[^']*'|\"[^\"]*\"|-?\d+)\]")
+
+
+def _parse_path(path: str) -> tuple[str, list[str | int]]:
+    match = _PATH.match(path.strip())
+    if match is None:
+        raise _CannotSimulate(f"cannot read the tensor path {path!r}")
+    keys: list[str | int] = [
+        key[1:-1] if key[0] in "'\"" else int(key) for key in _KEY.findall(match.group(2))
+    ]
+    return match.group(1), keys
+
+
+def _replace_in(container: Any, keys: list[str | int], fn: Callable[[Any], Any]) -> Any:
+    if not keys:
+        return fn(container)
+    key, rest = keys[0], keys[1:]
+    if isinstance(container, dict):
+        if key not in container:
+            raise _CannotSimulate(f"no key {key!r} in the batch")
+        out = dict(container)
+        out[key] = _replace_in(container[key], rest, fn)
+        return type(container)(out) if type(container) is not dict else out
+    if isinstance(container, (list, tuple)) and isinstance(key, int):
+        items = list(container)
+        items[key] = _replace_in(items[key], rest, fn)
+        return type(container)(items) if isinstance(container, list) else tuple(items)
+    raise _CannotSimulate(f"cannot index the batch with {key!r}")
+
+
+def _map_named(watched: Any, batch: Batch, path: str, fn: Callable[[Any], Any]) -> Batch:
+    """The batch with ``fn`` applied to the tensor at ``path`` (``x``, ``x['income']``,
+    ``args[2]``: names as the step's signature gives them)."""
+    args, kwargs = batch
+    base, keys = _parse_path(path)
+    if base == "args" and keys and isinstance(keys[0], int):
+        position, keys = keys[0], keys[1:]
+    else:
+        names = watched.argument_names(args, kwargs)
+        if base in names:
+            position = names.index(base)
+        elif base in kwargs:
+            new_kwargs = dict(kwargs)
+            new_kwargs[base] = _replace_in(kwargs[base], keys, fn)
+            return args, new_kwargs
+        else:
+            raise _CannotSimulate(f"the step has no argument {base!r}")
+    if not -len(args) <= position < len(args):
+        raise _CannotSimulate(f"the step has no argument {path!r}")
+    items = list(args)
+    items[position] = _replace_in(items[position], keys, fn)
+    return tuple(items), kwargs
+
+
+def _float_array(value: Any) -> np.ndarray | None:
+    dtype = getattr(value, "dtype", None)
+    if dtype is None:
+        return None
+    try:
+        if not tf.as_dtype(dtype).is_floating:
+            return None
+    except TypeError:
+        return None
+    return np.asarray(value)
+
+
+def _as_tensor_like(original: Any, array: np.ndarray) -> tf.Tensor:
+    return tf.constant(array, dtype=tf.as_dtype(original.dtype))
+
+
+def _named_array(watched: Any, batch: Batch, path: str) -> np.ndarray:
+    found: list[np.ndarray] = []
+
+    def grab(value: Any) -> Any:
+        array = _float_array(value)
+        if array is None:
+            raise _CannotSimulate(f"{path} is not a floating-point tensor")
+        found.append(array)
+        return value
+
+    _map_named(watched, batch, path, grab)
+    return found[0]
+
+
+def _drop_rows(batch: Batch, bad: np.ndarray) -> Batch | None:
+    """Every tensor of the batch whose leading dimension is the batch's, without ``bad`` rows
+    (exactly what a ``dataset.filter`` on the named tensor leaves)."""
+    size = bad.shape[0]
+    keep = np.nonzero(~bad)[0].astype(np.int64)
+    if keep.size == 0:
+        return None
+
+    def convert(value: Any) -> Any:
+        shape = getattr(value, "shape", None)
+        if shape is None or len(shape) == 0 or shape[0] != size:
+            return value
+        return tf.gather(value, keep)
+
+    args, kwargs = batch
+    return tf.nest.map_structure(convert, args), tf.nest.map_structure(convert, kwargs)
+
+
+def _clean_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
+    path = fix.params.get("tensor")
+    if not path:
+        raise _CannotSimulate("the fix names no tensor")
+    mode = fix.params.get("mode", "drop_rows")
+    watched = ctx.watched
+    if mode == "impute":
+        value = float(fix.params.get("value", 0.0))
+
+        def impute(array_like: Any) -> Any:
+            array = _float_array(array_like)
+            if array is None:
+                raise _CannotSimulate(f"{path} is not a floating-point tensor")
+            return _as_tensor_like(
+                array_like, np.where(np.isfinite(array), array, value).astype(array.dtype)
+            )
+
+        return [
+            Attempt(
+                f"NaN/Inf of {path} replaced by {value:g}",
+                transform=lambda batch: _map_named(watched, batch, path, impute),
+            )
+        ]
+    if mode != "drop_rows":
+        raise _CannotSimulate(f"clean_input mode {mode!r} is not simulated")
+
+    def drop(batch: Batch) -> Batch | None:
+        array = _named_array(watched, batch, path)
+        if array.ndim == 0:
+            return batch if np.isfinite(array) else None
+        bad = ~np.isfinite(array.reshape(array.shape[0], -1)).all(axis=1)
+        return _drop_rows(batch, bad) if bad.any() else batch
+
+    return [Attempt(f"rows whose {path} holds NaN/Inf dropped", transform=drop)]
+
+
+def _rescale_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
+    scale = fix.params.get("scale")
+    if scale is None or not math.isfinite(float(scale)) or float(scale) == 0:
+        raise _CannotSimulate("the fix gives no finite scale")
+    scale = float(scale)
+    path = fix.params.get("tensor")
+    if not path:  # the snippet names x (or y): the step's first (second) argument
+        args, kwargs = ctx.batch
+        names = ctx.watched.argument_names(args, kwargs)
+        position = 1 if fix.id == "rescale_target" else 0
+        if position >= len(names):
+            raise _CannotSimulate("the step has no such argument")
+        path = names[position]
+
+    def multiply(value: Any) -> Any:
+        array = _float_array(value)
+        if array is None:
+            raise _CannotSimulate(f"{path} is not a floating-point tensor")
+        return _as_tensor_like(value, (array * scale).astype(array.dtype))
+
+    watched = ctx.watched
+    return [
+        Attempt(
+            f"{path} = {path} * {scale:.3g}",
+            transform=lambda batch: _map_named(watched, batch, path, multiply),
+            params={"tensor": path},
+        )
+    ]
+
+
+def _lr_attempts(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
+    optimizer = ctx.optimizer
+    if optimizer is None:
+        raise _CannotSimulate("no Keras optimizer was seen in the step")
+    inner = _inner_optimizer(optimizer)
+    from keras.optimizers.schedules import LearningRateSchedule
+
+    if isinstance(getattr(inner, "_learning_rate", None), LearningRateSchedule):
+        raise _CannotSimulate(
+            "the learning rate is a LearningRateSchedule: `optimizer.learning_rate = X` "
+            "does not apply; change the schedule"
+        )
+    current = fix.params.get("current")
+    try:
+        current = float(current) if current is not None else _current_learning_rate(optimizer)
+    except (TypeError, ValueError):
+        current = float("nan")
+    if math.isfinite(current) and current > 0:
+        candidates = [float(f"{current / d:.3g}") for d in LR_DIVISORS]
+    else:
+        candidates = list(LR_DEFAULTS)
+
+    def attempt(value: float) -> Attempt:
+        return Attempt(
+            f"learning_rate={value:.3g}",
+            apply=lambda: _learning_rate(optimizer, value),
+            params={"suggested": value},
+        )
+
+    return [attempt(value) for value in candidates]
+
+
+def _clip_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
+    if ctx.optimizer is None:
+        raise _CannotSimulate("no Keras optimizer was seen in the step")
+    try:
+        norm = float(fix.params["clipnorm"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise _CannotSimulate("the fix gives no clip norm") from error
+    optimizer = _inner_optimizer(ctx.optimizer)
+    return [
+        Attempt(
+            f"global_clipnorm={norm:.3g}",
+            apply=lambda: _attributes(
+                optimizer, global_clipnorm=norm, clipnorm=None, clipvalue=None
+            ),
+            retrace=True,
+        )
+    ]
+
+
+def _initializer_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
+    import keras
+
+    name = fix.params.get("suggested", "glorot_uniform")
+    try:
+        keras.initializers.get(name)
+    except (ValueError, TypeError) as error:
+        raise _CannotSimulate(f"unknown initializer {name!r}") from error
+    paths = list(fix.params.get("layers") or [fix.params.get("layer")])
+    kernels = []
+    for path in paths:
+        layer = ctx.layers.get(path) if path else None
+        kernel = kernel_of(layer) if layer is not None else None
+        if kernel is None:
+            raise _CannotSimulate(f"layer {path} not found")
+        kernels.append(kernel)
+
+    @contextlib.contextmanager
+    def redraw() -> Iterator[None]:
+        initializer = keras.initializers.get(name)
+        for kernel in kernels:  # the start state was restored just before: draw afresh
+            kernel.assign(initializer(tuple(kernel.shape), dtype=kernel.dtype))
+        yield
+
+    return [Attempt(f"{len(kernels)} kernel(s) re-drawn with {name}", apply=redraw)]
+
+
+def _epsilon_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
+    epsilon = float(fix.params.get("epsilon", 1e-7))
+    target = fix.params.get("target")
+    if target == "layer.epsilon":
+        path = fix.params.get("layer")
+        layer = ctx.layers.get(path) if path else None
+        if layer is None or not hasattr(layer, "epsilon"):
+            raise _CannotSimulate(f"layer {path} with an epsilon not found")
+        return [
+            Attempt(
+                f"{path} epsilon={epsilon:g}",
+                apply=lambda: _attributes(layer, epsilon=epsilon),
+                retrace=True,
+            )
+        ]
+    if target == "optimizer.epsilon":
+        if ctx.optimizer is None:
+            raise _CannotSimulate("no Keras optimizer was seen in the step")
+        optimizer = _inner_optimizer(ctx.optimizer)
+        if not hasattr(optimizer, "epsilon"):
+            raise _CannotSimulate(f"{type(optimizer).__name__} has no epsilon")
+        return [
+            Attempt(
+                f"optimizer epsilon={epsilon:g}",
+                apply=lambda: _attributes(optimizer, epsilon=epsilon),
+                retrace=True,
+            )
+        ]
+    return _edit_attempts(fix, ctx)
+
+
+def _float32_layer_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
+    """``dtype="float32"`` on that layer: its dtype policy is float32 while the step is
+    re-traced (its variables are float32 under mixed precision already)."""
+    path = fix.params.get("layer")
+    layer = ctx.layers.get(path) if path else None
+    if layer is None or not hasattr(layer, "dtype_policy"):
+        raise _CannotSimulate(f"layer {path} not found")
+    if getattr(layer, "compute_dtype", None) == "float32":
+        raise _CannotSimulate(f"{path} already computes in float32")
+    return [
+        Attempt(
+            f'{path} dtype="float32"',
+            apply=lambda: _attributes(layer, dtype_policy="float32"),
+            retrace=True,
+        )
+    ]
+
+
+def _edit_attempts(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
+    """An edit at the user's call site (``nantrace.diagnosis.call_site``), simulated by re-tracing the
+    step with that call rewritten; epsilons and clamps are searched (smallest / loosest first)."""
+    edit = CallSiteEdit.from_params(fix.params)
+    if edit is None:
+        if fix.params.get("where"):
+            raise _CannotSimulate(
+                f"this code change is not simulated on a {fix.params.get('op_type')} op"
+            )
+        raise _CannotSimulate("a code change with no user line to simulate it at")
+    where = f"{edit.file.rsplit('/', 1)[-1]}:{edit.line}"
+    if edit.rewrite_statement() is None:
+        # "verified" means: type the snippet and training goes on. An edit that cannot be shown
+        # as the user's own line (the argument is not visible there) is not simulated.
+        raise _CannotSimulate(
+            f"the edit cannot be shown as your own line at {where}; apply it by hand: "
+            f"{edit.generic_snippet()}"
+        )
+
+    def attempt(candidate: CallSiteEdit) -> Attempt:
+        values = (("value", candidate.value), ("low", candidate.low))
+        params: dict[str, Any] = {k: v for k, v in values if v is not None}
+        return Attempt(
+            f"{candidate.generic_snippet().split('  #')[0]} at {where}",
+            apply=lambda: _simulated(candidate, params),
+            params=params,
+            retrace=True,
+        )
+
+    dtypes = [h.dtype for h in ctx.report.origin.inputs if h.dtype]
+    dtype = fix.params.get("dtype") or (dtypes[0] if dtypes else None)
+    return [attempt(c) for c in search_space(edit, dtype)]
+
+
+@contextlib.contextmanager
+def _simulated(edit: CallSiteEdit, params: dict[str, Any]) -> Iterator[None]:
+    """The step re-traced with the edit; a run whose trace never reached the call site is not
+    a simulation of the edit, so it is refused (not judged)."""
+    with simulating(edit) as trace:
+        yield
+    if not trace.rewritten:
+        declined = f" ({trace.declined} there could not take the edit)" if trace.declined else ""
+        raise _CannotSimulate(
+            f"no {edit.op_type} op was built directly at {edit.where} when the step was "
+            f"traced{declined}"
+        )
+    params["rewritten_ops"] = trace.ops_per_trace
+    params["call_sites"] = sorted(trace.sites)
+
+
+_ATTEMPTS: dict[str, Callable[[Fix, VerifyContext], list[Attempt]]] = {
+    "lower_learning_rate": _lr_attempts,
+    "clip_gradients": _clip_attempt,
+    "clean_input": _clean_attempt,
+    "rescale_input": _rescale_attempt,
+    "rescale_target": _rescale_attempt,
+    "change_initializer": _initializer_attempt,
+    "add_epsilon": _epsilon_attempt,
+    "float32_layer": _float32_layer_attempt,
+    "use_from_logits": _edit_attempts,
+    "clamp_argument": _edit_attempts,
+    "divide_no_nan": _edit_attempts,
+    "double_where": _edit_attempts,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# running and judging
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class Run:
+    """What one attempt did: the losses of the steps that ran, and how it ended."""
+
+    losses: list[float]
+    start_step: int
+    trip_index: int  # index of the tripping batch in the run
+    horizon: int
+    tripped_at: int | None = None  # run index of the step that tripped
+    complete: bool = True
+    skipped: int = 0  # batches the fix emptied
+    nothing: str = ""  # set when the fix leaves no row to train on
+
+    @property
+    def steps(self) -> int:
+        return len(self.losses) + (self.tripped_at is not None)
+
+
+@dataclass
+class Judgement:
+    verdict: str | None
+    at: int | None = None  # run index where it tripped or diverged
+    diverged: bool = False
+    level: float | None = None
+
+
+def healthy_level(history: Any) -> float | None:
+    """The loss before growth began: the median of the first half of the pre-trip losses that
+    came before the run-up (the first step above ``GROWTH`` x the lowest loss before it)."""
+    if history is None or len(history) < 2:
+        return None
+    return healthy_of(history.loss[:-1])  # the last row is the trip
+
+
+def healthy_of(values: Any) -> float | None:
+    """The healthy level of one history series (loss, a gradient or weight norm): the median
+    of the first half of its finite values before the run-up (see :func:`healthy_level`)."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return None
+    lowest = np.minimum.accumulate(values)
+    grown = np.nonzero(values[1:] > GROWTH * lowest[:-1])[0]
+    before = values[: int(grown[0]) + 1] if grown.size else values
+    return float(np.median(before[: max(1, (before.size + 1) // 2)]))
+
+
+def judge(
+    losses: list[float],
+    tripped_at: int | None,
+    trip_index: int,
+    healthy: float | None,
+    complete: bool = True,
+) -> Judgement:
+    """The verdict of one run (see the module docstring)."""
+    if tripped_at is not None:
+        verdict = "fails" if tripped_at <= trip_index + FAIL_WINDOW else "postpones"
+        return Judgement(verdict, at=tripped_at)
+    if not losses:
+        return Judgement(None)
+    values = np.asarray(losses, dtype=np.float64)
+    start = float(np.median(values[:3]))
+    level = max(2.0 * (healthy if healthy is not None else start), start)
+    tail = float(np.mean(values[-TAIL:]))
+    before = values[-2 * TAIL : -TAIL]
+    growing = (
+        before.size > 0 and tail > 4.0 * float(np.mean(before)) + 1e-12 and tail > 0.25 * level
+    )
+    if tail <= level and not growing:
+        return Judgement("trains" if complete else None, level=level)
+    if not complete and tail <= RUNAWAY * level:
+        return Judgement(None, level=level)
+    # where it left the healthy level for good (5-step moving average)
+    smooth = np.convolve(values, np.ones(5) / 5, mode="valid") if values.size >= 5 else values
+    above = smooth > level
+    at = int(values.size - 1)
+    if above.any():
+        below = np.nonzero(~above)[0]
+        at = int(below[-1] + 1) if below.size else 0
+        at = min(at + (values.size - smooth.size), values.size - 1)
+    # finite past the tripping batch: the trip was postponed, even if the loss left its level
+    verdict = "fails" if values.size <= trip_index + FAIL_WINDOW else "postpones"
+    return Judgement(verdict, at=at, diverged=True, level=level)
+
+
+class StepRunner(Protocol):
+    """What verification needs from the watched step, so the diagnosis does not import the
+    guard that calls it: a fresh guarded copy of the step to re-run (``fresh_runner``), that
+    copy's guarded call returning ``(outputs, tripped)``, and its history buffers."""
+
+    history: Any
+
+    def fresh_runner(self) -> StepRunner: ...
+
+    def run_checked(self, *args: Any, **kwargs: Any) -> tuple[Any, bool]: ...
+
+
+def _probe(ctx: VerifyContext) -> StepRunner:
+    return ctx.watched.fresh_runner()
+
+
+def _sequence(ctx: VerifyContext, from_anchor: bool, horizon: int) -> tuple[list[Batch], int]:
+    """The batches of one run and the index of the tripping batch among them."""
+    prefix = list(ctx.since_anchor) if from_anchor else []
+    seen = {id(batch[0]) for batch in prefix}
+    older = [batch for batch in ctx.recent if id(batch[0]) not in seen]
+    pool = older + prefix + [ctx.batch] if from_anchor else list(ctx.recent) + [ctx.batch]
+    sequence = prefix + [ctx.batch]
+    i = 0
+    while len(sequence) < horizon:
+        sequence.append(pool[i % len(pool)])
+        i += 1
+    return sequence, len(prefix)
+
+
+def _run(
+    ctx: VerifyContext,
+    probe: Any,
+    attempt: Attempt,
+    sequence: list[Batch],
+    trip_index: int,
+    start_step: int,
+    healthy: float | None,
+    deadline: float,
+) -> Run:
+
+    run = Run([], start_step, trip_index, len(sequence))
+    transformed: list[Batch] = []
+    for index, batch in enumerate(sequence):
+        new = attempt.transform(batch)
+        if new is None:  # a filtered dataset has no empty batch: the user's run skips it
+            run.skipped += 1
+            if index < trip_index:
+                run.trip_index -= 1
+            continue
+        transformed.append(new)
+    if not transformed:
+        raise _NothingToTrain("the fix leaves no row to train on")
+    run.horizon = len(transformed)
+    history = probe.history
+    record = history.read() if history is not None else None
+    offset = int(record.steps[-1]) + 1 if record is not None and len(record) else 0
+    seen: dict[int, float] = {}
+    outputs_losses: list[float] = []
+
+    def collect() -> None:
+        record = history.read() if history is not None else None
+        if record is not None:
+            for step, value in zip(record.steps, record.loss, strict=True):
+                if step >= offset:
+                    seen[int(step)] = float(value)
+        wanted = range(offset, offset + len(outputs_losses))
+        if record is not None and all(step in seen for step in wanted):
+            run.losses = [seen[step] for step in wanted]
+        else:
+            run.losses = list(outputs_losses)
+
+    for args, kwargs in transformed:
+        if time.perf_counter() > deadline:
+            run.complete = False
+            break
+        outputs, tripped = probe.run_checked(*args, **kwargs)
+        outputs_losses.append(_scalar(outputs))
+        if tripped:
+            collect()
+            run.tripped_at = len(outputs_losses) - 1
+            del run.losses[run.tripped_at :]
+            return run
+        if len(outputs_losses) % READ_EVERY == 0:
+            collect()
+            level = max(2.0 * (healthy or 0.0), run.losses[0] if run.losses else 0.0)
+            tail = run.losses[-TAIL:]
+            if level > 0 and len(tail) == TAIL and min(tail) > RUNAWAY * level:
+                break  # a runaway: judged as diverged
+    collect()
+    return run
+
+
+def _scalar(outputs: Any) -> float:
+    for leaf in tf.nest.flatten(outputs):
+        try:
+            array = np.asarray(leaf, dtype=np.float64)
+        except (TypeError, ValueError):
+            continue
+        if array.size:
+            return float(array.mean())
+    return float("nan")
+
+
+# ---------------------------------------------------------------------------------------------
+# the stage
+# ---------------------------------------------------------------------------------------------
+def verify_fixes(
+    ctx: VerifyContext,
+    fixes: list[Fix],
+    budget_s: float = VERIFY_BUDGET_S,
+    max_fixes: int = MAX_FIXES,
+    min_horizon: int = MIN_HORIZON,
+) -> Verification:
+    """Verify the top fixes by replay.
+
+    Returns ``(ranked, tried, notes)`` (a :class:`Verification`, whose ``confirmed`` says
+    whether the cause's own fix, ``fixes[0]``, trains: True / False / None unchecked):
+    ``ranked`` holds the fixes that train (first) and the unchecked ones (after), each in its
+    original order; ``tried`` the ones that postponed or failed the trip."""
+    started = time.perf_counter()
+    deadline = started + budget_s
+    pre_step = StateSnapshot.take(step_variables(ctx.watched))
+    history = ctx.history
+    if history is None and getattr(ctx.watched, "history", None) is not None:
+        history = ctx.watched.history.read()
+    healthy = healthy_level(history)
+    trip_step = ctx.report.trip.step
+    plans: list[tuple[Fix, list[Attempt] | None, str]] = []
+    for rank, fix in enumerate(fixes):
+        builder = _ATTEMPTS.get(fix.id)
+        if rank >= max_fixes or builder is None:
+            plans.append((fix, None, ""))
+            continue
+        try:
+            plans.append((fix, builder(fix, ctx), ""))
+        except _CannotSimulate as error:
+            plans.append((fix, None, f"not simulated: {error}"))
+    checked: list[Fix] = []
+    shared_probe: list[Any] = []
+    try:
+        pending = sum(1 for _, attempts, _ in plans if attempts)
+        for fix, attempts, reason in plans:
+            if not attempts:
+                params = dict(fix.params)
+                if reason:
+                    params["verification"] = reason
+                checked.append(dataclasses.replace(fix, params=params))
+                continue
+            share = max(0.0, deadline - time.perf_counter()) / max(pending, 1)
+            pending -= 1
+            checked.append(
+                _verify_one(
+                    ctx,
+                    fix,
+                    attempts,
+                    pre_step,
+                    healthy,
+                    trip_step,
+                    time.perf_counter() + share,
+                    min_horizon,
+                    shared_probe,
+                )
+            )
+            pre_step.restore()
+    finally:
+        pre_step.restore()
+    ranked = [f for f in checked if f.verdict == "trains"]
+    ranked += [f for f in checked if f.verdict is None]
+    tried = [f for f in checked if f.verdict in ("postpones", "fails")]
+    own = checked[0].verdict if checked else None
+    confirmed = None if own is None else own == "trains"
+    notes: list[str] = []
+    ran = [f for f in checked if "steps_run" in f.params]
+    if ran:
+        notes.append(
+            f"{len(ran)} fix(es) replayed in {time.perf_counter() - started:.1f} s "
+            f"(budget {budget_s:.0f} s); verdicts in each fix's params.verification"
+        )
+    return Verification(ranked, tried, notes, confirmed)
+
+
+def _verify_one(
+    ctx: VerifyContext,
+    fix: Fix,
+    attempts: list[Attempt],
+    pre_step: StateSnapshot,
+    healthy: float | None,
+    trip_step: int,
+    deadline: float,
+    min_horizon: int,
+    shared_probe: list[Any],
+) -> Fix:
+    since = len(ctx.since_anchor)
+    pretraining_anchor = ctx.anchor is not None and trip_step - since == 0
+    if fix.id in DYNAMICS_FIXES:
+        from_anchor = ctx.anchor is not None
+    else:
+        from_anchor = pretraining_anchor
+    if not from_anchor:
+        since = 0
+    start_step = trip_step - since
+    horizon = max(min_horizon, HORIZON_FACTOR * since, since + 1 + FAIL_WINDOW + TAIL)
+    sequence, trip_index = _sequence(ctx, from_anchor, horizon)
+    start = (
+        f"from the anchor at step {start_step}"
+        + (" (the pre-training state)" if start_step == 0 else "")
+        if from_anchor
+        else f"from the pre-step state of step {trip_step}"
+    )
+    level_healthy = healthy if fix.id in _SAME_UNITS else None
+    params = dict(fix.params)
+    candidates: list[dict[str, Any]] = []
+    outcomes: list[tuple[Attempt, Run, Judgement]] = []
+    failure = ""  # why the fix is unchecked (verdict None), if it is
+    for attempt in attempts:
+        if time.perf_counter() > deadline:
+            failure = "the time budget ran out before this fix's horizon"
+            break
+        try:
+            pre_step.restore()
+            if from_anchor:
+                ctx.anchor.restore()
+            with attempt.apply():
+                if attempt.retrace or not shared_probe:
+                    probe = _probe(ctx)
+                    if not attempt.retrace:
+                        shared_probe.append(probe)
+                else:
+                    probe = shared_probe[0]
+                run = _run(
+                    ctx, probe, attempt, sequence, trip_index, start_step, level_healthy, deadline
+                )
+            judgement = judge(
+                run.losses, run.tripped_at, run.trip_index, level_healthy, run.complete
+            )
+        except _CannotSimulate as error:
+            failure = f"not simulated: {error}"
+            break
+        except _NothingToTrain as error:
+            run = Run([], start_step, trip_index, 0, nothing=str(error))
+            judgement = Judgement("fails", at=0)
+        except Exception as error:  # the step cannot run as a tf.function: say so
+            failure = f"not simulated: {type(error).__name__}: {str(error).splitlines()[0][:120]}"
+            break
+        finally:
+            pre_step.restore()
+        outcomes.append((attempt, run, judgement))
+        candidates.append(
+            {
+                "value": attempt.label,
+                "verdict": judgement.verdict,
+                "steps": run.steps,
+                **({"at_step": start_step + judgement.at} if judgement.at is not None else {}),
+            }
+        )
+        if judgement.verdict == "trains":
+            break
+        if judgement.verdict is None:  # out of time: neither this nor a smaller one is judged
+            failure = f"the horizon of {run.horizon} steps did not complete within the budget"
+            break
+    if len(attempts) > 1 and candidates:
+        params["candidates"] = candidates
+    if not outcomes or failure.startswith("not simulated"):
+        params["verification"] = failure or "not simulated"
+        return dataclasses.replace(fix, params=params, verified=None, verdict=None)
+    attempt, run, judgement = outcomes[-1]
+    verdict = judgement.verdict
+    if verdict != "trains":
+        if failure:
+            verdict = None  # a candidate could not be judged in time: unchecked
+        else:  # every candidate tripped or diverged: report the one that went furthest
+            attempt, run, judgement = max(
+                outcomes, key=lambda o: (o[2].verdict == "postpones", o[2].at or 0)
+            )
+            verdict = judgement.verdict
+    params.update(attempt.params)
+    params.update(
+        {
+            "verdict": verdict,
+            "steps_run": run.steps,
+            "horizon": run.horizon,
+            "start_step": start_step,
+            "start": "anchor" if from_anchor else "pre-step",
+            "loss_first": run.losses[0] if run.losses else None,
+            "loss_last": float(np.mean(run.losses[-TAIL:])) if run.losses else None,
+            "healthy_loss": level_healthy,
+        }
+    )
+    at_step = start_step + judgement.at if judgement.at is not None else None
+    loss = (
+        f"loss {run.losses[0]:.3g} -> {float(np.mean(run.losses[-TAIL:])):.3g}"
+        if run.losses
+        else "no finite step"
+    )
+    ran = f"{run.steps} steps {start}"
+    if run.nothing:
+        what = f"fails: {run.nothing}"
+    elif verdict is None:
+        what = f"unchecked: {failure} ({ran}, {loss})"
+    elif verdict == "trains":
+        what = f"trains: {ran}, finite, {loss}"
+    elif run.tripped_at is not None:
+        params["tripped_at_step"] = at_step
+        what = f"{verdict}: non-finite at step {at_step} ({ran}; the trip was at step {trip_step})"
+        what += f", {loss}" if run.losses else ""
+    else:
+        params["diverged_at_step"] = at_step
+        what = (
+            f"{verdict}: finite but diverging from step {at_step} ({ran}), {loss} "
+            f"(healthy level <= {judgement.level:.3g})"
+        )
+    if run.skipped:
+        what += f"; {run.skipped} batch(es) the fix emptied were skipped"
+    params["verification"] = f"{what}; with {attempt.label}"
+    snippet = fix.snippet
+    if fix.id == "lower_learning_rate" and params.get("suggested") is not None:
+        snippet = f"optimizer.learning_rate = {float(params['suggested']):.3g}"
+    edit = CallSiteEdit.from_params(params)
+    if edit is not None:  # the value that was judged, on the line that was simulated
+        snippet = edit.snippet()
+    return dataclasses.replace(
+        fix,
+        params=params,
+        snippet=snippet,
+        verified=None if verdict is None else verdict == "trains",
+        verdict=verdict,
+    )

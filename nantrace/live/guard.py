@@ -1,0 +1,730 @@
+"""``nantrace.watch``: guard every step cheaply, and diagnose the first one that goes non-finite.
+
+The healthy path is the user's step plus the in-graph sentinel (:mod:`nantrace.live.sentinel`) and
+one host read of a 6-element status vector (trip flags and the early-warning bits). Only when
+the sentinel trips does nantrace do expensive work: it replays the step eagerly with per-op
+capture and builds the report.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import functools
+import inspect
+import os
+import sys
+import types
+import warnings
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from nantrace.compat import tf as _tf_compat
+from nantrace.errors import NantraceError, NonFiniteError, NonFiniteWarning
+from nantrace.live import iterators
+from nantrace.live.early_warning import EarlyWarning, check_mode
+from nantrace.live.history import History
+from nantrace.live.sentinel import (
+    STATUS_COMMITTED,
+    STATUS_GRADIENTS,
+    STATUS_LOSS,
+    STATUS_TRIPPED,
+    STATUS_VARIABLES,
+    STATUS_WARNING,
+    StepSentinel,
+)
+from nantrace.replay import hooks
+from nantrace.report.records import Report, Trip
+
+ON_NAN_MODES = ("raise", "warn", "stop")
+#: Steps between two host snapshots used to verify learning-rate and clipping fixes.
+ANCHOR_EVERY = 50
+#: Re-anchor early once the batches kept since the anchor pass this many bytes (or 4x the
+#: state, whichever is larger).
+ANCHOR_BATCH_BYTES = 256 * 2**20
+ANCHOR_STATE_FACTOR = 4
+#: The largest state (trainable + optimizer bytes) kept as a host anchor; None: a quarter of
+#: the machine's physical memory. A larger state gets no anchor and is guarded in copy mode
+#: (one copy of the state it writes during each step, on its device) instead.
+ANCHOR_MAX_BYTES: int | None = None
+
+
+class Watched:
+    """A training step wrapped by :func:`watch`. Call it exactly like the original.
+
+    Attributes:
+        step: number of calls so far (the index the next call will have).
+        reports: the reports of every tripped step, oldest first (one per trip). Under
+            ``on_nan="warn"`` only the first trip's report has verified fixes; later trips get
+            the same replay, origin, cause and ranked fixes, but their fixes are not verified
+            (replaying each candidate costs up to seconds per trip), and a note says so.
+        trips: how many steps tripped the guard (non-finite loss, gradient or variable). Under
+            ``on_nan="warn"`` each was skipped with its state restored: the first trip warns
+            with the full report, every later one with one line (``Report.headline()``), and
+            the count is printed once to stderr at interpreter exit (or when this object is
+            garbage-collected).
+        stopped: True once a trip happened with ``on_nan="stop"``; later calls do not run the
+            step and return None, so a loop can check ``if train_step.stopped: break``.
+        early_warnings: a :class:`~nantrace.report.warning_records.DivergenceReport` per early
+            warning (one per episode of growth, before any value is non-finite), oldest first.
+    """
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *,
+        model: Any = None,
+        optimizer: Any = None,
+        on_nan: str = "raise",
+        bundle_dir: str | None = None,
+        history: bool = True,
+        anchor_every: int = ANCHOR_EVERY,
+        verify: bool = True,
+        log_dir: str | None = None,
+        early_warning: str = "warn",
+    ) -> None:
+        self.early_warning = check_mode(early_warning, "nantrace.watch")
+        #: the options, for the per-instance guard of a decorated method (``__get__``).
+        self._options: dict[str, Any] = dict(
+            model=model,
+            optimizer=optimizer,
+            on_nan=on_nan,
+            bundle_dir=bundle_dir,
+            history=history,
+            anchor_every=anchor_every,
+            verify=verify,
+            log_dir=log_dir,
+            early_warning=early_warning,
+        )
+        if on_nan not in ON_NAN_MODES:
+            raise NantraceError(
+                f"nantrace.watch: on_nan must be one of {', '.join(ON_NAN_MODES)}; "
+                f"received on_nan={on_nan!r}"
+            )
+        if not callable(fn):
+            raise NantraceError(
+                f"nantrace.watch: expected a training-step function, received {type(fn).__name__}"
+            )
+        self.fn = fn
+        self.model = model
+        self.optimizer = optimizer
+        self.on_nan = on_nan
+        self.bundle_dir = bundle_dir
+        #: replay the top fixes after a trip (seconds of work); False: rank them unchecked.
+        self.verify = bool(verify)
+        self.anchor_every = max(0, int(anchor_every))
+        self.step = 0
+        self.reports: list[Report] = []
+        self.stopped = False
+        self.name = getattr(fn, "__name__", type(fn).__name__)
+        #: shared with the exit summary, which must not hold a reference to this object.
+        self._tally = _Tally(name=self.name, on_nan=on_nan)
+        self._exit_summary: weakref.finalize | None = None
+        self.compiled = _tf_compat.is_tf_function(fn)
+        self.python_fn = fn.python_function if self.compiled else fn
+        self.jit_compile = bool(_tf_compat.tf_function_options(fn).get("jit_compile"))
+        self.known_variables: dict[int, tf.Variable] = {}
+        self.history = History() if history else None
+        #: the in-graph early-warning detectors (None when early_warning="off").
+        self.detector = EarlyWarning() if self.early_warning != "off" else None
+        self.early_warnings: list[Any] = []
+        #: the warning bit mask of the last run_checked step (0: no new warning).
+        self.last_warning = 0
+        self.optimizers: list[Any] = [optimizer] if optimizer is not None else []
+        #: the tf.distribute strategy the step's replicas run under, once traced (or None).
+        self.strategy: Any = None
+        #: the last healthy batches (references, no copies), re-run when verifying fixes.
+        self.recent: collections.deque[tuple[tuple, dict]] = collections.deque(maxlen=8)
+        #: a host copy of the state every ANCHOR_EVERY steps, and the batches run since: fixes
+        #: of the training dynamics (learning rate, clipping) are verified from there.
+        self.anchor: Any = None
+        self.since_anchor: list[tuple[tuple, dict]] = []
+        self._since_anchor_bytes = 0
+        self._anchor_bytes = 0
+        #: gate the optimizer update in-graph instead of copying the state it writes; needs a
+        #: host anchor for the rare trip after a finite update (see nantrace.live.sentinel).
+        self.gated = self.compiled and self.anchor_every > 0
+        self._nested = False
+        self._copy_mode_wanted = False
+        #: variables any trace wrote inside a gated update (the only ones the anchor re-run
+        #: has to put back).
+        self._gated_ids: set[int] = set()
+        self._reader: tuple[list[tf.Variable], Any] | None = None
+        self._reader_key: tuple[int, int, int] | None = None
+        if self.compiled:
+            self._step_fn = tf.function(self._guarded_body, **_tf_compat.tf_function_options(fn))
+            self._user_callable = _autograph_converted(self.python_fn, fn)
+        else:
+            self._step_fn = self._guarded_body
+            self._user_callable = self.python_fn
+        functools.update_wrapper(self, fn, updated=())
+        hooks.keep_installed()
+        #: TensorBoard events of the history and reports (nantrace.live.tensorboard), or None.
+        self.log_dir = None if log_dir is None else str(log_dir)
+        self._tensorboard: Any = None
+        if self.log_dir is not None:
+            from nantrace.live.tensorboard import TensorBoardWriter
+
+            self._tensorboard = TensorBoardWriter(self.log_dir)
+
+    # -- the guarded step ---------------------------------------------------------------------
+    @tf.autograph.experimental.do_not_convert
+    def _guarded_body(self, *args: Any, **kwargs: Any) -> tuple[Any, tf.Tensor, dict]:
+        sentinel = StepSentinel(
+            self.known_variables,
+            expect_optimizer=self.optimizer is None,
+            history=self.history,
+            gate=self.gated and not self._nested,
+            check_gradients=not self.jit_compile,
+            detector=self.detector,
+        )
+        sentinel.save_known()
+        sentinel.iterator_keys = iterators.iterator_keys(args, kwargs)
+        with hooks.observing(sentinel):
+            outputs = self._user_callable(*args, **kwargs)
+        sentinel.check_usage(self.name)
+        for optimizer in sentinel.optimizers:
+            if all(optimizer is not o for o in self.optimizers):
+                self.optimizers.append(optimizer)
+        status = sentinel.finalize()
+        self.strategy = sentinel.strategy or self.strategy
+        self._gated_ids.update(sentinel.gated)
+        if not sentinel.replayable:
+            self._copy_mode_wanted = True
+        # the batches next(iterator) returned: the replay runs on these, not on the iterator
+        return outputs, status, iterators.consumed_outputs(sentinel.consumed)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.stopped:
+            return None
+        if _tf_compat.inside_graph():
+            # Placed inside an outer tf.function: guard and roll back in-graph; the host
+            # cannot replay from here, so the outer caller sees the restored state only.
+            self._nested = True
+            try:
+                outputs, _, _ = self._guarded_body(*args, **kwargs)
+            finally:
+                self._nested = False
+            return outputs
+        if self.anchor is None and self.compiled and self.anchor_every:
+            # Trace first (creating optimizer slots) so the first anchor is the true
+            # pre-training state, before step 0 runs.
+            self._step_fn.get_concrete_function(*args, **kwargs)
+            self._use_copy_mode_if_wanted()
+            self._take_anchor()
+        outputs, status, consumed = self._step_fn(*args, **kwargs)
+        args, kwargs = iterators.substitute(args, kwargs, consumed)
+        self._use_copy_mode_if_wanted()
+        flags = status.numpy()
+        step = self.step
+        self.step += 1
+        if flags[STATUS_TRIPPED]:
+            trip = Trip(
+                step=step,
+                loss=bool(flags[STATUS_LOSS]),
+                gradients=bool(flags[STATUS_GRADIENTS]),
+                variables=bool(flags[STATUS_VARIABLES]),
+            )
+            if consumed:
+                self._materialize_kept()
+            notes = self._restore_committed() if flags[STATUS_COMMITTED] else []
+            try:
+                self._on_trip(trip, args, kwargs, notes)
+            finally:
+                self.flush_log()  # the rows up to the trip and its report, even when it raises
+        else:
+            kept = _kept_batch(args, kwargs)
+            self.recent.append(kept)
+            self._advance_anchor(*kept)
+            if self._tensorboard is not None and self.step % _flush_every() == 0:
+                self.flush_log()
+            if flags[STATUS_WARNING]:
+                from nantrace.live.early_warning import on_warning
+
+                on_warning(self, step, int(flags[STATUS_WARNING]), args, kwargs)
+        return outputs
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        """``@nantrace.watch`` on a method: each instance gets its own guard around its bound
+        step (its own history, anchor and reports), made at first access and kept on the
+        instance, as ``tf.function`` does for methods."""
+        if instance is None:
+            return self
+        key = f"_nantrace_watched_{id(self)}"
+        bound = getattr(instance, "__dict__", {}).get(key)
+        if bound is None:
+            bound = Watched(self.fn.__get__(instance, owner), **self._options)
+            try:
+                instance.__dict__[key] = bound
+            except (AttributeError, TypeError):  # __slots__: a new guard per access
+                pass
+        return bound
+
+    def fresh_runner(self, early_warning: str = "off") -> Watched:
+        """A new guard around the same step, model and optimizer, sharing no trace or history:
+        what verification re-runs fixes on (see ``verify.StepRunner``). ``early_warning``:
+        "warn" keeps the detectors in its graph (``run_checked`` then sets ``last_warning``)."""
+        return Watched(
+            tf.function(self.python_fn),
+            model=self.model,
+            optimizer=self.optimizer,
+            early_warning=early_warning,
+        )
+
+    def run_checked(self, *args: Any, **kwargs: Any) -> tuple[Any, bool]:
+        """One guarded step with no diagnosis: ``(outputs, tripped)``; a trip is rolled back.
+        A warning is not acted on: its bit mask is left in ``last_warning``."""
+        outputs, status, _ = self._step_fn(*args, **kwargs)
+        flags = status.numpy()
+        self.last_warning = int(flags[STATUS_WARNING])
+        return outputs, bool(flags[STATUS_TRIPPED])
+
+    def flush_log(self) -> int:
+        """Write the history rows and reports not yet written to ``log_dir`` (TensorBoard); done
+        every 128 steps and after a trip, call it once at the end of training for the rest.
+        Returns the rows written (0 without ``log_dir``)."""
+        if self._tensorboard is None:
+            return 0
+        return self._tensorboard.flush(self)
+
+    def _anchor_reader(self) -> tuple[list[tf.Variable], Any]:
+        """The step's variables (deduplicated) and a tf.function that reads them all, rebuilt
+        only when the set of known, model or optimizer variables grew."""
+        optimizer_count = sum(len(_tf_compat.optimizer_variables(o)) for o in self.optimizers)
+        model_count = len(getattr(self.model, "variables", [])) if self.model is not None else 0
+        key = (len(self.known_variables), optimizer_count, model_count)
+        if self._reader_key != key or self._reader is None:
+            from nantrace.replay.step import step_variables
+
+            unique: dict[int, tf.Variable] = {}
+            for variable in step_variables(self):
+                unique.setdefault(id(variable), variable)
+            variables = list(unique.values())
+            self._reader = (
+                variables,
+                tf.function(lambda: [tf.identity(v.read_value()) for v in variables]),
+            )
+            self._reader_key = key
+        return self._reader
+
+    def _use_copy_mode_if_wanted(self) -> None:
+        """A trace found the step not replayable (a stateful random op): guard it by copying
+        the state it writes from now on (one re-trace)."""
+        if self._copy_mode_wanted and self.gated:
+            self._copy_mode_wanted = False
+            self.gated = False
+            self._step_fn = tf.function(
+                self._guarded_body, **_tf_compat.tf_function_options(self.fn)
+            )
+
+    def _advance_anchor(self, args: tuple, kwargs: dict) -> None:
+        """After a healthy step: keep the batch; re-anchor every ``anchor_every`` steps, or
+        sooner when the kept batches outgrow max(ANCHOR_BATCH_BYTES, 4 x the state), so large
+        batches (images) never pile up in memory."""
+        if not self.anchor_every:
+            return
+        if self.anchor is not None and len(self.since_anchor) < self.anchor_every:
+            size = _batch_bytes((args, kwargs))
+            if self._since_anchor_bytes + size <= max(
+                ANCHOR_BATCH_BYTES, ANCHOR_STATE_FACTOR * self._anchor_bytes
+            ):
+                self.since_anchor.append((args, kwargs))
+                self._since_anchor_bytes += size
+                return
+        self._take_anchor()
+
+    def _take_anchor(self) -> None:
+        from nantrace.replay.step import StateSnapshot
+
+        variables, reader = self._anchor_reader()
+        if self.anchor is None and _state_bytes(variables) > _anchor_max_bytes():
+            # Too large to keep on the host: no anchor, so no gate either (the rare trip
+            # after a finite update could not be undone); copy mode instead.
+            self.anchor_every = 0
+            if self.gated:
+                self._copy_mode_wanted = True
+                self._use_copy_mode_if_wanted()
+            return
+        # One call reads every variable (not one eager op each: a few ms on a short step's
+        # budget); the arrays share the buffers, which TF copies on their next write.
+        self.anchor = StateSnapshot(
+            [(v, value.numpy()) for v, value in zip(variables, reader(), strict=True)]
+        )
+        self._anchor_bytes = sum(value.nbytes for _, value in self.anchor.values)
+        self.since_anchor = []
+        self._since_anchor_bytes = 0
+
+    # -- after a trip -------------------------------------------------------------------------
+    def _restore_committed(self) -> list[str]:
+        """The tripping step's gated update ran (its loss and gradients were finite; the new
+        state was not): put the pre-step state back from the anchor by re-running the batches
+        since it through the same compiled step, and check each re-run step's recorded loss,
+        gradient norm and weight norms bit for bit against the original run's."""
+        anchor, batches, history = self.anchor, list(self.since_anchor), self.history
+        if anchor is None:
+            return [
+                "the tripping step's optimizer update could not be undone (no host anchor): "
+                "the state after the call is the non-finite one"
+            ]
+        from nantrace.replay.step import StateSnapshot, step_variables
+
+        # Everything the gated update did not write is already at its pre-step value (never
+        # written, or restored in-graph): keep that value, whatever the re-run does to it.
+        kept = StateSnapshot.take([v for v in step_variables(self) if id(v) not in self._gated_ids])
+        saved_history = history.state() if history is not None else None
+        original = history.read() if history is not None else None
+        detector_state = self.detector.state() if self.detector is not None else None
+        anchor.restore()
+        problem = ""
+        for args, kwargs in batches:
+            _, status, _ = self._step_fn(*args, **kwargs)
+            if status.numpy()[STATUS_TRIPPED]:
+                problem = "a re-run step tripped"
+                break
+        kept.restore()
+        if detector_state is not None:
+            self.detector.set_state(detector_state)  # type: ignore[union-attr]
+        where = f"restored from the anchor {len(batches)} step(s) back by re-running them"
+        if history is None or saved_history is None or original is None:
+            note = f"{where}; not checked (history=False)"
+        else:
+            rerun = history.read()
+            if not problem:
+                problem = _rows_differ(original, rerun, len(batches))
+            history.set_state(saved_history)
+            note = (
+                f"{where}: NOT bit-identical to the original run ({problem}); the state is "
+                "close to, not exactly, the pre-step state"
+                if problem
+                else f"{where}; every re-run step's loss, gradient and weight norms are "
+                "bit-identical to the original run's"
+            )
+        return [f"optimizer update undone: {note}"]
+
+    def _materialize_kept(self) -> None:
+        """After a trip of an iterator-fed step: the kept batches get real ``tf.data``
+        iterators over the batches they consumed (one trace for the verification and anchor
+        re-runs), each converted once and shared where it is kept twice. The tripping batch
+        stays a :class:`~nantrace.live.iterators.ConsumedBatches`: the replay must see its tensors
+        themselves to name the rows of a bad batch."""
+        done: dict[int, tuple[tuple, dict]] = {}
+
+        def convert(batch: tuple[tuple, dict]) -> tuple[tuple, dict]:
+            if id(batch) not in done:
+                done[id(batch)] = iterators.materialized(batch)
+            return done[id(batch)]
+
+        self.recent = collections.deque((convert(b) for b in self.recent), maxlen=8)
+        self.since_anchor = [convert(b) for b in self.since_anchor]
+
+    def diagnose(self, trip: Trip, args: tuple, kwargs: dict, verify: bool | None = None) -> Report:
+        """Replay the (already restored) step with per-op capture and build the report."""
+        from nantrace.diagnosis.pipeline import build_report
+
+        return build_report(self, trip, args, kwargs, verify=verify)
+
+    @property
+    def trips(self) -> int:
+        """How many steps tripped the guard so far (see the class docstring)."""
+        return self._tally.trips
+
+    @trips.setter
+    def trips(self, value: int) -> None:
+        self._tally.trips = int(value)
+        self._tally.summarized = min(self._tally.summarized, self._tally.trips)
+
+    def _on_trip(
+        self, trip: Trip, args: tuple, kwargs: dict, notes: list[str] | None = None
+    ) -> None:
+        self._tally.trips += 1
+        number = self._tally.trips
+        repeat = self.on_nan == "warn" and number > 1
+        from nantrace.live import distributed
+
+        workers = distributed.worker_count(self.strategy)
+        if repeat:
+            # A later trip under warn: the same replay and origin, but no fix verification
+            # (which replays every candidate fix, up to seconds per trip).
+            report = self._diagnose_unverified(trip, args, kwargs)
+        else:  # multi-worker: verifying would run collectives the other workers do not
+            report = self.diagnose(trip, args, kwargs, verify=False if workers > 1 else None)
+        if workers > 1:  # every worker gets the one merged report
+            report = distributed.merge_reports(
+                self.strategy, report, bundle=self.bundle_dir is not None
+            )
+        if notes:
+            report = dataclasses.replace(report, notes=(*report.notes, *notes))
+        if self.bundle_dir is not None and (
+            workers == 1 or distributed.worker_index(self.strategy) == 0
+        ):
+            from nantrace.bundle import write_bundle
+
+            report = write_bundle(self, report, args, kwargs, self.bundle_dir)
+        self.reports.append(report)
+        if self.on_nan == "raise":
+            raise NonFiniteError(report)
+        if self.on_nan == "warn":
+            if self._exit_summary is None:
+                self._exit_summary = weakref.finalize(self, _print_summary, self._tally)
+            if repeat:
+                message = f"nantrace: step skipped (trip {number} of {self.name}): "
+                message += report.headline()
+            else:
+                message = (
+                    f"{report}\n"
+                    f"nantrace: step {trip.step} skipped (on_nan='warn'); later non-finite "
+                    f"steps of {self.name} warn with one line each, and their count is "
+                    "printed at the end"
+                )
+            _warn(NonFiniteWarning(message, report), stacklevel=3)
+            return
+        self.stopped = True
+        from nantrace.report.text import print_report
+
+        print_report(report, file=sys.stderr)
+
+    def _diagnose_unverified(self, trip: Trip, args: tuple, kwargs: dict) -> Report:
+        report = self.diagnose(trip, args, kwargs, verify=False)
+        if not self.verify or not report.fixes:
+            return report
+        note = (
+            f"fixes not verified: trip {self.trips} under on_nan='warn' (only the first trip's "
+            "fixes are replayed)"
+        )
+        return dataclasses.replace(report, notes=(*report.notes, note))
+
+    def summarize(self, file: Any = None) -> bool:
+        """Print the one-line count of skipped steps now (``on_nan="warn"``), unless already
+        printed for these trips; True if a line was printed. Called at exit automatically."""
+        return _print_summary(self._tally, file=file)
+
+    def argument_names(self, args: tuple, kwargs: dict) -> list[str]:
+        """Names for the positional arguments (``x``, ``y``...) from the function signature."""
+        try:
+            params = list(inspect.signature(self.python_fn).parameters)
+        except (TypeError, ValueError):
+            params = []
+        return [params[i] if i < len(params) else f"args[{i}]" for i in range(len(args))]
+
+
+@dataclasses.dataclass
+class _Tally:
+    """The trip count, kept apart from :class:`Watched` so the exit summary can read it
+    without keeping the watched step (and its model) alive."""
+
+    name: str
+    on_nan: str
+    trips: int = 0
+    #: where the user finds the reports, for the summary line.
+    reports_at: str = ""
+    #: trips already covered by a printed summary (fit's on_train_end, or an earlier call).
+    summarized: int = 0
+
+
+def summary_line(trips: int, reports_at: str, where: str = "") -> str:
+    """The one-line count printed once at the end of a ``on_nan="warn"`` run."""
+    steps = "1 step was" if trips == 1 else f"{trips} steps were"
+    return (
+        f"nantrace: {steps} non-finite and skipped{where} (on_nan='warn'); "
+        f"first report above; {reports_at} holds all"
+    )
+
+
+def _print_summary(tally: _Tally, file: Any = None) -> bool:
+    if tally.on_nan != "warn" or tally.trips <= tally.summarized:
+        return False
+    tally.summarized = tally.trips
+    try:
+        line = summary_line(tally.trips, tally.reports_at or f"{tally.name}.reports")
+        print(line, file=file or sys.stderr, flush=True)
+    except (OSError, ValueError):  # stderr already closed at interpreter exit
+        return False
+    return True
+
+
+def _warn(warning: Warning, stacklevel: int) -> None:
+    """``warnings.warn`` without the per-module registry: the user's filters still decide
+    (ignore, error, once...), but the default filter's "once per message and line" memory
+    does not silence a later trip whose one-liner happens to repeat an earlier one's text
+    (another watched step tripping at the same step number, a second ``fit``)."""
+    try:
+        frame = sys._getframe(stacklevel)
+    except ValueError:
+        warnings.warn(warning, stacklevel=stacklevel + 1)
+        return
+    module_globals = frame.f_globals
+    warnings.warn_explicit(
+        warning,
+        type(warning),
+        frame.f_code.co_filename,
+        frame.f_lineno,
+        module=module_globals.get("__name__", "<string>"),
+        registry=None,
+        module_globals=module_globals,
+    )
+
+
+def _kept_batch(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """The batch as it is now, for replay and verification later: numpy arrays are copied and
+    variables read (a loader may refill the same buffer for the next step); tensors are
+    immutable and kept by reference."""
+
+    def keep(leaf: Any) -> Any:
+        if isinstance(leaf, np.ndarray):
+            return leaf.copy()
+        if isinstance(leaf, tf.Variable) or _tf_compat.as_tf_variable(leaf) is not None:
+            return tf.convert_to_tensor(leaf)
+        return leaf
+
+    if not any(
+        isinstance(leaf, (np.ndarray, tf.Variable)) or _tf_compat.as_tf_variable(leaf) is not None
+        for leaf in tf.nest.flatten((args, kwargs))
+    ):
+        return args, kwargs
+    return tf.nest.map_structure(keep, (args, kwargs))
+
+
+def _state_bytes(variables: list[tf.Variable]) -> int:
+    return sum(_batch_bytes(v) for v in variables)
+
+
+def _anchor_max_bytes() -> int:
+    if ANCHOR_MAX_BYTES is not None:
+        return int(ANCHOR_MAX_BYTES)
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
+    except (ValueError, OSError, AttributeError):
+        return 4 * 2**30
+
+
+def _rows_differ(original: Any, rerun: Any, steps: int) -> str:
+    """Why the last ``steps`` rows of ``rerun`` are not the ``steps`` healthy rows before the
+    tripping row of ``original`` (empty when bit-identical, NaN equal to NaN)."""
+    if steps == 0:
+        return ""
+    available = min(steps, len(original) - 1, len(rerun))
+    if available <= 0:
+        return "no history rows to compare"
+    before = slice(len(original) - 1 - available, len(original) - 1)
+    after = slice(len(rerun) - available, len(rerun))
+    for field in ("loss", "grad_norm", "weight_norm"):
+        a, b = getattr(original, field)[before], getattr(rerun, field)[after]
+        if a.shape != b.shape or not np.array_equal(a, b, equal_nan=True):
+            return f"{field.replace('_', ' ')} differs"
+    return ""
+
+
+def _batch_bytes(batch: Any) -> int:
+    """Bytes of the tensors in a batch, from shapes and dtypes (no host copy)."""
+    total = 0
+    for leaf in tf.nest.flatten(batch):
+        shape = getattr(leaf, "shape", None)
+        dtype = getattr(leaf, "dtype", None)
+        if shape is None or dtype is None:
+            continue
+        try:
+            total += int(np.prod(tuple(shape), dtype=np.int64)) * tf.as_dtype(dtype).size
+        except (TypeError, ValueError):
+            continue
+    return total
+
+
+def _autograph_converted(python_fn: Callable[..., Any], original: Any) -> Callable[..., Any]:
+    """The user's function as tf.function would run it (AutoGraph-converted when enabled)."""
+    if not _tf_compat.tf_function_uses_autograph(original):
+        return python_fn
+    try:
+        bound_to = getattr(python_fn, "__self__", None)
+        if bound_to is not None and hasattr(python_fn, "__func__"):
+            return types.MethodType(tf.autograph.to_graph(python_fn.__func__), bound_to)
+        return tf.autograph.to_graph(python_fn)
+    except Exception:  # conversion is best effort, exactly as tf.function's own fallback
+        return python_fn
+
+
+def watch(
+    fn: Callable[..., Any] | None = None,
+    *,
+    model: Any = None,
+    optimizer: Any = None,
+    on_nan: str = "raise",
+    bundle_dir: str | None = None,
+    history: bool = True,
+    anchor_every: int = ANCHOR_EVERY,
+    verify: bool = True,
+    log_dir: str | None = None,
+    early_warning: str = "warn",
+) -> Any:
+    """Guard a training step; on the first non-finite loss, gradient or variable, diagnose it.
+
+    Use bare (``@nantrace.watch`` above ``@tf.function``) or with options::
+
+        @nantrace.watch(on_nan="warn", bundle_dir="crash/")
+        @tf.function
+        def train_step(x, y): ...
+
+    ``model`` and ``optimizer`` are optional hints: nantrace finds the variables, the loss and
+    the optimizer from the step itself. On a trip the state is restored to its value before the
+    step; then ``on_nan`` decides: ``"raise"`` a :class:`NonFiniteError` (default), ``"warn"``
+    and skip the step, or ``"stop"`` (print the report; later calls return None).
+
+    ``history`` keeps in-graph ring buffers of loss, gradient norm and weight norms (evidence
+    for the cause, percentiles for the clip norm). ``anchor_every`` takes a host copy of the
+    state every N steps (0: never) so learning-rate and clipping fixes can be verified by
+    replaying from before the blow-up; it costs one more copy of the state in host memory, and
+    it lets a compiled step gate its optimizer update in-graph instead of copying the state the
+    update writes every step (``anchor_every=0``: the copy; see ``docs/how-it-works.md``).
+    ``verify`` replays the top fixes after a trip (a few seconds) so the report can say which
+    ones train; ``verify=False`` ranks them unchecked. ``log_dir`` writes that history and the
+    reports as TensorBoard events, read from the ring buffers every 128 steps and after a trip
+    (no per-step host read); ``train_step.flush_log()`` writes the rest at the end.
+    ``early_warning`` watches the same numbers for a run diverging before any NaN (gradient or
+    weight norms growing, loss spiking, float16 values nearing 65504): ``"warn"`` (default)
+    issues one :class:`~nantrace.DivergenceWarning` per episode, ``"raise"`` raises
+    :class:`~nantrace.DivergenceError` after the step, ``"off"`` leaves the detectors out of
+    the graph; every warning's report is kept in ``train_step.early_warnings``
+    (``docs/early-warning.md``).
+    """
+    check_mode(early_warning, "nantrace.watch")
+    if fn is not None and _looks_like_model(fn):
+        if log_dir is not None:
+            raise NantraceError(
+                "nantrace.watch(model): log_dir is not supported here; pass "
+                "callbacks=[nantrace.keras.NanTraceCallback(log_dir=...)] to model.fit instead"
+            )
+        # watch(model): the Keras surface, every later model.fit runs guarded.
+        from nantrace.keras import watch_model
+
+        return watch_model(fn, on_nan=on_nan, bundle_dir=bundle_dir, early_warning=early_warning)
+
+    def wrap(function: Callable[..., Any]) -> Watched:
+        return Watched(
+            function,
+            model=model,
+            optimizer=optimizer,
+            on_nan=on_nan,
+            bundle_dir=bundle_dir,
+            history=history,
+            anchor_every=anchor_every,
+            verify=verify,
+            log_dir=log_dir,
+            early_warning=early_warning,
+        )
+
+    if fn is None:
+        return wrap
+    return wrap(fn)
+
+
+def _flush_every() -> int:
+    from nantrace.live.tensorboard import FLUSH_EVERY
+
+    return FLUSH_EVERY
+
+
+def _looks_like_model(value: Any) -> bool:
+    return hasattr(value, "train_step") and hasattr(value, "trainable_variables")

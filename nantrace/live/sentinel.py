@@ -1,0 +1,432 @@
+"""The in-graph sentinel: what a watched step checks and how it undoes itself, traced once.
+
+While the user's step is traced, :class:`StepSentinel` learns (through :mod:`nantrace.replay.hooks`)
+the loss (the tape's target), the gradients, the optimizer and every variable the step writes.
+
+Two ways to undo a step, chosen by :class:`nantrace.live.guard.Watched`:
+
+* **gated** (compiled steps with a host anchor, the default): the optimizer's update runs inside
+  ``tf.cond`` on one flag, "loss and gradients are finite" (from the sums of squares the global
+  gradient norm needs anyway), so a non-finite loss or gradient never reaches the weights and
+  the optimizer state: nothing to copy, nothing to restore. Variables written outside the update
+  (BatchNorm statistics, RNG state, metrics: small) keep a pre-step reference (copy-on-write).
+  The rare trip *after* a finite update (``optimizer_update``: the new weights are non-finite)
+  is flagged ``STATUS_COMMITTED``; the host then restores the anchor and re-runs the batches
+  since it (:meth:`nantrace.live.guard.Watched._restore_committed`).
+* **copy** (eager steps, ``anchor_every=0``, a state over the anchor budget, or a step nested
+  in another tf.function): before a variable's first write the sentinel keeps a reference to its
+  current value; TensorFlow then copies the buffer on write, so the pre-step value survives at
+  the cost of one copy of the state that the step writes; a trip assigns it back in-graph.
+
+Healthy steps are untouched either way: the user's ops run as written, the sentinel only reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from nantrace.compat import tf as _tf_compat
+from nantrace.errors import NantraceError
+from nantrace.live import distributed
+from nantrace.replay import hooks
+
+#: A LossScaleOptimizer whose scale fell below this has stopped training: even unscaled
+#: gradients overflow every step (the scale only halves on overflow).
+LOSS_SCALE_FLOOR = 1.0
+
+#: Random ops whose state lives in the kernel (or in a resource nantrace does not see written),
+#: so re-running a batch draws new numbers: a step that has one cannot be restored by re-running
+#: from the anchor, and is guarded in copy mode instead.
+STATEFUL_RANDOM_OPS = frozenset(
+    {
+        "RandomStandardNormal",
+        "RandomUniform",
+        "RandomUniformInt",
+        "TruncatedNormal",
+        "ParameterizedTruncatedNormal",
+        "RandomShuffle",
+        "Multinomial",
+        "RandomGamma",
+        "RandomPoisson",
+        "RandomPoissonV2",
+        "StatefulStandardNormal",
+        "StatefulStandardNormalV2",
+        "StatefulUniform",
+        "StatefulUniformFullInt",
+        "StatefulUniformInt",
+        "StatefulTruncatedNormal",
+        "StatefulRandomBinomial",
+        "RngSkip",
+        "RngReadAndSkip",
+    }
+)
+
+
+def replayable(graph: Any) -> bool:
+    """False if the traced step (or a function it calls) has a stateful random op."""
+    definition = graph.as_graph_def()
+    types = {node.op for node in definition.node}
+    for function in definition.library.function:
+        types.update(node.op for node in function.node_def)
+    return not types & STATEFUL_RANDOM_OPS
+
+
+#: Status vector layout returned by a guarded step. STATUS_COMMITTED: the step tripped after
+#: a gated update was applied (or a gated variable was written again outside the gate), so the
+#: in-graph restore is not complete and the host must restore from its anchor.
+STATUS_TRIPPED, STATUS_LOSS, STATUS_GRADIENTS, STATUS_VARIABLES, STATUS_COMMITTED = range(5)
+#: the early-warning bit mask (nantrace.live.early_warning): 0 unless a new warning fired.
+STATUS_WARNING = 5
+
+
+def _flat_float_tensors(values: Any) -> list[tf.Tensor]:
+    tensors = []
+    for value in tf.nest.flatten(values, expand_composites=False):
+        if value is None:
+            continue
+        if isinstance(value, tf.IndexedSlices):
+            value = value.values
+        if isinstance(value, (tf.Tensor, tf.Variable)) or hasattr(value, "dtype"):
+            dtype = tf.as_dtype(value.dtype)
+            if dtype.is_floating:
+                tensors.append(tf.convert_to_tensor(value))
+    return tensors
+
+
+def squared_norms(tensors: list[tf.Tensor]) -> list[tf.Tensor]:
+    """Each tensor's sum of squares as a float32 scalar (one fused kernel: ``l2_loss``)."""
+    return [tf.cast(tf.nn.l2_loss(t), tf.float32) * 2.0 for t in tensors]
+
+
+def all_finite(tensors: list[tf.Tensor], squares: Any = None) -> tf.Tensor:
+    """One fused reduction per tensor: is every element of every tensor finite?
+
+    A sum of squares is non-finite iff an element is NaN/Inf *or* finite values overflow it
+    (|x| > ~1e19); the exact element-wise check runs only in that rare second case, so a
+    healthy step pays one reduction per tensor and never a false alarm. The squares double as
+    the norms the history records. ``squares``: the sums of squares already computed, or a
+    function that returns (and caches) one per tensor.
+    """
+    if not tensors:
+        return tf.constant(True)
+    if squares is None:
+        squares = squared_norms(tensors)
+    elif callable(squares):
+        squares = [squares(t) for t in tensors]
+    cheap = tf.math.is_finite(tf.add_n(squares) if len(squares) > 1 else squares[0])
+
+    def exact() -> tf.Tensor:
+        return tf.reduce_all(tf.stack([tf.reduce_all(tf.math.is_finite(t)) for t in tensors]))
+
+    return tf.cond(cheap, lambda: tf.constant(True), exact)
+
+
+class StepSentinel(hooks.StepObserver):
+    """Observes one trace (or one eager run) of the user's step and adds the guard to it."""
+
+    def __init__(
+        self,
+        known_variables: dict[int, tf.Variable],
+        expect_optimizer: bool,
+        history: Any = None,
+        gate: bool = False,
+        check_gradients: bool = True,
+        detector: Any = None,
+    ) -> None:
+        self.history = history
+        #: the early-warning detectors (nantrace.live.early_warning.EarlyWarning), or None.
+        self.detector = detector
+        self.outer_graph = _tf_compat.current_graph() if _tf_compat.inside_graph() else None
+        self.known_variables = known_variables
+        self.expect_optimizer = expect_optimizer
+        #: gate the optimizer's update on "loss and gradients finite" (see the module doc).
+        self.gate = gate
+        #: False under XLA: any extra reader of a gradient changes what XLA fuses in the
+        #: user's own update (weights then differ by ~1e-8); a non-finite gradient is still
+        #: caught through the weights it makes non-finite.
+        self.check_gradients = check_gradients
+        self.targets: list[Any] = []
+        self.gradients: list[Any] = []
+        self.optimizers: list[Any] = []
+        self.saved: dict[int, tuple[tf.Variable, tf.Tensor]] = {}
+        #: variables written inside a gated update: never copied, restored by the gate itself.
+        self.gated: set[int] = set()
+        #: a gated variable was written again outside the gate: only the host can restore it.
+        self.late_write = False
+        #: one flag per gated update: True where the update was applied.
+        self.applied: list[tf.Tensor] = []
+        self.wrote_trainable = False
+        self.uses_loss_scaling = False
+        #: False when the gated step turned out not to be replayable (see STATEFUL_RANDOM_OPS):
+        #: the caller should re-trace it in copy mode.
+        self.replayable = True
+        self._gating = 0
+        self._apply_variables: list[Any] = []
+        self._squares: dict[int, tf.Tensor] = {}
+        #: id of each tf.data iterator argument -> its flat position (set by the guard), and
+        #: what each next() on an iterator returned: (position or None, batch).
+        self.iterator_keys: dict[int, int] = {}
+        self.consumed: list[tuple[int | None, Any]] = []
+        #: the tf.distribute strategy the step runs its replicas under (None: no strategy).
+        self.strategy: Any = None
+
+    def _note_strategy(self) -> None:
+        if self.strategy is None:
+            self.strategy = distributed.current_strategy()  # checked in check_usage
+
+    # -- events -------------------------------------------------------------------------
+    def gradient_end(self, tape: Any, target: Any, sources: Any, result: Any) -> None:
+        self.targets.append(target)
+        self.gradients.append(result)
+        self._note_strategy()
+
+    def apply_start(self, optimizer: Any, grads: list[Any], variables: list[Any]) -> None:
+        self._note_strategy()
+        if all(optimizer is not o for o in self.optimizers):
+            self.optimizers.append(optimizer)
+        if type(optimizer).__name__ == "LossScaleOptimizer":
+            self.uses_loss_scaling = True
+        self._apply_variables = [v for v in variables if v is not None]
+
+    def run_apply(self, optimizer: Any, call: Any) -> Any:
+        """Apply the update only when the loss and gradients seen so far are finite."""
+        if not self.gate or self._gating:
+            return call()
+        if self.outer_graph is not None and _tf_compat.current_graph() is not self.outer_graph:
+            # inside the user's own tf.cond / while (``if step % k == 0: apply``): a flag made
+            # there cannot reach the status; the update runs as written, its writes copied
+            return call()
+        if not _tf_compat.is_default_strategy(tf.distribute.get_strategy()):
+            # under tf.distribute the update's all-reduce (a merge_call) cannot run inside a
+            # tf.cond branch: the update runs as written and its writes are copied (copy mode)
+            return call()
+        with hooks.suspended(self), _tf_compat.in_graph(self.outer_graph):
+            ok = all_finite(self._guarded_tensors(), self._square)
+        if not getattr(optimizer, "built", True) and self._apply_variables:
+            # Build the slots outside the branch, as apply() would, so that their names (and
+            # everything else about them) are those of the unwatched step.
+            with keras.name_scope(optimizer.name, caller=optimizer):
+                optimizer.build(self._apply_variables)
+            optimizer.built = True
+        holder: list[Any] = []
+
+        def commit() -> tf.Tensor:
+            self._gating += 1
+            try:
+                holder.append(call())
+            finally:
+                self._gating -= 1
+            return tf.constant(True)
+
+        applied = tf.cond(ok, commit, lambda: tf.constant(False))
+        self.applied.append(applied)
+        result = holder[0] if holder else None
+        if isinstance(result, tf.Tensor) and not tf.executing_eagerly():
+            return None  # a tensor made inside the branch cannot leave it
+        return result
+
+    def run_next(self, iterator: Any, call: Any) -> Any:
+        """Record the batch: the replay must run on the very batch this step consumed."""
+        value = call()
+        self.consumed.append((self.iterator_keys.get(id(iterator)), value))
+        return value
+
+    def before_write(self, variable: tf.Variable) -> None:
+        if self.outer_graph is not None and tf.executing_eagerly():
+            return  # an init_scope write (e.g. a slot being created), not part of the step
+        if variable.trainable:
+            self.wrote_trainable = True
+        key = id(variable)
+        if self._gating:
+            self.gated.add(key)
+            self.known_variables.setdefault(key, variable)
+            return
+        if key in self.gated:
+            self.late_write = True
+        self._save(variable)
+
+    # -- building the guard ---------------------------------------------------------------
+    def _save(self, variable: tf.Variable) -> None:
+        key = id(variable)
+        if key in self.saved:
+            return
+        with hooks.suspended(self), _tf_compat.in_graph(self.outer_graph):
+            self.saved[key] = (variable, tf.identity(variable.read_value()))
+        self.known_variables.setdefault(key, variable)
+
+    def save_known(self) -> None:
+        """Keep pre-step values of variables earlier traces saw written (inner cached graphs).
+
+        A value nothing reads is dropped before the write, so the variables this trace's gated
+        update writes (whose saved value the restore does not use) are not copied."""
+        for variable in list(self.known_variables.values()):
+            self._save(variable)
+
+    def _square(self, tensor: tf.Tensor) -> tf.Tensor:
+        """The tensor's sum of squares, computed once per trace (gate, check and history)."""
+        key = id(tensor)
+        if key not in self._squares:
+            self._squares[key] = squared_norms([tensor])[0]
+        return self._squares[key]
+
+    def _losses(self) -> list[tf.Tensor]:
+        return _flat_float_tensors(self.targets)
+
+    def _gradient_tensors(self) -> list[tf.Tensor]:
+        # A LossScaleOptimizer skips steps whose scaled gradients overflow, by design:
+        # those gradients are not an alarm; the loss and the variables still are.
+        if self.uses_loss_scaling or not self.check_gradients:
+            return []
+        return _flat_float_tensors(self.gradients)
+
+    def _guarded_tensors(self) -> list[tf.Tensor]:
+        return self._losses() + self._gradient_tensors()
+
+    def _checked_variables(self) -> list[tf.Variable]:
+        optimizer_owned = set()
+        for optimizer in self.optimizers:
+            for v in _tf_compat.optimizer_variables(optimizer):
+                inner = _tf_compat.as_tf_variable(v)
+                optimizer_owned.add(id(inner if inner is not None else v))
+        # known_variables' order (first write first) keeps the history's columns stable
+        # across traces
+        return [
+            v
+            for key, v in self.known_variables.items()
+            if (key in self.saved or key in self.gated)
+            and key not in optimizer_owned
+            and v.dtype.is_floating
+        ]
+
+    def check_usage(self, fn_name: str) -> None:
+        distributed.check_supported(self.strategy, "nantrace.watch")
+        if not self.gradients:
+            raise NantraceError(
+                f"nantrace.watch: `{fn_name}` computed no gradients (no tf.GradientTape.gradient "
+                "call was seen); watch a training step that calls tape.gradient(loss, variables) "
+                "and optimizer.apply_gradients(...), or use nantrace.keras.NanTraceCallback() "
+                "with model.fit"
+            )
+        if not self.optimizers and not self.wrote_trainable and self.expect_optimizer:
+            raise NantraceError(
+                f"nantrace.watch: `{fn_name}` computed gradients but never updated a trainable "
+                "variable (no Keras optimizer apply_gradients/apply call was seen); apply the "
+                "update inside the watched step, or pass optimizer=... to nantrace.watch if it "
+                "is applied elsewhere"
+            )
+
+    def _loss_scale_ok(self) -> tf.Tensor:
+        """Loss scaling hides overflowing gradients by skipping steps; a scale that collapsed
+        below LOSS_SCALE_FLOOR means every step is being skipped — that is an alarm."""
+        scales = [
+            tf.cast(optimizer.dynamic_scale, tf.float32)
+            for optimizer in self.optimizers
+            if getattr(optimizer, "dynamic_scale", None) is not None
+        ]
+        if not scales:
+            return tf.constant(True)
+        return tf.reduce_all(tf.stack([scale >= LOSS_SCALE_FLOOR for scale in scales]))
+
+    def finalize(self) -> tf.Tensor:
+        """Check the step and roll it back if anything is non-finite; returns the status."""
+        with hooks.suspended(self):
+            losses = self._losses()
+            loss_ok = all_finite(losses, self._square)
+            gradient_tensors = self._gradient_tensors()
+            grad_squares = [self._square(t) for t in gradient_tensors]
+            grads_ok = all_finite(gradient_tensors, self._square)
+            if self.uses_loss_scaling:
+                grads_ok = tf.logical_and(grads_ok, self._loss_scale_ok())
+            checked = self._checked_variables()
+            values = [v.read_value() for v in checked]
+            weight_squares = squared_norms(values)
+            vars_ok = all_finite(values, weight_squares)
+            names = tuple(v.name for v in checked)
+            if self.history is not None or self.detector is not None:
+                loss_mean = (
+                    tf.add_n([tf.reduce_mean(tf.cast(t, tf.float32)) for t in losses])
+                    if losses
+                    else tf.constant(float("nan"))
+                )
+                grad_sq = tf.add_n(grad_squares) if grad_squares else tf.constant(float("nan"))
+            if self.history is not None:
+                self.history.record(loss_mean, grad_sq, weight_squares, names)
+            tripped = tf.logical_not(tf.logical_and(loss_ok, tf.logical_and(grads_ok, vars_ok)))
+            warning = (
+                self.detector.update(
+                    loss_mean,
+                    grad_sq,
+                    weight_squares,
+                    names,
+                    tuple(len(v.shape) >= 2 for v in checked),
+                    self._half_max(losses, values),
+                    tf.logical_not(tripped),
+                )
+                if self.detector is not None
+                else tf.constant(0)
+            )
+            if self.strategy is not None:  # one decision for every worker, before restoring
+                tripped, *bad = distributed.agree(
+                    self.strategy,
+                    [tripped, *(tf.logical_not(f) for f in (loss_ok, grads_ok, vars_ok))],
+                )
+                loss_ok, grads_ok, vars_ok = (tf.logical_not(f) for f in bad)
+            restore_list = [
+                (variable, old)
+                for key, (variable, old) in self.saved.items()
+                if key not in self.gated
+            ]
+
+            def restore() -> tf.Tensor:
+                for variable, old in restore_list:
+                    variable.assign(old, read_value=False)
+                return tf.constant(True)
+
+            if restore_list:
+                tf.cond(tripped, restore, lambda: tf.constant(False))
+            if self.gate and not tf.executing_eagerly():
+                self.replayable = replayable(tf.compat.v1.get_default_graph())
+            if self.late_write:
+                committed = tripped
+            elif self.applied:
+                any_applied = (
+                    self.applied[0]
+                    if len(self.applied) == 1
+                    else tf.reduce_any(tf.stack(self.applied))
+                )
+                committed = tf.logical_and(tripped, any_applied)
+            else:
+                committed = tf.constant(False)
+            flags = tf.cast(
+                tf.stack(
+                    [
+                        tripped,
+                        tf.logical_not(loss_ok),
+                        tf.logical_not(grads_ok),
+                        tf.logical_not(vars_ok),
+                        committed,
+                    ]
+                ),
+                tf.int32,
+            )
+            return tf.concat([flags, tf.reshape(warning, [1])], 0)
+
+    def _half_max(self, losses: list[tf.Tensor], values: list[tf.Tensor]) -> tf.Tensor | None:
+        """Largest |x| of the float16 tensors the step shows (loss, gradients) and of its
+        kernels (cast to float16 by a float16 policy), only when float16 is in use."""
+        from nantrace.live.early_warning import float16_policy
+
+        # scaled gradients (loss scaling) are meant to be large: only unscaled ones count
+        grads = [] if self.uses_loss_scaling else _flat_float_tensors(self.gradients)
+        halves = [t for t in losses + grads if t.dtype == tf.float16]
+        if not halves and not float16_policy():
+            return None
+        tensors = halves + [v for v in values if len(v.shape) >= 2]
+        if not tensors:
+            return None
+        return tf.reduce_max(
+            tf.stack([tf.cast(tf.reduce_max(tf.abs(t)), tf.float32) for t in tensors])
+        )

@@ -1,1 +1,0 @@
-"""Renderers of a :class:`nantrace.records.Report` (text now; HTML/GraphML later)."""

@@ -1,0 +1,1 @@
+"""The report's frozen records and their renderings: text, HTML, GraphML, notebook."""
