@@ -59,37 +59,7 @@ def _lines(report: Report) -> list[tuple[str, str]]:
         if len(shown) > 8:
             shown = shown[:4] + ["..."] + shown[-3:]
         lines.append(("dim", "  path: " + " → ".join(shown)))
-    lines.append(("bold", "WHY"))
-    if report.cause:
-        sure = (
-            "no rule's evidence fits"
-            if report.cause.id == "unknown"
-            else f"confidence {report.cause.confidence:.2f}"
-        )
-        lines.append(("", f"  {report.cause.id} ({sure}): {report.cause.summary}"))
-        if report.cause.id == "unknown":
-            for key, value in report.cause.evidence.items():
-                if value not in (None, [], {}):
-                    lines.append(("dim", f"     {key}: {_short(value)}"))
-    else:
-        lines.append(("", "  no cause inferred"))
-    lines.append(("bold", "WHAT TO CHANGE"))
-    if not report.fixes:
-        lines.append(("", "  no fix suggested"))
-    for rank, fix in enumerate(report.fixes, 1):
-        check = {True: " [verified: trains]", False: " [did not help in replay]", None: ""}[
-            fix.verified
-        ]
-        lines.append(("green" if rank == 1 else "", f"  {rank}. {fix.id}{check}: {fix.rationale}"))
-        lines += _fix_details(fix)
-    if report.tried:
-        lines.append(("bold", "TRIED BY REPLAY, DID NOT HELP"))
-        for fix in report.tried:
-            lines.append(
-                ("", f"  - {fix.id} [{fix.verdict}]: {fix.params.get('verification', '')}")
-            )
-            if fix.snippet:
-                lines.append(("dim", f"     {fix.snippet}"))
+    lines += why_and_what_lines(report, "TRIED BY REPLAY, DID NOT HELP")
     for note in report.notes:
         lines.append(("yellow", f"note: {note}"))
     if report.restored:
@@ -116,6 +86,44 @@ _SHOWN = (
     "variables",
     "basis",
 )
+
+
+def why_and_what_lines(report: Any, tried_title: str) -> list[tuple[str, str]]:
+    """The WHY, WHAT TO CHANGE and tried-fixes sections, shared by trip and warning reports
+    (both have ``cause``, ``fixes`` and ``tried``)."""
+    lines: list[tuple[str, str]] = []
+    lines.append(("bold", "WHY"))
+    if report.cause:
+        sure = (
+            "no rule's evidence fits"
+            if report.cause.id == "unknown"
+            else f"confidence {report.cause.confidence:.2f}"
+        )
+        lines.append(("", f"  {report.cause.id} ({sure}): {report.cause.summary}"))
+        if report.cause.id == "unknown":
+            for key, value in report.cause.evidence.items():
+                if value not in (None, [], {}):
+                    lines.append(("dim", f"     {key}: {_short(value)}"))
+    else:
+        lines.append(("", "  no cause inferred"))
+    lines.append(("bold", "WHAT TO CHANGE"))
+    if not report.fixes:
+        lines.append(("", "  no fix suggested"))
+    for rank, fix in enumerate(report.fixes, 1):
+        check = {True: " [verified: trains]", False: " [did not help in replay]", None: ""}[
+            fix.verified
+        ]
+        lines.append(("green" if rank == 1 else "", f"  {rank}. {fix.id}{check}: {fix.rationale}"))
+        lines += _fix_details(fix)
+    if report.tried:
+        lines.append(("bold", tried_title))
+        for fix in report.tried:
+            lines.append(
+                ("", f"  - {fix.id} [{fix.verdict}]: {fix.params.get('verification', '')}")
+            )
+            if fix.snippet:
+                lines.append(("dim", f"     {fix.snippet}"))
+    return lines
 
 
 def _fix_details(fix: Any) -> list[tuple[str, str]]:

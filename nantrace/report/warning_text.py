@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nantrace.report.text import _fix_details, _short
+from nantrace.report.text import _short, why_and_what_lines
 from nantrace.report.warning_records import DivergenceReport, Signal
 
 #: What each signal's numbers are, in words (value / threshold / baseline).
@@ -50,37 +50,7 @@ def warning_lines(report: DivergenceReport) -> list[tuple[str, str]]:
         lines.append(("", "  also over their thresholds at that step:"))
         for signal in others:
             lines.append(("dim", f"  - {signal.id}: {signal.summary}"))
-    lines.append(("bold", "WHY"))
-    if report.cause:
-        sure = (
-            "no rule's evidence fits"
-            if report.cause.id == "unknown"
-            else f"confidence {report.cause.confidence:.2f}"
-        )
-        lines.append(("", f"  {report.cause.id} ({sure}): {report.cause.summary}"))
-        if report.cause.id == "unknown":
-            for key, value in report.cause.evidence.items():
-                if value not in (None, [], {}):
-                    lines.append(("dim", f"     {key}: {_short(value)}"))
-    else:
-        lines.append(("", "  no cause inferred"))
-    lines.append(("bold", "WHAT TO CHANGE"))
-    if not report.fixes:
-        lines.append(("", "  no fix suggested"))
-    for rank, fix in enumerate(report.fixes, 1):
-        check = {True: " [verified: trains]", False: " [did not help in replay]", None: ""}[
-            fix.verified
-        ]
-        lines.append(("green" if rank == 1 else "", f"  {rank}. {fix.id}{check}: {fix.rationale}"))
-        lines += _fix_details(fix)
-    if report.tried:
-        lines.append(("bold", "TRIED BY REPLAY, DID NOT STOP THE GROWTH"))
-        for fix in report.tried:
-            lines.append(
-                ("", f"  - {fix.id} [{fix.verdict}]: {fix.params.get('verification', '')}")
-            )
-            if fix.snippet:
-                lines.append(("dim", f"     {fix.snippet}"))
+    lines += why_and_what_lines(report, "TRIED BY REPLAY, DID NOT STOP THE GROWTH")
     history = _history_line(report)
     if history:
         lines.append(("dim", history))
