@@ -405,11 +405,24 @@ def on_warning(watched: Any, step: int, bits: int, args: tuple, kwargs: dict) ->
     from nantrace.diagnosis.warning import diagnose_warning
     from nantrace.errors import DivergenceError, DivergenceWarning
 
-    try:
-        report = diagnose_warning(watched, step, bits, args, kwargs)
-    except Exception as error:  # a diagnosis bug must not cost the user the warning (or the run)
-        report = _bare_report(watched, step, bits, error)
-    report = _check_fixes(watched, report, args, kwargs)
+    if _workers(watched) > 1:
+        # Diagnosing re-runs the step (and verifying, many steps): its collectives would wait
+        # for workers that are not re-running it. The signals alone, said plainly.
+        report = _signals_only(
+            watched,
+            step,
+            bits,
+            "no cause or fix on a multi-worker run: deriving them re-runs the step, whose "
+            "collectives would wait for the other workers",
+        )
+    else:
+        try:
+            report = diagnose_warning(watched, step, bits, args, kwargs)
+        except Exception as error:  # a diagnosis bug must not cost the user the warning
+            first = str(error).splitlines()[0] if str(error) else ""
+            note = f"no cause: the diagnosis failed ({type(error).__name__}: {first})"
+            report = _signals_only(watched, step, bits, note)
+        report = _check_fixes(watched, report, args, kwargs)
     if getattr(watched, "bundle_dir", None) is not None and _writes_bundles(watched):
         from nantrace.bundle import write_warning_bundle
 
@@ -422,26 +435,33 @@ def on_warning(watched: Any, step: int, bits: int, args: tuple, kwargs: dict) ->
     _warn(DivergenceWarning(f"nantrace: {report.headline()}", report), stacklevel=3)
 
 
-def _writes_bundles(watched: Any) -> bool:
-    """One process writes a run's bundles: the only one, or a multi-worker run's chief."""
+def _workers(watched: Any) -> int:
+    """Workers of the run's strategy (1 without one, or under a one-process strategy)."""
     strategy = getattr(watched, "strategy", None)
     if strategy is None:
+        return 1
+    from nantrace.live import distributed
+
+    return distributed.worker_count(strategy)
+
+
+def _writes_bundles(watched: Any) -> bool:
+    """One process writes a run's bundles: the only one, or a multi-worker run's chief."""
+    if _workers(watched) == 1:
         return True
     from nantrace.live import distributed
 
-    return distributed.worker_count(strategy) == 1 or distributed.worker_index(strategy) == 0
+    return distributed.worker_index(watched.strategy) == 0
 
 
-def _bare_report(watched: Any, step: int, bits: int, error: Exception) -> Any:
-    """The signals alone, when the diagnosis failed: the warning still stands."""
+def _signals_only(watched: Any, step: int, bits: int, note: str) -> Any:
+    """The signals alone, when no diagnosis can be made: the warning still stands."""
     from nantrace.report.warning_records import DivergenceReport
 
     fired, over = watched.detector.signals(bits)
     if not fired:
         ids = ", ".join(signals_in(bits))
         fired = over = (Signal(signals_in(bits)[0], f"signals over: {ids}", 0.0, 0.0),)
-    first = str(error).splitlines()[0] if str(error) else ""
-    note = f"no cause: the diagnosis failed ({type(error).__name__}: {first})"
     return DivergenceReport(step=step, signal=fired[0], signals=over, cause=None, notes=(note,))
 
 
