@@ -145,6 +145,68 @@ class Attempt:
     retrace: bool = False  # the fix changes Python attributes read at trace time
 
 
+@dataclass(frozen=True)
+class Search:
+    """What trying a fix's candidate values in turn found (trip and warning fixes alike).
+
+    ``outcomes`` holds ``(attempt, result, verdict)`` per candidate run, ``candidates`` their
+    rows for ``params["candidates"]``, ``failure`` why the search stopped short ("" if not)."""
+
+    outcomes: list[tuple[Attempt, Any, str | None]]
+    candidates: list[dict[str, Any]]
+    failure: str
+
+    @property
+    def simulated(self) -> bool:
+        return bool(self.outcomes) and not self.failure.startswith("not simulated")
+
+    def final(self, furthest: Callable[[tuple[Attempt, Any, str | None]], Any]) -> tuple:
+        """The outcome to report: the candidate that trains, else (when every candidate was
+        judged) the one ``furthest`` ranks highest, else the last with verdict None."""
+        attempt, result, verdict = self.outcomes[-1]
+        if verdict == "trains":
+            return attempt, result, verdict
+        if self.failure:  # a candidate could not be judged in time: unchecked
+            return attempt, result, None
+        return max(self.outcomes, key=furthest)
+
+
+def search_candidates(
+    attempts: list[Attempt],
+    try_one: Callable[[Attempt], tuple[Any, str | None, dict[str, Any], int]],
+    deadline: float,
+) -> Search:
+    """Run each candidate value of a fix until one trains (the smallest change that works).
+
+    ``try_one(attempt)`` returns ``(result, verdict, extra candidate fields, horizon)``; a
+    ``_CannotSimulate`` or any error of the user's step ends the search as "not simulated", a
+    verdict of None (the horizon did not finish in the budget) as unchecked."""
+    outcomes: list[tuple[Attempt, Any, str | None]] = []
+    candidates: list[dict[str, Any]] = []
+    failure = ""
+    for attempt in attempts:
+        if time.perf_counter() > deadline:
+            failure = "the time budget ran out before this fix's horizon"
+            break
+        try:
+            result, verdict, extra, horizon = try_one(attempt)
+        except _CannotSimulate as error:
+            failure = f"not simulated: {error}"
+            break
+        except Exception as error:  # the step cannot run with this fix: say so
+            text = str(error).splitlines()[0][:120] if str(error) else ""
+            failure = f"not simulated: {type(error).__name__}: {text}"
+            break
+        outcomes.append((attempt, result, verdict))
+        candidates.append({"value": attempt.label, "verdict": verdict, **extra})
+        if verdict == "trains":
+            break
+        if verdict is None:
+            failure = f"the horizon of {horizon} steps did not complete within the budget"
+            break
+    return Search(outcomes, candidates, failure)
+
+
 def _inner_optimizer(optimizer: Any) -> Any:
     return getattr(optimizer, "inner_optimizer", optimizer)
 
@@ -840,13 +902,8 @@ def _verify_one(
     )
     level_healthy = healthy if fix.id in _SAME_UNITS else None
     params = dict(fix.params)
-    candidates: list[dict[str, Any]] = []
-    outcomes: list[tuple[Attempt, Run, Judgement]] = []
-    failure = ""  # why the fix is unchecked (verdict None), if it is
-    for attempt in attempts:
-        if time.perf_counter() > deadline:
-            failure = "the time budget ran out before this fix's horizon"
-            break
+
+    def try_one(attempt: Attempt) -> tuple[Any, str | None, dict[str, Any], int]:
         try:
             pre_step.restore()
             if from_anchor:
@@ -864,46 +921,25 @@ def _verify_one(
             judgement = judge(
                 run.losses, run.tripped_at, run.trip_index, level_healthy, run.complete
             )
-        except _CannotSimulate as error:
-            failure = f"not simulated: {error}"
-            break
         except _NothingToTrain as error:
             run = Run([], start_step, trip_index, 0, nothing=str(error))
             judgement = Judgement("fails", at=0)
-        except Exception as error:  # the step cannot run as a tf.function: say so
-            failure = f"not simulated: {type(error).__name__}: {str(error).splitlines()[0][:120]}"
-            break
         finally:
             pre_step.restore()
-        outcomes.append((attempt, run, judgement))
-        candidates.append(
-            {
-                "value": attempt.label,
-                "verdict": judgement.verdict,
-                "steps": run.steps,
-                **({"at_step": start_step + judgement.at} if judgement.at is not None else {}),
-            }
-        )
-        if judgement.verdict == "trains":
-            break
-        if judgement.verdict is None:  # out of time: neither this nor a smaller one is judged
-            failure = f"the horizon of {run.horizon} steps did not complete within the budget"
-            break
-    if len(attempts) > 1 and candidates:
-        params["candidates"] = candidates
-    if not outcomes or failure.startswith("not simulated"):
+        at = {"at_step": start_step + judgement.at} if judgement.at is not None else {}
+        return (run, judgement), judgement.verdict, {"steps": run.steps, **at}, run.horizon
+
+    search = search_candidates(attempts, try_one, deadline)
+    failure = search.failure
+    if len(attempts) > 1 and search.candidates:
+        params["candidates"] = search.candidates
+    if not search.simulated:
         params["verification"] = failure or "not simulated"
         return dataclasses.replace(fix, params=params, verified=None, verdict=None)
-    attempt, run, judgement = outcomes[-1]
-    verdict = judgement.verdict
-    if verdict != "trains":
-        if failure:
-            verdict = None  # a candidate could not be judged in time: unchecked
-        else:  # every candidate tripped or diverged: report the one that went furthest
-            attempt, run, judgement = max(
-                outcomes, key=lambda o: (o[2].verdict == "postpones", o[2].at or 0)
-            )
-            verdict = judgement.verdict
+    # every candidate tripped or diverged: report the one that went furthest
+    attempt, (run, judgement), verdict = search.final(
+        lambda o: (o[2] == "postpones", o[1][1].at or 0)
+    )
     params.update(attempt.params)
     params.update(
         {

@@ -66,6 +66,7 @@ from nantrace.diagnosis.verify import (
     _sequence,
     healthy_of,
     judge,
+    search_candidates,
 )
 from nantrace.replay.step import StateSnapshot, step_variables
 from nantrace.report.records import Fix
@@ -229,7 +230,11 @@ def verify_warning_fixes(
                 if reason:
                     params["verification"] = reason
                 elif attempts and control is not None:
-                    params["verification"] = "inconclusive: the control run did not grow"
+                    params["verification"] = (
+                        "inconclusive: the control run did not grow"
+                        if control.run.complete
+                        else "unchecked: the control run did not complete within the time budget"
+                    )
                 checked.append(dataclasses.replace(fix, params=params, verified=None, verdict=None))
                 continue
             share = max(0.0, deadline - time.perf_counter()) / max(pending, 1)
@@ -283,57 +288,27 @@ def _check_fix(
 ) -> Fix:
     """Each candidate value in turn until one trains; the verdict against the control."""
     params = dict(fix.params)
-    candidates: list[dict[str, Any]] = []
-    outcomes: list[tuple[Attempt, Course, str | None]] = []
-    failure = ""
-    for attempt in attempts:
-        if time.perf_counter() > deadline:
-            failure = "the time budget ran out before this fix's horizon"
-            break
+
+    def try_one(attempt: Attempt) -> tuple[Any, str | None, dict[str, Any], int]:
         try:
             course = replay(attempt, deadline)
-        except _CannotSimulate as error:
-            failure = f"not simulated: {error}"
-            break
         except _NothingToTrain as error:
-            failure = f"not simulated: {error}"
-            break
-        except Exception as error:  # the step cannot run with this fix: say so
-            text = str(error).splitlines()[0][:120] if str(error) else ""
-            failure = f"not simulated: {type(error).__name__}: {text}"
-            break
-        verdict = _verdict(course, control)
-        outcomes.append((attempt, course, verdict))
-        candidates.append(
-            {
-                "value": attempt.label,
-                "verdict": verdict,
-                "steps": course.run.steps,
-                **(
-                    {"left_band_at_step": start_step + course.left_at}
-                    if course.left_at is not None
-                    else {}
-                ),
-            }
-        )
-        if verdict == "trains":
-            break
-        if verdict is None:
-            failure = f"the horizon of {course.run.horizon} steps did not complete in the budget"
-            break
-    if len(attempts) > 1 and candidates:
-        params["candidates"] = candidates
-    if not outcomes or failure.startswith("not simulated"):
+            raise _CannotSimulate(str(error)) from error
+        left = course.left_at
+        extra = {"steps": course.run.steps}
+        if left is not None:
+            extra["left_band_at_step"] = start_step + left
+        return course, _verdict(course, control), extra, course.run.horizon
+
+    search = search_candidates(attempts, try_one, deadline)
+    failure = search.failure
+    if len(attempts) > 1 and search.candidates:
+        params["candidates"] = search.candidates
+    if not search.simulated:
         params["verification"] = failure or "not simulated"
         return dataclasses.replace(fix, params=params, verified=None, verdict=None)
-    attempt, course, verdict = outcomes[-1]
-    if verdict != "trains":
-        if failure:
-            verdict = None
-        else:  # every candidate grew again: report the one that held out longest
-            attempt, course, verdict = max(
-                outcomes, key=lambda o: (o[2] == "postpones", _held(o[1]))
-            )
+    # every candidate grew again: report the one that held out longest
+    attempt, course, verdict = search.final(lambda o: (o[2] == "postpones", _held(o[1])))
     run = course.run
     params.update(attempt.params)
     params.update(
