@@ -138,8 +138,29 @@ def render_html(report: Report) -> str:
         from nantrace.report.warning_html import render_warning_html
 
         return render_warning_html(report)  # type: ignore[arg-type]
-    o = report.origin
-    title = f"nantrace: non-finite at step {report.trip.step}"
+    return page(
+        title=f"nantrace: non-finite at step {report.trip.step}",
+        heading=f'<span class="nan">NaN/Inf</span> at step {report.trip.step}',
+        headline=report.headline(),
+        badges=_badges(report),
+        sections=[
+            _where(report),
+            _graph_section(report),
+            _why(report),
+            _fixes(report),
+            _history_section(report),
+            _notes(report),
+        ],
+        footer=f"nantrace report · schema {report.schema_version} · "
+        f"{report.ops_recorded} ops recorded in replay · origin {_e(report.origin.kind)}",
+    )
+
+
+def page(
+    title: str, heading: str, headline: str, badges: str, sections: list[str], footer: str
+) -> str:
+    """One self-contained page (UTF-8, inline style and script): trip and warning reports
+    share it. ``heading``, ``badges`` and ``sections`` are HTML; the rest is escaped here."""
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -147,18 +168,12 @@ def render_html(report: Report) -> str:
         f"<title>{_e(title)}</title>",
         f"<style>{_CSS}</style></head><body>",
         '<header><div class="inner">',
-        f'<h1><span class="nan">NaN/Inf</span> at step {report.trip.step}</h1>',
-        f'<p class="headline">{_e(report.headline())}</p>',
-        f'<div class="badges">{_badges(report)}</div>',
+        f"<h1>{heading}</h1>",
+        f'<p class="headline">{_e(headline)}</p>',
+        f'<div class="badges">{badges}</div>',
         "</div></header><main>",
-        _where(report),
-        _graph_section(report),
-        _why(report),
-        _fixes(report),
-        _history_section(report),
-        _notes(report),
-        f"<footer>nantrace report · schema {report.schema_version} · "
-        f"{report.ops_recorded} ops recorded in replay · origin {_e(o.kind)}</footer>",
+        *sections,
+        f"<footer>{_e(footer)}</footer>",
         f"</main><script>{_JS}</script></body></html>",
     ]
     return "\n".join(parts) + "\n"

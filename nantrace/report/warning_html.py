@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nantrace.report.html import _CSS, _JS, _e, _fixes, _kv, _num, _why, chart_svg
+from nantrace.report.html import _e, _fixes, _kv, _num, _why, chart_svg, page
 from nantrace.report.warning_records import DivergenceReport, Signal
 from nantrace.report.warning_text import signal_numbers
 
@@ -49,28 +49,21 @@ def threshold_line(signal: Signal, history: dict[str, Any] | None) -> tuple[str,
 
 def render_warning_html(report: DivergenceReport) -> str:
     """The whole page as a string (UTF-8, no external resource)."""
-    title = f"nantrace: divergence warning at step {report.step}"
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_e(title)}</title>",
-        f"<style>{_CSS}</style></head><body>",
-        '<header><div class="inner">',
-        f'<h1><span class="nan">Diverging</span> at step {report.step}</h1>',
-        f'<p class="headline">{_e(report.headline())}</p>',
-        f'<div class="badges">{_badges(report)}</div>',
-        "</div></header><main>",
-        _signal_section(report),
-        _why(report),  # type: ignore[arg-type]  # reads .cause only
-        _fixes(report),  # type: ignore[arg-type]  # reads .fixes and .tried only
-        _history_section(report),
-        _notes(report),
-        f"<footer>nantrace divergence warning · schema {report.schema_version} · "
-        f"signal {_e(report.signal.id)}</footer>",
-        f"</main><script>{_JS}</script></body></html>",
-    ]
-    return "\n".join(parts) + "\n"
+    return page(
+        title=f"nantrace: divergence warning at step {report.step}",
+        heading=f'<span class="nan">Diverging</span> at step {report.step}',
+        headline=report.headline(),
+        badges=_badges(report),
+        sections=[
+            _signal_section(report),
+            _why(report),  # type: ignore[arg-type]  # reads .cause only
+            _fixes(report),  # type: ignore[arg-type]  # reads .fixes and .tried only
+            _history_section(report),
+            _notes(report),
+        ],
+        footer=f"nantrace divergence warning · schema {report.schema_version} · "
+        f"signal {report.signal.id}",
+    )
 
 
 def _badges(report: DivergenceReport) -> str:
