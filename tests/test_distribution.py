@@ -27,7 +27,16 @@ def run_cases(mode: str, kinds: list[str]) -> dict:
     return json.loads(line[len("RESULT ") :])
 
 
-@pytest.fixture(scope="module", params=["loop", "fit"])
+# One xdist group per surface: a module-scoped fixture is computed once per worker that runs
+# one of its tests, so without the group each worker could start both processes (twice the
+# cost); with it the two surfaces still run on the two workers side by side.
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param("loop", marks=pytest.mark.xdist_group("distribution_loop")),
+        pytest.param("fit", marks=pytest.mark.xdist_group("distribution_fit")),
+    ],
+)
 def surface(request):
     return request.param, run_cases(request.param, ALL)
 

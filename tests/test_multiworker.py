@@ -11,6 +11,10 @@ import sys
 
 import pytest
 
+# One xdist group: the module-scoped cluster below then starts once, on one worker (without
+# it, each worker that ran one of these tests started its own pair of processes).
+pytestmark = pytest.mark.xdist_group("multiworker")
+
 SCRIPT = os.path.join(os.path.dirname(__file__), "multiworker_run.py")
 CASES = ["input_data", "gradient", "optimizer_update", "loss_one_worker", "healthy"]
 
