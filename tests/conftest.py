@@ -7,6 +7,10 @@ origin.py). ``python -m pytest -n 2 -q`` (CI) runs everything.
 The tier is given here by file, so a test file's author need not remember a marker; tests
 marked ``slow`` and the few slow tests of a fast file listed in ``NOT_FAST`` (each starts a
 TensorFlow process or trains a demo end to end) stay out of it.
+
+Order: the known-slow files run first (``SLOW_FIRST``), so the two CI workers, which take work
+in collection order (``--no-loadscope-reorder``), finish together instead of one worker
+starting a long test when the other has nothing left.
 """
 
 from __future__ import annotations
@@ -51,9 +55,41 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     return None
 
 
+#: Seconds on one CI worker (2 workers on 2 cores) of the slowest files, or of the slowest
+#: tests of a file ("file::function", all its parameters), from the CI log's durations. Only the
+#: order uses them: a file runs before every file with a lower figure, its listed tests first.
+SLOW_FIRST: dict[str, float] = {
+    "test_distribution.py": 150.0,  # two processes, one per surface (xdist group each)
+    "test_multiworker.py": 85.0,  # one pair of worker processes (one xdist group)
+    "test_early_warning.py": 74.0,
+    "test_early_warning.py::test_watch_model_raise_leaves_fit_with_the_report": 74.0,
+    "test_optimizers_in_the_wild.py": 54.0,
+    "test_optimizers_in_the_wild.py::test_gan_fix_verification_changes_the_optimizer_that_wrote_the_origin": 54.0,
+    "test_wheel.py": 40.0,  # one xdist group (builds once)
+    "test_scenarios.py": 20.0,  # each scenario's group also holds its verified-fix check
+    "test_verified_fixes_train.py": 19.0,
+    "test_property_injection.py": 15.0,
+    "test_divergence_suite.py": 15.0,
+    "test_codefix_scenarios_nan.py": 14.0,
+    "test_surfaces.py": 12.0,
+    "test_transparency.py": 12.0,
+}
+
+
+def _order(item: pytest.Item, position: dict[str, int]) -> tuple[float, int, float]:
+    name = os.path.basename(str(item.path))
+    function = f"{name}::{getattr(item, 'originalname', item.name)}"
+    return (-SLOW_FIRST.get(name, 0.0), position[name], -SLOW_FIRST.get(function, 0.0))
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups and pytest groups fixtures
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    position: dict[str, int] = {}
     for item in items:
         name = os.path.basename(str(item.path))
+        position.setdefault(name, len(position))
         function = f"{name}::{item.originalname}" if hasattr(item, "originalname") else ""
         if name in FAST_FILES and function not in NOT_FAST and not item.get_closest_marker("slow"):
             item.add_marker(pytest.mark.fast)
+    # stable: a file's tests stay together (its module fixtures are set up once) and in order
+    items.sort(key=lambda item: _order(item, position))
