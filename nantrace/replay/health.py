@@ -27,62 +27,120 @@ def to_numpy(value: Any) -> np.ndarray | None:
     return array
 
 
-def health_of_array(array: np.ndarray, dtype_name: str | None = None) -> Health:
-    """NaN/Inf counts, largest finite |x|, zeros and smallest non-zero |x|, without widening
-    float16/float32 data and without copying the finite values out: a replay at tens of
-    millions of parameters computes this for every op's inputs and outputs, so each pass counts.
-    Finite data (the common case) costs min, max, |x|, one mask and two reductions."""
+#: elements per block: a block (256 KiB of float32) is read from memory once and stays in
+#: cache for the block's few passes, and the scratch space is one block, not one tensor.
+CHUNK = 1 << 16
+
+_UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def health_of_array(array: np.ndarray, dtype_name: str | None = None, chunk: int = CHUNK) -> Health:
+    """NaN/Inf counts, finite range, zeros and smallest non-zero |x|, block by block.
+
+    A replay at tens of millions of parameters computes this for every op's output (Adam's
+    update alone makes ~15 tensors of each kernel's size), so each pass counts: a finite block
+    costs min, max and a count of non-zeros, plus, when it holds both signs, three passes over
+    its bits for the smallest |x| (no float copy, no masked reduction). float16/float32 data is
+    not widened."""
     flat = np.asarray(array).reshape(-1)
-    if flat.dtype.kind != "f":
+    if flat.dtype.kind != "f" or flat.dtype.itemsize not in _UINT:
         flat = flat.astype(np.float64)
     size = int(flat.size)
     shape = tuple(int(d) for d in np.shape(array))
     dtype = dtype_name or str(array.dtype)
     if size == 0:
         return Health(size=0, dtype=dtype, shape=shape)
-    low, high = flat.min(), flat.max()  # NaN and Inf propagate: both finite iff all are
-    if np.isfinite(low) and np.isfinite(high):
-        nan = pos_inf = neg_inf = 0
-        finite_count = size
-        where = None
-    else:
-        nan_mask = np.isnan(flat)
-        nan = int(np.count_nonzero(nan_mask))
-        finite = np.isfinite(flat)
-        finite_count = int(np.count_nonzero(finite))
-        pos_inf = int(np.count_nonzero(flat == np.inf))
-        neg_inf = size - nan - finite_count - pos_inf
-        where = finite
-        if finite_count:
-            low = flat.min(where=finite, initial=np.inf)
-            high = flat.max(where=finite, initial=-np.inf)
-    if not finite_count:
+    acc = _Totals(flat.dtype, min(size, chunk))
+    for start in range(0, size, chunk):
+        acc.add(flat[start : start + chunk])
+    if not acc.finite:
         return Health(
-            nan=nan, pos_inf=pos_inf, neg_inf=neg_inf, size=size, dtype=dtype, shape=shape
+            nan=acc.nan,
+            pos_inf=acc.pos_inf,
+            neg_inf=size - acc.nan - acc.pos_inf,
+            size=size,
+            dtype=dtype,
+            shape=shape,
         )
-    nonzero = flat != 0 if where is None else (flat != 0) & where
-    nonzero_count = int(np.count_nonzero(nonzero))
-    if not nonzero_count:
-        min_abs_nonzero = None
-    elif low > 0:  # one sign: the smallest magnitude is an end of the range
-        min_abs_nonzero = float(low)
-    elif high < 0:
-        min_abs_nonzero = float(-high)
-    else:
-        min_abs_nonzero = float(np.abs(flat).min(where=nonzero, initial=np.inf))
+    low, high = acc.low, acc.high
     return Health(
-        nan=nan,
-        pos_inf=pos_inf,
-        neg_inf=neg_inf,
-        max_abs=float(max(-low, high)),
+        nan=acc.nan,
+        pos_inf=acc.pos_inf,
+        neg_inf=size - acc.nan - acc.pos_inf - acc.finite,
+        max_abs=max(-low, high),
         size=size,
         dtype=dtype,
         shape=shape,
-        min_abs_nonzero=min_abs_nonzero,
-        zeros=finite_count - nonzero_count,
-        min_value=float(low),
-        max_value=float(high),
+        min_abs_nonzero=acc.min_abs_nonzero(),
+        zeros=acc.finite - acc.nonzero,
+        min_value=low,
+        max_value=high,
     )
+
+
+class _Totals:
+    """Running counts and extremes over the blocks of one array."""
+
+    def __init__(self, dtype: np.dtype, block: int) -> None:
+        self.dtype = dtype
+        self.uint = _UINT[dtype.itemsize]
+        self.abs_mask = self.uint(np.iinfo(self.uint).max >> 1)  # every bit but the sign
+        self.inf_bits = int(np.array(np.inf, dtype).view(self.uint))
+        self.scratch = np.empty(block, self.uint)
+        self.flags = np.empty(block, bool)
+        self.nan = self.pos_inf = self.finite = self.nonzero = 0
+        self.low, self.high = np.inf, -np.inf
+        self.min_bits = np.iinfo(self.uint).max
+
+    def add(self, block: np.ndarray) -> None:
+        if np.isnan(block[0]):  # downstream of a NaN, blocks are often NaN through: one pass
+            nan = int(np.count_nonzero(np.isnan(block)))
+            if nan == block.size:
+                self.nan += nan
+                return
+            self._add_non_finite(block, nan)
+            return
+        low = block.min()  # NaN and Inf propagate: min and max both finite iff all are
+        high = block.max() if np.isfinite(low) else low
+        if not np.isfinite(high):
+            self._add_non_finite(block, int(np.count_nonzero(np.isnan(block))))
+            return
+        self._add_finite(block, low, high)
+
+    def _add_non_finite(self, block: np.ndarray, nan: int) -> None:
+        self.nan += nan
+        self.pos_inf += int(np.count_nonzero(block == np.inf))
+        block = block[np.isfinite(block)]  # at most one block
+        if block.size:
+            self._add_finite(block, block.min(), block.max())
+
+    def _add_finite(self, block: np.ndarray, low: Any, high: Any) -> None:
+        self.finite += int(block.size)
+        # == 0 then a count of booleans: several times faster than a count of float non-zeros
+        nonzero = int(
+            block.size - np.count_nonzero(np.equal(block, 0, out=self.flags[: block.size]))
+        )
+        self.nonzero += nonzero
+        self.low, self.high = min(self.low, float(low)), max(self.high, float(high))
+        if not nonzero:
+            return
+        if low > 0:
+            bits = int(np.array(low, self.dtype).view(self.uint))
+        elif high < 0:
+            bits = int(np.array(-high, self.dtype).view(self.uint))
+        else:
+            # |x| as bits (IEEE order is magnitude order for finite values); minus one with
+            # wrap-around sends the zeros to the largest value, so the minimum is a non-zero.
+            scratch = self.scratch[: block.size]
+            np.bitwise_and(block.view(self.uint), self.abs_mask, out=scratch)
+            np.subtract(scratch, self.uint(1), out=scratch)
+            bits = int(scratch.min()) + 1
+        self.min_bits = min(self.min_bits, bits)
+
+    def min_abs_nonzero(self) -> float | None:
+        if not self.nonzero or self.min_bits >= self.inf_bits:
+            return None
+        return float(np.array(self.min_bits, self.uint).view(self.dtype))
 
 
 def health_of(value: Any) -> Health | None:
