@@ -12,6 +12,7 @@ import contextlib
 import os
 import sys
 import threading
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -147,15 +148,27 @@ class ReplayCapture(hooks.StepObserver):
         self.error: BaseException | None = None
         #: the update ran under a tf.distribute strategy (gradients are all-reduced).
         self.distributed = False
-        self.target_ids: set[int] = set()
-        self.gradient_ids: set[int] = set()
+        #: ops that produced the differentiated targets (the loss) and the gradients, resolved
+        #: when ``tape.gradient`` runs: those tensors may be gone by the end of the replay.
+        self.target_ops: set[int] = set()
+        self.gradient_ops: set[int] = set()
         self.loss_names: list[str] = []
         self.optimizers: list[Any] = []
         #: (optimizer, first op index, end index) of each optimizer's update, in order: which
         #: optimizer wrote an update op (two optimizers in one step, e.g. a GAN).
         self.apply_spans: list[tuple[Any, int, int]] = []
         self.layers_seen: dict[str, Any] = {}
+        #: optimizers whose update was not replayed: its gradients were already non-finite
+        #: (see :meth:`run_apply`).
+        self.skipped_updates: list[Any] = []
+        self._apply_gradients: list[Any] = []
+        #: id(tensor) -> index of the op that produced it, for live tensors only (each entry
+        #: is dropped when its tensor dies, so a later tensor reusing the id is not mistaken
+        #: for it). Nothing is kept alive: at 30 M parameters every Adam temporary held to the
+        #: end of the replay is gigabytes, and a read of a variable held alive makes each
+        #: write of that variable copy it.
         self._producer: dict[int, int] = {}
+        self._refs: dict[int, weakref.ref] = {}
         self._keep_alive: list[Any] = []
         self._variables: dict[int, tf.Variable] = {}
         self._names_per_scope: dict[tuple[str, str], int] = {}
@@ -222,7 +235,8 @@ class ReplayCapture(hooks.StepObserver):
     # -- observer events ----------------------------------------------------------------------
     def gradient_start(self, tape: Any, target: Any, sources: Any) -> None:
         for t in tf.nest.flatten(target):
-            self.target_ids.add(id(t))
+            if id(t) in self._producer:
+                self.target_ops.add(self._producer[id(t)])
         for source in tf.nest.flatten(sources):
             self.add_variable(source)
         self.in_gradient += 1
@@ -233,8 +247,8 @@ class ReplayCapture(hooks.StepObserver):
         for g in tf.nest.flatten(result, expand_composites=False):
             if isinstance(g, tf.IndexedSlices):
                 g = g.values
-            if g is not None:
-                self.gradient_ids.add(id(g))
+            if g is not None and id(g) in self._producer:
+                self.gradient_ops.add(self._producer[id(g)])
 
     def apply_start(self, optimizer: Any, grads: list[Any], variables: list[Any]) -> None:
         self.in_apply += 1
@@ -243,8 +257,38 @@ class ReplayCapture(hooks.StepObserver):
         if all(optimizer is not o for o in self.optimizers):
             self.optimizers.append(optimizer)
         self.apply_spans.append((optimizer, len(self.records), -1))
+        self._apply_gradients = list(grads)
         for variable in list(variables) + _tf_compat.optimizer_variables(optimizer):
             self.add_variable(variable)
+
+    def run_apply(self, optimizer: Any, call: Any) -> Any:
+        """Run the optimizer's update, unless the gradients it was handed are already
+        non-finite: the gated guard skipped that very update in the compiled step, and every
+        op of it would be downstream of the first non-finite value, never the origin. At tens
+        of millions of parameters an eager Adam update, with the health of each of its
+        outputs, was most of the time to report. Under tf.distribute the update runs (its
+        all-reduce waits for every replica), and so does a loss-scaling optimizer's (skipping
+        non-finite gradients is its own job)."""
+        if self._update_skippable(optimizer):
+            self.skipped_updates.append(optimizer)
+            return None
+        return call()
+
+    def _update_skippable(self, optimizer: Any) -> bool:
+        if self.distributed or tf.distribute.has_strategy():
+            return False
+        if hasattr(optimizer, "inner_optimizer") or hasattr(optimizer, "dynamic_scale"):
+            return False
+        for gradient in self._apply_gradients:
+            if isinstance(gradient, tf.IndexedSlices):
+                gradient = gradient.values
+            if gradient is None or not _is_value(gradient):
+                continue
+            with hooks.suspended(self):
+                health = health_of(gradient)
+            if health is not None and not health.finite:
+                return True
+        return False
 
     def apply_end(self, optimizer: Any) -> None:
         self.in_apply -= 1
@@ -359,15 +403,27 @@ class ReplayCapture(hooks.StepObserver):
                 if op_type in _tf_compat.VARIABLE_WRITE_OPS:
                     record.variable_after = health_of(variable.read_value())
         for t in outputs:
-            self._producer[id(t)] = index
-            self._keep_alive.append(t)
+            self._remember(t, index)
         self.records.append(record)
+
+    def _remember(self, tensor: Any, index: int) -> None:
+        key = id(tensor)
+        self._producer[key] = index
+        try:
+            self._refs[key] = weakref.ref(tensor, lambda _, key=key: self._forget(key, index))
+        except TypeError:  # not weak-referenceable: keep it alive so its id stays its own
+            self._keep_alive.append(tensor)
+
+    def _forget(self, key: int, index: int) -> None:
+        if self._producer.get(key) == index:
+            del self._producer[key]
+            self._refs.pop(key, None)
 
     # -- after the replay ---------------------------------------------------------------------
     def sinks(self) -> dict[str, list[int]]:
         """Ops whose results are the step's loss, its gradients and its variable writes."""
-        loss = sorted({self._producer[i] for i in self.target_ids if i in self._producer})
-        grads = sorted({self._producer[i] for i in self.gradient_ids if i in self._producer})
+        loss = sorted(self.target_ops)
+        grads = sorted(self.gradient_ops)
         writes = [r.index for r in self.records if r.variable_after is not None]
         return {"loss": loss, "gradients": grads, "variables": writes}
 

@@ -1,0 +1,91 @@
+"""The replay skips an optimizer update whose gradients are already non-finite (the gated
+guard skipped it in the compiled step; it can never hold the origin) and runs one whose
+gradients are finite (an update-made NaN is the origin); either way it puts every variable
+back bit for bit, from the tensors it read before the step (no host copy)."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import nantrace
+from nantrace.replay.step import replay_step
+
+
+class SqrtFeatures(keras.layers.Layer):
+    def call(self, x):
+        return tf.sqrt(x)  # infinite gradient at the ReLU's exact zeros
+
+
+def _setup(model, optimizer):
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    return nantrace.watch(tf.function(step), verify=False)
+
+
+def _trip(watched, batch):
+    try:
+        watched(*batch)
+    except nantrace.NonFiniteError as error:
+        return error.report
+    return None
+
+
+def _state(model, optimizer) -> list[np.ndarray]:
+    return [np.array(v.numpy(), copy=True) for v in model.variables + optimizer.variables]
+
+
+def _batch(seed: int) -> tuple[tf.Tensor, tf.Tensor]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(32, 6)).astype("float32")
+    y = rng.normal(size=(32, 1)).astype("float32")
+    return tf.constant(x), tf.constant(y)
+
+
+def _assert_same(before: list[np.ndarray], after: list[np.ndarray]) -> None:
+    assert len(before) == len(after)
+    for a, b in zip(before, after, strict=True):
+        assert a.tobytes() == b.tobytes()
+
+
+def test_an_update_fed_non_finite_gradients_is_not_replayed():
+    keras.utils.set_random_seed(7)
+    model = keras.Sequential(
+        [keras.Input((6,)), keras.layers.Dense(8, activation="relu"), SqrtFeatures()]
+        + [keras.layers.Dense(1)]
+    )
+    optimizer = keras.optimizers.Adam(1e-3)
+    watched = _setup(model, optimizer)
+    batch = _batch(7)
+    report = _trip(watched, batch)
+    assert report is not None and report.origin.kind == "gradient"
+    before = _state(model, optimizer)
+    capture = replay_step(watched, batch, {})
+    _assert_same(before, _state(model, optimizer))
+    assert capture.skipped_updates == [optimizer]
+    assert not [r for r in capture.records if r.phase == "update"]
+    assert capture.sinks()["gradients"], "the gradients are still the sinks the origin reaches"
+
+
+def test_an_update_fed_finite_gradients_is_replayed_and_undone():
+    keras.utils.set_random_seed(8)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4), keras.layers.Dense(1)])
+    optimizer = keras.optimizers.SGD(learning_rate=10.0**40)
+    watched = _setup(model, optimizer)
+    batch = _batch(8)
+    report = None
+    for _ in range(3):
+        report = report or _trip(watched, batch)
+    assert report is not None and report.origin.kind == "optimizer_update"
+    before = _state(model, optimizer)
+    capture = replay_step(watched, batch, {})
+    _assert_same(before, _state(model, optimizer))
+    assert capture.skipped_updates == []
+    writes = [r for r in capture.records if r.variable_after is not None]
+    assert writes and any(not r.variable_after.finite for r in writes)
