@@ -13,6 +13,10 @@ watched run then trips on a batch with a NaN and is timed from the call to catch
 ``NonFiniteError`` (``verify=False``, and with fix verification where ``--verify-up-to`` allows).
 TensorFlow's CPU allocator keeps no statistics (``get_memory_info('CPU:0')`` reads 0), so the
 figures are process RSS: plain and watched differ by what the guard holds plus allocator noise.
+The table also gives the process's peak RSS after the report(s) (above the healthy peak only
+where building the report needed more) and what the report said (origin, cause, first fix and
+the number of ops the replay recorded), so a faster report can be checked to say the same.
+The first report of the process includes importing the diagnosis modules, as a user's does.
 """
 
 from __future__ import annotations
@@ -130,7 +134,11 @@ def one_run(size: str, variant: str, steps: int, verify: bool) -> dict[str, Any]
             "call_to_report_s": elapsed,
             "time_to_report_s": elapsed - out["step_s_median"],
             "origin": None if report is None else report.origin.kind,
+            "cause": report.cause.id if report is not None and report.cause else None,
             "first_fix": report.fixes[0].id if report is not None and report.fixes else None,
+            "ops_recorded": None if report is None else report.ops_recorded,
+            # ru_maxrss is the whole process's peak: the report's own peak shows only where it
+            # rises above the healthy steps' one
             "peak_rss_mb": _peak_mb(),
         }
     out["trips"] = trips
@@ -155,8 +163,9 @@ def render(results: dict[str, Any]) -> str:
         f"{results['load_average_start']} -> {results['load_average_end']}",
         "| params | state MB (weights+Adam) | guard | plain peak RSS MB | watch peak RSS MB | "
         "extra MB (x state) | host anchor MB | plain step s | watch step s | "
-        "time to report s (no verify / verify) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "time to report s (no verify / verify) | peak RSS MB after the report(s) | "
+        "report (origin / cause / first fix, ops) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for size, pair in results["sizes"].items():
         plain, watch = pair.get("plain", {}), pair.get("watch", {})
@@ -173,9 +182,24 @@ def render(results: dict[str, Any]) -> str:
             f"| {watch['params']:,} | {watch['state_mb']:.0f} | {watch['guard_mode']} | "
             f"{plain['peak_rss_healthy_mb']:.0f} | {watch['peak_rss_healthy_mb']:.0f} | "
             f"{extra:+.0f} ({extra / watch['state_mb']:.2f}x) | {watch['anchor_mb']:.0f} | "
-            f"{plain['step_s_median']:.3f} | {watch['step_s_median']:.3f} | {ttr} |"
+            f"{plain['step_s_median']:.3f} | {watch['step_s_median']:.3f} | {ttr} | "
+            f"{_trip_peak(trips)} | {_trip_report(trips)} |"
         )
     return "\n".join(lines)
+
+
+def _trip_peak(trips: dict[str, Any]) -> str:
+    peaks = [trips[m]["peak_rss_mb"] for m in ("no_verify", "verify") if m in trips]
+    return f"{max(peaks):.0f}" if peaks else "–"
+
+
+def _trip_report(trips: dict[str, Any]) -> str:
+    trip = trips.get("no_verify")
+    if trip is None:
+        return "–"
+    return (
+        f"{trip['origin']} / {trip.get('cause')} / {trip['first_fix']}, {trip.get('ops_recorded')}"
+    )
 
 
 def _load() -> list[float] | None:

@@ -172,8 +172,8 @@ def layer_scales(layers: dict[str, Any]) -> list[LayerScale]:
         kernel = kernel_of(layer)
         if kernel is None or len(kernel.shape) < 2:
             continue
-        values = np.asarray(kernel)
-        if not np.isfinite(values).all():
+        std = _rms(np.asarray(kernel))
+        if std is None:
             continue
         shape = tuple(int(d) for d in kernel.shape)
         std_expected, fan_in = expected_std(layer, shape)
@@ -184,7 +184,7 @@ def layer_scales(layers: dict[str, Any]) -> list[LayerScale]:
         scales.append(
             LayerScale(
                 layer=path,
-                std=float(np.sqrt(np.mean(np.square(values.astype(np.float64))))),
+                std=std,
                 expected_std=std_expected,
                 fan_in=fan_in,
                 initializer=_initializer_name(layer),
@@ -193,6 +193,20 @@ def layer_scales(layers: dict[str, Any]) -> list[LayerScale]:
             )
         )
     return scales
+
+
+def _rms(values: np.ndarray, block: int = 1 << 16) -> float | None:
+    """Root mean square in float64, block by block (no float64 copies of a 100 M-weight
+    kernel); None when a value is not finite."""
+    flat = values.reshape(-1)
+    total = 0.0
+    for start in range(0, flat.size, block):
+        part = flat[start : start + block].astype(np.float64)
+        square_sum = float(np.dot(part, part))
+        if not math.isfinite(square_sum) and not np.isfinite(part).all():
+            return None
+        total += square_sum
+    return math.sqrt(total / max(flat.size, 1))
 
 
 def _is_ungated_recurrent(layer: Any) -> bool:
