@@ -55,9 +55,10 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     return None
 
 
-#: Seconds on one CI worker (2 workers on 2 cores) of the slowest files, or of the slowest
-#: tests of a file ("file::function", all its parameters), from the CI log's durations. Only the
-#: order uses them: a file runs before every file with a lower figure, its listed tests first.
+#: Rough seconds on one CI worker (2 workers on 2 cores) of the slowest files, or of the slowest
+#: tests of a file ("file::function", all its parameters), from CI runs' --durations output.
+#: Only the order uses them: a file runs before every file with a lower figure, its listed
+#: tests first; a file not listed keeps its place.
 SLOW_FIRST: dict[str, float] = {
     "test_distribution.py": 150.0,  # two processes, one per surface (xdist group each)
     "test_multiworker.py": 85.0,  # one pair of worker processes (one xdist group)
