@@ -96,6 +96,41 @@ def test_growth_without_a_worse_loss_does_not_fire():
         assert feed(detector, g, loss=10.0 / (1 + step)) == 0, step
 
 
+def test_updates_that_stay_large_while_the_loss_recovers_do_not_fire():
+    """One outlier batch: the loss spikes 1000x and comes back within ~10 steps, while the
+    kernel's per-step change stays ~100x its healthy size and decays slowly (momentum carrying
+    the outlier's update back and forth). The update ratio is over for ~30 steps, far over
+    (past the loss-gate bypass): no warning while the loss recovers."""
+    rng = np.random.default_rng(5)
+    detector = EarlyWarning()
+    norm = 1.0
+    for step in range(260):
+        after = step - 150
+        change = 1e-3 * noisy(rng) * (100.0 * 0.97**after if after >= 0 else 1.0)
+        norm *= 1.0 + (change if step % 2 else -change)  # swings back and forth
+        spike = 1.0 + (1000.0 * 0.5**after if after >= 0 else 0.0)
+        assert feed(detector, noisy(rng) * min(spike, 30.0), spike * noisy(rng), norm) == 0, step
+
+
+def test_a_kernel_left_at_a_higher_level_by_an_outlier_does_not_fire():
+    """An outlier update leaves a kernel's norm 8x higher for good (not growing), the loss back
+    at its level: over for 150 steps, no warning. The same kernel with the loss stuck 5x above
+    its level does warn (a run stuck far above its healthy level)."""
+    for stuck_loss, expected in ((1.0, 0), (5.0, 1)):
+        rng = np.random.default_rng(6)
+        detector = EarlyWarning()
+        fired = []
+        for step in range(300):
+            after = step - 150
+            norm = 1.0 if after < 0 else (3.0 if after == 0 else 8.0)
+            norm *= 1.0 + 1e-4 * step
+            level = 1.0 if after < 0 else stuck_loss
+            loss = (100.0 if after in (0, 1) else level) * noisy(rng)
+            if feed(detector, noisy(rng), loss, norm):
+                fired.append(step)
+        assert len(fired) == expected, (stuck_loss, fired)
+
+
 def test_one_episode_warns_once_and_rearms_after_quiet_steps():
     detector = EarlyWarning()
     rng = np.random.default_rng(3)

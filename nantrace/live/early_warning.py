@@ -14,15 +14,19 @@ variable's norm (:mod:`nantrace.live.sentinel`). The detectors read those number
 Every channel keeps a baseline and a mean absolute deviation of its own healthy steps (an
 exponential average, deviations clipped at 3x, so one outlier barely moves it; cumulative during
 the warm-up). A channel is *over* when it exceeds its baseline by ``max(K * deviation, margin)``;
-it *fires* after several consecutive over steps if it is still growing (up, since it went over,
-by half its margin or half its excess at that step, whichever is larger; or over for three times
-that many steps): a spike that plateaus and recovers is not divergence. Over steps do not move
-the baseline, so steady growth stays visible. Growth signals also need the loss to be worse than
-its own baseline (a healthy run may grow its weights while the loss falls). One episode warns
-once: after a warning nothing warns again until no channel has been over for ``REARM`` steps.
+it *fires* after several consecutive over steps if it is still growing: up, since it went over,
+by half its margin or half its excess at that step, whichever is larger, *and* up over the last
+``RECENT`` steps (a jump that then stays flat is not growth); or over for three times that many
+steps while the loss is clearly worse (over its own threshold). Over steps do not move the
+baseline, so steady growth stays visible. Growth signals also need the loss to be worse than its
+own baseline (a healthy run may grow its weights while the loss falls). Nothing but the float16
+signal fires while the loss *recovers* from a loss spike (its fast average back under half of
+its recent peak's excess): after one outlier batch the updates can stay large, or swing, for
+tens of steps while the loss comes back. One episode warns once: after a warning nothing warns
+again until no channel has been over for ``REARM`` steps.
 
-All of it is one read and one write of two small ``tf.Variable`` s and about 120 small
-element-wise ops on vectors of ``3 + 2 x kernels`` floats; the result (a bit per signal that
+All of it is one read and one write of two small ``tf.Variable`` s and about 130 small
+element-wise ops on vectors of ``3 + 2 x variables`` floats; the result (a bit per signal that
 fired) is one more int of the step's status vector: no extra host sync.
 """
 
@@ -51,6 +55,13 @@ FLOAT16_NEAR = 0.5
 FLOAT16_FLOOR = 1.0 / 16.0
 #: per-step fast average of the loss (its "recent" level, compared with the slow baseline).
 LOSS_FAST = 0.3
+#: the recent peak of that fast average decays toward the baseline by this factor a step...
+LOSS_PEAK_DECAY = 0.95
+#: ...and a loss whose fast average is back under this fraction of the peak's excess over the
+#: baseline, after a peak that was itself a loss spike, is *recovering*: a run coming back from
+#: an outlier batch (whose updates may stay large, or keep swinging, for a while) is not one
+#: that diverges, so nothing but the float16 signal fires while it recovers.
+RECOVERED = 0.5
 
 
 @dataclass(frozen=True)
@@ -81,16 +92,24 @@ HALF = ChannelKind("float16_range", 0.02, 4.0, math.log(4.0), 0.0, 2, False)
 
 #: a channel over its threshold fires only while it is still growing: up by this fraction of
 #: its margin (or of how far over its baseline it was then, if more) since the step it went
-#: over (a spike that plateaus or recovers is not growth)...
+#: over (a spike that plateaus or recovers is not growth), and up over the last RECENT steps...
 GROWTH = 0.5
-#: ...or once it has been over for this many times its ``sustain`` steps (a run stuck far above
-#: its healthy level).
+#: ...or once it has been over for this many times its ``sustain`` steps while the loss is
+#: clearly worse (a run stuck far above its healthy level).
 LONG = 3
 
-# rows of the per-channel state
+#: still climbing *now*: up by this fraction of the margin over the last RECENT steps (a
+#: jump at the onset followed by a flat level, e.g. one outlier update that leaves a kernel's
+#: norm higher for good, has climbed since the onset but is no longer climbing).
+RISE = 0.1
+RECENT = 4
+
+# rows of the per-channel state: baseline, deviation, consecutive over steps, the last value,
+# the value at the onset, and the values 4, 3 and 2 steps back
 _BASE, _DEV, _OVER, _PREV, _ONSET = range(5)
+_ROWS = 5 + RECENT - 1
 # entries of the scalar state
-_N, _LOSS_FAST, _ARMED, _UNDER = range(4)
+_N, _LOSS_FAST, _ARMED, _UNDER, _LOSS_PEAK = range(5)
 
 
 def float16_policy() -> bool:
@@ -141,6 +160,7 @@ class EarlyWarning:
             "floor": np.array(floor, np.float32),
             "hard": np.array(hard, np.float32),
             "onehot": onehot,
+            "pauses": np.array([k is not HALF for k in kinds], bool),
         }
         self.kinds = tuple(kinds)
         self.channel_names = tuple(labels)
@@ -149,10 +169,9 @@ class EarlyWarning:
     def _create(self, names: tuple[str, ...], kernels: tuple[bool, ...]) -> None:
         self._layout(names, kernels)
         size = len(self.kinds)
-        initial = np.zeros((5, size), np.float32)
-        initial[_BASE] = np.nan
-        initial[_PREV] = np.nan
-        initial[_ONSET] = np.nan
+        initial = np.full((_ROWS, size), np.nan, np.float32)
+        initial[_DEV] = 0.0
+        initial[_OVER] = 0.0
         with tf.init_scope():
             self._channels = tf.Variable(
                 initial,
@@ -161,7 +180,7 @@ class EarlyWarning:
                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
             )
             self._scalars = tf.Variable(
-                np.array([0.0, np.nan, 1.0, 0.0], np.float32),
+                np.array([0.0, np.nan, 1.0, 0.0, np.nan], np.float32),
                 trainable=False,
                 name="nantrace_warning_state",
                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
@@ -205,8 +224,8 @@ class EarlyWarning:
         width = len(self.names)
         state = self._channels.read_value()
         scalars = self._scalars.read_value()
-        base, dev, over_n, prev, onset = tf.unstack(state)
-        n, loss_fast, armed, under = tf.unstack(scalars)
+        base, dev, over_n, prev, onset, *back = tf.unstack(state)
+        n, loss_fast, armed, under, loss_peak = tf.unstack(scalars)
 
         if names == self.names and weight_sq and width:
             log_w = 0.5 * tf.math.log(tf.stack(weight_sq))
@@ -242,11 +261,14 @@ class EarlyWarning:
         onset = tf.where(over & (over_n == 0.0), x, onset)
         over_n = tf.where(over, over_n + 1.0, 0.0)
         # still growing: up by half of its margin, or of its excess at the onset if larger (a
-        # jump far over the threshold must keep climbing, not just stay up)
+        # jump far over the threshold must keep climbing, not just stay up), and still rising
+        # over the last RECENT steps (not a jump at the onset followed by a flat level)
         climb = GROWTH * tf.maximum(margin, onset - base)
-        growing = (x - onset >= climb) | (over_n >= LONG * c["sustain"])
+        climbing = (x - onset >= climb) & (x - back[0] >= RISE * margin)
         if half_max is not None:
-            growing = growing | (x > c["hard"])
+            climbing = climbing | (x > c["hard"])
+        # ...or over for long (a run stuck far above its healthy level)
+        stuck = over_n >= LONG * c["sustain"]
 
         # the loss gate: the recent loss above its healthy baseline (or no loss to compare)
         loss_now = x[1]
@@ -259,8 +281,30 @@ class EarlyWarning:
             loss_fast,
         )
         loss_up = tf.logical_or(tf.logical_not(loss_known), loss_fast > base[1])
-        gate_ok = loss_up | tf.logical_not(c["gated"]) | (diff > c["bypass"] * margin)
-        fire = over & (over_n >= c["sustain"]) & growing & gate_ok
+        # recovering: after a peak of the fast loss that was a loss spike, the fast loss is back
+        # under RECOVERED of that peak's excess (the peak decays toward the baseline, so a run
+        # that settles high for long is not "recovering" forever)
+        loss_peak = tf.where(
+            loss_known,
+            tf.where(
+                tf.math.is_nan(loss_peak),
+                loss_fast,
+                tf.maximum(loss_fast, base[1] + LOSS_PEAK_DECAY * (loss_peak - base[1])),
+            ),
+            loss_peak,
+        )
+        peak_excess = loss_peak - base[1]
+        recovering = (peak_excess > margin[1]) & (loss_fast - base[1] < RECOVERED * peak_excess)
+        free = tf.logical_not(c["gated"]) | (diff > c["bypass"] * margin)
+        # a channel stuck high (not climbing) fires only while the loss is clearly worse: over
+        # the loss signal's own threshold, not just above its baseline by noise (one outlier
+        # update can leave a kernel's norm at a new, higher level for good: not divergence)
+        loss_high = tf.logical_or(tf.logical_not(loss_known), loss_fast - base[1] > margin[1])
+        # neither a growth signal (bypass included) nor the loss itself fires while the loss
+        # recovers; the float16 signal (a hard limit) does
+        calm = tf.logical_not(recovering & c["pauses"])
+        growing = (climbing & (loss_up | free)) | (stuck & (loss_high | free))
+        fire = over & (over_n >= c["sustain"]) & growing & calm
         fired = tf.linalg.matvec(c["onehot"], tf.cast(fire, tf.float32)) > 0.0
         any_over = tf.reduce_any(over)
         new = fired & (armed > 0.0)
@@ -276,8 +320,8 @@ class EarlyWarning:
         new_prev = tf.where(finite, x, prev)
         under = tf.where(any_over, 0.0, under + 1.0)
         armed = tf.where(any_new, 0.0, tf.where(under >= REARM, 1.0, armed))
-        new_state = tf.stack([new_base, new_dev, over_n, new_prev, onset])
-        new_scalars = tf.stack([n + 1.0, loss_fast, armed, under])
+        new_state = tf.stack([new_base, new_dev, over_n, new_prev, onset, *back[1:], prev])
+        new_scalars = tf.stack([n + 1.0, loss_fast, armed, under, loss_peak])
         # a tripped step (rolled back, or skipped under on_nan="warn") leaves no trace here
         self._channels.assign(tf.where(healthy, new_state, state), read_value=False)
         self._scalars.assign(tf.where(healthy, new_scalars, scalars), read_value=False)
@@ -304,7 +348,7 @@ class EarlyWarning:
         if channels is None:
             return (), ()
         state, _ = channels
-        base, dev, over_n, x, _ = state
+        base, dev, over_n, x = state[_BASE], state[_DEV], state[_OVER], state[_PREV]
         c = self._constants
         margin = np.maximum(c["k"] * dev, c["margin"] + c["proportional"] * np.abs(base))
         best: dict[str, Signal] = {}
