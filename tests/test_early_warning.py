@@ -419,8 +419,16 @@ def test_watch_model_raise_leaves_fit_with_the_report():
     model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1)])
     model.compile(optimizer=keras.optimizers.SGD(1.05), loss="mse")
     nantrace.watch(model, early_warning="raise")
+
+    class NoReplay(keras.callbacks.Callback):
+        """Fix replay is tested in test_verify_warning; here it only cost time (~70 s in CI)."""
+
+        def on_train_begin(self, logs=None):
+            self.model.train_function.watched.verify = False
+
     with pytest.raises(nantrace.DivergenceError) as info:
-        model.fit(x, y, batch_size=64, epochs=4, shuffle=False, verbose=0)
+        model.fit(x, y, batch_size=64, epochs=4, shuffle=False, verbose=0, callbacks=[NoReplay()])
     assert model.train_function.watched.early_warnings == [info.value.report]
+    assert "fix not checked: verify=False" in info.value.report.notes
     with pytest.raises(nantrace.NantraceError, match="early_warning must be one of"):
         nantrace.watch(model, early_warning="sometimes")
