@@ -5,6 +5,10 @@ gradients finite" (nothing copied per step). When the update itself makes the st
 (``optimizer_update``), the host restores the anchor and re-runs the batches since it; these
 tests check that the result is the exact pre-step state, that the report says how it was
 checked, and that a step with a stateful random op falls back to copying the state.
+
+Under XLA (``jit_compile=True``) the step is split: the user's computation is its own XLA function
+and the guard runs after it with no gate, so *every* trip (loss, gradient, update) is undone
+from the anchor; the ``xla`` cases check that each origin kind is still restored exactly.
 """
 
 import keras
@@ -52,10 +56,12 @@ def batch(i):
     return tf.constant(x), tf.constant(rng.normal(size=(16, 1)).astype("float32"))
 
 
-def trip_by_update(noise):
+def trip_by_update(noise, jit=False):
     """Five healthy steps, then a learning rate that makes the next update overflow."""
     model, optimizer = make_model()
-    step = nantrace.watch(tf.function(step_for(model, optimizer, noise)), verify=False)
+    step = nantrace.watch(
+        tf.function(step_for(model, optimizer, noise), jit_compile=jit), verify=False
+    )
     for i in range(5):
         step(*batch(i))
     optimizer.learning_rate.assign(1e40)  # inf in float32
@@ -65,8 +71,9 @@ def trip_by_update(noise):
     return step, before, state(model, optimizer), caught.value.report
 
 
-def test_update_trip_is_undone_exactly_from_the_anchor():
-    step, before, after, report = trip_by_update(noise=False)
+@pytest.mark.parametrize("jit", [False, True], ids=["tf_function", "xla"])
+def test_update_trip_is_undone_exactly_from_the_anchor(jit):
+    step, before, after, report = trip_by_update(noise=False, jit=jit)
     assert step.gated  # the update ran under the gate: nothing was copied per step
     assert report.origin.kind == "optimizer_update"
     assert report.trip.variables and not report.trip.loss and not report.trip.gradients
@@ -77,8 +84,9 @@ def test_update_trip_is_undone_exactly_from_the_anchor():
     assert "NOT" not in note
 
 
-def test_step_with_a_stateful_random_op_copies_the_state_instead():
-    step, before, after, report = trip_by_update(noise=True)
+@pytest.mark.parametrize("jit", [False, True], ids=["tf_function", "xla"])
+def test_step_with_a_stateful_random_op_copies_the_state_instead(jit):
+    step, before, after, report = trip_by_update(noise=True, jit=jit)
     assert not step.gated  # the trace saw RandomStandardNormal: copy mode
     assert report.origin.kind == "optimizer_update"
     for a, b in zip(before, after, strict=True):
@@ -86,10 +94,14 @@ def test_step_with_a_stateful_random_op_copies_the_state_instead():
     assert not any(n.startswith("optimizer update undone") for n in report.notes)
 
 
-def test_gradient_trip_skips_the_gated_update():
-    """A non-finite gradient never reaches the weights or Adam's slots (no restore needed)."""
+@pytest.mark.parametrize("jit", [False, True], ids=["tf_function", "xla"])
+def test_gradient_trip_skips_the_gated_update(jit):
+    """A non-finite loss and gradient never reach the weights or Adam's slots (the gate);
+    under XLA the update runs and the anchor re-run undoes it: the same state either way."""
     model, optimizer = make_model()
-    step = nantrace.watch(tf.function(step_for(model, optimizer)), on_nan="warn", verify=False)
+    step = nantrace.watch(
+        tf.function(step_for(model, optimizer), jit_compile=jit), on_nan="warn", verify=False
+    )
     for i in range(3):
         step(*batch(i))
     before = state(model, optimizer)
@@ -100,8 +112,45 @@ def test_gradient_trip_skips_the_gated_update():
     assert step.gated and step.trips == 1
     for a, b in zip(before, state(model, optimizer), strict=True):
         np.testing.assert_array_equal(a, b)
+    report = step.reports[0]
+    assert report.trip.loss and not report.trip.variables
+    undone = [n for n in report.notes if n.startswith("optimizer update undone")]
+    assert bool(undone) == jit and all("NOT" not in n for n in undone)
     step(*batch(4))
     assert step.trips == 1 and int(optimizer.iterations.numpy()) == 4
+
+
+def test_xla_trips_of_every_origin_are_restored_exactly():
+    """Under XLA a finite loss with a non-finite gradient (d sqrt(x)/dx at 0) is not seen in
+    the gradients (not read there) but in the weights the update wrote: still undone exactly,
+    and a NaN in the batch is still named as the input rows."""
+    model, optimizer = make_model()
+
+    def train_step(x, y, root):
+        with tf.GradientTape() as tape:
+            out = model(x, training=True)
+            loss = tf.reduce_mean(tf.square(out - y))
+            if root:  # sqrt(0) = 0, its gradient 0 * inf = NaN
+                loss += tf.reduce_sum(tf.sqrt(out * 0.0))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    step = nantrace.watch(tf.function(train_step, jit_compile=True), on_nan="warn", verify=False)
+    for i in range(4):
+        step(*batch(i), False)
+    origins = []
+    x_nan = tf.tensor_scatter_nd_update(batch(5)[0], [[3, 1]], [np.nan])
+    for i, (x, y, root) in enumerate([(*batch(4), True), (x_nan, batch(5)[1], False)]):
+        before = state(model, optimizer)
+        with pytest.warns(nantrace.NonFiniteWarning):
+            step(x, y, root)
+        assert step.trips == i + 1
+        for a, b in zip(before, state(model, optimizer), strict=True):
+            np.testing.assert_array_equal(a, b)
+        origins.append(step.reports[-1].origin)
+    assert origins[0].phase == "backward", origins[0]
+    assert origins[1].kind == "input_data" and origins[1].rows == (3,)
 
 
 def test_state_over_the_anchor_budget_is_guarded_by_copy(monkeypatch):
@@ -153,3 +202,18 @@ def test_kept_batches_survive_a_loader_that_reuses_its_buffer(holder):
         step(tf.constant(x_buffer), tf.constant(y_buffer))
     assert caught.value.report.origin.kind == "input_data"
     assert caught.value.report.origin.rows == (5,)
+
+
+def test_kept_tensor_batches_are_kept_by_reference_and_counted():
+    """The per-step fast path (plain tensor arguments): no copy, and the bytes kept since the
+    anchor (what bounds them) are the batches' sizes."""
+    model, optimizer = make_model()
+    step = nantrace.watch(tf.function(step_for(model, optimizer)), verify=False)
+    batches = [batch(i) for i in range(3)]
+    for x, y in batches:
+        step(x, y)
+    kept = [args for args, _ in step.since_anchor]
+    assert len(kept) == 3
+    for args, pair in zip(kept, batches, strict=True):
+        assert all(a is b for a, b in zip(args, pair, strict=True))
+    assert step._since_anchor_bytes == 3 * (16 * 4 + 16 * 1) * 4

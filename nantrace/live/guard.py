@@ -156,7 +156,7 @@ class Watched:
         self._reader: tuple[list[tf.Variable], Any] | None = None
         self._reader_key: tuple[int, int, int] | None = None
         if self.compiled:
-            self._step_fn = tf.function(self._guarded_body, **_tf_compat.tf_function_options(fn))
+            self._step_fn = self._make_step_fn()
             self._user_callable = _autograph_converted(self.python_fn, fn)
         else:
             self._step_fn = self._guarded_body
@@ -172,21 +172,60 @@ class Watched:
             self._tensorboard = TensorBoardWriter(self.log_dir)
 
     # -- the guarded step ---------------------------------------------------------------------
+    def _make_step_fn(self) -> Any:
+        """The guarded step as a tf.function with the user's options; a gated XLA step is
+        split (see :meth:`_run_compiled`): the guard's own ops run outside the XLA cluster."""
+        options = _tf_compat.tf_function_options(self.fn)
+        if self.jit_compile and self.gated:
+            options["jit_compile"] = False
+        return tf.function(self._guarded_body, **options)
+
+    def _run_compiled(
+        self, sentinel: StepSentinel, args: tuple, kwargs: dict
+    ) -> tuple[Any, list[tf.Tensor], dict]:
+        """Run the user's step, observed, as its own XLA function with nothing of the guard
+        inside but the loss as one more output: XLA compiles the very computation of the
+        unwatched step (any extra reader of a gradient changes its fusion), and the checks,
+        history and detectors run after it as ordinary TensorFlow ops (multi-threaded
+        reductions, no conditional in the cluster). There is no gate: every trip is undone from
+        the anchor by re-running the batches since it (``_restore_committed``)."""
+
+        def compiled_step(*a: Any, **k: Any) -> tuple[Any, list[tf.Tensor], dict]:
+            # tf.function traces twice when the first trace creates variables (optimizer
+            # slots): only this trace's tensors can be its outputs
+            del sentinel.targets[:], sentinel.gradients[:], sentinel.consumed[:]
+            with hooks.observing(sentinel):
+                out = self._user_callable(*a, **k)
+            with hooks.suspended(sentinel):
+                return out, sentinel.losses(), iterators.consumed_outputs(sentinel.consumed)
+
+        step = tf.function(compiled_step, jit_compile=True, autograph=False)
+        return step(*args, **kwargs)
+
     @tf.autograph.experimental.do_not_convert
     def _guarded_body(self, *args: Any, **kwargs: Any) -> tuple[Any, tf.Tensor, dict]:
+        split = self.jit_compile and self.gated and not self._nested
         sentinel = StepSentinel(
             self.known_variables,
             expect_optimizer=self.optimizer is None,
             history=self.history,
-            gate=self.gated and not self._nested,
+            gate=self.gated and not self._nested and not split,
             check_gradients=not self.jit_compile,
             detector=self.detector,
+            host_restore=split,
         )
-        sentinel.save_known()
+        if not split:
+            sentinel.save_known()
         sentinel.iterator_keys = iterators.iterator_keys(args, kwargs)
-        with hooks.observing(sentinel):
-            outputs = self._user_callable(*args, **kwargs)
+        consumed: dict | None = None
+        if split:
+            outputs, losses, consumed = self._run_compiled(sentinel, args, kwargs)
+        else:
+            with hooks.observing(sentinel):
+                outputs = self._user_callable(*args, **kwargs)
         sentinel.check_usage(self.name)
+        if split:  # the XLA function's tensors cannot be used out here: its outputs are
+            sentinel.targets, sentinel.gradients = [losses], []
         for optimizer in sentinel.optimizers:
             if all(optimizer is not o for o in self.optimizers):
                 self.optimizers.append(optimizer)
@@ -196,7 +235,9 @@ class Watched:
         if not sentinel.replayable:
             self._copy_mode_wanted = True
         # the batches next(iterator) returned: the replay runs on these, not on the iterator
-        return outputs, status, iterators.consumed_outputs(sentinel.consumed)
+        if consumed is None:
+            consumed = iterators.consumed_outputs(sentinel.consumed)
+        return outputs, status, consumed
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.stopped:
@@ -317,9 +358,7 @@ class Watched:
         if self._copy_mode_wanted and self.gated:
             self._copy_mode_wanted = False
             self.gated = False
-            self._step_fn = tf.function(
-                self._guarded_body, **_tf_compat.tf_function_options(self.fn)
-            )
+            self._step_fn = self._make_step_fn()
 
     def _advance_anchor(self, batch: tuple[tuple, dict], size: int) -> None:
         """After a healthy step: keep the batch (``size`` bytes); re-anchor every
@@ -688,7 +727,8 @@ def watch(
     state every N steps (0: never) so learning-rate and clipping fixes can be verified by
     replaying from before the blow-up; it costs one more copy of the state in host memory, and
     it lets a compiled step gate its optimizer update in-graph instead of copying the state the
-    update writes every step (``anchor_every=0``: the copy; see ``docs/how-it-works.md``).
+    update writes every step (``anchor_every=0``: the copy; under XLA every trip is undone
+    from the anchor by re-running the steps since it; see ``docs/how-it-works.md``).
     ``verify`` replays the top fixes after a trip (a few seconds) so the report can say which
     ones train; ``verify=False`` ranks them unchecked. ``log_dir`` writes that history and the
     reports as TensorBoard events, read from the ring buffers every 128 steps and after a trip

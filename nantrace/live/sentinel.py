@@ -13,6 +13,10 @@ Two ways to undo a step, chosen by :class:`nantrace.live.guard.Watched`:
   The rare trip *after* a finite update (``optimizer_update``: the new weights are non-finite)
   is flagged ``STATUS_COMMITTED``; the host then restores the anchor and re-runs the batches
   since it (:meth:`nantrace.live.guard.Watched._restore_committed`).
+* **host restore** (a gated step compiled with XLA, split by
+  :meth:`nantrace.live.guard.Watched._run_compiled`): no gate and no copies; the user's step is its
+  own XLA function and the checks run after it, so every trip is ``STATUS_COMMITTED`` and undone
+  from the anchor.
 * **copy** (eager steps, ``anchor_every=0``, a state over the anchor budget, or a step nested
   in another tf.function): before a variable's first write the sentinel keeps a reference to its
   current value; TensorFlow then copies the buffer on write, so the pre-step value survives at
@@ -124,6 +128,31 @@ def all_finite(tensors: list[tf.Tensor], squares: Any = None) -> tf.Tensor:
     return tf.cond(cheap, lambda: tf.constant(True), exact)
 
 
+def finite_groups(groups: list[list[tf.Tensor]], sums: list[tf.Tensor | None]) -> list[tf.Tensor]:
+    """:func:`all_finite` of several groups of tensors with ONE ``tf.cond`` for all of them:
+    ``sums[i]`` is group i's sum of squares (None for an empty group). The exact element-wise
+    check of every group runs only when some sum is non-finite, which a healthy step never has;
+    each ``tf.cond`` costs a switch per tensor it can read, so one for all groups is cheaper."""
+    present = [i for i, group in enumerate(groups) if group]
+    if not present:
+        return [tf.constant(True) for _ in groups]
+    cheap = [tf.math.is_finite(sums[i]) for i in present]
+    every = cheap[0] if len(cheap) == 1 else tf.reduce_all(tf.stack(cheap))
+
+    def exact() -> list[tf.Tensor]:
+        return [
+            tf.reduce_all(tf.stack([tf.reduce_all(tf.math.is_finite(t)) for t in groups[i]]))
+            for i in present
+        ]
+
+    flags = tf.cond(every, lambda: [tf.constant(True) for _ in present], exact)
+    flags = flags if isinstance(flags, (list, tuple)) else [flags]
+    out = [tf.constant(True) for _ in groups]
+    for i, flag in zip(present, flags, strict=True):
+        out[i] = flag
+    return out
+
+
 class StepSentinel(hooks.StepObserver):
     """Observes one trace (or one eager run) of the user's step and adds the guard to it."""
 
@@ -135,6 +164,7 @@ class StepSentinel(hooks.StepObserver):
         gate: bool = False,
         check_gradients: bool = True,
         detector: Any = None,
+        host_restore: bool = False,
     ) -> None:
         self.history = history
         #: the early-warning detectors (nantrace.live.early_warning.EarlyWarning), or None.
@@ -148,6 +178,9 @@ class StepSentinel(hooks.StepObserver):
         #: user's own update (weights then differ by ~1e-8); a non-finite gradient is still
         #: caught through the weights it makes non-finite.
         self.check_gradients = check_gradients
+        #: no gate and no pre-step copies: every trip is undone by the host from its anchor
+        #: (the split XLA step, ``Watched._run_compiled``); written variables count as gated.
+        self.host_restore = host_restore
         self.targets: list[Any] = []
         self.gradients: list[Any] = []
         self.optimizers: list[Any] = []
@@ -166,6 +199,10 @@ class StepSentinel(hooks.StepObserver):
         self._gating = 0
         self._apply_variables: list[Any] = []
         self._squares: dict[int, tf.Tensor] = {}
+        self._sums: dict[tuple[int, ...], tf.Tensor] = {}
+        #: (loss, gradient) finite flags, per (losses, gradients) tensor ids: the gate's are
+        #: reused by finalize when nothing was differentiated after the update.
+        self._flags: dict[tuple[int, ...], tuple[tf.Tensor, tf.Tensor]] = {}
         #: id of each tf.data iterator argument -> its flat position (set by the guard), and
         #: what each next() on an iterator returned: (position or None, batch).
         self.iterator_keys: dict[int, int] = {}
@@ -204,7 +241,7 @@ class StepSentinel(hooks.StepObserver):
             # tf.cond branch: the update runs as written and its writes are copied (copy mode)
             return call()
         with hooks.suspended(self), _tf_compat.in_graph(self.outer_graph):
-            ok = all_finite(self._guarded_tensors(), self._square)
+            ok = tf.logical_and(*self._loss_grad_flags(self.losses(), self._gradient_tensors()))
         if not getattr(optimizer, "built", True) and self._apply_variables:
             # Build the slots outside the branch, as apply() would, so that their names (and
             # everything else about them) are those of the unwatched step.
@@ -240,7 +277,7 @@ class StepSentinel(hooks.StepObserver):
         if variable.trainable:
             self.wrote_trainable = True
         key = id(variable)
-        if self._gating:
+        if self._gating or self.host_restore:
             self.gated.add(key)
             self.known_variables.setdefault(key, variable)
             return
@@ -272,7 +309,29 @@ class StepSentinel(hooks.StepObserver):
             self._squares[key] = squared_norms([tensor])[0]
         return self._squares[key]
 
-    def _losses(self) -> list[tf.Tensor]:
+    def _sum_of_squares(self, tensors: list[tf.Tensor]) -> tf.Tensor | None:
+        """The tensors' total sum of squares (None if none), computed once per trace."""
+        if not tensors:
+            return None
+        key = tuple(id(t) for t in tensors)
+        if key not in self._sums:
+            squares = [self._square(t) for t in tensors]
+            self._sums[key] = squares[0] if len(squares) == 1 else tf.add_n(squares)
+        return self._sums[key]
+
+    def _loss_grad_flags(
+        self, losses: list[tf.Tensor], grads: list[tf.Tensor]
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        """(losses finite, gradients finite) with one ``tf.cond``, once per trace."""
+        key = (*(id(t) for t in losses), -1, *(id(g) for g in grads))
+        if key not in self._flags:
+            sums = [self._sum_of_squares(losses), self._sum_of_squares(grads)]
+            loss_ok, grads_ok = finite_groups([losses, grads], sums)
+            self._flags[key] = (loss_ok, grads_ok)
+        return self._flags[key]
+
+    def losses(self) -> list[tf.Tensor]:
+        """The float loss tensors the step's tapes differentiated."""
         return _flat_float_tensors(self.targets)
 
     def _gradient_tensors(self) -> list[tf.Tensor]:
@@ -281,9 +340,6 @@ class StepSentinel(hooks.StepObserver):
         if self.uses_loss_scaling or not self.check_gradients:
             return []
         return _flat_float_tensors(self.gradients)
-
-    def _guarded_tensors(self) -> list[tf.Tensor]:
-        return self._losses() + self._gradient_tensors()
 
     def _checked_variables(self) -> list[tf.Variable]:
         optimizer_owned = set()
@@ -333,11 +389,9 @@ class StepSentinel(hooks.StepObserver):
     def finalize(self) -> tf.Tensor:
         """Check the step and roll it back if anything is non-finite; returns the status."""
         with hooks.suspended(self):
-            losses = self._losses()
-            loss_ok = all_finite(losses, self._square)
+            losses = self.losses()
             gradient_tensors = self._gradient_tensors()
-            grad_squares = [self._square(t) for t in gradient_tensors]
-            grads_ok = all_finite(gradient_tensors, self._square)
+            loss_ok, grads_ok = self._loss_grad_flags(losses, gradient_tensors)
             if self.uses_loss_scaling:
                 grads_ok = tf.logical_and(grads_ok, self._loss_scale_ok())
             checked = self._checked_variables()
@@ -351,7 +405,8 @@ class StepSentinel(hooks.StepObserver):
                     if losses
                     else tf.constant(float("nan"))
                 )
-                grad_sq = tf.add_n(grad_squares) if grad_squares else tf.constant(float("nan"))
+                grad_sum = self._sum_of_squares(gradient_tensors)
+                grad_sq = grad_sum if grad_sum is not None else tf.constant(float("nan"))
             if self.history is not None:
                 self.history.record(loss_mean, grad_sq, weight_squares, names)
             tripped = tf.logical_not(tf.logical_and(loss_ok, tf.logical_and(grads_ok, vars_ok)))
@@ -387,9 +442,9 @@ class StepSentinel(hooks.StepObserver):
 
             if restore_list:
                 tf.cond(tripped, restore, lambda: tf.constant(False))
-            if self.gate and not tf.executing_eagerly():
+            if (self.gate or self.host_restore) and not tf.executing_eagerly():
                 self.replayable = replayable(tf.compat.v1.get_default_graph())
-            if self.late_write:
+            if self.late_write or self.host_restore:
                 committed = tripped
             elif self.applied:
                 any_applied = (
@@ -400,13 +455,17 @@ class StepSentinel(hooks.StepObserver):
                 committed = tf.logical_and(tripped, any_applied)
             else:
                 committed = tf.constant(False)
+            vars_bad = tf.logical_not(vars_ok)
+            if self.host_restore:  # no gate: the update of a non-finite loss's step ran, and
+                # its non-finite weights follow from the loss (the report names the loss)
+                vars_bad = tf.logical_and(vars_bad, loss_ok)
             flags = tf.cast(
                 tf.stack(
                     [
                         tripped,
                         tf.logical_not(loss_ok),
                         tf.logical_not(grads_ok),
-                        tf.logical_not(vars_ok),
+                        vars_bad,
                         committed,
                     ]
                 ),
