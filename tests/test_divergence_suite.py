@@ -131,10 +131,7 @@ needs_early_warning = pytest.mark.skipif(
 
 #: healthy runs the early warning is known to warn on (measured with score_divergence.py);
 #: strict, so the mark must go once the detectors stop warning there.
-KNOWN_FALSE_ALARMS = {
-    "spike_recovers": "update_ratio fires at step 153, 3 steps after the outlier batch, while "
-    "Adam's moments still carry it; the run recovers (measured 2026-12-01)",
-}
+KNOWN_FALSE_ALARMS: dict[str, str] = {}
 WATCHED_HEALTHY = [
     pytest.param(
         s,
