@@ -4,7 +4,9 @@ Not the blind divergence suite (``tests/divergence_suite.py``, written separatel
 detectors are not tuned on it). ``python tests/early_warning_runs.py`` trains each run under
 ``nantrace.watch(early_warning="warn", verify=False)`` and prints, per run, the step of the
 first NaN (the guard's trip), the steps that warned, the lead (NaN step - warning step), the
-signal and the cause. Each run takes a few seconds on a CPU.
+signal, the cause and, for the outlier runs in a custom loop, whether the loss came back
+(``RECOVERED``). ``python tests/early_warning_runs.py NAME ...`` runs only those. Each run takes
+a few seconds on a CPU (the whole list ~10 minutes on the shared 2-core machine).
 """
 
 from __future__ import annotations
