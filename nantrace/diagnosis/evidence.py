@@ -202,7 +202,7 @@ def _rms(values: np.ndarray, block: int = 1 << 16) -> float | None:
     total = 0.0
     for start in range(0, flat.size, block):
         part = flat[start : start + block].astype(np.float64)
-        square_sum = float(np.dot(part, part))
+        square_sum = float(np.einsum("i,i->", part, part))  # np.dot: BLAS threads, 10x slower
         if not math.isfinite(square_sum) and not np.isfinite(part).all():
             return None
         total += square_sum
