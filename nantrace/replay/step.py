@@ -26,14 +26,7 @@ class StateSnapshot:
 
     @classmethod
     def take(cls, variables: list[tf.Variable]) -> StateSnapshot:
-        seen: set[int] = set()
-        values = []
-        for variable in variables:
-            if id(variable) in seen:
-                continue
-            seen.add(id(variable))
-            values.append((variable, variable.numpy()))
-        return cls(values)
+        return cls([(variable, variable.numpy()) for variable in _unique(variables)])
 
     def restore(self) -> None:
         for variable, value in self.values:
@@ -41,7 +34,7 @@ class StateSnapshot:
 
 
 @dataclass
-class DeviceSnapshot:
+class DeviceSnapshot(StateSnapshot):
     """The variables' values as tensors where they live, to undo what the replay writes.
 
     Reading a variable aliases its buffer (no copy); the replay's first write to a variable
@@ -49,22 +42,22 @@ class DeviceSnapshot:
     variables the step writes are copied, once, and nothing crosses to the host: at 30 M
     parameters a host snapshot and its restore cost seconds of a report."""
 
-    values: list[tuple[tf.Variable, tf.Tensor]]
+    values: list[tuple[tf.Variable, tf.Tensor]]  # type: ignore[assignment]
 
     @classmethod
     def take(cls, variables: list[tf.Variable]) -> DeviceSnapshot:
-        seen: set[int] = set()
-        values = []
-        for variable in variables:
-            if id(variable) in seen:
-                continue
-            seen.add(id(variable))
-            values.append((variable, variable.read_value()))
-        return cls(values)
+        return cls([(variable, variable.read_value()) for variable in _unique(variables)])
 
-    def restore(self) -> None:
-        for variable, value in self.values:
-            variable.assign(value, read_value=False)
+
+def _unique(variables: list[tf.Variable]) -> list[tf.Variable]:
+    """Each variable once (a model's and an optimizer's lists overlap), in first-seen order."""
+    seen: set[int] = set()
+    unique = []
+    for variable in variables:
+        if id(variable) not in seen:
+            seen.add(id(variable))
+            unique.append(variable)
+    return unique
 
 
 def step_variables(watched: Any) -> list[tf.Variable]:
