@@ -15,6 +15,7 @@ import glob
 import importlib.util
 import json
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -37,11 +38,31 @@ pytestmark = [
 ]
 
 
+#: what a build must not see or race on: caches, venvs, build outputs (setuptools writes its
+#: release tree ``nantrace-<version>/`` and ``*.egg-info`` into the source folder it builds)
+_NOT_SOURCE = shutil.ignore_patterns(
+    ".git",
+    ".venv*",
+    "build",
+    "dist",
+    "*.egg-info",
+    "nantrace-*",
+    "__pycache__",
+    ".*cache",
+    ".hypothesis",
+    ".benchmarks",
+)
+
+
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory):
     out = tmp_path_factory.mktemp("dist")
+    # build from a private copy: a build in the checkout writes there, and two at once (two
+    # xdist workers, or a build beside the suite) delete each other's release tree
+    source = tmp_path_factory.mktemp("source") / "nantrace"
+    shutil.copytree(ROOT, source, ignore=_NOT_SOURCE)
     result = subprocess.run(
-        [sys.executable, "-m", "build", "--outdir", str(out), ROOT],
+        [sys.executable, "-m", "build", "--outdir", str(out), str(source)],
         capture_output=True,
         text=True,
         timeout=600,
