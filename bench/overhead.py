@@ -71,7 +71,7 @@ DEFAULT_OUT = "bench/results/overhead.json"
 DEFAULT_WORKLOADS = tuple(n for n in ALL_WORKLOADS if n != "mirrored")  # own process
 TOOLS = ("check_numerics", "dump_debug_info")
 TODO = [
-    "mixed precision and tf.distribute workloads: not measured yet",
+    "a mixed-precision (float16) workload: not measured yet",
 ]
 
 
