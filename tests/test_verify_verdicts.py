@@ -138,6 +138,44 @@ def test_out_of_budget_is_unchecked_not_trains(diverging):
     assert tried == [] and ranked[0].verified is None and ranked[0].verdict is None
 
 
+def test_a_fix_that_changes_no_trace_reuses_the_guards_own_step(diverging):
+    # a learning rate is a variable's value: the guard's own trace runs it (no re-trace), and
+    # the history rows the re-runs wrote are put back
+    watched = diverging.watched
+    traces = watched._step_fn.experimental_get_tracing_count()
+    before = watched.history.read()
+    fix = Fix("lower_learning_rate", "", {"current": 3.0}, "")
+    ranked, _, _ = verify_fixes(diverging.context(), [fix])
+    assert ranked[0].verdict == "trains" and ranked[0].params["steps_run"] >= 100
+    assert watched._step_fn.experimental_get_tracing_count() == traces
+    after = watched.history.read()
+    np.testing.assert_array_equal(before.steps, after.steps)
+    np.testing.assert_array_equal(before.loss, after.loss)
+    assert watched.last_warning == 0
+
+
+def test_a_horizon_that_cannot_finish_in_the_budget_stops_after_the_fail_window(diverging):
+    # 100 000 steps cannot run in 5 s: the run stops once a trip could no longer be "fails"
+    # (unchecked, as at the deadline) instead of spending the budget
+    ctx = diverging.context()
+    trip_index = len(ctx.since_anchor)
+    fix = Fix("lower_learning_rate", "", {"current": 3.0}, "")
+    (checked,), _, _ = verify_fixes(ctx, [fix], budget_s=5.0, min_horizon=100_000)
+    assert checked.verdict is None and checked.verified is None
+    assert checked.params["steps_run"] == trip_index + 1 + FAIL_WINDOW
+    assert "would end after the budget" in checked.params["verification"]
+
+
+def test_a_run_that_fails_early_is_judged_the_same_when_its_horizon_cannot_finish(diverging):
+    # the fail window is always run: a fix that blows up there keeps its verdict
+    fix = Fix("clip_gradients", "", {"clipnorm": 1e6}, "")
+    _, tried, _ = verify_fixes(diverging.context(), [fix])
+    _, tried_long, _ = verify_fixes(diverging.context(), [fix], min_horizon=100_000)
+    assert tried[0].verdict in ("fails", "postpones")
+    assert tried_long[0].verdict == tried[0].verdict
+    assert tried_long[0].params["steps_run"] == tried[0].params["steps_run"]
+
+
 def test_fixes_that_need_a_code_change_are_not_simulated(diverging):
     fixes = [
         Fix("add_epsilon", "", {"op_type": "Log", "epsilon": 1e-7}, "tf.math.log(x + 1e-7)"),

@@ -21,7 +21,14 @@ wall-clock budget per report. The verdict (``records.VERDICTS``):
   that leaves nothing to train on (every row filtered out).
 
 Only ``trains`` sets ``verified=True``. A fix not simulated, or whose horizon did not complete
-within the budget, keeps ``verified=None``. The learning rate is searched: the largest of a
+within the budget, keeps ``verified=None``; a horizon that cannot finish by the deadline even at
+the fastest step seen is stopped once past the fail window (its verdict can no longer be
+``trains``), so a large model's report does not wait out the budget.
+
+Fixes that change nothing read at trace time (a learning rate, a batch transform, re-drawn
+kernels) run on the guard's own compiled step (``Watched.own_runner``: its traces reused, its
+history put back); the others on a fresh runner, re-traced. The pre-step state is held as the
+variables' own tensors (``DeviceSnapshot``: no host copy, a device copy-on-write per variable). The learning rate is searched: the largest of a
 few candidates below the current one that trains. Every variable, optimizer setting and layer
 attribute is put back afterwards; the user's batches are never written.
 """
@@ -43,7 +50,7 @@ import tensorflow as tf
 from nantrace.diagnosis.call_site import CallSiteEdit, search_space
 from nantrace.diagnosis.call_site_replay import simulating
 from nantrace.diagnosis.evidence import kernel_of
-from nantrace.replay.step import StateSnapshot, step_variables
+from nantrace.replay.step import DeviceSnapshot, StateSnapshot, step_variables
 from nantrace.report.records import Fix, Report
 
 Batch = tuple[tuple, dict]
@@ -617,6 +624,7 @@ class Run:
     complete: bool = True
     skipped: int = 0  # batches the fix emptied
     nothing: str = ""  # set when the fix leaves no row to train on
+    cut: str = ""  # why the horizon was stopped before the deadline (it could not finish)
 
     @property
     def steps(self) -> int:
@@ -762,18 +770,31 @@ def _run(
         else:
             run.losses = list(outputs_losses)
 
+    fastest = math.inf  # the fastest step so far (a first step's trace is not its pace)
     for args, kwargs in transformed:
-        if time.perf_counter() > deadline:
+        began = time.perf_counter()
+        if began > deadline:
             run.complete = False
             break
         outputs, tripped = probe.run_checked(*args, **kwargs)
         outputs_losses.append(_scalar(outputs))
+        now = time.perf_counter()
+        fastest = min(fastest, now - began)
         if tripped:
             collect()
             run.tripped_at = len(outputs_losses) - 1
             del run.losses[run.tripped_at :]
             return run
-        if len(outputs_losses) % READ_EVERY == 0:
+        done = len(outputs_losses)
+        left = len(transformed) - done
+        if left and done > run.trip_index + FAIL_WINDOW and now + fastest * left > deadline:
+            # Past the fail window, the horizon cannot finish by the deadline even at the
+            # fastest pace seen: the verdict can no longer be "trains" (unchecked, as at the
+            # deadline), so the budget is not spent on it.
+            run.complete = False
+            run.cut = f"{left} more steps at >= {fastest:.2g} s a step would end after the budget"
+            break
+        if done % READ_EVERY == 0:
             collect()
             level = max(2.0 * (healthy or 0.0), run.losses[0] if run.losses else 0.0)
             tail = run.losses[-TAIL:]
@@ -812,7 +833,8 @@ def verify_fixes(
     original order; ``tried`` the ones that postponed or failed the trip."""
     started = time.perf_counter()
     deadline = started + budget_s
-    pre_step = StateSnapshot.take(step_variables(ctx.watched))
+    # the variables' own tensors (no host copy; a re-run's first write copies a buffer)
+    pre_step = DeviceSnapshot.take(step_variables(ctx.watched))
     history = ctx.history
     if history is None and getattr(ctx.watched, "history", None) is not None:
         history = ctx.watched.history.read()
@@ -830,6 +852,16 @@ def verify_fixes(
             plans.append((fix, None, f"not simulated: {error}"))
     checked: list[Fix] = []
     shared_probe: list[Any] = []
+    runners = contextlib.ExitStack()
+
+    def shared_runner() -> StepRunner:
+        """One runner for every fix that changes nothing read at trace time: the guard's own
+        compiled step where it has one (its traces reused), else one fresh runner."""
+        if not shared_probe:
+            own = getattr(ctx.watched, "own_runner", None)
+            shared_probe.append(runners.enter_context(own()) if own is not None else _probe(ctx))
+        return shared_probe[0]
+
     try:
         pending = sum(1 for _, attempts, _ in plans if attempts)
         for fix, attempts, reason in plans:
@@ -851,12 +883,13 @@ def verify_fixes(
                     trip_step,
                     time.perf_counter() + share,
                     min_horizon,
-                    shared_probe,
+                    shared_runner,
                 )
             )
             pre_step.restore()
     finally:
         pre_step.restore()
+        runners.close()
     ranked = [f for f in checked if f.verdict == "trains"]
     ranked += [f for f in checked if f.verdict is None]
     tried = [f for f in checked if f.verdict in ("postpones", "fails")]
@@ -881,7 +914,7 @@ def _verify_one(
     trip_step: int,
     deadline: float,
     min_horizon: int,
-    shared_probe: list[Any],
+    shared_runner: Callable[[], StepRunner],
 ) -> Fix:
     since = len(ctx.since_anchor)
     pretraining_anchor = ctx.anchor is not None and trip_step - since == 0
@@ -909,12 +942,7 @@ def _verify_one(
             if from_anchor:
                 ctx.anchor.restore()
             with attempt.apply():
-                if attempt.retrace or not shared_probe:
-                    probe = _probe(ctx)
-                    if not attempt.retrace:
-                        shared_probe.append(probe)
-                else:
-                    probe = shared_probe[0]
+                probe = _probe(ctx) if attempt.retrace else shared_runner()
                 run = _run(
                     ctx, probe, attempt, sequence, trip_index, start_step, level_healthy, deadline
                 )
@@ -963,7 +991,8 @@ def _verify_one(
     if run.nothing:
         what = f"fails: {run.nothing}"
     elif verdict is None:
-        what = f"unchecked: {failure} ({ran}, {loss})"
+        cut = f": {run.cut}" if run.cut else ""
+        what = f"unchecked: {failure}{cut} ({ran}, {loss})"
     elif verdict == "trains":
         what = f"trains: {ran}, finite, {loss}"
     elif run.tripped_at is not None:

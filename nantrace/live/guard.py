@@ -9,6 +9,7 @@ capture and builds the report.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import functools
 import inspect
@@ -17,7 +18,7 @@ import sys
 import types
 import warnings
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -43,10 +44,11 @@ from nantrace.report.records import Report, Trip
 ON_NAN_MODES = ("raise", "warn", "stop")
 #: Steps between two host snapshots used to verify learning-rate and clipping fixes.
 ANCHOR_EVERY = 50
-#: Re-anchor early once the batches kept since the anchor pass this many bytes (or 4x the
-#: state, whichever is larger).
+#: Re-anchor early once the batches kept since the anchor pass this many bytes (or a quarter
+#: of the state, whichever is larger): the guard's default budget is the anchor (one copy of
+#: the state) plus at most max(256 MiB, state / 4) of kept batches (docs/how-it-works.md).
 ANCHOR_BATCH_BYTES = 256 * 2**20
-ANCHOR_STATE_FACTOR = 4
+ANCHOR_STATE_FACTOR = 0.25
 #: The largest state (trainable + optimizer bytes) kept as a host anchor; None: a quarter of
 #: the machine's physical memory. A larger state gets no anchor and is guarded in copy mode
 #: (one copy of the state it writes during each step, on its device) instead.
@@ -316,6 +318,29 @@ class Watched:
             early_warning=early_warning,
         )
 
+    @contextlib.contextmanager
+    def own_runner(self) -> Iterator[Watched]:
+        """This guard's own compiled step, to re-run fixes that change no attribute read at
+        trace time (a learning rate, a batch transform, re-drawn weights): its traces, with
+        the user's tf.function options, are reused where a fresh runner re-traces (seconds at
+        30 M parameters). What the re-runs write to the history and detectors is put back
+        afterwards, as after the anchor re-run. An eager step, or one with an input signature
+        (a filtered batch has fewer rows), gets a fresh runner instead."""
+        if not self.compiled or "input_signature" in _tf_compat.tf_function_options(self.fn):
+            yield self.fresh_runner()
+            return
+        history = self.history.state() if self.history is not None else None
+        detector = self.detector.state() if self.detector is not None else None
+        last_warning = self.last_warning
+        try:
+            yield self
+        finally:
+            if history is not None:
+                self.history.set_state(history)  # type: ignore[union-attr]
+            if detector is not None:
+                self.detector.set_state(detector)  # type: ignore[union-attr]
+            self.last_warning = last_warning
+
     def run_checked(self, *args: Any, **kwargs: Any) -> tuple[Any, bool]:
         """One guarded step with no diagnosis: ``(outputs, tripped)``; a trip is rolled back.
         A warning is not acted on: its bit mask is left in ``last_warning``."""
@@ -363,7 +388,7 @@ class Watched:
     def _advance_anchor(self, batch: tuple[tuple, dict], size: int) -> None:
         """After a healthy step: keep the batch (``size`` bytes); re-anchor every
         ``anchor_every`` steps, or sooner when the kept batches outgrow max(ANCHOR_BATCH_BYTES,
-        4 x the state), so large batches (images) never pile up in memory."""
+        ANCHOR_STATE_FACTOR x the state), so large batches (images) never pile up in memory."""
         if not self.anchor_every:
             return
         if self.anchor is not None and len(self.since_anchor) < self.anchor_every:
