@@ -1,10 +1,10 @@
 """Keras ``model.fit`` surface: the same guard, restore, replay and report as ``watch``.
 
-``NanTraceCallback`` replaces the model's train function for the duration of ``fit`` with one
-that runs the model's own ``train_step`` under :class:`nantrace.live.guard.Watched` (compiled with the
-model's ``jit_compile`` setting). It does not merely read ``logs["loss"]``: the loss, gradients
-and updated variables are checked inside the step, a tripped step is rolled back in-graph, and
-the step is replayed on the exact batch that tripped.
+``NanTraceCallback`` replaces the model's train function for the duration of ``fit`` with one that
+runs the model's own ``train_step`` under :class:`nantrace.live.guard.Watched` (compiled with the
+model's ``jit_compile`` setting). It does not merely read ``logs["loss"]``: the loss, gradients and
+updated variables are checked inside the step, a tripped step is rolled back in-graph, and the step
+is replayed on the exact batch that tripped.
 
 Batches are fetched from fit's iterator on the host, one step per call; with
 ``steps_per_execution > 1`` the steps of one execution run one after another from the host.

@@ -28,7 +28,8 @@ def add_commands(commands: Any) -> None:
         description=(
             "Scan a saved model's variables (and optimizer slots): NaN/Inf counts, max|w|, "
             "norms, kernel scale against He/Glorot, and the cause and fixes the live diagnosis's "
-            "rules give for that state. Exit 0 = all finite and normal, 1 = non-finite or abnormal, 2 = bad input."
+            "rules give for that state. Exit 0 = all finite and normal, 1 = non-finite or "
+            "abnormal, 2 = bad input."
         ),
     )
     scan.add_argument(

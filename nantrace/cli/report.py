@@ -1,13 +1,13 @@
 """``nantrace report BUNDLE``: re-render a crash bundle's report, or replay its tripping step.
 
-Exit codes (the CLI's contract): 1 = the report shows a non-finite value or a divergence
-warning (a bundle is written only when a step tripped or warned, so a readable bundle exits 1;
-with ``--replay``, 1 when the rebuilt step trips again and 0 when it stays finite), 2 = usage
-or input error (missing path, not a bundle, a bundle of another version, truncated, damaged or
-edited files, ``--replay`` without ``--trust`` or of an early-warning bundle, ``--format
-graphml`` of a warning, which has no graph, a step that cannot be rebuilt). Errors are one line on stderr,
-``nantrace: error: ...``, never a traceback; set ``NANTRACE_DEBUG=1`` to get the traceback of
-an unexpected failure instead.
+Exit codes (the CLI's contract): 1 = the report shows a non-finite value or a divergence warning (a
+bundle is written only when a step tripped or warned, so a readable bundle exits 1; with
+``--replay``, 1 when the rebuilt step trips again and 0 when it stays finite), 2 = usage or input
+error (missing path, not a bundle, a bundle of another version, truncated, damaged or edited files,
+``--replay`` without ``--trust`` or of an early-warning bundle, ``--format graphml`` of a warning,
+which has no graph, a step that cannot be rebuilt). Errors are one line on stderr, ``nantrace:
+error: ...``, never a traceback; set ``NANTRACE_DEBUG=1`` to get the traceback of an unexpected
+failure instead.
 
 Rendering imports neither TensorFlow nor Keras and runs nothing from the bundle. ``--replay``
 imports code, so it also needs ``--trust``: without it the refusal says which file would be

@@ -245,7 +245,8 @@ def replica_values(value: Any) -> tuple[Any, ...] | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# graph-op creation, for simulating an edit at the user's call site (``nantrace.diagnosis.call_site``)
+# graph-op creation, for simulating an edit at the user's call site
+# (``nantrace.diagnosis.call_site``)
 # ---------------------------------------------------------------------------------------------
 #: While a function is traced, every raw-op wrapper (``gen_*_ops.log`` behind ``tf.math.log``,
 #: ``Tensor.__truediv__``, ``keras.ops.*`` ...) builds its op through

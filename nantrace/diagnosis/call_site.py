@@ -1,15 +1,14 @@
 """Edits at the user's own call site: one description gives the snippet, the simulation and the
 text edit of the line.
 
-A fix such as "add 1e-7 inside the log at train.py:42" is a code change. To prove it by replay,
-the verification re-traces the user's step with that one call changed the way the snippet says:
-while the step is traced, every graph op is built through one TensorFlow helper whatever public
-API the user called (``tf.math.log``, ``keras.ops.log``, ``x / y``), so the op of the named type
-created from the named ``file:line`` gets its argument rewritten (``log(x + eps)``) before it is
-built, and the traced graph is differentiated as written. Nothing is edited on disk; the hook is
-removed afterwards (:mod:`nantrace.diagnosis.call_site_replay`). :meth:`CallSiteEdit.snippet` gives the
-same edit as the user's own line rewritten (what they would type; the tests train a hand-edited
-copy).
+A fix such as "add 1e-7 inside the log at train.py:42" is a code change. To prove it by replay, the
+verification re-traces the user's step with that one call changed the way the snippet says: while
+the step is traced, every graph op is built through one TensorFlow helper whatever public API the
+user called (``tf.math.log``, ``keras.ops.log``, ``x / y``), so the op of the named type created
+from the named ``file:line`` gets its argument rewritten (``log(x + eps)``) before it is built, and
+the traced graph is differentiated as written. Nothing is edited on disk; the hook is removed
+afterwards (:mod:`nantrace.diagnosis.call_site_replay`). :meth:`CallSiteEdit.snippet` gives the same
+edit as the user's own line rewritten (what they would type; the tests train a hand-edited copy).
 """
 
 from __future__ import annotations

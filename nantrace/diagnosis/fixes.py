@@ -4,8 +4,8 @@ Only fixes with evidence behind them are listed: the fix that removes the cause 
 a second fix is listed when the evidence supports it too (clipping for dynamics, rescaling when
 the features are loose). Values are computed from the run (the clip norm from the gradient-norm
 history before its growth began, scale factors from the tensors that feed the model);
-verification by replay (:mod:`nantrace.diagnosis.verify`) then searches and checks them. Every snippet
-names the tensor, layer or op the evidence points at, and verification applies exactly that.
+verification by replay (:mod:`nantrace.diagnosis.verify`) then searches and checks them. Every
+snippet names the tensor, layer or op the evidence points at, and verification applies exactly that.
 """
 
 from __future__ import annotations
@@ -399,7 +399,8 @@ def _missing_epsilon(origin: Origin, cause: Cause, evidence: Evidence) -> list[F
         return [
             Fix(
                 "add_epsilon",
-                f"{ev.get('layer')} is built with epsilon={layer_epsilon:g}; its variance reaches 0",
+                f"{ev.get('layer')} is built with epsilon={layer_epsilon:g}; "
+                "its variance reaches 0",
                 {
                     "target": "layer.epsilon",
                     "layer": ev.get("layer") or layer,
@@ -530,7 +531,8 @@ def _exp_overflow(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]
             "max": cap,
             "dtype": ev.get("dtype"),
         },
-        f"{name}(tf.minimum(x, {cap:g}))  # e.g. tf.exp(tf.clip_by_value(log_var, -{cap:g}, {cap:g}))",
+        f"{name}(tf.minimum(x, {cap:g}))  "
+        f"# e.g. tf.exp(tf.clip_by_value(log_var, -{cap:g}, {cap:g}))",
         1.0,
     )
     fixes = [clamp]

@@ -4,8 +4,8 @@ A warning has no origin op to start from: the evidence is the signal that fired,
 history (gradient and weight norms over the last steps), the model's layers (their weight scale
 against their initializer's, ungated recurrent cells, float16 compute) and the optimizer. The
 rules below map that to the same cause ids as trips; the fixes come from the trip's own builders
-(:mod:`nantrace.diagnosis.fixes`), so a warning and a later trip recommend the same values. When no rule's
-evidence fits, the cause is ``unknown`` with the evidence, and no fix is guessed.
+(:mod:`nantrace.diagnosis.fixes`), so a warning and a later trip recommend the same values. When
+no rule's evidence fits, the cause is ``unknown`` with the evidence, and no fix is guessed.
 """
 
 from __future__ import annotations

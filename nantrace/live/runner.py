@@ -180,7 +180,8 @@ def _wrap_eager_caller(runner: _Runner) -> None:
     candidate = user_frame.f_globals.get(code.co_name)
     if getattr(candidate, "__code__", None) is not code:
         runner.note(
-            f"the eager step {getattr(code, 'co_qualname', code.co_name)} ({where}) is a method or nested function; "
+            f"the eager step {getattr(code, 'co_qualname', code.co_name)} ({where}) is a method "
+            "or nested function; "
             "nantrace run watches module-level step functions and tf.function steps only"
         )
         return
@@ -412,7 +413,8 @@ def run_script(
     """Run ``script`` as ``python script ARGS`` would, with its training steps watched.
 
     ``log_dir``: write each watched step's history and reports as TensorBoard events under
-    ``log_dir/<step name>`` (``log_dir/fit`` for ``model.fit``), see :mod:`nantrace.live.tensorboard`.
+    ``log_dir/<step name>`` (``log_dir/fit`` for ``model.fit``), see
+    :mod:`nantrace.live.tensorboard`.
 
     A step that trips under ``on_nan="raise"`` ends the script (its NonFiniteError is the
     run's result, not a traceback); under ``"warn"`` the step is skipped and the script goes on.

@@ -240,7 +240,10 @@ class DiffReport:
         elif self.verdict == "abnormal" and s["grew"]:
             what = f"ABNORMAL: {s['grew']} weights grew more than {self.max_growth:g}x{span}"
         elif self.verdict == "abnormal":
-            what = f"ABNORMAL: B's state is flagged (nantrace scan B), nothing grew more than {self.max_growth:g}x{span}"
+            what = (
+                "ABNORMAL: B's state is flagged (nantrace scan B), nothing grew more than "
+                f"{self.max_growth:g}x{span}"
+            )
         else:
             what = (
                 f"ok: {s['compared']} variables compared, none grew more than {self.max_growth:g}x"

@@ -1,7 +1,7 @@
 """The live pipeline's diagnosis, fed from a checkpoint: ``nantrace scan`` and ``nantrace diff``
-draw their cause from :func:`nantrace.diagnosis.causes.infer_cause` (the same ordered ``RULES``) and their
-fixes from :func:`nantrace.diagnosis.fixes.rank_fixes`, so one state gets one cause id whichever command
-looks at it.
+draw their cause from :func:`nantrace.diagnosis.causes.infer_cause` (the same ordered ``RULES``)
+and their fixes from :func:`nantrace.diagnosis.fixes.rank_fixes`, so one state gets one cause id
+whichever command looks at it.
 
 A checkpoint holds no ops, only variables; this module turns what the variables show into the
 ``Origin``, the one op record and the ``Evidence`` the rules read. The one op a post-mortem can
@@ -332,7 +332,8 @@ def _epsilon(checkpoint: Checkpoint, stats: list[VariableStats], notes: list[str
         bad = ~np.isfinite(values)
         if not bad.all() and (velocity[bad] == 0).all():
             half = (
-                f" in {s.dtype} (an epsilon below {float(np.finfo(s.dtype).smallest_subnormal) / 2:.2g}"
+                f" in {s.dtype} (an epsilon below "
+                f"{float(np.finfo(s.dtype).smallest_subnormal) / 2:.2g}"
                 f" is 0 there too: then the live report says float16_range)"
                 if s.dtype == "float16"
                 else ""

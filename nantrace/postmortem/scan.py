@@ -1,10 +1,11 @@
 """``nantrace scan``: what a checkpoint's state alone says about a run that went (or is going) bad.
 
 Per variable and per layer: NaN/Inf counts, max|w|, norm, RMS against the He/Glorot scale for the
-kernel's fan-in (``nantrace.diagnosis.evidence.expected_std``, the reference of a live diagnosis), optimizer
-slots included, and the flags and verdict they give. The cause and the fixes are the live
+kernel's fan-in (``nantrace.diagnosis.evidence.expected_std``, the reference of a live diagnosis),
+optimizer slots included, and the flags and verdict they give. The cause and the fixes are the live
 pipeline's: :mod:`nantrace.postmortem.evidence` turns these statistics into the ``Evidence`` the
-rules of :mod:`nantrace.diagnosis.causes` read, and :func:`nantrace.diagnosis.fixes.rank_fixes` ranks the fixes.
+rules of :mod:`nantrace.diagnosis.causes` read, and :func:`nantrace.diagnosis.fixes.rank_fixes`
+ranks the fixes.
 
 The JSON form (``ScanReport.to_json``, :mod:`nantrace.postmortem.schema`) is a stable schema,
 documented in docs/scan.md; the text form is :mod:`nantrace.postmortem.text`.

@@ -1,10 +1,11 @@
 """Patches that let nantrace see a training step from the inside, with no hint from the user.
 
-While a watched step is traced (or replayed), calls to ``tf.GradientTape.gradient``, Keras
-optimizer ``apply``/``apply_gradients``, Keras ``Layer.__call__``/``Loss.__call__`` (the same of
-``tf_keras``, Keras 2, once the user imported it, with its legacy optimizers' fused updates),
-``next()`` on a ``tf.data`` iterator and every in-place variable write are reported to the active :class:`StepObserver`. Outside a watched step
-no observer is active and each patch is a single context-variable lookup.
+While a watched step is traced (or replayed), calls to ``tf.GradientTape.gradient``, Keras optimizer
+``apply``/``apply_gradients``, Keras ``Layer.__call__``/``Loss.__call__`` (the same of ``tf_keras``,
+Keras 2, once the user imported it, with its legacy optimizers' fused updates), ``next()`` on a
+``tf.data`` iterator and every in-place variable write are reported to the active
+:class:`StepObserver`. Outside a watched step no observer is active and each patch is a single
+context-variable lookup.
 """
 
 from __future__ import annotations

@@ -403,7 +403,8 @@ def _not_drawn(nodes: list[dict[str, Any]]) -> str:
         groups[key] = groups.get(key, 0) + 1
     ranked = sorted(groups.items(), key=lambda item: -item[1])
     shown = ", ".join(
-        f"{count} × <code>{_e(op)}</code> ({_e(phase)}{', ' + _e(_clip(layer, 40)) if layer else ''})"
+        f"{count} × <code>{_e(op)}</code> "
+        f"({_e(phase)}{', ' + _e(_clip(layer, 40)) if layer else ''})"
         for (op, phase, layer), count in ranked[:6]
     )
     more = f", and {len(ranked) - 6} more kinds" if len(ranked) > 6 else ""

@@ -1,7 +1,7 @@
 """The report's records: frozen dataclasses that round-trip through JSON.
 
-Field names and the ``kind`` / ``id`` values are the stable schema documented in docs/report-schema.md and docs/causes-and-fixes.md;
-add fields rather than rename them.
+Field names and the ``kind`` / ``id`` values are the stable schema documented in
+docs/report-schema.md and docs/causes-and-fixes.md; add fields rather than rename them.
 """
 
 from __future__ import annotations
