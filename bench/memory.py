@@ -89,8 +89,9 @@ def one_run(size: str, variant: str, steps: int, verify: bool) -> dict[str, Any]
         step = nantrace.watch(step, verify=False)
     rss_built = _rss_mb()
     start = time.perf_counter()
-    step(*batches[0])  # trace + first step
+    step(*batches[0])  # trace + first step (watched: the anchor is taken before it)
     first_s = time.perf_counter() - start
+    rss_first = _rss_mb()
     times = []
     for i in range(steps):
         start = time.perf_counter()
@@ -105,6 +106,7 @@ def one_run(size: str, variant: str, steps: int, verify: bool) -> dict[str, Any]
         "hidden": h,
         "state_mb": state_bytes / 2**20,
         "rss_after_build_mb": rss_built,
+        "rss_after_first_call_mb": rss_first,
         "rss_after_steps_mb": _rss_mb(),
         "peak_rss_healthy_mb": _peak_mb(),
         "first_call_s": first_s,
@@ -137,6 +139,11 @@ def one_run(size: str, variant: str, steps: int, verify: bool) -> dict[str, Any]
             "cause": report.cause.id if report is not None and report.cause else None,
             "first_fix": report.fixes[0].id if report is not None and report.fixes else None,
             "ops_recorded": None if report is None else report.ops_recorded,
+            # what verification concluded on the first fix (a faster report must say the same)
+            "first_fix_verdict": report.fixes[0].verdict if report and report.fixes else None,
+            "first_fix_verification": (
+                report.fixes[0].params.get("verification") if report and report.fixes else None
+            ),
             # ru_maxrss is the whole process's peak: the report's own peak shows only where it
             # rises above the healthy steps' one
             "peak_rss_mb": _peak_mb(),

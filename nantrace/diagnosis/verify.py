@@ -22,8 +22,8 @@ wall-clock budget per report. The verdict (``records.VERDICTS``):
 
 Only ``trains`` sets ``verified=True``. A fix not simulated, or whose horizon did not complete
 within the budget, keeps ``verified=None``; a horizon that cannot finish by the deadline even at
-the fastest step seen is stopped once past the fail window (its verdict can no longer be
-``trains``), so a large model's report does not wait out the budget.
+the fastest step seen is stopped once past the fail window and ``PACE_STEPS`` steps (its
+verdict can no longer be ``trains``), so a large model's report does not wait out the budget.
 
 Fixes that change nothing read at trace time (a learning rate, a batch transform, re-drawn
 kernels) run on the guard's own compiled step (``Watched.own_runner``: its traces reused, its
@@ -74,6 +74,9 @@ LR_DEFAULTS = (1e-1, 1e-2, 1e-3, 1e-4)
 #: runaway: ``RUNAWAY`` x the healthy level over the last ``TAIL`` steps stops the run).
 READ_EVERY = 25
 RUNAWAY = 100.0
+#: Steps a run takes (past the fail window too) before its pace is trusted to stop a horizon
+#: that cannot finish by the deadline: the first steps of a fresh trace run slower.
+PACE_STEPS = 10
 #: The run-up to a trip starts at the first loss above this many times the lowest one before.
 GROWTH = 4.0
 
@@ -787,7 +790,8 @@ def _run(
             return run
         done = len(outputs_losses)
         left = len(transformed) - done
-        if left and done > run.trip_index + FAIL_WINDOW and now + fastest * left > deadline:
+        enough = max(run.trip_index + FAIL_WINDOW + 1, PACE_STEPS)
+        if left and done >= enough and now + fastest * left > deadline:
             # Past the fail window, the horizon cannot finish by the deadline even at the
             # fastest pace seen: the verdict can no longer be "trains" (unchecked, as at the
             # deadline), so the budget is not spent on it.
