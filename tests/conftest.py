@@ -22,6 +22,19 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In an xdist worker: one intra-op thread. CI runs two workers on two cores; with
+    TensorFlow's default intra-op pool (a thread per core) each worker's ops also compete for
+    the other worker's core, and the tests' models are too small to gain from a second
+    thread (6 scenario groups, paired -n 2 runs at load 2-4: 55 -> 47 s and 83 -> 71 s wall).
+    Only the worker itself: the processes a test starts keep TensorFlow's defaults."""
+    if os.environ.get("PYTEST_XDIST_WORKER") and "TF_NUM_INTRAOP_THREADS" not in os.environ:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+
+
 FAST_FILES = frozenset(
     {
         "test_cause_rules.py",
