@@ -46,10 +46,29 @@ def test_scenarios_are_well_formed() -> None:
         assert s.fixes <= taxonomy, f"{s.name}: unknown fix ids {s.fixes - taxonomy}"
 
 
+#: scenarios run twice by test_a_scenario_repeats_exactly: their first run is the one
+#: test_diverging_run_ends_without_nantrace made (one xdist group each, so one worker runs both)
+REPEATED = ("gru_sgd_lr_high", "cnn_sgd_lr_high_fit")
+_PLAIN: dict[str, suite.Outcome] = {}
+
+
+def plain_run(scenario: suite.Scenario) -> suite.Outcome:
+    """``run_plain(scenario)``, once per worker process (an Outcome is frozen)."""
+    if scenario.name not in _PLAIN:
+        _PLAIN[scenario.name] = suite.run_plain(scenario)
+    return _PLAIN[scenario.name]
+
+
+def _group(name: str) -> list[pytest.MarkDecorator]:
+    return [pytest.mark.xdist_group(f"divergence_{name}")] if name in REPEATED else []
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("scenario", DIVERGING, ids=_ids(DIVERGING))
+@pytest.mark.parametrize(
+    "scenario", [pytest.param(s, id=s.name, marks=_group(s.name)) for s in DIVERGING]
+)
 def test_diverging_run_ends_without_nantrace(scenario: suite.Scenario) -> None:
-    outcome = suite.run_plain(scenario)
+    outcome = plain_run(scenario)
     assert outcome.end_step is not None, f"{scenario.name} did not diverge in {scenario.steps}"
     assert scenario.min_end <= outcome.end_step < scenario.steps
     before = np.array(outcome.losses[: outcome.end_step])
@@ -113,12 +132,15 @@ def test_run_plain_sees_the_batch_loss_in_fit() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["gru_sgd_lr_high", "cnn_sgd_lr_high_fit"])
+@pytest.mark.parametrize("name", [pytest.param(n, marks=_group(n)) for n in REPEATED])
 def test_a_scenario_repeats_exactly(name: str) -> None:
     """The lead compares two runs of one scenario (plain and watched): the fixed seed must
-    give the same weights and batches, hence the same losses and the same end, each time."""
+    give the same weights and batches, hence the same losses and the same end, each time.
+    The first run is the one the diverging test above made in this process (other tests may
+    have run in between, which the seed must not notice either); the second is fresh."""
     scenario = suite.by_name(name)
-    first, second = suite.run_plain(scenario), suite.run_plain(scenario)
+    first, second = plain_run(scenario), suite.run_plain(scenario)
+    assert first is not second
     assert first.end_step == second.end_step is not None
     np.testing.assert_array_equal(first.losses, second.losses)
 
@@ -155,24 +177,22 @@ def test_watched_healthy_run_gives_no_warning(scenario: suite.Scenario) -> None:
 
 
 @pytest.mark.slow
-def test_scorer_runs_one_scenario(tmp_path: Path) -> None:
-    """The scorer's command line: one scenario, its progress line, a JSON file; or the one
-    line saying the early warning is not there yet, exit 0 either way."""
+def test_scorer_runs_one_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The scorer's command line (its ``main``, in this process: a second process would only
+    add a TensorFlow start; the exit code through the script is checked just below): one
+    scenario, its progress line, a JSON file; or the one line saying the early warning is not
+    there yet, exit 0 either way."""
+    import score_divergence
+
     out = tmp_path / "score.json"
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "score_divergence.py"), "--only", "noisy_small_batch"]
-        + ["--json", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    code = score_divergence.main(["--only", "noisy_small_batch", "--json", str(out)])
+    stdout = capsys.readouterr().out
+    assert code == 0
     if not suite.early_warning_available():
-        assert proc.stdout.strip() == "early warning not available"
+        assert stdout.strip() == "early warning not available"
         return
-    assert "[1/1] noisy_small_batch (loop, healthy)" in proc.stdout
-    assert "false alarms:" in proc.stdout
+    assert "[1/1] noisy_small_batch (loop, healthy)" in stdout
+    assert "false alarms:" in stdout
     import json
 
     data = json.loads(out.read_text())
