@@ -28,9 +28,11 @@ verdict can no longer be ``trains``), so a large model's report does not wait ou
 Fixes that change nothing read at trace time (a learning rate, a batch transform, re-drawn
 kernels) run on the guard's own compiled step (``Watched.own_runner``: its traces reused, its
 history put back); the others on a fresh runner, re-traced. The pre-step state is held as the
-variables' own tensors (``DeviceSnapshot``: no host copy, a device copy-on-write per variable). The learning rate is searched: the largest of a
-few candidates below the current one that trains. Every variable, optimizer setting and layer
-attribute is put back afterwards; the user's batches are never written.
+variables' own tensors (``DeviceSnapshot``: no host copy, a device copy-on-write per variable).
+
+The learning rate is searched: the largest of a few candidates below the current one that
+trains. Every variable, optimizer setting and layer attribute is put back afterwards; the user's
+batches are never written.
 """
 
 from __future__ import annotations
@@ -547,8 +549,9 @@ def _float32_layer_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
 
 
 def _edit_attempts(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
-    """An edit at the user's call site (``nantrace.diagnosis.call_site``), simulated by re-tracing the
-    step with that call rewritten; epsilons and clamps are searched (smallest / loosest first)."""
+    """An edit at the user's call site (``nantrace.diagnosis.call_site``), simulated by
+    re-tracing the step with that call rewritten; epsilons and clamps are searched (smallest /
+    loosest first)."""
     edit = CallSiteEdit.from_params(fix.params)
     if edit is None:
         if fix.params.get("where"):

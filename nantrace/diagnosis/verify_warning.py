@@ -6,8 +6,8 @@ applied, goes on *without the growth* the signal saw. Each check re-runs, under 
 (``StepRunner.fresh_runner``, its own history buffers), the batches kept since the anchor, the
 warning step's batch, then the kept batches cycled, up to the same horizon as trip verification
 (``max(MIN_HORIZON, HORIZON_FACTOR x steps since the anchor)``). The fixes are applied by
-``nantrace.diagnosis.verify``'s own attempt builders (a learning rate searched from the largest candidate
-down, ``global_clipnorm``, a rescaled input, an optimizer or layer epsilon, ...).
+``nantrace.diagnosis.verify``'s own attempt builders (a learning rate searched from the largest
+candidate down, ``global_clipnorm``, a rescaled input, an optimizer or layer epsilon, ...).
 
 The same batches are first run **without** any fix (the control). The watched series is the
 signal's own: the global gradient norm (``grad_norm_growth``, ``update_ratio``,
