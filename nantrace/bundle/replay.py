@@ -24,7 +24,6 @@ import numpy as np
 from nantrace.bundle.format import MANIFEST, MODEL, SHA256_HEX, BundleError, is_warning
 from nantrace.bundle.read import Bundle, SavedVariable
 from nantrace.bundle.step import import_root, unwrap_step
-from nantrace.bundle.write import unique_variables
 from nantrace.report.records import Report
 
 _DOTTED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
@@ -194,7 +193,7 @@ def replay_bundle(bundle: Bundle, verify: bool = True, *, trust: bool = False) -
     from nantrace.compat import tf as _tf_compat
     from nantrace.errors import NonFiniteError
     from nantrace.replay import hooks
-    from nantrace.replay.step import StateSnapshot, step_variables
+    from nantrace.replay.step import StateSnapshot, step_variables, unique_variables
 
     if keras_fit:  # model.fit: the model's own train_step, rebuilt from model.json
         base, model = _rebuild_keras_step(bundle, notes)

@@ -222,7 +222,7 @@ def _fill_staging(
     if watched is None:
         return manifest
 
-    from nantrace.replay.step import step_variables
+    from nantrace.replay.step import step_variables, unique_variables
 
     variables = unique_variables(step_variables(watched))
     arrays: dict[str, np.ndarray] = {}
@@ -329,17 +329,6 @@ def _framework_versions() -> dict[str, str]:
         if module is not None:
             versions[name] = str(getattr(module, "__version__", "?"))
     return versions
-
-
-def unique_variables(variables: list[Any]) -> list[Any]:
-    """``variables`` without repeats (by identity), in their first order."""
-    seen: set[int] = set()
-    out = []
-    for variable in variables:
-        if id(variable) not in seen:
-            seen.add(id(variable))
-            out.append(variable)
-    return out
 
 
 def _create(path: str) -> int:

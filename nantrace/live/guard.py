@@ -364,12 +364,9 @@ class Watched:
         model_count = len(getattr(self.model, "variables", [])) if self.model is not None else 0
         key = (len(self.known_variables), optimizer_count, model_count)
         if self._reader_key != key or self._reader is None:
-            from nantrace.replay.step import step_variables
+            from nantrace.replay.step import step_variables, unique_variables
 
-            unique: dict[int, tf.Variable] = {}
-            for variable in step_variables(self):
-                unique.setdefault(id(variable), variable)
-            variables = list(unique.values())
+            variables = unique_variables(step_variables(self))
             self._reader = (
                 variables,
                 tf.function(lambda: [tf.identity(v.read_value()) for v in variables]),

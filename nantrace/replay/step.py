@@ -26,7 +26,7 @@ class StateSnapshot:
 
     @classmethod
     def take(cls, variables: list[tf.Variable]) -> StateSnapshot:
-        return cls([(variable, variable.numpy()) for variable in _unique(variables)])
+        return cls([(variable, variable.numpy()) for variable in unique_variables(variables)])
 
     def restore(self) -> None:
         for variable, value in self.values:
@@ -46,11 +46,12 @@ class DeviceSnapshot(StateSnapshot):
 
     @classmethod
     def take(cls, variables: list[tf.Variable]) -> DeviceSnapshot:
-        return cls([(variable, variable.read_value()) for variable in _unique(variables)])
+        return cls([(variable, variable.read_value()) for variable in unique_variables(variables)])
 
 
-def _unique(variables: list[tf.Variable]) -> list[tf.Variable]:
-    """Each variable once (a model's and an optimizer's lists overlap), in first-seen order."""
+def unique_variables(variables: list[Any]) -> list[Any]:
+    """Each variable once, by identity (a model's and an optimizer's lists overlap), in
+    first-seen order."""
     seen: set[int] = set()
     unique = []
     for variable in variables:
