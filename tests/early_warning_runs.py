@@ -39,6 +39,27 @@ class Outcome:
         return self.nan_at - self.warnings[0].step
 
 
+def watched_step(model: Any, optimizer: Any, loss_fn: Any, early_warning: str = "warn") -> Any:
+    """The plain custom-loop train step, compiled and watched (no fix verification: the runs
+    measure when the detectors warn, not what the fixes do)."""
+
+    @nantrace.watch(early_warning=early_warning, verify=False)
+    @tf.function
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    return step
+
+
+def divergence_reports(caught: list[Any]) -> list[Any]:
+    """The reports of the DivergenceWarnings among recorded warnings, in order."""
+    return [w.message.report for w in caught if issubclass(w.category, nantrace.DivergenceWarning)]
+
+
 def train(
     model: Any,
     optimizer: Any,
@@ -53,15 +74,7 @@ def train(
 ) -> tuple[Any, int | None, list[Any]]:
     """Train under nantrace.watch; (watched step, NaN step or None, warning reports)."""
     loss_fn = loss_fn or keras.losses.MeanSquaredError()
-
-    @nantrace.watch(early_warning=early_warning, verify=False)
-    @tf.function
-    def step(x, y):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        return loss
+    step = watched_step(model, optimizer, loss_fn, early_warning)
 
     nan_at = None
     with warnings.catch_warnings(record=True) as caught:
@@ -77,9 +90,7 @@ def train(
                 step(xb, yb)
         except nantrace.NonFiniteError as error:
             nan_at = error.report.trip.step
-    reports = [
-        w.message.report for w in caught if issubclass(w.category, nantrace.DivergenceWarning)
-    ]
+    reports = divergence_reports(caught)
     return step, nan_at, reports
 
 
@@ -163,16 +174,7 @@ def spike(kind: str, length: int, factor: float, sgd: bool = False):
     model = mlp(depth=1)
     optimizer = keras.optimizers.SGD(0.01) if sgd else keras.optimizers.Adam(1e-3)
     lr = float(optimizer.learning_rate.numpy())
-    loss_fn = keras.losses.MeanSquaredError()
-
-    @nantrace.watch(verify=False)
-    @tf.function
-    def step(x, y):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        return loss
+    step = watched_step(model, optimizer, keras.losses.MeanSquaredError())
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -187,9 +189,7 @@ def spike(kind: str, length: int, factor: float, sgd: bool = False):
             if kind == "lr":
                 optimizer.learning_rate.assign(lr * factor if inside else lr)
             step(xb, yb)
-    reports = [
-        w.message.report for w in caught if issubclass(w.category, nantrace.DivergenceWarning)
-    ]
+    reports = divergence_reports(caught)
     return step, None, reports
 
 
@@ -286,22 +286,12 @@ def outlier(
             model.fit(data.batch(32), epochs=1, verbose=0, callbacks=[NoVerify()])
             step = model.train_function.watched
         else:
-
-            @nantrace.watch(verify=False)
-            @tf.function
-            def step(xb, yb):
-                with tf.GradientTape() as tape:
-                    loss = loss_fn(yb, model(xb, training=True))
-                grads = tape.gradient(loss, model.trainable_variables)
-                opt.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-                return loss
+            step = watched_step(model, opt, loss_fn)
 
             losses = [float(step(xb, yb)) for xb, yb in zip(xs, ys, strict=True)]
             before, after = np.median(losses[at - 20 : at]), np.median(losses[-50:])
             RECOVERED[step] = bool(np.isfinite(losses).all() and after <= 2.0 * before)
-    reports = [
-        w.message.report for w in caught if issubclass(w.category, nantrace.DivergenceWarning)
-    ]
+    reports = divergence_reports(caught)
     return step, None, reports
 
 
@@ -368,16 +358,7 @@ def warmup(optimizer: str, peak: float, length: int = 100):
 
 
 def _scheduled(model: Any, optimizer: Any, x: np.ndarray, y: np.ndarray, lr: list[float]):
-    loss_fn = keras.losses.MeanSquaredError()
-
-    @nantrace.watch(verify=False)
-    @tf.function
-    def step(xb, yb):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(yb, model(xb, training=True))
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        return loss
+    step = watched_step(model, optimizer, keras.losses.MeanSquaredError())
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -385,9 +366,7 @@ def _scheduled(model: Any, optimizer: Any, x: np.ndarray, y: np.ndarray, lr: lis
             optimizer.learning_rate.assign(rate)
             j = (i * 32) % (len(x) - 31)
             step(x[j : j + 32], y[j : j + 32])
-    reports = [
-        w.message.report for w in caught if issubclass(w.category, nantrace.DivergenceWarning)
-    ]
+    reports = divergence_reports(caught)
     return step, None, reports
 
 
