@@ -20,6 +20,7 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
+from scenario_cases import standard_step
 
 import nantrace
 
@@ -40,19 +41,10 @@ class Outcome:
 
 
 def watched_step(model: Any, optimizer: Any, loss_fn: Any, early_warning: str = "warn") -> Any:
-    """The plain custom-loop train step, compiled and watched (no fix verification: the runs
-    measure when the detectors warn, not what the fixes do)."""
-
-    @nantrace.watch(early_warning=early_warning, verify=False)
-    @tf.function
-    def step(x, y):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        return loss
-
-    return step
+    """The scenarios' plain custom-loop train step, compiled and watched (no fix verification:
+    the runs measure when the detectors warn, not what the fixes do)."""
+    step = tf.function(standard_step(model, optimizer, loss_fn))
+    return nantrace.watch(step, early_warning=early_warning, verify=False)
 
 
 def divergence_reports(caught: list[Any]) -> list[Any]:
