@@ -5,6 +5,7 @@ Run from the repository root::
     python -m bench.parts xla --workload mlp --rounds 20   # gate / weight reads under XLA
     python -m bench.parts profile --workload mlp            # op self time, watch - plain
     python -m bench.parts modes --workload mlp-xla          # gated vs copy-mode guard
+    python -m bench.parts floor --workload mlp --rounds 30  # the cheapest guards, hand-written
 
 ``xla``: the same compiled (``jit_compile=True``) train step built five ways and timed
 interleaved (bench.timing): ``plain``, ``plain2`` (a second identical plain step: the noise
@@ -18,6 +19,17 @@ Ratios are medians of per-round ratios to ``plain``.
 ``modes``: plain, ``nantrace.watch`` (gated, the default), ``watch(early_warning="off")``,
 ``watch(history=False)`` and ``watch(anchor_every=0)`` (copy mode: the pre-step reference +
 copy-on-write guard of before issue 11), interleaved in one process (10 steps per block).
+
+``floor``: what the cheapest guards cost here, without nantrace: ``plain``, ``plain2`` (the
+noise floor), ``flag`` (the step also returns "loss and gradients finite" from one fused sum of
+squares per gradient, read on the host every step, as the guard's status is; the update is
+not gated: a trip would be undone from a host anchor, as ``nantrace.watch`` does),
+``flag+weights`` (also each trainable variable's sum of squares after the update: the pass an
+exact ``optimizer_update`` check and per-layer weight history need), ``gate`` (that
+flag also gates the update in a ``tf.cond``: the cheapest known exact guard, as optax
+``apply_if_finite`` or a loss-scale optimizer skip), ``gate+weights``, then
+``nantrace.watch(early_warning="off")`` and ``nantrace.watch``. What the hand-written guards cost is the floor any in-graph guard of that
+kind pays on this machine.
 
 ``profile``: plain vs ``nantrace.watch`` on the same workload (``tf.function``, not XLA), 40
 steps each under the TF profiler; prints op self time per step, watch - plain, by op type.
@@ -111,17 +123,91 @@ def run_modes(workload: str, rounds: int) -> None:
     _print_ratios(f"{workload}, {rounds} rounds", variants)
 
 
+FLOOR_VARIANTS = ("plain", "plain2", "flag", "flag+weights", "gate", "gate+weights")
+
+
+def floor_step(wl: Any, variant: str) -> Any:
+    """The workload's step with a hand-written guard (see the module doc); returns a callable
+    that, like ``nantrace.watch``, reads the step's flag on the host after every step."""
+    import tensorflow as tf
+
+    model, optimizer, loss_fn = wl.model, wl.optimizer, wl.loss_fn
+
+    def step(x: Any, y: Any) -> Any:
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        pairs = list(zip(grads, model.trainable_variables, strict=True))
+        if variant in ("plain", "plain2"):
+            optimizer.apply_gradients(pairs)
+            return loss, tf.constant(True)
+        squares = [tf.nn.l2_loss(g) for g in grads if g is not None]
+        ok = tf.math.is_finite(tf.add_n([tf.cast(loss, tf.float32), *squares]))
+        if variant.startswith("flag"):
+            optimizer.apply_gradients(pairs)
+            applied = tf.constant(True)
+        else:
+
+            def commit() -> Any:
+                optimizer.apply_gradients(pairs)
+                return tf.constant(True)
+
+            applied = tf.cond(ok, commit, lambda: tf.constant(False))
+        if variant.endswith("+weights"):
+            with tf.control_dependencies([applied]):
+                weights = [
+                    tf.nn.l2_loss(tf.convert_to_tensor(v)) for v in model.trainable_variables
+                ]
+            ok = tf.logical_and(ok, tf.math.is_finite(tf.add_n(weights)))
+        return loss, ok
+
+    compiled = wl.compile(step)
+
+    def run(x: Any, y: Any) -> Any:
+        loss, ok = compiled(x, y)
+        if variant not in ("plain", "plain2"):
+            ok.numpy()
+        return loss
+
+    return run
+
+
+def run_floor(workload: str, rounds: int) -> None:
+    import nantrace
+
+    wl = build_workload(workload)
+    wl.optimizer.build(wl.model.trainable_variables)
+
+    def watched(**options: Any) -> Any:
+        return nantrace.watch(
+            wl.compile(make_train_step(wl.model, wl.optimizer, wl.loss_fn)), **options
+        )
+
+    variants = [Variant(name, floor_step(wl, name), 10) for name in FLOOR_VARIANTS]
+    variants.append(Variant("watch(early_warning='off')", watched(early_warning="off"), 10))
+    variants.append(Variant("watch", watched(), 10))
+    for variant in variants:
+        warm_up(variant.step, wl.batches)
+    interleave(variants, wl.batches, rounds)
+    _print_ratios(f"{workload}, {rounds} rounds: the cheapest guards", variants)
+
+
 def _print_ratios(title: str, variants: list[Variant]) -> None:
     base = variants[0].times
     print(f"{title}, load average {os.getloadavg()}")
     cpu_base = variants[0].cpu_times
-    print("| variant | median ms | paired ratio to plain | paired CPU-time ratio |")
-    print("|---|---|---|---|")
+    print(
+        "| variant | median ms | paired ratio to plain | its interquartile range "
+        "| paired CPU-time ratio |"
+    )
+    print("|---|---|---|---|---|")
     for variant in variants:
-        paired = statistics.median(o / b for o, b in zip(variant.times, base, strict=True))
+        pairs = sorted(o / b for o, b in zip(variant.times, base, strict=True))
+        quarter = len(pairs) // 4
         cpu = statistics.median(o / b for o, b in zip(variant.cpu_times, cpu_base, strict=True))
         print(
-            f"| {variant.name} | {statistics.median(variant.times) * 1e3:.2f} | {paired:.3f} "
+            f"| {variant.name} | {statistics.median(variant.times) * 1e3:.2f} "
+            f"| {statistics.median(pairs):.3f} | {pairs[quarter]:.3f}-{pairs[-quarter - 1]:.3f} "
             f"| {cpu:.3f} |"
         )
 
@@ -149,7 +235,7 @@ def run_profile(workload: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.parts", description=__doc__)
-    parser.add_argument("what", choices=("xla", "modes", "profile"))
+    parser.add_argument("what", choices=("xla", "modes", "floor", "profile"))
     parser.add_argument("--workload", default="mlp", help="mlp, cnn, lstm or attention")
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args(argv)
@@ -157,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
         run_xla(args.workload, args.rounds)
     elif args.what == "modes":
         run_modes(args.workload, args.rounds)
+    elif args.what == "floor":
+        run_floor(args.workload, args.rounds)
     else:
         run_profile(args.workload)
     return 0

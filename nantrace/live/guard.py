@@ -147,14 +147,18 @@ class Watched:
         self.since_anchor: list[tuple[tuple, dict]] = []
         self._since_anchor_bytes = 0
         self._anchor_bytes = 0
-        #: gate the optimizer update in-graph instead of copying the state it writes; needs a
-        #: host anchor for the rare trip after a finite update (see nantrace.live.sentinel).
+        #: keep a host anchor (verification replays from it); False: copy mode, no anchor.
         self.gated = self.compiled and self.anchor_every > 0
+        #: with an anchor, the step runs exactly as the unwatched one and every trip is undone
+        #: by restoring the anchor and re-running the batches since it (see
+        #: nantrace.live.sentinel); False under tf.distribute, where each replica's writes are
+        #: copied in-graph instead (one host cannot re-run the replicas' collectives).
+        self.host_restore = True
         self._nested = False
         self._copy_mode_wanted = False
-        #: variables any trace wrote inside a gated update (the only ones the anchor re-run
+        #: variables any trace wrote under host restore (the only ones the anchor re-run
         #: has to put back).
-        self._gated_ids: set[int] = set()
+        self._host_written: set[int] = set()
         self._reader: tuple[list[tf.Variable], Any] | None = None
         self._reader_key: tuple[int, int, int] | None = None
         if self.compiled:
@@ -175,7 +179,7 @@ class Watched:
 
     # -- the guarded step ---------------------------------------------------------------------
     def _make_step_fn(self) -> Any:
-        """The guarded step as a tf.function with the user's options; a gated XLA step is
+        """The guarded step as a tf.function with the user's options; an anchored XLA step is
         split (see :meth:`_run_compiled`): the guard's own ops run outside the XLA cluster."""
         options = _tf_compat.tf_function_options(self.fn)
         if self.jit_compile and self.gated:
@@ -207,16 +211,16 @@ class Watched:
     @tf.autograph.experimental.do_not_convert
     def _guarded_body(self, *args: Any, **kwargs: Any) -> tuple[Any, tf.Tensor, dict]:
         split = self.jit_compile and self.gated and not self._nested
+        host_restore = split or (self.gated and not self._nested and self.host_restore)
         sentinel = StepSentinel(
             self.known_variables,
             expect_optimizer=self.optimizer is None,
             history=self.history,
-            gate=self.gated and not self._nested and not split,
             check_gradients=not self.jit_compile,
             detector=self.detector,
-            host_restore=split,
+            host_restore=host_restore,
         )
-        if not split:
+        if not host_restore:
             sentinel.save_known()
         sentinel.iterator_keys = iterators.iterator_keys(args, kwargs)
         consumed: dict | None = None
@@ -233,7 +237,7 @@ class Watched:
                 self.optimizers.append(optimizer)
         status = sentinel.finalize()
         self.strategy = sentinel.strategy or self.strategy
-        self._gated_ids.update(sentinel.gated)
+        self._host_written.update(sentinel.host_written)
         if not sentinel.replayable:
             self._copy_mode_wanted = True
         # the batches next(iterator) returned: the replay runs on these, not on the iterator
@@ -257,6 +261,10 @@ class Watched:
             # Trace first (creating optimizer slots) so the first anchor is the true
             # pre-training state, before step 0 runs.
             self._step_fn.get_concrete_function(*args, **kwargs)
+            if self.strategy is not None and self.host_restore and not self.jit_compile:
+                # replicas: their collectives cannot be re-run by one host alone
+                self.host_restore = False
+                self._step_fn = self._make_step_fn()
             self._use_copy_mode_if_wanted()
             self._take_anchor()
         outputs, status, consumed = self._step_fn(*args, **kwargs)
@@ -342,8 +350,9 @@ class Watched:
             self.last_warning = last_warning
 
     def run_checked(self, *args: Any, **kwargs: Any) -> tuple[Any, bool]:
-        """One guarded step with no diagnosis: ``(outputs, tripped)``; a trip is rolled back.
-        A warning is not acted on: its bit mask is left in ``last_warning``."""
+        """One guarded step with no diagnosis: ``(outputs, tripped)``. A trip is not undone
+        under host restore (the caller restores its own snapshot); a warning is not acted on:
+        its bit mask is left in ``last_warning``."""
         outputs, status, _ = self._step_fn(*args, **kwargs)
         flags = status.numpy()
         self.last_warning = int(flags[STATUS_WARNING])
@@ -402,7 +411,7 @@ class Watched:
 
         variables, reader = self._anchor_reader()
         if self.anchor is None and _state_bytes(variables) > _anchor_max_bytes():
-            # Too large to keep on the host: no anchor, so no gate either (the rare trip
+            # Too large to keep on the host: no anchor, so no host restore either (a trip
             # after a finite update could not be undone); copy mode instead.
             self.anchor_every = 0
             if self.gated:
@@ -420,10 +429,10 @@ class Watched:
 
     # -- after a trip -------------------------------------------------------------------------
     def _restore_committed(self) -> list[str]:
-        """The tripping step's gated update ran (its loss and gradients were finite; the new
-        state was not): put the pre-step state back from the anchor by re-running the batches
-        since it through the same compiled step, and check each re-run step's recorded loss,
-        gradient norm and weight norms bit for bit against the original run's."""
+        """The tripping step's writes ran (host restore): put the pre-step state back from the
+        anchor by re-running the batches since it through the same compiled step, and check
+        each re-run step's recorded loss, gradient norm and weight norms bit for bit against
+        the original run's."""
         anchor, batches, history = self.anchor, list(self.since_anchor), self.history
         if anchor is None:
             return [
@@ -432,9 +441,11 @@ class Watched:
             ]
         from nantrace.replay.step import StateSnapshot, step_variables
 
-        # Everything the gated update did not write is already at its pre-step value (never
+        # Everything the step did not write under host restore is at its pre-step value (never
         # written, or restored in-graph): keep that value, whatever the re-run does to it.
-        kept = StateSnapshot.take([v for v in step_variables(self) if id(v) not in self._gated_ids])
+        kept = StateSnapshot.take(
+            [v for v in step_variables(self) if id(v) not in self._host_written]
+        )
         saved_history = history.state() if history is not None else None
         original = history.read() if history is not None else None
         detector_state = self.detector.state() if self.detector is not None else None
@@ -748,9 +759,9 @@ def watch(
     for the cause, percentiles for the clip norm). ``anchor_every`` takes a host copy of the
     state every N steps (0: never) so learning-rate and clipping fixes can be verified by
     replaying from before the blow-up; it costs one more copy of the state in host memory, and
-    it lets a compiled step gate its optimizer update in-graph instead of copying the state the
-    update writes every step (``anchor_every=0``: the copy; under XLA every trip is undone
-    from the anchor by re-running the steps since it; see ``docs/how-it-works.md``).
+    it lets a compiled step run exactly as written, nothing copied per step: a trip is undone
+    by restoring the anchor and re-running the steps since it (``anchor_every=0``: the state
+    the step writes is copied every step instead; see ``docs/how-it-works.md``).
     ``verify`` replays the top fixes after a trip (a few seconds) so the report can say which
     ones train; ``verify=False`` ranks them unchecked. ``log_dir`` writes that history and the
     reports as TensorBoard events, read from the ring buffers every 128 steps and after a trip

@@ -5,22 +5,23 @@ the loss (the tape's target), the gradients, the optimizer and every variable th
 
 Two ways to undo a step, chosen by :class:`nantrace.live.guard.Watched`:
 
-* **gated** (compiled steps with a host anchor, the default): the optimizer's update runs inside
-  ``tf.cond`` on one flag, "loss and gradients are finite" (from the sums of squares the global
-  gradient norm needs anyway), so a non-finite loss or gradient never reaches the weights and
-  the optimizer state: nothing to copy, nothing to restore. Variables written outside the update
-  (BatchNorm statistics, RNG state, metrics: small) keep a pre-step reference (copy-on-write).
-  The rare trip *after* a finite update (``optimizer_update``: the new weights are non-finite)
-  is flagged ``STATUS_COMMITTED``; the host then restores the anchor and re-runs the batches
-  since it (:meth:`nantrace.live.guard.Watched._restore_committed`).
-* **host restore** (a gated step compiled with XLA, split by
-  :meth:`nantrace.live.guard.Watched._run_compiled`): no gate and no copies; the user's step is its
-  own XLA function and the checks run after it, so every trip is ``STATUS_COMMITTED`` and undone
-  from the anchor.
-* **copy** (eager steps, ``anchor_every=0``, a state over the anchor budget, or a step nested
-  in another tf.function): before a variable's first write the sentinel keeps a reference to its
-  current value; TensorFlow then copies the buffer on write, so the pre-step value survives at
-  the cost of one copy of the state that the step writes; a trip assigns it back in-graph.
+* **host restore** (compiled steps with a host anchor, the default): no gate and no copies; the
+  step runs exactly as written (the update included) and the sentinel only reads what it needs:
+  one sum of squares per loss and gradient (the global gradient norm) and per written variable
+  after the update. Any trip is flagged ``STATUS_COMMITTED`` and undone by the host, which
+  restores the anchor and re-runs the batches since it
+  (:meth:`nantrace.live.guard.Watched._restore_committed`). Under XLA the step is also split
+  (:meth:`nantrace.live.guard.Watched._run_compiled`): the user's computation is its own XLA
+  function and the checks run after it. A gate (the update inside ``tf.cond`` on "loss and
+  gradients finite") was the default before: its ``tf.cond`` was measurably costly on short
+  steps (``python -m bench.parts floor``, ``gate`` vs ``flag``) and it delays every variable's
+  update until every gradient is known.
+* **copy** (eager steps, ``anchor_every=0``, a state over the anchor budget, a step with a
+  stateful random op that a re-run cannot reproduce, a step nested in another tf.function, or
+  one under tf.distribute): before a variable's first write the sentinel keeps a reference to
+  its current value; TensorFlow then copies the buffer on write, so the pre-step value
+  survives at the cost of one copy of the state that the step writes; a trip assigns it back
+  in-graph.
 
 Healthy steps are untouched either way: the user's ops run as written, the sentinel only reads.
 """
@@ -29,7 +30,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
 import tensorflow as tf
 
 from nantrace.compat import tf as _tf_compat
@@ -78,9 +78,8 @@ def replayable(graph: Any) -> bool:
     return not types & STATEFUL_RANDOM_OPS
 
 
-#: Status vector layout returned by a guarded step. STATUS_COMMITTED: the step tripped after
-#: a gated update was applied (or a gated variable was written again outside the gate), so the
-#: in-graph restore is not complete and the host must restore from its anchor.
+#: Status vector layout returned by a guarded step. STATUS_COMMITTED: the step tripped under
+#: host restore (its writes ran), so the host must restore from its anchor.
 STATUS_TRIPPED, STATUS_LOSS, STATUS_GRADIENTS, STATUS_VARIABLES, STATUS_COMMITTED = range(5)
 #: the early-warning bit mask (nantrace.live.early_warning): 0 unless a new warning fired.
 STATUS_WARNING = 5
@@ -161,7 +160,6 @@ class StepSentinel(hooks.StepObserver):
         known_variables: dict[int, tf.Variable],
         expect_optimizer: bool,
         history: Any = None,
-        gate: bool = False,
         check_gradients: bool = True,
         detector: Any = None,
         host_restore: bool = False,
@@ -172,35 +170,27 @@ class StepSentinel(hooks.StepObserver):
         self.outer_graph = _tf_compat.current_graph() if _tf_compat.inside_graph() else None
         self.known_variables = known_variables
         self.expect_optimizer = expect_optimizer
-        #: gate the optimizer's update on "loss and gradients finite" (see the module doc).
-        self.gate = gate
         #: False under XLA: any extra reader of a gradient changes what XLA fuses in the
         #: user's own update (weights then differ by ~1e-8); a non-finite gradient is still
         #: caught through the weights it makes non-finite.
         self.check_gradients = check_gradients
-        #: no gate and no pre-step copies: every trip is undone by the host from its anchor
-        #: (the split XLA step, ``Watched._run_compiled``); written variables count as gated.
+        #: no pre-step copies: every trip is undone by the host from its anchor (see the
+        #: module doc); False: copy mode.
         self.host_restore = host_restore
         self.targets: list[Any] = []
         self.gradients: list[Any] = []
         self.optimizers: list[Any] = []
         self.saved: dict[int, tuple[tf.Variable, tf.Tensor]] = {}
-        #: variables written inside a gated update: never copied, restored by the gate itself.
-        self.gated: set[int] = set()
-        #: a gated variable was written again outside the gate: only the host can restore it.
-        self.late_write = False
-        #: one flag per gated update: True where the update was applied.
-        self.applied: list[tf.Tensor] = []
+        #: variables written under host restore: never copied, put back from the anchor.
+        self.host_written: set[int] = set()
         self.wrote_trainable = False
         self.uses_loss_scaling = False
-        #: False when the gated step turned out not to be replayable (see STATEFUL_RANDOM_OPS):
+        #: False when the step turned out not to be replayable (see STATEFUL_RANDOM_OPS):
         #: the caller should re-trace it in copy mode.
         self.replayable = True
-        self._gating = 0
-        self._apply_variables: list[Any] = []
         self._squares: dict[int, tf.Tensor] = {}
         self._sums: dict[tuple[int, ...], tf.Tensor] = {}
-        #: (loss, gradient) finite flags, per (losses, gradients) tensor ids: the gate's are
+        #: (loss, gradient) finite flags, per (losses, gradients) tensor ids: computed once
         #: reused by finalize when nothing was differentiated after the update.
         self._flags: dict[tuple[int, ...], tuple[tf.Tensor, tf.Tensor]] = {}
         #: id of each tf.data iterator argument -> its flat position (set by the guard), and
@@ -226,44 +216,6 @@ class StepSentinel(hooks.StepObserver):
             self.optimizers.append(optimizer)
         if type(optimizer).__name__ == "LossScaleOptimizer":
             self.uses_loss_scaling = True
-        self._apply_variables = [v for v in variables if v is not None]
-
-    def run_apply(self, optimizer: Any, call: Any) -> Any:
-        """Apply the update only when the loss and gradients seen so far are finite."""
-        if not self.gate or self._gating:
-            return call()
-        if self.outer_graph is not None and _tf_compat.current_graph() is not self.outer_graph:
-            # inside the user's own tf.cond / while (``if step % k == 0: apply``): a flag made
-            # there cannot reach the status; the update runs as written, its writes copied
-            return call()
-        if not _tf_compat.is_default_strategy(tf.distribute.get_strategy()):
-            # under tf.distribute the update's all-reduce (a merge_call) cannot run inside a
-            # tf.cond branch: the update runs as written and its writes are copied (copy mode)
-            return call()
-        with hooks.suspended(self), _tf_compat.in_graph(self.outer_graph):
-            ok = tf.logical_and(*self._loss_grad_flags(self.losses(), self._gradient_tensors()))
-        if not getattr(optimizer, "built", True) and self._apply_variables:
-            # Build the slots outside the branch, as apply() would, so that their names (and
-            # everything else about them) are those of the unwatched step.
-            with keras.name_scope(optimizer.name, caller=optimizer):
-                optimizer.build(self._apply_variables)
-            optimizer.built = True
-        holder: list[Any] = []
-
-        def commit() -> tf.Tensor:
-            self._gating += 1
-            try:
-                holder.append(call())
-            finally:
-                self._gating -= 1
-            return tf.constant(True)
-
-        applied = tf.cond(ok, commit, lambda: tf.constant(False))
-        self.applied.append(applied)
-        result = holder[0] if holder else None
-        if isinstance(result, tf.Tensor) and not tf.executing_eagerly():
-            return None  # a tensor made inside the branch cannot leave it
-        return result
 
     def run_next(self, iterator: Any, call: Any) -> Any:
         """Record the batch: the replay must run on the very batch this step consumed."""
@@ -277,12 +229,10 @@ class StepSentinel(hooks.StepObserver):
         if variable.trainable:
             self.wrote_trainable = True
         key = id(variable)
-        if self._gating or self.host_restore:
-            self.gated.add(key)
+        if self.host_restore:
+            self.host_written.add(key)
             self.known_variables.setdefault(key, variable)
             return
-        if key in self.gated:
-            self.late_write = True
         self._save(variable)
 
     # -- building the guard ---------------------------------------------------------------
@@ -297,13 +247,13 @@ class StepSentinel(hooks.StepObserver):
     def save_known(self) -> None:
         """Keep pre-step values of variables earlier traces saw written (inner cached graphs).
 
-        A value nothing reads is dropped before the write, so the variables this trace's gated
-        update writes (whose saved value the restore does not use) are not copied."""
+        A value nothing reads is dropped before the write, so the variables this trace writes
+        under host restore (whose saved value no restore uses) are not copied."""
         for variable in list(self.known_variables.values()):
             self._save(variable)
 
     def _square(self, tensor: tf.Tensor) -> tf.Tensor:
-        """The tensor's sum of squares, computed once per trace (gate, check and history)."""
+        """The tensor's sum of squares, computed once per trace (check and history)."""
         key = id(tensor)
         if key not in self._squares:
             self._squares[key] = squared_norms([tensor])[0]
@@ -352,7 +302,7 @@ class StepSentinel(hooks.StepObserver):
         return [
             v
             for key, v in self.known_variables.items()
-            if (key in self.saved or key in self.gated)
+            if (key in self.saved or key in self.host_written)
             and key not in optimizer_owned
             and v.dtype.is_floating
         ]
@@ -432,7 +382,7 @@ class StepSentinel(hooks.StepObserver):
             restore_list = [
                 (variable, old)
                 for key, (variable, old) in self.saved.items()
-                if key not in self.gated
+                if key not in self.host_written
             ]
 
             def restore() -> tf.Tensor:
@@ -442,23 +392,14 @@ class StepSentinel(hooks.StepObserver):
 
             if restore_list:
                 tf.cond(tripped, restore, lambda: tf.constant(False))
-            if (self.gate or self.host_restore) and not tf.executing_eagerly():
+            if self.host_restore and not tf.executing_eagerly():
                 self.replayable = replayable(tf.compat.v1.get_default_graph())
-            if self.late_write or self.host_restore:
-                committed = tripped
-            elif self.applied:
-                any_applied = (
-                    self.applied[0]
-                    if len(self.applied) == 1
-                    else tf.reduce_any(tf.stack(self.applied))
-                )
-                committed = tf.logical_and(tripped, any_applied)
-            else:
-                committed = tf.constant(False)
+            # host restore: the step's writes ran, the host undoes them from its anchor
+            committed = tripped if self.host_restore else tf.constant(False)
             vars_bad = tf.logical_not(vars_ok)
-            if self.host_restore:  # no gate: the update of a non-finite loss's step ran, and
-                # its non-finite weights follow from the loss (the report names the loss)
-                vars_bad = tf.logical_and(vars_bad, loss_ok)
+            if self.host_restore:  # the update of a non-finite loss's or gradient's
+                # step ran, and its non-finite weights follow from them (the report names those)
+                vars_bad = tf.logical_and(vars_bad, tf.logical_and(loss_ok, grads_ok))
             flags = tf.cast(
                 tf.stack(
                     [
