@@ -62,6 +62,7 @@ def one_run(size: str, variant: str, steps: int, verify: bool) -> dict[str, Any]
     import tensorflow as tf
 
     import nantrace
+    from bench.overhead import guard_mode
     from bench.workloads import make_train_step
 
     keras.utils.set_random_seed(0)
@@ -115,7 +116,7 @@ def one_run(size: str, variant: str, steps: int, verify: bool) -> dict[str, Any]
     }
     if variant != "watch":
         return out
-    out["guard_mode"] = "gated" if step.gated else "copy"
+    out["guard_mode"] = guard_mode(step)
     out["anchor_mb"] = (
         sum(a.nbytes for _, a in step.anchor.values) / 2**20 if step.anchor is not None else 0.0
     )

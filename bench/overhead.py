@@ -94,6 +94,13 @@ def _batch_tensors(entries: Any) -> dict[int, Any]:
     return found
 
 
+def guard_mode(watched: Any) -> str:
+    """How the watched step undoes a trip: "host restore" (from the anchor), or "copy"."""
+    if getattr(watched, "gated", False) and getattr(watched, "host_restore", False):
+        return "host restore"
+    return "copy"
+
+
 def watch_memory(watched: Any, model: Any, optimizer: Any, batch: Any) -> dict[str, Any]:
     """What the watch keeps alive, COMPUTED from sizes (not measured with an allocator).
 
@@ -103,9 +110,10 @@ def watch_memory(watched: Any, model: Any, optimizer: Any, batch: Any) -> dict[s
     * ``anchor_bytes`` (if the guard keeps one): a host copy of the state, kept permanently.
     * ``batch_refs_*``: batches the guard keeps references to (for replay / verification).
     """
-    gated = getattr(watched, "_gated_ids", set()) if getattr(watched, "gated", False) else set()
-    # gated variables are written only inside the gated update: never copied
-    saved = [v for k, v in getattr(watched, "known_variables", {}).items() if k not in gated]
+    anchored = getattr(watched, "gated", False)
+    restored = getattr(watched, "_host_written", set()) if anchored else set()
+    # variables written under host restore are never copied (the anchor re-run puts them back)
+    saved = [v for k, v in getattr(watched, "known_variables", {}).items() if k not in restored]
     trainable = sum(_nbytes(v) for v in model.trainable_variables)
     opt_bytes = sum(_nbytes(v) for v in optimizer.variables)
     held = sum(_nbytes(v) for v in saved)
@@ -195,7 +203,7 @@ def measure_watch(
         "watch_vs_plain": compare(a, b),
         "watch_steps_run": watched.step,
         "jit_compile": wl.jit_compile,
-        "guard_mode": "gated" if getattr(watched, "gated", False) else "copy",
+        "guard_mode": guard_mode(watched),
         "watch_memory": watch_memory(watched, wl.model, wl.optimizer, wl.batches[0]),
         "anchor": time_anchor(watched),
     }

@@ -219,3 +219,55 @@ def test_kept_tensor_batches_are_kept_by_reference_and_counted():
     for args, pair in zip(kept, batches, strict=True):
         assert all(a is b for a, b in zip(args, pair, strict=True))
     assert step._since_anchor_bytes == 3 * (16 * 4 + 16 * 1) * 4
+
+
+@pytest.mark.parametrize("budget", [0.0, 1e9], ids=["gated", "host-restore"])
+def test_slow_steps_are_gated_and_fast_ones_restored_from_the_anchor(monkeypatch, budget):
+    """After its first healthy steps, a step whose re-run from the anchor would take longer
+    than RERUN_BUDGET_S is gated instead: a non-finite loss and gradient then never reach the
+    weights or Adam's slots (no re-run, no note); a fast step is undone by the re-run. The
+    same state either way, and training goes on."""
+    from nantrace.live import guard
+
+    monkeypatch.setattr(guard, "RERUN_BUDGET_S", budget)
+    model, optimizer = make_model()
+    step = nantrace.watch(tf.function(step_for(model, optimizer)), on_nan="warn", verify=False)
+    for i in range(guard.PACE_STEPS + 2):
+        step(*batch(i))
+    assert step.host_restore == (budget > 0)
+    before = state(model, optimizer)
+    x, y = batch(9)
+    y = tf.tensor_scatter_nd_update(y, [[2, 0]], [np.inf])
+    with pytest.warns(nantrace.NonFiniteWarning):
+        step(x, y)
+    for a, b in zip(before, state(model, optimizer), strict=True):
+        np.testing.assert_array_equal(a, b)
+    report = step.reports[0]
+    assert report.trip.loss and not report.trip.variables
+    undone = [n for n in report.notes if n.startswith("optimizer update undone")]
+    assert len(undone) == (budget > 0) and all("NOT" not in n for n in undone)
+    step(*batch(10))
+    assert step.trips == 1
+    assert int(optimizer.iterations.numpy()) == guard.PACE_STEPS + 3
+
+
+def test_gated_update_trip_is_undone_exactly_from_the_anchor(monkeypatch):
+    """Gated, a trip after a finite update (optimizer_update) is still re-run from the anchor."""
+    from nantrace.live import guard
+
+    monkeypatch.setattr(guard, "RERUN_BUDGET_S", 0.0)
+    model, optimizer = make_model()
+    step = nantrace.watch(tf.function(step_for(model, optimizer)), verify=False)
+    for i in range(guard.PACE_STEPS + 2):
+        step(*batch(i))
+    assert not step.host_restore
+    optimizer.learning_rate.assign(1e40)
+    before = state(model, optimizer)
+    with pytest.raises(nantrace.NonFiniteError) as caught:
+        step(*batch(9))
+    report = caught.value.report
+    assert report.origin.kind == "optimizer_update"
+    for a, b in zip(before, state(model, optimizer), strict=True):
+        np.testing.assert_array_equal(a, b)
+    note = next(n for n in report.notes if n.startswith("optimizer update undone"))
+    assert "bit-identical to the original run" in note and "NOT" not in note

@@ -59,7 +59,7 @@ def test_raise_replays_the_consumed_batch_and_leaves_the_iterator_alone():
     np.testing.assert_array_equal(left[0], x[(BAD_BATCH + 1) * 8 : (BAD_BATCH + 2) * 8])
 
 
-@pytest.mark.parametrize("anchor_every", [50, 0], ids=["gated", "copy-mode"])
+@pytest.mark.parametrize("anchor_every", [50, 0], ids=["host-restore", "copy-mode"])
 def test_warn_skips_one_batch_and_the_user_sees_all_five(anchor_every):
     """Five batches, five calls: the fifth call still gets a batch (nantrace took none), the
     iterator is then exhausted, and the model trained on the four healthy batches exactly as an

@@ -141,7 +141,7 @@ def gan_step(generator, discriminator, g_opt, d_opt):
     return step
 
 
-@pytest.mark.parametrize("anchor_every", [50, 0], ids=["gated", "copy-mode"])
+@pytest.mark.parametrize("anchor_every", [50, 0], ids=["host-restore", "copy-mode"])
 def test_gan_nan_in_discriminator_loss(anchor_every):
     """Real samples far out saturate the discriminator's sigmoid to exactly 0: log(0) in the
     discriminator's loss. The origin is that Log in the loss phase, both optimizers are seen,

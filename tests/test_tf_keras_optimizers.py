@@ -78,11 +78,12 @@ def test_update_overflow_names_the_learning_rate_and_variable(make_optimizer):
     assert "SGD" in report.cause.summary
 
 
-@pytest.mark.parametrize("anchor_every", [0, 50], ids=["copy-mode", "gated"])
+@pytest.mark.parametrize("anchor_every", [0, 50], ids=["copy-mode", "host-restore"])
 def test_legacy_adam_fused_update_is_restored(anchor_every):
     """Legacy Adam's fused ResourceApplyAdam writes the weights and both slots with no
     tf.Variable method. A NaN batch after a healthy step: in copy mode the update runs and
-    writes NaN everywhere, and all of it (slots included) is put back; gated, it never runs."""
+    writes NaN everywhere, and all of it (slots included) is put back, from the copies or (host
+    restore) from the anchor re-run."""
     model = make_model()
     optimizer = tf_keras.optimizers.legacy.Adam(learning_rate=1e-3)
 

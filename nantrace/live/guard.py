@@ -15,6 +15,7 @@ import functools
 import inspect
 import os
 import sys
+import time
 import types
 import warnings
 import weakref
@@ -44,6 +45,11 @@ from nantrace.report.records import Report, Trip
 ON_NAN_MODES = ("raise", "warn", "stop")
 #: Steps between two host snapshots used to verify learning-rate and clipping fixes.
 ANCHOR_EVERY = 50
+#: A trip under host restore re-runs the steps since the anchor (up to ANCHOR_EVERY): a step
+#: slower than RERUN_BUDGET_S / anchor_every seconds (over its first PACE_STEPS healthy steps)
+#: is gated instead, so a report never waits more than about this long for the re-run.
+RERUN_BUDGET_S = 2.0
+PACE_STEPS = 3
 #: Re-anchor early once the batches kept since the anchor pass this many bytes (or a quarter
 #: of the state, whichever is larger): the guard's default budget is the anchor (one copy of
 #: the state) plus at most max(256 MiB, state / 4) of kept batches (docs/how-it-works.md).
@@ -151,9 +157,12 @@ class Watched:
         self.gated = self.compiled and self.anchor_every > 0
         #: with an anchor, the step runs exactly as the unwatched one and every trip is undone
         #: by restoring the anchor and re-running the batches since it (see
-        #: nantrace.live.sentinel); False under tf.distribute, where each replica's writes are
-        #: copied in-graph instead (one host cannot re-run the replicas' collectives).
+        #: nantrace.live.sentinel). False: the update is gated in-graph instead, for a step too
+        #: slow to re-run (RERUN_BUDGET_S, decided after its first healthy steps), and under
+        #: tf.distribute (one host cannot re-run the replicas' collectives; they are copied).
         self.host_restore = True
+        #: wall seconds of the first healthy steps, until the choice above is made.
+        self._paces: list[float] | None = [] if self.gated and not self.jit_compile else None
         self._nested = False
         self._copy_mode_wanted = False
         #: variables any trace wrote under host restore (the only ones the anchor re-run
@@ -219,6 +228,7 @@ class Watched:
             check_gradients=not self.jit_compile,
             detector=self.detector,
             host_restore=host_restore,
+            gate=self.gated and not self._nested,
         )
         if not host_restore:
             sentinel.save_known()
@@ -267,10 +277,12 @@ class Watched:
                 self._step_fn = self._make_step_fn()
             self._use_copy_mode_if_wanted()
             self._take_anchor()
+        began = time.perf_counter()
         outputs, status, consumed = self._step_fn(*args, **kwargs)
         args, kwargs = iterators.substitute(args, kwargs, consumed)
         self._use_copy_mode_if_wanted()
         flags = status.numpy()
+        seconds = time.perf_counter() - began
         step = self.step
         self.step += 1
         if flags[STATUS_TRIPPED]:
@@ -291,6 +303,8 @@ class Watched:
             kept, size = _kept_batch(args, kwargs)
             self.recent.append(kept)
             self._advance_anchor(kept, size)
+            if self._paces is not None:
+                self._choose_restore(seconds)
             if self._tensorboard is not None and self.step % _flush_every() == 0:
                 self.flush_log()
             if flags[STATUS_WARNING]:
@@ -389,6 +403,21 @@ class Watched:
         if self._copy_mode_wanted and self.gated:
             self._copy_mode_wanted = False
             self.gated = False
+            self._step_fn = self._make_step_fn()
+
+    def _choose_restore(self, seconds: float) -> None:
+        """After PACE_STEPS healthy steps (the first, traced, not counted): a step so slow
+        that re-running ``anchor_every`` of them after a trip would take more than
+        RERUN_BUDGET_S gets the gated update instead of host restore (one re-trace)."""
+        paces = self._paces
+        assert paces is not None
+        paces.append(seconds)
+        if len(paces) <= PACE_STEPS:
+            return
+        self._paces = None
+        pace = min(paces[1:])
+        if self.host_restore and self.gated and pace * self.anchor_every > RERUN_BUDGET_S:
+            self.host_restore = False
             self._step_fn = self._make_step_fn()
 
     def _advance_anchor(self, batch: tuple[tuple, dict], size: int) -> None:

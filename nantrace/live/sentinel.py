@@ -3,19 +3,25 @@
 While the user's step is traced, :class:`StepSentinel` learns (through :mod:`nantrace.replay.hooks`)
 the loss (the tape's target), the gradients, the optimizer and every variable the step writes.
 
-Two ways to undo a step, chosen by :class:`nantrace.live.guard.Watched`:
+Three ways to undo a step, chosen by :class:`nantrace.live.guard.Watched`:
 
-* **host restore** (compiled steps with a host anchor, the default): no gate and no copies; the
-  step runs exactly as written (the update included) and the sentinel only reads what it needs:
-  one sum of squares per loss and gradient (the global gradient norm) and per written variable
-  after the update. Any trip is flagged ``STATUS_COMMITTED`` and undone by the host, which
-  restores the anchor and re-runs the batches since it
+* **host restore** (compiled steps with a host anchor whose steps are short, the default): no
+  gate and no copies; the step runs exactly as written (the update included) and the sentinel
+  only reads what it needs: one sum of squares per loss and gradient (the global gradient norm)
+  and per written variable after the update. Any trip is flagged ``STATUS_COMMITTED`` and undone
+  by the host, which restores the anchor and re-runs the batches since it
   (:meth:`nantrace.live.guard.Watched._restore_committed`). Under XLA the step is also split
   (:meth:`nantrace.live.guard.Watched._run_compiled`): the user's computation is its own XLA
-  function and the checks run after it. A gate (the update inside ``tf.cond`` on "loss and
-  gradients finite") was the default before: its ``tf.cond`` was measurably costly on short
-  steps (``python -m bench.parts floor``, ``gate`` vs ``flag``) and it delays every variable's
-  update until every gradient is known.
+  function and the checks run after it.
+* **gated** (the same, for steps so slow that re-running ``anchor_every`` of them would take
+  more than ``nantrace.live.guard.RERUN_BUDGET_S``): the optimizer's update runs inside
+  ``tf.cond`` on one flag, "loss and gradients are finite", so a non-finite loss or gradient
+  never reaches the weights and the optimizer state: nothing to copy, nothing to re-run.
+  Variables written outside the update (BatchNorm statistics, RNG state, metrics: small) keep a
+  pre-step reference (copy-on-write). Only the rare trip *after* a finite update
+  (``optimizer_update``) is ``STATUS_COMMITTED`` and re-run from the anchor. The ``tf.cond`` is
+  measurably costly on short steps (``python -m bench.parts floor``, ``gate`` vs ``flag``) and
+  makes every variable's update wait for every gradient: that is why short steps are not gated.
 * **copy** (eager steps, ``anchor_every=0``, a state over the anchor budget, a step with a
   stateful random op that a re-run cannot reproduce, a step nested in another tf.function, or
   one under tf.distribute): before a variable's first write the sentinel keeps a reference to
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import keras
 import tensorflow as tf
 
 from nantrace.compat import tf as _tf_compat
@@ -78,8 +85,9 @@ def replayable(graph: Any) -> bool:
     return not types & STATEFUL_RANDOM_OPS
 
 
-#: Status vector layout returned by a guarded step. STATUS_COMMITTED: the step tripped under
-#: host restore (its writes ran), so the host must restore from its anchor.
+#: Status vector layout returned by a guarded step. STATUS_COMMITTED: the step tripped and
+#: writes the in-graph restore cannot undo ran (host restore, or a gated update applied), so
+#: the host must restore from its anchor.
 STATUS_TRIPPED, STATUS_LOSS, STATUS_GRADIENTS, STATUS_VARIABLES, STATUS_COMMITTED = range(5)
 #: the early-warning bit mask (nantrace.live.early_warning): 0 unless a new warning fired.
 STATUS_WARNING = 5
@@ -163,6 +171,7 @@ class StepSentinel(hooks.StepObserver):
         check_gradients: bool = True,
         detector: Any = None,
         host_restore: bool = False,
+        gate: bool = False,
     ) -> None:
         self.history = history
         #: the early-warning detectors (nantrace.live.early_warning.EarlyWarning), or None.
@@ -175,19 +184,28 @@ class StepSentinel(hooks.StepObserver):
         #: caught through the weights it makes non-finite.
         self.check_gradients = check_gradients
         #: no pre-step copies: every trip is undone by the host from its anchor (see the
-        #: module doc); False: copy mode.
+        #: module doc).
         self.host_restore = host_restore
+        #: gate the optimizer's update on "loss and gradients finite" (see the module doc).
+        self.gate = gate and not host_restore
         self.targets: list[Any] = []
         self.gradients: list[Any] = []
         self.optimizers: list[Any] = []
         self.saved: dict[int, tuple[tf.Variable, tf.Tensor]] = {}
-        #: variables written under host restore: never copied, put back from the anchor.
+        #: variables never copied, put back from the anchor when a trip needs it: written
+        #: under host restore, or inside the gated update.
         self.host_written: set[int] = set()
+        #: a gated variable was written again outside the gate: only the host can restore it.
+        self.late_write = False
+        #: one flag per gated update: True where the update was applied.
+        self.applied: list[tf.Tensor] = []
         self.wrote_trainable = False
         self.uses_loss_scaling = False
         #: False when the step turned out not to be replayable (see STATEFUL_RANDOM_OPS):
         #: the caller should re-trace it in copy mode.
         self.replayable = True
+        self._gating = 0
+        self._apply_variables: list[Any] = []
         self._squares: dict[int, tf.Tensor] = {}
         self._sums: dict[tuple[int, ...], tf.Tensor] = {}
         #: (loss, gradient) finite flags, per (losses, gradients) tensor ids: computed once
@@ -216,6 +234,44 @@ class StepSentinel(hooks.StepObserver):
             self.optimizers.append(optimizer)
         if type(optimizer).__name__ == "LossScaleOptimizer":
             self.uses_loss_scaling = True
+        self._apply_variables = [v for v in variables if v is not None]
+
+    def run_apply(self, optimizer: Any, call: Any) -> Any:
+        """Apply the update only when the loss and gradients seen so far are finite."""
+        if not self.gate or self._gating:
+            return call()
+        if self.outer_graph is not None and _tf_compat.current_graph() is not self.outer_graph:
+            # inside the user's own tf.cond / while (``if step % k == 0: apply``): a flag made
+            # there cannot reach the status; the update runs as written, its writes copied
+            return call()
+        if not _tf_compat.is_default_strategy(tf.distribute.get_strategy()):
+            # under tf.distribute the update's all-reduce (a merge_call) cannot run inside a
+            # tf.cond branch: the update runs as written and its writes are copied (copy mode)
+            return call()
+        with hooks.suspended(self), _tf_compat.in_graph(self.outer_graph):
+            ok = tf.logical_and(*self._loss_grad_flags(self.losses(), self._gradient_tensors()))
+        if not getattr(optimizer, "built", True) and self._apply_variables:
+            # Build the slots outside the branch, as apply() would, so that their names (and
+            # everything else about them) are those of the unwatched step.
+            with keras.name_scope(optimizer.name, caller=optimizer):
+                optimizer.build(self._apply_variables)
+            optimizer.built = True
+        holder: list[Any] = []
+
+        def commit() -> tf.Tensor:
+            self._gating += 1
+            try:
+                holder.append(call())
+            finally:
+                self._gating -= 1
+            return tf.constant(True)
+
+        applied = tf.cond(ok, commit, lambda: tf.constant(False))
+        self.applied.append(applied)
+        result = holder[0] if holder else None
+        if isinstance(result, tf.Tensor) and not tf.executing_eagerly():
+            return None  # a tensor made inside the branch cannot leave it
+        return result
 
     def run_next(self, iterator: Any, call: Any) -> Any:
         """Record the batch: the replay must run on the very batch this step consumed."""
@@ -229,10 +285,12 @@ class StepSentinel(hooks.StepObserver):
         if variable.trainable:
             self.wrote_trainable = True
         key = id(variable)
-        if self.host_restore:
+        if self._gating or self.host_restore:
             self.host_written.add(key)
             self.known_variables.setdefault(key, variable)
             return
+        if key in self.host_written:
+            self.late_write = True
         self._save(variable)
 
     # -- building the guard ---------------------------------------------------------------
@@ -392,10 +450,20 @@ class StepSentinel(hooks.StepObserver):
 
             if restore_list:
                 tf.cond(tripped, restore, lambda: tf.constant(False))
-            if self.host_restore and not tf.executing_eagerly():
+            if (self.gate or self.host_restore) and not tf.executing_eagerly():
                 self.replayable = replayable(tf.compat.v1.get_default_graph())
-            # host restore: the step's writes ran, the host undoes them from its anchor
-            committed = tripped if self.host_restore else tf.constant(False)
+            if self.late_write or self.host_restore:
+                # the step's writes ran: the host undoes them from its anchor
+                committed = tripped
+            elif self.applied:  # gated: only a trip after an applied (finite) update
+                any_applied = (
+                    self.applied[0]
+                    if len(self.applied) == 1
+                    else tf.reduce_any(tf.stack(self.applied))
+                )
+                committed = tf.logical_and(tripped, any_applied)
+            else:
+                committed = tf.constant(False)
             vars_bad = tf.logical_not(vars_ok)
             if self.host_restore:  # the update of a non-finite loss's or gradient's
                 # step ran, and its non-finite weights follow from them (the report names those)
