@@ -95,10 +95,11 @@ def _batch_tensors(entries: Any) -> dict[int, Any]:
 
 
 def guard_mode(watched: Any) -> str:
-    """How the watched step undoes a trip: "host restore" (from the anchor), or "copy"."""
-    if getattr(watched, "gated", False) and getattr(watched, "host_restore", False):
-        return "host restore"
-    return "copy"
+    """How the watched step undoes a trip: "host restore" (from the anchor), "gated" (the
+    update in-graph, a slow step) or "copy" (see nantrace.live.sentinel)."""
+    if not getattr(watched, "gated", False):
+        return "copy"
+    return "host restore" if getattr(watched, "host_restore", False) else "gated"
 
 
 def watch_memory(watched: Any, model: Any, optimizer: Any, batch: Any) -> dict[str, Any]:
