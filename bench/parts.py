@@ -51,23 +51,37 @@ from bench.workloads import build_workload, make_train_step  # noqa: E402
 XLA_VARIANTS = ("plain", "plain2", "loss_only", "gate", "weights", "split")
 
 
+def _loss_and_pairs(wl: Any, x: Any, y: Any) -> tuple[Any, list, list]:
+    """Inside a traced step: the workload's loss, its gradients and the (gradient, variable)
+    pairs for the update."""
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        loss = wl.loss_fn(y, wl.model(x, training=True))
+    grads = tape.gradient(loss, wl.model.trainable_variables)
+    return loss, grads, list(zip(grads, wl.model.trainable_variables, strict=True))
+
+
+def _gated_apply(optimizer: Any, pairs: list, ok: Any) -> Any:
+    """The update inside ``tf.cond`` on ``ok``, as a gated guard builds it; True if applied."""
+    import tensorflow as tf
+
+    def commit() -> Any:
+        optimizer.apply_gradients(pairs)
+        return tf.constant(True)
+
+    return tf.cond(ok, commit, lambda: tf.constant(False))
+
+
 def xla_step(wl: Any, variant: str) -> Any:
     import tensorflow as tf
 
-    model, optimizer, loss_fn = wl.model, wl.optimizer, wl.loss_fn
+    model, optimizer = wl.model, wl.optimizer
 
     def step(x: Any, y: Any) -> Any:
-        with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
-        grads = tape.gradient(loss, model.trainable_variables)
-        pairs = list(zip(grads, model.trainable_variables, strict=True))
+        loss, _, pairs = _loss_and_pairs(wl, x, y)
         if variant == "gate":
-
-            def commit() -> Any:
-                optimizer.apply_gradients(pairs)
-                return tf.constant(True)
-
-            tf.cond(tf.math.is_finite(loss), commit, lambda: tf.constant(False))
+            _gated_apply(optimizer, pairs, tf.math.is_finite(loss))
         else:
             optimizer.apply_gradients(pairs)
         extra = tf.constant(0.0)
@@ -131,13 +145,10 @@ def floor_step(wl: Any, variant: str) -> Any:
     that, like ``nantrace.watch``, reads the step's flag on the host after every step."""
     import tensorflow as tf
 
-    model, optimizer, loss_fn = wl.model, wl.optimizer, wl.loss_fn
+    model, optimizer = wl.model, wl.optimizer
 
     def step(x: Any, y: Any) -> Any:
-        with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
-        grads = tape.gradient(loss, model.trainable_variables)
-        pairs = list(zip(grads, model.trainable_variables, strict=True))
+        loss, grads, pairs = _loss_and_pairs(wl, x, y)
         if variant in ("plain", "plain2"):
             optimizer.apply_gradients(pairs)
             return loss, tf.constant(True)
@@ -147,12 +158,7 @@ def floor_step(wl: Any, variant: str) -> Any:
             optimizer.apply_gradients(pairs)
             applied = tf.constant(True)
         else:
-
-            def commit() -> Any:
-                optimizer.apply_gradients(pairs)
-                return tf.constant(True)
-
-            applied = tf.cond(ok, commit, lambda: tf.constant(False))
+            applied = _gated_apply(optimizer, pairs, ok)
         if variant.endswith("+weights"):
             with tf.control_dependencies([applied]):
                 weights = [

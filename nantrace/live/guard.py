@@ -489,6 +489,8 @@ class Watched:
         if detector_state is not None:
             self.detector.set_state(detector_state)  # type: ignore[union-attr]
         where = f"restored from the anchor {len(batches)} step(s) back by re-running them"
+        if not batches:
+            return ["optimizer update undone: restored from the anchor taken just before the step"]
         if history is None or saved_history is None or original is None:
             note = f"{where}; not checked (history=False)"
         else:
