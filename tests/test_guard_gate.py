@@ -271,3 +271,27 @@ def test_gated_update_trip_is_undone_exactly_from_the_anchor(monkeypatch):
         np.testing.assert_array_equal(a, b)
     note = next(n for n in report.notes if n.startswith("optimizer update undone"))
     assert "bit-identical to the original run" in note and "NOT" not in note
+
+
+def test_training_goes_on_from_a_new_anchor_after_a_restored_trip():
+    """Under warn, the state a host restore put back is anchored: the next trip re-runs only
+    the steps since the first one, and is still restored exactly."""
+    model, optimizer = make_model()
+    step = nantrace.watch(tf.function(step_for(model, optimizer)), on_nan="warn", verify=False)
+    for i in range(4):
+        step(*batch(i))
+    x, y = batch(4)
+    bad_y = tf.tensor_scatter_nd_update(y, [[2, 0]], [np.inf])
+    with pytest.warns(nantrace.NonFiniteWarning):
+        step(x, bad_y)
+    assert not step.since_anchor  # anchored at the restored pre-step state
+    for i in range(5, 7):
+        step(*batch(i))
+    before = state(model, optimizer)
+    with pytest.warns(nantrace.NonFiniteWarning):
+        step(x, bad_y)
+    for a, b in zip(before, state(model, optimizer), strict=True):
+        np.testing.assert_array_equal(a, b)
+    notes = [n for r in step.reports for n in r.notes if n.startswith("optimizer update undone")]
+    assert "4 step(s) back" in notes[0] and "2 step(s) back" in notes[1]
+    assert all("NOT" not in n for n in notes)

@@ -299,6 +299,10 @@ class Watched:
                 self._on_trip(trip, args, kwargs, notes)
             finally:
                 self.flush_log()  # the rows up to the trip and its report, even when it raises
+            if flags[STATUS_COMMITTED] and self.anchor is not None and self.since_anchor:
+                # training goes on (warn) from the pre-step state just restored: anchor it,
+                # so the next trip re-runs only the steps after this one
+                self._take_anchor()
         else:
             kept, size = _kept_batch(args, kwargs)
             self.recent.append(kept)
