@@ -174,3 +174,21 @@ def test_watch_model_guards_fit_and_stays_transparent_when_healthy():
 def test_bad_on_nan():
     with pytest.raises(nantrace.NantraceError, match="on_nan must be one of"):
         NanTraceCallback(on_nan="panic")
+
+
+@pytest.mark.parametrize("budget", [0.0, 1e9], ids=["gated", "host-restore"])
+def test_fit_step_gated_after_its_first_steps(monkeypatch, budget):
+    """model.fit's step, re-traced gated after its first healthy steps when its re-run would be
+    too slow (forced here through RERUN_BUDGET_S), still names the NaN row; gated, the loss
+    trip needs no re-run from the anchor, restored from the anchor it says so."""
+    from nantrace.live import guard
+
+    monkeypatch.setattr(guard, "RERUN_BUDGET_S", budget)
+    keras.utils.set_random_seed(0)
+    model = sequential(keras.layers.Dense(8, activation="relu"))
+    model.compile(optimizer="adam", loss="mse")
+    report = fit_report(model, *regression_data(n=256, nan_row=200))
+    assert report.origin.kind == "input_data"
+    assert report.origin.rows == (200 - 192,) and report.trip.step == 6
+    undone = [n for n in report.notes if n.startswith("optimizer update undone")]
+    assert len(undone) == (budget > 0)
