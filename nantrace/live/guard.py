@@ -423,6 +423,8 @@ class Watched:
         if self.host_restore and self.gated and pace * self.anchor_every > RERUN_BUDGET_S:
             self.host_restore = False
             self._step_fn = self._make_step_fn()
+            # re-runs go through the step that recorded the history they are checked against
+            self._take_anchor()
 
     def _advance_anchor(self, batch: tuple[tuple, dict], size: int) -> None:
         """After a healthy step: keep the batch (``size`` bytes); re-anchor every
