@@ -165,8 +165,8 @@ class Watched:
         self._paces: list[float] | None = [] if self.gated and not self.jit_compile else None
         self._nested = False
         self._copy_mode_wanted = False
-        #: variables any trace wrote under host restore (the only ones the anchor re-run
-        #: has to put back).
+        #: variables any trace wrote under host restore or inside the gate (the only ones the
+        #: anchor re-run has to put back).
         self._host_written: set[int] = set()
         self._reader: tuple[list[tf.Variable], Any] | None = None
         self._reader_key: tuple[int, int, int] | None = None
