@@ -29,7 +29,7 @@ Three ways to undo a step, chosen by :class:`nantrace.live.guard.Watched`:
   survives at the cost of one copy of the state that the step writes; a trip assigns it back
   in-graph.
 
-Healthy steps are untouched either way: the user's ops run as written, the sentinel only reads.
+Healthy steps are untouched every way: the user's ops run as written, the sentinel only reads.
 """
 
 from __future__ import annotations
@@ -208,7 +208,7 @@ class StepSentinel(hooks.StepObserver):
         self._apply_variables: list[Any] = []
         self._squares: dict[int, tf.Tensor] = {}
         self._sums: dict[tuple[int, ...], tf.Tensor] = {}
-        #: (loss, gradient) finite flags, per (losses, gradients) tensor ids: computed once
+        #: (loss, gradient) finite flags, per (losses, gradients) tensor ids: the gate's are
         #: reused by finalize when nothing was differentiated after the update.
         self._flags: dict[tuple[int, ...], tuple[tf.Tensor, tf.Tensor]] = {}
         #: id of each tf.data iterator argument -> its flat position (set by the guard), and
