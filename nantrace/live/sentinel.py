@@ -29,7 +29,7 @@ Three ways to undo a step, chosen by :class:`nantrace.live.guard.Watched`:
   survives at the cost of one copy of the state that the step writes; a trip assigns it back
   in-graph.
 
-Healthy steps are untouched every way: the user's ops run as written, the sentinel only reads.
+Healthy steps are untouched in every mode: the user's ops run as written, the sentinel only reads.
 """
 
 from __future__ import annotations
