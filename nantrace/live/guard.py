@@ -464,8 +464,8 @@ class Watched:
 
     # -- after a trip -------------------------------------------------------------------------
     def _restore_committed(self) -> list[str]:
-        """The tripping step's writes ran (host restore): put the pre-step state back from the
-        anchor by re-running the batches since it through the same compiled step, and check
+        """The tripping step's writes ran (host restore, or a gated update that was applied):
+        put the pre-step state back from the anchor by re-running the batches since it through the same compiled step, and check
         each re-run step's recorded loss, gradient norm and weight norms bit for bit against
         the original run's."""
         anchor, batches, history = self.anchor, list(self.since_anchor), self.history
