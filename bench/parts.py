@@ -6,6 +6,7 @@ Run from the repository root::
     python -m bench.parts profile --workload mlp            # op self time, watch - plain
     python -m bench.parts modes --workload mlp-xla          # gated vs copy-mode guard
     python -m bench.parts floor --workload mlp --rounds 30  # the cheapest guards, hand-written
+    python -m bench.parts detectors --workload attention    # the detectors' update alone
 
 ``xla``: the same compiled (``jit_compile=True``) train step built five ways and timed
 interleaved (bench.timing): ``plain``, ``plain2`` (a second identical plain step: the noise
@@ -31,6 +32,12 @@ flag also gates the update in a ``tf.cond``: the cheapest known exact guard, as 
 ``nantrace.watch(early_warning="off")`` and ``nantrace.watch``. What the hand-written guards cost is the floor any in-graph guard of that
 kind pays on this machine.
 
+``detectors``: what one step of the early-warning detectors costs inside a graph, as separate
+TensorFlow ops (what a ``tf.distribute`` replica runs) and as the one XLA cluster every other
+step runs: 500 updates in a ``tf.while_loop`` (an empty loop body timed beside them is
+subtracted), for as many checked variables as the workload has; median over rounds of the
+per-update wall and CPU time.
+
 ``profile``: plain vs ``nantrace.watch`` on the same workload (``tf.function``, not XLA), 40
 steps each under the TF profiler; prints op self time per step, watch - plain, by op type.
 """
@@ -41,6 +48,7 @@ import argparse
 import os
 import statistics
 import sys
+import time
 from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -218,6 +226,71 @@ def _print_ratios(title: str, variants: list[Variant]) -> None:
         )
 
 
+DETECTOR_UPDATES = 500
+
+
+def run_detectors(workload: str, rounds: int) -> None:
+    import numpy as np
+    import tensorflow as tf
+
+    from nantrace.live.early_warning import EarlyWarning
+
+    wl = build_workload(workload)
+    names = tuple(v.name for v in wl.model.trainable_variables)
+    kernels = tuple(len(v.shape) >= 2 for v in wl.model.trainable_variables)
+    rng = np.random.default_rng(0)
+    losses = tf.constant(1.0 + 0.01 * rng.standard_normal(64), tf.float32)
+    grads = tf.constant(4.0 + 0.1 * rng.standard_normal(64), tf.float32)
+    weights = tf.constant(1.0 + 0.01 * rng.random((64, len(names))), tf.float32)
+
+    def looped(update: Any) -> Any:
+        @tf.function
+        def loop() -> Any:
+            def body(i: Any, total: Any) -> Any:
+                j = i % 64
+                args = (losses[j], grads[j], list(tf.unstack(weights[j])))
+                bits = update(*args) if update else tf.cast(args[0] > 0.0, tf.int32)
+                return i + 1, total + bits
+
+            return tf.while_loop(
+                lambda i, _: i < DETECTOR_UPDATES, body, (tf.constant(0), tf.constant(0))
+            )[1]
+
+        return loop
+
+    separate, compiled = EarlyWarning(), EarlyWarning()
+    separate._create(names, kernels)
+    compiled._create(names, kernels)
+    healthy = tf.constant(True)
+    fused = compiled._fused(names, kernels, False)
+    loops = {
+        "empty loop": looped(None),
+        "separate ops": looped(
+            lambda *a: separate._update(*a, names, kernels, None, tf.constant(True))
+        ),
+        "one XLA cluster": looped(lambda *a: fused(*a, healthy)),
+    }
+    for loop in loops.values():
+        loop()
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in loops}
+    for _ in range(rounds):
+        for name, loop in loops.items():
+            cpu, start = time.process_time(), time.perf_counter()
+            loop().numpy()
+            wall = (time.perf_counter() - start) / DETECTOR_UPDATES
+            times[name].append((wall, (time.process_time() - cpu) / DETECTOR_UPDATES))
+    empty = [statistics.median(t[k] for t in times["empty loop"]) for k in (0, 1)]
+    print(
+        f"{workload}: {len(names)} checked variables, {rounds} rounds of {DETECTOR_UPDATES} "
+        f"updates, load average {os.getloadavg()}"
+    )
+    print("| detectors' update | wall µs per update | CPU µs per update |")
+    print("|---|---|---|")
+    for name in ("separate ops", "one XLA cluster"):
+        wall, cpu = (statistics.median(t[k] for t in times[name]) - empty[k] for k in (0, 1))
+        print(f"| {name} | {wall * 1e6:.1f} | {cpu * 1e6:.1f} |")
+
+
 def run_profile(workload: str) -> None:
     import tensorflow as tf
 
@@ -241,7 +314,7 @@ def run_profile(workload: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.parts", description=__doc__)
-    parser.add_argument("what", choices=("xla", "modes", "floor", "profile"))
+    parser.add_argument("what", choices=("xla", "modes", "floor", "detectors", "profile"))
     parser.add_argument("--workload", default="mlp", help="mlp, cnn, lstm or attention")
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args(argv)
@@ -251,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         run_modes(args.workload, args.rounds)
     elif args.what == "floor":
         run_floor(args.workload, args.rounds)
+    elif args.what == "detectors":
+        run_detectors(args.workload, args.rounds)
     else:
         run_profile(args.workload)
     return 0
