@@ -248,7 +248,7 @@ def run_detectors(workload: str, rounds: int) -> None:
         def loop() -> Any:
             def body(i: Any, total: Any) -> Any:
                 j = i % 64
-                args = (losses[j], grads[j], list(tf.unstack(weights[j])))
+                args = (losses[j], grads[j], weights[j])
                 bits = update(*args) if update else tf.cast(args[0] > 0.0, tf.int32)
                 return i + 1, total + bits
 

@@ -32,7 +32,7 @@ def feed(detector, grad_norm, loss=1.0, kernel_norm=1.0, healthy=True, half=None
     bits = detector.update(
         tf.constant(loss, tf.float32),
         tf.constant(grad_norm**2, tf.float32),
-        [tf.constant(kernel_norm**2, tf.float32), tf.constant(0.01, tf.float32)],
+        tf.constant([kernel_norm**2, 0.01], tf.float32),
         NAMES,
         KERNELS,
         None if half is None else tf.constant(half, tf.float32),
@@ -186,7 +186,7 @@ def test_the_compiled_update_fires_as_the_separate_ops_do(half):
         args = (
             tf.constant(loss, tf.float32),
             tf.constant(g * g, tf.float32),
-            [tf.constant(kernel**2, tf.float32), tf.constant(0.01, tf.float32)],
+            tf.constant([kernel**2, 0.01], tf.float32),
             NAMES,
             KERNELS,
             tf.constant(100.0 * (1.2**t if grows else 1.0), tf.float32) if half else None,

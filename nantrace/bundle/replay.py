@@ -503,10 +503,10 @@ def _refill_history(
         for name in columns:
             index = by_new_name.get(name)
             value = history["weight_norm"][row, index] if index is not None else np.nan
-            squares.append(tf.constant(float(value) ** 2, tf.float32))
+            squares.append(float(value) ** 2)
         watched.history.record(
             tf.constant(float(history["loss"][row]), tf.float32),
             tf.constant(float(history["grad_norm"][row]) ** 2, tf.float32),
-            squares,
+            tf.constant(squares, tf.float32, shape=[len(squares)]),
             columns,
         )

@@ -192,7 +192,7 @@ class EarlyWarning:
         self,
         loss: tf.Tensor,
         grad_sq: tf.Tensor,
-        weight_sq: list[tf.Tensor],
+        weight_sq: tf.Tensor,
         names: tuple[str, ...],
         kernels: tuple[bool, ...],
         half_max: tf.Tensor | None,
@@ -205,14 +205,14 @@ class EarlyWarning:
         if not tf.distribute.has_strategy():
             fused = self._fused(names, kernels, half_max is not None)
             half = () if half_max is None else (half_max,)
-            return fused(loss, grad_sq, list(weight_sq), *half, healthy)
+            return fused(loss, grad_sq, weight_sq, *half, healthy)
         # under tf.distribute the replicas write the state through the strategy, which a
         # compiled cluster cannot host: separate ops (traced once for an eager step: ~150
         # small ops run one by one would cost milliseconds)
         if tf.executing_eagerly():
             if self._eager is None:
                 self._eager = tf.function(self._update)
-            return self._eager(loss, grad_sq, list(weight_sq), names, kernels, half_max, healthy)
+            return self._eager(loss, grad_sq, weight_sq, names, kernels, half_max, healthy)
         return self._update(loss, grad_sq, weight_sq, names, kernels, half_max, healthy)
 
     def _fused(self, names: tuple[str, ...], kernels: tuple[bool, ...], half: bool) -> Any:
@@ -239,7 +239,7 @@ class EarlyWarning:
         self,
         loss: tf.Tensor,
         grad_sq: tf.Tensor,
-        weight_sq: list[tf.Tensor],
+        weight_sq: tf.Tensor,
         names: tuple[str, ...],
         kernels: tuple[bool, ...],
         half_max: tf.Tensor | None,
@@ -253,8 +253,8 @@ class EarlyWarning:
         base, dev, over_n, prev, onset, *back = tf.unstack(state)
         n, loss_fast, armed, under, loss_peak = tf.unstack(scalars)
 
-        if names == self.names and weight_sq and width:
-            log_w = 0.5 * tf.math.log(tf.stack(weight_sq))
+        if names == self.names and width:
+            log_w = 0.5 * tf.math.log(weight_sq)
             change = tf.abs(log_w - prev[2 : 2 + width])
             # an unchanged norm (a skipped or frozen step) says nothing about the update size
             log_ratio = tf.where(change > 0.0, tf.math.log(change), nan)

@@ -88,18 +88,18 @@ class History:
         self,
         loss: tf.Tensor,
         grad_sq: tf.Tensor,
-        weight_sq: list[tf.Tensor],
+        weight_sq: tf.Tensor,
         names: tuple[str, ...],
     ) -> None:
-        """Write one step (in-graph). Squared norms in, norms stored."""
+        """Write one step (in-graph). Squared norms in (``weight_sq``: a vector, one per name),
+        norms stored."""
         if self._count is None:
             self._create(names)
         index = tf.reshape(self._count % self.capacity, [1, 1])
         self._loss.scatter_nd_update(index, tf.reshape(tf.cast(loss, tf.float32), [1]))
         self._grad.scatter_nd_update(index, tf.reshape(tf.sqrt(grad_sq), [1]))
-        if names == self.names and weight_sq:
-            row = tf.sqrt(tf.stack(weight_sq))
-            self._weights.scatter_nd_update(index, tf.reshape(row, [1, -1]))
+        if names == self.names and names:
+            self._weights.scatter_nd_update(index, tf.reshape(tf.sqrt(weight_sq), [1, -1]))
         self._count.assign_add(1)
 
     def state(self) -> tuple[np.ndarray, ...] | None:
