@@ -25,9 +25,11 @@ its recent peak's excess): after one outlier batch the updates can stay large, o
 tens of steps while the loss comes back. One episode warns once: after a warning nothing warns
 again until no channel has been over for ``REARM`` steps.
 
-All of it is one read and one write of two small ``tf.Variable`` s and about 130 small
-element-wise ops on vectors of ``3 + 2 x variables`` floats; the result (a bit per signal that
-fired) is one more int of the step's status vector: no extra host sync.
+All of it is one read and one write of two small ``tf.Variable`` s and about 150 small
+element-wise ops on vectors of ``3 + 2 x variables`` floats, compiled into one XLA cluster (as
+separate ops only under ``tf.distribute``, whose replicas write the state through the strategy);
+the result (a bit per signal that fired) is one more int of the step's status vector: no extra
+host sync.
 """
 
 from __future__ import annotations
