@@ -201,6 +201,25 @@ def test_the_compiled_update_fires_as_the_separate_ops_do(half):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
+def test_without_xla_the_detectors_run_as_separate_ops(monkeypatch):
+    from nantrace.compat import tf as compat
+
+    monkeypatch.setattr(compat, "xla_compiles", lambda: False)
+    rng = np.random.default_rng(0)
+    detector = EarlyWarning()
+    fired = [
+        step
+        for step in range(80)
+        if feed(
+            detector,
+            noisy(rng) * (1.5 ** (step - 40) if step >= 40 else 1.0),
+            loss=1.0 + (0.2 * (step - 40) if step >= 40 else 0.0),
+        )
+    ]
+    assert len(fired) == 1 and 48 <= fired[0] <= 54, fired
+    assert not detector._compiled  # no XLA function was made
+
+
 # -- the cause rules ----------------------------------------------------------------------------
 def _signal(signal_id, variable=None):
     return Signal(signal_id, f"{signal_id} summary", 20.0, 10.0, 1.0, 4, variable)

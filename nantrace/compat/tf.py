@@ -13,6 +13,7 @@ What we rely on, and why:
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -233,6 +234,18 @@ def as_tf_variable(variable: Any) -> tf.Variable | None:
 def is_default_strategy(strategy: Any) -> bool:
     """True when no tf.distribute strategy is in use (the default, single-device one)."""
     return strategy is None or type(strategy).__name__ == "_DefaultDistributionStrategy"
+
+
+@functools.cache
+def xla_compiles() -> bool:
+    """Whether this TensorFlow build compiles a ``jit_compile=True`` function on the default
+    device (not every build or device plugin can); probed once per process, eagerly."""
+    try:
+        with tf.init_scope():
+            probe = tf.function(lambda x: x * 2.0 + 1.0, jit_compile=True, autograph=False)
+            return bool(probe(tf.constant(1.0)).numpy() == 3.0)
+    except Exception:  # any failure means "no": the caller falls back to plain ops
+        return False
 
 
 def replica_values(value: Any) -> tuple[Any, ...] | None:

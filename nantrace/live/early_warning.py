@@ -42,6 +42,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from nantrace.compat import tf as _tf_compat
 from nantrace.report.warning_records import SIGNALS, Signal
 
 EARLY_WARNING_MODES = ("warn", "raise", "off")
@@ -204,13 +205,13 @@ class EarlyWarning:
         fired a new warning (bit i: ``SIGNALS[i]``), 0 on almost every step."""
         if self._channels is None:
             self._create(names, kernels)
-        if not tf.distribute.has_strategy():
+        if not tf.distribute.has_strategy() and _tf_compat.xla_compiles():
             fused = self._fused(names, kernels, half_max is not None)
             half = () if half_max is None else (half_max,)
             return fused(loss, grad_sq, weight_sq, *half, healthy)
         # under tf.distribute the replicas write the state through the strategy, which a
-        # compiled cluster cannot host: separate ops (traced once for an eager step: ~150
-        # small ops run one by one would cost milliseconds)
+        # compiled cluster cannot host (and a build without XLA has none): separate ops
+        # (traced once for an eager step: ~150 small ops run one by one would cost milliseconds)
         if tf.executing_eagerly():
             if self._eager is None:
                 self._eager = tf.function(self._update)
