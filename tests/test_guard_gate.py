@@ -155,6 +155,31 @@ def test_trips_of_every_origin_are_restored_exactly(jit):
     assert origins[1].kind == "input_data" and origins[1].rows == (3,)
 
 
+@pytest.mark.parametrize("jit", [False, True], ids=["graph", "xla"])
+def test_the_anchor_keeps_its_values_while_the_steps_write_the_variables(jit):
+    """The anchor's arrays share the variables' buffers when taken (no host copy): the steps'
+    writes, plain updates and XLA's alike, must leave them as they were read."""
+    from nantrace.compat.tf import as_tf_variable
+
+    model, optimizer = make_model()
+    before = {id(as_tf_variable(v)): v.numpy().copy() for v in model.variables}
+    step = nantrace.watch(tf.function(step_for(model, optimizer), jit_compile=jit), verify=False)
+    for i in range(4):
+        step(*batch(i))
+    assert len(step.since_anchor) == 4  # still the anchor taken before step 0
+    kept = {id(variable): value for variable, value in step.anchor.values}
+    assert before.keys() <= kept.keys()
+    for key, value in before.items():
+        np.testing.assert_array_equal(kept[key], value)
+        assert not kept[key].flags.writeable
+    moved = [
+        v
+        for v in model.trainable_variables
+        if not np.array_equal(v.numpy(), before[id(as_tf_variable(v))])
+    ]
+    assert len(moved) == len(model.trainable_variables)  # every weight did move since
+
+
 def test_state_over_the_anchor_budget_is_guarded_by_copy(monkeypatch):
     """No host anchor for a state over ANCHOR_MAX_BYTES: copy mode, still exact."""
     from nantrace.live import guard

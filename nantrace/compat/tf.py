@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework import op_callbacks as _op_callbacks
 from tensorflow.python.ops import resource_variable_ops as _rvo
@@ -234,6 +235,17 @@ def as_tf_variable(variable: Any) -> tf.Variable | None:
 def is_default_strategy(strategy: Any) -> bool:
     """True when no tf.distribute strategy is in use (the default, single-device one)."""
     return strategy is None or type(strategy).__name__ == "_DefaultDistributionStrategy"
+
+
+def host_view(tensor: Any) -> Any:
+    """The tensor's value as a read-only NumPy array that shares its buffer where TensorFlow
+    can (a CPU tensor), else a host copy. ``numpy()`` copies: ``_numpy()`` is the array it
+    copies from. Safe to keep: a variable whose buffer a kept view still references is copied
+    on its next write (TensorFlow's copy-on-write), so the view keeps the value as read."""
+    value = tensor._numpy() if hasattr(tensor, "_numpy") else tensor.numpy()
+    if isinstance(value, np.ndarray):
+        value.flags.writeable = False
+    return value
 
 
 @functools.cache

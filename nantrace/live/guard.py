@@ -454,9 +454,10 @@ class Watched:
                 self._use_copy_mode_if_wanted()
             return
         # One call reads every variable (not one eager op each: a few ms on a short step's
-        # budget); the arrays share the buffers, which TF copies on their next write.
+        # budget); the arrays share the buffers (no copy now: TensorFlow copies a variable on
+        # its next write), so the old anchor and the new one are never two copies at once.
         self.anchor = StateSnapshot(
-            [(v, value.numpy()) for v, value in zip(variables, reader(), strict=True)]
+            [(v, _tf_compat.host_view(value)) for v, value in zip(variables, reader(), strict=True)]
         )
         self._anchor_bytes = sum(value.nbytes for _, value in self.anchor.values)
         self.since_anchor = []
