@@ -13,7 +13,10 @@ watched run then trips on a batch with a NaN and is timed from the call to catch
 ``NonFiniteError`` (``verify=False``, and with fix verification where ``--verify-up-to`` allows).
 TensorFlow's CPU allocator keeps no statistics (``get_memory_info('CPU:0')`` reads 0), so the
 figures are process RSS: plain and watched differ by what the guard holds plus allocator noise.
-The table also gives the process's peak RSS after the report(s) (above the healthy peak only
+The extra resident memory after the healthy steps is also split into anonymous memory (the
+heap: the anchor, kept batches, graphs) and file-backed pages (code TensorFlow loads from its
+library on first use, e.g. the XLA compiler the early-warning detectors use: shared, not held
+by the guard). The table also gives the process's peak RSS after the report(s) (above the healthy peak only
 where building the report needed more) and what the report said (origin, cause, first fix and
 the number of ops the replay recorded), so a faster report can be checked to say the same.
 The first report of the process includes importing the diagnosis modules, as a user's does.
@@ -44,6 +47,18 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 def _rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _rss_parts_mb() -> dict[str, float]:
+    """Resident memory split as Linux reports it: anonymous (heap: tensors, copies) and
+    file-backed (pages of loaded code, e.g. the XLA compiler's part of TensorFlow's library)."""
+    parts = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(("RssAnon:", "RssFile:")):
+                key, value = line.split(":")
+                parts[key] = int(value.split()[0]) / 1024  # kB
+    return {"anon": parts.get("RssAnon", math.nan), "file": parts.get("RssFile", math.nan)}
 
 
 def _peak_mb() -> float:
@@ -109,6 +124,8 @@ def one_run(size: str, variant: str, steps: int, verify: bool) -> dict[str, Any]
         "rss_after_build_mb": rss_built,
         "rss_after_first_call_mb": rss_first,
         "rss_after_steps_mb": _rss_mb(),
+        "rss_after_steps_anon_mb": _rss_parts_mb()["anon"],
+        "rss_after_steps_file_mb": _rss_parts_mb()["file"],
         "peak_rss_healthy_mb": _peak_mb(),
         "first_call_s": first_s,
         "step_s_median": sorted(times)[len(times) // 2],
@@ -170,10 +187,11 @@ def render(results: dict[str, Any]) -> str:
         f"nantrace memory / time-to-report by model size, {results['date']}; load average "
         f"{results['load_average_start']} -> {results['load_average_end']}",
         "| params | state MB (weights+Adam) | guard | plain peak RSS MB | watch peak RSS MB | "
-        "extra MB (x state) | host anchor MB | plain step s | watch step s | "
+        "extra MB (x state) | extra after the steps, anon / file-backed MB | host anchor MB | "
+        "plain step s | watch step s | "
         "time to report s (no verify / verify) | peak RSS MB after the report(s) | "
         "report (origin / cause / first fix, ops) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for size, pair in results["sizes"].items():
         plain, watch = pair.get("plain", {}), pair.get("watch", {})
@@ -181,6 +199,10 @@ def render(results: dict[str, Any]) -> str:
             lines.append(f"| {size} | error: {plain.get('error') or watch.get('error')} |")
             continue
         extra = watch["peak_rss_healthy_mb"] - plain["peak_rss_healthy_mb"]
+        split = " / ".join(
+            f"{watch.get(f'rss_after_steps_{k}_mb', math.nan) - plain.get(f'rss_after_steps_{k}_mb', math.nan):+.0f}"
+            for k in ("anon", "file")
+        )
         trips = watch.get("trips", {})
         ttr = " / ".join(
             f"{trips[m]['time_to_report_s']:.1f}" if m in trips else "–"
@@ -189,7 +211,7 @@ def render(results: dict[str, Any]) -> str:
         lines.append(
             f"| {watch['params']:,} | {watch['state_mb']:.0f} | {watch['guard_mode']} | "
             f"{plain['peak_rss_healthy_mb']:.0f} | {watch['peak_rss_healthy_mb']:.0f} | "
-            f"{extra:+.0f} ({extra / watch['state_mb']:.2f}x) | {watch['anchor_mb']:.0f} | "
+            f"{extra:+.0f} ({extra / watch['state_mb']:.2f}x) | {split} | {watch['anchor_mb']:.0f} | "
             f"{plain['step_s_median']:.3f} | {watch['step_s_median']:.3f} | {ttr} | "
             f"{_trip_peak(trips)} | {_trip_report(trips)} |"
         )
