@@ -11,6 +11,8 @@ that run alone: an MLP 1024-h-h-10 (h chosen for the size), Adam, batch 64, 4 fi
 ``nantrace.watch`` (host anchor and kept batches included). Both run the same healthy steps; the
 watched run then trips on a batch with a NaN and is timed from the call to catching
 ``NonFiniteError`` (``verify=False``, and with fix verification where ``--verify-up-to`` allows).
+``watch-off`` is the watched run with ``early_warning="off"`` (healthy steps only): what the
+detectors, and the XLA compiler they load, add.
 TensorFlow's CPU allocator keeps no statistics (``get_memory_info('CPU:0')`` reads 0), so the
 figures are process RSS: plain and watched differ by what the guard holds plus allocator noise.
 The extra resident memory after the healthy steps is also split into anonymous memory (the
@@ -101,8 +103,10 @@ def one_run(size: str, variant: str, steps: int, verify: bool) -> dict[str, Any]
         for _ in range(4)
     ]
     step = tf.function(make_train_step(model, optimizer, loss_fn))
-    if variant == "watch":
-        step = nantrace.watch(step, verify=False)
+    if variant in ("watch", "watch-off"):
+        # watch-off: the same guard without the early-warning detectors (and so without XLA)
+        early_warning = "off" if variant == "watch-off" else "warn"
+        step = nantrace.watch(step, verify=False, early_warning=early_warning)
     rss_built = _rss_mb()
     start = time.perf_counter()
     step(*batches[0])  # trace + first step (watched: the anchor is taken before it)
@@ -187,11 +191,12 @@ def render(results: dict[str, Any]) -> str:
         f"nantrace memory / time-to-report by model size, {results['date']}; load average "
         f"{results['load_average_start']} -> {results['load_average_end']}",
         "| params | state MB (weights+Adam) | guard | plain peak RSS MB | watch peak RSS MB | "
-        "extra MB (x state) | extra after the steps, anon / file-backed MB | host anchor MB | "
+        "extra MB (x state) | extra after the steps, anon / file-backed MB | "
+        "early warning off: extra MB, after the steps anon / file-backed | host anchor MB | "
         "plain step s | watch step s | "
         "time to report s (no verify / verify) | peak RSS MB after the report(s) | "
         "report (origin / cause / first fix, ops) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for size, pair in results["sizes"].items():
         plain, watch = pair.get("plain", {}), pair.get("watch", {})
@@ -199,9 +204,13 @@ def render(results: dict[str, Any]) -> str:
             lines.append(f"| {size} | error: {plain.get('error') or watch.get('error')} |")
             continue
         extra = watch["peak_rss_healthy_mb"] - plain["peak_rss_healthy_mb"]
-        split = " / ".join(
-            f"{watch.get(f'rss_after_steps_{k}_mb', math.nan) - plain.get(f'rss_after_steps_{k}_mb', math.nan):+.0f}"
-            for k in ("anon", "file")
+        split = _split(watch, plain)
+        off = pair.get("watch-off", {})
+        without = (
+            f"{off['peak_rss_healthy_mb'] - plain['peak_rss_healthy_mb']:+.0f}, "
+            f"{_split(off, plain)}"
+            if "peak_rss_healthy_mb" in off
+            else "–"
         )
         trips = watch.get("trips", {})
         ttr = " / ".join(
@@ -211,11 +220,20 @@ def render(results: dict[str, Any]) -> str:
         lines.append(
             f"| {watch['params']:,} | {watch['state_mb']:.0f} | {watch['guard_mode']} | "
             f"{plain['peak_rss_healthy_mb']:.0f} | {watch['peak_rss_healthy_mb']:.0f} | "
-            f"{extra:+.0f} ({extra / watch['state_mb']:.2f}x) | {split} | {watch['anchor_mb']:.0f} | "
+            f"{extra:+.0f} ({extra / watch['state_mb']:.2f}x) | {split} | {without} | "
+            f"{watch['anchor_mb']:.0f} | "
             f"{plain['step_s_median']:.3f} | {watch['step_s_median']:.3f} | {ttr} | "
             f"{_trip_peak(trips)} | {_trip_report(trips)} |"
         )
     return "\n".join(lines)
+
+
+def _split(run: dict[str, Any], plain: dict[str, Any]) -> str:
+    """Extra anonymous / file-backed resident MB of ``run`` over ``plain`` after the steps."""
+    return " / ".join(
+        f"{run.get(f'rss_after_steps_{k}_mb', math.nan) - plain.get(f'rss_after_steps_{k}_mb', math.nan):+.0f}"
+        for k in ("anon", "file")
+    )
 
 
 def _trip_peak(trips: dict[str, Any]) -> str:
@@ -275,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     limit = SIZES[args.verify_up_to]
     for size in sizes:
         results["sizes"][size] = {}
-        for variant in ("plain", "watch"):
+        for variant in ("plain", "watch", "watch-off"):
             print(f"[{size}] {variant} ...", file=sys.stderr, flush=True)
             results["sizes"][size][variant] = run_subprocess(
                 size, variant, args.steps, variant == "watch" and SIZES[size] <= limit
