@@ -210,6 +210,10 @@ def measure_watch(
     }
 
 
+#: seconds of steps in one timed fit() call (see measure_fit)
+FIT_BLOCK_S = 3.0
+
+
 def measure_fit(rounds: int, target_block_s: float) -> dict[str, Any]:
     """Keras ``model.fit`` on the MLP: plain fit, ``nantrace.watch(model)`` and
     ``NanTraceCallback``, interleaved; one timed block = one ``fit`` call of one epoch."""
@@ -245,10 +249,13 @@ def measure_fit(rounds: int, target_block_s: float) -> dict[str, Any]:
 
         return run
 
-    # enough steps per fit call that fit's per-call set-up does not dominate
+    # enough steps per fit call that fit's per-call set-up does not dominate: it varies by
+    # ~0.3 s from one call to the next here (plain fit calls of 64 steps took 0.30 or 0.62 s),
+    # so a block is FIT_BLOCKS_S of steps (at most 1024), not the other workloads' target
     probe = tf.function(make_train_step(base.model, base.optimizer, base.loss_fn))
     warm_up(probe, base.batches)
-    steps = max(16, block_size(warm_up(probe, base.batches, 1), target_block_s, hi=64))
+    step_s = warm_up(probe, base.batches, 1)
+    steps = max(16, block_size(step_s, max(target_block_s, FIT_BLOCK_S), hi=1024))
     data = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch).repeat()
     variants = {
         "plain": fit_fn(base.model),
