@@ -27,7 +27,8 @@ again until no channel has been over for ``REARM`` steps.
 
 All of it is one read and one write of two small ``tf.Variable`` s and about 150 small
 element-wise ops on vectors of ``3 + 2 x variables`` floats, compiled into one XLA cluster (as
-separate ops only under ``tf.distribute``, whose replicas write the state through the strategy);
+separate ops only under ``tf.distribute``, whose replicas write the state through the strategy,
+or where XLA cannot compile);
 the result (a bit per signal that fired) is one more int of the step's status vector: no extra
 host sync.
 """
@@ -220,10 +221,11 @@ class EarlyWarning:
 
     def _fused(self, names: tuple[str, ...], kernels: tuple[bool, ...], half: bool) -> Any:
         """The update as one XLA cluster. As separate TensorFlow ops its ~150 element-wise ops
-        on a few floats each cost ~60 us a step on this CPU (the executor's per-op overhead,
-        ~5 % of a 1 ms step); fused, ~15 us (``python -m bench.parts detectors``). Costs one
-        XLA compile (~0.3 s) at the step's first call. Healthy steps are untouched: it only
-        reads the norms the guard already reduced and writes the detectors' own state."""
+        on a few floats cost 50-65 us a step on the 2-core test machine (the executor's per-op
+        overhead); fused, 14-16 us (``python -m bench.parts detectors``). The price: an XLA
+        compile at the step's first call (~0.25 s) and XLA's compiler in the process (~70 MB
+        resident, ``python -m bench.memory``). Healthy steps are untouched: it only reads the
+        norms the guard already reduced and writes the detectors' own state."""
         key = (names, kernels, half)
         if key not in self._compiled:
             if half:

@@ -111,7 +111,8 @@ def half_squares(tensors: list[tf.Tensor]) -> list[tf.Tensor]:
     """Half of each tensor's sum of squares as a float32 scalar (one fused kernel:
     ``l2_loss``). Half, not whole: finiteness reads the same from either, and the norms are
     doubled once, on the stacked vector, rather than by one more op per tensor (a step's graph
-    pays the executor's overhead per op: ~0.3 us each here, which shows on a 1 ms step).
+    pays the executor's overhead per op, a few tenths of a microsecond each: it shows on a
+    1-2 ms step).
     Doubling is exact in floating point, so the norms are bit for bit those of doubling each."""
     return [tf.cast(tf.nn.l2_loss(t), tf.float32) for t in tensors]
 
