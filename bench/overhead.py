@@ -251,7 +251,7 @@ def measure_fit(rounds: int, target_block_s: float) -> dict[str, Any]:
 
     # enough steps per fit call that fit's per-call set-up does not dominate: it varies by
     # ~0.3 s from one call to the next here (plain fit calls of 64 steps took 0.30 or 0.62 s),
-    # so a block is FIT_BLOCKS_S of steps (at most 1024), not the other workloads' target
+    # so a block is FIT_BLOCK_S of steps (at most 1024), not the other workloads' target
     probe = tf.function(make_train_step(base.model, base.optimizer, base.loss_fn))
     warm_up(probe, base.batches)
     step_s = warm_up(probe, base.batches, 1)
