@@ -7,6 +7,7 @@ Run from the repository root::
     python -m bench.parts modes --workload mlp-xla          # gated vs copy-mode guard
     python -m bench.parts floor --workload mlp --rounds 30  # the cheapest guards, hand-written
     python -m bench.parts detectors --workload attention    # the detectors' update alone
+    python -m bench.parts tail --workload attention --rounds 150  # the checks: one cluster?
 
 ``xla``: the same compiled (``jit_compile=True``) train step built five ways and timed
 interleaved (bench.timing): ``plain``, ``plain2`` (a second identical plain step: the noise
@@ -38,6 +39,13 @@ step runs: 500 updates in a ``tf.while_loop`` (an empty loop body timed beside t
 subtracted), for as many checked variables as the workload has; median over rounds of the
 per-update wall and CPU time; and the first call of one update (trace, plus the XLA compile for
 the cluster: a one-time cost of every watched step function).
+
+``tail``: the checks after the step (finite flags, history row, detectors, status) as one XLA
+cluster (``watch``, the default with early warning on) or as separate ops with the
+detectors' own cluster (``watch(separate tail)``: ``Watched.fuse_tail = False``, what
+verification's re-runs use), beside ``plain``, ``flag+weights`` and
+``watch(early_warning='off')`` (separate ops: one more XLA call would cost more than those ops).
+Whole-step differences of 2-4 % need ~150 rounds here to stand out of the noise.
 
 ``profile``: plain vs ``nantrace.watch`` on the same workload (``tf.function``, not XLA), 40
 steps each under the TF profiler; prints op self time per step, watch - plain, by op type.
@@ -207,6 +215,29 @@ def run_floor(workload: str, rounds: int) -> None:
     _print_ratios(f"{workload}, {rounds} rounds: the cheapest guards", variants)
 
 
+def run_tail(workload: str, rounds: int) -> None:
+    import nantrace
+
+    wl = build_workload(workload)
+    wl.optimizer.build(wl.model.trainable_variables)
+
+    def watched(fuse_tail: bool = True, **options: Any) -> Any:
+        step = nantrace.watch(
+            wl.compile(make_train_step(wl.model, wl.optimizer, wl.loss_fn)), **options
+        )
+        step.fuse_tail = fuse_tail
+        return step
+
+    variants = [Variant(name, floor_step(wl, name), 10) for name in ("plain", "flag+weights")]
+    variants.append(Variant("watch", watched(), 10))
+    variants.append(Variant("watch(separate tail)", watched(fuse_tail=False), 10))
+    variants.append(Variant("watch(early_warning='off')", watched(early_warning="off"), 10))
+    for variant in variants:
+        warm_up(variant.step, wl.batches)
+    interleave(variants, wl.batches, rounds)
+    _print_ratios(f"{workload}, {rounds} rounds: the checks after the step", variants)
+
+
 def _print_ratios(title: str, variants: list[Variant]) -> None:
     base = variants[0].times
     print(f"{title}, load average {os.getloadavg()}")
@@ -330,7 +361,7 @@ def run_profile(workload: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.parts", description=__doc__)
-    parser.add_argument("what", choices=("xla", "modes", "floor", "detectors", "profile"))
+    parser.add_argument("what", choices=("xla", "modes", "floor", "detectors", "tail", "profile"))
     parser.add_argument("--workload", default="mlp", help="mlp, cnn, lstm or attention")
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args(argv)
@@ -342,6 +373,8 @@ def main(argv: list[str] | None = None) -> int:
         run_floor(args.workload, args.rounds)
     elif args.what == "detectors":
         run_detectors(args.workload, args.rounds)
+    elif args.what == "tail":
+        run_tail(args.workload, args.rounds)
     else:
         run_profile(args.workload)
     return 0

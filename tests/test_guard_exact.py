@@ -41,7 +41,8 @@ class Pair(keras.layers.Layer):
     ids=["float32", "float16"],
 )
 @pytest.mark.parametrize("jit", [False, True], ids=["tf_function", "xla"])
-def test_finite_values_whose_squares_overflow_do_not_trip(dtype, scale, lr, jit):
+@pytest.mark.parametrize("early_warning", ["warn", "off"])
+def test_finite_values_whose_squares_overflow_do_not_trip(dtype, scale, lr, jit, early_warning):
     layer = Pair(scale, dtype)
     layer.build(None)
     optimizer = keras.optimizers.SGD(lr)
@@ -55,7 +56,8 @@ def test_finite_values_whose_squares_overflow_do_not_trip(dtype, scale, lr, jit)
         optimizer.apply_gradients(zip(grads, layer.trainable_variables, strict=True))
         return loss
 
-    step = nantrace.watch(train_step, verify=False, early_warning="off")
+    # "warn": the checks run as one XLA cluster with the detectors; "off": as separate ops
+    step = nantrace.watch(train_step, verify=False, early_warning=early_warning)
     for _ in range(4):
         loss = step(x)
     assert step.trips == 0 and not step.reports
@@ -64,3 +66,45 @@ def test_finite_values_whose_squares_overflow_do_not_trip(dtype, scale, lr, jit)
     small, big = (v.numpy().astype("float64") for v in (layer.small, layer.big))
     assert np.all(small < 1e-3) and np.all(np.isfinite(big))
     assert np.allclose(big, scale, rtol=1e-3)
+
+
+def _mlp_run(fuse_tail, jit):
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential(
+        [keras.Input((6,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(1)]
+    )
+    optimizer = keras.optimizers.Adam(1e-2)
+
+    @tf.function(jit_compile=jit)
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    step = nantrace.watch(train_step, on_nan="warn", verify=False)
+    step.fuse_tail = fuse_tail
+    rng = np.random.default_rng(0)
+    with pytest.warns(nantrace.NonFiniteWarning):
+        for i in range(40):
+            x = rng.normal(size=(8, 6)).astype("float32")
+            if i in (12, 30):
+                x[2, 1] = np.nan  # a bad batch: the step trips and is undone
+            step(tf.constant(x), tf.constant(rng.normal(size=(8, 1)).astype("float32")))
+    return step, [v.numpy() for v in model.variables]
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["tf_function", "xla"])
+def test_the_fused_checks_record_and_trip_as_the_separate_ops_do(jit):
+    """The checks after the step as one XLA cluster (with the detectors, the default) give
+    the same trips, history rows and weights as the same checks run as separate ops."""
+    fused, fused_weights = _mlp_run(True, jit)
+    separate, separate_weights = _mlp_run(False, jit)
+    assert fused.trips == separate.trips == 2
+    assert [r.trip.step for r in fused.reports] == [r.trip.step for r in separate.reports]
+    a, b = fused.history.read(), separate.history.read()
+    for field in ("loss", "grad_norm", "weight_norm"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+    for x, y in zip(fused_weights, separate_weights, strict=True):
+        np.testing.assert_array_equal(x, y)

@@ -204,8 +204,7 @@ class EarlyWarning:
     ) -> tf.Tensor:
         """Advance the detectors by one step; returns an int32 bit mask of the signals that
         fired a new warning (bit i: ``SIGNALS[i]``), 0 on almost every step."""
-        if self._channels is None:
-            self._create(names, kernels)
+        self.prepare(names, kernels)
         if not tf.distribute.has_strategy() and _tf_compat.xla_compiles():
             fused = self._fused(names, kernels, half_max is not None)
             half = () if half_max is None else (half_max,)
@@ -217,6 +216,26 @@ class EarlyWarning:
             if self._eager is None:
                 self._eager = tf.function(self._update)
             return self._eager(loss, grad_sq, weight_sq, names, kernels, half_max, healthy)
+        return self._update(loss, grad_sq, weight_sq, names, kernels, half_max, healthy)
+
+    def prepare(self, names: tuple[str, ...], kernels: tuple[bool, ...]) -> None:
+        """Create the detectors' state (once): before a caller's own compiled function runs
+        :meth:`update_ops`, since a variable cannot be created inside that function's trace."""
+        if self._channels is None:
+            self._create(names, kernels)
+
+    def update_ops(
+        self,
+        loss: tf.Tensor,
+        grad_sq: tf.Tensor,
+        weight_sq: tf.Tensor,
+        names: tuple[str, ...],
+        kernels: tuple[bool, ...],
+        half_max: tf.Tensor | None,
+        healthy: tf.Tensor,
+    ) -> tf.Tensor:
+        """:meth:`update` as ops in the graph being traced, for a caller that compiles them
+        into its own XLA cluster (the guard's fused tail); call :meth:`prepare` first."""
         return self._update(loss, grad_sq, weight_sq, names, kernels, half_max, healthy)
 
     def _fused(self, names: tuple[str, ...], kernels: tuple[bool, ...], half: bool) -> Any:

@@ -168,6 +168,10 @@ class Watched:
         #: variables any trace wrote under host restore or inside the gate (the only ones the
         #: anchor re-run has to put back).
         self._host_written: set[int] = set()
+        #: run the checks after the step as one XLA cluster where it can (see
+        #: nantrace.live.sentinel): a compile at the first call (0.1-0.4 s) that a long run
+        #: earns back; verification's short re-runs (``fresh_runner``) keep separate ops.
+        self.fuse_tail = True
         self._reader: tuple[list[tf.Variable], Any] | None = None
         self._reader_key: tuple[int, int, int] | None = None
         if self.compiled:
@@ -229,6 +233,7 @@ class Watched:
             detector=self.detector,
             host_restore=host_restore,
             gate=self.gated and not self._nested,
+            fuse_tail=self.fuse_tail,
         )
         if not host_restore:
             sentinel.save_known()
@@ -337,12 +342,14 @@ class Watched:
         """A new guard around the same step, model and optimizer, sharing no trace or history:
         what verification re-runs fixes on (see ``verify.StepRunner``). ``early_warning``:
         "warn" keeps the detectors in its graph (``run_checked`` then sets ``last_warning``)."""
-        return Watched(
+        runner = Watched(
             tf.function(self.python_fn),
             model=self.model,
             optimizer=self.optimizer,
             early_warning=early_warning,
         )
+        runner.fuse_tail = False  # a few steps: the XLA compile would not pay off
+        return runner
 
     @contextlib.contextmanager
     def own_runner(self) -> Iterator[Watched]:

@@ -84,6 +84,12 @@ class History:
             )
         self.names = names
 
+    def prepare(self, names: tuple[str, ...]) -> None:
+        """Create the ring buffers (once): before a caller's own compiled function records
+        into them, since a variable cannot be created inside that function's trace."""
+        if self._count is None:
+            self._create(names)
+
     def record(
         self,
         loss: tf.Tensor,
@@ -93,8 +99,7 @@ class History:
     ) -> None:
         """Write one step (in-graph). Squared norms in (``weight_sq``: a vector, one per name),
         norms stored."""
-        if self._count is None:
-            self._create(names)
+        self.prepare(names)
         index = tf.reshape(self._count % self.capacity, [1, 1])
         self._loss.scatter_nd_update(index, tf.reshape(tf.cast(loss, tf.float32), [1]))
         self._grad.scatter_nd_update(index, tf.reshape(tf.sqrt(grad_sq), [1]))

@@ -140,7 +140,19 @@ def all_finite(tensors: list[tf.Tensor], squares: Any = None) -> tf.Tensor:
     return tf.cond(cheap, lambda: tf.constant(True), exact)
 
 
-def finite_groups(groups: list[list[tf.Tensor]], sums: list[tf.Tensor | None]) -> list[tf.Tensor]:
+def _every_element_finite(tensors: list[tf.Tensor], flatten: bool) -> tf.Tensor:
+    """The exact check of a group of tensors; ``flatten``: as one concatenated vector, one
+    reduction instead of one per tensor (inside an XLA cluster each reduction is a kernel to
+    compile: with one per tensor, an attention block's guard compiled 1 s longer)."""
+    if flatten:
+        flat = tf.concat([tf.reshape(tf.cast(t, tf.float32), [-1]) for t in tensors], 0)
+        return tf.reduce_all(tf.math.is_finite(flat))
+    return tf.reduce_all(tf.stack([tf.reduce_all(tf.math.is_finite(t)) for t in tensors]))
+
+
+def finite_groups(
+    groups: list[list[tf.Tensor]], sums: list[tf.Tensor | None], flatten: bool = False
+) -> list[tf.Tensor]:
     """:func:`all_finite` of several groups of tensors with ONE ``tf.cond`` for all of them:
     ``sums[i]`` is group i's sum of squares (None for an empty group). The exact element-wise
     check of every group runs only when some sum is non-finite, which a healthy step never has;
@@ -152,10 +164,7 @@ def finite_groups(groups: list[list[tf.Tensor]], sums: list[tf.Tensor | None]) -
     every = cheap[0] if len(cheap) == 1 else tf.reduce_all(tf.stack(cheap))
 
     def exact() -> list[tf.Tensor]:
-        return [
-            tf.reduce_all(tf.stack([tf.reduce_all(tf.math.is_finite(t)) for t in groups[i]]))
-            for i in present
-        ]
+        return [_every_element_finite(groups[i], flatten) for i in present]
 
     flags = tf.cond(every, lambda: [tf.constant(True) for _ in present], exact)
     flags = flags if isinstance(flags, (list, tuple)) else [flags]
@@ -163,6 +172,33 @@ def finite_groups(groups: list[list[tf.Tensor]], sums: list[tf.Tensor | None]) -
     for i, flag in zip(present, flags, strict=True):
         out[i] = flag
     return out
+
+
+def _loss_mean(losses: list[tf.Tensor]) -> tf.Tensor:
+    """The history's loss: the sum of each loss tensor's mean (NaN when there is none)."""
+    if not losses:
+        return tf.constant(float("nan"))
+    return tf.add_n([tf.reduce_mean(tf.cast(t, tf.float32)) for t in losses])
+
+
+def _status(
+    tripped: tf.Tensor,
+    loss_ok: tf.Tensor,
+    grads_ok: tf.Tensor,
+    vars_ok: tf.Tensor,
+    committed: tf.Tensor,
+    warning: tf.Tensor,
+    host_restore: bool,
+) -> tf.Tensor:
+    """The status vector the host reads after each step (layout: ``STATUS_*``)."""
+    vars_bad = tf.logical_not(vars_ok)
+    if host_restore:  # the update of a non-finite loss's or gradient's step ran, and its
+        # non-finite weights follow from them (the report names those)
+        vars_bad = tf.logical_and(vars_bad, tf.logical_and(loss_ok, grads_ok))
+    flags = tf.stack(
+        [tripped, tf.logical_not(loss_ok), tf.logical_not(grads_ok), vars_bad, committed]
+    )
+    return tf.concat([tf.cast(flags, tf.int32), tf.reshape(warning, [1])], 0)
 
 
 class StepSentinel(hooks.StepObserver):
@@ -177,6 +213,7 @@ class StepSentinel(hooks.StepObserver):
         detector: Any = None,
         host_restore: bool = False,
         gate: bool = False,
+        fuse_tail: bool = True,
     ) -> None:
         self.history = history
         #: the early-warning detectors (nantrace.live.early_warning.EarlyWarning), or None.
@@ -193,6 +230,8 @@ class StepSentinel(hooks.StepObserver):
         self.host_restore = host_restore
         #: gate the optimizer's update on "loss and gradients finite" (see the module doc).
         self.gate = gate and not host_restore
+        #: allow the checks after the step as one XLA cluster (:meth:`_fused_tail`).
+        self.fuse_tail = fuse_tail
         self.targets: list[Any] = []
         self.gradients: list[Any] = []
         self.optimizers: list[Any] = []
@@ -404,21 +443,21 @@ class StepSentinel(hooks.StepObserver):
         with hooks.suspended(self):
             losses = self.losses()
             gradient_tensors = self._gradient_tensors()
-            loss_ok, grads_ok = self._loss_grad_flags(losses, gradient_tensors)
-            if self.uses_loss_scaling:
-                grads_ok = tf.logical_and(grads_ok, self._loss_scale_ok())
             checked = self._checked_variables()
             # value(): the read without read_value()'s extra Identity op
             values = [v.value() for v in checked]
             weight_halves = half_squares(values)
-            vars_ok = all_finite(values, weight_halves)
             names = tuple(v.name for v in checked)
+            if self._tail_compiles():
+                status = self._fused_tail(losses, gradient_tensors, checked, values, weight_halves)
+                self.replayable = replayable(tf.compat.v1.get_default_graph())
+                return status
+            loss_ok, grads_ok = self._loss_grad_flags(losses, gradient_tensors)
+            if self.uses_loss_scaling:
+                grads_ok = tf.logical_and(grads_ok, self._loss_scale_ok())
+            vars_ok = all_finite(values, weight_halves)
             if self.history is not None or self.detector is not None:
-                loss_mean = (
-                    tf.add_n([tf.reduce_mean(tf.cast(t, tf.float32)) for t in losses])
-                    if losses
-                    else tf.constant(float("nan"))
-                )
+                loss_mean = _loss_mean(losses)
                 grad_half = self._sum_of_squares(gradient_tensors)
                 grad_sq = 2.0 * grad_half if grad_half is not None else tf.constant(float("nan"))
                 # each checked variable's sum of squares, one vector
@@ -474,23 +513,105 @@ class StepSentinel(hooks.StepObserver):
                 committed = tf.logical_and(tripped, any_applied)
             else:
                 committed = tf.constant(False)
-            vars_bad = tf.logical_not(vars_ok)
-            if self.host_restore:  # the update of a non-finite loss's or gradient's
-                # step ran, and its non-finite weights follow from them (the report names those)
-                vars_bad = tf.logical_and(vars_bad, tf.logical_and(loss_ok, grads_ok))
-            flags = tf.cast(
-                tf.stack(
-                    [
-                        tripped,
-                        tf.logical_not(loss_ok),
-                        tf.logical_not(grads_ok),
-                        vars_bad,
-                        committed,
-                    ]
-                ),
-                tf.int32,
+            return _status(
+                tripped, loss_ok, grads_ok, vars_ok, committed, warning, self.host_restore
             )
-            return tf.concat([flags, tf.reshape(warning, [1])], 0)
+
+    def _tail_compiles(self) -> bool:
+        """Whether the checks after the step run as one XLA cluster (:meth:`_fused_tail`):
+        with the early-warning detectors (whose update is an XLA call anyway: without them
+        one call costs more than the ops it replaces, ``python -m bench.parts tail``), under
+        host restore (nothing is decided in-graph after the step, so nothing of the user's
+        computation waits on the cluster), outside tf.distribute (its replicas agree on a
+        trip with a collective, which no cluster can hold), where XLA compiles."""
+        return (
+            self.fuse_tail
+            and self.detector is not None
+            and self.host_restore
+            and self.strategy is None
+            and not tf.executing_eagerly()
+            and not tf.distribute.has_strategy()
+            and _tf_compat.xla_compiles()
+        )
+
+    def _fused_tail(
+        self,
+        losses: list[tf.Tensor],
+        grads: list[tf.Tensor],
+        checked: list[tf.Variable],
+        values: list[tf.Tensor],
+        weight_halves: list[tf.Tensor],
+    ) -> tf.Tensor:
+        """Everything after the sums of squares as ONE XLA cluster: the finite flags (with
+        the element-wise check in an XLA conditional, run only when a sum is non-finite),
+        the history's row, the detectors' update and the status vector. As separate ops
+        these are ~40-70 small ops and two ``tf.cond`` s whose switches wait on every
+        checked tensor: a few per cent of a 2-4 ms step on the 2-core test machine
+        (``python -m bench.parts floor``). The sums themselves stay outside, as TensorFlow's
+        multi-threaded reductions; the cluster only reads the tensors in the rare exact
+        check. Healthy steps are untouched: the cluster reads the step's tensors and writes
+        only the guard's own state."""
+        names = tuple(v.name for v in checked)
+        kernels = tuple(len(v.shape) >= 2 for v in checked)
+        history, detector = self.history, self.detector
+        loss_half = self._sum_of_squares(losses)
+        grad_half = self._sum_of_squares(grads)
+        scale_ok = self._loss_scale_ok()
+        half_max = self._half_max(losses, values) if detector is not None else None
+        loss_mean = _loss_mean(losses) if history is not None or detector is not None else None
+        if history is not None:
+            history.prepare(names)
+        if detector is not None:
+            detector.prepare(names, kernels)
+
+        def tail(
+            losses: list[tf.Tensor],
+            grads: list[tf.Tensor],
+            values: list[tf.Tensor],
+            loss_half: tf.Tensor | None,
+            grad_half: tf.Tensor | None,
+            halves: list[tf.Tensor],
+            loss_mean: tf.Tensor | None,
+            half_max: tf.Tensor | None,
+            scale_ok: tf.Tensor,
+        ) -> tf.Tensor:
+            weight_sum = (tf.add_n(halves) if len(halves) > 1 else halves[0]) if halves else None
+            loss_ok, grads_ok, vars_ok = finite_groups(
+                [losses, grads, values], [loss_half, grad_half, weight_sum], flatten=True
+            )
+            grads_ok = tf.logical_and(grads_ok, scale_ok)
+            tripped = tf.logical_not(tf.logical_and(loss_ok, tf.logical_and(grads_ok, vars_ok)))
+            warning = tf.constant(0)
+            if loss_mean is not None:
+                grad_sq = 2.0 * grad_half if grad_half is not None else tf.constant(float("nan"))
+                squares = 2.0 * tf.stack(halves) if halves else tf.zeros([0], tf.float32)
+                if history is not None:
+                    history.record(loss_mean, grad_sq, squares, names)
+                if detector is not None:
+                    warning = detector.update_ops(
+                        loss_mean,
+                        grad_sq,
+                        squares,
+                        names,
+                        kernels,
+                        half_max,
+                        tf.logical_not(tripped),
+                    )
+            # host restore: every trip is undone by the host (committed)
+            return _status(tripped, loss_ok, grads_ok, vars_ok, tripped, warning, host_restore=True)
+
+        compiled = tf.function(tail, jit_compile=True, autograph=False)
+        return compiled(
+            losses,
+            grads,
+            values,
+            loss_half,
+            grad_half,
+            weight_halves,
+            loss_mean,
+            half_max,
+            scale_ok,
+        )
 
     def _half_max(self, losses: list[tf.Tensor], values: list[tf.Tensor]) -> tf.Tensor | None:
         """Largest |x| of the float16 tensors the step shows (loss, gradients) and of its
