@@ -26,9 +26,11 @@ tens of steps while the loss comes back. One episode warns once: after a warning
 again until no channel has been over for ``REARM`` steps.
 
 All of it is one read and one write of two small ``tf.Variable`` s and about 150 small
-element-wise ops on vectors of ``3 + 2 x variables`` floats, compiled into one XLA cluster (as
-separate ops only under ``tf.distribute``, whose replicas write the state through the strategy,
-or where XLA cannot compile);
+element-wise ops on vectors of ``3 + 2 x variables`` floats, compiled into one XLA cluster: the
+guard's own, with its finite checks and history (``StepSentinel._fused_tail``), or the
+detectors' alone (``EarlyWarning._fused``: verification's re-runs); as separate ops only under
+``tf.distribute``, whose replicas write the state through the strategy, or where XLA cannot
+compile;
 the result (a bit per signal that fired) is one more int of the step's status vector: no extra
 host sync.
 """

@@ -12,7 +12,9 @@ Three ways to undo a step, chosen by :class:`nantrace.live.guard.Watched`:
   by the host, which restores the anchor and re-runs the batches since it
   (:meth:`nantrace.live.guard.Watched._restore_committed`). Under XLA the step is also split
   (:meth:`nantrace.live.guard.Watched._run_compiled`): the user's computation is its own XLA
-  function and the checks run after it.
+  function and the checks run after it. With the early-warning detectors, everything after the
+  sums of squares (flags, history, detectors, status) is one XLA cluster
+  (:meth:`StepSentinel._fused_tail`).
 * **gated** (the same, for steps so slow that re-running ``anchor_every`` of them would take
   more than ``nantrace.live.guard.RERUN_BUDGET_S``): the optimizer's update runs inside
   ``tf.cond`` on one flag, "loss and gradients are finite", so a non-finite loss or gradient
