@@ -226,19 +226,11 @@ class EarlyWarning:
         if self._channels is None:
             self._create(names, kernels)
 
-    def update_ops(
-        self,
-        loss: tf.Tensor,
-        grad_sq: tf.Tensor,
-        weight_sq: tf.Tensor,
-        names: tuple[str, ...],
-        kernels: tuple[bool, ...],
-        half_max: tf.Tensor | None,
-        healthy: tf.Tensor,
-    ) -> tf.Tensor:
-        """:meth:`update` as ops in the graph being traced, for a caller that compiles them
-        into its own XLA cluster (the guard's fused tail); call :meth:`prepare` first."""
-        return self._update(loss, grad_sq, weight_sq, names, kernels, half_max, healthy)
+    def update_ops(self, *args: Any) -> tf.Tensor:
+        """:meth:`update` (same arguments) as ops in the graph being traced, for a caller that
+        compiles them into its own XLA cluster (the guard's fused tail); call :meth:`prepare`
+        first."""
+        return self._update(*args)
 
     def _fused(self, names: tuple[str, ...], kernels: tuple[bool, ...], half: bool) -> Any:
         """The update as one XLA cluster. As separate TensorFlow ops its ~150 element-wise ops
