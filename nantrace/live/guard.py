@@ -169,8 +169,8 @@ class Watched:
         #: anchor re-run has to put back).
         self._host_written: set[int] = set()
         #: run the checks after the step as one XLA cluster where it can (see
-        #: nantrace.live.sentinel): a compile at the first call (0.1-0.4 s) that a long run
-        #: earns back; verification's short re-runs (``fresh_runner``) keep separate ops.
+        #: nantrace.live.sentinel): a compile at the first call that a long run earns back;
+        #: verification's short re-runs (``fresh_runner``) keep separate ops.
         self.fuse_tail = True
         self._reader: tuple[list[tf.Variable], Any] | None = None
         self._reader_key: tuple[int, int, int] | None = None

@@ -145,7 +145,7 @@ def all_finite(tensors: list[tf.Tensor], squares: Any = None) -> tf.Tensor:
 def _every_element_finite(tensors: list[tf.Tensor], flatten: bool) -> tf.Tensor:
     """The exact check of a group of tensors; ``flatten``: as one concatenated vector, one
     reduction instead of one per tensor (inside an XLA cluster each reduction is a kernel to
-    compile: with one per tensor, an attention block's guard compiled 1 s longer)."""
+    compile, and the compile is part of a watched step's first call)."""
     if flatten:
         flat = tf.concat([tf.reshape(tf.cast(t, tf.float32), [-1]) for t in tensors], 0)
         return tf.reduce_all(tf.math.is_finite(flat))
