@@ -134,7 +134,7 @@ def all_finite(tensors: list[tf.Tensor], squares: Any = None) -> tf.Tensor:
         squares = half_squares(tensors)
     elif callable(squares):
         squares = [squares(t) for t in tensors]
-    cheap = tf.math.is_finite(tf.add_n(squares) if len(squares) > 1 else squares[0])
+    cheap = tf.math.is_finite(_total(squares))
 
     def exact() -> tf.Tensor:
         return tf.reduce_all(tf.stack([tf.reduce_all(tf.math.is_finite(t)) for t in tensors]))
@@ -174,6 +174,25 @@ def finite_groups(
     for i, flag in zip(present, flags, strict=True):
         out[i] = flag
     return out
+
+
+def _total(halves: list[tf.Tensor]) -> tf.Tensor | None:
+    """The sum of several (half) sums of squares, None for none."""
+    if not halves:
+        return None
+    return halves[0] if len(halves) == 1 else tf.add_n(halves)
+
+
+def _norms(grad_half: tf.Tensor | None, halves: list[tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+    """What the history and detectors take: the gradients' sum of squares (NaN without
+    gradients) and each checked variable's, one vector (halves doubled once)."""
+    grad_sq = 2.0 * grad_half if grad_half is not None else tf.constant(float("nan"))
+    weight_sq = 2.0 * tf.stack(halves) if halves else tf.zeros([0], tf.float32)
+    return grad_sq, weight_sq
+
+
+def _tripped(loss_ok: tf.Tensor, grads_ok: tf.Tensor, vars_ok: tf.Tensor) -> tf.Tensor:
+    return tf.logical_not(tf.logical_and(loss_ok, tf.logical_and(grads_ok, vars_ok)))
 
 
 def _loss_mean(losses: list[tf.Tensor]) -> tf.Tensor:
@@ -369,8 +388,7 @@ class StepSentinel(hooks.StepObserver):
             return None
         key = tuple(id(t) for t in tensors)
         if key not in self._sums:
-            squares = [self._square(t) for t in tensors]
-            self._sums[key] = squares[0] if len(squares) == 1 else tf.add_n(squares)
+            self._sums[key] = _total([self._square(t) for t in tensors])
         return self._sums[key]
 
     def _loss_grad_flags(
@@ -450,8 +468,11 @@ class StepSentinel(hooks.StepObserver):
             values = [v.value() for v in checked]
             weight_halves = half_squares(values)
             names = tuple(v.name for v in checked)
+            kernels = tuple(len(v.shape) >= 2 for v in checked)
             if self._tail_compiles():
-                status = self._fused_tail(losses, gradient_tensors, checked, values, weight_halves)
+                status = self._fused_tail(
+                    losses, gradient_tensors, values, weight_halves, names, kernels
+                )
                 self.replayable = replayable(tf.compat.v1.get_default_graph())
                 return status
             loss_ok, grads_ok = self._loss_grad_flags(losses, gradient_tensors)
@@ -460,22 +481,19 @@ class StepSentinel(hooks.StepObserver):
             vars_ok = all_finite(values, weight_halves)
             if self.history is not None or self.detector is not None:
                 loss_mean = _loss_mean(losses)
-                grad_half = self._sum_of_squares(gradient_tensors)
-                grad_sq = 2.0 * grad_half if grad_half is not None else tf.constant(float("nan"))
-                # each checked variable's sum of squares, one vector
-                weight_squares = (
-                    2.0 * tf.stack(weight_halves) if weight_halves else tf.zeros([0], tf.float32)
+                grad_sq, weight_squares = _norms(
+                    self._sum_of_squares(gradient_tensors), weight_halves
                 )
             if self.history is not None:
                 self.history.record(loss_mean, grad_sq, weight_squares, names)
-            tripped = tf.logical_not(tf.logical_and(loss_ok, tf.logical_and(grads_ok, vars_ok)))
+            tripped = _tripped(loss_ok, grads_ok, vars_ok)
             warning = (
                 self.detector.update(
                     loss_mean,
                     grad_sq,
                     weight_squares,
                     names,
-                    tuple(len(v.shape) >= 2 for v in checked),
+                    kernels,
                     self._half_max(losses, values),
                     tf.logical_not(tripped),
                 )
@@ -540,21 +558,20 @@ class StepSentinel(hooks.StepObserver):
         self,
         losses: list[tf.Tensor],
         grads: list[tf.Tensor],
-        checked: list[tf.Variable],
         values: list[tf.Tensor],
         weight_halves: list[tf.Tensor],
+        names: tuple[str, ...],
+        kernels: tuple[bool, ...],
     ) -> tf.Tensor:
         """Everything after the sums of squares as ONE XLA cluster: the finite flags (with
         the element-wise check in an XLA conditional, run only when a sum is non-finite),
         the history's row, the detectors' update and the status vector. As separate ops
         these are ~40-70 small ops and two ``tf.cond`` s whose switches wait on every
         checked tensor: 3-4 % of a 3-6 ms step on the 2-core test machine
-        (``python -m bench.parts tail``, ``watch`` against ``watch(separate tail)``). The sums themselves stay outside, as TensorFlow's
-        multi-threaded reductions; the cluster only reads the tensors in the rare exact
-        check. Healthy steps are untouched: the cluster reads the step's tensors and writes
-        only the guard's own state."""
-        names = tuple(v.name for v in checked)
-        kernels = tuple(len(v.shape) >= 2 for v in checked)
+        (``python -m bench.parts tail``, ``watch`` against ``watch(separate tail)``). The sums
+        themselves stay outside, as TensorFlow's multi-threaded reductions; the cluster only
+        reads the tensors in the rare exact check. Healthy steps are untouched: the cluster
+        reads the step's tensors and writes only the guard's own state."""
         history, detector = self.history, self.detector
         loss_half = self._sum_of_squares(losses)
         grad_half = self._sum_of_squares(grads)
@@ -577,16 +594,14 @@ class StepSentinel(hooks.StepObserver):
             half_max: tf.Tensor | None,
             scale_ok: tf.Tensor,
         ) -> tf.Tensor:
-            weight_sum = (tf.add_n(halves) if len(halves) > 1 else halves[0]) if halves else None
             loss_ok, grads_ok, vars_ok = finite_groups(
-                [losses, grads, values], [loss_half, grad_half, weight_sum], flatten=True
+                [losses, grads, values], [loss_half, grad_half, _total(halves)], flatten=True
             )
             grads_ok = tf.logical_and(grads_ok, scale_ok)
-            tripped = tf.logical_not(tf.logical_and(loss_ok, tf.logical_and(grads_ok, vars_ok)))
+            tripped = _tripped(loss_ok, grads_ok, vars_ok)
             warning = tf.constant(0)
             if loss_mean is not None:
-                grad_sq = 2.0 * grad_half if grad_half is not None else tf.constant(float("nan"))
-                squares = 2.0 * tf.stack(halves) if halves else tf.zeros([0], tf.float32)
+                grad_sq, squares = _norms(grad_half, halves)
                 if history is not None:
                     history.record(loss_mean, grad_sq, squares, names)
                 if detector is not None:
