@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from scenario_cases import standard_step
 
 import nantrace
 
@@ -74,16 +75,8 @@ def _mlp_run(fuse_tail, jit):
         [keras.Input((6,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(1)]
     )
     optimizer = keras.optimizers.Adam(1e-2)
-
-    @tf.function(jit_compile=jit)
-    def train_step(x, y):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        return loss
-
-    step = nantrace.watch(train_step, on_nan="warn", verify=False)
+    train_step = standard_step(model, optimizer, keras.losses.MeanSquaredError())
+    step = nantrace.watch(tf.function(train_step, jit_compile=jit), on_nan="warn", verify=False)
     step.fuse_tail = fuse_tail
     rng = np.random.default_rng(0)
     with pytest.warns(nantrace.NonFiniteWarning):
