@@ -469,12 +469,13 @@ class StepSentinel(hooks.StepObserver):
             weight_halves = half_squares(values)
             names = tuple(v.name for v in checked)
             kernels = tuple(len(v.shape) >= 2 for v in checked)
+            if (self.gate or self.host_restore) and not tf.executing_eagerly():
+                # a re-run from the anchor must redraw the same numbers (STATEFUL_RANDOM_OPS)
+                self.replayable = replayable(tf.compat.v1.get_default_graph())
             if self._tail_compiles():
-                status = self._fused_tail(
+                return self._fused_tail(
                     losses, gradient_tensors, values, weight_halves, names, kernels
                 )
-                self.replayable = replayable(tf.compat.v1.get_default_graph())
-                return status
             loss_ok, grads_ok = self._loss_grad_flags(losses, gradient_tensors)
             if self.uses_loss_scaling:
                 grads_ok = tf.logical_and(grads_ok, self._loss_scale_ok())
@@ -519,8 +520,6 @@ class StepSentinel(hooks.StepObserver):
 
             if restore_list:
                 tf.cond(tripped, restore, lambda: tf.constant(False))
-            if (self.gate or self.host_restore) and not tf.executing_eagerly():
-                self.replayable = replayable(tf.compat.v1.get_default_graph())
             if self.late_write or self.host_restore:
                 # the step's writes ran: the host undoes them from its anchor
                 committed = tripped
