@@ -101,3 +101,31 @@ def test_the_fused_checks_record_and_trip_as_the_separate_ops_do(jit):
         np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
     for x, y in zip(fused_weights, separate_weights, strict=True):
         np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["tf_function", "xla"])
+@pytest.mark.parametrize("early_warning", ["warn", "off"])
+def test_an_update_that_overflows_to_inf_trips_and_is_undone(jit, early_warning):
+    """The other side of the exact check: a weight the update takes to -Inf (finite loss and
+    gradient: only the update overflows; a sum of squares of +Inf, not NaN) trips as an
+    optimizer_update and the pre-step weight is restored."""
+    weight = tf.Variable([1.0, 2.0])
+    optimizer = keras.optimizers.SGD(1e36)  # 1e3 x 1e36 = 1e39: -Inf in float32
+
+    @tf.function(jit_compile=jit)
+    def train_step(x):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(1e3 * weight * x)
+        grads = tape.gradient(loss, [weight])
+        optimizer.apply_gradients(zip(grads, [weight], strict=True))
+        return loss
+
+    step = nantrace.watch(train_step, verify=False, early_warning=early_warning, on_nan="warn")
+    x = tf.ones((2,))
+    with pytest.warns(nantrace.NonFiniteWarning):
+        step(x)
+    assert step.trips == 1
+    report = step.reports[0]
+    assert report.trip.variables and not report.trip.loss and not report.trip.gradients
+    assert report.origin.kind == "optimizer_update"
+    np.testing.assert_array_equal(weight.numpy(), [1.0, 2.0])
