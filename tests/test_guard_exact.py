@@ -2,8 +2,10 @@
 
 The guard reduces each loss, gradient and written variable to half its sum of squares (one
 kernel per tensor, shared with the history's norms); that sum overflows for finite values
-(float32 |x| > ~1.3e19, float16 |x| > ~181 over two elements). Only when a sum is non-finite is
-the element-wise check run, so such a step must neither trip nor be skipped.
+(float32 |x| > ~1.3e19). Only when a sum is non-finite is the element-wise check run, so such
+a step must neither trip nor be skipped. Float16 tensors are summed in float32 (in float16
+the sum of two values of 300 already overflows): the float16 case checks that they never trip
+and that their norms are recorded as they are.
 """
 
 import keras
@@ -129,3 +131,35 @@ def test_an_update_that_overflows_to_inf_trips_and_is_undone(jit, early_warning)
     assert report.trip.variables and not report.trip.loss and not report.trip.gradients
     assert report.origin.kind == "optimizer_update"
     np.testing.assert_array_equal(weight.numpy(), [1.0, 2.0])
+
+
+@pytest.mark.parametrize("early_warning", ["warn", "off"])
+def test_float16_norms_past_65504_are_recorded_as_they_are(early_warning):
+    """A float16 tensor's sum of squares passes float16's largest value long before any element
+    comes near it (a 64x64 kernel of 6.0: 147456): the history records the kernel's norm (384)
+    and the gradient's, not inf, so the reports' and detectors' weight norms stay usable in a
+    pure float16 model."""
+    layer = keras.layers.Dense(
+        64, use_bias=False, dtype="float16", kernel_initializer=keras.initializers.Constant(6.0)
+    )
+    layer.build((None, 64))
+    optimizer = keras.optimizers.SGD(1e-6)
+    x = tf.fill((4, 64), tf.constant(0.01, tf.float16))
+
+    @tf.function
+    def train_step(x):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(layer(x))  # 64 x 6.0 x 0.01 = 3.84
+        grads = tape.gradient(loss, layer.trainable_variables)
+        optimizer.apply_gradients(zip(grads, layer.trainable_variables, strict=True))
+        return loss
+
+    step = nantrace.watch(train_step, verify=False, early_warning=early_warning)
+    for _ in range(3):
+        step(x)
+    assert step.trips == 0
+    record = step.history.read()
+    kernel = layer.kernel.numpy().astype(np.float64)
+    np.testing.assert_allclose(record.weight_norm[-1], [np.linalg.norm(kernel)], rtol=1e-3)
+    # d loss / d kernel = 4 x 0.01 / (4 x 64) per element, 64 x 64 of them
+    np.testing.assert_allclose(record.grad_norm[-1], 64 * 0.04 / 256, rtol=1e-2)
