@@ -115,8 +115,16 @@ def half_squares(tensors: list[tf.Tensor]) -> list[tf.Tensor]:
     doubled once, on the stacked vector, rather than by one more op per tensor (a step's graph
     pays the executor's overhead per op, a few tenths of a microsecond each: it shows on a
     1-2 ms step).
-    Doubling is exact in floating point, so the norms are bit for bit those of doubling each."""
-    return [tf.cast(tf.nn.l2_loss(t), tf.float32) for t in tensors]
+    Doubling is exact in floating point, so the norms are bit for bit those of doubling each.
+    A float16 tensor is summed in float32: in float16 the sum passes 65504 long before any
+    element does (a 64x64 kernel of 6.0), so a healthy step's norm would read inf and run the
+    element-wise check every step."""
+    return [
+        tf.nn.l2_loss(tf.cast(t, tf.float32))
+        if t.dtype == tf.float16
+        else tf.cast(tf.nn.l2_loss(t), tf.float32)
+        for t in tensors
+    ]
 
 
 def all_finite(tensors: list[tf.Tensor], squares: Any = None) -> tf.Tensor:
