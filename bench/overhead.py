@@ -214,6 +214,24 @@ def measure_watch(
 FIT_BLOCK_S = 3.0
 
 
+def train_function_variants(
+    plain_model: Any, watched_model: Any, data: Any, step_s: float, target_block_s: float
+) -> list[Variant]:
+    """Each model's ``train_function`` (built by the fit calls before) called on its own
+    iterator over ``data``, one step per call, as ``fit`` calls it; the block syncs on the loss."""
+    steps = block_size(step_s, target_block_s)
+    variants = []
+    for name, model in (("plain", plain_model), ("watch", watched_model)):
+        function, iterator = model.train_function, iter(data)
+
+        def step(_x: Any, _y: Any, function: Any = function, iterator: Any = iterator) -> Any:
+            return function(iterator)["loss"]
+
+        warm_up(step, [(None, None)])
+        variants.append(Variant(name, step, steps))
+    return variants
+
+
 def measure_fit(rounds: int, target_block_s: float) -> dict[str, Any]:
     """Keras ``model.fit`` on the MLP: plain fit, ``nantrace.watch(model)`` and
     ``NanTraceCallback``, interleaved; one timed block = one ``fit`` call of one epoch."""
@@ -272,6 +290,8 @@ def measure_fit(rounds: int, target_block_s: float) -> dict[str, Any]:
     vs = [Variant(k, fn, 1) for k, fn in variants.items()]
     interleave(vs, [(None, None)], fit_rounds)
     per_step = {v.name: [t / steps for t in v.times] for v in vs}
+    steps_vs = train_function_variants(base.model, guarded.model, data, step_s, target_block_s)
+    interleave(steps_vs, [(None, None)], rounds)
     watched = getattr(guarded.model.train_function, "watched", None)
     return {
         "description": f"Keras model.fit, MLP 784-512-512-10, batch {batch}, Adam, "
@@ -286,6 +306,16 @@ def measure_fit(rounds: int, target_block_s: float) -> dict[str, Any]:
         "callback": summarize(per_step["callback"]),
         "watch_vs_plain": compare(vs[0], vs[1]),
         "callback_vs_plain": compare(vs[0], vs[2]),
+        # fit's step alone, as fit calls it: model.train_function(iterator), Keras' own
+        # against nantrace's (the one watch(model) and NanTraceCallback install), without
+        # fit()'s per-call set-up, whose duration is bimodal here
+        "train_function": {
+            "steps_per_block": steps_vs[0].steps_per_block,
+            "rounds": rounds,
+            "plain": summarize(steps_vs[0].times),
+            "watch": summarize(steps_vs[1].times),
+            "watch_vs_plain": compare(steps_vs[0], steps_vs[1]),
+        },
         "callback_extra_s_per_fit_call": (
             statistics.median(vs[2].times) - statistics.median(vs[0].times)
         ),
@@ -855,12 +885,18 @@ def render_table(results: dict[str, Any]) -> str:
         row(label, w["plain"], w["watch_vs_plain"], cn, dump, ov_s)
         if "callback_vs_plain" in w:
             row("fit:callback", w["plain"], w["callback_vs_plain"], None, None, "n/a")
+        if "train_function" in w:
+            steps = w["train_function"]
+            row("fit:step", steps["plain"], steps["watch_vs_plain"], None, None, "n/a")
     fit = results["workloads"].get("fit")
     if fit and "error" not in fit:
         lines.append(
             f"fit: one timed block = one fit() call of {fit['steps_per_block']} steps; "
             f"NanTraceCallback adds {fit['callback_extra_s_per_fit_call']:.2f} s per fit() call "
-            "(its train function is re-built and re-traced at every fit)"
+            "(its train function is re-built and re-traced at every fit); fit:step = "
+            "model.train_function(iterator) alone, as fit calls it, nantrace's (the same for "
+            "watch(model) and the callback) against Keras' own, "
+            f"{fit['train_function']['steps_per_block']} steps a block"
         )
 
     lines.append("")
