@@ -8,6 +8,7 @@ Run from the repository root::
     python -m bench.parts floor --workload mlp --rounds 30  # the cheapest guards, hand-written
     python -m bench.parts detectors --workload attention    # the detectors' update alone
     python -m bench.parts tail --workload attention --rounds 150  # the checks: one cluster?
+    python -m bench.parts restore --size 30m --rounds 30   # host restore vs gate, large step
 
 ``xla``: the same compiled (``jit_compile=True``) train step built five ways and timed
 interleaved (bench.timing): ``plain``, ``plain2`` (a second identical plain step: the noise
@@ -46,6 +47,11 @@ detectors' own cluster (``watch(separate tail)``: ``Watched.fuse_tail = False``,
 verification's re-runs use), beside ``plain``, ``flag+weights`` and
 ``watch(early_warning='off')`` (separate ops: one more XLA call would cost more than those ops).
 Whole-step differences of 2-4 % need ~150 rounds here to stand out of the noise.
+
+``restore``: a large step (``bench.memory``'s MLP at ``--size``) plain, under the guard's own
+choice, and forced into host restore and into the gated update (``RERUN_BUDGET_S`` patched
+while the guard times its first steps); 10 steps a block, so the anchor's copy every 50 steps
+shows in the mean ratio, not the median.
 
 ``profile``: plain vs ``nantrace.watch`` on the same workload (``tf.function``, not XLA), 40
 steps each under the TF profiler; prints op self time per step, watch - plain, by op type.
@@ -152,6 +158,74 @@ def run_modes(workload: str, rounds: int) -> None:
         warm_up(variant.step, wl.batches)
     interleave(variants, wl.batches, rounds)
     _print_ratios(f"{workload}, {rounds} rounds", variants)
+
+
+def run_restore(size: str, rounds: int) -> None:
+    """A large step (the MLP of ``bench.memory`` at ``size``) under the two ways a trip is
+    undone: host restore (anchor every 50 steps, re-run after a trip) and the gated update,
+    each forced through ``RERUN_BUDGET_S`` while the guard times its first steps."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    import nantrace
+    from bench.memory import BATCH, INPUT, SIZES, hidden_for
+    from nantrace.live import guard
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    h = hidden_for(SIZES[size])
+    model = keras.Sequential(
+        [
+            keras.Input((INPUT,)),
+            keras.layers.Dense(h, activation="relu"),
+            keras.layers.Dense(h, activation="relu"),
+            keras.layers.Dense(10),
+        ]
+    )
+    optimizer = keras.optimizers.Adam(1e-4)
+    optimizer.build(model.trainable_variables)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    batches = [
+        (
+            tf.constant(rng.standard_normal((BATCH, INPUT)).astype("float32")),
+            tf.constant(rng.integers(0, 10, size=(BATCH,)).astype("int32")),
+        )
+        for _ in range(4)
+    ]
+
+    def make() -> Any:
+        return tf.function(make_train_step(model, optimizer, loss_fn))
+
+    def watched(budget: float) -> Any:
+        default, guard.RERUN_BUDGET_S = guard.RERUN_BUDGET_S, budget
+        try:
+            step = nantrace.watch(make(), verify=False)
+            for i in range(guard.PACE_STEPS + 2):  # the guard chooses after these
+                step(*batches[i % len(batches)])
+        finally:
+            guard.RERUN_BUDGET_S = default
+        return step
+
+    default = nantrace.watch(make(), verify=False)
+    for i in range(guard.PACE_STEPS + 2):
+        default(*batches[i % len(batches)])
+    chosen = "host restore" if default.host_restore else "gated"
+    variants = [
+        Variant("plain", make(), 10),
+        Variant(f"watch (its own choice: {chosen})", default, 10),
+        Variant("watch, host restore", watched(float("inf")), 10),
+        Variant("watch, gated", watched(0.0), 10),
+    ]
+    for variant in variants:
+        warm_up(variant.step, batches)
+    interleave(variants, batches, rounds)
+    _print_ratios(f"{size} parameters ({model.count_params():,}), {rounds} rounds", variants)
+    base = variants[0].times
+    print("mean ratio to plain (counts the anchor's copy every 50 steps):")
+    for variant in variants:
+        mean = statistics.mean(variant.times) / statistics.mean(base)
+        print(f"  {variant.name}: {mean:.3f}")
 
 
 FLOOR_VARIANTS = ("plain", "plain2", "flag", "flag+weights", "gate", "gate+weights")
@@ -361,8 +435,11 @@ def run_profile(workload: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.parts", description=__doc__)
-    parser.add_argument("what", choices=("xla", "modes", "floor", "detectors", "tail", "profile"))
+    parser.add_argument(
+        "what", choices=("xla", "modes", "floor", "detectors", "tail", "profile", "restore")
+    )
     parser.add_argument("--workload", default="mlp", help="mlp, cnn, lstm or attention")
+    parser.add_argument("--size", default="30m", help="restore: 1m, 30m or 100m parameters")
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args(argv)
     if args.what == "xla":
@@ -375,6 +452,8 @@ def main(argv: list[str] | None = None) -> int:
         run_detectors(args.workload, args.rounds)
     elif args.what == "tail":
         run_tail(args.workload, args.rounds)
+    elif args.what == "restore":
+        run_restore(args.size, args.rounds)
     else:
         run_profile(args.workload)
     return 0
