@@ -276,6 +276,35 @@ def test_slow_steps_are_gated_and_fast_ones_restored_from_the_anchor(monkeypatch
     assert int(optimizer.iterations.numpy()) == guard.PACE_STEPS + 3
 
 
+def test_a_step_too_slow_for_its_anchor_interval_is_anchored_more_often_not_gated(monkeypatch):
+    """A step whose re-run of ``anchor_every`` steps would pass RERUN_BUDGET_S, but of which
+    at least MIN_ANCHOR_EVERY fit in it, keeps host restore (the gate costs a large step more
+    than a copy of the state every few seconds: ``python -m bench.parts restore``) and is
+    re-anchored every budget / pace steps, so a trip still re-runs within the budget."""
+    from nantrace.live import guard
+
+    monkeypatch.setattr(guard, "RERUN_BUDGET_S", 1.0)
+    model, optimizer = make_model()
+    step = nantrace.watch(
+        tf.function(step_for(model, optimizer)), on_nan="warn", verify=False, anchor_every=10**6
+    )
+    for i in range(guard.PACE_STEPS + 2):
+        step(*batch(i))
+    assert step.host_restore
+    assert guard.MIN_ANCHOR_EVERY <= step.anchor_every < 10**6
+    for i in range(3):
+        step(*batch(i))
+    before = state(model, optimizer)
+    x, y = batch(9)
+    y = tf.tensor_scatter_nd_update(y, [[2, 0]], [np.inf])
+    with pytest.warns(nantrace.NonFiniteWarning):
+        step(x, y)
+    for a, b in zip(before, state(model, optimizer), strict=True):
+        np.testing.assert_array_equal(a, b)
+    undone = [n for n in step.reports[0].notes if n.startswith("optimizer update undone")]
+    assert len(undone) == 1 and "NOT" not in undone[0]
+
+
 def test_gated_update_trip_is_undone_exactly_from_the_anchor(monkeypatch):
     """Gated, a trip after a finite update (optimizer_update) is still re-run from the anchor."""
     from nantrace.live import guard
