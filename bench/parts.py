@@ -210,7 +210,9 @@ def run_restore(size: str, rounds: int) -> None:
     default = nantrace.watch(make(), verify=False)
     for i in range(guard.PACE_STEPS + 2):
         default(*batches[i % len(batches)])
-    chosen = "host restore" if default.host_restore else "gated"
+    chosen = (
+        f"host restore, anchor every {default.anchor_every}" if default.host_restore else "gated"
+    )
     variants = [
         Variant("plain", make(), 10),
         Variant(f"watch (its own choice: {chosen})", default, 10),
