@@ -15,15 +15,17 @@ Three ways to undo a step, chosen by :class:`nantrace.live.guard.Watched`:
   function and the checks run after it. With the early-warning detectors, everything after the
   sums of squares (flags, history, detectors, status) is one XLA cluster
   (:meth:`StepSentinel._fused_tail`).
-* **gated** (the same, for steps so slow that re-running ``anchor_every`` of them would take
-  more than ``nantrace.live.guard.RERUN_BUDGET_S``): the optimizer's update runs inside
+* **gated** (for steps so slow that fewer than ``nantrace.live.guard.MIN_ANCHOR_EVERY`` of
+  them can be re-run within ``nantrace.live.guard.RERUN_BUDGET_S``; a slow step short of that
+  is re-anchored more often instead): the optimizer's update runs inside
   ``tf.cond`` on one flag, "loss and gradients are finite", so a non-finite loss or gradient
   never reaches the weights and the optimizer state: nothing to copy, nothing to re-run.
   Variables written outside the update (BatchNorm statistics, RNG state, metrics: small) keep a
   pre-step reference (copy-on-write). Only the rare trip *after* a finite update
   (``optimizer_update``) is ``STATUS_COMMITTED`` and re-run from the anchor. The ``tf.cond`` is
-  measurably costly on short steps (``python -m bench.parts floor``, ``gate`` vs ``flag``) and
-  makes every variable's update wait for every gradient: that is why short steps are not gated.
+  measurably costly (``python -m bench.parts floor`` on short steps, ``bench.parts restore``
+  on large ones) and makes every variable's update wait for every gradient: that is why only
+  the slowest steps are gated.
 * **copy** (eager steps, ``anchor_every=0``, a state over the anchor budget, a step with a
   stateful random op that a re-run cannot reproduce, a step nested in another tf.function, or
   one under tf.distribute): before a variable's first write the sentinel keeps a reference to
