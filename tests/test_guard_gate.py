@@ -50,6 +50,18 @@ def state(model, optimizer):
     return [v.numpy().copy() for v in model.variables + optimizer.variables]
 
 
+def trip_on_an_inf_label_and_check_it_undone(step, model, optimizer, i):
+    """Batch ``i`` with an Inf label trips the step (``on_nan="warn"``), and the weights and
+    Adam's slots are exactly as before it."""
+    before = state(model, optimizer)
+    x, y = batch(i)
+    y = tf.tensor_scatter_nd_update(y, [[2, 0]], [np.inf])
+    with pytest.warns(nantrace.NonFiniteWarning):
+        step(x, y)
+    for a, b in zip(before, state(model, optimizer), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def batch(i):
     rng = np.random.default_rng(i)
     x = rng.normal(size=(16, 4)).astype("float32")
@@ -104,14 +116,8 @@ def test_loss_trip_is_undone_from_the_anchor(jit):
     )
     for i in range(3):
         step(*batch(i))
-    before = state(model, optimizer)
-    x, y = batch(3)
-    y = tf.tensor_scatter_nd_update(y, [[2, 0]], [np.inf])
-    with pytest.warns(nantrace.NonFiniteWarning):
-        step(x, y)
+    trip_on_an_inf_label_and_check_it_undone(step, model, optimizer, 3)
     assert step.gated and step.trips == 1
-    for a, b in zip(before, state(model, optimizer), strict=True):
-        np.testing.assert_array_equal(a, b)
     report = step.reports[0]
     assert report.trip.loss and not report.trip.variables
     undone = [n for n in report.notes if n.startswith("optimizer update undone")]
@@ -260,13 +266,7 @@ def test_slow_steps_are_gated_and_fast_ones_restored_from_the_anchor(monkeypatch
     for i in range(guard.PACE_STEPS + 2):
         step(*batch(i))
     assert step.host_restore == (budget > 0)
-    before = state(model, optimizer)
-    x, y = batch(9)
-    y = tf.tensor_scatter_nd_update(y, [[2, 0]], [np.inf])
-    with pytest.warns(nantrace.NonFiniteWarning):
-        step(x, y)
-    for a, b in zip(before, state(model, optimizer), strict=True):
-        np.testing.assert_array_equal(a, b)
+    trip_on_an_inf_label_and_check_it_undone(step, model, optimizer, 9)
     report = step.reports[0]
     assert report.trip.loss and not report.trip.variables
     undone = [n for n in report.notes if n.startswith("optimizer update undone")]
@@ -294,13 +294,7 @@ def test_a_step_too_slow_for_its_anchor_interval_is_anchored_more_often_not_gate
     assert guard.MIN_ANCHOR_EVERY <= step.anchor_every < 10**6
     for i in range(3):
         step(*batch(i))
-    before = state(model, optimizer)
-    x, y = batch(9)
-    y = tf.tensor_scatter_nd_update(y, [[2, 0]], [np.inf])
-    with pytest.warns(nantrace.NonFiniteWarning):
-        step(x, y)
-    for a, b in zip(before, state(model, optimizer), strict=True):
-        np.testing.assert_array_equal(a, b)
+    trip_on_an_inf_label_and_check_it_undone(step, model, optimizer, 9)
     undone = [n for n in step.reports[0].notes if n.startswith("optimizer update undone")]
     assert len(undone) == 1 and "NOT" not in undone[0]
 
