@@ -73,14 +73,12 @@ def hidden_for(params: int) -> int:
     return max(8, round((-b + math.sqrt(b * b + 4 * (params - 10))) / 2))
 
 
-def one_run(size: str, variant: str, steps: int, verify: bool) -> dict[str, Any]:
+def build_mlp(size: str) -> tuple[Any, Any, Any, list[tuple[Any, Any]], int]:
+    """The MLP 1024-h-h-10 of ``size`` parameters with Adam, its loss and 4 fixed batches of
+    BATCH (seeded), and h."""
     import keras
     import numpy as np
     import tensorflow as tf
-
-    import nantrace
-    from bench.overhead import guard_mode
-    from bench.workloads import make_train_step
 
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
@@ -102,6 +100,18 @@ def one_run(size: str, variant: str, steps: int, verify: bool) -> dict[str, Any]
         )
         for _ in range(4)
     ]
+    return model, optimizer, loss_fn, batches, h
+
+
+def one_run(size: str, variant: str, steps: int, verify: bool) -> dict[str, Any]:
+    import numpy as np
+    import tensorflow as tf
+
+    import nantrace
+    from bench.overhead import guard_mode
+    from bench.workloads import make_train_step
+
+    model, optimizer, loss_fn, batches, h = build_mlp(size)
     step = tf.function(make_train_step(model, optimizer, loss_fn))
     if variant in ("watch", "watch-off"):
         # watch-off: the same guard without the early-warning detectors (and so without XLA)

@@ -164,35 +164,14 @@ def run_restore(size: str, rounds: int) -> None:
     """A large step (the MLP of ``bench.memory`` at ``size``) under the two ways a trip is
     undone: host restore (anchor every 50 steps, re-run after a trip) and the gated update,
     each forced through ``RERUN_BUDGET_S`` while the guard times its first steps."""
-    import keras
-    import numpy as np
     import tensorflow as tf
 
     import nantrace
-    from bench.memory import BATCH, INPUT, SIZES, hidden_for
+    from bench.memory import build_mlp
     from nantrace.live import guard
 
-    keras.utils.set_random_seed(0)
-    rng = np.random.default_rng(0)
-    h = hidden_for(SIZES[size])
-    model = keras.Sequential(
-        [
-            keras.Input((INPUT,)),
-            keras.layers.Dense(h, activation="relu"),
-            keras.layers.Dense(h, activation="relu"),
-            keras.layers.Dense(10),
-        ]
-    )
-    optimizer = keras.optimizers.Adam(1e-4)
+    model, optimizer, loss_fn, batches, _ = build_mlp(size)
     optimizer.build(model.trainable_variables)
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    batches = [
-        (
-            tf.constant(rng.standard_normal((BATCH, INPUT)).astype("float32")),
-            tf.constant(rng.integers(0, 10, size=(BATCH,)).astype("int32")),
-        )
-        for _ in range(4)
-    ]
 
     def make() -> Any:
         return tf.function(make_train_step(model, optimizer, loss_fn))
