@@ -145,13 +145,7 @@ def all_finite(tensors: list[tf.Tensor], squares: Any = None) -> tf.Tensor:
         squares = half_squares(tensors)
     elif callable(squares):
         squares = [squares(t) for t in tensors]
-    total = _total(squares)
-    cheap = tf.math.is_finite(total)
-
-    def exact() -> tf.Tensor:
-        return _every_element_finite(tensors, flatten=False)
-
-    return tf.cond(tf.math.is_inf(total), exact, lambda: cheap)
+    return finite_groups([tensors], [_total(squares)])[0]
 
 
 def _every_element_finite(tensors: list[tf.Tensor], flatten: bool) -> tf.Tensor:
