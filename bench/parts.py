@@ -176,19 +176,20 @@ def run_restore(size: str, rounds: int) -> None:
     def make() -> Any:
         return tf.function(make_train_step(model, optimizer, loss_fn))
 
-    def watched(budget: float) -> Any:
-        default, guard.RERUN_BUDGET_S = guard.RERUN_BUDGET_S, budget
+    def watched(budget: float | None = None) -> Any:
+        """The watched step after the steps the guard chooses by; ``budget``: RERUN_BUDGET_S
+        while it chooses (None: the default)."""
+        default = guard.RERUN_BUDGET_S
+        guard.RERUN_BUDGET_S = default if budget is None else budget
         try:
             step = nantrace.watch(make(), verify=False)
-            for i in range(guard.PACE_STEPS + 2):  # the guard chooses after these
+            for i in range(guard.PACE_STEPS + 2):
                 step(*batches[i % len(batches)])
         finally:
             guard.RERUN_BUDGET_S = default
         return step
 
-    default = nantrace.watch(make(), verify=False)
-    for i in range(guard.PACE_STEPS + 2):
-        default(*batches[i % len(batches)])
+    default = watched()
     chosen = (
         f"host restore, anchor every {default.anchor_every}" if default.host_restore else "gated"
     )
