@@ -2,8 +2,8 @@
 
 The guard reduces each loss, gradient and written variable to half its sum of squares (one
 kernel per tensor, shared with the history's norms); that sum overflows for finite values
-(float32 |x| > ~1.3e19). Only when a sum is non-finite is the element-wise check run, so such
-a step must neither trip nor be skipped. Float16 tensors are summed in float32 (in float16
+(float32 |x| > ~1.3e19). Only when a sum is +Inf is the element-wise check run, so such a step
+must neither trip nor be skipped. Float16 tensors are summed in float32 (in float16
 the sum of two values of 300 already overflows): the float16 case checks that they never trip
 and that their norms are recorded as they are.
 """
