@@ -126,6 +126,35 @@ def test_loss_trip_is_undone_from_the_anchor(jit):
     assert step.trips == 1 and int(optimizer.iterations.numpy()) == 4
 
 
+def test_a_caught_trip_then_more_steps_are_undone_and_checked_from_the_right_anchor():
+    """A user who catches ``NonFiniteError`` (``on_nan="raise"``) and calls the step again:
+    the state the first trip restored is the next anchor, so a second trip re-runs only the
+    steps after it, and its check compares them with their own original rows (not with the
+    first trip's, which would read as "NOT bit-identical")."""
+    model, optimizer = make_model()
+    step = nantrace.watch(tf.function(step_for(model, optimizer)), verify=False)
+    for i in range(3):
+        step(*batch(i))
+    x, y = batch(3)
+    y_inf = tf.tensor_scatter_nd_update(y, [[2, 0]], [np.inf])
+    notes = []
+    for healthy_between in (0, 0, 2):
+        for i in range(healthy_between):
+            step(*batch(10 + i))
+        before = state(model, optimizer)
+        with pytest.raises(nantrace.NonFiniteError) as caught:
+            step(x, y_inf)
+        for a, b in zip(before, state(model, optimizer), strict=True):
+            np.testing.assert_array_equal(a, b)
+        notes.append(
+            next(n for n in caught.value.report.notes if n.startswith("optimizer update undone"))
+        )
+    assert "3 step(s) back" in notes[0] and "bit-identical to the original run" in notes[0]
+    assert "just before the step" in notes[1]  # nothing ran since the first trip's state
+    assert "2 step(s) back" in notes[2] and "bit-identical to the original run" in notes[2]
+    assert not any("NOT" in note for note in notes), notes
+
+
 @pytest.mark.parametrize("jit", [False, True], ids=["tf_function", "xla"])
 def test_trips_of_every_origin_are_restored_exactly(jit):
     """A finite loss with a non-finite gradient (d sqrt(x)/dx at 0; under XLA not seen in the
@@ -319,6 +348,32 @@ def test_gated_update_trip_is_undone_exactly_from_the_anchor(monkeypatch):
         np.testing.assert_array_equal(a, b)
     note = next(n for n in report.notes if n.startswith("optimizer update undone"))
     assert "bit-identical to the original run" in note and "NOT" not in note
+
+
+def test_a_gated_trip_between_the_re_run_steps_is_not_compared_with_them(monkeypatch):
+    """Gated, a non-finite loss is skipped in-graph (nothing to restore, no new anchor) and
+    training goes on; a later update trip re-runs the batches since the anchor and compares
+    each with the row of its own step, not with the skipped step's row between them."""
+    from nantrace.live import guard
+
+    monkeypatch.setattr(guard, "RERUN_BUDGET_S", 0.0)
+    model, optimizer = make_model()
+    step = nantrace.watch(
+        tf.function(step_for(model, optimizer)), on_nan="warn", verify=False, anchor_every=10**6
+    )
+    for i in range(guard.PACE_STEPS + 2):
+        step(*batch(i))
+    assert not step.host_restore
+    trip_on_an_inf_label_and_check_it_undone(step, model, optimizer, 20)
+    step(*batch(21))
+    optimizer.learning_rate.assign(1e40)
+    before = state(model, optimizer)
+    with pytest.warns(nantrace.NonFiniteWarning):
+        step(*batch(22))
+    for a, b in zip(before, state(model, optimizer), strict=True):
+        np.testing.assert_array_equal(a, b)
+    note = next(n for n in step.reports[-1].notes if n.startswith("optimizer update undone"))
+    assert "by re-running them" in note and "NOT" not in note, note
 
 
 def test_training_goes_on_from_a_new_anchor_after_a_restored_trip():
