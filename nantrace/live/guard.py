@@ -158,6 +158,8 @@ class Watched:
         #: of the training dynamics (learning rate, clipping) are verified from there.
         self.anchor: Any = None
         self.since_anchor: list[tuple[tuple, dict]] = []
+        #: the step number of each batch in ``since_anchor`` (a trip between them is not one)
+        self._since_anchor_steps: list[int] = []
         self._since_anchor_bytes = 0
         self._anchor_bytes = 0
         #: keep a host anchor (verification replays from it); False: copy mode, no anchor.
@@ -312,10 +314,11 @@ class Watched:
                 self._on_trip(trip, args, kwargs, notes)
             finally:
                 self.flush_log()  # the rows up to the trip and its report, even when it raises
-            if flags[STATUS_COMMITTED] and self.anchor is not None and self.since_anchor:
-                # training goes on (warn) from the pre-step state just restored: anchor it,
-                # so the next trip re-runs only the steps after this one
-                self._take_anchor()
+                if flags[STATUS_COMMITTED] and self.anchor is not None and self.since_anchor:
+                    # training may go on (warn, or a caught NonFiniteError) from the pre-step
+                    # state just restored: anchor it, so the next trip re-runs only the steps
+                    # after this one
+                    self._take_anchor()
         else:
             kept, size = _kept_batch(args, kwargs)
             self.recent.append(kept)
@@ -457,6 +460,7 @@ class Watched:
                 ANCHOR_BATCH_BYTES, ANCHOR_STATE_FACTOR * self._anchor_bytes
             ):
                 self.since_anchor.append(batch)
+                self._since_anchor_steps.append(self.step - 1)
                 self._since_anchor_bytes += size
                 return
         self._take_anchor()
@@ -481,6 +485,7 @@ class Watched:
         )
         self._anchor_bytes = sum(value.nbytes for _, value in self.anchor.values)
         self.since_anchor = []
+        self._since_anchor_steps = []
         self._since_anchor_bytes = 0
 
     # -- after a trip -------------------------------------------------------------------------
@@ -523,7 +528,7 @@ class Watched:
         else:
             rerun = history.read()
             if not problem:
-                problem = _rows_differ(original, rerun, len(batches))
+                problem = _rows_differ(original, rerun, self._since_anchor_steps[-len(batches) :])
             history.set_state(saved_history)
             note = (
                 f"{where}: NOT bit-identical to the original run ({problem}); the state is "
@@ -742,15 +747,18 @@ def _anchor_max_bytes() -> int:
         return 4 * 2**30
 
 
-def _rows_differ(original: Any, rerun: Any, steps: int) -> str:
-    """Why the last ``steps`` rows of ``rerun`` are not the ``steps`` healthy rows before the
-    tripping row of ``original`` (empty when bit-identical, NaN equal to NaN)."""
-    if steps == 0:
+def _rows_differ(original: Any, rerun: Any, steps: list[int]) -> str:
+    """Why the last ``len(steps)`` rows of ``rerun`` are not ``original``'s rows of those steps
+    (the re-run batches' own steps: an earlier trip between them is skipped; empty when
+    bit-identical, NaN equal to NaN)."""
+    if not steps:
         return ""
-    available = min(steps, len(original) - 1, len(rerun))
+    first = int(original.steps[0]) if len(original) else 0
+    rows = [step - first for step in steps if 0 <= step - first < len(original) - 1]
+    available = min(len(rows), len(rerun))
     if available <= 0:
         return "no history rows to compare"
-    before = slice(len(original) - 1 - available, len(original) - 1)
+    before = np.asarray(rows[len(rows) - available :])
     after = slice(len(rerun) - available, len(rerun))
     for field in ("loss", "grad_norm", "weight_norm"):
         a, b = getattr(original, field)[before], getattr(rerun, field)[after]
