@@ -10,7 +10,8 @@ that run alone: an MLP 1024-h-h-10 (h chosen for the size), Adam, batch 64, 4 fi
 (tf.constant). ``plain`` runs the bare ``tf.function`` step; ``watch`` the same step under
 ``nantrace.watch`` (host anchor and kept batches included). Both run the same healthy steps; the
 watched run then trips on a batch with a NaN and is timed from the call to catching
-``NonFiniteError`` (``verify=False``, and with fix verification where ``--verify-up-to`` allows).
+``NonFiniteError`` (``verify=False``; then, after as many healthy steps again, with fix
+verification where ``--verify-up-to`` allows: each trip re-runs the steps since its anchor).
 ``watch-off`` is the watched run with ``early_warning="off"`` (healthy steps only): what the
 detectors, and the XLA compiler they load, add.
 TensorFlow's CPU allocator keeps no statistics (``get_memory_info('CPU:0')`` reads 0), so the
@@ -154,7 +155,12 @@ def one_run(size: str, variant: str, steps: int, verify: bool) -> dict[str, Any]
     x_nan[[3, 17], 5] = np.nan
     bad = (tf.constant(x_nan), batches[1][1])
     trips = {}
-    for mode in ("no_verify", "verify") if verify else ("no_verify",):
+    for index, mode in enumerate(("no_verify", "verify") if verify else ("no_verify",)):
+        if index:
+            # The first trip's restored state is the new anchor: run as many healthy steps
+            # again, so this trip, like the first, re-runs the steps since its anchor.
+            for i in range(steps + 1):
+                float(step(*batches[i % 4]))
         step.verify = mode == "verify"
         start = time.perf_counter()
         report = None
@@ -170,6 +176,11 @@ def one_run(size: str, variant: str, steps: int, verify: bool) -> dict[str, Any]
             "cause": report.cause.id if report is not None and report.cause else None,
             "first_fix": report.fixes[0].id if report is not None and report.fixes else None,
             "ops_recorded": None if report is None else report.ops_recorded,
+            # how the update was undone ("... the anchor N step(s) back by re-running them")
+            "restore": next(
+                (n for n in (report.notes if report else ()) if n.startswith("optimizer update")),
+                None,
+            ),
             # what verification concluded on the first fix (a faster report must say the same)
             "first_fix_verdict": report.fixes[0].verdict if report and report.fixes else None,
             "first_fix_verification": (
