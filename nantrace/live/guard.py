@@ -162,6 +162,8 @@ class Watched:
         self._since_anchor_steps: list[int] = []
         self._since_anchor_bytes = 0
         self._anchor_bytes = 0
+        #: a trip restored from the anchor raised: anchor the restored state before the next step
+        self._anchor_before_next_call = False
         #: keep a host anchor (verification replays from it); False: copy mode, no anchor.
         self.gated = self.compiled and self.anchor_every > 0
         #: with an anchor, the step runs exactly as the unwatched one and every trip is undone
@@ -282,6 +284,10 @@ class Watched:
             finally:
                 self._nested = False
             return outputs
+        if self._anchor_before_next_call:
+            self._anchor_before_next_call = False
+            if self.since_anchor:
+                self._take_anchor()
         if self.anchor is None and self.compiled and self.anchor_every:
             # Trace first (creating optimizer slots) so the first anchor is the true
             # pre-training state, before step 0 runs.
@@ -310,15 +316,20 @@ class Watched:
             if consumed:
                 self._materialize_kept()
             notes = self._restore_committed() if flags[STATUS_COMMITTED] else []
+            # training may go on (warn, or a caught NonFiniteError) from the pre-step state
+            # just restored: anchor it, so the next trip re-runs only the steps after this one
+            reanchor = bool(flags[STATUS_COMMITTED] and self.anchor is not None)
             try:
                 self._on_trip(trip, args, kwargs, notes)
+            except BaseException:
+                # raised: the anchor the report was built from stays for inspection until the
+                # next call, which anchors first
+                self._anchor_before_next_call = reanchor
+                raise
             finally:
                 self.flush_log()  # the rows up to the trip and its report, even when it raises
-                if flags[STATUS_COMMITTED] and self.anchor is not None and self.since_anchor:
-                    # training may go on (warn, or a caught NonFiniteError) from the pre-step
-                    # state just restored: anchor it, so the next trip re-runs only the steps
-                    # after this one
-                    self._take_anchor()
+            if reanchor and self.since_anchor:
+                self._take_anchor()
         else:
             kept, size = _kept_batch(args, kwargs)
             self.recent.append(kept)
