@@ -74,7 +74,9 @@ class TrainResult:
     def trouble(self) -> str | None:
         """Why this run does not train (non-finite, nothing to train on, diverging), or None.
 
-        Divergence, on sustained levels (means over a tenth of the run, at least 3 steps):
+        Divergence, on sustained levels (medians over a tenth of the run, at least 3 steps: a
+        one-step spike that recovers, as training with clipping shows now and then, is not a
+        level, wherever the run happens to end):
         the level at the end is above the mean loss of the first three steps by more than its
         size (twice it, for a positive loss), or above the lowest level reached during the run
         by more than 9x that level's size (a rise after it had trained)."""
@@ -87,7 +89,7 @@ class TrainResult:
         values = np.asarray(self.losses, dtype=np.float64)
         window = min(values.size, max(3, values.size // 10))
         start = float(np.mean(values[:3]))
-        levels = np.convolve(values, np.ones(window) / window, mode="valid")
+        levels = np.median(np.lib.stride_tricks.sliding_window_view(values, window), axis=1)
         end, best = float(levels[-1]), float(levels.min())
         # sign-safe (a policy-gradient or log-likelihood loss can be negative): for a positive
         # start these are end > 2 x start and end > 10 x best
