@@ -246,3 +246,47 @@ def test_keras_watch_model_warn_counts_trips():
         "nantrace: 2 steps were non-finite and skipped (on_nan='warn'); first report above; "
         "model.train_function.watched.reports holds all\n"
     )
+
+
+@pytest.mark.parametrize("stuck_on", ["state", "data"])
+def test_a_run_of_trips_that_never_trains_warns_once_then_only_counts(stuck_on):
+    """Every step trips from the same restored state (weights that overflow the loss on any
+    batch, or every batch holding a NaN): after STUCK_AFTER trips in a row one warning says
+    training is not moving and what to do; later trips of that run are restored and counted
+    but not diagnosed or warned one by one (a flood of identical reports, each a replay). A
+    step that trains ends the run: the next trip warns with its one line again."""
+    from nantrace.live.guard import STUCK_AFTER
+
+    step, model, optimizer = make_step(verify=False)
+    kernel = model.layers[-1].kernel
+    sane = kernel.numpy()
+    if stuck_on == "state":  # before the first call, so the guard's anchor holds it too
+        kernel.assign(np.full_like(sane, 1e30))  # the loss overflows to inf on every batch
+    before = [v.numpy().copy() for v in model.variables]  # Adam's slots come at the 1st call
+    calls = STUCK_AFTER + 15
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for i in range(calls):
+            step(*batch(i, bad=stuck_on == "data"))
+    messages = [str(w.message) for w in caught if issubclass(w.category, nantrace.NonFiniteWarning)]
+    for a, b in zip(before, model.variables, strict=True):
+        np.testing.assert_array_equal(a, b.numpy())
+    assert int(optimizer.iterations.numpy()) == 0
+    assert step.trips == calls and len(step.reports) == STUCK_AFTER
+    assert len(messages) == STUCK_AFTER  # the full report, one-liners, then the stuck line
+    stuck = messages[-1]
+    assert f"{STUCK_AFTER} steps of train_step in a row" in stuck and "steps 0-9" in stuck
+    if stuck_on == "state":
+        assert "the state itself trips on every batch" in stuck
+    else:
+        assert "every batch since step 0 holds non-finite values" in stuck
+    kernel.assign(sane)
+    step.reanchor()  # a write outside the step: the guard's anchor must hold it
+    step(*batch(99, bad=False))  # trains: the run of trips is over
+    before = state(model, optimizer)
+    with pytest.warns(nantrace.NonFiniteWarning, match=r"step skipped \(trip 26 of"):
+        step(*batch(100, bad=True))
+    for a, b in zip(before, state(model, optimizer), strict=True):
+        np.testing.assert_array_equal(a, b)  # re-run from the anchor reanchor() took
+    assert len(step.reports) == STUCK_AFTER + 1
+    quiet(step)
