@@ -103,6 +103,15 @@ def build_report(
             "did not reproduce outside the compiled step"
             + (" (XLA fusion can differ from eager kernels)" if watched.jit_compile else "")
             + "; the origin is not guessed"
+            + (
+                ". If a variable the step writes was changed outside it since the guard's last "
+                "anchor (load_weights, set_weights, an assign between steps), the restore from "
+                "that anchor could not see the change and the replay ran without it: call "
+                "reanchor() on the watched step after such writes"
+                if getattr(watched, "host_restore", False)
+                and getattr(watched, "anchor", None) is not None
+                else ""
+            )
         )
     if trip.gradients and any(getattr(o, "dynamic_scale", None) is not None for o in optimizers):
         notes.append(

@@ -66,6 +66,12 @@ ANCHOR_STATE_FACTOR = 0.25
 #: the machine's physical memory. A larger state gets no anchor and is guarded in copy mode
 #: (one copy of the state it writes during each step, on its device) instead.
 ANCHOR_MAX_BYTES: int | None = None
+#: Under ``on_nan="warn"``, after this many trips in a row (no step trained between them) one
+#: warning says training is not moving; later trips of that run are restored and counted, but
+#: not diagnosed, bundled or warned one by one until a step trains (each report is a replay,
+#: and they would all say the same; optax's ``apply_if_finite`` bounds consecutive skipped
+#: updates for the same reason).
+STUCK_AFTER = 10
 
 
 class Watched:
@@ -73,7 +79,8 @@ class Watched:
 
     Attributes:
         step: number of calls so far (the index the next call will have).
-        reports: the reports of every tripped step, oldest first (one per trip). Under
+        reports: the reports of the tripped steps, oldest first (one per trip, but none for
+            the trips past STUCK_AFTER in a row under ``on_nan="warn"``). Under
             ``on_nan="warn"`` only the first trip's report has verified fixes; later trips get
             the same replay, origin, cause and ranked fixes, but their fixes are not verified
             (replaying each candidate costs up to seconds per trip), and a note says so.
@@ -81,7 +88,9 @@ class Watched:
             ``on_nan="warn"`` each was skipped with its state restored: the first trip warns
             with the full report, every later one with one line (``Report.headline()``), and
             the count is printed once to stderr at interpreter exit (or when this object is
-            garbage-collected).
+            garbage-collected). After STUCK_AFTER trips in a row (no step trained between) one
+            line says training is not moving; later trips of that run get no report or
+            warning, only the count, until a step trains.
         stopped: True once a trip happened with ``on_nan="stop"``; later calls do not run the
             step and return None, so a loop can check ``if train_step.stopped: break``.
         early_warnings: a :class:`~nantrace.report.warning_records.DivergenceReport` per early
@@ -164,6 +173,9 @@ class Watched:
         self._anchor_bytes = 0
         #: a trip restored from the anchor raised: anchor the restored state before the next step
         self._anchor_before_next_call = False
+        #: trips since the last step that trained, and the step of the first of them
+        self._trips_in_a_row = 0
+        self._first_in_a_row = 0
         #: keep a host anchor (verification replays from it); False: copy mode, no anchor.
         self.gated = self.compiled and self.anchor_every > 0
         #: with an anchor, the step runs exactly as the unwatched one and every trip is undone
@@ -315,6 +327,9 @@ class Watched:
             )
             if consumed:
                 self._materialize_kept()
+            if not self._trips_in_a_row:
+                self._first_in_a_row = step
+            self._trips_in_a_row += 1
             notes = self._restore_committed() if flags[STATUS_COMMITTED] else []
             # training may go on (warn, or a caught NonFiniteError) from the pre-step state
             # just restored: anchor it, so the next trip re-runs only the steps after this one
@@ -331,6 +346,7 @@ class Watched:
             if reanchor and self.since_anchor:
                 self._take_anchor()
         else:
+            self._trips_in_a_row = 0
             kept, size = _kept_batch(args, kwargs)
             self.recent.append(kept)
             self._advance_anchor(kept, size)
@@ -395,6 +411,14 @@ class Watched:
             if detector is not None:
                 self.detector.set_state(detector)  # type: ignore[union-attr]
             self.last_warning = last_warning
+
+    def reanchor(self) -> None:
+        """Anchor the current state now. Call it after writing, outside the step, a variable
+        the step also writes (``load_weights``, ``set_weights``, a weight clip or an EMA swap
+        between steps): a trip is undone from the last anchor and the batches run since it,
+        which cannot see such a write, so the state put back would lack it."""
+        if self.anchor is not None:
+            self._take_anchor()
 
     def run_checked(self, *args: Any, **kwargs: Any) -> tuple[Any, bool]:
         """One guarded step with no diagnosis: ``(outputs, tripped)``. A trip is not undone
@@ -588,6 +612,8 @@ class Watched:
         self._tally.trips += 1
         number = self._tally.trips
         repeat = self.on_nan == "warn" and number > 1
+        if repeat and self._trips_in_a_row > STUCK_AFTER:
+            return  # counted and restored; the stuck warning said why no more is said
         from nantrace.live import distributed
 
         workers = distributed.worker_count(self.strategy)
@@ -615,7 +641,9 @@ class Watched:
         if self.on_nan == "warn":
             if self._exit_summary is None:
                 self._exit_summary = weakref.finalize(self, _print_summary, self._tally)
-            if repeat:
+            if repeat and self._trips_in_a_row == STUCK_AFTER:
+                message = self._stuck_message(trip.step)
+            elif repeat:
                 message = f"nantrace: step skipped (trip {number} of {self.name}): "
                 message += report.headline()
             else:
@@ -631,6 +659,31 @@ class Watched:
         from nantrace.report.text import print_report
 
         print_report(report, file=sys.stderr)
+
+    def _stuck_message(self, step: int) -> str:
+        """The warning after STUCK_AFTER trips in a row: what the run of trips shows (every
+        batch holding non-finite values, or a state that trips on any batch) and what to do."""
+        first = self._first_in_a_row
+        run = self.reports[-self._trips_in_a_row :]
+        kinds = collections.Counter(r.origin.kind if r.origin else "unknown" for r in run)
+        seen = ", ".join(f"{kind} x{count}" for kind, count in kinds.most_common())
+        if set(kinds) == {"input_data"}:
+            advice = (
+                f"every batch since step {first} holds non-finite values: clean the data "
+                "(each report names the rows)"
+            )
+        else:
+            advice = (
+                "the state itself trips on every batch, so skipping cannot get past it: stop, "
+                "apply the first report's fix and restart from a checkpoint before step "
+                f"{first}"
+            )
+        return (
+            f"nantrace: {self._trips_in_a_row} steps of {self.name} in a row skipped (steps "
+            f"{first}-{step}, on_nan='warn'; origins: {seen}) and none trained since: {advice}. "
+            "Later trips of this run are only counted (no report, bundle or warning each) "
+            "until a step trains; the count is printed at the end."
+        )
 
     def _diagnose_unverified(self, trip: Trip, args: tuple, kwargs: dict) -> Report:
         report = self.diagnose(trip, args, kwargs, verify=False)
