@@ -253,6 +253,8 @@ def _float16_overflow(origin: Origin, record: OpRecord, evidence: Evidence) -> C
             "phase": record.phase,
             "target": evidence.target if evidence.target_abs_max > UNSCALED_INPUT_ABS else None,
             "target_abs_max": evidence.target_abs_max,
+            "feature": evidence.feature if evidence.input_abs_max > UNSCALED_INPUT_ABS else None,
+            "feature_abs_max": evidence.input_abs_max,
         },
         confidence=0.9,
     )

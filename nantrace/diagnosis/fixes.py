@@ -634,6 +634,19 @@ def _float16_range(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix
     ]
     if evidence.loss_scaling:  # already scaled: keeping the layer in float32 is what's left
         fixes = [dataclasses.replace(fixes[0], score=1.0)]
+    if ev.get("feature"):  # features past 65504 are Inf as soon as a layer casts them
+        fixes.insert(
+            0,
+            _rescale(
+                "rescale_input",
+                ev.get("feature"),
+                float(ev.get("feature_abs_max") or 0.0),
+                1.1,
+                f"the features {ev.get('feature')} reach |x| = {ev.get('feature_abs_max'):.3g}; "
+                "in float16 (largest value 65504) they, and the activations they feed, overflow",
+                arguments=evidence.arguments,
+            ),
+        )
     if ev.get("target"):  # targets of 1e5 cannot live in float16 errors and gradients
         fixes.insert(
             0,
