@@ -305,6 +305,19 @@ def test_slow_steps_are_gated_and_fast_ones_restored_from_the_anchor(monkeypatch
     assert int(optimizer.iterations.numpy()) == guard.PACE_STEPS + 3
 
 
+def paced_step(monkeypatch, budget, **options):
+    """A watched step run past the guard's pace measurement with RERUN_BUDGET_S = ``budget``
+    (0: gated; 1 s: host restore, re-anchored more often than ``anchor_every``)."""
+    from nantrace.live import guard
+
+    monkeypatch.setattr(guard, "RERUN_BUDGET_S", budget)
+    model, optimizer = make_model()
+    step = nantrace.watch(tf.function(step_for(model, optimizer)), verify=False, **options)
+    for i in range(guard.PACE_STEPS + 2):
+        step(*batch(i))
+    return step, model, optimizer
+
+
 def test_a_step_too_slow_for_its_anchor_interval_is_anchored_more_often_not_gated(monkeypatch):
     """A step whose re-run of ``anchor_every`` steps would pass RERUN_BUDGET_S, but of which
     at least MIN_ANCHOR_EVERY fit in it, keeps host restore (the gate costs a large step more
@@ -312,13 +325,7 @@ def test_a_step_too_slow_for_its_anchor_interval_is_anchored_more_often_not_gate
     re-anchored every budget / pace steps, so a trip still re-runs within the budget."""
     from nantrace.live import guard
 
-    monkeypatch.setattr(guard, "RERUN_BUDGET_S", 1.0)
-    model, optimizer = make_model()
-    step = nantrace.watch(
-        tf.function(step_for(model, optimizer)), on_nan="warn", verify=False, anchor_every=10**6
-    )
-    for i in range(guard.PACE_STEPS + 2):
-        step(*batch(i))
+    step, model, optimizer = paced_step(monkeypatch, 1.0, on_nan="warn", anchor_every=10**6)
     assert step.host_restore
     assert guard.MIN_ANCHOR_EVERY <= step.anchor_every < 10**6
     for i in range(3):
@@ -330,13 +337,7 @@ def test_a_step_too_slow_for_its_anchor_interval_is_anchored_more_often_not_gate
 
 def test_gated_update_trip_is_undone_exactly_from_the_anchor(monkeypatch):
     """Gated, a trip after a finite update (optimizer_update) is still re-run from the anchor."""
-    from nantrace.live import guard
-
-    monkeypatch.setattr(guard, "RERUN_BUDGET_S", 0.0)
-    model, optimizer = make_model()
-    step = nantrace.watch(tf.function(step_for(model, optimizer)), verify=False)
-    for i in range(guard.PACE_STEPS + 2):
-        step(*batch(i))
+    step, model, optimizer = paced_step(monkeypatch, 0.0)
     assert not step.host_restore
     optimizer.learning_rate.assign(1e40)
     before = state(model, optimizer)
@@ -354,15 +355,7 @@ def test_a_gated_trip_between_the_re_run_steps_is_not_compared_with_them(monkeyp
     """Gated, a non-finite loss is skipped in-graph (nothing to restore, no new anchor) and
     training goes on; a later update trip re-runs the batches since the anchor and compares
     each with the row of its own step, not with the skipped step's row between them."""
-    from nantrace.live import guard
-
-    monkeypatch.setattr(guard, "RERUN_BUDGET_S", 0.0)
-    model, optimizer = make_model()
-    step = nantrace.watch(
-        tf.function(step_for(model, optimizer)), on_nan="warn", verify=False, anchor_every=10**6
-    )
-    for i in range(guard.PACE_STEPS + 2):
-        step(*batch(i))
+    step, model, optimizer = paced_step(monkeypatch, 0.0, on_nan="warn", anchor_every=10**6)
     assert not step.host_restore
     trip_on_an_inf_label_and_check_it_undone(step, model, optimizer, 20)
     step(*batch(21))
