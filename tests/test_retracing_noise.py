@@ -1,0 +1,53 @@
+"""Many watched steps in one process (a notebook re-running its cell, a sweep, the scorers)
+must not make TensorFlow warn that nantrace's own functions retrace: TensorFlow counts traces
+per Python code object, and nantrace wraps the same closures once per watched step."""
+
+import logging
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import nantrace
+
+
+def make_watched(seed):
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.Dense(1)])
+    optimizer = keras.optimizers.Adam(1e-2)
+
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    return nantrace.watch(tf.function(train_step), verify=False)
+
+
+class Collect(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+def test_eight_watched_steps_in_one_process_do_not_warn_of_retracing():
+    handler = Collect()
+    logger = tf.get_logger()
+    logger.addHandler(handler)
+    try:
+        rng = np.random.default_rng(0)
+        x = tf.constant(rng.normal(size=(8, 4)).astype("float32"))
+        y = tf.constant(rng.normal(size=(8, 1)).astype("float32"))
+        for seed in range(8):
+            step = make_watched(seed)
+            for _ in range(2):
+                step(x, y)
+    finally:
+        logger.removeHandler(handler)
+    retracing = [m for m in handler.messages if "retracing" in m]
+    assert not retracing, retracing[0]
