@@ -248,6 +248,16 @@ def host_view(tensor: Any) -> Any:
     return value
 
 
+def counted_alone(fn: Any) -> Any:
+    """``fn`` to hand to ``tf.function`` so that its traces are counted for it alone.
+    TensorFlow keys its "N out of the last M calls to <function> triggered tf.function
+    retracing" warning by the Python code object, and nantrace wraps the same closures and
+    methods once per watched step: many watched steps in one process (a notebook re-running
+    its cell, a sweep) would add up and warn, though each traced once. A ``functools.partial``
+    has no code object, so TensorFlow keys it by itself."""
+    return functools.partial(fn)
+
+
 @functools.cache
 def xla_compiles() -> bool:
     """Whether this TensorFlow build compiles a ``jit_compile=True`` function on the default
