@@ -7,6 +7,7 @@ import logging
 import keras
 import numpy as np
 import tensorflow as tf
+from scenario_cases import standard_step
 
 import nantrace
 
@@ -14,16 +15,8 @@ import nantrace
 def make_watched(seed):
     keras.utils.set_random_seed(seed)
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.Dense(1)])
-    optimizer = keras.optimizers.Adam(1e-2)
-
-    def train_step(x, y):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        return loss
-
-    return nantrace.watch(tf.function(train_step), verify=False)
+    step = standard_step(model, keras.optimizers.Adam(1e-2), keras.losses.MeanSquaredError())
+    return nantrace.watch(tf.function(step), verify=False)
 
 
 class Collect(logging.Handler):
