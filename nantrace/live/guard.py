@@ -27,13 +27,14 @@ import tensorflow as tf
 
 from nantrace.compat import tf as _tf_compat
 from nantrace.errors import NantraceError, NonFiniteError, NonFiniteWarning
-from nantrace.live import iterators
+from nantrace.live import iterators, outside_writes
 from nantrace.live.early_warning import EarlyWarning, check_mode
 from nantrace.live.history import History
 from nantrace.live.sentinel import (
     STATUS_COMMITTED,
     STATUS_GRADIENTS,
     STATUS_LOSS,
+    STATUS_SIZE,
     STATUS_TRIPPED,
     STATUS_VARIABLES,
     STATUS_WARNING,
@@ -173,6 +174,10 @@ class Watched:
         self._anchor_bytes = 0
         #: a trip restored from the anchor raised: anchor the restored state before the next step
         self._anchor_before_next_call = False
+        #: ... even with no step since the anchor (``anchor_at_next_call``: a write between)
+        self._anchor_forced = False
+        #: the last step's bits of the small variables no trace writes (outside_writes)
+        self._unwritten_bits: bytes | None = None
         #: trips since the last step that trained, and the step of the first of them
         self._trips_in_a_row = 0
         self._first_in_a_row = 0
@@ -277,6 +282,13 @@ class Watched:
             if all(optimizer is not o for o in self.optimizers):
                 self.optimizers.append(optimizer)
         status = sentinel.finalize()
+        if not self._nested and sentinel.strategy is None and not tf.distribute.has_strategy():
+            from nantrace.replay.step import step_variables
+
+            # the bits of the small variables no trace writes (a learning rate): the host sees
+            # a write between steps and anchors after it (nantrace.live.outside_writes)
+            unwritten = outside_writes.unwritten(step_variables(self), set(self.known_variables))
+            status = tf.concat([status, outside_writes.bits(unwritten)], 0)
         self.strategy = sentinel.strategy or self.strategy
         self._host_written.update(sentinel.host_written)
         if not sentinel.replayable:
@@ -300,8 +312,9 @@ class Watched:
             return outputs
         if self._anchor_before_next_call:
             self._anchor_before_next_call = False
-            if self.since_anchor:
+            if self.since_anchor or self._anchor_forced:
                 self._take_anchor()
+            self._anchor_forced = False
         if self.anchor is None and self.compiled and self.anchor_every:
             # Trace first (creating optimizer slots) so the first anchor is the true
             # pre-training state, before step 0 runs.
@@ -320,6 +333,10 @@ class Watched:
         seconds = time.perf_counter() - began
         step = self.step
         self.step += 1
+        # a variable the step never writes changed since the last call: written between them
+        unwritten = flags[STATUS_SIZE:].tobytes()  # (bytes compare in ~0.1 us, arrays ~3)
+        written_between = self._unwritten_bits is not None and unwritten != self._unwritten_bits
+        self._unwritten_bits = unwritten
         if flags[STATUS_TRIPPED]:
             trip = Trip(
                 step=step,
@@ -352,6 +369,10 @@ class Watched:
             kept, size = _kept_batch(args, kwargs)
             self.recent.append(kept)
             self._advance_anchor(kept, size)
+            if written_between and self.anchor is not None:
+                # the steps since the anchor ran with the old value: a re-run across the write
+                # would not reproduce them, so the next trip re-runs from after this step
+                self._take_anchor()
             if self._paces is not None:
                 self._choose_restore(seconds)
             if self._tensorboard is not None and self.step % _flush_every() == 0:
@@ -421,6 +442,14 @@ class Watched:
         which cannot see such a write, so the state put back would lack it."""
         if self.anchor is not None:
             self._take_anchor()
+
+    def anchor_at_next_call(self) -> None:
+        """Anchor the state at the start of the next call, whatever happens before it: the
+        Keras surfaces call this at each epoch and fit call, so that weights written by a
+        callback or between fits (``set_weights``, ``load_weights``) are in the anchor."""
+        if self.anchor is not None:
+            self._anchor_before_next_call = True
+            self._anchor_forced = True
 
     def run_checked(self, *args: Any, **kwargs: Any) -> tuple[Any, bool]:
         """One guarded step with no diagnosis: ``(outputs, tripped)``. A trip is not undone

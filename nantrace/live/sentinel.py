@@ -95,6 +95,8 @@ def replayable(graph: Any) -> bool:
 STATUS_TRIPPED, STATUS_LOSS, STATUS_GRADIENTS, STATUS_VARIABLES, STATUS_COMMITTED = range(5)
 #: the early-warning bit mask (nantrace.live.early_warning): 0 unless a new warning fired.
 STATUS_WARNING = 5
+#: the status vector's length; a compiled step appends outside_writes' bits after it
+STATUS_SIZE = 6
 
 
 def _flat_float_tensors(values: Any) -> list[tf.Tensor]:

@@ -1,0 +1,59 @@
+"""Writes between steps to the small variables a step uses but never writes.
+
+A trip is undone by restoring the last anchor and re-running the batches since it. A write the
+step does not make — a learning rate set by hand between steps, by a Keras
+``LearningRateScheduler`` or ``ReduceLROnPlateau`` — is invisible to that re-run: the steps
+after the write would be re-run with the old value and the state put back would not be the
+pre-step state. So each step also returns the bits of those variables (the learning rate, a
+frozen scalar), a few int32 more in the status vector the host reads anyway, and the host
+anchors after any step that saw them change. Large variables (weights) are not watched this way
+(reading them every step would cost a pass over the model): the Keras surfaces anchor at each
+epoch and fit call instead, and ``Watched.reanchor()`` is there for a custom loop.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tensorflow as tf
+
+#: Variables of at most this many elements are watched; more in total than MAX_WATCHED are not.
+MAX_ELEMENTS = 16
+MAX_WATCHED = 256
+
+_AS_INT32 = {
+    tf.float32: lambda x: tf.bitcast(x, tf.int32),
+    tf.float16: lambda x: tf.bitcast(tf.cast(x, tf.float32), tf.int32),
+    tf.bfloat16: lambda x: tf.bitcast(tf.cast(x, tf.float32), tf.int32),
+    tf.float64: lambda x: tf.bitcast(x, tf.int32),
+    tf.int64: lambda x: tf.bitcast(x, tf.int32),
+    tf.int32: lambda x: x,
+    tf.bool: lambda x: tf.cast(x, tf.int32),
+}
+
+
+def unwritten(candidates: list[Any], written: set[int]) -> list[tf.Variable]:
+    """The small variables among ``candidates`` (tf.Variables) that no trace of the step writes
+    (``written``: their ids), in a stable order, without duplicates."""
+    chosen: list[tf.Variable] = []
+    seen: set[int] = set()
+    total = 0
+    for variable in candidates:
+        key = id(variable)
+        if key in seen or key in written or variable.dtype.base_dtype not in _AS_INT32:
+            continue
+        seen.add(key)
+        size = variable.shape.num_elements()
+        if size is None or size > MAX_ELEMENTS or total + size > MAX_WATCHED:
+            continue
+        chosen.append(variable)
+        total += size
+    return chosen
+
+
+def bits(variables: list[tf.Variable]) -> tf.Tensor:
+    """The variables' values as one int32 vector, bit for bit (equal bits, equal values)."""
+    if not variables:
+        return tf.zeros([0], tf.int32)
+    parts = [tf.reshape(_AS_INT32[v.dtype.base_dtype](v.value()), [-1]) for v in variables]
+    return parts[0] if len(parts) == 1 else tf.concat(parts, 0)

@@ -1,0 +1,149 @@
+"""Writes between steps (a learning-rate schedule set by hand or by a Keras callback, a weight
+write at an epoch's end) must not make a restore put back the wrong state.
+
+A trip is undone by restoring the last anchor and re-running the batches since it; a write the
+step does not make is invisible to that re-run, so the state put back would lack it (and the
+report would read "NOT bit-identical"). The guard must see such writes and anchor after them.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import nantrace
+import nantrace.keras as ntk
+
+pytestmark = pytest.mark.filterwarnings("ignore::nantrace.DivergenceWarning")
+
+
+def make_model(seed=0):
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential(
+        [keras.Input((8,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(1)]
+    )
+    return model
+
+
+def data(n=640, nan_rows=()):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 8)).astype("float32")
+    y = (x.sum(1, keepdims=True) > 0).astype("float32")
+    x[list(nan_rows)] = np.nan
+    return x, y
+
+
+def epochs(nan_batch, batches_per_epoch=20, size=32):
+    """A dataset whose every epoch (a new iterator, as fit makes one) brings new batches: the
+    second epoch's ``nan_batch`` - ``batches_per_epoch``-th batch holds NaN rows, the first
+    epoch none."""
+    x, y = data(2 * batches_per_epoch * size, range(nan_batch * size, nan_batch * size + 3))
+    passes = []
+
+    def generate():
+        start = len(passes) * batches_per_epoch * size
+        passes.append(start)
+        for i in range(start, start + batches_per_epoch * size, size):
+            yield x[i : i + size], y[i : i + size]
+
+    spec = (tf.TensorSpec((None, 8), tf.float32), tf.TensorSpec((None, 1), tf.float32))
+    return tf.data.Dataset.from_generator(generate, output_signature=spec)
+
+
+def step_for(model, optimizer):
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    return train_step
+
+
+def restore_note(report):
+    notes = [n for n in report.notes if n.startswith("optimizer update undone")]
+    assert notes, report.notes
+    return notes[0]
+
+
+def test_a_learning_rate_set_between_steps_is_anchored_and_the_restore_is_exact():
+    """A custom loop lowers the learning rate at step 20 (outside the step); step 25 trips.
+    The state after the trip must be exactly the unwatched run's state before step 25."""
+    x, y = data(nan_rows=range(25 * 16, 25 * 16 + 3))
+    batches = [(tf.constant(x[i : i + 16]), tf.constant(y[i : i + 16])) for i in range(0, 640, 16)]
+
+    reference = make_model()
+    ref_optimizer = keras.optimizers.Adam(1e-2)
+    plain = tf.function(step_for(reference, ref_optimizer))
+    for i in range(25):
+        if i == 20:
+            ref_optimizer.learning_rate.assign(1e-4)
+        plain(*batches[i])
+
+    model = make_model()
+    optimizer = keras.optimizers.Adam(1e-2)
+    step = nantrace.watch(tf.function(step_for(model, optimizer)), verify=False)
+    for i in range(25):
+        if i == 20:
+            optimizer.learning_rate.assign(1e-4)
+        step(*batches[i])
+    with pytest.raises(nantrace.NonFiniteError) as caught:
+        step(*batches[25])
+    note = restore_note(caught.value.report)
+    assert "NOT bit-identical" not in note, note
+    assert float(optimizer.learning_rate.numpy()) == pytest.approx(1e-4)
+    for mine, theirs in zip(model.variables, reference.variables, strict=True):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+
+
+def test_a_learning_rate_scheduler_callback_in_fit_keeps_the_restore_exact():
+    """Keras' LearningRateScheduler writes the rate at each epoch's start; a NaN batch in the
+    second epoch trips after the anchor of the first."""
+    model = make_model()
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+    schedule = keras.callbacks.LearningRateScheduler(lambda epoch, lr: 1e-2 if epoch == 0 else 1e-4)
+    with pytest.raises(nantrace.NonFiniteError) as caught:
+        model.fit(epochs(25), epochs=2, verbose=0, callbacks=[schedule, ntk.NanTraceCallback()])
+    note = restore_note(caught.value.report)
+    assert "NOT bit-identical" not in note, note
+
+
+class HalveKernelsAtEpochEnd(keras.callbacks.Callback):
+    """A weight write between epochs (as a weight clip, an EMA swap or a constraint might)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        for layer in self.model.layers:
+            layer.kernel.assign(layer.kernel * 0.5)
+
+
+@pytest.mark.parametrize("surface", ["callback", "watch_model"])
+def test_a_weight_write_between_epochs_of_fit_keeps_the_restore_exact(surface):
+    model = make_model()
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+    callbacks = [HalveKernelsAtEpochEnd()]
+    if surface == "callback":
+        callbacks.append(ntk.NanTraceCallback())
+    else:
+        nantrace.watch(model)
+    with pytest.raises(nantrace.NonFiniteError) as caught:
+        model.fit(epochs(25), epochs=2, verbose=0, callbacks=callbacks)
+    note = restore_note(caught.value.report)
+    assert "NOT bit-identical" not in note, note
+
+
+def test_weights_loaded_between_two_fit_calls_are_anchored():
+    """``model.set_weights`` between two ``fit`` calls of a watched model: a trip in the
+    second fit must restore the loaded weights' run, not the first fit's."""
+    x, y = data(nan_rows=range(5 * 32, 5 * 32 + 3))
+    model = make_model()
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+    nantrace.watch(model)
+    model.fit(x[320:], y[320:], batch_size=32, epochs=1, shuffle=False, verbose=0)
+    model.set_weights([w * 0.5 for w in model.get_weights()])
+    with pytest.raises(nantrace.NonFiniteError) as caught:
+        model.fit(x[:320], y[:320], batch_size=32, epochs=1, shuffle=False, verbose=0)
+    note = restore_note(caught.value.report)
+    assert "NOT bit-identical" not in note, note
