@@ -9,6 +9,7 @@ Run from the repository root::
     python -m bench.parts detectors --workload attention    # the detectors' update alone
     python -m bench.parts tail --workload attention --rounds 150  # the checks: one cluster?
     python -m bench.parts restore --size 30m --rounds 30   # host restore vs gate, large step
+    python -m bench.parts writes --workload attention --rounds 40  # a rate written every step
 
 ``xla``: the same compiled (``jit_compile=True``) train step built five ways and timed
 interleaved (bench.timing): ``plain``, ``plain2`` (a second identical plain step: the noise
@@ -52,6 +53,12 @@ Whole-step differences of 2-4 % need ~150 rounds here to stand out of the noise.
 choice, and forced into host restore and into the gated update (``RERUN_BUDGET_S`` patched
 while the guard times its first steps); 10 steps a block, so the anchor's copy every 50 steps
 shows in the mean ratio, not the median.
+
+``writes``: a learning rate written before every step, outside it (a hand-written warm-up):
+the plain step and ``nantrace.watch`` with that write (ratios are to the plain step with it),
+the watch again with every write anchored after (``FREQUENT_WRITES`` patched to 1: what the
+guard would cost if it anchored after each such write instead of keeping the values each step
+saw), and plain and watch without the write, for reference.
 
 ``profile``: plain vs ``nantrace.watch`` on the same workload (``tf.function``, not XLA), 40
 steps each under the TF profiler; prints op self time per step, watch - plain, by op type.
@@ -294,6 +301,60 @@ def run_tail(workload: str, rounds: int) -> None:
     _print_ratios(f"{workload}, {rounds} rounds: the checks after the step", variants)
 
 
+def run_writes(workload: str, rounds: int) -> None:
+    import contextlib
+
+    import nantrace
+    from nantrace.live import guard
+
+    wl = build_workload(workload)
+    wl.optimizer.build(wl.model.trainable_variables)
+    rate = wl.optimizer.learning_rate
+    base = float(rate.numpy())
+    calls = [0]
+
+    def writing(step: Any) -> Any:
+        """``step`` with the learning rate written before each call (two values, alternating)."""
+
+        def run(x: Any, y: Any) -> Any:
+            calls[0] += 1
+            rate.assign(base * (1.0 + 1e-3 * (calls[0] % 2)))
+            return step(x, y)
+
+        return run
+
+    @contextlib.contextmanager
+    def anchoring_after_each() -> Any:
+        saved = guard.FREQUENT_WRITES
+        guard.FREQUENT_WRITES = 1  # every write is "not frequent": anchored after
+        try:
+            yield
+        finally:
+            guard.FREQUENT_WRITES = saved
+
+    def compiled() -> Any:
+        return wl.compile(make_train_step(wl.model, wl.optimizer, wl.loss_fn))
+
+    plain, watched, anchored = compiled(), nantrace.watch(compiled()), nantrace.watch(compiled())
+    variants = [
+        Variant("plain, rate written before each step", writing(plain), 10),
+        Variant("watch, rate written before each step", writing(watched), 10),
+        Variant(
+            "watch, the same, anchored after each write",
+            writing(anchored),
+            10,
+            context=anchoring_after_each,
+        ),
+        Variant("plain", plain, 10),
+        Variant("watch", watched, 10),
+    ]
+    for variant in variants:
+        with variant.context():
+            warm_up(variant.step, wl.batches)
+    interleave(variants, wl.batches, rounds)
+    _print_ratios(f"{workload}, {rounds} rounds: a learning rate written between steps", variants)
+
+
 def _print_ratios(title: str, variants: list[Variant]) -> None:
     base = variants[0].times
     print(f"{title}, load average {os.getloadavg()}")
@@ -418,7 +479,8 @@ def run_profile(workload: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.parts", description=__doc__)
     parser.add_argument(
-        "what", choices=("xla", "modes", "floor", "detectors", "tail", "profile", "restore")
+        "what",
+        choices=("xla", "modes", "floor", "detectors", "tail", "profile", "restore", "writes"),
     )
     parser.add_argument("--workload", default="mlp", help="mlp, cnn, lstm or attention")
     parser.add_argument("--size", default="30m", help="restore: 1m, 30m or 100m parameters")
@@ -436,6 +498,8 @@ def main(argv: list[str] | None = None) -> int:
         run_tail(args.workload, args.rounds)
     elif args.what == "restore":
         run_restore(args.size, args.rounds)
+    elif args.what == "writes":
+        run_writes(args.workload, args.rounds)
     else:
         run_profile(args.workload)
     return 0

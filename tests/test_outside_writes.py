@@ -147,3 +147,38 @@ def test_weights_loaded_between_two_fit_calls_are_anchored():
         model.fit(x[:320], y[:320], batch_size=32, epochs=1, shuffle=False, verbose=0)
     note = restore_note(caught.value.report)
     assert "NOT bit-identical" not in note, note
+
+
+def test_a_learning_rate_written_before_every_step_is_replayed_per_step_not_re_anchored():
+    """A warm-up written by hand before every step: anchoring after each of them would copy
+    the state every step, so the guard keeps the values each step saw and the re-run writes
+    them back in turn — the restore is still exact, from an anchor several steps back."""
+    x, y = data(nan_rows=range(25 * 16, 25 * 16 + 3))
+    batches = [(tf.constant(x[i : i + 16]), tf.constant(y[i : i + 16])) for i in range(0, 640, 16)]
+
+    def warm_up(optimizer, i):
+        optimizer.learning_rate.assign(1e-2 * min(1.0, (i + 1) / 30))
+
+    reference = make_model()
+    ref_optimizer = keras.optimizers.Adam(1e-2)
+    plain = tf.function(step_for(reference, ref_optimizer))
+    for i in range(25):
+        warm_up(ref_optimizer, i)
+        plain(*batches[i])
+
+    model = make_model()
+    optimizer = keras.optimizers.Adam(1e-2)
+    step = nantrace.watch(tf.function(step_for(model, optimizer)), verify=False)
+    for i in range(25):
+        warm_up(optimizer, i)
+        step(*batches[i])
+    warm_up(optimizer, 25)
+    with pytest.raises(nantrace.NonFiniteError) as caught:
+        step(*batches[25])
+    note = restore_note(caught.value.report)
+    assert "NOT bit-identical" not in note, note
+    back = int(note.split("the anchor ")[1].split(" step")[0])
+    assert back > 1, note  # not re-anchored after every step
+    assert float(optimizer.learning_rate.numpy()) == pytest.approx(1e-2 * 26 / 30)
+    for mine, theirs in zip(model.variables, reference.variables, strict=True):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())

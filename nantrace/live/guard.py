@@ -73,6 +73,9 @@ ANCHOR_MAX_BYTES: int | None = None
 #: and they would all say the same; optax's ``apply_if_finite`` bounds consecutive skipped
 #: updates for the same reason).
 STUCK_AFTER = 10
+#: Writes between steps (to variables the step never writes, as a learning rate) closer than
+#: this many steps are kept per step instead of anchored after (``Watched._on_write_between``).
+FREQUENT_WRITES = 10
 
 
 class Watched:
@@ -178,6 +181,10 @@ class Watched:
         self._anchor_forced = False
         #: the last step's bits of the small variables no trace writes (outside_writes)
         self._unwritten_bits: bytes | None = None
+        #: the step of the last such write, and (frequent writes) the values each step since
+        #: the anchor saw, by step
+        self._last_write_between: int | None = None
+        self._written_between: dict[int, list[tuple[tf.Variable, np.ndarray]]] = {}
         #: trips since the last step that trained, and the step of the first of them
         self._trips_in_a_row = 0
         self._first_in_a_row = 0
@@ -370,9 +377,7 @@ class Watched:
             self.recent.append(kept)
             self._advance_anchor(kept, size)
             if written_between and self.anchor is not None:
-                # the steps since the anchor ran with the old value: a re-run across the write
-                # would not reproduce them, so the next trip re-runs from after this step
-                self._take_anchor()
+                self._on_write_between(step)
             if self._paces is not None:
                 self._choose_restore(seconds)
             if self._tensorboard is not None and self.step % _flush_every() == 0:
@@ -557,6 +562,26 @@ class Watched:
         self.since_anchor = []
         self._since_anchor_steps = []
         self._since_anchor_bytes = 0
+        self._written_between = {}
+
+    def _on_write_between(self, step: int) -> None:
+        """A variable the step never writes changed before ``step`` (a healthy step): the
+        steps since the anchor ran with the old value, so a re-run across the write would not
+        reproduce them. Anchor after this step; but when such writes come within
+        FREQUENT_WRITES steps of each other (a warm-up set before every step), anchoring after
+        each would copy the state every step: keep the values this step saw instead, which
+        the anchor re-run writes back before re-running it."""
+        frequent = (
+            self._last_write_between is not None
+            and step - self._last_write_between < FREQUENT_WRITES
+        )
+        self._last_write_between = step
+        if not frequent:
+            self._take_anchor()
+            return
+        variables, _ = self._anchor_reader()
+        unwritten = outside_writes.unwritten(variables, set(self.known_variables))
+        self._written_between[step] = [(v, v.numpy()) for v in unwritten]
 
     # -- after a trip -------------------------------------------------------------------------
     def _restore_committed(self) -> list[str]:
@@ -582,7 +607,10 @@ class Watched:
         detector_state = self.detector.state() if self.detector is not None else None
         anchor.restore()
         problem = ""
-        for args, kwargs in batches:
+        steps = self._since_anchor_steps[-len(batches) :] if batches else []
+        for (args, kwargs), step in zip(batches, steps, strict=True):
+            for variable, value in self._written_between.get(step, ()):
+                variable.assign(value, read_value=False)  # as written before that step
             _, status, _ = self._step_fn(*args, **kwargs)
             if status.numpy()[STATUS_TRIPPED]:
                 problem = "a re-run step tripped"
