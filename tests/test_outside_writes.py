@@ -182,3 +182,25 @@ def test_a_learning_rate_written_before_every_step_is_replayed_per_step_not_re_a
     assert float(optimizer.learning_rate.numpy()) == pytest.approx(1e-2 * 26 / 30)
     for mine, theirs in zip(model.variables, reference.variables, strict=True):
         np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+
+
+def test_the_bits_of_every_watched_dtype_decode_to_the_values():
+    from nantrace.live import outside_writes
+
+    variables = [
+        tf.Variable(np.float32(3.25e-4)),
+        tf.Variable(np.array([1.5, -2.0], np.float16)),
+        tf.Variable(tf.constant([0.1, 7.0], tf.bfloat16)),
+        tf.Variable(np.array([[1e300, -3.0]], np.float64)),
+        tf.Variable(np.int64(2**40 + 3)),
+        tf.Variable(np.int32(-7)),
+        tf.Variable([True, False, True]),
+    ]
+    bits = tf.function(lambda: outside_writes.bits(variables))().numpy()
+    decoded = outside_writes.values(variables, bits)
+    assert decoded is not None
+    for variable, value in zip(variables, decoded, strict=True):
+        np.testing.assert_array_equal(value, variable.numpy())
+        assert value.dtype == variable.numpy().dtype
+    assert outside_writes.values(variables, bits[:-1]) is None  # another trace's bits
+

@@ -185,6 +185,8 @@ class Watched:
         #: the anchor saw, by step
         self._last_write_between: int | None = None
         self._written_between: dict[int, list[tuple[tf.Variable, np.ndarray]]] = {}
+        #: the variables whose bits the last trace appended to the status, in order
+        self._unwritten: list[tf.Variable] = []
         #: trips since the last step that trained, and the step of the first of them
         self._trips_in_a_row = 0
         self._first_in_a_row = 0
@@ -295,6 +297,7 @@ class Watched:
             # the bits of the small variables no trace writes (a learning rate): the host sees
             # a write between steps and anchors after it (nantrace.live.outside_writes)
             unwritten = outside_writes.unwritten(step_variables(self), set(self.known_variables))
+            self._unwritten = unwritten
             status = tf.concat([status, outside_writes.bits(unwritten)], 0)
         self.strategy = sentinel.strategy or self.strategy
         self._host_written.update(sentinel.host_written)
@@ -341,9 +344,10 @@ class Watched:
         step = self.step
         self.step += 1
         # a variable the step never writes changed since the last call: written between them
-        unwritten = flags[STATUS_SIZE:].tobytes()  # (bytes compare in ~0.1 us, arrays ~3)
-        written_between = self._unwritten_bits is not None and unwritten != self._unwritten_bits
-        self._unwritten_bits = unwritten
+        unwritten = flags[STATUS_SIZE:]
+        as_bytes = unwritten.tobytes()  # (bytes compare in ~0.1 us, arrays ~3)
+        written_between = self._unwritten_bits is not None and as_bytes != self._unwritten_bits
+        self._unwritten_bits = as_bytes
         if flags[STATUS_TRIPPED]:
             trip = Trip(
                 step=step,
@@ -377,7 +381,7 @@ class Watched:
             self.recent.append(kept)
             self._advance_anchor(kept, size)
             if written_between and self.anchor is not None:
-                self._on_write_between(step)
+                self._on_write_between(step, unwritten)
             if self._paces is not None:
                 self._choose_restore(seconds)
             if self._tensorboard is not None and self.step % _flush_every() == 0:
@@ -564,7 +568,7 @@ class Watched:
         self._since_anchor_bytes = 0
         self._written_between = {}
 
-    def _on_write_between(self, step: int) -> None:
+    def _on_write_between(self, step: int, bits: np.ndarray) -> None:
         """A variable the step never writes changed before ``step`` (a healthy step): the
         steps since the anchor ran with the old value, so a re-run across the write would not
         reproduce them. Anchor after this step; but when such writes come within
@@ -579,9 +583,10 @@ class Watched:
         if not frequent:
             self._take_anchor()
             return
-        variables, _ = self._anchor_reader()
-        unwritten = outside_writes.unwritten(variables, set(self.known_variables))
-        self._written_between[step] = [(v, v.numpy()) for v in unwritten]
+        seen = outside_writes.values(self._unwritten, bits)  # ``bits``: as this step saw them
+        if seen is None:  # the step's trace is not the one that listed them: read them
+            seen = [v.numpy() for v in self._unwritten]
+        self._written_between[step] = list(zip(self._unwritten, seen, strict=True))
 
     # -- after a trip -------------------------------------------------------------------------
     def _restore_committed(self) -> list[str]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 #: Variables of at most this many elements are watched; more in total than MAX_WATCHED are not.
@@ -57,3 +58,29 @@ def bits(variables: list[tf.Variable]) -> tf.Tensor:
         return tf.zeros([0], tf.int32)
     parts = [tf.reshape(_AS_INT32[v.dtype.base_dtype](v.value()), [-1]) for v in variables]
     return parts[0] if len(parts) == 1 else tf.concat(parts, 0)
+
+
+def values(variables: list[tf.Variable], vector: np.ndarray) -> list[np.ndarray] | None:
+    """The variables' values decoded from their :func:`bits` (as the host read them with the
+    status: no read of each variable, ~70 us apiece); None if ``vector`` is not their bits
+    (another trace's)."""
+    decoded = []
+    at = 0
+    for variable in variables:
+        dtype = variable.dtype.base_dtype
+        count = variable.shape.num_elements() or 0
+        width = 2 * count if dtype in (tf.float64, tf.int64) else count
+        part = vector[at : at + width]
+        if part.size != width:
+            return None
+        if dtype in (tf.float64, tf.int64):
+            value = part.view(dtype.as_numpy_dtype)
+        elif dtype == tf.bool:
+            value = part.astype(bool)
+        elif dtype == tf.int32:
+            value = part.copy()
+        else:
+            value = part.view(np.float32).astype(dtype.as_numpy_dtype)
+        decoded.append(value.reshape(variable.shape.as_list()))
+        at += width
+    return decoded if at == vector.size else None
