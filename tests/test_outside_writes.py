@@ -203,4 +203,3 @@ def test_the_bits_of_every_watched_dtype_decode_to_the_values():
         np.testing.assert_array_equal(value, variable.numpy())
         assert value.dtype == variable.numpy().dtype
     assert outside_writes.values(variables, bits[:-1]) is None  # another trace's bits
-
