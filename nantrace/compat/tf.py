@@ -248,14 +248,14 @@ def host_view(tensor: Any) -> Any:
     return value
 
 
-def counted_alone(fn: Any) -> Any:
-    """``fn`` to hand to ``tf.function`` so that its traces are counted for it alone.
+def own_function(fn: Any, **options: Any) -> Any:
+    """``tf.function(fn, **options)`` whose traces TensorFlow counts for it alone.
     TensorFlow keys its "N out of the last M calls to <function> triggered tf.function
     retracing" warning by the Python code object, and nantrace wraps the same closures and
     methods once per watched step: many watched steps in one process (a notebook re-running
     its cell, a sweep) would add up and warn, though each traced once. A ``functools.partial``
     has no code object, so TensorFlow keys it by itself."""
-    return functools.partial(fn)
+    return tf.function(functools.partial(fn), **options)
 
 
 @functools.cache

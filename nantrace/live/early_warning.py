@@ -216,7 +216,7 @@ class EarlyWarning:
         # (traced once for an eager step: ~150 small ops run one by one would cost milliseconds)
         if tf.executing_eagerly():
             if self._eager is None:
-                self._eager = tf.function(_tf_compat.counted_alone(self._update))
+                self._eager = _tf_compat.own_function(self._update)
             return self._eager(loss, grad_sq, weight_sq, names, kernels, half_max, healthy)
         return self._update(loss, grad_sq, weight_sq, names, kernels, half_max, healthy)
 
@@ -250,9 +250,7 @@ class EarlyWarning:
                 def run(loss, grad_sq, weight_sq, healthy):  # type: ignore[no-untyped-def]
                     return self._update(loss, grad_sq, weight_sq, names, kernels, None, healthy)
 
-            self._compiled[key] = tf.function(
-                _tf_compat.counted_alone(run), jit_compile=True, autograph=False
-            )
+            self._compiled[key] = _tf_compat.own_function(run, jit_compile=True, autograph=False)
         return self._compiled[key]
 
     def _update(

@@ -256,9 +256,7 @@ class Watched:
             with hooks.suspended(sentinel):
                 return out, sentinel.losses(), iterators.consumed_outputs(sentinel.consumed)
 
-        step = tf.function(
-            _tf_compat.counted_alone(compiled_step), jit_compile=True, autograph=False
-        )
+        step = _tf_compat.own_function(compiled_step, jit_compile=True, autograph=False)
         return step(*args, **kwargs)
 
     @tf.autograph.experimental.do_not_convert
@@ -489,11 +487,7 @@ class Watched:
             variables = unique_variables(step_variables(self))
             self._reader = (
                 variables,
-                tf.function(
-                    _tf_compat.counted_alone(
-                        lambda: [tf.identity(v.read_value()) for v in variables]
-                    )
-                ),
+                _tf_compat.own_function(lambda: [tf.identity(v.read_value()) for v in variables]),
             )
             self._reader_key = key
         return self._reader

@@ -643,7 +643,7 @@ class StepSentinel(hooks.StepObserver):
             # host restore: every trip is undone by the host (committed)
             return _status(tripped, loss_ok, grads_ok, vars_ok, tripped, warning, host_restore=True)
 
-        compiled = tf.function(_tf_compat.counted_alone(tail), jit_compile=True, autograph=False)
+        compiled = _tf_compat.own_function(tail, jit_compile=True, autograph=False)
         return compiled(
             losses,
             grads,
