@@ -203,3 +203,77 @@ def test_the_bits_of_every_watched_dtype_decode_to_the_values():
         np.testing.assert_array_equal(value, variable.numpy())
         assert value.dtype == variable.numpy().dtype
     assert outside_writes.values(variables, bits[:-1]) is None  # another trace's bits
+
+
+def test_weights_set_between_steps_of_a_custom_loop_are_anchored():
+    """``set_weights`` between two steps (a checkpoint loaded, a best model put back): a trip
+    later must restore the run that went on from the loaded weights, not revert the load."""
+    x, y = data(nan_rows=range(25 * 16, 25 * 16 + 3))
+    batches = [(tf.constant(x[i : i + 16]), tf.constant(y[i : i + 16])) for i in range(0, 640, 16)]
+
+    def run(step, model):
+        for i in range(25):
+            if i == 20:
+                model.set_weights([w * 0.5 for w in model.get_weights()])
+            step(*batches[i])
+
+    reference = make_model()
+    run(tf.function(step_for(reference, keras.optimizers.Adam(1e-2))), reference)
+    model = make_model()
+    step = nantrace.watch(tf.function(step_for(model, keras.optimizers.Adam(1e-2))), verify=False)
+    run(step, model)
+    with pytest.raises(nantrace.NonFiniteError) as caught:
+        step(*batches[25])
+    note = restore_note(caught.value.report)
+    assert "NOT bit-identical" not in note, note
+    for mine, theirs in zip(model.variables, reference.variables, strict=True):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+
+
+def test_weights_clipped_after_every_step_are_named_not_anchored_each_time():
+    """A weight clip after every step, outside it (as in WGAN training): anchoring after each
+    would copy the state every step; the restore cannot reproduce the clips, and says why."""
+    x, y = data(nan_rows=range(25 * 16, 25 * 16 + 3))
+    batches = [(tf.constant(x[i : i + 16]), tf.constant(y[i : i + 16])) for i in range(0, 640, 16)]
+    model = make_model()
+    step = nantrace.watch(tf.function(step_for(model, keras.optimizers.Adam(1e-2))), verify=False)
+    kernel = model.layers[0].kernel
+    for i in range(25):
+        step(*batches[i])
+        kernel.assign(tf.clip_by_value(kernel, -0.05, 0.05))
+    with pytest.raises(nantrace.NonFiniteError) as caught:
+        step(*batches[25])
+    note = restore_note(caught.value.report)
+    back = int(note.split("the anchor ")[1].split(" step")[0])
+    assert back > 1, note
+    assert "NOT bit-identical" in note and "written outside the step" in note, note
+
+
+def test_a_checkpoint_restored_between_steps_is_anchored(tmp_path):
+    """``tf.train.Checkpoint.read`` between steps writes the variables with restore ops (not
+    their write methods): the guard must still anchor the restored state."""
+    x, y = data(nan_rows=range(25 * 16, 25 * 16 + 3))
+    batches = [(tf.constant(x[i : i + 16]), tf.constant(y[i : i + 16])) for i in range(0, 640, 16)]
+
+    def run(step, model, optimizer, path):
+        checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+        for i in range(25):
+            if i == 5:
+                saved = checkpoint.write(str(path / "ckpt"))
+            if i == 20:
+                checkpoint.read(saved).assert_consumed()  # back to step 5's state
+            step(*batches[i])
+
+    reference, ref_optimizer = make_model(), keras.optimizers.Adam(1e-2)
+    (tmp_path / "ref").mkdir()
+    run(tf.function(step_for(reference, ref_optimizer)), reference, ref_optimizer, tmp_path / "ref")
+    model, optimizer = make_model(), keras.optimizers.Adam(1e-2)
+    step = nantrace.watch(tf.function(step_for(model, optimizer)), verify=False)
+    (tmp_path / "mine").mkdir()
+    run(step, model, optimizer, tmp_path / "mine")
+    with pytest.raises(nantrace.NonFiniteError) as caught:
+        step(*batches[25])
+    note = restore_note(caught.value.report)
+    assert "NOT bit-identical" not in note, note
+    for mine, theirs in zip(model.variables, reference.variables, strict=True):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())

@@ -105,8 +105,8 @@ def build_report(
             + "; the origin is not guessed"
             + (
                 ". If a variable the step writes was changed outside it since the guard's last "
-                "anchor (load_weights, set_weights, an assign between steps), the restore from "
-                "that anchor could not see the change and the replay ran without it: call "
+                "anchor where the guard cannot see it (inside another tf.function), the restore "
+                "from that anchor could not see the change and the replay ran without it: call "
                 "reanchor() on the watched step after such writes"
                 if getattr(watched, "host_restore", False)
                 and getattr(watched, "anchor", None) is not None

@@ -220,6 +220,14 @@ class Watched:
             self._user_callable = self.python_fn
         functools.update_wrapper(self, fn, updated=())
         hooks.keep_installed()
+        #: ids of the anchored variables; the name of one written eagerly outside the step
+        #: since the last call (hooks.listen_to_writes), the step before which the last such
+        #: write was anchored, and what the anchor re-run cannot reproduce (for its note)
+        self._anchor_ids: frozenset[int] = frozenset()
+        self._written_outside: str | None = None
+        self._last_outside_anchor: int | None = None
+        self._unreproducible = ""
+        hooks.listen_to_writes(self)
         #: TensorBoard events of the history and reports (nantrace.live.tensorboard), or None.
         self.log_dir = None if log_dir is None else str(log_dir)
         self._tensorboard: Any = None
@@ -318,6 +326,8 @@ class Watched:
             finally:
                 self._nested = False
             return outputs
+        if self._written_outside is not None:
+            self._after_write_outside()
         if self._anchor_before_next_call:
             self._anchor_before_next_call = False
             if self.since_anchor or self._anchor_forced:
@@ -443,10 +453,11 @@ class Watched:
             self.last_warning = last_warning
 
     def reanchor(self) -> None:
-        """Anchor the current state now. Call it after writing, outside the step, a variable
-        the step also writes (``load_weights``, ``set_weights``, a weight clip or an EMA swap
-        between steps): a trip is undone from the last anchor and the batches run since it,
-        which cannot see such a write, so the state put back would lack it."""
+        """Anchor the current state now. Call it after a write, outside the step, that the
+        guard cannot see (one made inside another ``tf.function``, as a compiled weight clip):
+        a trip is undone from the last anchor and the batches run since it, which cannot see
+        such a write, so the state put back would lack it. Eager writes (``set_weights``,
+        ``load_weights``, ``assign``, a checkpoint restore) are seen and anchored after."""
         if self.anchor is not None:
             self._take_anchor()
 
@@ -561,6 +572,41 @@ class Watched:
         self._since_anchor_steps = []
         self._since_anchor_bytes = 0
         self._written_between = {}
+        self._anchor_ids = frozenset(id(v) for v, _ in self.anchor.values)
+        self._unreproducible = ""
+
+    def written_outside(self, variable: Any) -> None:
+        """hooks: ``variable`` was written eagerly, outside any step (``set_weights``,
+        ``load_weights``, an ``assign`` between steps). An anchored variable the step writes
+        too makes the anchor stale (the small ones it never writes have their own check)."""
+        if self.anchor is None:
+            return
+        inner = _tf_compat.as_tf_variable(variable)
+        inner = variable if inner is None else inner
+        if id(inner) in self._anchor_ids and all(inner is not v for v in self._unwritten):
+            self._written_outside = getattr(inner, "name", "a variable")
+
+    def state_replaced(self, what: str) -> None:
+        """hooks: the state was written wholesale outside any step (a checkpoint restore)."""
+        if self.anchor is not None:
+            self._written_outside = what
+
+    def _after_write_outside(self) -> None:
+        """Anchor before this call, after the write; but when such writes come within
+        FREQUENT_WRITES steps of the last anchored one (a weight clip after every step), not
+        each time: that would copy the state every step. The anchor re-run then cannot
+        reproduce those writes, and its note says so."""
+        name, self._written_outside = self._written_outside, None
+        last = self._last_outside_anchor
+        if last is not None and self.step - last < FREQUENT_WRITES:
+            if not self._unreproducible:
+                self._unreproducible = (
+                    f"{name} was written outside the step before step {self.step}"
+                )
+            return
+        self._last_outside_anchor = self.step
+        self._anchor_before_next_call = True
+        self._anchor_forced = True
 
     def _on_write_between(self, step: int, bits: np.ndarray) -> None:
         """A variable the step never writes changed before ``step`` (a healthy step): the
@@ -627,6 +673,11 @@ class Watched:
             if not problem:
                 problem = _rows_differ(original, rerun, self._since_anchor_steps[-len(batches) :])
             history.set_state(saved_history)
+            if problem and self._unreproducible:
+                problem += (
+                    f"; {self._unreproducible}, too often to anchor after each such write "
+                    "(call reanchor() after it to keep restores exact)"
+                )
             note = (
                 f"{where}: NOT bit-identical to the original run ({problem}); the state is "
                 "close to, not exactly, the pre-step state"

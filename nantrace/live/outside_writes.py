@@ -7,8 +7,9 @@ after the write would be re-run with the old value and the state put back would 
 pre-step state. So each step also returns the bits of those variables (the learning rate, a
 frozen scalar), a few int32 more in the status vector the host reads anyway, and the host
 anchors after any step that saw them change. Large variables (weights) are not watched this way
-(reading them every step would cost a pass over the model): the Keras surfaces anchor at each
-epoch and fit call instead, and ``Watched.reanchor()`` is there for a custom loop.
+(reading them every step would cost a pass over the model): their eager writes are reported by
+nantrace.replay.hooks (``Watched.written_outside``), the Keras surfaces anchor at each epoch and
+fit call, and ``Watched.reanchor()`` is there for writes inside another ``tf.function``.
 """
 
 from __future__ import annotations

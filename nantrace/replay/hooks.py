@@ -14,6 +14,7 @@ import contextlib
 import contextvars
 import functools
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -60,6 +61,11 @@ _observer: contextvars.ContextVar[StepObserver | None] = contextvars.ContextVar(
     "nantrace_observer", default=None
 )
 _apply_depth: contextvars.ContextVar[int] = contextvars.ContextVar("nantrace_apply", default=0)
+#: told of every variable written eagerly while no step is observed (``written_outside``): the
+#: guards, whose anchor such a write makes stale; held weakly
+_write_listeners: weakref.WeakSet[Any] = weakref.WeakSet()
+#: nantrace putting state back itself (a snapshot's restore): not a write for the listeners
+_own_writes: contextvars.ContextVar[bool] = contextvars.ContextVar("nantrace_own", default=False)
 _lock = threading.Lock()
 _install_count = 0
 _originals: list[tuple[type, str, Any]] = []
@@ -202,14 +208,48 @@ def _next_patch(original: Any) -> Any:
     return next_
 
 
+def listen_to_writes(listener: Any) -> None:
+    """Call ``listener.written_outside(variable)`` for each variable written eagerly outside
+    any observed step (user code between steps: ``set_weights``, ``assign``), until
+    ``listener`` is garbage."""
+    _write_listeners.add(listener)
+
+
+@contextlib.contextmanager
+def own_writes() -> Iterator[None]:
+    """nantrace's own writes in the block (a restore) are not reported to the listeners."""
+    token = _own_writes.set(True)
+    try:
+        yield
+    finally:
+        _own_writes.reset(token)
+
+
 def _write_patch(original: Any) -> Any:
     def write(self: Any, *args: Any, **kwargs: Any) -> Any:
         observer = active_observer()
         if observer is not None:
             observer.before_write(self)
+        elif _write_listeners and not _own_writes.get() and tf.executing_eagerly():
+            for listener in list(_write_listeners):
+                listener.written_outside(self)
         return original(self, *args, **kwargs)
 
     return write
+
+
+def _restore_patch(original: Any) -> Any:
+    """``tf.train.Checkpoint.read`` / ``restore``: their restore ops write the variables
+    without the write methods, so the listeners are told the state was replaced."""
+
+    def restore(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        if _write_listeners and not _own_writes.get() and tf.executing_eagerly():
+            for listener in list(_write_listeners):
+                listener.state_replaced("a tf.train.Checkpoint restore")
+        return result
+
+    return restore
 
 
 def _call_patch(enter: str, exit_: str) -> Callable[[Any], Any]:
@@ -257,6 +297,8 @@ def _install_patches() -> None:
     )
     for cls, name in _tf_compat.iterator_classes():
         _patch(cls, name, _next_patch)
+    for name in ("read", "restore"):
+        _patch(tf.train.Checkpoint, name, _restore_patch)
     _install_legacy_keras()
 
 

@@ -29,8 +29,9 @@ class StateSnapshot:
         return cls([(variable, variable.numpy()) for variable in unique_variables(variables)])
 
     def restore(self) -> None:
-        for variable, value in self.values:
-            variable.assign(value, read_value=False)
+        with hooks.own_writes():
+            for variable, value in self.values:
+                variable.assign(value, read_value=False)
 
 
 @dataclass
