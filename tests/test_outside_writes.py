@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from scenario_cases import standard_step
 
 import nantrace
 import nantrace.keras as ntk
@@ -53,14 +54,28 @@ def epochs(nan_batch, batches_per_epoch=20, size=32):
 
 
 def step_for(model, optimizer):
-    def train_step(x, y):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        return loss
+    return standard_step(model, optimizer, keras.losses.MeanSquaredError())
 
-    return train_step
+
+def loop_batches():
+    """40 batches of 16 for a custom loop; the 26th (step 25) holds NaN rows."""
+    x, y = data(nan_rows=range(25 * 16, 25 * 16 + 3))
+    return [(tf.constant(x[i : i + 16]), tf.constant(y[i : i + 16])) for i in range(0, 640, 16)]
+
+
+def trip_at_25(step, batches):
+    """Step 25 trips; the note on how its update was undone."""
+    with pytest.raises(nantrace.NonFiniteError) as caught:
+        step(*batches[25])
+    return restore_note(caught.value.report)
+
+
+def assert_restored_exactly(note, model, reference):
+    """The restore matched the original run bit for bit, and the state is the unwatched
+    reference run's state before step 25."""
+    assert "NOT bit-identical" not in note, note
+    for mine, theirs in zip(model.variables, reference.variables, strict=True):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
 
 
 def restore_note(report):
@@ -72,8 +87,7 @@ def restore_note(report):
 def test_a_learning_rate_set_between_steps_is_anchored_and_the_restore_is_exact():
     """A custom loop lowers the learning rate at step 20 (outside the step); step 25 trips.
     The state after the trip must be exactly the unwatched run's state before step 25."""
-    x, y = data(nan_rows=range(25 * 16, 25 * 16 + 3))
-    batches = [(tf.constant(x[i : i + 16]), tf.constant(y[i : i + 16])) for i in range(0, 640, 16)]
+    batches = loop_batches()
 
     reference = make_model()
     ref_optimizer = keras.optimizers.Adam(1e-2)
@@ -90,13 +104,8 @@ def test_a_learning_rate_set_between_steps_is_anchored_and_the_restore_is_exact(
         if i == 20:
             optimizer.learning_rate.assign(1e-4)
         step(*batches[i])
-    with pytest.raises(nantrace.NonFiniteError) as caught:
-        step(*batches[25])
-    note = restore_note(caught.value.report)
-    assert "NOT bit-identical" not in note, note
+    assert_restored_exactly(trip_at_25(step, batches), model, reference)
     assert float(optimizer.learning_rate.numpy()) == pytest.approx(1e-4)
-    for mine, theirs in zip(model.variables, reference.variables, strict=True):
-        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
 
 
 def test_a_learning_rate_scheduler_callback_in_fit_keeps_the_restore_exact():
@@ -153,8 +162,7 @@ def test_a_learning_rate_written_before_every_step_is_replayed_per_step_not_re_a
     """A warm-up written by hand before every step: anchoring after each of them would copy
     the state every step, so the guard keeps the values each step saw and the re-run writes
     them back in turn — the restore is still exact, from an anchor several steps back."""
-    x, y = data(nan_rows=range(25 * 16, 25 * 16 + 3))
-    batches = [(tf.constant(x[i : i + 16]), tf.constant(y[i : i + 16])) for i in range(0, 640, 16)]
+    batches = loop_batches()
 
     def warm_up(optimizer, i):
         optimizer.learning_rate.assign(1e-2 * min(1.0, (i + 1) / 30))
@@ -173,15 +181,11 @@ def test_a_learning_rate_written_before_every_step_is_replayed_per_step_not_re_a
         warm_up(optimizer, i)
         step(*batches[i])
     warm_up(optimizer, 25)
-    with pytest.raises(nantrace.NonFiniteError) as caught:
-        step(*batches[25])
-    note = restore_note(caught.value.report)
-    assert "NOT bit-identical" not in note, note
+    note = trip_at_25(step, batches)
+    assert_restored_exactly(note, model, reference)
     back = int(note.split("the anchor ")[1].split(" step")[0])
     assert back > 1, note  # not re-anchored after every step
     assert float(optimizer.learning_rate.numpy()) == pytest.approx(1e-2 * 26 / 30)
-    for mine, theirs in zip(model.variables, reference.variables, strict=True):
-        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
 
 
 def test_the_bits_of_every_watched_dtype_decode_to_the_values():
@@ -208,8 +212,7 @@ def test_the_bits_of_every_watched_dtype_decode_to_the_values():
 def test_weights_set_between_steps_of_a_custom_loop_are_anchored():
     """``set_weights`` between two steps (a checkpoint loaded, a best model put back): a trip
     later must restore the run that went on from the loaded weights, not revert the load."""
-    x, y = data(nan_rows=range(25 * 16, 25 * 16 + 3))
-    batches = [(tf.constant(x[i : i + 16]), tf.constant(y[i : i + 16])) for i in range(0, 640, 16)]
+    batches = loop_batches()
 
     def run(step, model):
         for i in range(25):
@@ -222,28 +225,20 @@ def test_weights_set_between_steps_of_a_custom_loop_are_anchored():
     model = make_model()
     step = nantrace.watch(tf.function(step_for(model, keras.optimizers.Adam(1e-2))), verify=False)
     run(step, model)
-    with pytest.raises(nantrace.NonFiniteError) as caught:
-        step(*batches[25])
-    note = restore_note(caught.value.report)
-    assert "NOT bit-identical" not in note, note
-    for mine, theirs in zip(model.variables, reference.variables, strict=True):
-        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    assert_restored_exactly(trip_at_25(step, batches), model, reference)
 
 
 def test_weights_clipped_after_every_step_are_named_not_anchored_each_time():
     """A weight clip after every step, outside it (as in WGAN training): anchoring after each
     would copy the state every step; the restore cannot reproduce the clips, and says why."""
-    x, y = data(nan_rows=range(25 * 16, 25 * 16 + 3))
-    batches = [(tf.constant(x[i : i + 16]), tf.constant(y[i : i + 16])) for i in range(0, 640, 16)]
+    batches = loop_batches()
     model = make_model()
     step = nantrace.watch(tf.function(step_for(model, keras.optimizers.Adam(1e-2))), verify=False)
     kernel = model.layers[0].kernel
     for i in range(25):
         step(*batches[i])
         kernel.assign(tf.clip_by_value(kernel, -0.05, 0.05))
-    with pytest.raises(nantrace.NonFiniteError) as caught:
-        step(*batches[25])
-    note = restore_note(caught.value.report)
+    note = trip_at_25(step, batches)
     back = int(note.split("the anchor ")[1].split(" step")[0])
     assert back > 1, note
     assert "NOT bit-identical" in note and "written outside the step" in note, note
@@ -252,8 +247,7 @@ def test_weights_clipped_after_every_step_are_named_not_anchored_each_time():
 def test_a_checkpoint_restored_between_steps_is_anchored(tmp_path):
     """``tf.train.Checkpoint.read`` between steps writes the variables with restore ops (not
     their write methods): the guard must still anchor the restored state."""
-    x, y = data(nan_rows=range(25 * 16, 25 * 16 + 3))
-    batches = [(tf.constant(x[i : i + 16]), tf.constant(y[i : i + 16])) for i in range(0, 640, 16)]
+    batches = loop_batches()
 
     def run(step, model, optimizer, path):
         checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
@@ -271,9 +265,4 @@ def test_a_checkpoint_restored_between_steps_is_anchored(tmp_path):
     step = nantrace.watch(tf.function(step_for(model, optimizer)), verify=False)
     (tmp_path / "mine").mkdir()
     run(step, model, optimizer, tmp_path / "mine")
-    with pytest.raises(nantrace.NonFiniteError) as caught:
-        step(*batches[25])
-    note = restore_note(caught.value.report)
-    assert "NOT bit-identical" not in note, note
-    for mine, theirs in zip(model.variables, reference.variables, strict=True):
-        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    assert_restored_exactly(trip_at_25(step, batches), model, reference)
