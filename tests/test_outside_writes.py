@@ -266,3 +266,16 @@ def test_a_checkpoint_restored_between_steps_is_anchored(tmp_path):
     (tmp_path / "mine").mkdir()
     run(step, model, optimizer, tmp_path / "mine")
     assert_restored_exactly(trip_at_25(step, batches), model, reference)
+
+
+def test_a_restore_with_batches_of_unknown_steps_still_runs():
+    """``nantrace report --replay`` hands the guard a bundle's anchor and batches since it,
+    without their step numbers: the re-run must go on (no per-step values to write back)."""
+    batches = loop_batches()
+    model = make_model()
+    step = nantrace.watch(tf.function(step_for(model, keras.optimizers.Adam(1e-2))), verify=False)
+    for i in range(25):
+        step(*batches[i])
+    step._since_anchor_steps = []  # as bundle.replay sets since_anchor alone
+    note = trip_at_25(step, batches)
+    assert "restored from the anchor 25 step(s) back" in note, note

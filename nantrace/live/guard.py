@@ -652,9 +652,11 @@ class Watched:
         detector_state = self.detector.state() if self.detector is not None else None
         anchor.restore()
         problem = ""
+        # (a bundle's replay sets since_anchor without its steps: nothing to write back then)
         steps = self._since_anchor_steps[-len(batches) :] if batches else []
-        for (args, kwargs), step in zip(batches, steps, strict=True):
-            for variable, value in self._written_between.get(step, ()):
+        for index, (args, kwargs) in enumerate(batches):
+            step = steps[index] if len(steps) == len(batches) else None
+            for variable, value in self._written_between.get(step, ()):  # type: ignore[arg-type]
                 variable.assign(value, read_value=False)  # as written before that step
             _, status, _ = self._step_fn(*args, **kwargs)
             if status.numpy()[STATUS_TRIPPED]:
