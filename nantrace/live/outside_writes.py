@@ -63,7 +63,7 @@ def bits(variables: list[tf.Variable]) -> tf.Tensor:
 
 def values(variables: list[tf.Variable], vector: np.ndarray) -> list[np.ndarray] | None:
     """The variables' values decoded from their :func:`bits` (as the host read them with the
-    status: no read of each variable, ~70 us apiece); None if ``vector`` is not their bits
+    status, instead of an eager read of each variable); None if ``vector`` is not their bits
     (another trace's)."""
     decoded = []
     at = 0

@@ -5,7 +5,9 @@ While a watched step is traced (or replayed), calls to ``tf.GradientTape.gradien
 Keras 2, once the user imported it, with its legacy optimizers' fused updates), ``next()`` on a
 ``tf.data`` iterator and every in-place variable write are reported to the active
 :class:`StepObserver`. Outside a watched step no observer is active and each patch is a single
-context-variable lookup.
+context-variable lookup, except that an eager variable write (and a ``tf.train.Checkpoint``
+``read`` / ``restore``) is reported to the live guards (``listen_to_writes``): it makes their
+anchor stale.
 """
 
 from __future__ import annotations
