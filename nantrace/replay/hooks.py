@@ -227,14 +227,20 @@ def own_writes() -> Iterator[None]:
         _own_writes.reset(token)
 
 
+def _tell_listeners(method: str, what: Any) -> None:
+    """``listener.<method>(what)`` for each listener, for an eager write not nantrace's own."""
+    if _write_listeners and not _own_writes.get() and tf.executing_eagerly():
+        for listener in list(_write_listeners):
+            getattr(listener, method)(what)
+
+
 def _write_patch(original: Any) -> Any:
     def write(self: Any, *args: Any, **kwargs: Any) -> Any:
         observer = active_observer()
         if observer is not None:
             observer.before_write(self)
-        elif _write_listeners and not _own_writes.get() and tf.executing_eagerly():
-            for listener in list(_write_listeners):
-                listener.written_outside(self)
+        else:
+            _tell_listeners("written_outside", self)
         return original(self, *args, **kwargs)
 
     return write
@@ -246,9 +252,7 @@ def _restore_patch(original: Any) -> Any:
 
     def restore(self: Any, *args: Any, **kwargs: Any) -> Any:
         result = original(self, *args, **kwargs)
-        if _write_listeners and not _own_writes.get() and tf.executing_eagerly():
-            for listener in list(_write_listeners):
-                listener.state_replaced("a tf.train.Checkpoint restore")
+        _tell_listeners("state_replaced", "a tf.train.Checkpoint restore")
         return result
 
     return restore
