@@ -13,7 +13,6 @@ Batches are fetched from fit's iterator on the host, one step per call; with
 from __future__ import annotations
 
 import sys
-import weakref
 from typing import Any
 
 import keras
@@ -55,14 +54,7 @@ def _guarded_train_function(
     # watch(model): no callback sees the end of fit, so the warn-mode count prints at exit.
     watched._tally.reports_at = "model.train_function.watched.reports"
 
-    last_iterator: list[Any] = []
-
     def train_function(iterator: Any) -> Any:
-        if not last_iterator or last_iterator[0]() is not iterator:
-            # a new epoch's or fit call's iterator: anchor its first step, so that a weight
-            # written between (a callback, set_weights) is in the state a trip restores
-            watched.anchor_at_next_call()
-            last_iterator[:] = [_reference(iterator)]
         logs = None
         for _ in range(max(1, int(model.steps_per_execution))):
             try:
@@ -82,15 +74,6 @@ def _guarded_train_function(
 
     train_function.watched = watched  # type: ignore[attr-defined]
     return train_function
-
-
-def _reference(value: Any) -> Any:
-    """A weak reference to ``value`` (an iterator fit is done with is not kept alive), or a
-    strong one where it takes none."""
-    try:
-        return weakref.ref(value)
-    except TypeError:
-        return lambda: value
 
 
 def _refuse_legacy_keras(model: Any, what: str) -> None:
@@ -184,12 +167,6 @@ class NanTraceCallback(keras.callbacks.Callback):
         self.model.train_function = self._function
         if self.log_dir is not None:
             self.model.train_function = self._logged(self._function)
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        # an epoch may go on with the last one's iterator (steps_per_epoch): anchor its first
-        # step all the same, after what callbacks wrote at the epoch's end or start
-        if self._function is not None:
-            self._function.watched.anchor_at_next_call()
 
     def _logged(self, function: Any) -> Any:
         """``function`` writing to TensorBoard every FLUSH_EVERY steps and after each trip."""

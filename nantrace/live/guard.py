@@ -177,7 +177,7 @@ class Watched:
         self._anchor_bytes = 0
         #: a trip restored from the anchor raised: anchor the restored state before the next step
         self._anchor_before_next_call = False
-        #: ... even with no step since the anchor (``anchor_at_next_call``: a write between)
+        #: ... even with no step since the anchor (a write between: ``_after_write_outside``)
         self._anchor_forced = False
         #: the last step's bits of the small variables no trace writes (outside_writes)
         self._unwritten_bits: bytes | None = None
@@ -460,14 +460,6 @@ class Watched:
         ``load_weights``, ``assign``, a checkpoint restore) are seen and anchored after."""
         if self.anchor is not None:
             self._take_anchor()
-
-    def anchor_at_next_call(self) -> None:
-        """Anchor the state at the start of the next call, whatever happens before it: the
-        Keras surfaces call this at each epoch and fit call, so that weights written by a
-        callback or between fits (``set_weights``, ``load_weights``) are in the anchor."""
-        if self.anchor is not None:
-            self._anchor_before_next_call = True
-            self._anchor_forced = True
 
     def run_checked(self, *args: Any, **kwargs: Any) -> tuple[Any, bool]:
         """One guarded step with no diagnosis: ``(outputs, tripped)``. A trip is not undone

@@ -8,8 +8,8 @@ pre-step state. So each step also returns the bits of those variables (the learn
 frozen scalar), a few int32 more in the status vector the host reads anyway, and the host
 anchors after any step that saw them change. Large variables (weights) are not watched this way
 (reading them every step would cost a pass over the model): their eager writes are reported by
-nantrace.replay.hooks (``Watched.written_outside``), the Keras surfaces anchor at each epoch and
-fit call, and ``Watched.reanchor()`` is there for writes inside another ``tf.function``.
+nantrace.replay.hooks (``Watched.written_outside``), and ``Watched.reanchor()`` is there for
+writes inside another ``tf.function``.
 """
 
 from __future__ import annotations
