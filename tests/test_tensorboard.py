@@ -51,9 +51,9 @@ def test_fit_writes_history_scalars(tmp_path):
     assert [step for step, _ in loss] == list(range(12))  # 3 epochs x 4 batches, each once
     assert found[("plugin", "nantrace/loss")] == "scalars"
     history = callback._function.watched.history
-    _, buffer_loss, buffer_grad, _ = history.state()
-    assert np.allclose([v for _, v in loss], buffer_loss[:12])  # the ring buffer, exactly
-    assert np.allclose([v for _, v in found["nantrace/grad_norm"]], buffer_grad[:12])
+    record = history.read()
+    assert np.allclose([v for _, v in loss], record.loss)  # the ring buffer, exactly
+    assert np.allclose([v for _, v in found["nantrace/grad_norm"]], record.grad_norm)
     weight_tags = sorted(t for t in found if isinstance(t, str) and "weight_norm/" in t)
     assert len(weight_tags) == len(history.names) >= 4  # kernels and biases of both layers
     assert all(len(found[t]) == 12 for t in weight_tags)

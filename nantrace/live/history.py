@@ -1,7 +1,7 @@
 """Cheap history: in-graph ring buffers of per-step health, read only when the guard trips.
 
 Every guarded step writes the loss, the global gradient norm and each checked variable's norm
-into ``tf.Variable`` ring buffers (a few scalar scatter ops, no host round-trip). The norms come
+into a ``tf.Variable`` ring buffer (one row scatter, no host round-trip). The norms come
 free with the guard's finite check, which reduces each tensor to its sum of squares anyway.
 """
 
@@ -14,6 +14,9 @@ import tensorflow as tf
 
 #: Steps of history kept.
 CAPACITY = 256
+
+#: The columns of a history row.
+_LOSS, _GRAD_NORM, _FIRST_WEIGHT = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -63,24 +66,18 @@ class History:
         self.capacity = capacity
         self.names: tuple[str, ...] = ()
         self._count: tf.Variable | None = None
-        self._loss: tf.Variable | None = None
-        self._grad: tf.Variable | None = None
-        self._weights: tf.Variable | None = None
+        #: one row per step: loss, gradient norm, then each name's weight norm. One buffer,
+        #: not three: each variable a compiled step's XLA cluster reads or writes adds to
+        #: the fixed cost of its every call (``python -m bench.parts launch``).
+        self._rows: tf.Variable | None = None
 
     def _create(self, names: tuple[str, ...]) -> None:
         with tf.init_scope():
-            nan = float("nan")
             self._count = tf.Variable(0, dtype=tf.int64, trainable=False, name="nantrace_steps")
-            self._loss = tf.Variable(
-                tf.fill([self.capacity], nan), trainable=False, name="nantrace_loss"
-            )
-            self._grad = tf.Variable(
-                tf.fill([self.capacity], nan), trainable=False, name="nantrace_grad_norm"
-            )
-            self._weights = tf.Variable(
-                tf.fill([self.capacity, max(len(names), 1)], nan),
+            self._rows = tf.Variable(
+                tf.fill([self.capacity, _FIRST_WEIGHT + len(names)], float("nan")),
                 trainable=False,
-                name="nantrace_weight_norm",
+                name="nantrace_history",
             )
         self.names = names
 
@@ -97,14 +94,18 @@ class History:
         weight_sq: tf.Tensor,
         names: tuple[str, ...],
     ) -> None:
-        """Write one step (in-graph). Squared norms in (``weight_sq``: a vector, one per name),
-        norms stored."""
+        """Write one step (in-graph), as one row. Squared norms in (``weight_sq``: a vector,
+        one per name), norms stored; a trace whose names are not the buffer's (a re-trace that
+        checks other variables) records NaN weight norms rather than mislabelled ones."""
         self.prepare(names)
         index = tf.reshape(self._count % self.capacity, [1, 1])
-        self._loss.scatter_nd_update(index, tf.reshape(tf.cast(loss, tf.float32), [1]))
-        self._grad.scatter_nd_update(index, tf.reshape(tf.sqrt(grad_sq), [1]))
-        if names == self.names and names:
-            self._weights.scatter_nd_update(index, tf.reshape(tf.sqrt(weight_sq), [1, -1]))
+        head = tf.stack([tf.cast(loss, tf.float32), tf.sqrt(grad_sq)])
+        if names == self.names:
+            weights = tf.sqrt(weight_sq)
+        else:
+            weights = tf.fill([len(self.names)], float("nan"))
+        row = tf.concat([head, weights], 0) if self.names else head
+        self._rows.scatter_nd_update(index, tf.reshape(row, [1, -1]))
         self._count.assign_add(1)
 
     def state(self) -> tuple[np.ndarray, ...] | None:
@@ -118,7 +119,7 @@ class History:
             variable.assign(value, read_value=False)
 
     def _buffers(self) -> list[tf.Variable]:
-        return [self._count, self._loss, self._grad, self._weights]  # type: ignore[list-item]
+        return [self._count, self._rows]  # type: ignore[list-item]
 
     def read(self) -> HistoryRecord | None:
         if self._count is None:
@@ -126,10 +127,11 @@ class History:
         count = int(self._count.numpy())
         size = min(count, self.capacity)
         order = [(count - size + i) % self.capacity for i in range(size)]
+        rows = self._rows.numpy()[order]  # type: ignore[union-attr]
         return HistoryRecord(
             steps=np.arange(count - size, count),
-            loss=self._loss.numpy()[order],
-            grad_norm=self._grad.numpy()[order],
-            weight_norm=self._weights.numpy()[order][:, : len(self.names)],
+            loss=rows[:, _LOSS].copy(),
+            grad_norm=rows[:, _GRAD_NORM].copy(),
+            weight_norm=rows[:, _FIRST_WEIGHT:].copy(),
             names=self.names,
         )

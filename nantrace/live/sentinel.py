@@ -213,9 +213,13 @@ def _total(halves: list[tf.Tensor]) -> tf.Tensor | None:
 def _norms(grad_half: tf.Tensor | None, halves: list[tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
     """What the history and detectors take: the gradients' sum of squares (NaN without
     gradients) and each checked variable's, one vector (halves doubled once)."""
-    grad_sq = 2.0 * grad_half if grad_half is not None else tf.constant(float("nan"))
     weight_sq = 2.0 * tf.stack(halves) if halves else tf.zeros([0], tf.float32)
-    return grad_sq, weight_sq
+    return _grad_sq(grad_half), weight_sq
+
+
+def _grad_sq(grad_half: tf.Tensor | None) -> tf.Tensor:
+    """The gradients' sum of squares from its half; NaN for a step without gradients."""
+    return 2.0 * grad_half if grad_half is not None else tf.constant(float("nan"))
 
 
 def _tripped(loss_ok: tf.Tensor, grads_ok: tf.Tensor, vars_ok: tf.Tensor) -> tf.Tensor:
@@ -615,19 +619,20 @@ class StepSentinel(hooks.StepObserver):
             values: list[tf.Tensor],
             loss_half: tf.Tensor | None,
             grad_half: tf.Tensor | None,
-            halves: list[tf.Tensor],
+            halves: tf.Tensor,
             loss_mean: tf.Tensor | None,
             half_max: tf.Tensor | None,
             scale_ok: tf.Tensor,
         ) -> tf.Tensor:
+            weights_half = tf.reduce_sum(halves) if values else None
             loss_ok, grads_ok, vars_ok = finite_groups(
-                [losses, grads, values], [loss_half, grad_half, _total(halves)], flatten=True
+                [losses, grads, values], [loss_half, grad_half, weights_half], flatten=True
             )
             grads_ok = tf.logical_and(grads_ok, scale_ok)
             tripped = _tripped(loss_ok, grads_ok, vars_ok)
             warning = tf.constant(0)
             if loss_mean is not None:
-                grad_sq, squares = _norms(grad_half, halves)
+                grad_sq, squares = _grad_sq(grad_half), 2.0 * halves
                 if history is not None:
                     history.record(loss_mean, grad_sq, squares, names)
                 if detector is not None:
@@ -650,7 +655,9 @@ class StepSentinel(hooks.StepObserver):
             values,
             loss_half,
             grad_half,
-            weight_halves,
+            # one vector, not a scalar per variable: every input adds to the call's fixed
+            # cost (``python -m bench.parts launch``)
+            tf.stack(weight_halves) if weight_halves else tf.zeros([0], tf.float32),
             loss_mean,
             half_max,
             scale_ok,

@@ -76,24 +76,25 @@ class TensorBoardWriter:
         state = history.state() if history is not None else None
         if state is None:
             return 0
-        count, loss, grad, weights = (np.asarray(part) for part in state[:4])
+        count, buffer = (np.asarray(part) for part in state[:2])
         total = int(count)
-        capacity = int(loss.shape[0])
+        capacity = int(buffer.shape[0])
         first = max(self._rows_written, total - capacity)
         self.rows_lost += first - self._rows_written
         # row i of the history is the guarded call with step index offset + i
         offset = int(watched.step) - total
         names = tuple(history.names)
+        # a history row is loss, gradient norm, then one weight norm per name
         tags = ["nantrace/loss", "nantrace/grad_norm"]
-        tags += [f"nantrace/weight_norm/{_tag(name)}" for name in names[: weights.shape[1]]]
+        tags += [f"nantrace/weight_norm/{_tag(name)}" for name in names[: buffer.shape[1] - 2]]
         rows = [row % capacity for row in range(first, total)]
         if rows:
-            columns = [loss[rows, None], grad[rows, None], weights[rows][:, : len(tags) - 2]]
+            values = buffer[rows][:, : len(tags)]
             with self._writer.as_default():
                 self._write_rows(
                     tf.constant(tags),
                     tf.constant(np.arange(first, total, dtype=np.int64) + offset),
-                    tf.constant(np.concatenate(columns, axis=1).astype(np.float32)),
+                    tf.constant(values.astype(np.float32)),
                 )
         self._rows_written = total
         return total - first
