@@ -10,6 +10,8 @@ Run from the repository root::
     python -m bench.parts tail --workload attention --rounds 150  # the checks: one cluster?
     python -m bench.parts restore --size 30m --rounds 30   # host restore vs gate, large step
     python -m bench.parts writes --workload attention --rounds 40  # a rate written every step
+    python -m bench.parts launch --rounds 20               # an XLA call's fixed cost
+    python -m bench.parts host --workload attention --rounds 60  # the guard's host work
 
 ``xla``: the same compiled (``jit_compile=True``) train step built five ways and timed
 interleaved (bench.timing): ``plain``, ``plain2`` (a second identical plain step: the noise
@@ -59,6 +61,15 @@ the plain step and ``nantrace.watch`` with that write (ratios are to the plain s
 the watch again with every write anchored after (``FREQUENT_WRITES`` patched to 1: what the
 guard would cost if it anchored after each such write instead of keeping the values each step
 saw), and plain and watch without the write, for reference.
+
+``launch``: the fixed cost of calling a small XLA cluster from a TensorFlow graph, as the
+watched step calls its checks (``StepSentinel._fused_tail``), by the number of tensor inputs and
+of variables it writes: the same tiny computation in a ``tf.while_loop`` of 500 calls, an empty
+loop's time subtracted.
+
+``host``: the guard's Python per step: the watched call against a call of its own compiled
+step (the same graph) that reads the status as the watched call does; paired per-step
+difference, anchors every ``anchor_every`` steps included.
 
 ``profile``: plain vs ``nantrace.watch`` on the same workload (``tf.function``, not XLA), 40
 steps each under the TF profiler; prints op self time per step, watch - plain, by op type.
@@ -455,6 +466,109 @@ def run_detectors(workload: str, rounds: int) -> None:
         print(f"| {name} | {wall * 1e6:.1f} | {cpu * 1e6:.1f} | {first[name]:.2f} |")
 
 
+LAUNCH_CALLS = 500
+
+
+def _launch_loop(tail: Any, inputs: list, variables: list) -> Any:
+    """A non-XLA tf.function that calls ``tail`` (an XLA function, or None: the empty loop)
+    LAUNCH_CALLS times in a ``tf.while_loop``, as a watched step calls its checks once."""
+    import tensorflow as tf
+
+    @tf.function
+    def loop() -> Any:
+        def body(i: Any, total: Any) -> Any:
+            shifted = [t + tf.cast(i, tf.float32) for t in inputs[:1]] + inputs[1:]
+            out = tail(shifted, i) if tail is not None else tf.cast(shifted[0][0, 0] > 0, tf.int32)
+            return i + 1, total + out
+
+        return tf.while_loop(lambda i, _: i < LAUNCH_CALLS, body, (tf.constant(0), tf.constant(0)))[
+            1
+        ]
+
+    return loop
+
+
+def run_launch(rounds: int) -> None:
+    """The fixed cost of one call of a small XLA cluster from a TensorFlow graph (what the
+    watched step's checks pay every step) by the number of tensor inputs and of variables the
+    cluster writes: the same tiny computation (is the first input finite; one row into each
+    variable) in every variant."""
+    import tensorflow as tf
+
+    def cluster(variables: list) -> Any:
+        def tail(inputs: list, i: Any) -> Any:
+            ok = tf.reduce_all(tf.math.is_finite(inputs[0]))
+            for variable in variables:
+                row = tf.fill([1, int(variable.shape[1])], tf.cast(i, tf.float32))
+                variable.scatter_nd_update(tf.reshape(i % 64, [1, 1]), row)
+            return tf.cast(ok, tf.int32)
+
+        return tf.function(tail, jit_compile=True, autograph=False)
+
+    def variables(n: int) -> list:
+        return [tf.Variable(tf.zeros([64, 20])) for _ in range(n)]
+
+    small = [tf.ones([64, 64]) for _ in range(65)]
+    variants = {
+        "empty loop": (None, small[:1]),
+        "1 input, 0 variables": (cluster([]), small[:1]),
+        "1 input, 1 variable": (cluster(variables(1)), small[:1]),
+        "1 input, 2 variables": (cluster(variables(2)), small[:1]),
+        "1 input, 6 variables": (cluster(variables(6)), small[:1]),
+        "20 inputs, 0 variables": (cluster([]), small[:20]),
+        "65 inputs, 0 variables": (cluster([]), small),
+    }
+    loops = {name: _launch_loop(tail, inputs, []) for name, (tail, inputs) in variants.items()}
+    for loop in loops.values():
+        loop()
+    times: dict[str, list[float]] = {name: [] for name in loops}
+    for _ in range(rounds):
+        for name, loop in loops.items():
+            start = time.perf_counter()
+            loop().numpy()
+            times[name].append((time.perf_counter() - start) / LAUNCH_CALLS)
+    empty = statistics.median(times["empty loop"])
+    print(f"{rounds} rounds of {LAUNCH_CALLS} calls, load average {os.getloadavg()}")
+    print("| XLA call from a graph | wall µs per call (empty loop subtracted) |")
+    print("|---|---|")
+    for name in list(loops)[1:]:
+        print(f"| {name} | {(statistics.median(times[name]) - empty) * 1e6:.1f} |")
+
+
+def run_host(workload: str, rounds: int) -> None:
+    """What ``nantrace.watch`` does on the host per step: the watched call against a call of
+    its own compiled step that reads the status as the watched call does (same graph), so the
+    difference is the guard's Python (batch kept, anchors every ``anchor_every`` steps
+    included)."""
+    import tensorflow as tf
+
+    import nantrace
+
+    wl = build_workload(workload)
+    watched = nantrace.watch(tf.function(make_train_step(wl.model, wl.optimizer, wl.loss_fn)))
+    warm_up(watched, wl.batches)
+    step_fn = watched._step_fn
+
+    def compiled_only(x: Any, y: Any) -> Any:
+        outputs, status, _ = step_fn(x, y)
+        status.numpy()
+        return outputs
+
+    variants = [Variant("compiled step only", compiled_only, 50), Variant("watch", watched, 50)]
+    warm_up(compiled_only, wl.batches)
+    interleave(variants, wl.batches, rounds)
+    differences = sorted(
+        (w - c) * 1e6 for w, c in zip(variants[1].times, variants[0].times, strict=True)
+    )
+    quarter = len(differences) // 4
+    print(f"{workload}, {rounds} rounds of 50 steps, load average {os.getloadavg()}")
+    print(
+        f"compiled step {statistics.median(variants[0].times) * 1e3:.2f} ms; the watched call's "
+        f"host work {statistics.median(differences):.1f} µs a step (paired median; interquartile "
+        f"range {differences[quarter]:.1f} to {differences[-quarter - 1]:.1f})"
+    )
+
+
 def run_profile(workload: str) -> None:
     import tensorflow as tf
 
@@ -480,7 +594,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.parts", description=__doc__)
     parser.add_argument(
         "what",
-        choices=("xla", "modes", "floor", "detectors", "tail", "profile", "restore", "writes"),
+        choices=(
+            "xla",
+            "modes",
+            "floor",
+            "detectors",
+            "tail",
+            "profile",
+            "restore",
+            "writes",
+            "launch",
+            "host",
+        ),
     )
     parser.add_argument("--workload", default="mlp", help="mlp, cnn, lstm or attention")
     parser.add_argument("--size", default="30m", help="restore: 1m, 30m or 100m parameters")
@@ -500,6 +625,10 @@ def main(argv: list[str] | None = None) -> int:
         run_restore(args.size, args.rounds)
     elif args.what == "writes":
         run_writes(args.workload, args.rounds)
+    elif args.what == "launch":
+        run_launch(args.rounds)
+    elif args.what == "host":
+        run_host(args.workload, args.rounds)
     else:
         run_profile(args.workload)
     return 0
