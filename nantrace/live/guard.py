@@ -238,12 +238,14 @@ class Watched:
 
     # -- the guarded step ---------------------------------------------------------------------
     def _make_step_fn(self) -> Any:
-        """The guarded step as a tf.function with the user's options; an anchored XLA step is
-        split (see :meth:`_run_compiled`): the guard's own ops run outside the XLA cluster."""
+        """The guarded step as a tf.function with the user's options, called without
+        tf.function's per-call dispatch where its arguments allow (``DirectCalls``); an
+        anchored XLA step is split (see :meth:`_run_compiled`): the guard's own ops run outside
+        the XLA cluster."""
         options = _tf_compat.tf_function_options(self.fn)
         if self.jit_compile and self.gated:
             options["jit_compile"] = False
-        return tf.function(self._guarded_body, **options)
+        return _tf_compat.DirectCalls(tf.function(self._guarded_body, **options))
 
     def _run_compiled(
         self, sentinel: StepSentinel, args: tuple, kwargs: dict
