@@ -190,7 +190,16 @@ def measure_watch(
     steps = block_size(step_s, target_block_s)
     a = Variant("plain", plain, steps)
     b = Variant("watch", watched, steps)
-    interleave([a, b], wl.batches, rounds)
+    # nantrace.watch calls its traced step without tf.function's per-call dispatch
+    # (compat.tf.DirectCalls): the plain step called the same way isolates the guard's own cost
+    direct = None
+    if compiled:
+        from nantrace.compat.tf import DirectCalls
+
+        called_directly = DirectCalls(wrap(make_train_step(wl.model, wl.optimizer, wl.loss_fn)))
+        warm_up(called_directly, wl.batches)
+        direct = Variant("plain, called directly", called_directly, steps)
+    interleave([a, b] if direct is None else [a, direct, b], wl.batches, rounds)
     return {
         "description": wl.description + ("" if compiled else " (eager step, no tf.function)"),
         "compiled": compiled,
@@ -202,6 +211,11 @@ def measure_watch(
         "plain": summarize(a.times),
         "watch": summarize(b.times),
         "watch_vs_plain": compare(a, b),
+        **(
+            {}
+            if direct is None
+            else {"direct": summarize(direct.times), "watch_vs_direct": compare(direct, b)}
+        ),
         "watch_steps_run": watched.step,
         "jit_compile": wl.jit_compile,
         "guard_mode": guard_mode(watched),
@@ -855,21 +869,33 @@ def render_table(results: dict[str, Any]) -> str:
     lines.append(
         "Per-step time vs the plain tf.function step of the same process. Ratios: "
         "median / min / paired (ratio of medians, of minima, median of per-round ratios); "
-        "cn/nt = check_numerics overhead ÷ watch overhead (medians)."
+        "cn/nt = check_numerics overhead ÷ watch overhead (medians). nantrace.watch calls "
+        "its traced step without tf.function's per-call dispatch: 'guard' is the watch against "
+        "the plain step called the same way (paired), the guard's own cost, and cn/guard "
+        "check_numerics' overhead ÷ that (medians)."
     )
     cols = ("workload", "plain ms (med / min)", "watch", "check_numerics", "dump CURT_HEALTH")
     header = (
         f"| {cols[0]:<13} | {cols[1]:>20} | {cols[2]:>21} | {cols[3]:>21} | "
-        f"{cols[4]:>21} | {'cn/nt':>7} |"
+        f"{cols[4]:>21} | {'cn/nt':>7} | {'guard':>6} | {'cn/guard':>8} |"
     )
     lines.append(header)
     lines.append("|" + "|".join("-" * len(c) for c in header.split("|")[1:-1]) + "|")
 
-    def row(label: str, plain: dict, watch: dict | None, cn: Any, dump: Any, ov: str) -> None:
+    def row(
+        label: str,
+        plain: dict,
+        watch: dict | None,
+        cn: Any,
+        dump: Any,
+        ov: str,
+        guard: str = "n/a",
+        cn_guard: str = "n/a",
+    ) -> None:
         lines.append(
             f"| {label:<13} | {plain['median_ms']:>9.2f} / {plain['min_ms']:<8.2f} | "
             f"{_fmt_ratio(watch):>21} | {_fmt_ratio(cn):>21} | {_fmt_ratio(dump):>21} | "
-            f"{ov:>7} |"
+            f"{ov:>7} | {guard:>6} | {cn_guard:>8} |"
         )
 
     for name, w in results["workloads"].items():
@@ -882,7 +908,11 @@ def render_table(results: dict[str, Any]) -> str:
         ov = w.get("cn_over_watch_overhead")
         ov_s = f"{ov:.1f}x" if ov is not None else ("n/a" if not cn else "nt ≤ 0")
         label = {"fit": "fit:watch"}.get(name, name)
-        row(label, w["plain"], w["watch_vs_plain"], cn, dump, ov_s)
+        vs_direct = w.get("watch_vs_direct")
+        guard = f"{vs_direct['paired_median_ratio']:.3f}" if vs_direct else "n/a"
+        ov_guard = w.get("cn_over_guard_overhead")
+        cn_guard = f"{ov_guard:.1f}x" if ov_guard is not None else ("n/a" if not cn else "g ≤ 0")
+        row(label, w["plain"], w["watch_vs_plain"], cn, dump, ov_s, guard, cn_guard)
         if "callback_vs_plain" in w:
             row("fit:callback", w["plain"], w["callback_vs_plain"], None, None, "n/a")
         if "train_function" in w:
@@ -1076,6 +1106,10 @@ def main(argv: list[str] | None = None) -> int:
             w["cn_over_watch_overhead"] = overhead_ratio(
                 cn["median_ratio"] if cn else None, w["watch_vs_plain"]["median_ratio"]
             )
+            if "watch_vs_direct" in w:  # against the guard's own cost (same dispatch)
+                w["cn_over_guard_overhead"] = overhead_ratio(
+                    cn["median_ratio"] if cn else None, w["watch_vs_direct"]["median_ratio"]
+                )
     if args.eager:
         for name in names:
             if name == "fit" or name.endswith("-xla"):

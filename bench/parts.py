@@ -12,6 +12,7 @@ Run from the repository root::
     python -m bench.parts writes --workload attention --rounds 40  # a rate written every step
     python -m bench.parts launch --rounds 20               # an XLA call's fixed cost
     python -m bench.parts host --workload attention --rounds 60  # the guard's host work
+    python -m bench.parts dispatch --workload attention --rounds 100  # tf.function's dispatch
 
 ``xla``: the same compiled (``jit_compile=True``) train step built five ways and timed
 interleaved (bench.timing): ``plain``, ``plain2`` (a second identical plain step: the noise
@@ -70,6 +71,11 @@ loop's time subtracted.
 ``host``: the guard's Python per step: the watched call against a call of its own compiled
 step (the same graph) that reads the status as the watched call does; paired per-step
 difference, anchors every ``anchor_every`` steps included.
+
+``dispatch``: the plain ``tf.function`` step, the same step called directly
+(``compat.tf.DirectCalls``, as ``nantrace.watch`` calls its own traced step) and
+``nantrace.watch``: the watch's ratio to the plain step includes the dispatch it skips; its
+ratio to the plain step called directly is the guard's own cost.
 
 ``profile``: plain vs ``nantrace.watch`` on the same workload (``tf.function``, not XLA), 40
 steps each under the TF profiler; prints op self time per step, watch - plain, by op type.
@@ -569,6 +575,37 @@ def run_host(workload: str, rounds: int) -> None:
     )
 
 
+def run_dispatch(workload: str, rounds: int) -> None:
+    """``nantrace.watch`` calls its traced step directly (``compat.tf.DirectCalls``), skipping
+    tf.function's per-call dispatch: its ratio to the plain ``tf.function`` includes that
+    saving. Timed beside the plain step called the same way, the ratio is the guard's own
+    cost alone."""
+    import nantrace
+    from nantrace.compat.tf import DirectCalls
+
+    wl = build_workload(workload)
+
+    def make() -> Any:
+        return wl.compile(make_train_step(wl.model, wl.optimizer, wl.loss_fn))
+
+    variants = [
+        Variant("plain tf.function", make(), 10),
+        Variant("plain, called directly (DirectCalls)", DirectCalls(make()), 10),
+        Variant("watch", nantrace.watch(make()), 10),
+    ]
+    for variant in variants:
+        warm_up(variant.step, wl.batches)
+    interleave(variants, wl.batches, rounds)
+    _print_ratios(f"{workload}, {rounds} rounds: tf.function's dispatch", variants)
+    direct, watched = variants[1].times, variants[2].times
+    pairs = sorted(w / d for w, d in zip(watched, direct, strict=True))
+    quarter = len(pairs) // 4
+    print(
+        f"watch / plain called directly (the guard's own cost): {statistics.median(pairs):.3f} "
+        f"(interquartile range {pairs[quarter]:.3f}-{pairs[-quarter - 1]:.3f})"
+    )
+
+
 def run_profile(workload: str) -> None:
     import tensorflow as tf
 
@@ -605,6 +642,7 @@ def main(argv: list[str] | None = None) -> int:
             "writes",
             "launch",
             "host",
+            "dispatch",
         ),
     )
     parser.add_argument("--workload", default="mlp", help="mlp, cnn, lstm or attention")
@@ -629,6 +667,8 @@ def main(argv: list[str] | None = None) -> int:
         run_launch(args.rounds)
     elif args.what == "host":
         run_host(args.workload, args.rounds)
+    elif args.what == "dispatch":
+        run_dispatch(args.workload, args.rounds)
     else:
         run_profile(args.workload)
     return 0
