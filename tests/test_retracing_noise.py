@@ -44,3 +44,30 @@ def test_eight_watched_steps_in_one_process_do_not_warn_of_retracing():
         logger.removeHandler(handler)
     retracing = [m for m in handler.messages if "retracing" in m]
     assert not retracing, retracing[0]
+
+
+def test_watched_steps_called_directly_with_two_batch_sizes_do_not_warn_of_retracing():
+    """A watched step calls its trace directly (compat.tf.DirectCalls), so TensorFlow counts
+    only the calls that traced: keyed by the shared code of the guarded body, each step's two
+    batch sizes would add up to "5 out of the last 6 calls" across steps."""
+    handler = Collect()
+    logger = tf.get_logger()
+    logger.addHandler(handler)
+    try:
+        rng = np.random.default_rng(0)
+        batches = [
+            (
+                tf.constant(rng.normal(size=(n, 4)).astype("float32")),
+                tf.constant(rng.normal(size=(n, 1)).astype("float32")),
+            )
+            for n in (8, 5)
+        ]
+        for seed in range(6):
+            step = make_watched(seed)
+            for _ in range(5):
+                for x, y in batches:
+                    step(x, y)
+    finally:
+        logger.removeHandler(handler)
+    retracing = [m for m in handler.messages if "retracing" in m]
+    assert not retracing, retracing[0]

@@ -245,7 +245,10 @@ class Watched:
         options = _tf_compat.tf_function_options(self.fn)
         if self.jit_compile and self.gated:
             options["jit_compile"] = False
-        return _tf_compat.DirectCalls(tf.function(self._guarded_body, **options))
+        # own_function: TensorFlow counts this step's traces for it alone, not with every
+        # other watched step's (they share _guarded_body's code), now that direct calls,
+        # which it does not see, no longer dilute them
+        return _tf_compat.DirectCalls(_tf_compat.own_function(self._guarded_body, **options))
 
     def _run_compiled(
         self, sentinel: StepSentinel, args: tuple, kwargs: dict
