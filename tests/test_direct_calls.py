@@ -60,16 +60,32 @@ def test_each_new_shape_or_dtype_goes_through_tf_function_once():
     assert direct(tf.ones([3], tf.float64)).dtype == tf.float64
 
 
-def test_keyword_python_and_nested_arguments_keep_tf_functions_dispatch():
+def test_a_batch_tuple_goes_direct_after_its_first_call():
+    spy = Spy(tf.function(lambda data: data[0] * 10.0 + data[1]))
+    direct = DirectCalls(spy)
+    results = [float(direct((tf.constant(float(i)), tf.constant(1.0)))) for i in range(4)]
+    assert results == [1.0, 11.0, 21.0, 31.0]
+    assert spy.calls == 1
+    assert float(direct([tf.constant(2.0), tf.constant(1.0)])) == 21.0  # a list: its own key
+    assert spy.calls == 2
+
+
+def test_keyword_python_and_deeper_arguments_keep_tf_functions_dispatch():
     spy = Spy(tf.function(lambda x, scale=1.0: x * scale))
     direct = DirectCalls(spy)
+    nested = Spy(tf.function(lambda xs: xs[0][0] + xs[1]))
+    direct_nested = DirectCalls(nested)
+    keyed = Spy(tf.function(lambda d: d["x"] + 1.0))
+    direct_keyed = DirectCalls(keyed)
     pair = Spy(tf.function(lambda xs: xs[0] + xs[1]))
     direct_pair = DirectCalls(pair)
     for _ in range(3):
         assert float(direct(tf.constant(2.0), scale=3.0)) == 6.0
         assert float(direct(tf.constant(2.0), 4.0)) == 8.0  # a Python number
-        assert float(direct_pair((tf.constant(1.0), tf.constant(2.0)))) == 3.0
-    assert spy.calls == 6 and pair.calls == 3
+        assert float(direct_pair((tf.constant(2.0), 5.0))) == 7.0  # a number in a tuple
+        assert float(direct_nested(((tf.constant(1.0),), tf.constant(2.0)))) == 3.0
+        assert float(direct_keyed({"x": tf.constant(1.0)})) == 2.0
+    assert spy.calls == 6 and nested.calls == 3 and keyed.calls == 3 and pair.calls == 3
 
 
 def test_a_tensor_default_argument_is_not_dropped():

@@ -259,39 +259,45 @@ def own_function(fn: Any, **options: Any) -> Any:
 
 
 class DirectCalls:
-    """Calls of one ``tf.function`` whose arguments are all eager tensors, passed by position,
-    straight to the concrete function it traced for their dtypes and shapes.
+    """Calls of one ``tf.function`` whose arguments are eager tensors (or tuples or lists of
+    them: a Keras batch ``(x, y)``), passed by position, straight to the concrete function it
+    traced for their structure, dtypes and shapes.
 
     ``tf.function``'s own dispatch binds the arguments to the signature, canonicalizes and
-    hashes their types and looks the concrete function up, every call: ~0.2 ms of Python on
-    the 2-vCPU test machine (``python -m bench.parts dispatch``), more than the guard's own
-    work on a short step. The concrete function is the one ``tf.function`` would call (asked
-    with ``get_concrete_function`` after the first call of each dtype/shape signature traced
-    it), called as ``tf.function`` calls it (``_call_flat`` with its captures). Any other call
-    (keyword, non-tensor or nested arguments, a tf.distribute strategy in scope,
+    hashes the types of the arguments and of every captured variable and looks the concrete
+    function up, every call: ~0.4 ms of Python on the 2-vCPU test machine (``python -m
+    bench.parts dispatch``), more than the guard's own work on a short step. The concrete
+    function is the one ``tf.function`` would call (asked with ``get_concrete_function`` after
+    the first call of each signature traced it), called as ``tf.function`` calls it
+    (``_call_flat`` with its captures), with the flat inputs ``tf.function`` computes for
+    these arguments (checked at that first call). Any other call (keyword, non-tensor or
+    deeper nested arguments, a tf.distribute strategy in scope,
     ``tf.config.run_functions_eagerly``) goes through ``tf.function`` unchanged.
     """
 
     def __init__(self, function: Any) -> None:
         self.function = function
-        #: (dtype enum, shape) of each argument -> the concrete function, or None where the
-        #: arguments are not exactly its flat inputs (defaults, bound tensors)
+        #: the arguments' structure, dtypes and shapes -> the concrete function, or None where
+        #: the arguments' tensors are not exactly its flat inputs (defaults, bound tensors)
         self._concrete: dict[tuple, Any] = {}
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if kwargs or not args or not all(type(a) is _EagerTensor for a in args):
+        flat_and_key = None if kwargs else _tensors_and_key(args)
+        if (
+            flat_and_key is None
+            or tf.config.functions_run_eagerly()
+            or tf.distribute.has_strategy()
+        ):
             return self.function(*args, **kwargs)
-        if tf.config.functions_run_eagerly() or tf.distribute.has_strategy():
-            return self.function(*args)
-        key = tuple((a._datatype_enum(), a._shape_tuple()) for a in args)
+        flat, key = flat_and_key
         if key not in self._concrete:
             result = self.function(*args)  # traces if this signature is new
-            self._concrete[key] = _concrete_taking(self.function, args)
+            self._concrete[key] = _concrete_taking(self.function, args, flat)
             return result
         concrete = self._concrete[key]
         if concrete is None:
             return self.function(*args)
-        return concrete._call_flat(list(args), concrete.captured_inputs)
+        return concrete._call_flat(flat, concrete.captured_inputs)
 
     def get_concrete_function(self, *args: Any, **kwargs: Any) -> Any:
         return self.function.get_concrete_function(*args, **kwargs)
@@ -303,15 +309,35 @@ class DirectCalls:
 _EagerTensor = type(tf.constant(0))
 
 
-def _concrete_taking(function: Any, args: tuple) -> Any:
-    """The concrete function ``function(*args)`` runs, if its flat inputs are exactly
-    ``args`` in order (as ``tf.function`` itself computes them), else None."""
+def _tensors_and_key(args: tuple) -> tuple[list, tuple] | None:
+    """The eager tensors of ``args`` in order and a key of their structure, dtypes and shapes;
+    None unless each argument is an eager tensor or a (non-empty) tuple or list of them."""
+    if not args:
+        return None
+    flat: list = []
+    key: list = []
+    for arg in args:
+        if type(arg) is _EagerTensor:
+            flat.append(arg)
+            key.append((arg._datatype_enum(), arg._shape_tuple()))
+        elif type(arg) in (tuple, list) and arg and all(type(a) is _EagerTensor for a in arg):
+            flat.extend(arg)
+            key.append((type(arg), tuple((a._datatype_enum(), a._shape_tuple()) for a in arg)))
+        else:
+            return None
+    return flat, tuple(key)
+
+
+def _concrete_taking(function: Any, args: tuple, flat: list) -> Any:
+    """The concrete function ``function(*args)`` runs, if its flat inputs for ``args`` are
+    exactly the tensors ``flat``, in order (as ``tf.function`` itself computes them), else
+    None."""
     try:
         concrete = function.get_concrete_function(*args)
-        flat = concrete.function_type.unpack_inputs(concrete.function_type.bind(*args))
+        inputs = concrete.function_type.unpack_inputs(concrete.function_type.bind(*args))
     except Exception:  # any doubt: keep tf.function's own dispatch for these arguments
         return None
-    if len(flat) != len(args) or any(f is not a for f, a in zip(flat, args, strict=True)):
+    if len(inputs) != len(flat) or any(i is not f for i, f in zip(inputs, flat, strict=True)):
         return None
     return concrete
 
