@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from scenario_cases import standard_step
 
 import nantrace
 from nantrace.compat.tf import DirectCalls
@@ -117,15 +118,7 @@ def test_run_functions_eagerly_runs_the_python_every_call():
 def _model_and_step():
     keras.utils.set_random_seed(3)
     model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5), keras.layers.Dense(1)])
-    optimizer = keras.optimizers.Adam(1e-2)
-
-    def step(x, y):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean((model(x) - y) ** 2)
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        return loss
-
+    step = standard_step(model, keras.optimizers.Adam(1e-2), keras.losses.MeanSquaredError())
     return model, step
 
 

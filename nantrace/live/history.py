@@ -15,8 +15,8 @@ import tensorflow as tf
 #: Steps of history kept.
 CAPACITY = 256
 
-#: The columns of a history row.
-_LOSS, _GRAD_NORM, _FIRST_WEIGHT = 0, 1, 2
+#: The columns of a history row: loss, gradient norm, then the weight norms from FIRST_WEIGHT.
+_LOSS, _GRAD_NORM, FIRST_WEIGHT = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class History:
         with tf.init_scope():
             self._count = tf.Variable(0, dtype=tf.int64, trainable=False, name="nantrace_steps")
             self._rows = tf.Variable(
-                tf.fill([self.capacity, _FIRST_WEIGHT + len(names)], float("nan")),
+                tf.fill([self.capacity, FIRST_WEIGHT + len(names)], float("nan")),
                 trainable=False,
                 name="nantrace_history",
             )
@@ -132,6 +132,6 @@ class History:
             steps=np.arange(count - size, count),
             loss=rows[:, _LOSS].copy(),
             grad_norm=rows[:, _GRAD_NORM].copy(),
-            weight_norm=rows[:, _FIRST_WEIGHT:].copy(),
+            weight_norm=rows[:, FIRST_WEIGHT:].copy(),
             names=self.names,
         )

@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from nantrace.live.history import FIRST_WEIGHT
+
 #: Flush at least this often (in steps): half the ring buffer, so no row is overwritten unread.
 FLUSH_EVERY = 128
 
@@ -86,7 +88,8 @@ class TensorBoardWriter:
         names = tuple(history.names)
         # a history row is loss, gradient norm, then one weight norm per name
         tags = ["nantrace/loss", "nantrace/grad_norm"]
-        tags += [f"nantrace/weight_norm/{_tag(name)}" for name in names[: buffer.shape[1] - 2]]
+        weight_columns = buffer.shape[1] - FIRST_WEIGHT
+        tags += [f"nantrace/weight_norm/{_tag(name)}" for name in names[:weight_columns]]
         rows = [row % capacity for row in range(first, total)]
         if rows:
             values = buffer[rows][:, : len(tags)]
