@@ -372,6 +372,13 @@ def run_writes(workload: str, rounds: int) -> None:
     _print_ratios(f"{workload}, {rounds} rounds: a learning rate written between steps", variants)
 
 
+def _paired(base: list[float], other: list[float]) -> tuple[float, float, float]:
+    """Median and interquartile range of the per-round ratios other / base."""
+    pairs = sorted(o / b for o, b in zip(other, base, strict=True))
+    quarter = len(pairs) // 4
+    return statistics.median(pairs), pairs[quarter], pairs[-quarter - 1]
+
+
 def _print_ratios(title: str, variants: list[Variant]) -> None:
     base = variants[0].times
     print(f"{title}, load average {os.getloadavg()}")
@@ -382,12 +389,11 @@ def _print_ratios(title: str, variants: list[Variant]) -> None:
     )
     print("|---|---|---|---|---|")
     for variant in variants:
-        pairs = sorted(o / b for o, b in zip(variant.times, base, strict=True))
-        quarter = len(pairs) // 4
+        median, low, high = _paired(base, variant.times)
         cpu = statistics.median(o / b for o, b in zip(variant.cpu_times, cpu_base, strict=True))
         print(
             f"| {variant.name} | {statistics.median(variant.times) * 1e3:.2f} "
-            f"| {statistics.median(pairs):.3f} | {pairs[quarter]:.3f}-{pairs[-quarter - 1]:.3f} "
+            f"| {median:.3f} | {low:.3f}-{high:.3f} "
             f"| {cpu:.3f} |"
         )
 
@@ -475,7 +481,7 @@ def run_detectors(workload: str, rounds: int) -> None:
 LAUNCH_CALLS = 500
 
 
-def _launch_loop(tail: Any, inputs: list, variables: list) -> Any:
+def _launch_loop(tail: Any, inputs: list) -> Any:
     """A non-XLA tf.function that calls ``tail`` (an XLA function, or None: the empty loop)
     LAUNCH_CALLS times in a ``tf.while_loop``, as a watched step calls its checks once."""
     import tensorflow as tf
@@ -524,7 +530,7 @@ def run_launch(rounds: int) -> None:
         "20 inputs, 0 variables": (cluster([]), small[:20]),
         "65 inputs, 0 variables": (cluster([]), small),
     }
-    loops = {name: _launch_loop(tail, inputs, []) for name, (tail, inputs) in variants.items()}
+    loops = {name: _launch_loop(tail, inputs) for name, (tail, inputs) in variants.items()}
     for loop in loops.values():
         loop()
     times: dict[str, list[float]] = {name: [] for name in loops}
@@ -597,12 +603,10 @@ def run_dispatch(workload: str, rounds: int) -> None:
         warm_up(variant.step, wl.batches)
     interleave(variants, wl.batches, rounds)
     _print_ratios(f"{workload}, {rounds} rounds: tf.function's dispatch", variants)
-    direct, watched = variants[1].times, variants[2].times
-    pairs = sorted(w / d for w, d in zip(watched, direct, strict=True))
-    quarter = len(pairs) // 4
+    median, low, high = _paired(variants[1].times, variants[2].times)
     print(
-        f"watch / plain called directly (the guard's own cost): {statistics.median(pairs):.3f} "
-        f"(interquartile range {pairs[quarter]:.3f}-{pairs[-quarter - 1]:.3f})"
+        f"watch / plain called directly (the guard's own cost): {median:.3f} "
+        f"(interquartile range {low:.3f}-{high:.3f})"
     )
 
 
