@@ -1,6 +1,7 @@
 """tf.distribute.MirroredStrategy on 2 logical CPU devices: every origin kind, custom loop and
 model.fit. One process per surface (tests/distributed_run.py runs its cases in turn)."""
 
+import functools
 import json
 import os
 import subprocess
@@ -13,7 +14,11 @@ KINDS = ["activation", "loss", "matmul_overflow", "gradient", "optimizer_update"
 ALL = ["healthy", "input_data", *KINDS]
 
 
-def run_cases(mode: str, kinds: list[str]) -> dict:
+# Cached in the worker process, not only by the module-scoped fixture below: pytest tears a
+# module's fixtures down whenever xdist runs another module's test between two of this one's,
+# and the fixture then ran its subprocess again (twice per surface in CI, ~1.5 min each).
+@functools.cache
+def run_cases(mode: str, kinds: tuple[str, ...]) -> dict:
     env = dict(os.environ, PYTHONPATH=os.path.dirname(__file__))
     result = subprocess.run(
         [sys.executable, SCRIPT, mode, *kinds],
@@ -38,7 +43,7 @@ def run_cases(mode: str, kinds: list[str]) -> dict:
     ],
 )
 def surface(request):
-    return request.param, run_cases(request.param, ALL)
+    return request.param, run_cases(request.param, tuple(ALL))
 
 
 def tripped(outcome: dict) -> dict:

@@ -59,10 +59,18 @@ def run_workers(cases: list[str], bundle_root: str, timeout: float = 420.0) -> l
     return results
 
 
+#: the workers' outcomes, kept for the worker process: pytest tears a module-scoped fixture down
+#: whenever xdist runs another module's test between two of these, and it then started the
+#: pair of processes again (twice in CI)
+_OUTCOMES: dict[str, tuple[dict, dict]] = {}
+
+
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory):
-    first, second = run_workers(CASES, str(tmp_path_factory.mktemp("bundles")))
-    return {case: (first[case], second[case]) for case in CASES}
+    if not _OUTCOMES:
+        first, second = run_workers(CASES, str(tmp_path_factory.mktemp("bundles")))
+        _OUTCOMES.update({case: (first[case], second[case]) for case in CASES})
+    return _OUTCOMES
 
 
 def test_nan_in_one_workers_shard_gives_one_merged_report(outcomes):
