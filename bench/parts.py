@@ -36,7 +36,9 @@ exact ``optimizer_update`` check and per-layer weight history need), ``gate`` (t
 flag also gates the update in a ``tf.cond``: the cheapest known exact guard, as optax
 ``apply_if_finite`` or a loss-scale optimizer skip), ``gate+weights``, then
 ``nantrace.watch(early_warning="off")`` and ``nantrace.watch``. What the hand-written guards cost is the floor any in-graph guard of that
-kind pays on this machine.
+kind pays on this machine. Every hand-written variant is called as ``nantrace.watch`` calls
+its own step (``compat.tf.DirectCalls``, without ``tf.function``'s per-call dispatch), so the
+ratios compare the guards alone.
 
 ``detectors``: what one step of the early-warning detectors costs inside a graph, as separate
 TensorFlow ops (what a ``tf.distribute`` replica runs) and as the one XLA cluster every other
@@ -242,6 +244,8 @@ def floor_step(wl: Any, variant: str) -> Any:
     that, like ``nantrace.watch``, reads the step's flag on the host after every step."""
     import tensorflow as tf
 
+    from nantrace.compat.tf import DirectCalls
+
     model, optimizer = wl.model, wl.optimizer
 
     def step(x: Any, y: Any) -> Any:
@@ -264,7 +268,9 @@ def floor_step(wl: Any, variant: str) -> Any:
             ok = tf.logical_and(ok, tf.math.is_finite(tf.add_n(weights)))
         return loss, ok
 
-    compiled = wl.compile(step)
+    # called as nantrace.watch calls its own step (without tf.function's per-call dispatch),
+    # so the ratios compare the guards alone
+    compiled = DirectCalls(wl.compile(step))
 
     def run(x: Any, y: Any) -> Any:
         loss, ok = compiled(x, y)
