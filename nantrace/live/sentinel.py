@@ -168,8 +168,9 @@ def finite_groups(
     +Inf, which neither a healthy step nor a NaN step has. ``flatten`` (inside the XLA cluster
     of the fused checks): one conditional per group, so only a +Inf group is read element by
     element (run on a NaN step, that check made a 30 M-parameter report 1.6 s slower:
-    bench/README.md); else ONE ``tf.cond`` for all groups, since each costs a switch per tensor
-    it can read."""
+    bench/README.md); else ONE ``tf.cond`` for all groups, kept one ``If`` op
+    (``compat.tf.unlowered_cond``): lowered, it costs a ``Switch`` per tensor it can read on
+    every step."""
     present = [i for i, group in enumerate(groups) if group]
     out = [tf.constant(True) for _ in groups]
     if not present:
@@ -196,7 +197,7 @@ def finite_groups(
             for i in present
         ]
 
-    flags = tf.cond(any_overflow, exact, lambda: [finite[i] for i in present])
+    flags = _tf_compat.unlowered_cond(any_overflow, exact, lambda: [finite[i] for i in present])
     flags = flags if isinstance(flags, (list, tuple)) else [flags]
     for i, flag in zip(present, flags, strict=True):
         out[i] = flag
