@@ -9,7 +9,20 @@ from typing import Any
 import numpy as np
 
 N_BATCHES = 4
-ALL_WORKLOADS = ("mlp", "cnn", "lstm", "attention", "mlp-xla", "cnn-xla", "fit", "mirrored")
+#: hidden layers of the ``deep`` workload: a short step with many variables, where any cost the
+#: guard pays per variable shows
+DEEP_LAYERS = 40
+ALL_WORKLOADS = (
+    "mlp",
+    "cnn",
+    "lstm",
+    "attention",
+    "deep",
+    "mlp-xla",
+    "cnn-xla",
+    "fit",
+    "mirrored",
+)
 
 
 @dataclass
@@ -118,6 +131,17 @@ def build_workload(name: str, seed: int = 0) -> Workload:
         description = (
             "attention block (MHA 4x16 + LayerNorm + FFN 128 + LayerNorm, mean-pool, Dense 10) "
             "over 32 tokens x 64, batch 16, Adam: a short step"
+        )
+    elif name == "deep":
+        batch, shape = 32, (64,)
+        model = keras.Sequential(
+            [keras.Input(shape)]
+            + [layers.Dense(64, activation="relu") for _ in range(DEEP_LAYERS)]
+            + [layers.Dense(10)]
+        )
+        description = (
+            f"deep MLP, {DEEP_LAYERS} x Dense 64 + Dense 10 ({2 * DEEP_LAYERS + 2} variables), "
+            "batch 32, Adam: many variables, a short step"
         )
     else:
         raise SystemExit(f"unknown workload {name!r}; choose from {', '.join(ALL_WORKLOADS)}")
