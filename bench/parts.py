@@ -51,7 +51,9 @@ the cluster: a one-time cost of every watched step function).
 cluster (``watch``, the default with early warning on) or as separate ops with the
 detectors' own cluster (``watch(separate tail)``: ``Watched.fuse_tail = False``, what
 verification's re-runs use), beside ``plain``, ``flag+weights`` and
-``watch(early_warning='off')`` (separate ops: one more XLA call would cost more than those ops).
+``watch(early_warning='off')`` (separate ops: one more XLA call would cost more than those ops),
+and that last one traced with the exact check's cond lowered to a ``Switch`` per tensor, as
+TensorFlow lowers a ``tf.cond`` (``cond lowered``: before ``compat.tf.unlowered_cond``).
 Whole-step differences of 2-4 % need ~150 rounds here to stand out of the noise.
 
 ``restore``: a large step (``bench.memory``'s MLP at ``--size``) plain, under the guard's own
@@ -86,10 +88,12 @@ steps each under the TF profiler; prints op self time per step, watch - plain, b
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -318,10 +322,30 @@ def run_tail(workload: str, rounds: int) -> None:
     variants.append(Variant("watch", watched(), 10))
     variants.append(Variant("watch(separate tail)", watched(fuse_tail=False), 10))
     variants.append(Variant("watch(early_warning='off')", watched(early_warning="off"), 10))
+    lowered = Variant("watch(early_warning='off', cond lowered)", watched(early_warning="off"), 10)
     for variant in variants:
         warm_up(variant.step, wl.batches)
+    with _lowered_conds():  # traced at its first call
+        warm_up(lowered.step, wl.batches)
+    variants.append(lowered)
     interleave(variants, wl.batches, rounds)
     _print_ratios(f"{workload}, {rounds} rounds: the checks after the step", variants)
+
+
+@contextlib.contextmanager
+def _lowered_conds() -> Iterator[None]:
+    """Steps traced inside get the exact check's cond as plain ``tf.cond`` (lowered to a
+    ``Switch`` per tensor it reads), as before ``compat.tf.unlowered_cond``."""
+    import tensorflow as tf
+
+    from nantrace.compat import tf as tf_compat
+
+    original = tf_compat.unlowered_cond
+    tf_compat.unlowered_cond = tf.cond
+    try:
+        yield
+    finally:
+        tf_compat.unlowered_cond = original
 
 
 def run_writes(workload: str, rounds: int) -> None:
