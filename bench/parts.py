@@ -53,7 +53,9 @@ detectors' own cluster (``watch(separate tail)``: ``Watched.fuse_tail = False``,
 verification's re-runs use), beside ``plain``, ``flag+weights`` and
 ``watch(early_warning='off')`` (separate ops: one more XLA call would cost more than those ops),
 and that last one traced with the exact check's cond lowered to a ``Switch`` per tensor, as
-TensorFlow lowers a ``tf.cond`` (``cond lowered``: before ``compat.tf.unlowered_cond``).
+TensorFlow lowers a ``tf.cond`` (``cond lowered``: before ``compat.tf.unlowered_cond``), and
+the separate tail traced with the detectors' update adding no op (what those ops cost in a
+whole step, against what ``detectors`` times in a loop).
 Whole-step differences of 2-4 % need ~150 rounds here to stand out of the noise.
 
 ``restore``: a large step (``bench.memory``'s MLP at ``--size``) plain, under the guard's own
@@ -325,11 +327,30 @@ def run_tail(workload: str, rounds: int) -> None:
     lowered = Variant("watch(early_warning='off', cond lowered)", watched(early_warning="off"), 10)
     for variant in variants:
         warm_up(variant.step, wl.batches)
+    noop = Variant("watch(separate tail, detectors' update a no-op)", watched(fuse_tail=False), 10)
     with _lowered_conds():  # traced at its first call
         warm_up(lowered.step, wl.batches)
-    variants.append(lowered)
+    with _detectors_noop():
+        warm_up(noop.step, wl.batches)
+    variants += [lowered, noop]
     interleave(variants, wl.batches, rounds)
     _print_ratios(f"{workload}, {rounds} rounds: the checks after the step", variants)
+
+
+@contextlib.contextmanager
+def _detectors_noop() -> Iterator[None]:
+    """Steps traced inside keep the detectors (their state, the norms they take) but their
+    update adds no op: what the update's own ops cost in a whole step."""
+    import tensorflow as tf
+
+    from nantrace.live.early_warning import EarlyWarning
+
+    original = EarlyWarning.update
+    EarlyWarning.update = lambda self, *args, **kwargs: tf.constant(0)  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        EarlyWarning.update = original  # type: ignore[method-assign]
 
 
 @contextlib.contextmanager
