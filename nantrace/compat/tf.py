@@ -266,10 +266,11 @@ def unlowered_cond(pred: Any, true_fn: Callable[[], Any], false_fn: Callable[[],
 
     Inside a ``tf.function`` TensorFlow lowers a cond to a ``Switch`` op per tensor a branch
     reads and a ``Merge`` per output, each scheduled by the executor on every call: a cond
-    whose rarely taken branch reads every gradient and weight (the guard's exact check) cost a
-    few microseconds per tensor on every step, ~0.4 ms on a step with 82 variables on the
-    2-vCPU test machine. Kept whole, it is one kernel that waits for its inputs and runs the
-    chosen branch. Eagerly (or inside XLA, which never lowers) it is ``tf.cond`` itself."""
+    whose rarely taken branch reads every gradient and weight (the guard's exact check) cost
+    ~3 % of a short attention step on every step on the 2-vCPU test machine (``python -m
+    bench.parts tail``, variant ``cond lowered``). Kept whole, it is one kernel that waits for
+    its inputs and runs the chosen branch. Eagerly (or inside XLA, which never lowers) it is
+    ``tf.cond`` itself."""
     out = tf.cond(pred, true_fn, false_fn)
     if tf.executing_eagerly():
         return out
