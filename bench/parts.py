@@ -90,13 +90,12 @@ steps each under the TF profiler; prints op self time per step, watch - plain, b
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import statistics
 import sys
 import time
-from collections.abc import Iterator
 from typing import Any
+from unittest import mock
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -211,14 +210,11 @@ def run_restore(size: str, rounds: int) -> None:
     def watched(budget: float | None = None) -> Any:
         """The watched step after the steps the guard chooses by; ``budget``: RERUN_BUDGET_S
         while it chooses (None: the default)."""
-        default = guard.RERUN_BUDGET_S
-        guard.RERUN_BUDGET_S = default if budget is None else budget
-        try:
+        chosen_budget = guard.RERUN_BUDGET_S if budget is None else budget
+        with mock.patch.object(guard, "RERUN_BUDGET_S", chosen_budget):
             step = nantrace.watch(make(), verify=False)
             for i in range(guard.PACE_STEPS + 2):
                 step(*batches[i % len(batches)])
-        finally:
-            guard.RERUN_BUDGET_S = default
         return step
 
     default = watched()
@@ -308,7 +304,11 @@ def run_floor(workload: str, rounds: int) -> None:
 
 
 def run_tail(workload: str, rounds: int) -> None:
+    import tensorflow as tf
+
     import nantrace
+    from nantrace.compat import tf as tf_compat
+    from nantrace.live.early_warning import EarlyWarning
 
     wl = build_workload(workload)
     wl.optimizer.build(wl.model.trainable_variables)
@@ -324,54 +324,35 @@ def run_tail(workload: str, rounds: int) -> None:
     variants.append(Variant("watch", watched(), 10))
     variants.append(Variant("watch(separate tail)", watched(fuse_tail=False), 10))
     variants.append(Variant("watch(early_warning='off')", watched(early_warning="off"), 10))
-    lowered = Variant("watch(early_warning='off', cond lowered)", watched(early_warning="off"), 10)
+    # traced at their first call: the exact check's cond as plain tf.cond (lowered to a Switch
+    # per tensor it reads, as before compat.tf.unlowered_cond); the detectors kept (their
+    # state, the norms they take) but their update adding no op
+    variants.append(
+        Variant(
+            "watch(early_warning='off', cond lowered)",
+            watched(early_warning="off"),
+            10,
+            context=lambda: mock.patch.object(tf_compat, "unlowered_cond", tf.cond),
+        )
+    )
+    variants.append(
+        Variant(
+            "watch(separate tail, detectors' update a no-op)",
+            watched(fuse_tail=False),
+            10,
+            context=lambda: mock.patch.object(
+                EarlyWarning, "update", lambda self, *a, **k: tf.constant(0)
+            ),
+        )
+    )
     for variant in variants:
-        warm_up(variant.step, wl.batches)
-    noop = Variant("watch(separate tail, detectors' update a no-op)", watched(fuse_tail=False), 10)
-    with _lowered_conds():  # traced at its first call
-        warm_up(lowered.step, wl.batches)
-    with _detectors_noop():
-        warm_up(noop.step, wl.batches)
-    variants += [lowered, noop]
+        with variant.context():
+            warm_up(variant.step, wl.batches)
     interleave(variants, wl.batches, rounds)
     _print_ratios(f"{workload}, {rounds} rounds: the checks after the step", variants)
 
 
-@contextlib.contextmanager
-def _detectors_noop() -> Iterator[None]:
-    """Steps traced inside keep the detectors (their state, the norms they take) but their
-    update adds no op: what the update's own ops cost in a whole step."""
-    import tensorflow as tf
-
-    from nantrace.live.early_warning import EarlyWarning
-
-    original = EarlyWarning.update
-    EarlyWarning.update = lambda self, *args, **kwargs: tf.constant(0)  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        EarlyWarning.update = original  # type: ignore[method-assign]
-
-
-@contextlib.contextmanager
-def _lowered_conds() -> Iterator[None]:
-    """Steps traced inside get the exact check's cond as plain ``tf.cond`` (lowered to a
-    ``Switch`` per tensor it reads), as before ``compat.tf.unlowered_cond``."""
-    import tensorflow as tf
-
-    from nantrace.compat import tf as tf_compat
-
-    original = tf_compat.unlowered_cond
-    tf_compat.unlowered_cond = tf.cond
-    try:
-        yield
-    finally:
-        tf_compat.unlowered_cond = original
-
-
 def run_writes(workload: str, rounds: int) -> None:
-    import contextlib
-
     import nantrace
     from nantrace.live import guard
 
@@ -391,14 +372,8 @@ def run_writes(workload: str, rounds: int) -> None:
 
         return run
 
-    @contextlib.contextmanager
     def anchoring_after_each() -> Any:
-        saved = guard.FREQUENT_WRITES
-        guard.FREQUENT_WRITES = 1  # every write is "not frequent": anchored after
-        try:
-            yield
-        finally:
-            guard.FREQUENT_WRITES = saved
+        return mock.patch.object(guard, "FREQUENT_WRITES", 1)  # every write anchored after
 
     def compiled() -> Any:
         return wl.compile(make_train_step(wl.model, wl.optimizer, wl.loss_fn))
