@@ -597,9 +597,11 @@ class StepSentinel(hooks.StepObserver):
         """Everything after the sums of squares as ONE XLA cluster: the finite flags (with
         the element-wise check in an XLA conditional per group, run only on a sum of +Inf),
         the history's row, the detectors' update and the status vector. As separate ops
-        these are ~40-70 small ops and two ``tf.cond`` s whose switches wait on every
-        checked tensor: 3-4 % of a 3-6 ms step on the 2-core test machine
-        (``python -m bench.parts tail``, ``watch`` against ``watch(separate tail)``). The sums
+        these are ~40-70 small ops and two ``tf.cond`` s: while those conds were lowered to a
+        ``Switch`` per checked tensor, the cluster saved 3-4 % of a 3-6 ms step on the 2-core
+        test machine; with them kept one ``If`` op each (``compat.tf.unlowered_cond``) the two
+        cost about the same (``python -m bench.parts tail``, ``watch`` against
+        ``watch(separate tail)``; bench/README.md). The sums
         themselves stay outside, as TensorFlow's multi-threaded reductions; the cluster only
         reads the tensors in the rare exact check. Healthy steps are untouched: the cluster
         reads the step's tensors and writes only the guard's own state."""
