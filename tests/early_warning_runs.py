@@ -436,6 +436,34 @@ def healthy_embedding_adam():
     return train(model, keras.optimizers.Adam(1e-2), x, y, 300, 32, loss_fn=loss)
 
 
+def healthy_deep_relu_memorizes():
+    """A plain 40-layer ReLU MLP (width 64, default init, no normalization) memorizing 4 fixed
+    batches of 32 random points with random labels (10 classes), cycled, Adam 1e-3: its
+    gradient norm is spiky and climbs ~10-40x (0.2 to 4-27) while the loss falls, and the
+    first kernel's per-step norm change climbs from ~3e-7 (Adam's first steps barely change a
+    norm) to ~5e-5 as the net starts to learn. Seen by a developer while benchmarking (session
+    14: ``update_ratio`` warned at step 36)."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    batches = [
+        (rng.normal(size=(32, 64)).astype("float32"), rng.integers(0, 10, 32).astype("int32"))
+        for _ in range(4)
+    ]
+    model = keras.Sequential(
+        [keras.Input((64,))]
+        + [keras.layers.Dense(64, activation="relu") for _ in range(40)]
+        + [keras.layers.Dense(10)]
+    )
+    optimizer = keras.optimizers.Adam(1e-3)
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    step = watched_step(model, optimizer, loss)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for i in range(300):
+            step(*batches[i % 4])
+    return step, None, divergence_reports(caught)
+
+
 DIVERGING: list[Callable[[], Any]] = [
     linear_sgd_past_the_limit,
     mlp_lr_schedule_grows,
@@ -458,6 +486,7 @@ HEALTHY += [
     healthy_sgd_warmup_100_steps,
     healthy_adam_warmup_100_steps,
     healthy_plateau_then_drop,
+    healthy_deep_relu_memorizes,
     *OUTLIERS,
 ]
 #: healthy runs that warn today (measured, kept visible).

@@ -131,6 +131,22 @@ def test_a_kernel_left_at_a_higher_level_by_an_outlier_does_not_fire():
         assert len(fired) == expected, (stuck_loss, fired)
 
 
+@pytest.mark.parametrize("scale, fires", [(1e-6, False), (1e-4, True)])
+def test_the_update_ratio_warns_only_above_its_absolute_floor(scale, fires):
+    """A kernel whose per-step norm change jumps ~500x over its baseline while the loss falls
+    (past the loss gate's 100x bypass). From a near-zero baseline (1e-6 to ~5e-4 a step: a net
+    that starts to learn, under ``UPDATE_FLOOR``) it does not warn; the same climb from 1e-4
+    (to ~5e-2 a step) does."""
+    rng = np.random.default_rng(7)
+    detector = EarlyWarning()
+    norm, fired = 1.0, []
+    for step in range(80):
+        norm *= 1.0 + scale * noisy(rng) * 2.0 ** min(max(step - 30, 0), 9)
+        bits = feed(detector, noisy(rng), loss=2.0 - 0.005 * step, kernel_norm=norm)
+        fired += signals_in(bits)
+    assert ("update_ratio" in fired) == fires, fired
+
+
 def test_one_episode_warns_once_and_rearms_after_quiet_steps():
     detector = EarlyWarning()
     rng = np.random.default_rng(3)

@@ -59,6 +59,11 @@ FLOAT16_MAX = 65504.0
 FLOAT16_NEAR = 0.5
 #: below this fraction of the limit, float16 values never warn (however fast they grew).
 FLOAT16_FLOOR = 1.0 / 16.0
+#: a kernel whose norm changes by less than this fraction a step never warns on
+#: ``update_ratio``, however far over its own baseline: the common rule of thumb puts a healthy
+#: ``|update| / |w|`` near 1e-3, and the channel (a lower bound of it) starts near 0 in Adam's
+#: first steps, so a net that merely starts to learn is "100x its baseline" at ~1e-5.
+UPDATE_FLOOR = 1e-3
 #: per-step fast average of the loss (its "recent" level, compared with the slow baseline).
 LOSS_FAST = 0.3
 #: the recent peak of that fast average decays toward the baseline by this factor a step...
@@ -150,7 +155,8 @@ class EarlyWarning:
         kinds.append(HALF)
         labels.append(None)
         eligible = [True, True, *kernels, *kernels, True]
-        floor = [-math.inf] * (len(kinds) - 1) + [math.log(FLOAT16_MAX * FLOAT16_FLOOR)]
+        floors = {RATIO: math.log(UPDATE_FLOOR), HALF: math.log(FLOAT16_MAX * FLOAT16_FLOOR)}
+        floor = [floors.get(kind, -math.inf) for kind in kinds]
         hard = [math.inf] * (len(kinds) - 1) + [math.log(FLOAT16_MAX * FLOAT16_NEAR)]
         onehot = np.zeros((len(SIGNALS), len(kinds)), np.float32)
         for c, kind in enumerate(kinds):
@@ -298,9 +304,9 @@ class EarlyWarning:
         diff = x - base
         margin = tf.maximum(c["k"] * dev, c["margin"] + c["proportional"] * tf.abs(base))
         warm = n >= WARMUP
-        above = diff > margin
-        if half_max is not None:  # float16: far enough from zero to matter, or near the limit
-            above = (above & (x > c["floor"])) | (x > c["hard"])
+        # over its margin and its absolute floor (update ratio, float16), or near the float16
+        # limit whatever the run's own level
+        above = ((diff > margin) & (x > c["floor"])) | (x > c["hard"])
         over = finite & c["eligible"] & warm & above
         onset = tf.where(over & (over_n == 0.0), x, onset)
         over_n = tf.where(over, over_n + 1.0, 0.0)
