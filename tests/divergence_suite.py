@@ -23,6 +23,7 @@ Expected causes and fixes use the ids of ``docs/causes-and-fixes.md``.
 
 from __future__ import annotations
 
+import itertools
 import os
 import warnings
 from collections.abc import Callable
@@ -150,6 +151,32 @@ def _sequences(
     return out
 
 
+def _separable(
+    steps: int, batch: int, dim: int, *, batches: int = 8, margin: float = 0.1, offset: int = 0
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """A fixed, linearly separable set (0/1 labels of a random hyperplane through 0, points
+    within ``margin`` of it dropped) of ``batches`` batches, cycled over ``steps`` steps."""
+    rng = _rng(offset)
+    normal = rng.normal(size=(dim,))
+    normal /= np.linalg.norm(normal)
+    x = rng.normal(size=(4 * batches * batch, dim))
+    x = x[np.abs(x @ normal) > margin][: batches * batch].astype("float32")
+    y = (x @ normal > 0).astype("float32")[:, None]
+    fixed = [
+        (x[i * batch : (i + 1) * batch], y[i * batch : (i + 1) * batch]) for i in range(batches)
+    ]
+    return [fixed[i % batches] for i in range(steps)]
+
+
+def _parity(steps: int, bits: int, *, repeats: int = 4) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The same full batch every step: each corner of the {-1, 1}^bits cube ``repeats`` times;
+    the target is the product of its coordinates (+-1: XOR for two bits, parity for more).
+    Deterministic: no random draw."""
+    corners = np.array(list(itertools.product([-1.0, 1.0], repeat=bits)), dtype="float32")
+    x = np.tile(corners, (repeats, 1))
+    return [(x, np.prod(x, axis=1, keepdims=True))] * steps
+
+
 def _loop_step(model: Any, optimizer: Any, loss_fn: Any) -> Any:
     """The custom training step of the TF guide: forward, tape.gradient, apply_gradients."""
 
@@ -208,6 +235,7 @@ def _mlp(
 
 _MSE = keras.losses.MeanSquaredError()
 _SCCE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+_BCE = keras.losses.BinaryCrossentropy(from_logits=True)
 
 
 def _fit_run(model: Any, optimizer: Any, loss: Any, batches: list) -> Run:
@@ -391,6 +419,23 @@ def float16_growth(lr: float = 0.15, scale: float = 1.0, steps: int = 300) -> Ru
     return _loop_run(model, opt, _MSE, batches)
 
 
+def adam_schedule_grows_fit(lr: float = 1e-3, rate: float = 1.06, steps: int = 300) -> Run:
+    _seed()
+    model = _mlp(16, (64, 64))
+    # the rate multiplied by `rate` every step, under Adam (whose step is about the rate itself)
+    schedule = keras.optimizers.schedules.ExponentialDecay(lr, decay_steps=1, decay_rate=rate)
+    batches = _regression(steps, 32, 16, offset=26)
+    return _fit_run(model, keras.optimizers.Adam(schedule), _MSE, batches)
+
+
+def adam_schedule_grows_tanh(lr: float = 1e-3, rate: float = 1.05, steps: int = 300) -> Run:
+    _seed()
+    model = _mlp(16, (64, 64), activation="tanh")
+    schedule = keras.optimizers.schedules.ExponentialDecay(lr, decay_steps=1, decay_rate=rate)
+    batches = _regression(steps, 32, 16, offset=27)
+    return _loop_run(model, keras.optimizers.Adam(schedule), _MSE, batches)
+
+
 # ---------------------------------------------------------------------------------------------
 # healthy builders
 
@@ -492,6 +537,46 @@ def healthy_gru_fit(steps: int = 200) -> Run:
     )
     batches = _sequences(steps, 16, 20, 4, offset=19)
     return _fit_run(model, keras.optimizers.Adam(3e-3), _MSE, batches)
+
+
+def deep_relu_mlp(depth: int = 24, width: int = 32, batches: int = 4, steps: int = 200) -> Run:
+    _seed()
+    model = _mlp(16, (width,) * depth)  # plain: Keras' default init, no normalization or skips
+    fixed = _regression(batches, 32, 16, offset=22)
+    cycled = [fixed[i % batches] for i in range(steps)]  # memorize a few batches
+    return _loop_run(model, keras.optimizers.Adam(1e-3), _MSE, cycled)
+
+
+def separable_logistic_fit(lr: float = 1.0, steps: int = 300) -> Run:
+    _seed()
+    model = keras.Sequential([keras.Input((10,)), keras.layers.Dense(1, name="logit")])
+    batches = _separable(steps, 32, 10, offset=23)
+    return _fit_run(model, keras.optimizers.SGD(lr), _BCE, batches)
+
+
+def parity_plateau(
+    bits: int = 3, hidden: int = 8, stddev: float = 0.05, lr: float = 0.1, steps: int = 300
+) -> Run:
+    _seed()
+    init = keras.initializers.RandomNormal(stddev=stddev, seed=SEED)
+    model = _mlp(bits, (hidden,), activation="tanh", initializer=init)
+    batches = _parity(steps, bits)  # full-batch gradient descent, as in the XOR report
+    return _loop_run(model, keras.optimizers.SGD(lr), _MSE, batches)
+
+
+def batchnorm_high_rate_fit(lr: float = 0.3, momentum: float = 0.9, steps: int = 300) -> Run:
+    _seed()
+    layers: list[Any] = [keras.Input((20,))]
+    for i in range(2):
+        layers += [
+            keras.layers.Dense(64, use_bias=False, name=f"dense_{i}"),
+            keras.layers.BatchNormalization(name=f"bn_{i}"),
+            keras.layers.Activation("relu"),
+        ]
+    layers.append(keras.layers.Dense(5, name="head"))
+    batches = _classes(steps, 32, (20,), 5, offset=25)
+    opt = keras.optimizers.SGD(lr, momentum=momentum)
+    return _fit_run(keras.Sequential(layers), opt, _SCCE, batches)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -681,6 +766,48 @@ def _diverging() -> list[Scenario]:
             causes=frozenset({"float16_range", "learning_rate_too_high"}),
             fixes=frozenset({"float32_layer", "lower_learning_rate", "clip_gradients"}),
         ),
+        # The rising-rate report under the optimizer it trained with: its train.py uses Adam
+        # and sets the rate each step ("the learning rate rising all the time", then NaN)
+        # https://github.com/hunglc007/tensorflow-yolov4-tflite/issues/138 . Adam's step is
+        # about the rate itself, so the weights move by a growing amount every step; the loss
+        # then stalls at huge values (~1e4-1e6) for ~100 steps before a NaN, hence loss_ratio.
+        # (That thread ended on other changes, a new mish activation and JPG for TIFF input: it
+        # gives the pattern, a rate that keeps rising under Adam, not a confirmed cause.)
+        # note: added 2026-12-03, written without reading the detectors
+        Scenario(
+            "adam_schedule_grows_fit",
+            True,
+            "fit",
+            300,
+            partial(adam_schedule_grows_fit),
+            "https://github.com/hunglc007/tensorflow-yolov4-tflite/issues/138",
+            "ReLU MLP regression in model.fit, Adam on ExponentialDecay(1e-3, decay_rate=1.06): "
+            "trains for ~100 steps, then the loss climbs to huge values",
+            end="loss_ratio",
+            causes=LR_CAUSES,
+            fixes=LR_FIXES,
+        ),
+        # Adam diverging past its stable rate: "increase your rate slowly and see if there is a
+        # regime in which things train without diverging" (learning rate issues, and with Adam
+        # the epsilon) https://github.com/tensorflow/tensorflow/issues/323 ; here the rate
+        # itself rises 5 % a step and crosses that regime. A tanh net saturates, so the loss
+        # climbs steadily (to ~1e8 by step 300) without a NaN. No *constant* Adam rate
+        # (0.05-0.5; 2-8 layers, ReLU or tanh, regression or classification) diverged in nets
+        # this small: the loss jumps, then recovers or plateaus.
+        # note: added 2026-12-03, written without reading the detectors
+        Scenario(
+            "adam_schedule_grows_tanh",
+            True,
+            "loop",
+            300,
+            partial(adam_schedule_grows_tanh),
+            "https://github.com/tensorflow/tensorflow/issues/323",
+            "tanh MLP regression in a custom loop, Adam on ExponentialDecay(1e-3, "
+            "decay_rate=1.05): the loss creeps up from step ~100 without a NaN",
+            end="loss_ratio",
+            causes=LR_CAUSES,
+            fixes=LR_FIXES,
+        ),
     ]
 
 
@@ -800,6 +927,78 @@ def _healthy() -> list[Scenario]:
             partial(healthy_gru_fit),
             "https://github.com/NLeSC/mcfly/issues/43",
             "GRU regression in model.fit, Adam 3e-3 (the stable setting of the GRU report)",
+        ),
+        # A deep plain ReLU MLP (24 Dense layers of 32, Keras' default Glorot init, no
+        # normalization, no skips) memorizing 4 batches with Adam 1e-3. Gradients of deep
+        # feedforward nets without skips "resemble white noise" (shattered gradients,
+        # https://arxiv.org/abs/1702.08591), and a gradient norm that rises or jumps while the
+        # loss converges is a known healthy pattern (https://github.com/allenai/OLMo/issues/596).
+        # The loss sits near its start for ~50 steps, then falls ~40x with small bumps, while the
+        # gradient norm (measured once, plain) rises irregularly from ~0.1 to 1-4.5.
+        # note: added 2026-12-03, written without reading the detectors; category prompted by a
+        # developer-seen false alarm on a deep ReLU MLP
+        Scenario(
+            "deep_relu_mlp",
+            False,
+            "loop",
+            200,
+            partial(deep_relu_mlp),
+            "https://arxiv.org/abs/1702.08591",
+            "24-layer plain ReLU MLP (width 32, default init) memorizing 4 batches, Adam 1e-3",
+        ),
+        # Unregularized logistic regression on linearly separable data: gradient descent drives
+        # ||w|| to infinity (logarithmically) while the loss keeps falling toward 0, the
+        # direction converging to the max-margin one (Soudry et al., "The Implicit Bias of
+        # Gradient Descent on Separable Data", https://arxiv.org/abs/1710.10345). Here ||w||
+        # goes ~1.3 -> 3.4 (step 30) -> 5.5 (100) -> 8.2 (300) with the loss ~1.3 -> ~0.05.
+        # note: added 2026-12-03, written without reading the detectors; category prompted by a
+        # developer-seen false alarm on a deep ReLU MLP
+        Scenario(
+            "separable_logistic_fit",
+            False,
+            "fit",
+            300,
+            partial(separable_logistic_fit),
+            "https://arxiv.org/abs/1710.10345",
+            "logistic regression (one Dense) on 8 cycled batches of separable data, SGD 1.0, "
+            "no regularization: the weight norm grows without bound as the loss falls",
+        ),
+        # "Why it stays on the same cost value for so long?" an XOR net on a plateau that then
+        # converges https://stats.stackexchange.com/questions/440558 ; small initial weights put
+        # the run near a saddle: "long plateaus followed by rapid transitions to lower error"
+        # (Saxe et al., https://arxiv.org/abs/1312.6120). Full-batch: the loss sits at ~1.0 (MSE
+        # on +-1 targets) for ~130 steps, then falls to ~1e-6 by step 300; the gradient norm
+        # (measured once, plain) grows ~70x (0.006 -> 0.45) as the run leaves the saddle and the
+        # loss drops from 0.98 to 0.37, then shrinks again.
+        # note: added 2026-12-03, written without reading the detectors; category prompted by a
+        # developer-seen false alarm on a deep ReLU MLP
+        Scenario(
+            "parity_plateau",
+            False,
+            "loop",
+            300,
+            partial(parity_plateau),
+            "https://stats.stackexchange.com/questions/440558",
+            "3-bit parity (full batch), tanh net (8 hidden) drawn from N(0, 0.05^2), SGD 0.1: "
+            "a plateau, then a fast drop with growing gradients",
+        ),
+        # BatchNorm lets a net train at a much higher rate (https://arxiv.org/abs/1502.03167),
+        # and without weight decay the weights before a BN layer grow over time (the output is
+        # invariant to their scale; "the norm of the weights tends to increase over time, and so
+        # the effective learning rate decreases", https://arxiv.org/abs/1706.05350). Here the
+        # hidden kernels' norms grow 2.4-4x (measured once, plain) while the median loss falls
+        # from ~1.3 to ~0.5, with batch-to-batch noise.
+        # note: added 2026-12-03, written without reading the detectors; category prompted by a
+        # developer-seen false alarm on a deep ReLU MLP
+        Scenario(
+            "batchnorm_high_rate_fit",
+            False,
+            "fit",
+            300,
+            partial(batchnorm_high_rate_fit),
+            "https://arxiv.org/abs/1706.05350",
+            "Dense-BN-ReLU MLP classifier in model.fit, SGD 0.3 momentum 0.9, no weight decay: "
+            "noisy but falling loss, growing kernel norms",
         ),
     ]
 
