@@ -27,7 +27,7 @@ NAMES = ("dense/kernel:0", "dense/bias:0")
 KERNELS = (True, False)
 
 
-def feed(detector, grad_norm, loss=1.0, kernel_norm=1.0, healthy=True, half=None):
+def feed(detector, grad_norm, loss=1.0, kernel_norm=1.0, healthy=True, half=None, compiled=False):
     """One step of synthetic numbers through the in-graph update (eagerly); the bit mask."""
     bits = detector.update(
         tf.constant(loss, tf.float32),
@@ -37,6 +37,7 @@ def feed(detector, grad_norm, loss=1.0, kernel_norm=1.0, healthy=True, half=None
         KERNELS,
         None if half is None else tf.constant(half, tf.float32),
         tf.constant(healthy),
+        compiled=compiled,
     )
     return int(bits.numpy())
 
@@ -186,8 +187,9 @@ def test_float16_values_nearing_the_limit_fire():
 
 @pytest.mark.parametrize("half", [False, True], ids=["float32", "float16-channel"])
 def test_the_compiled_update_fires_as_the_separate_ops_do(half):
-    """The update runs as one XLA cluster (outside tf.distribute); the separate ops (what a
-    strategy's replicas run) must fire on the same steps: growth, loss spikes, tripped steps."""
+    """The update compiled as one XLA cluster (``compiled=True``, outside tf.distribute) must
+    fire on the same steps as the separate ops (the default, and what a strategy's replicas
+    run): growth, loss spikes, tripped steps."""
     rng = np.random.default_rng(3)
     compiled, separate = EarlyWarning(), EarlyWarning()
     separate._create(NAMES, KERNELS)
@@ -208,16 +210,17 @@ def test_the_compiled_update_fires_as_the_separate_ops_do(half):
             tf.constant(100.0 * (1.2**t if grows else 1.0), tf.float32) if half else None,
             tf.constant(bool(rng.random() > 0.03)),
         )
-        bits = int(compiled.update(*args).numpy())
+        bits = int(compiled.update(*args, compiled=True).numpy())
         assert bits == int(separate_update(*args).numpy()), step
         fired += [step] if bits else []
     assert len(fired) >= 2, fired  # the sequence does exercise the firing logic
+    assert compiled._compiled  # the XLA function was used
     # XLA's log and fused arithmetic round differently in the last bits
     for a, b in zip(compiled.state(), separate.state(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
-def test_without_xla_the_detectors_run_as_separate_ops(monkeypatch):
+def test_without_xla_the_compiled_update_runs_as_separate_ops(monkeypatch):
     from nantrace.compat import tf as compat
 
     monkeypatch.setattr(compat, "xla_compiles", lambda: False)
@@ -230,10 +233,40 @@ def test_without_xla_the_detectors_run_as_separate_ops(monkeypatch):
             detector,
             noisy(rng) * (1.5 ** (step - 40) if step >= 40 else 1.0),
             loss=1.0 + (0.2 * (step - 40) if step >= 40 else 0.0),
+            compiled=True,
         )
     ]
     assert len(fired) == 1 and 48 <= fired[0] <= 54, fired
     assert not detector._compiled  # no XLA function was made
+
+
+def test_a_default_watch_never_asks_for_xla(monkeypatch):
+    """By default the checks and the detectors are separate ops: a watched step (early warning
+    on) never probes or compiles XLA, so XLA's runtime (~110 MB resident) stays out of a
+    process that does not use it."""
+    from nantrace.compat import tf as compat
+
+    def no_xla():
+        raise AssertionError("the default watch asked whether XLA compiles")
+
+    monkeypatch.setattr(compat, "xla_compiles", no_xla)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.Dense(1)])
+    optimizer = keras.optimizers.Adam(1e-3)
+
+    @tf.function
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean((model(x) - y) ** 2)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    step = nantrace.watch(train_step, verify=False)
+    assert step.early_warning == "warn" and not step.fuse_tail
+    for _ in range(3):
+        step(tf.ones([8, 4]), tf.zeros([8, 1]))
+    assert step.detector is not None and not step.detector._compiled
 
 
 # -- the cause rules ----------------------------------------------------------------------------

@@ -26,12 +26,12 @@ tens of steps while the loss comes back. One episode warns once: after a warning
 again until no channel has been over for ``REARM`` steps.
 
 All of it is one read and one write of two small ``tf.Variable`` s and about 150 small
-element-wise ops on vectors of ``3 + 2 x variables`` floats, compiled into one XLA cluster: the
-guard's own, with its finite checks and history (``StepSentinel._fused_tail``), or the
-detectors' alone (``EarlyWarning._fused``: verification's re-runs); as separate ops only under
-``tf.distribute``, whose replicas write the state through the strategy, or where XLA cannot
-compile;
-the result (a bit per signal that fired) is one more int of the step's status vector: no extra
+element-wise ops on vectors of ``3 + 2 x variables`` floats, as separate TensorFlow ops in the
+step's graph. They can also be compiled into one XLA cluster, the guard's own with its finite
+checks and history (``Watched.fuse_tail = True``: ``StepSentinel._fused_tail``) or the
+detectors' alone (``EarlyWarning._fused``); that is not the default, since in a whole step it is
+no faster and XLA's runtime costs ~110 MB of resident memory (see ``_fused``).
+The result (a bit per signal that fired) is one more int of the step's status vector: no extra
 host sync.
 """
 
@@ -209,17 +209,21 @@ class EarlyWarning:
         kernels: tuple[bool, ...],
         half_max: tf.Tensor | None,
         healthy: tf.Tensor,
+        *,
+        compiled: bool = False,
     ) -> tf.Tensor:
         """Advance the detectors by one step; returns an int32 bit mask of the signals that
-        fired a new warning (bit i: ``SIGNALS[i]``), 0 on almost every step."""
+        fired a new warning (bit i: ``SIGNALS[i]``), 0 on almost every step. ``compiled``:
+        as their own XLA cluster where XLA compiles (outside tf.distribute), else as separate
+        ops (the default: see :meth:`_fused` for what XLA costs)."""
         self.prepare(names, kernels)
-        if not tf.distribute.has_strategy() and _tf_compat.xla_compiles():
+        if compiled and not tf.distribute.has_strategy() and _tf_compat.xla_compiles():
             fused = self._fused(names, kernels, half_max is not None)
             half = () if half_max is None else (half_max,)
             return fused(loss, grad_sq, weight_sq, *half, healthy)
-        # under tf.distribute the replicas write the state through the strategy, which a
-        # compiled cluster cannot host (and a build without XLA has none): separate ops
-        # (traced once for an eager step: ~150 small ops run one by one would cost milliseconds)
+        # separate ops; under tf.distribute the replicas write the state through the strategy,
+        # which a compiled cluster cannot host (and a build without XLA has none). Traced once
+        # for an eager step: ~150 small ops run one by one would cost milliseconds.
         if tf.executing_eagerly():
             if self._eager is None:
                 self._eager = _tf_compat.own_function(self._update)
@@ -239,12 +243,15 @@ class EarlyWarning:
         return self._update(*args)
 
     def _fused(self, names: tuple[str, ...], kernels: tuple[bool, ...], half: bool) -> Any:
-        """The update as one XLA cluster. As separate TensorFlow ops its ~150 element-wise ops
-        on a few floats cost 50-65 us a step on the 2-core test machine (the executor's per-op
-        overhead); fused, 14-16 us (``python -m bench.parts detectors``). The price: an XLA
-        compile at the step's first call (~0.25 s) and XLA's compiler in the process (~70 MB
-        resident, ``python -m bench.memory``). Healthy steps are untouched: it only reads the
-        norms the guard already reduced and writes the detectors' own state."""
+        """The update as one XLA cluster (``update(..., compiled=True)``; not the default). As
+        separate TensorFlow ops its ~150 element-wise ops on a few floats cost 50-65 us a step
+        on the 2-core test machine in a loop (the executor's per-op overhead); compiled, 14-16
+        us (``python -m bench.parts detectors``). In a whole step the two tie within the noise
+        (``python -m bench.parts tail``), while XLA costs a compile at the step's first call
+        (~0.25 s) and ~110 MB more resident memory (its runtime and compiler in the process;
+        ``python -m bench.memory``, ``watch`` against ``watch-off``). Healthy steps are
+        untouched either way: it only reads the norms the guard already reduced and writes the
+        detectors' own state."""
         key = (names, kernels, half)
         if key not in self._compiled:
             if half:

@@ -206,10 +206,11 @@ class Watched:
         #: variables any trace wrote under host restore or inside the gate (the only ones the
         #: anchor re-run has to put back).
         self._host_written: set[int] = set()
-        #: run the checks after the step as one XLA cluster where it can (see
-        #: nantrace.live.sentinel): a compile at the first call that a long run earns back;
-        #: verification's short re-runs (``fresh_runner``) keep separate ops.
-        self.fuse_tail = True
+        #: run the checks after the step and the detectors as one XLA cluster where it can
+        #: (see nantrace.live.sentinel). Off: in a whole step it is no faster than separate
+        #: ops (``python -m bench.parts tail``), and it costs a compile at the first call and
+        #: ~110 MB of resident memory for XLA's runtime (``python -m bench.memory``).
+        self.fuse_tail = False
         self._reader: tuple[list[tf.Variable], Any] | None = None
         self._reader_key: tuple[int, int, int] | None = None
         if self.compiled:
@@ -431,7 +432,6 @@ class Watched:
             optimizer=self.optimizer,
             early_warning=early_warning,
         )
-        runner.fuse_tail = False  # a few steps: the XLA compile would not pay off
         return runner
 
     @contextlib.contextmanager

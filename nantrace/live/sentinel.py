@@ -12,9 +12,10 @@ Three ways to undo a step, chosen by :class:`nantrace.live.guard.Watched`:
   by the host, which restores the anchor and re-runs the batches since it
   (:meth:`nantrace.live.guard.Watched._restore_committed`). Under XLA the step is also split
   (:meth:`nantrace.live.guard.Watched._run_compiled`): the user's computation is its own XLA
-  function and the checks run after it. With the early-warning detectors, everything after the
-  sums of squares (flags, history, detectors, status) is one XLA cluster
-  (:meth:`StepSentinel._fused_tail`).
+  function and the checks run after it. Everything after the sums of squares (flags, history,
+  detectors, status) is small separate ops; ``Watched.fuse_tail = True`` makes it one XLA
+  cluster instead (:meth:`StepSentinel._fused_tail`), which is no faster in a whole step and
+  costs XLA's runtime in memory.
 * **gated** (for steps so slow that fewer than ``nantrace.live.guard.MIN_ANCHOR_EVERY`` of
   them can be re-run within ``nantrace.live.guard.RERUN_BUDGET_S``; a slow step short of that
   is re-anchored more often instead): the optimizer's update runs inside
@@ -266,7 +267,7 @@ class StepSentinel(hooks.StepObserver):
         detector: Any = None,
         host_restore: bool = False,
         gate: bool = False,
-        fuse_tail: bool = True,
+        fuse_tail: bool = False,
     ) -> None:
         self.history = history
         #: the early-warning detectors (nantrace.live.early_warning.EarlyWarning), or None.
@@ -283,7 +284,8 @@ class StepSentinel(hooks.StepObserver):
         self.host_restore = host_restore
         #: gate the optimizer's update on "loss and gradients finite" (see the module doc).
         self.gate = gate and not host_restore
-        #: allow the checks after the step as one XLA cluster (:meth:`_fused_tail`).
+        #: allow the checks after the step, and the detectors, as one XLA cluster
+        #: (:meth:`_fused_tail`; ``Watched.fuse_tail``, off by default).
         self.fuse_tail = fuse_tail
         self.targets: list[Any] = []
         self.gradients: list[Any] = []
@@ -529,6 +531,7 @@ class StepSentinel(hooks.StepObserver):
                     kernels,
                     self._half_max(losses, values),
                     tf.logical_not(tripped),
+                    compiled=self.fuse_tail,
                 )
                 if self.detector is not None
                 else tf.constant(0)
@@ -570,8 +573,8 @@ class StepSentinel(hooks.StepObserver):
 
     def _tail_compiles(self) -> bool:
         """Whether the checks after the step run as one XLA cluster (:meth:`_fused_tail`):
-        with the early-warning detectors (whose update is an XLA call anyway: without them
-        one call costs more than the ops it replaces, ``python -m bench.parts tail``), under
+        when asked (``fuse_tail``), with the early-warning detectors (without them one call
+        costs more than the ops it replaces, ``python -m bench.parts tail``), under
         host restore (nothing is decided in-graph after the step, so nothing of the user's
         computation waits on the cluster), outside tf.distribute (its replicas agree on a
         trip with a collective, which no cluster can hold), where XLA compiles."""
