@@ -13,12 +13,12 @@ watched run then trips on a batch with a NaN and is timed from the call to catch
 ``NonFiniteError`` (``verify=False``; then, after as many healthy steps again, with fix
 verification where ``--verify-up-to`` allows: each trip re-runs the steps since its anchor).
 ``watch-off`` is the watched run with ``early_warning="off"`` (healthy steps only): what the
-detectors, and the XLA compiler they load, add.
+detectors add (before f46840d they ran in an XLA cluster, whose runtime cost ~110 MB).
 TensorFlow's CPU allocator keeps no statistics (``get_memory_info('CPU:0')`` reads 0), so the
 figures are process RSS: plain and watched differ by what the guard holds plus allocator noise.
 The extra resident memory after the healthy steps is also split into anonymous memory (the
 heap: the anchor, kept batches, graphs) and file-backed pages (code TensorFlow loads from its
-library on first use, e.g. the XLA compiler the early-warning detectors use: shared, not held
+library on first use, e.g. the XLA compiler a ``jit_compile`` step loads: shared, not held
 by the guard). The table also gives the process's peak RSS after the report(s) (above the healthy peak only
 where building the report needed more) and what the report said (origin, cause, first fix and
 the number of ops the replay recorded), so a faster report can be checked to say the same.
@@ -115,7 +115,7 @@ def one_run(size: str, variant: str, steps: int, verify: bool) -> dict[str, Any]
     model, optimizer, loss_fn, batches, h = build_mlp(size)
     step = tf.function(make_train_step(model, optimizer, loss_fn))
     if variant in ("watch", "watch-off"):
-        # watch-off: the same guard without the early-warning detectors (and so without XLA)
+        # watch-off: the same guard without the early-warning detectors
         early_warning = "off" if variant == "watch-off" else "warn"
         step = nantrace.watch(step, verify=False, early_warning=early_warning)
     rss_built = _rss_mb()

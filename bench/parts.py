@@ -47,15 +47,13 @@ subtracted), for as many checked variables as the workload has; median over roun
 per-update wall and CPU time; and the first call of one update (trace, plus the XLA compile for
 the cluster: a one-time cost of every watched step function).
 
-``tail``: the checks after the step (finite flags, history row, detectors, status) as one XLA
-cluster (``watch``, the default with early warning on) or as separate ops with the
-detectors' own cluster (``watch(separate tail)``: ``Watched.fuse_tail = False``, what
-verification's re-runs use), beside ``plain``, ``flag+weights`` and
-``watch(early_warning='off')`` (separate ops: one more XLA call would cost more than those ops),
-and that last one traced with the exact check's cond lowered to a ``Switch`` per tensor, as
-TensorFlow lowers a ``tf.cond`` (``cond lowered``: before ``compat.tf.unlowered_cond``), and
-the separate tail traced with the detectors' update adding no op (what those ops cost in a
-whole step, against what ``detectors`` times in a loop).
+``tail``: the checks after the step (finite flags, history row, detectors, status) as
+separate ops (``watch``, the default) or as one XLA cluster (``Watched.fuse_tail = True``),
+beside ``plain``, ``flag+weights`` and ``watch(early_warning='off')``, that last one traced
+with the exact check's cond lowered to a ``Switch`` per tensor, as TensorFlow lowers a
+``tf.cond`` (``cond lowered``: before ``compat.tf.unlowered_cond``), and the watch traced with
+the detectors' update adding no op (what those ops cost in a whole step, against what
+``detectors`` times in a loop).
 Whole-step differences of 2-4 % need ~150 rounds here to stand out of the noise.
 
 ``restore``: a large step (``bench.memory``'s MLP at ``--size``) plain, under the guard's own
@@ -313,7 +311,7 @@ def run_tail(workload: str, rounds: int) -> None:
     wl = build_workload(workload)
     wl.optimizer.build(wl.model.trainable_variables)
 
-    def watched(fuse_tail: bool = True, **options: Any) -> Any:
+    def watched(fuse_tail: bool = False, **options: Any) -> Any:
         step = nantrace.watch(
             wl.compile(make_train_step(wl.model, wl.optimizer, wl.loss_fn)), **options
         )
@@ -322,7 +320,7 @@ def run_tail(workload: str, rounds: int) -> None:
 
     variants = [Variant(name, floor_step(wl, name), 10) for name in ("plain", "flag+weights")]
     variants.append(Variant("watch", watched(), 10))
-    variants.append(Variant("watch(separate tail)", watched(fuse_tail=False), 10))
+    variants.append(Variant("watch(fuse_tail: one XLA cluster)", watched(fuse_tail=True), 10))
     variants.append(Variant("watch(early_warning='off')", watched(early_warning="off"), 10))
     # traced at their first call: the exact check's cond as plain tf.cond (lowered to a Switch
     # per tensor it reads, as before compat.tf.unlowered_cond); the detectors kept (their
@@ -337,8 +335,8 @@ def run_tail(workload: str, rounds: int) -> None:
     )
     variants.append(
         Variant(
-            "watch(separate tail, detectors' update a no-op)",
-            watched(fuse_tail=False),
+            "watch(detectors' update a no-op)",
+            watched(),
             10,
             context=lambda: mock.patch.object(
                 EarlyWarning, "update", lambda self, *a, **k: tf.constant(0)
