@@ -15,6 +15,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from scenario_cases import standard_step
 
 import nantrace
 from nantrace.diagnosis.evidence import Evidence, LayerScale
@@ -253,16 +254,8 @@ def test_a_default_watch_never_asks_for_xla(monkeypatch):
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.Dense(1)])
     optimizer = keras.optimizers.Adam(1e-3)
-
-    @tf.function
-    def train_step(x, y):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean((model(x) - y) ** 2)
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        return loss
-
-    step = nantrace.watch(train_step, verify=False)
+    train_step = standard_step(model, optimizer, keras.losses.MeanSquaredError())
+    step = nantrace.watch(tf.function(train_step), verify=False)
     assert step.early_warning == "warn" and not step.fuse_tail
     for _ in range(3):
         step(tf.ones([8, 4]), tf.zeros([8, 1]))
