@@ -603,9 +603,9 @@ class StepSentinel(hooks.StepObserver):
         these are ~40-70 small ops and two ``tf.cond`` s: while those conds were lowered to a
         ``Switch`` per checked tensor, the cluster saved 3-4 % of a 3-6 ms step on the 2-core
         test machine; with them kept one ``If`` op each (``compat.tf.unlowered_cond``) the two
-        cost about the same (``python -m bench.parts tail``, ``watch`` against
-        ``watch(separate tail)``; bench/README.md). The sums
-        themselves stay outside, as TensorFlow's multi-threaded reductions; the cluster only
+        cost about the same (``python -m bench.parts tail``, ``watch(fuse_tail: one XLA
+        cluster)`` against ``watch``; bench/README.md), so it runs only when
+        ``Watched.fuse_tail`` is set. The sums themselves stay outside, as TensorFlow's multi-threaded reductions; the cluster only
         reads the tensors in the rare exact check. Healthy steps are untouched: the cluster
         reads the step's tensors and writes only the guard's own state."""
         history, detector = self.history, self.detector
