@@ -16,6 +16,12 @@ from scenario_cases import standard_step
 
 import nantrace
 
+#: the checks after the step as separate ops (the default, with and without the detectors) and
+#: as one XLA cluster with the detectors (``Watched.fuse_tail``, the exact check an XLA
+#: conditional): the exact check must hold in each
+TAILS = [("warn", False), ("warn", True), ("off", False)]
+TAIL_IDS = ["warn", "warn-one-xla-cluster", "off"]
+
 
 class Pair(keras.layers.Layer):
     """Two weights: ``small`` gets a gradient of ``scale`` (finite, its square overflows),
@@ -44,8 +50,10 @@ class Pair(keras.layers.Layer):
     ids=["float32", "float16"],
 )
 @pytest.mark.parametrize("jit", [False, True], ids=["tf_function", "xla"])
-@pytest.mark.parametrize("early_warning", ["warn", "off"])
-def test_finite_values_whose_squares_overflow_do_not_trip(dtype, scale, lr, jit, early_warning):
+@pytest.mark.parametrize("early_warning,fuse_tail", TAILS, ids=TAIL_IDS)
+def test_finite_values_whose_squares_overflow_do_not_trip(
+    dtype, scale, lr, jit, early_warning, fuse_tail
+):
     layer = Pair(scale, dtype)
     layer.build(None)
     optimizer = keras.optimizers.SGD(lr)
@@ -59,8 +67,8 @@ def test_finite_values_whose_squares_overflow_do_not_trip(dtype, scale, lr, jit,
         optimizer.apply_gradients(zip(grads, layer.trainable_variables, strict=True))
         return loss
 
-    # "warn": the checks run as one XLA cluster with the detectors; "off": as separate ops
     step = nantrace.watch(train_step, verify=False, early_warning=early_warning)
+    step.fuse_tail = fuse_tail
     for _ in range(4):
         loss = step(x)
     assert step.trips == 0 and not step.reports
@@ -92,7 +100,7 @@ def _mlp_run(fuse_tail, jit):
 
 @pytest.mark.parametrize("jit", [False, True], ids=["tf_function", "xla"])
 def test_the_fused_checks_record_and_trip_as_the_separate_ops_do(jit):
-    """The checks after the step as one XLA cluster (with the detectors, the default) give
+    """The checks after the step as one XLA cluster (``fuse_tail``, with the detectors) give
     the same trips, history rows and weights as the same checks run as separate ops."""
     fused, fused_weights = _mlp_run(True, jit)
     separate, separate_weights = _mlp_run(False, jit)
@@ -106,8 +114,8 @@ def test_the_fused_checks_record_and_trip_as_the_separate_ops_do(jit):
 
 
 @pytest.mark.parametrize("jit", [False, True], ids=["tf_function", "xla"])
-@pytest.mark.parametrize("early_warning", ["warn", "off"])
-def test_an_update_that_overflows_to_inf_trips_and_is_undone(jit, early_warning):
+@pytest.mark.parametrize("early_warning,fuse_tail", TAILS, ids=TAIL_IDS)
+def test_an_update_that_overflows_to_inf_trips_and_is_undone(jit, early_warning, fuse_tail):
     """The other side of the exact check: a weight the update takes to -Inf (finite loss and
     gradient: only the update overflows; a sum of squares of +Inf, not NaN) trips as an
     optimizer_update and the pre-step weight is restored."""
@@ -123,6 +131,7 @@ def test_an_update_that_overflows_to_inf_trips_and_is_undone(jit, early_warning)
         return loss
 
     step = nantrace.watch(train_step, verify=False, early_warning=early_warning, on_nan="warn")
+    step.fuse_tail = fuse_tail
     x = tf.ones((2,))
     with pytest.warns(nantrace.NonFiniteWarning):
         step(x)
