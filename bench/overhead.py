@@ -246,6 +246,15 @@ def train_function_variants(
     return variants
 
 
+def fit_data_options() -> Any:
+    """The fit workload's dataset options: tf.data autotuning off (see measure_fit)."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return options
+
+
 def measure_fit(rounds: int, target_block_s: float) -> dict[str, Any]:
     """Keras ``model.fit`` on the MLP: plain fit, ``nantrace.watch(model)`` and
     ``NanTraceCallback``, interleaved; one timed block = one ``fit`` call of one epoch."""
@@ -289,6 +298,11 @@ def measure_fit(rounds: int, target_block_s: float) -> dict[str, Any]:
     step_s = warm_up(probe, base.batches, 1)
     steps = max(16, block_size(step_s, max(target_block_s, FIT_BLOCK_S), hi=1024))
     data = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch).repeat()
+    # tf.data's autotuning thread makes a fit() call that ends mid-period wait at exit for the
+    # next period (~5.1 s here): a fit() call of the same steps then took 5.1 or 10.2 s, plain
+    # or watched (the bimodal whole-fit() figures up to bec288e). Off for every variant, so the
+    # blocks time the steps and fit()'s own set-up, not that wait.
+    data = data.with_options(fit_data_options())
     variants = {
         "plain": fit_fn(base.model),
         "watch": fit_fn(guarded.model),
@@ -336,6 +350,7 @@ def measure_fit(rounds: int, target_block_s: float) -> dict[str, Any]:
         "watch_memory": watch_memory(watched, guarded.model, guarded.optimizer, base.batches[0])
         if watched is not None
         else None,
+        "data": "tf.data.Dataset of the 4 batches, repeated; autotune off (fit_data_options)",
         "note": "watch = nantrace.keras.watch_model(model) (train function built once); "
         "callback = a NanTraceCallback per fit call (its train function is built, and the "
         "step traced, at every fit call)",
