@@ -13,8 +13,8 @@ import tensorflow as tf
 
 import nantrace
 from nantrace.diagnosis.verify import (
+    EARLY_PACE_STEPS,
     FAIL_WINDOW,
-    PACE_STEPS,
     VERIFY_BUDGET_S,
     VerifyContext,
     _rescale_attempt,
@@ -174,7 +174,7 @@ def test_a_horizon_that_cannot_finish_in_the_budget_stops_after_the_fail_window(
     fix = Fix("lower_learning_rate", "", {"current": 3.0}, "")
     (checked,), _, _ = verify_fixes(ctx, [fix], budget_s=5.0, min_horizon=100_000)
     assert checked.verdict is None and checked.verified is None
-    assert checked.params["steps_run"] == max(trip_index + 1 + FAIL_WINDOW, PACE_STEPS)
+    assert checked.params["steps_run"] == max(trip_index + 1 + FAIL_WINDOW, EARLY_PACE_STEPS)
     assert "would end after the budget" in checked.params["verification"]
 
 

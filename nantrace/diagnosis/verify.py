@@ -22,8 +22,9 @@ wall-clock budget per report. The verdict (``records.VERDICTS``):
 
 Only ``trains`` sets ``verified=True``. A fix not simulated, or whose horizon did not complete
 within the budget, keeps ``verified=None``; a horizon that cannot finish by the deadline even at
-the fastest step seen is stopped once past the fail window and ``PACE_STEPS`` steps (its
-verdict can no longer be ``trains``), so a large model's report does not wait out the budget.
+the fastest step seen (in its first ``PACE_STEPS`` steps, even at twice that pace) is stopped
+once past the fail window (its verdict can no longer be ``trains``), so a large model's report
+does not wait out the budget.
 
 Fixes that change nothing read at trace time (a learning rate, a batch transform, re-drawn
 kernels) run on the guard's own compiled step (``Watched.own_runner``: its traces reused, its
@@ -79,6 +80,13 @@ RUNAWAY = 100.0
 #: Steps a run takes (past the fail window too) before its pace is trusted to stop a horizon
 #: that cannot finish by the deadline: the first steps of a fresh trace run slower.
 PACE_STEPS = 10
+#: Before PACE_STEPS (and from EARLY_PACE_STEPS on, the first being the trace), a horizon is
+#: stopped only if it could not finish even at EARLY_PACE_MARGIN times the fastest pace seen:
+#: a 30 M-parameter step of 0.4 s then spends ~1 s, not ~4 s, learning that 100 steps cannot
+#: run in the budget, and a warm-up slower than the pace to come does not cut a horizon that
+#: could finish (a fresh trace's next steps are not twice as slow as its steady ones).
+EARLY_PACE_STEPS = 3
+EARLY_PACE_MARGIN = 2.0
 #: The run-up to a trip starts at the first loss above this many times the lowest one before.
 GROWTH = 4.0
 
@@ -793,13 +801,16 @@ def _run(
             return run
         done = len(outputs_losses)
         left = len(transformed) - done
-        enough = max(run.trip_index + FAIL_WINDOW + 1, PACE_STEPS)
-        if left and done >= enough and now + fastest * left > deadline:
+        pace = fastest if done >= PACE_STEPS else fastest / EARLY_PACE_MARGIN
+        enough = max(run.trip_index + FAIL_WINDOW + 1, EARLY_PACE_STEPS)
+        if left and done >= enough and now + pace * left > deadline:
             # Past the fail window, the horizon cannot finish by the deadline even at the
-            # fastest pace seen: the verdict can no longer be "trains" (unchecked, as at the
-            # deadline), so the budget is not spent on it.
+            # fastest pace seen (before PACE_STEPS, even at twice it): the verdict can no
+            # longer be "trains" (unchecked, as at the deadline), so the budget is not spent.
             run.complete = False
             run.cut = f"{left} more steps at >= {fastest:.2g} s a step would end after the budget"
+            if pace < fastest:
+                run.cut += f" (even at {pace:.2g} s a step)"
             break
         if done % READ_EVERY == 0:
             collect()
