@@ -53,7 +53,8 @@ beside ``plain``, ``flag+weights`` and ``watch(early_warning='off')``, that last
 with the exact check's cond lowered to a ``Switch`` per tensor, as TensorFlow lowers a
 ``tf.cond`` (``cond lowered``: before ``compat.tf.unlowered_cond``), and the watch traced with
 the detectors' update adding no op (what those ops cost in a whole step, against what
-``detectors`` times in a loop).
+``detectors`` times in a loop), and with each gradient's sum of squares its own op
+(``sentinel.SMALL_VECTOR`` patched to 0: before the small vectors were summed together).
 Whole-step differences of 2-4 % need ~150 rounds here to stand out of the noise.
 
 ``restore``: a large step (``bench.memory``'s MLP at ``--size``) plain, under the guard's own
@@ -306,6 +307,7 @@ def run_tail(workload: str, rounds: int) -> None:
 
     import nantrace
     from nantrace.compat import tf as tf_compat
+    from nantrace.live import sentinel
     from nantrace.live.early_warning import EarlyWarning
 
     wl = build_workload(workload)
@@ -341,6 +343,16 @@ def run_tail(workload: str, rounds: int) -> None:
             context=lambda: mock.patch.object(
                 EarlyWarning, "update", lambda self, *a, **k: tf.constant(0)
             ),
+        )
+    )
+    # traced with each gradient's sum of squares its own op, as before the small vectors
+    # were summed together (sentinel.SMALL_VECTOR)
+    variants.append(
+        Variant(
+            "watch(small vectors summed one by one)",
+            watched(),
+            10,
+            context=lambda: mock.patch.object(sentinel, "SMALL_VECTOR", 0),
         )
     )
     for variant in variants:

@@ -172,3 +172,60 @@ def test_float16_norms_past_65504_are_recorded_as_they_are(early_warning):
     np.testing.assert_allclose(record.weight_norm[-1], [np.linalg.norm(kernel)], rtol=1e-3)
     # d loss / d kernel = 4 x 0.01 / (4 x 64) per element, 64 x 64 of them
     np.testing.assert_allclose(record.grad_norm[-1], 64 * 0.04 / 256, rtol=1e-2)
+
+
+def test_small_vectors_are_summed_together_and_the_total_is_the_same():
+    """Where only a total is needed (the gradients' norm), the small float32 vectors (biases,
+    normalization scales) are one concat and one reduction, not one op each; kernels, scalars,
+    float16 tensors and large vectors keep their own reduction."""
+    from nantrace.live.sentinel import SMALL_VECTOR, grouped_half_squares
+
+    rng = np.random.default_rng(0)
+    tensors = [
+        tf.constant(rng.normal(size=(8, 4)), tf.float32),
+        tf.constant(rng.normal(size=(4,)), tf.float32),
+        tf.constant(rng.normal(size=(3,)), tf.float32),
+        tf.constant(rng.normal(size=(5,)), tf.float32),
+        tf.constant(2.0, tf.float32),
+        tf.constant(rng.normal(size=(6,)), tf.float16),
+        tf.constant(rng.normal(size=(SMALL_VECTOR + 1,)), tf.float32),
+    ]
+    halves = grouped_half_squares(tensors)
+    # the kernel, the scalar, the float16 vector, the large vector, and ONE for the 3 small ones
+    assert len(halves) == 5
+    expected = sum(0.5 * float(np.sum(np.square(t.numpy().astype(np.float64)))) for t in tensors)
+    np.testing.assert_allclose(float(tf.add_n(halves)), expected, rtol=1e-5)
+
+
+def test_the_recorded_gradient_norm_is_the_global_norm_with_many_biases():
+    """A 6-layer MLP (6 bias gradients summed together): the history's gradient norm is
+    tf.linalg.global_norm of the same gradients."""
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential(
+        [keras.Input((5,))]
+        + [keras.layers.Dense(7, activation="tanh") for _ in range(5)]
+        + [keras.layers.Dense(1)]
+    )
+    optimizer = keras.optimizers.SGD(0.0)  # the weights stay put: the norms can be recomputed
+    x = tf.constant(np.random.default_rng(3).normal(size=(16, 5)), tf.float32)
+    y = tf.ones((16, 1))
+
+    def gradients() -> list[tf.Tensor]:
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x) - y))
+        return tape.gradient(loss, model.trainable_variables)
+
+    @tf.function
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x) - y))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    step = nantrace.watch(train_step, verify=False)
+    step(x, y)
+    record = step.history.read()
+    np.testing.assert_allclose(
+        record.grad_norm[-1], float(tf.linalg.global_norm(gradients())), rtol=1e-5
+    )

@@ -118,8 +118,7 @@ def half_squares(tensors: list[tf.Tensor]) -> list[tf.Tensor]:
     """Half of each tensor's sum of squares as a float32 scalar (one fused kernel:
     ``l2_loss``). Half, not whole: finiteness reads the same from either, and the norms are
     doubled once, on the stacked vector, rather than by one more op per tensor (a step's graph
-    pays the executor's overhead per op, a few tenths of a microsecond each: it shows on a
-    1-2 ms step).
+    pays the executor a fixed cost per op, whatever its size: it shows on a 1-2 ms step).
     Doubling is exact in floating point, so the norms are bit for bit those of doubling each.
     A float16 tensor is summed in float32: in float16 the sum passes 65504 long before any
     element does (a 64x64 kernel of 6.0), so a healthy step's norm would read inf and run the
@@ -130,6 +129,33 @@ def half_squares(tensors: list[tf.Tensor]) -> list[tf.Tensor]:
         else tf.cast(tf.nn.l2_loss(t), tf.float32)
         for t in tensors
     ]
+
+
+#: Vectors up to this many elements are summed together (one concat and one ``l2_loss``) where
+#: only their total is needed (the gradients' norm): each op in a step's graph costs the
+#: executor a fixed cost whatever its size, and a model's biases and normalization scales are
+#: many small vectors (41 in bench.workloads' 40-layer MLP).
+SMALL_VECTOR = 65536
+
+
+def grouped_half_squares(tensors: list[tf.Tensor]) -> list[tf.Tensor]:
+    """Half sums of squares whose sum is the tensors' total: one per tensor, except the small
+    float32 vectors (rank 1, at most SMALL_VECTOR elements), concatenated into one. The copy
+    is of small tensors only; the total is the same up to rounding order, and always computed
+    the same way in one trace (re-runs stay bit-identical)."""
+    small = [
+        t
+        for t in tensors
+        if t.dtype == tf.float32
+        and t.shape.rank == 1
+        and t.shape[0] is not None
+        and t.shape[0] <= SMALL_VECTOR
+    ]
+    if len(small) < 2:
+        return half_squares(tensors)
+    grouped = {id(t) for t in small}
+    rest = [t for t in tensors if id(t) not in grouped]
+    return [*half_squares(rest), tf.nn.l2_loss(tf.concat(small, 0))]
 
 
 def all_finite(tensors: list[tf.Tensor], squares: Any = None) -> tf.Tensor:
@@ -305,7 +331,6 @@ class StepSentinel(hooks.StepObserver):
         self.replayable = True
         self._gating = 0
         self._apply_variables: list[Any] = []
-        self._squares: dict[int, tf.Tensor] = {}
         self._sums: dict[tuple[int, ...], tf.Tensor] = {}
         #: (loss, gradient) finite flags, per (losses, gradients) tensor ids: the gate's are
         #: reused by finalize when nothing was differentiated after the update.
@@ -409,20 +434,14 @@ class StepSentinel(hooks.StepObserver):
         for variable in list(self.known_variables.values()):
             self._save(variable)
 
-    def _square(self, tensor: tf.Tensor) -> tf.Tensor:
-        """Half the tensor's sum of squares, computed once per trace (check and history)."""
-        key = id(tensor)
-        if key not in self._squares:
-            self._squares[key] = half_squares([tensor])[0]
-        return self._squares[key]
-
     def _sum_of_squares(self, tensors: list[tf.Tensor]) -> tf.Tensor | None:
-        """Half the tensors' total sum of squares (None if none), computed once per trace."""
+        """Half the tensors' total sum of squares (None if none), computed once per trace;
+        small vectors summed together (:func:`grouped_half_squares`)."""
         if not tensors:
             return None
         key = tuple(id(t) for t in tensors)
         if key not in self._sums:
-            self._sums[key] = _total([self._square(t) for t in tensors])
+            self._sums[key] = _total(grouped_half_squares(tensors))
         return self._sums[key]
 
     def _loss_grad_flags(
