@@ -56,9 +56,12 @@ PACE_STEPS = 3
 #: the step is gated instead: each anchor costs one copy of the state at the next write.
 #: Above it, host restore costs less than the gate: on bench.memory's MLP 1.07 against 1.12 of
 #: the plain step at 30 M parameters and 1.06 against 1.15 at 100 M (``python -m bench.parts
-#: restore``: the gate makes every update wait for every gradient, and holds every gradient at
-#: once: 1.28x the state above the plain step's peak at 100 M, against ~0.8x for host restore).
-MIN_ANCHOR_EVERY = 4
+#: restore``: the gate makes every update wait for every gradient). Below it the anchors' copies
+#: cost more than the gate: at 100 M, anchored every 4 steps, 1.17-1.24 against the gate's
+#: 1.08-1.10, with the same watched peak memory (3979 against 3982 MB) and a report that waits
+#: for the re-run (11.4 s against 1.3 s) (``bench.parts restore --size 100m`` and
+#: ``bench.memory --sizes 100m`` at f428c21, which had this at 4; bench/README.md).
+MIN_ANCHOR_EVERY = 10
 #: Re-anchor early once the batches kept since the anchor pass this many bytes (or a quarter
 #: of the state, whichever is larger): the guard's default budget is the anchor (one copy of
 #: the state) plus at most max(256 MiB, state / 4) of kept batches (docs/how-it-works.md).
