@@ -82,9 +82,10 @@ RUNAWAY = 100.0
 PACE_STEPS = 10
 #: Before PACE_STEPS (and from EARLY_PACE_STEPS on, the first being the trace), a horizon is
 #: stopped only if it could not finish even at EARLY_PACE_MARGIN times the fastest pace seen:
-#: a 30 M-parameter step of 0.4 s then spends ~1 s, not ~4 s, learning that 100 steps cannot
-#: run in the budget, and a warm-up slower than the pace to come does not cut a horizon that
-#: could finish (a fresh trace's next steps are not twice as slow as its steady ones).
+#: a 30 M-parameter step of 0.4 s then spends 3 steps, not 10, learning that 100 steps cannot
+#: run in the budget (time to report 8.0 s, was 10.5, ``python -m bench.memory``), and a
+#: warm-up slower than the pace to come does not cut a horizon that could finish (assumed: a
+#: fresh trace's second and third steps are not twice as slow as its steady ones).
 EARLY_PACE_STEPS = 3
 EARLY_PACE_MARGIN = 2.0
 #: The run-up to a trip starts at the first loss above this many times the lowest one before.
