@@ -158,7 +158,7 @@ def grouped_half_squares(tensors: list[tf.Tensor]) -> list[tf.Tensor]:
     return [*half_squares(rest), tf.nn.l2_loss(tf.concat(small, 0))]
 
 
-def all_finite(tensors: list[tf.Tensor], squares: Any = None) -> tf.Tensor:
+def all_finite(tensors: list[tf.Tensor], squares: list[tf.Tensor] | None = None) -> tf.Tensor:
     """One fused reduction per tensor: is every element of every tensor finite?
 
     A sum of squares is NaN iff an element is NaN (the squares are never negative, so no
@@ -166,14 +166,12 @@ def all_finite(tensors: list[tf.Tensor], squares: Any = None) -> tf.Tensor:
     the exact element-wise check runs only in that rare second case, so a healthy step pays one
     reduction per tensor, a NaN step no more, and there is never a false alarm. The squares
     double as the norms the history records. ``squares``: the (half) sums of squares already
-    computed, or a function that returns (and caches) one per tensor.
+    computed, one per tensor.
     """
     if not tensors:
         return tf.constant(True)
     if squares is None:
         squares = half_squares(tensors)
-    elif callable(squares):
-        squares = [squares(t) for t in tensors]
     return finite_groups([tensors], [_total(squares)])[0]
 
 
@@ -624,8 +622,8 @@ class StepSentinel(hooks.StepObserver):
         test machine; with them kept one ``If`` op each (``compat.tf.unlowered_cond``) the two
         cost about the same (``python -m bench.parts tail``, ``watch(fuse_tail: one XLA
         cluster)`` against ``watch``; bench/README.md), so it runs only when
-        ``Watched.fuse_tail`` is set. The sums themselves stay outside, as TensorFlow's multi-threaded reductions; the cluster only
-        reads the tensors in the rare exact check. Healthy steps are untouched: the cluster
+        ``Watched.fuse_tail`` is set. The sums themselves stay outside, as TensorFlow's
+        multi-threaded reductions; the cluster only reads the tensors in the rare exact check. Healthy steps are untouched: the cluster
         reads the step's tensors and writes only the guard's own state."""
         history, detector = self.history, self.detector
         loss_half = self._sum_of_squares(losses)
