@@ -170,6 +170,33 @@ def unscaled_targets_sgd_abrupt():
     return train(mlp(), keras.optimizers.SGD(1e-4), x, y, 400, 32)
 
 
+def unscaled_targets_sgd_stalls():
+    """The same raw-unit targets (2000 +- 1000) at SGD 3e-5: the loss stays near 4e6 while the
+    first kernel's norm keeps growing; the targets' scale, not the step size, is what to fix."""
+    keras.utils.set_random_seed(21)
+    rng = np.random.default_rng(21)
+    x = rng.normal(size=(1024, 8)).astype("float32")
+    signal = np.tanh(x @ rng.normal(size=(8, 1)) / 2) + 0.1 * rng.normal(size=(1024, 1))
+    y = (2000.0 + 1000.0 * signal).astype("float32")
+    return train(mlp(), keras.optimizers.SGD(3e-5), x, y, 400, 32)
+
+
+def unscaled_features_linear_sgd():
+    """Features in raw units (0-2000, never normalized; a housing-style table), a linear model,
+    SGD 5 % above the stability limit those features set (2 / the largest eigenvalue of the
+    MSE's curvature, ~1e-7): the loss grows a few percent a step until it overflows."""
+    keras.utils.set_random_seed(22)
+    rng = np.random.default_rng(22)
+    x = rng.uniform(0.0, 2000.0, size=(1024, 8)).astype("float32")
+    y = (x / 1000.0 @ rng.normal(size=(8, 1)) + 0.1 * rng.normal(size=(1024, 1))).astype("float32")
+    curvature = (
+        2.0
+        * np.linalg.eigvalsh(np.c_[x, np.ones(len(x))].T @ np.c_[x, np.ones(len(x))] / len(x)).max()
+    )
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1)])
+    return train(model, keras.optimizers.SGD(1.05 * 2.0 / curvature), x, y, 400, 64)
+
+
 #: runs that diverge too abruptly to warn (measured, kept visible).
 ABRUPT: list[Callable[[], Any]] = [unscaled_targets_sgd_abrupt]
 
@@ -487,6 +514,8 @@ DIVERGING: list[Callable[[], Any]] = [
     cnn_lr_schedule_grows,
     gru_lr_schedule_grows,
     relu_rnn_lr_schedule_grows,
+    unscaled_targets_sgd_stalls,
+    unscaled_features_linear_sgd,
 ]
 HEALTHY: list[Callable[[], Any]] = [
     healthy_mlp_adam,

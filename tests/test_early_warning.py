@@ -286,6 +286,19 @@ def test_cause_rules():
     assert infer_warning_cause(half, half, plain).id == "float16_range"
 
 
+def test_unscaled_data_rules_need_the_tensors_role():
+    weight = (_signal("weight_norm_growth", "dense/kernel:0"),)
+    features = Evidence(step=50, input_abs_max=2e3, feature="x", target="y", target_abs_max=3.0)
+    cause = infer_warning_cause(weight, weight, features)
+    assert cause.id == "unscaled_input" and cause.evidence["tensor"] == "x"
+    targets = Evidence(step=50, input_abs_max=3.0, feature="x", target="y", target_abs_max=4e3)
+    cause = infer_warning_cause(weight, weight, targets)
+    assert cause.id == "unscaled_target" and cause.evidence["target_abs_max"] == 4e3
+    # without a replay nothing says which tensor is large: no data cause is guessed
+    unknown_role = Evidence(step=50, input_abs_max=2e3, learning_rate=0.1)
+    assert infer_warning_cause(weight, weight, unknown_role).id == "learning_rate_too_high"
+
+
 # -- the API ------------------------------------------------------------------------------------
 def test_bad_mode_is_one_line():
     with pytest.raises(nantrace.NantraceError, match="early_warning must be one of") as info:
@@ -295,13 +308,15 @@ def test_bad_mode_is_one_line():
         NanTraceCallback(early_warning=True)
 
 
-def linear_run(early_warning="warn", steps=400, lr=1.05, bundle_dir=None):
+def linear_run(early_warning="warn", steps=400, lr=1.05, bundle_dir=None, x_scale=1.0):
     """SGD just past the stability limit of a linear regression: the loss grows ~1.07x per
-    step from its start, and overflows after ~190 steps."""
+    step from its start, and overflows after ~190 steps. ``x_scale`` multiplies the features
+    (and divides ``lr`` by its square: the same limit in raw units)."""
     keras.utils.set_random_seed(1)
     rng = np.random.default_rng(1)
     x = rng.normal(size=(1024, 8)).astype("float32")
     y = (x @ rng.normal(size=(8, 1)) + 0.1 * rng.normal(size=(1024, 1))).astype("float32")
+    x, lr = x * np.float32(x_scale), lr / x_scale**2
     model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1)])
     optimizer = keras.optimizers.SGD(lr)
     loss_fn = keras.losses.MeanSquaredError()
@@ -343,6 +358,21 @@ def test_diverging_run_warns_once_before_the_nan_with_cause_and_fixes():
     assert report.fixes[0].params["suggested"] == pytest.approx(0.105)
     assert str(divergence[0].message).startswith("nantrace: divergence warning at step")
     assert any(note.startswith("fix not checked") for note in report.notes)
+
+
+def test_a_warning_on_raw_unit_features_blames_them_not_the_learning_rate():
+    step, _, batches = linear_run(x_scale=1000.0)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        try:
+            for batch in batches:
+                step(*batch)
+        except nantrace.NonFiniteError:
+            pass
+    assert step.early_warnings
+    report = step.early_warnings[0]
+    assert report.cause.id == "unscaled_input" and report.cause.evidence["tensor"] == "x"
+    assert report.fixes[0].id == "rescale_input"
 
 
 def test_raise_keeps_the_warning_steps_state():

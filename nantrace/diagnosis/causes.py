@@ -433,6 +433,14 @@ def _unscaled_data(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
     """Overflow of finite-but-huge values that came from the batch."""
     if not _overflowed(record):
         return None
+    return unscaled_data_cause(evidence, "until they overflow", "the updates overflow")
+
+
+def unscaled_data_cause(evidence: Evidence, until: str, then: str) -> Cause | None:
+    """``unscaled_input`` / ``unscaled_target`` when a batch tensor of that role is far outside
+    the ~[-10, 10] range networks are built for, else None. Shared by trips and early warnings;
+    only the consequence differs: what the gradients grow ``until`` (features), and what
+    happens ``then`` (targets)."""
     features, targets = evidence.input_abs_max, evidence.target_abs_max
     if features > UNSCALED_INPUT_ABS:
         also = (
@@ -444,7 +452,7 @@ def _unscaled_data(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
             "unscaled_input",
             f"the features {evidence.feature or 'of the batch'} reach |x| = {features:.3g}, far "
             "outside the ~[-10, 10] range networks are built for; pre-activations and "
-            f"gradients grow with them until they overflow{also}",
+            f"gradients grow with them {until}{also}",
             {
                 "tensor": evidence.feature,
                 "input_abs_max": features,
@@ -458,7 +466,7 @@ def _unscaled_data(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
             "unscaled_target",
             f"the target {evidence.target or 'of the batch'} reaches |y| = {targets:.3g} while "
             f"the features stay within |x| = {features:.3g}: the error and its gradient are as "
-            "large as the target, and the updates overflow",
+            f"large as the target, and {then}",
             {"tensor": evidence.target, "target_abs_max": targets, "input_abs_max": features},
             confidence=0.85,
         )

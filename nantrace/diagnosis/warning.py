@@ -15,7 +15,12 @@ import math
 from typing import Any
 
 from nantrace.compat import tf as _tf_compat
-from nantrace.diagnosis.causes import INIT_SCALE_FACTOR, _scale_evidence
+from nantrace.diagnosis.causes import (
+    INIT_SCALE_FACTOR,
+    UNSCALED_INPUT_ABS,
+    _scale_evidence,
+    unscaled_data_cause,
+)
 from nantrace.diagnosis.evidence import Evidence, gather_evidence
 from nantrace.diagnosis.fixes import rank_fixes
 from nantrace.live.early_warning import FLOAT16_MAX, signals_in
@@ -108,17 +113,23 @@ def _evidence(
     input_range: Any,
     notes: list[str],
 ) -> Evidence:
+    batch_max = input_range(args, kwargs)
+    if batch_max > UNSCALED_INPUT_ABS:
+        # Whether the large tensor is a feature or a target decides the cause: only a full
+        # replay knows which batch tensors reach a layer. Rare (a large batch), so paid then.
+        try:
+            return _replayed_evidence(watched, step, args, kwargs, history, batch_max)
+        except Exception as error:  # evidence is best effort; the warning itself stands
+            notes.append(f"the step could not be replayed ({type(error).__name__})")
     layers: dict[str, Any] = {}
     try:
         layers = step_layers(watched, args, kwargs)
-    except Exception as error:  # evidence is best effort; the warning itself stands
+    except Exception as error:
         notes.append(f"the step's layers could not be listed ({type(error).__name__})")
     if not layers and watched.model is not None:
         layers = {layer.name: layer for layer in getattr(watched.model, "layers", [])}
 
-    evidence = gather_evidence(
-        step, input_range(args, kwargs), None, list(watched.optimizers), history
-    )
+    evidence = gather_evidence(step, batch_max, None, list(watched.optimizers), history)
     if layers:
         from nantrace.diagnosis.evidence import (
             _activation_name,
@@ -141,13 +152,44 @@ def _evidence(
     return evidence
 
 
+def _replayed_evidence(
+    watched: Any, step: int, args: tuple, kwargs: dict, history: Any, batch_max: float
+) -> Evidence:
+    """Evidence from one recorded eager re-run of the warning step (state put back after it):
+    the layers it called and each batch tensor's role (feature or target), as trips read them."""
+    from nantrace.diagnosis.evidence import _activation_name
+    from nantrace.replay.failing_path import failing_path
+    from nantrace.replay.graph import build_graph
+    from nantrace.replay.step import replay_step
+
+    capture = replay_step(watched, args, kwargs)
+    if not capture.layers_seen:
+        raise LookupError("the replay saw no layer")
+    path = failing_path(capture, build_graph(capture.records), None)
+    evidence = gather_evidence(
+        step, batch_max, capture, list(watched.optimizers), history, path=path
+    )
+    layers = dict(capture.layers_seen)
+    evidence.output_activation = _activation_name(layers[list(layers)[-1]])
+    evidence.arguments = watched.argument_names(args, kwargs)
+    return evidence
+
+
 def infer_warning_cause(
     fired: tuple[Signal, ...], over: tuple[Signal, ...], evidence: Evidence
 ) -> Cause:
-    """The first rule whose evidence fits (float16 range, initializer scale, recurrent
-    explosion, learning rate, gradient explosion), else ``unknown`` with the evidence."""
+    """The first rule whose evidence fits (float16 range, initializer scale, unscaled data,
+    recurrent explosion, learning rate, gradient explosion), else ``unknown`` with the
+    evidence."""
     ids = {s.id for s in over}
-    for rule in (_float16, _initializer, _recurrent, _learning_rate, _gradient_explosion):
+    for rule in (
+        _float16,
+        _initializer,
+        _unscaled_data,
+        _recurrent,
+        _learning_rate,
+        _gradient_explosion,
+    ):
         cause = rule(ids, over, evidence)
         if cause is not None:
             return cause
@@ -208,6 +250,19 @@ def _initializer(ids: set[str], over: tuple[Signal, ...], evidence: Evidence) ->
             "large_layers": large,
         },
         confidence=0.75,
+    )
+
+
+def _unscaled_data(ids: set[str], over: tuple[Signal, ...], evidence: Evidence) -> Cause | None:
+    """A feature or target far outside ~[-10, 10] makes every gradient, and so every update, as
+    large as it is: the step size that would be stable is tiny, and rescaling the data is the fix
+    a smaller learning rate only works around. Needs the tensor's role (from the replay)."""
+    if evidence.feature is None and evidence.target is None:
+        return None
+    return unscaled_data_cause(
+        evidence,
+        "and so do the updates, which keep growing the weights",
+        "the weights grow with it",
     )
 
 
