@@ -171,6 +171,31 @@ def test_watch_model_guards_fit_and_stays_transparent_when_healthy():
         np.testing.assert_array_equal(a, b)
 
 
+class TraceCounting(keras.Sequential):
+    """Counts its train_step's traces: Python code in a traced step runs once per trace."""
+
+    traces = 0
+
+    def train_step(self, data):
+        TraceCounting.traces += 1
+        return super().train_step(data)
+
+
+def test_a_new_callback_per_fit_reuses_the_traced_step():
+    keras.utils.set_random_seed(0)
+    x, y = regression_data()
+    model = TraceCounting([keras.Input((8,)), keras.layers.Dense(4), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    TraceCounting.traces = 0
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0, callbacks=[NanTraceCallback()])
+    first = TraceCounting.traces
+    assert first > 0
+    for _ in range(2):
+        model.fit(x, y, batch_size=32, epochs=1, verbose=0, callbacks=[NanTraceCallback()])
+    assert TraceCounting.traces == first
+    assert len(model._nantrace_callback_functions) == 1
+
+
 def test_bad_on_nan():
     with pytest.raises(nantrace.NantraceError, match="on_nan must be one of"):
         NanTraceCallback(on_nan="panic")
