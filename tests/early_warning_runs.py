@@ -157,27 +157,28 @@ def relu_rnn_lr_schedule_grows():
     return train(model, keras.optimizers.SGD(0.001), x, y, 300, 32, lr_growth=1.04)
 
 
+def raw_unit_targets(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Standard-normal features, regression targets in raw units (2000 +- 1000); seeds Keras."""
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(1024, 8)).astype("float32")
+    signal = np.tanh(x @ rng.normal(size=(8, 1)) / 2) + 0.1 * rng.normal(size=(1024, 1))
+    return x, (2000.0 + 1000.0 * signal).astype("float32")
+
+
 def unscaled_targets_sgd_abrupt():
     """Regression targets in raw units (2000 +- 1000, never standardized), a 2-layer ReLU MLP,
     plain SGD at 1e-4: the loss hovers near 4e6 (one step at ~1e9 that recovers) for ~24 steps,
     then goes from ~3x its start to inf in two steps. A known limit (docs/early-warning.md): too
     abrupt to warn."""
-    keras.utils.set_random_seed(21)
-    rng = np.random.default_rng(21)
-    x = rng.normal(size=(1024, 8)).astype("float32")
-    signal = np.tanh(x @ rng.normal(size=(8, 1)) / 2) + 0.1 * rng.normal(size=(1024, 1))
-    y = (2000.0 + 1000.0 * signal).astype("float32")
+    x, y = raw_unit_targets(21)
     return train(mlp(), keras.optimizers.SGD(1e-4), x, y, 400, 32)
 
 
 def unscaled_targets_sgd_stalls():
     """The same raw-unit targets (2000 +- 1000) at SGD 3e-5: the loss stays near 4e6 while the
     first kernel's norm keeps growing; the targets' scale, not the step size, is what to fix."""
-    keras.utils.set_random_seed(21)
-    rng = np.random.default_rng(21)
-    x = rng.normal(size=(1024, 8)).astype("float32")
-    signal = np.tanh(x @ rng.normal(size=(8, 1)) / 2) + 0.1 * rng.normal(size=(1024, 1))
-    y = (2000.0 + 1000.0 * signal).astype("float32")
+    x, y = raw_unit_targets(21)
     return train(mlp(), keras.optimizers.SGD(3e-5), x, y, 400, 32)
 
 
