@@ -120,7 +120,10 @@ def _evidence(
         try:
             return _replayed_evidence(watched, step, args, kwargs, history, batch_max)
         except Exception as error:  # evidence is best effort; the warning itself stands
-            notes.append(f"the step could not be replayed ({type(error).__name__})")
+            notes.append(
+                f"the batch tensors' roles are unknown, so no data cause is named "
+                f"({type(error).__name__}: {error})"
+            )
     layers: dict[str, Any] = {}
     try:
         layers = step_layers(watched, args, kwargs)
