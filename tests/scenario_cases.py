@@ -1064,6 +1064,44 @@ def conv1d_periodic():
     )
 
 
+class MaskedAttentionPool(keras.layers.Layer):
+    """Attention pooling over time steps; padded steps get a score of -inf so that the softmax
+    gives them no weight (the usual hand-written mask)."""
+
+    def build(self, input_shape):
+        self.query = self.add_weight(shape=(input_shape[-1], 1), initializer="glorot_uniform")
+
+    def call(self, x, mask):
+        scores = tf.squeeze(tf.matmul(x, self.query), -1)
+        scores = tf.where(mask, scores, float("-inf"))
+        weights = tf.nn.softmax(scores, axis=-1)
+        return tf.reduce_sum(x * weights[..., None], axis=1)
+
+
+def attention_pool_fully_masked_row():
+    """Variable-length sequences padded to 10 steps with a boolean mask; one sequence in the
+    third batch has length 0 (an empty record), so its softmax row is -inf everywhere."""
+    rng = seeded(331)
+    x = rng.normal(size=(64, 10, 4)).astype("float32")
+    y = rng.normal(size=(64, 1)).astype("float32")
+    lengths = rng.integers(1, 11, size=64)
+    lengths[40] = 0
+    mask = np.arange(10)[None, :] < lengths[:, None]
+    steps = keras.Input((10, 4), name="steps")
+    valid = keras.Input((10,), dtype="bool", name="valid")
+    hidden = keras.layers.Dense(8, activation="tanh", name="encode")(steps)
+    pooled = MaskedAttentionPool(name="masked_pool")(hidden, valid)
+    model = keras.Model([steps, valid], keras.layers.Dense(1, name="head")(pooled), name="pooler")
+    data = [
+        ((tf.constant(x[i : i + 16]), tf.constant(mask[i : i + 16])), tf.constant(y[i : i + 16]))
+        for i in range(0, 64, 16)
+    ]
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError()),
+        data,
+    )
+
+
 DOMAIN_FIXES = frozenset({"add_epsilon"})
 SCALE_FIXES = frozenset({"rescale_input", "add_normalization"})
 LOSS_FIXES = frozenset({"use_from_logits", "add_epsilon"})
@@ -1491,5 +1529,16 @@ SCENARIOS: list[Scenario] = [
         None,
         "gradient_explosion",
         frozenset({"clip_gradients", "add_normalization", "lower_learning_rate"}),
+    ),
+    Scenario(
+        "attention_pool_fully_masked_row",
+        attention_pool_fully_masked_row,
+        "activation",
+        frozenset({"Softmax"}),
+        "pooler/masked_pool",
+        "domain_error",
+        frozenset({"clamp_argument"}),
+        story="padded steps masked with -inf; an empty sequence leaves a softmax row with no "
+        "finite score (0/0); masking with a large finite negative keeps it finite",
     ),
 ]
