@@ -96,6 +96,35 @@ def test_sqrt_pow_log1p_acos_outside_their_domain():
         assert cause.id == "domain_error", rec.op_type
 
 
+def masked_logits(neg_inf: int = 12, pos_inf: int = 0, nan: int = 0) -> Health:
+    return Health(
+        nan=nan,
+        pos_inf=pos_inf,
+        neg_inf=neg_inf,
+        max_abs=2.0,
+        size=40,
+        dtype="float32",
+        shape=(4, 10),
+        min_value=-2.0,
+        max_value=2.0,
+    )
+
+
+def test_softmax_of_a_fully_masked_row_is_a_domain_error_clamped_at_a_finite_floor():
+    softmax = record("Softmax", [masked_logits()], output=health(None, None, nan=10, size=40))
+    cause, fixes = diagnose(softmax, "activation")
+    assert cause.id == "domain_error" and "every value is -inf" in cause.summary
+    assert fixes[0].id == "clamp_argument"
+    assert "tf.maximum(logits, -1e9)" in fixes[0].snippet
+
+
+def test_softmax_with_masked_entries_but_no_nan_or_with_plus_inf_is_not_a_masked_row():
+    finite_out = record("Softmax", [masked_logits()], output=health(0.0, 1.0, size=40))
+    assert diagnose(finite_out, "activation")[0].id != "domain_error"
+    overflow = record("Softmax", [masked_logits(pos_inf=2)], output=health(None, None, nan=10))
+    assert diagnose(overflow, "activation")[0].id != "domain_error"
+
+
 def test_log1p_above_minus_one_is_not_a_domain_error():
     cause, _ = diagnose(record("Log1p", [health(-0.5, 1.0)], output=INF), "activation")
     assert cause.id != "domain_error"

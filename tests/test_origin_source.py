@@ -85,3 +85,42 @@ def test_masked_nan_labels_do_not_hide_the_real_origin():
     assert report.origin.kind != "input_data"
     assert report.origin.op_type in {"Log", "Mul"}
     assert any("do not reach" in note for note in report.notes)
+
+
+def _masked_scores_step(reduce):
+    """A step that masks scores with a constant -inf, as attention code does, then reduces
+    each row with ``reduce``."""
+    weights = tf.Variable(tf.ones([3, 5]) * 0.1)
+    optimizer = keras.optimizers.SGD(0.01)
+
+    def step(x, mask):
+        with tf.GradientTape() as tape:
+            scores = tf.where(mask, tf.matmul(x, weights), float("-inf"))
+            loss = tf.reduce_mean(reduce(scores))
+        grads = tape.gradient(loss, [weights])
+        optimizer.apply_gradients(zip(grads, [weights], strict=True))
+        return loss
+
+    return step
+
+
+def _masked_batches():
+    x = np.ones([4, 3], "float32")
+    partly = np.array([[True, True, False, False, False]] * 4)
+    empty_row = partly.copy()
+    empty_row[2] = False
+    return [(x, partly), (x, partly), (x, empty_row)]
+
+
+def test_an_intended_inf_mask_is_not_the_origin_where_it_becomes_nan_is():
+    step = _masked_scores_step(lambda s: tf.reduce_sum(tf.nn.softmax(s) * tf.range(5.0), -1))
+    report = _train(step, _masked_batches())
+    assert report is not None and report.trip.step == 2
+    assert report.origin.op_type == "Softmax"
+    assert report.cause.id == "domain_error"
+
+
+def test_an_inf_mask_that_reaches_the_loss_as_inf_stays_the_origin():
+    report = _train(_masked_scores_step(lambda s: tf.reduce_max(s, axis=-1)), _masked_batches())
+    assert report is not None and report.trip.step == 2
+    assert report.origin.op_type == "SelectV2"

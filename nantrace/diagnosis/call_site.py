@@ -62,6 +62,8 @@ OP_ARGUMENTS: dict[str, tuple[str, str]] = {
     "Acosh": ("x", "tf.acosh"),
     "Lgamma": ("x", "tf.math.lgamma"),
     "Digamma": ("x", "tf.math.digamma"),
+    "Softmax": ("logits", "tf.nn.softmax"),
+    "LogSoftmax": ("logits", "tf.nn.log_softmax"),
 }
 #: Names a user may call for each op type (the last part of the called name), for the text edit.
 _CALL_NAMES: dict[str, tuple[str, ...]] = {
@@ -86,6 +88,8 @@ _CALL_NAMES: dict[str, tuple[str, ...]] = {
     "Acosh": ("acosh", "arccosh"),
     "Lgamma": ("lgamma",),
     "Digamma": ("digamma",),
+    "Softmax": ("softmax",),
+    "LogSoftmax": ("log_softmax",),
 }
 #: The domain test and the safe value of ``safe_where`` per op type.
 _DOMAINS: dict[str, tuple[str, float]] = {
@@ -115,6 +119,12 @@ _CAPS = {"float16": (10.0, 8.0, 5.0), "default": (80.0, 50.0, 30.0, 20.0, 10.0)}
 _MARGINS = {"float16": (1e-3, 1e-2), "default": (1e-7, 1e-6, 1e-4, 1e-2)}
 #: Ops whose domain ends at a bound other than 0: the bound the margin is added to.
 _LOWER_BOUNDS = {"Log1p": -1.0, "Acosh": 1.0}
+#: The floor of a softmax's logits: finite, yet far below any real score, so a masked entry
+#: still gets no weight and a fully masked row becomes uniform instead of 0/0 (float16 ends at
+#: -65504).
+_MASK_FLOORS = {"float16": (-3e4,), "default": (-1e9,)}
+#: Normalizing ops over a row: a row of -inf only (fully masked) is outside their domain.
+SOFTMAX_OPS = frozenset({"Softmax", "LogSoftmax"})
 
 
 def editable(kind: str, op_type: str) -> bool:
@@ -137,6 +147,8 @@ def search_space(edit: CallSiteEdit, dtype: str | None) -> list[CallSiteEdit]:
         return [edit.with_value(v) for v in _CAPS[key]]
     if edit.kind == "clamp_range":
         return [replace(edit, value=1.0 - m, low=-1.0 + m) for m in _MARGINS[key]]
+    if edit.kind == "clamp_min" and edit.op_type in SOFTMAX_OPS:
+        return [edit.with_value(v) for v in _MASK_FLOORS[key]]
     if edit.kind == "clamp_min" and edit.op_type not in {"RealDiv", "Div"}:
         bound = _LOWER_BOUNDS.get(edit.op_type)
         if bound is not None:
@@ -460,6 +472,8 @@ def _num(value: float | None) -> str:
     """A number as a user writes it: ``1e-7``, ``80.0``, ``-0.999999``."""
     if value is None:
         return "0.0"
+    if abs(value) >= 1e6 and float(f"{value:g}") == value:  # -1e9, not -1000000000.0
+        return f"{value:g}".replace("e+0", "e").replace("e+", "e")
     text = repr(float(value)).replace("e-0", "e-").replace("e+0", "e+")
     return text
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nantrace.diagnosis.call_site import SOFTMAX_OPS
 from nantrace.diagnosis.evidence import (  # noqa: F401  (re-exported for older imports)
     RELU_FAMILY,
     SELECT_OPS,
@@ -689,6 +690,11 @@ def _outside_domain(record: OpRecord) -> str | None:
     """What puts the op's argument outside its domain, or None."""
     op = record.op_type
     inputs = record.float_inputs
+    if op in SOFTMAX_OPS and inputs and _all_masked_row(record):
+        return (
+            f"a row whose every value is -inf ({inputs[0].neg_inf} -inf of {inputs[0].size}): "
+            "a row the mask leaves empty; its exp is 0 everywhere and the normalization is 0/0"
+        )
     if not inputs or not record.inputs_finite:
         return None
     first = inputs[0]
@@ -714,6 +720,19 @@ def _outside_domain(record: OpRecord) -> str | None:
     if op == "Acosh" and low is not None and low < 1:
         return f"values below 1 (min {low:.3g})"
     return None
+
+
+def _all_masked_row(record: OpRecord) -> bool:
+    """A softmax of logits holding -inf, but no NaN or +inf, that gives NaN: only a row of
+    nothing but -inf does that (one finite value in a row keeps the row finite)."""
+    logits, result = record.float_inputs[0], record.result_health
+    return (
+        logits.neg_inf > 0
+        and not logits.nan
+        and not logits.pos_inf
+        and result is not None
+        and result.nan > 0
+    )
 
 
 def _singular(record: OpRecord) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from nantrace.diagnosis.call_site import CallSiteEdit, editable
+from nantrace.diagnosis.call_site import SOFTMAX_OPS, CallSiteEdit, editable
 from nantrace.diagnosis.evidence import RELU_FAMILY, Evidence
 from nantrace.report.records import Cause, Fix, Origin
 
@@ -475,7 +475,8 @@ def _domain_error(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]
         _edit_fix(
             "clamp_argument",
             f"{op} receives {ev.get('problem')}; clamp the argument into its domain (or use a "
-            "form defined there) — an epsilon cannot fix a negative argument",
+            "form defined there) — an epsilon cannot fix "
+            + ("a row with no finite value" if op in SOFTMAX_OPS else "a negative argument"),
             edit,
             {"op_type": op, "where": site, "layer": ev.get("layer"), "bound": bound},
             snippet,
@@ -503,6 +504,14 @@ _DOMAIN_SNIPPETS: dict[str, tuple[str, Any]] = {
     "Lgamma": ("tf.math.lgamma(tf.maximum(x, 1e-6))", 1e-6),
     "Digamma": ("tf.math.digamma(tf.maximum(x, 1e-6))", 1e-6),
     "Xlogy": ("tf.math.xlogy(y, tf.maximum(x, 1e-7))", 1e-7),
+    "Softmax": (
+        "tf.nn.softmax(tf.maximum(logits, -1e9))  # or mask with -1e9 instead of -inf",
+        -1e9,
+    ),
+    "LogSoftmax": (
+        "tf.nn.log_softmax(tf.maximum(logits, -1e9))  # or mask with -1e9 instead of -inf",
+        -1e9,
+    ),
 }
 
 

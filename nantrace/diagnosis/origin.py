@@ -40,6 +40,9 @@ MATMUL_OPS = frozenset(
 ACCUMULATE_OPS = frozenset({"AddV2", "Add", "AddN", "Sum", "Mean", "BiasAdd"})
 #: Reductions inside a layer (pooling, sums over features): overflow by accumulation.
 REDUCE_OPS = frozenset({"Sum", "Mean", "AddN", "Prod", "Cumsum"})
+#: Ops that pick each element from one of their inputs: a constant Inf passed through one is
+#: a mask value the user chose (``tf.where(mask, scores, -inf)``), not a value that went wrong.
+SELECT_OPS = frozenset({"Select", "SelectV2"})
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,52 @@ def non_finite_starts(capture: ReplayCapture, graph: nx.DiGraph) -> list[OpRecor
     reaching = set(bad_sinks)
     for sink in bad_sinks:
         reaching |= nx.ancestors(bad, sink)
-    return [records[i] for i in sorted(reaching) if _starts_non_finite(records[i])]
+    starts: set[int] = set()
+    for i in sorted(reaching):
+        if not _starts_non_finite(records[i]):
+            continue
+        # An intended Inf mask value is not where things went wrong: where it turns into NaN
+        # is (a softmax over a row that is all mask). With no such op, the mask op stays.
+        turned = (
+            _nan_from_mask(records, bad, i) & reaching if _masks_with_inf(records[i]) else set()
+        )
+        starts |= turned or {i}
+    return [records[i] for i in sorted(starts)]
+
+
+def _masks_with_inf(record: OpRecord) -> bool:
+    """A selection whose only non-finite input is a constant +-Inf (made by no recorded op) and
+    whose result holds Inf but no NaN: an intended mask value."""
+    result = record.result_health
+    if record.op_type not in SELECT_OPS or result is None or result.nan:
+        return False
+    constant_inf = False
+    for producer, health in zip(record.producers, record.inputs, strict=False):
+        if health is None or health.finite:
+            continue
+        if producer is not None or health.nan:
+            return False
+        constant_inf = True
+    return constant_inf
+
+
+def _nan_from_mask(records: list[OpRecord], bad: nx.DiGraph, mask: int) -> set[int]:
+    """The ops downstream of ``mask`` that first make NaN out of its Inf: followed through ops
+    that only pass Inf on (no NaN in their result), stopping at the first NaN on each path."""
+    found: set[int] = set()
+    frontier, seen = [mask], {mask}
+    while frontier:
+        node = frontier.pop()
+        for consumer in bad.successors(node):
+            if consumer in seen:
+                continue
+            seen.add(consumer)
+            result = records[consumer].result_health
+            if result is not None and result.nan:
+                found.add(consumer)
+            else:
+                frontier.append(consumer)
+    return found
 
 
 def _starts_non_finite(record: OpRecord) -> bool:
