@@ -1102,6 +1102,37 @@ def attention_pool_fully_masked_row():
     )
 
 
+class LogOfActivations(keras.layers.Layer):
+    """Log features with a "safe" epsilon of 1e-8, which float16 cannot hold (its smallest
+    value is ~6e-8): under mixed_float16 it rounds to 0 and the ReLU's zeros reach the log."""
+
+    def call(self, x):
+        return tf.math.log(x + 1e-8)
+
+
+def float16_log_epsilon_rounds_to_zero():
+    rng = seeded(332)
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        x = rng.normal(size=(64, 8)).astype("float32")
+        y = rng.normal(size=(64, 1)).astype("float32")
+        model = keras.Sequential(
+            [
+                keras.Input((8,)),
+                keras.layers.Dense(16, activation="relu", name="hidden"),
+                LogOfActivations(name="log_features"),
+                keras.layers.Dense(1, name="head", dtype="float32"),
+            ],
+            name="net",
+        )
+        return run_loop(
+            standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError()),
+            batches(x, y),
+        )
+    finally:
+        keras.config.set_dtype_policy("float32")
+
+
 DOMAIN_FIXES = frozenset({"add_epsilon"})
 SCALE_FIXES = frozenset({"rescale_input", "add_normalization"})
 LOSS_FIXES = frozenset({"use_from_logits", "add_epsilon"})
@@ -1540,5 +1571,15 @@ SCENARIOS: list[Scenario] = [
         frozenset({"clamp_argument"}),
         story="padded steps masked with -inf; an empty sequence leaves a softmax row with no "
         "finite score (0/0); masking with a large finite negative keeps it finite",
+    ),
+    Scenario(
+        "float16_log_epsilon_rounds_to_zero",
+        float16_log_epsilon_rounds_to_zero,
+        "activation",
+        frozenset({"Log"}),
+        "net/log_features",
+        "float16_range",
+        frozenset({"add_epsilon", "float32_layer"}),
+        story="log(x + 1e-8) works in float32; under mixed_float16 1e-8 is 0 and log(0) = -inf",
     ),
 ]
