@@ -6,10 +6,13 @@ the values an op saw (min/max, zeros, dtype), as the replay capture would record
 
 from __future__ import annotations
 
+import dataclasses
+from types import SimpleNamespace
+
 import numpy as np
 
 from nantrace.diagnosis.causes import infer_cause
-from nantrace.diagnosis.evidence import Evidence, _on_path
+from nantrace.diagnosis.evidence import Evidence, _on_path, epsilon_lost_in
 from nantrace.diagnosis.fixes import clip_norm_from_history, rank_fixes
 from nantrace.replay.capture import OpRecord
 from nantrace.report.records import Health, Origin
@@ -147,6 +150,24 @@ def test_log_of_relu_zero_is_a_missing_epsilon_not_from_logits():
     )
     assert cause.id == "missing_epsilon"
     assert fixes[0].id == "add_epsilon"
+
+
+def test_an_epsilon_that_is_zero_in_float16_is_float16_range_not_a_missing_epsilon():
+    half = health(0.0, 0.9, zeros=3, dtype="float16")
+    adder = record("AddV2", [half, health(0.0, 0.0, zeros=1, size=1, dtype="float16")], index=4)
+    adder = dataclasses.replace(adder, outputs=[half])
+    log = record("Log", [half], output=INF, index=5, producers=[4])
+    capture = SimpleNamespace(records=[None, None, None, None, adder, log])
+    assert epsilon_lost_in(capture, log) == "float16"
+    cause, fixes = diagnose(log, "activation", evidence(epsilon_lost_in="float16"))
+    assert cause.id == "float16_range" and cause.evidence["in_call"]
+    assert [f.id for f in fixes] == ["add_epsilon", "float32_layer"]
+    # a float32 zero constant, or a non-zero float16 one, is no lost epsilon
+    kept = dataclasses.replace(adder, inputs=[half, health(1e-4, 1e-4, size=1, dtype="float16")])
+    assert epsilon_lost_in(SimpleNamespace(records=[None] * 4 + [kept, log]), log) is None
+    plain = dataclasses.replace(adder, inputs=[half, health(0.0, 0.0, zeros=1, size=1)])
+    assert epsilon_lost_in(SimpleNamespace(records=[None] * 4 + [plain, log]), log) is None
+    assert diagnose(log, "activation")[0].id == "missing_epsilon"
 
 
 def test_zero_over_zero_count_gets_divide_no_nan_first():

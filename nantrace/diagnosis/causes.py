@@ -83,6 +83,8 @@ PROBABILITY_OPS = frozenset({"Softmax", "Sigmoid"})
 NORM_OPS = frozenset({"Sqrt", "Rsqrt", "EuclideanNorm", "Pow", "Square", "Abs"})
 HALF_DTYPES = frozenset({"float16", "bfloat16"})
 FLOAT16_MAX = 65504.0
+#: The smallest positive (subnormal) value per half dtype: an epsilon below it rounds to 0.
+SMALLEST_HALF = {"float16": 5.96e-8, "bfloat16": 9.2e-41}
 #: Largest finite value per dtype (bfloat16 has float32's exponent range).
 DTYPE_MAX = {"float16": 65504.0, "bfloat16": 3.39e38, "float32": 3.4028e38, "float64": 1.797e308}
 #: A batch tensor is "unscaled" when its magnitude is far outside the ~[-10, 10] networks expect.
@@ -361,6 +363,25 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
                 "layer_class": type(layer_object).__name__,
             },
             confidence=0.9,
+        )
+    lost = evidence.epsilon_lost_in
+    if lost is not None and not backward:
+        return Cause(
+            "float16_range",
+            f"{op} in {subject.layer or subject.phase} meets exact zeros although the code adds "
+            f"an epsilon to its argument: in {lost} that epsilon is 0 ({lost}'s smallest "
+            f"positive value is {SMALLEST_HALF[lost]:.2g}; anything below half of it rounds to "
+            "0)",
+            {
+                "op_type": op,
+                "layer": subject.layer,
+                "dtype": lost,
+                "epsilon_in_dtype": 0.0,
+                "underflow": True,
+                "in_call": True,
+                "zeros": zeros,
+            },
+            confidence=0.85,
         )
     zero_over_zero = op in DIVISION_OPS and _zero_over_zero(subject)
     producers = evidence.argument_producers

@@ -276,6 +276,9 @@ class Evidence:
     exp_normalized: bool = False
     #: op types of the producers of that op's inputs (None: a batch tensor or a constant).
     argument_producers: tuple[str | None, ...] = ()
+    #: the half dtype in which a scalar constant added to one of that op's arguments is exactly
+    #: 0 (``log(x + 1e-8)`` under mixed_float16: the epsilon rounds to 0), or None.
+    epsilon_lost_in: str | None = None
     #: backward pass: largest |gradient| per layer, in the order backprop reached the layers
     #: (from the loss towards the input), up to the origin.
     backward_layers: list[tuple[str, float]] = field(default_factory=list)
@@ -375,7 +378,31 @@ def gather_evidence(
         evidence.argument_producers = tuple(
             capture.records[p].op_type if p is not None else None for p in subject.producers
         )
+        evidence.epsilon_lost_in = epsilon_lost_in(capture, subject)
     return evidence
+
+
+#: Half dtypes, in which a small epsilon written in the code may round to 0.
+_HALF_DTYPES = frozenset({"float16", "bfloat16"})
+
+
+def epsilon_lost_in(capture: ReplayCapture, record: OpRecord) -> str | None:
+    """The half dtype of a constant scalar 0 added to one of ``record``'s arguments: an
+    epsilon the code adds (``x + 1e-8``) that the dtype cannot hold. None when there is none."""
+    for producer in record.producers:
+        if producer is None or capture.records[producer].op_type not in {"AddV2", "Add"}:
+            continue
+        adder = capture.records[producer]
+        for source, health in zip(adder.producers, adder.inputs, strict=False):
+            if (
+                source is None
+                and health is not None
+                and health.size == 1
+                and health.zeros == 1
+                and health.dtype in _HALF_DTYPES
+            ):
+                return health.dtype
+    return None
 
 
 def writing_optimizer(capture: ReplayCapture | None, record: OpRecord | None) -> Any:

@@ -448,6 +448,31 @@ def _missing_epsilon(origin: Origin, cause: Cause, evidence: Evidence) -> list[F
     return [add]
 
 
+def _epsilon_the_dtype_holds(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
+    """An epsilon in the user's call that the half dtype rounds to 0: one it can hold (tried
+    from 1e-4 up in float16), or that layer in float32."""
+    ev = cause.evidence
+    op, dtype, layer = ev.get("op_type") or origin.op_type, ev.get("dtype"), ev.get("layer")
+    site = _site(origin, evidence)
+    return [
+        _edit_fix(
+            "add_epsilon",
+            f"the epsilon added before {op} is 0 in {dtype}; add one {dtype} can hold",
+            _edit("epsilon", op, site, 1e-4),
+            {"op_type": op, "layer": layer or origin.layer, "where": site},
+            _epsilon_snippet(op, 1e-4),
+            1.0,
+        ),
+        Fix(
+            "float32_layer",
+            f"in float32 the epsilon of {layer or op} is not 0",
+            {"layer": layer or origin.layer, "dtype": "float32"},
+            'keras.layers.<Layer>(..., dtype="float32")  # keep this layer in float32',
+            score=0.8,
+        ),
+    ]
+
+
 def _epsilon_snippet(op_type: str | None, epsilon: float) -> str:
     if op_type in {"Sqrt", "SqrtGrad", "EuclideanNorm"}:
         return f"tf.sqrt(x + {epsilon:g})  # for a norm: tf.sqrt(tf.reduce_sum(x**2) + {epsilon:g})"
@@ -613,6 +638,8 @@ def _non_finite_state(origin: Origin, cause: Cause, evidence: Evidence) -> list[
 
 def _float16_range(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
     ev = cause.evidence
+    if ev.get("underflow") and ev.get("in_call"):
+        return _epsilon_the_dtype_holds(origin, cause, evidence)
     if ev.get("underflow"):
         return [
             Fix(
