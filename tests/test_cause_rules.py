@@ -296,6 +296,16 @@ def test_nothing_fits_gives_unknown_with_evidence_and_no_fixes():
     assert fixes == []
 
 
+def test_an_unknown_that_read_inf_says_what_it_read_instead_of_inputs_in_range():
+    mul = record(
+        "Mul", [health(0.0, 1.0, zeros=5), masked_logits(neg_inf=3)], output=BAD, phase="loss"
+    )
+    cause, _ = diagnose(mul, "loss")
+    assert cause.id == "unknown"
+    assert "input 0 holds 5 exact zeros; input 1 holds 3 -inf" in cause.summary
+    assert "inputs in range" not in cause.summary
+
+
 # ---------------------------------------------------------------------------------------------
 # state, optimizer, input data
 # ---------------------------------------------------------------------------------------------

@@ -631,11 +631,14 @@ RULES = (
 def unknown(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause:
     """No rule's evidence fits: say so, with what was seen."""
     growth = evidence.fastest_growing_weight()
+    seen = _inf_inputs_text(record) or (
+        "inputs in range, weights near their initial scale, no zero or out-of-domain argument, "
+        "no growth in the history"
+    )
     return Cause(
         "unknown",
         f"{record.op_type} in {record.layer or record.phase} went non-finite, but no rule's "
-        "evidence fits (inputs in range, weights near their initial scale, no zero or "
-        "out-of-domain argument, no growth in the history); see the evidence",
+        f"evidence fits ({seen}); see the evidence",
         {
             "op_type": record.op_type,
             "phase": record.phase,
@@ -651,6 +654,30 @@ def unknown(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause:
         },
         confidence=0.0,
     )
+
+
+def _inf_inputs_text(record: OpRecord) -> str | None:
+    """What an origin that already read Inf (a constant, or an intended mask value) was given,
+    as facts: which inputs hold how many +-Inf and exact zeros (0 x Inf and Inf - Inf are NaN).
+    None when no input holds Inf."""
+    if not any(h is not None and h.inf for h in record.inputs):
+        return None
+    parts = []
+    for i, health in enumerate(record.inputs):
+        if health is None:
+            continue
+        counts = [
+            f"{n} {label}"
+            for n, label in (
+                (health.pos_inf, "+inf"),
+                (health.neg_inf, "-inf"),
+                (health.zeros, "exact zeros"),
+            )
+            if n
+        ]
+        if counts:
+            parts.append(f"input {i} holds {', '.join(counts)}")
+    return "; ".join(parts) + " (0 x inf and inf - inf are NaN)"
 
 
 # ---------------------------------------------------------------------------------------------
