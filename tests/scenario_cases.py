@@ -202,16 +202,17 @@ class LogFeatures(keras.layers.Layer):
         return tf.math.log(x)
 
 
-def log_of_relu_output():
-    rng = seeded(20)
+def relu_then_log(seed: int, log_layer, head_dtype=None):
+    """A ReLU layer (exact zeros) feeding ``log_layer``, then a linear head, on normal data."""
+    rng = seeded(seed)
     x = rng.normal(size=(64, 8)).astype("float32")
     y = rng.normal(size=(64, 1)).astype("float32")
     model = keras.Sequential(
         [
             keras.Input((8,)),
             keras.layers.Dense(16, activation="relu", name="hidden"),
-            LogFeatures(name="logfeat"),
-            keras.layers.Dense(1, name="head"),
+            log_layer,
+            keras.layers.Dense(1, name="head", dtype=head_dtype),
         ],
         name="net",
     )
@@ -219,6 +220,10 @@ def log_of_relu_output():
         standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError()),
         batches(x, y),
     )
+
+
+def log_of_relu_output():
+    return relu_then_log(20, LogFeatures(name="logfeat"))
 
 
 class Standardize(keras.layers.Layer):
@@ -1111,24 +1116,9 @@ class LogOfActivations(keras.layers.Layer):
 
 
 def float16_log_epsilon_rounds_to_zero():
-    rng = seeded(332)
     keras.config.set_dtype_policy("mixed_float16")
     try:
-        x = rng.normal(size=(64, 8)).astype("float32")
-        y = rng.normal(size=(64, 1)).astype("float32")
-        model = keras.Sequential(
-            [
-                keras.Input((8,)),
-                keras.layers.Dense(16, activation="relu", name="hidden"),
-                LogOfActivations(name="log_features"),
-                keras.layers.Dense(1, name="head", dtype="float32"),
-            ],
-            name="net",
-        )
-        return run_loop(
-            standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError()),
-            batches(x, y),
-        )
+        return relu_then_log(332, LogOfActivations(name="log_features"), head_dtype="float32")
     finally:
         keras.config.set_dtype_policy("float32")
 
