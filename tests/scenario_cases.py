@@ -1123,6 +1123,19 @@ def float16_log_epsilon_rounds_to_zero():
         keras.config.set_dtype_policy("float32")
 
 
+def poisson_loss_on_a_linear_head():
+    """Count regression with Keras' own Poisson loss, whose log(y_pred + eps) is inside Keras:
+    the head is linear, so the predicted rate goes negative and the log is NaN. Nothing in the
+    user's code calls the log; what the user can change is the head."""
+    rng = seeded(333)
+    x = rng.normal(size=(64, 8)).astype("float32")
+    y = rng.poisson(3.0, size=(64, 1)).astype("float32")
+    return run_loop(
+        standard_step(mlp([16]), keras.optimizers.Adam(1e-3), keras.losses.Poisson()),
+        batches(x, y),
+    )
+
+
 DOMAIN_FIXES = frozenset({"add_epsilon"})
 SCALE_FIXES = frozenset({"rescale_input", "add_normalization"})
 LOSS_FIXES = frozenset({"use_from_logits", "add_epsilon"})
@@ -1571,5 +1584,16 @@ SCENARIOS: list[Scenario] = [
         "float16_range",
         frozenset({"add_epsilon", "float32_layer"}),
         story="log(x + 1e-8) works in float32; under mixed_float16 1e-8 is 0 and log(0) = -inf",
+    ),
+    Scenario(
+        "poisson_loss_on_a_linear_head",
+        poisson_loss_on_a_linear_head,
+        "loss",
+        frozenset({"Log"}),
+        None,
+        "domain_error",
+        frozenset({"positive_output"}),
+        story="keras.losses.Poisson on a linear output: the rate goes negative inside Keras' "
+        "log; a positive output activation (softplus or exponential) is the change to make",
     ),
 ]
