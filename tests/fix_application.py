@@ -19,6 +19,8 @@ What each fix id means here (the fix params contract):
 * ``change_initializer``: the kernels of ``params["layers"]`` re-drawn with
   ``params["suggested"]`` before training.
 * ``add_epsilon``: ``optimizer.epsilon`` or the layer's ``epsilon`` attribute.
+* ``positive_output``: the layer ``params["layer"]`` gets ``params["activation"]`` as its
+  activation before training (what ``activation="softplus"`` at its construction does).
 * ``float32_layer``: the layer ``params["layer"]`` gets the float32 dtype policy before training
   (``dtype="float32"`` at its construction; its variables are float32 under mixed precision).
 * a code change at the user's line (params ``edit`` and ``where``: ``add_epsilon`` in user code,
@@ -301,6 +303,8 @@ def configure(fix: Fix, model: Any, optimizer: Any) -> None:
             kernel.assign(initializer(tuple(kernel.shape), dtype=kernel.dtype))
     elif fix.id == "float32_layer":  # dtype="float32" on that layer (its variables: float32)
         find_layer(model, params["layer"]).dtype_policy = "float32"
+    elif fix.id == "positive_output":  # activation="softplus" at that layer's construction
+        find_layer(model, params["layer"]).activation = keras.activations.get(params["activation"])
     elif is_code_change(fix):
         if not SOURCE_EDITED.get():
             raise NotApplicable("a code change: build the scenario with edited_build")

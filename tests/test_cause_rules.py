@@ -87,6 +87,25 @@ def test_log_of_negative_is_a_domain_error_with_a_clamp_not_an_epsilon():
     assert "add_epsilon" not in [f.id for f in fixes]
 
 
+def test_a_negative_model_output_in_a_log_also_gets_a_positive_output_activation():
+    log = record("Log", [health(-2.0, 3.0)], phase="loss", layer=None)
+    head = {
+        "output_layer": "net/head",
+        "output_layer_class": "Dense",
+        "output_activation": "linear",
+    }
+    _, fixes = diagnose(log, "loss", evidence(argument_layer="net/head", **head))
+    assert [f.id for f in fixes] == ["clamp_argument", "positive_output"]
+    assert fixes[1].params["layer"] == "net/head"
+    assert 'keras.layers.Dense(..., activation="softplus")' in fixes[1].snippet
+    # the argument comes from another layer, or the head already has an activation: no such fix
+    _, fixes = diagnose(log, "loss", evidence(argument_layer="net/hidden", **head))
+    assert [f.id for f in fixes] == ["clamp_argument"]
+    relu = {**head, "output_activation": "relu"}
+    _, fixes = diagnose(log, "loss", evidence(argument_layer="net/head", **relu))
+    assert [f.id for f in fixes] == ["clamp_argument"]
+
+
 def test_sqrt_pow_log1p_acos_outside_their_domain():
     cases = [
         record("Sqrt", [health(-0.5, 2.0)]),

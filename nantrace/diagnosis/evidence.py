@@ -276,6 +276,12 @@ class Evidence:
     exp_normalized: bool = False
     #: op types of the producers of that op's inputs (None: a batch tensor or a constant).
     argument_producers: tuple[str | None, ...] = ()
+    #: the layer whose output reaches that op's first argument through loss-side element-wise
+    #: ops only (``log(y_pred + eps)`` inside a Keras loss: the model's head), or None.
+    argument_layer: str | None = None
+    #: the last layer the step called (the model's output) and its class name.
+    output_layer: str | None = None
+    output_layer_class: str | None = None
     #: the half dtype in which a scalar constant added to one of that op's arguments is exactly
     #: 0 (``log(x + 1e-8)`` under mixed_float16: the epsilon rounds to 0), or None.
     epsilon_lost_in: str | None = None
@@ -338,7 +344,9 @@ def gather_evidence(
         evidence.layer_growth = layer_growth(capture, recurrent)
         evidence.stale_variables = stale_variables(capture)
     if layers:
-        evidence.output_activation = _activation_name(layers[list(layers)[-1]])
+        evidence.output_layer = list(layers)[-1]
+        evidence.output_layer_class = type(layers[evidence.output_layer]).__name__
+        evidence.output_activation = _activation_name(layers[evidence.output_layer])
     writer = writing_optimizer(capture, record)
     if writer is not None:  # the optimizer whose update made the origin comes first
         optimizers = [writer] + [o for o in optimizers if o is not writer]
@@ -379,7 +387,22 @@ def gather_evidence(
             capture.records[p].op_type if p is not None else None for p in subject.producers
         )
         evidence.epsilon_lost_in = epsilon_lost_in(capture, subject)
+        evidence.argument_layer = argument_layer(capture, subject)
     return evidence
+
+
+def argument_layer(capture: ReplayCapture, record: OpRecord, hops: int = 3) -> str | None:
+    """The layer whose output feeds ``record``'s first argument, followed up through at most
+    ``hops`` ops that belong to no layer (a loss's ``y_pred + eps``, casts, reshapes)."""
+    producer = record.producers[0] if record.producers else None
+    for _ in range(hops):
+        if producer is None:
+            return None
+        source = capture.records[producer]
+        if source.layer is not None:
+            return source.layer
+        producer = source.producers[0] if source.producers else None
+    return None
 
 
 #: Half dtypes, in which a small epsilon written in the code may round to 0.

@@ -496,7 +496,7 @@ def _domain_error(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]
         edit = _edit("clamp_range", op, site, bound[1], low=bound[0])
     else:
         edit = _edit("clamp_min", op, site, bound)
-    return [
+    fixes = [
         _edit_fix(
             "clamp_argument",
             f"{op} receives {ev.get('problem')}; clamp the argument into its domain (or use a "
@@ -508,6 +508,38 @@ def _domain_error(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]
             1.0,
         )
     ]
+    positive = _positive_output(op, ev, evidence)
+    return fixes + ([positive] if positive is not None else [])
+
+
+#: Ops defined for positive arguments only, where a model output that must be positive (a rate,
+#: a scale) can be kept so by its layer's activation.
+POSITIVE_DOMAIN_OPS = frozenset({"Log", "Sqrt", "Rsqrt", "Xlogy", "Lgamma", "Digamma", "Pow"})
+
+
+def _positive_output(op: str | None, ev: dict[str, Any], evidence: Evidence) -> Fix | None:
+    """A softplus on the model's linear output layer when that output is the negative argument
+    (a Poisson rate, a standard deviation): the change a user can make when the log is inside
+    a library loss, and the usual fix where it is not."""
+    layer = evidence.output_layer
+    if (
+        op not in POSITIVE_DOMAIN_OPS
+        or layer is None
+        or evidence.argument_layer != layer
+        or evidence.output_activation not in (None, "linear")
+        or "negative" not in str(ev.get("problem") or "")
+    ):
+        return None
+    kind = evidence.output_layer_class or "Dense"
+    return Fix(
+        "positive_output",
+        f"{op} receives the model's output from {layer}, a linear layer whose values go "
+        "negative; an activation that keeps them positive (softplus, or exponential for a "
+        "log-rate) removes the negative argument",
+        {"layer": layer, "activation": "softplus", "current": evidence.output_activation},
+        f'keras.layers.{kind}(..., activation="softplus")  # the output layer {layer}',
+        score=0.95,
+    )
 
 
 _DOMAIN_SNIPPETS: dict[str, tuple[str, Any]] = {

@@ -557,6 +557,25 @@ def _float32_layer_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
     ]
 
 
+def _positive_output_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
+    """``activation="softplus"`` on the output layer while the step is re-traced (a Keras layer
+    reads ``self.activation`` when it is called)."""
+    import keras
+
+    path = fix.params.get("layer")
+    layer = ctx.layers.get(path) if path else None
+    if layer is None or not hasattr(layer, "activation"):
+        raise _CannotSimulate(f"layer {path} not found, or it has no activation")
+    name = str(fix.params.get("activation") or "softplus")
+    return [
+        Attempt(
+            f'{path} activation="{name}"',
+            apply=lambda: _attributes(layer, activation=keras.activations.get(name)),
+            retrace=True,
+        )
+    ]
+
+
 def _edit_attempts(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
     """An edit at the user's call site (``nantrace.diagnosis.call_site``), simulated by
     re-tracing the step with that call rewritten; epsilons and clamps are searched (smallest /
@@ -617,6 +636,7 @@ _ATTEMPTS: dict[str, Callable[[Fix, VerifyContext], list[Attempt]]] = {
     "change_initializer": _initializer_attempt,
     "add_epsilon": _epsilon_attempt,
     "float32_layer": _float32_layer_attempt,
+    "positive_output": _positive_output_attempt,
     "use_from_logits": _edit_attempts,
     "clamp_argument": _edit_attempts,
     "divide_no_nan": _edit_attempts,
