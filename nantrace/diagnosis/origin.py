@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
+from nantrace.diagnosis.evidence import SELECT_OPS
 from nantrace.replay.capture import OpRecord, ReplayCapture, batch_leaves
 from nantrace.replay.failing_path import forward_op_of
 from nantrace.replay.graph import non_finite_subgraph
@@ -40,9 +41,6 @@ MATMUL_OPS = frozenset(
 ACCUMULATE_OPS = frozenset({"AddV2", "Add", "AddN", "Sum", "Mean", "BiasAdd"})
 #: Reductions inside a layer (pooling, sums over features): overflow by accumulation.
 REDUCE_OPS = frozenset({"Sum", "Mean", "AddN", "Prod", "Cumsum"})
-#: Ops that pick each element from one of their inputs: a constant Inf passed through one is
-#: a mask value the user chose (``tf.where(mask, scores, -inf)``), not a value that went wrong.
-SELECT_OPS = frozenset({"Select", "SelectV2"})
 
 
 @dataclass(frozen=True)
@@ -120,8 +118,9 @@ def non_finite_starts(capture: ReplayCapture, graph: nx.DiGraph) -> list[OpRecor
 
 
 def _masks_with_inf(record: OpRecord) -> bool:
-    """A selection whose only non-finite input is a constant +-Inf (made by no recorded op) and
-    whose result holds Inf but no NaN: an intended mask value."""
+    """A selection (``tf.where``) whose only non-finite input is a constant +-Inf (made by no
+    recorded op) and whose result holds Inf but no NaN: a mask value the user chose
+    (``tf.where(mask, scores, -inf)``), not a value that went wrong."""
     result = record.result_health
     if record.op_type not in SELECT_OPS or result is None or result.nan:
         return False
