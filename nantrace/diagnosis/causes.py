@@ -16,6 +16,7 @@ import numpy as np
 
 from nantrace.diagnosis.call_site import SOFTMAX_OPS
 from nantrace.diagnosis.evidence import (  # noqa: F401  (re-exported for older imports)
+    HALF_DTYPES,
     RELU_FAMILY,
     SELECT_OPS,
     Evidence,
@@ -81,7 +82,6 @@ EXP_OPS = frozenset({"Exp", "Expm1", "Softplus", "Cosh", "Sinh", "Pow"})
 PROBABILITY_OPS = frozenset({"Softmax", "Sigmoid"})
 #: Producers of a denominator that make it a norm or a spread (an epsilon belongs inside).
 NORM_OPS = frozenset({"Sqrt", "Rsqrt", "EuclideanNorm", "Pow", "Square", "Abs"})
-HALF_DTYPES = frozenset({"float16", "bfloat16"})
 FLOAT16_MAX = 65504.0
 #: The smallest positive (subnormal) value per half dtype: an epsilon below it rounds to 0.
 SMALLEST_HALF = {"float16": 5.96e-8, "bfloat16": 9.2e-41}

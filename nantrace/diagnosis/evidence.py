@@ -405,8 +405,8 @@ def argument_layer(capture: ReplayCapture, record: OpRecord, hops: int = 3) -> s
     return None
 
 
-#: Half dtypes, in which a small epsilon written in the code may round to 0.
-_HALF_DTYPES = frozenset({"float16", "bfloat16"})
+#: Half dtypes: a narrow range, and a small epsilon written in the code may round to 0 there.
+HALF_DTYPES = frozenset({"float16", "bfloat16"})
 
 
 def epsilon_lost_in(capture: ReplayCapture, record: OpRecord) -> str | None:
@@ -422,7 +422,7 @@ def epsilon_lost_in(capture: ReplayCapture, record: OpRecord) -> str | None:
                 and health is not None
                 and health.size == 1
                 and health.zeros == 1
-                and health.dtype in _HALF_DTYPES
+                and health.dtype in HALF_DTYPES
             ):
                 return health.dtype
     return None

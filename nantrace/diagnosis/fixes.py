@@ -508,16 +508,17 @@ def _domain_error(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]
             1.0,
         )
     ]
-    positive = _positive_output(op, ev, evidence)
+    positive = _positive_output(op, evidence)
     return fixes + ([positive] if positive is not None else [])
 
 
-#: Ops defined for positive arguments only, where a model output that must be positive (a rate,
-#: a scale) can be kept so by its layer's activation.
+#: Ops defined for positive arguments only (their domain errors are all negative arguments),
+#: where a model output that must be positive (a rate, a scale) can be kept so by its layer's
+#: activation.
 POSITIVE_DOMAIN_OPS = frozenset({"Log", "Sqrt", "Rsqrt", "Xlogy", "Lgamma", "Digamma", "Pow"})
 
 
-def _positive_output(op: str | None, ev: dict[str, Any], evidence: Evidence) -> Fix | None:
+def _positive_output(op: str | None, evidence: Evidence) -> Fix | None:
     """A softplus on the model's linear output layer when that output is the negative argument
     (a Poisson rate, a standard deviation): the change a user can make when the log is inside
     a library loss, and the usual fix where it is not."""
@@ -527,7 +528,6 @@ def _positive_output(op: str | None, ev: dict[str, Any], evidence: Evidence) -> 
         or layer is None
         or evidence.argument_layer != layer
         or evidence.output_activation not in (None, "linear")
-        or "negative" not in str(ev.get("problem") or "")
     ):
         return None
     kind = evidence.output_layer_class or "Dense"

@@ -160,7 +160,6 @@ def _replayed_evidence(
 ) -> Evidence:
     """Evidence from one recorded eager re-run of the warning step (state put back after it):
     the layers it called and each batch tensor's role (feature or target), as trips read them."""
-    from nantrace.diagnosis.evidence import _activation_name
     from nantrace.replay.failing_path import failing_path
     from nantrace.replay.graph import build_graph
     from nantrace.replay.step import replay_step
@@ -172,8 +171,6 @@ def _replayed_evidence(
     evidence = gather_evidence(
         step, batch_max, capture, list(watched.optimizers), history, path=path
     )
-    layers = dict(capture.layers_seen)
-    evidence.output_activation = _activation_name(layers[list(layers)[-1]])
     evidence.arguments = watched.argument_names(args, kwargs)
     return evidence
 

@@ -623,8 +623,9 @@ class StepSentinel(hooks.StepObserver):
         cost about the same (``python -m bench.parts tail``, ``watch(fuse_tail: one XLA
         cluster)`` against ``watch``; bench/README.md), so it runs only when
         ``Watched.fuse_tail`` is set. The sums themselves stay outside, as TensorFlow's
-        multi-threaded reductions; the cluster only reads the tensors in the rare exact check. Healthy steps are untouched: the cluster
-        reads the step's tensors and writes only the guard's own state."""
+        multi-threaded reductions; the cluster only reads the tensors in the rare exact check.
+        Healthy steps are untouched: the cluster reads the step's tensors and writes only the
+        guard's own state."""
         history, detector = self.history, self.detector
         loss_half = self._sum_of_squares(losses)
         grad_half = self._sum_of_squares(grads)
