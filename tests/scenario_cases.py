@@ -1086,25 +1086,7 @@ class MaskedAttentionPool(keras.layers.Layer):
 def attention_pool_fully_masked_row():
     """Variable-length sequences padded to 10 steps with a boolean mask; one sequence in the
     third batch has length 0 (an empty record), so its softmax row is -inf everywhere."""
-    rng = seeded(331)
-    x = rng.normal(size=(64, 10, 4)).astype("float32")
-    y = rng.normal(size=(64, 1)).astype("float32")
-    lengths = rng.integers(1, 11, size=64)
-    lengths[40] = 0
-    mask = np.arange(10)[None, :] < lengths[:, None]
-    steps = keras.Input((10, 4), name="steps")
-    valid = keras.Input((10,), dtype="bool", name="valid")
-    hidden = keras.layers.Dense(8, activation="tanh", name="encode")(steps)
-    pooled = MaskedAttentionPool(name="masked_pool")(hidden, valid)
-    model = keras.Model([steps, valid], keras.layers.Dense(1, name="head")(pooled), name="pooler")
-    data = [
-        ((tf.constant(x[i : i + 16]), tf.constant(mask[i : i + 16])), tf.constant(y[i : i + 16]))
-        for i in range(0, 64, 16)
-    ]
-    return run_loop(
-        standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError()),
-        data,
-    )
+    return masked_pooling(331, MaskedAttentionPool(name="masked_pool"), empty_row=40)
 
 
 class LogOfActivations(keras.layers.Layer):
@@ -1134,6 +1116,70 @@ def poisson_loss_on_a_linear_head():
         standard_step(mlp([16]), keras.optimizers.Adam(1e-3), keras.losses.Poisson()),
         batches(x, y),
     )
+
+
+class AdditiveInfMask(keras.layers.Layer):
+    """Attention pooling with an additive mask written as ``(1 - mask) * -inf``: padded steps
+    get -inf, but every valid step gets 0 x -inf, which is NaN (the mask value should be a
+    large finite negative)."""
+
+    def build(self, input_shape):
+        self.query = self.add_weight(shape=(input_shape[-1], 1), initializer="glorot_uniform")
+
+    def call(self, x, mask):
+        scores = tf.squeeze(tf.matmul(x, self.query), -1)
+        scores += (1.0 - tf.cast(mask, scores.dtype)) * float("-inf")
+        weights = tf.nn.softmax(scores, axis=-1)
+        return tf.reduce_sum(x * weights[..., None], axis=1)
+
+
+class HandSoftmaxPool(keras.layers.Layer):
+    """Attention pooling with a hand-written "stable" softmax (subtract the row's max) over
+    scores masked with -inf: a row with no valid step has max -inf, and -inf - (-inf) is NaN."""
+
+    def build(self, input_shape):
+        self.query = self.add_weight(shape=(input_shape[-1], 1), initializer="glorot_uniform")
+
+    def call(self, x, mask):
+        scores = tf.squeeze(tf.matmul(x, self.query), -1)
+        scores = tf.where(mask, scores, float("-inf"))
+        shifted = scores - tf.reduce_max(scores, axis=-1, keepdims=True)
+        e = tf.exp(shifted)
+        weights = e / tf.reduce_sum(e, axis=-1, keepdims=True)
+        return tf.reduce_sum(x * weights[..., None], axis=1)
+
+
+def masked_pooling(seed, pool, empty_row=None):
+    """A padded-sequence regressor whose pooling layer ``pool`` takes a boolean mask of the
+    valid steps; ``empty_row``: a sample of the third batch with no valid step."""
+    rng = seeded(seed)
+    x = rng.normal(size=(64, 10, 4)).astype("float32")
+    y = rng.normal(size=(64, 1)).astype("float32")
+    lengths = rng.integers(1, 11, size=64)
+    if empty_row is not None:
+        lengths[empty_row] = 0
+    mask = np.arange(10)[None, :] < lengths[:, None]
+    steps = keras.Input((10, 4), name="steps")
+    valid = keras.Input((10,), dtype="bool", name="valid")
+    hidden = keras.layers.Dense(8, activation="tanh", name="encode")(steps)
+    pooled = pool(hidden, valid)
+    model = keras.Model([steps, valid], keras.layers.Dense(1, name="head")(pooled), name="pooler")
+    data = [
+        ((tf.constant(x[i : i + 16]), tf.constant(mask[i : i + 16])), tf.constant(y[i : i + 16]))
+        for i in range(0, 64, 16)
+    ]
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError()),
+        data,
+    )
+
+
+def additive_mask_times_inf():
+    return masked_pooling(334, AdditiveInfMask(name="masked_pool"))
+
+
+def hand_softmax_over_empty_row():
+    return masked_pooling(335, HandSoftmaxPool(name="masked_pool"), empty_row=40)
 
 
 DOMAIN_FIXES = frozenset({"add_epsilon"})
@@ -1574,6 +1620,28 @@ SCENARIOS: list[Scenario] = [
         frozenset({"clamp_argument"}),
         story="padded steps masked with -inf; an empty sequence leaves a softmax row with no "
         "finite score (0/0); masking with a large finite negative keeps it finite",
+    ),
+    Scenario(
+        "additive_mask_times_inf",
+        additive_mask_times_inf,
+        "activation",
+        frozenset({"Mul"}),
+        "pooler/masked_pool",
+        "domain_error",
+        frozenset({"finite_mask_value"}),
+        story="an additive attention mask written (1 - mask) * -inf: every valid step gets "
+        "0 x -inf = NaN; the mask value must be a large finite negative",
+    ),
+    Scenario(
+        "hand_softmax_over_empty_row",
+        hand_softmax_over_empty_row,
+        "activation",
+        frozenset({"Sub"}),
+        "pooler/masked_pool",
+        "domain_error",
+        frozenset({"finite_mask_value"}),
+        story="a hand-written stable softmax (x - max x) over scores masked with -inf; an empty "
+        "sequence's row has max -inf and -inf - (-inf) is NaN",
     ),
     Scenario(
         "float16_log_epsilon_rounds_to_zero",
