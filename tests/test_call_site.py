@@ -89,6 +89,20 @@ STEPS = textwrap.dedent(
         return tf.reduce_sum(tf.norm(diff, axis=0))  # NORM
 
 
+    def additive_inf_mask(x):
+        scores = tf.matmul(x, W)
+        keep = tf.constant([[1.0, 0.0], [1.0, 1.0]])
+        scores += (1.0 - keep) * -float("inf")  # MASKMUL
+        return tf.reduce_sum(tf.nn.softmax(scores) * x)
+
+
+    def where_inf_mask(x):
+        scores = tf.matmul(x, W)
+        keep = tf.constant([[False, False], [True, False]])
+        scores = tf.where(keep, scores, float("-inf"))  # MASKWHERE
+        return tf.reduce_sum(tf.nn.softmax(scores) * x)
+
+
     def layer_inside(x):
         h = LAYER(tf.matmul(x, W) * 0.0)  # LAYER
         return tf.reduce_sum(tf.math.rsqrt(tf.abs(h) + 1.0))
@@ -186,6 +200,18 @@ CASES = [
         "tf.sqrt(tf.reduce_sum(tf.square(diff), axis=0) + 1e-12)",
     ),
     ("split_call", "SPLIT", CallSiteEdit("epsilon", "Log", "", 1e-7), "(replaces lines"),
+    (
+        "additive_inf_mask",
+        "MASKMUL",
+        CallSiteEdit("finite_constant", "Mul", "", -1e9),
+        "scores += (1.0 - keep) * -1e9",
+    ),
+    (
+        "where_inf_mask",
+        "MASKWHERE",
+        CallSiteEdit("finite_constant", "SelectV2", "", -1e9),
+        "scores = tf.where(keep, scores, -1e9)",
+    ),
 ]
 
 
@@ -247,6 +273,24 @@ def test_search_space_tries_small_epsilons_and_loose_clamps_first():
     assert search_space(CallSiteEdit("log_softmax", "Log", "f.py:1"), "float32") == [
         CallSiteEdit("log_softmax", "Log", "f.py:1")
     ]
+
+
+def test_infinity_is_found_however_it_is_written():
+    edit = CallSiteEdit("finite_constant", "SelectV2", "f.py:1", -1e9)
+    for written, sign in [
+        ('float("-inf")', "-"),
+        ("-float('inf')", "-"),
+        ("-np.inf", "-"),
+        ("np.NINF", "-"),
+        ("math.inf", ""),
+        ("+np.Inf", ""),
+        ('float("Infinity")', ""),
+    ]:
+        line = f"s = tf.where(m, s, {written})\n"
+        assert edit.rewrite_line(line) == f"s = tf.where(m, s, {sign}1e9)\n", written
+    assert edit.rewrite_line("s = tf.where(m, s, -1e4)\n") is None  # nothing to replace
+    floors = search_space(CallSiteEdit("finite_constant", "Mul", "f.py:1", 1e9), "float16")
+    assert [e.value for e in floors] == [3e4]  # the sign is kept; float16 ends at 65504
 
 
 def test_params_round_trip():

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from nantrace.diagnosis.causes import infer_cause
-from nantrace.diagnosis.evidence import Evidence, _on_path, epsilon_lost_in
+from nantrace.diagnosis.evidence import Evidence, _on_path, epsilon_lost_in, inf_constant_op
 from nantrace.diagnosis.fixes import clip_norm_from_history, rank_fixes
 from nantrace.replay.capture import OpRecord
 from nantrace.report.records import Health, Origin
@@ -145,6 +145,35 @@ def test_softmax_with_masked_entries_but_no_nan_or_with_plus_inf_is_not_a_masked
     assert diagnose(finite_out, "activation")[0].id != "domain_error"
     overflow = record("Softmax", [masked_logits(pos_inf=2)], output=health(None, None, nan=10))
     assert diagnose(overflow, "activation")[0].id != "domain_error"
+
+
+def test_arithmetic_on_a_written_inf_mask_value_is_a_domain_error_with_a_finite_mask():
+    # scores + (1 - mask) * -inf: the Mul takes the constant -inf (no producer) and the zeros
+    # of (1 - mask) from the Sub at index 3
+    minus_inf = masked_logits(neg_inf=1, nan=0)
+    keep = health(0.0, 1.0, zeros=30, size=40)
+    mul = record(
+        "Mul", [keep, minus_inf], output=health(None, None, nan=30, size=40), producers=[3, None]
+    )
+    capture = SimpleNamespace(records=[None] * 5 + [mul])
+    assert inf_constant_op(capture, mul) is mul
+    cause, fixes = diagnose(mul, "activation", evidence(inf_constant_op=mul))
+    assert cause.id == "domain_error" and "0 x inf" in cause.summary
+    assert [f.id for f in fixes] == ["finite_mask_value"]
+    assert fixes[0].params["value"] == -1e9 and fixes[0].params["edit"] == "finite_constant"
+    # x - max(x) over a fully masked row: the Sub's -inf comes from a tf.where upstream
+    select = record("SelectV2", [health(-1.0, 1.0), minus_inf], output=minus_inf, index=2)
+    sub = record("Sub", [minus_inf, minus_inf], producers=[2, 2], index=3)
+    capture = SimpleNamespace(records=[None, None, select, sub])
+    assert inf_constant_op(capture, sub) is select
+    cause, fixes = diagnose(sub, "activation", evidence(inf_constant_op=select))
+    assert cause.id == "domain_error" and "inf - inf" in cause.summary
+    assert fixes[0].id == "finite_mask_value" and fixes[0].params["op_type"] == "SelectV2"
+    # the same NaN from an Inf the step computed (an exp that overflowed): no mask value
+    overflowed = record("Exp", [health(90.0, 100.0)], output=INF, index=2)
+    sub = record("Sub", [INF, INF], producers=[2, 2], index=3)
+    assert inf_constant_op(SimpleNamespace(records=[None, None, overflowed, sub]), sub) is None
+    assert diagnose(sub, "activation")[0].id != "domain_error"
 
 
 def test_log1p_above_minus_one_is_not_a_domain_error():

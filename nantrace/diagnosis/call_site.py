@@ -29,6 +29,7 @@ from typing import Any
 #:   safe_where   tf.where(arg in the domain, arg, safe)   (the inner where of the double-where)
 #:   log_softmax  log(softmax(z)) -> tf.nn.log_softmax(z)  (the loss computed from logits)
 #:   divide_no_nan  x / y -> tf.math.divide_no_nan(x, y)
+#:   finite_constant  a constant +-inf argument -> +-value   (tf.where(mask, s, -1e9))
 EDIT_KINDS = (
     "epsilon",
     "clamp_min",
@@ -37,6 +38,7 @@ EDIT_KINDS = (
     "safe_where",
     "log_softmax",
     "divide_no_nan",
+    "finite_constant",
 )
 
 #: Op type -> (the keyword of the argument that is edited, the Python call a user writes).
@@ -125,6 +127,12 @@ _LOWER_BOUNDS = {"Log1p": -1.0, "Acosh": 1.0}
 _MASK_FLOORS = {"float16": (-3e4,), "default": (-1e9,)}
 #: Normalizing ops over a row: a row of -inf only (fully masked) is outside their domain.
 SOFTMAX_OPS = frozenset({"Softmax", "LogSoftmax"})
+#: Ops that put a mask value written as a constant into the values (``tf.where(mask, s,
+#: -inf)``, ``s + (1 - mask) * -inf``): where a ``finite_constant`` edit replaces it.
+MASK_VALUE_OPS = frozenset({"Select", "SelectV2", "Mul", "AddV2", "Add", "Sub", "Fill"})
+#: How a user writes infinity (``float("-inf")``, ``np.inf``, ``math.inf``, ``-np.Inf``).
+_INF_NAMES = frozenset({"inf", "Inf", "infty", "Infinity", "PINF"})
+_NEG_INF_NAMES = frozenset({"NINF"})
 
 
 def editable(kind: str, op_type: str) -> bool:
@@ -135,6 +143,8 @@ def editable(kind: str, op_type: str) -> bool:
         return op_type in {"RealDiv", "Div", "Reciprocal", "Mean"}
     if kind == "safe_where":
         return op_type in _DOMAINS or op_type == "Exp"
+    if kind == "finite_constant":
+        return op_type in MASK_VALUE_OPS
     return kind in EDIT_KINDS and op_type in OP_ARGUMENTS
 
 
@@ -149,6 +159,9 @@ def search_space(edit: CallSiteEdit, dtype: str | None) -> list[CallSiteEdit]:
         return [replace(edit, value=1.0 - m, low=-1.0 + m) for m in _MARGINS[key]]
     if edit.kind == "clamp_min" and edit.op_type in SOFTMAX_OPS:
         return [edit.with_value(v) for v in _MASK_FLOORS[key]]
+    if edit.kind == "finite_constant":
+        sign = -1.0 if (edit.value or -1.0) < 0 else 1.0
+        return [edit.with_value(sign * abs(v)) for v in _MASK_FLOORS[key]]
     if edit.kind == "clamp_min" and edit.op_type not in {"RealDiv", "Div"}:
         bound = _LOWER_BOUNDS.get(edit.op_type)
         if bound is not None:
@@ -237,6 +250,12 @@ class CallSiteEdit:
             return "tf.math.divide_no_nan(tf.reduce_sum(x), tf.cast(tf.size(x), x.dtype))"
         if self.kind == "divide_no_nan":
             return "tf.math.divide_no_nan(x, y)  # instead of x / y: 0 where y == 0"
+        if self.kind == "finite_constant":
+            value = _num(self.value if self.value is not None else -1e9)
+            infinity = "-inf" if value.startswith("-") else "inf"
+            if self.op_type in {"Select", "SelectV2"}:
+                return f"tf.where(mask, scores, {value})  # a finite mask value, not {infinity}"
+            return f"x * {value}  # {value} as the mask value, instead of {infinity}"
         if call == "/":
             return f"x / ({self.argument_text('y')})"
         if keyword == "y":
@@ -313,6 +332,10 @@ class CallSiteEdit:
         if not spans:
             return None
         spans.sort()
+        if self.kind == "finite_constant":  # -float("inf"): the outer literal, not both
+            spans = [
+                a for a in spans if not any(b != a and b[0] <= a[0] and a[1] <= b[1] for b in spans)
+            ]
         if any(a[1] > b[0] for a, b in zip(spans, spans[1:], strict=False)):
             return None  # nested calls: which one the op came from is not known
         for start, end, new in reversed(spans):
@@ -392,6 +415,8 @@ class CallSiteEdit:
         return found[1], source
 
     def _is_target(self, node: ast.AST) -> bool:
+        if self.kind == "finite_constant":
+            return _infinity_sign(node) is not None
         if self.op_type == "Mean":
             return (
                 isinstance(node, ast.Call)
@@ -419,6 +444,9 @@ class CallSiteEdit:
 
     def _rewritten_node(self, source: str, node: ast.AST) -> str | None:
         segment = lambda n: ast.get_source_segment(source, n)  # noqa: E731
+        if self.kind == "finite_constant":
+            sign = _infinity_sign(node) or 1.0
+            return _num(sign * abs(self.value if self.value is not None else 1e9))
         if self.kind == "log_softmax":
             inner, inner_source = node.args[0], source  # type: ignore[attr-defined]
             if isinstance(inner, ast.Name):  # probs = softmax(z) on an earlier line
@@ -497,6 +525,31 @@ def _log_form(call: ast.Call, segment: Any) -> str:
             return "tf.nn.log_softmax"
         return f"{base}.{name}"
     return "tf.nn.log_softmax" if name == "log_softmax" else "tf.math.log_sigmoid"
+
+
+def _infinity_sign(node: ast.AST) -> float | None:
+    """+1.0 / -1.0 when ``node`` is infinity as a user writes it (``float("-inf")``,
+    ``-np.inf``, ``math.inf``), else None."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        inner = _infinity_sign(node.operand)
+        if inner is None:
+            return None
+        return -inner if isinstance(node.op, ast.USub) else inner
+    if isinstance(node, ast.Attribute):
+        if node.attr in _INF_NAMES:
+            return 1.0
+        return -1.0 if node.attr in _NEG_INF_NAMES else None
+    if (
+        isinstance(node, ast.Call)
+        and _called_name(node) == "float"
+        and len(node.args) == 1
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    ):
+        text = node.args[0].value.strip().lower()
+        if text.lstrip("+-") in {"inf", "infinity"}:
+            return -1.0 if text.startswith("-") else 1.0
+    return None
 
 
 def _called_name(node: ast.Call) -> str | None:

@@ -16,10 +16,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 from nantrace.compat import tf as _tf_compat
-from nantrace.diagnosis.call_site import OP_ARGUMENTS, CallSiteEdit
+from nantrace.diagnosis.call_site import MASK_VALUE_OPS, OP_ARGUMENTS, CallSiteEdit
 
 
 class EditMissed(Exception):
@@ -47,6 +48,8 @@ def edit_inputs(edit: CallSiteEdit, keywords: dict[str, Any]) -> tuple | dict | 
         if edit.op_type == "Reciprocal":
             x, y = 1.0, keywords.get("x")
         return _tf_compat.built_outputs(tf.math.divide_no_nan(_like(x, y), _like(y, x)))
+    if edit.kind == "finite_constant":
+        return _finite_constants(edit, keywords)
     keyword, _ = OP_ARGUMENTS.get(edit.op_type, ("x", ""))
     if keyword not in keywords:
         return None
@@ -55,6 +58,33 @@ def edit_inputs(edit: CallSiteEdit, keywords: dict[str, Any]) -> tuple | dict | 
     new = dict(keywords)
     new[keyword] = _edited(edit, arg)
     return new  # type: ignore[return-value]
+
+
+def _finite_constants(edit: CallSiteEdit, keywords: dict[str, Any]) -> dict | None:
+    """The op's inputs with every constant +-inf replaced by +-``edit.value``'s magnitude (a
+    finite mask value); None when no input is a constant holding inf."""
+    magnitude = abs(edit.value if edit.value is not None else 1e9)
+    new, changed = dict(keywords), False
+    for key, value in keywords.items():
+        dtype = getattr(value, "dtype", None)
+        if dtype is not None and not tf.as_dtype(dtype).is_floating:
+            continue
+        if isinstance(value, float | int):
+            constant = np.asarray(value, dtype=np.float64)
+        elif isinstance(value, tf.Tensor):
+            constant = tf.get_static_value(value)
+        else:
+            continue
+        if constant is None or not np.isinf(constant).any():
+            continue
+        finite = np.where(np.isinf(constant), np.sign(constant) * magnitude, constant)
+        new[key] = (
+            float(finite)
+            if dtype is None
+            else tf.constant(finite, dtype=tf.as_dtype(dtype).base_dtype)
+        )
+        changed = True
+    return new if changed else None
 
 
 def _edited(edit: CallSiteEdit, arg: Any) -> Any:
@@ -164,6 +194,8 @@ def _direct_user_site(source_map: dict) -> tuple[str | None, bool]:
 
 
 def _matching_op_types(edit: CallSiteEdit) -> set[str]:
+    if edit.kind == "finite_constant":
+        return set(MASK_VALUE_OPS)
     if edit.op_type == "Mean":
         return {"Mean"}
     if edit.kind == "divide_no_nan" or edit.op_type in {"RealDiv", "Div"}:

@@ -10,6 +10,7 @@ cause is ``unknown`` with the evidence shown: a confident wrong cause is worse t
 from __future__ import annotations
 
 import math
+import os
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -237,8 +238,8 @@ def _float16_overflow(origin: Origin, record: OpRecord, evidence: Evidence) -> C
     out = record.result_health
     if dtype != "float16" or out is None or not out.inf:
         return None
-    if _singular(record) or _outside_domain(record) is not None:
-        return None  # 1/0 and log(-1) are non-finite in every precision
+    if _singular(record) or _outside_domain(record) or _inf_arithmetic(record, evidence):
+        return None  # 1/0, log(-1) and 0 x inf are non-finite in every precision
     subject = _exp_subject(record, evidence)
     if subject is not None:
         argument = _argument_max(subject)
@@ -297,22 +298,64 @@ def _where_trap(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause |
 def _domain_error(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
     subject = evidence.forward_op if origin.phase == "backward" and evidence.forward_op else record
     problem = _outside_domain(subject)
+    advice = "clamp the argument into the domain or use a form that is defined there"
+    if problem is None:
+        problem = _inf_arithmetic(subject, evidence)
+        advice = "mask with a large finite value instead of inf"
     if problem is None:
         return None
+    mask = evidence.inf_constant_op
     return Cause(
         "domain_error",
         f"{subject.op_type} in {subject.layer or subject.phase} receives {problem}: outside "
-        "its domain, so no epsilon can help; clamp the argument into the domain or use a form "
-        "that is defined there",
+        f"its domain, so no epsilon can help; {advice}",
         {
             "op_type": subject.op_type,
             "layer": subject.layer,
             "problem": problem,
             "min_value": _min_value(subject),
             "inputs": [_health_summary(h) for h in subject.float_inputs],
+            **(_mask_evidence(mask) if mask is not None else {}),
         },
         confidence=0.9,
     )
+
+
+def _mask_evidence(mask: OpRecord) -> dict[str, Any]:
+    """Where the constant +-inf comes in: the op, its line and the value's sign."""
+    negative = any(
+        h is not None and h.neg_inf and p is None
+        for p, h in zip(mask.producers, mask.inputs, strict=False)
+    )
+    return {
+        "dtype": _dtype_of(mask),
+        "mask_op": mask.op_type,
+        "mask_source": mask.source,
+        "mask_value": "-inf" if negative else "inf",
+    }
+
+
+def _inf_arithmetic(record: OpRecord, evidence: Evidence) -> str | None:
+    """NaN made by arithmetic on a constant +-inf the code wrote (a mask value): 0 x inf, or
+    inf - inf. Both are undefined, so the only fix is a finite mask value."""
+    mask, out = evidence.inf_constant_op, record.result_health
+    if mask is None or out is None or not out.nan:
+        return None
+    inputs = record.float_inputs
+    infinite = [h for h in inputs if h.inf]
+    value = _mask_evidence(mask)["mask_value"]
+    place = os.path.basename(mask.source) if mask.source else "an unknown line"
+    where = f" (the constant {value} that {mask.op_type} at {place} takes)"
+    if mask is record:
+        where = f" (the constant {value} written in this op's own line, {place})"
+    if record.op_type == "Mul" and infinite and any(h.zeros for h in inputs):
+        return f"0 x inf: exact zeros times the mask value{where}, which is NaN"
+    if record.op_type in {"Sub", "AddV2", "Add"} and len(infinite) >= 2:
+        return (
+            f"inf - inf: infinities on both sides{where}, which is NaN (x - max(x) over a "
+            "row whose every entry is masked is -inf - (-inf))"
+        )
+    return None
 
 
 def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:

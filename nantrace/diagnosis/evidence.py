@@ -285,6 +285,9 @@ class Evidence:
     #: the half dtype in which a scalar constant added to one of that op's arguments is exactly
     #: 0 (``log(x + 1e-8)`` under mixed_float16: the epsilon rounds to 0), or None.
     epsilon_lost_in: str | None = None
+    #: the op that takes a constant +-inf (a mask value written in the code) whose Inf reaches
+    #: that op's arguments: that op itself, or one up its Inf-carrying inputs; None if none.
+    inf_constant_op: Any = None
     #: backward pass: largest |gradient| per layer, in the order backprop reached the layers
     #: (from the loss towards the input), up to the origin.
     backward_layers: list[tuple[str, float]] = field(default_factory=list)
@@ -388,6 +391,7 @@ def gather_evidence(
         )
         evidence.epsilon_lost_in = epsilon_lost_in(capture, subject)
         evidence.argument_layer = argument_layer(capture, subject)
+        evidence.inf_constant_op = inf_constant_op(capture, subject)
     return evidence
 
 
@@ -402,6 +406,30 @@ def argument_layer(capture: ReplayCapture, record: OpRecord, hops: int = 3) -> s
         if source.layer is not None:
             return source.layer
         producer = source.producers[0] if source.producers else None
+    return None
+
+
+def inf_constant_op(capture: ReplayCapture, record: OpRecord, hops: int = 4) -> OpRecord | None:
+    """The op that takes a constant +-inf (an input holding Inf but no NaN that no recorded op
+    made: ``float("-inf")`` in the code) and passes it on to ``record``: ``record`` itself or
+    one up to ``hops`` ops up its inputs that hold Inf; None when there is none."""
+    frontier, seen = [record.index], {record.index}
+    for _ in range(hops + 1):
+        upstream = []
+        for index in frontier:
+            current = capture.records[index]
+            batch = current.batch_inputs or [None] * len(current.inputs)
+            for producer, health, tensor in zip(
+                current.producers, current.inputs, batch, strict=False
+            ):
+                if health is None or not health.inf or health.nan or tensor is not None:
+                    continue
+                if producer is None:
+                    return current
+                if producer not in seen:
+                    seen.add(producer)
+                    upstream.append(producer)
+        frontier = upstream
     return None
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import re
 from typing import Any
 
@@ -488,6 +489,9 @@ def _epsilon_snippet(op_type: str | None, epsilon: float) -> str:
 def _domain_error(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
     ev = cause.evidence
     op = ev.get("op_type") or origin.op_type
+    mask = _finite_mask(cause)
+    if mask is not None and op not in _DOMAIN_SNIPPETS:
+        return [mask]  # 0 x inf, inf - inf: nothing at this op to clamp
     snippet, bound = _DOMAIN_SNIPPETS.get(
         op, ("tf.clip_by_value(x, low, high)  # into the op's domain", None)
     )
@@ -509,7 +513,30 @@ def _domain_error(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]
         )
     ]
     positive = _positive_output(op, evidence)
-    return fixes + ([positive] if positive is not None else [])
+    return fixes + [f for f in (mask, positive) if f is not None]
+
+
+def _finite_mask(cause: Cause) -> Fix | None:
+    """A finite mask value (-1e9; float16: -3e4) where the code writes the constant -inf whose
+    arithmetic made the NaN: masked entries still get no weight, and a row with nothing left
+    unmasked stays finite."""
+    ev = cause.evidence
+    site, op = ev.get("mask_source"), ev.get("mask_op")
+    if not site or not op:
+        return None
+    negative = ev.get("mask_value") == "-inf"
+    floor = 3e4 if ev.get("dtype") == "float16" else 1e9
+    value = -floor if negative else floor
+    return _edit_fix(
+        "finite_mask_value",
+        f"the mask value {ev.get('mask_value')} written at {os.path.basename(site)} "
+        f"({op}) is what {ev.get('op_type')} turns into NaN; a large finite value masks "
+        "the same entries and keeps every row finite",
+        _edit("finite_constant", op, site, value),
+        {"op_type": op, "where": site, "value": value},
+        f"{value:.0e}  # as the mask value, instead of {ev.get('mask_value')}".replace("e+0", "e"),
+        0.95,
+    )
 
 
 #: Ops defined for positive arguments only (their domain errors are all negative arguments),

@@ -99,6 +99,7 @@ DYNAMICS_FIXES = frozenset(
 _SAME_UNITS = frozenset(
     {"lower_learning_rate", "clip_gradients", "rescale_input", "clean_input", "add_epsilon"}
     | {"change_initializer", "use_from_logits", "clamp_argument", "divide_no_nan", "double_where"}
+    | {"finite_mask_value"}
 )
 
 
@@ -641,6 +642,7 @@ _ATTEMPTS: dict[str, Callable[[Fix, VerifyContext], list[Attempt]]] = {
     "clamp_argument": _edit_attempts,
     "divide_no_nan": _edit_attempts,
     "double_where": _edit_attempts,
+    "finite_mask_value": _edit_attempts,
 }
 
 
