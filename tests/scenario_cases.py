@@ -1149,6 +1149,20 @@ class HandSoftmaxPool(keras.layers.Layer):
         return tf.reduce_sum(x * weights[..., None], axis=1)
 
 
+class AdditiveLargeNegativeMask(keras.layers.Layer):
+    """The usual "safe" additive mask, ``(1 - mask) * -1e9``: under mixed_float16 the layer
+    computes in float16, where -1e9 is -inf, so valid steps get 0 x -inf = NaN again."""
+
+    def build(self, input_shape):
+        self.query = self.add_weight(shape=(input_shape[-1], 1), initializer="glorot_uniform")
+
+    def call(self, x, mask):
+        scores = tf.squeeze(tf.matmul(x, self.query), -1)
+        scores += (1.0 - tf.cast(mask, scores.dtype)) * -1e9
+        weights = tf.nn.softmax(scores, axis=-1)
+        return tf.reduce_sum(x * weights[..., None], axis=1)
+
+
 def masked_pooling(seed, pool, empty_row=None):
     """A padded-sequence regressor whose pooling layer ``pool`` takes a boolean mask of the
     valid steps; ``empty_row``: a sample of the third batch with no valid step."""
@@ -1176,6 +1190,14 @@ def masked_pooling(seed, pool, empty_row=None):
 
 def additive_mask_times_inf():
     return masked_pooling(334, AdditiveInfMask(name="masked_pool"))
+
+
+def float16_additive_mask_of_minus_1e9():
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        return masked_pooling(336, AdditiveLargeNegativeMask(name="masked_pool"))
+    finally:
+        keras.config.set_dtype_policy("float32")
 
 
 def hand_softmax_over_empty_row():
@@ -1642,6 +1664,18 @@ SCENARIOS: list[Scenario] = [
         frozenset({"finite_mask_value"}),
         story="a hand-written stable softmax (x - max x) over scores masked with -inf; an empty "
         "sequence's row has max -inf and -inf - (-inf) is NaN",
+    ),
+    Scenario(
+        "float16_additive_mask_of_minus_1e9",
+        float16_additive_mask_of_minus_1e9,
+        "activation",
+        frozenset({"Mul"}),
+        "pooler/masked_pool",
+        "float16_range",
+        frozenset({"finite_mask_value", "float32_layer"}),
+        story="an additive mask (1 - mask) * -1e9 under mixed_float16: -1e9 is -inf in float16, "
+        "so every valid step gets 0 x -inf = NaN; a mask value float16 holds (-3e4), or the "
+        "layer in float32",
     ),
     Scenario(
         "float16_log_epsilon_rounds_to_zero",
