@@ -103,6 +103,13 @@ STEPS = textwrap.dedent(
         return tf.reduce_sum(tf.nn.softmax(scores) * x)
 
 
+    def half_mask(x):
+        scores = tf.cast(tf.matmul(x, W), tf.float16)
+        keep = tf.constant([[1.0, 0.0], [1.0, 1.0]], tf.float16)
+        scores += (1.0 - keep) * -1e9  # HALFMASK
+        return tf.reduce_sum(tf.cast(tf.nn.softmax(scores), tf.float32) * x)
+
+
     def layer_inside(x):
         h = LAYER(tf.matmul(x, W) * 0.0)  # LAYER
         return tf.reduce_sum(tf.math.rsqrt(tf.abs(h) + 1.0))
@@ -212,6 +219,12 @@ CASES = [
         CallSiteEdit("finite_constant", "SelectV2", "", -1e9),
         "scores = tf.where(keep, scores, -1e9)",
     ),
+    (
+        "half_mask",
+        "HALFMASK",
+        CallSiteEdit("finite_constant", "Mul", "", -3e4),
+        "scores += (1.0 - keep) * -3e4",
+    ),
 ]
 
 
@@ -289,6 +302,11 @@ def test_infinity_is_found_however_it_is_written():
         line = f"s = tf.where(m, s, {written})\n"
         assert edit.rewrite_line(line) == f"s = tf.where(m, s, {sign}1e9)\n", written
     assert edit.rewrite_line("s = tf.where(m, s, -1e4)\n") is None  # nothing to replace
+    # a number beyond the dtype's range is infinity there: -1e9 in float16, not in float32
+    half = CallSiteEdit("finite_constant", "Mul", "f.py:1", -3e4)
+    assert half.rewrite_line("s += (1.0 - m) * -1e9\n") == "s += (1.0 - m) * -3e4\n"
+    assert half.rewrite_line("s += (1.0 - m) * -1e4\n") is None
+    assert edit.rewrite_line("s += (1.0 - m) * -1e9\n") is None
     floors = search_space(CallSiteEdit("finite_constant", "Mul", "f.py:1", 1e9), "float16")
     assert [e.value for e in floors] == [3e4]  # the sign is kept; float16 ends at 65504
 

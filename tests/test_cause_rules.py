@@ -176,6 +176,25 @@ def test_arithmetic_on_a_written_inf_mask_value_is_a_domain_error_with_a_finite_
     assert diagnose(sub, "activation")[0].id != "domain_error"
 
 
+def test_a_mask_value_written_beyond_float16s_range_is_float16_range(tmp_path):
+    source = tmp_path / "layer.py"
+    source.write_text("scores += (1.0 - mask) * -1e9\nscores += (1.0 - mask) * float('-inf')\n")
+    minus_inf = dataclasses.replace(masked_logits(neg_inf=1), dtype="float16")
+    keep = health(0.0, 1.0, zeros=30, size=40, dtype="float16")
+    out = health(None, None, nan=30, size=40, dtype="float16")
+    mul = dataclasses.replace(
+        record("Mul", [keep, minus_inf], output=out, producers=[3, None]), source=f"{source}:1"
+    )
+    cause, fixes = diagnose(mul, "activation", evidence(inf_constant_op=mul))
+    assert cause.id == "float16_range" and "-1e9" in cause.summary
+    assert [f.id for f in fixes] == ["finite_mask_value", "float32_layer"]
+    assert fixes[0].params["value"] == -3e4 and "* -3e4" in fixes[0].snippet
+    # infinity written out is no float16 problem: every dtype makes 0 x -inf NaN
+    written_inf = dataclasses.replace(mul, source=f"{source}:2")
+    cause, fixes = diagnose(written_inf, "activation", evidence(inf_constant_op=written_inf))
+    assert cause.id == "domain_error" and fixes[0].id == "finite_mask_value"
+
+
 def test_log1p_above_minus_one_is_not_a_domain_error():
     cause, _ = diagnose(record("Log1p", [health(-0.5, 1.0)], output=INF), "activation")
     assert cause.id != "domain_error"

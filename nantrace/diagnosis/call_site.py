@@ -130,6 +130,9 @@ SOFTMAX_OPS = frozenset({"Softmax", "LogSoftmax"})
 #: Ops that put a mask value written as a constant into the values (``tf.where(mask, s,
 #: -inf)``, ``s + (1 - mask) * -inf``): where a ``finite_constant`` edit replaces it.
 MASK_VALUE_OPS = frozenset({"Select", "SelectV2", "Mul", "AddV2", "Add", "Sub", "Fill"})
+#: The largest finite float16 and float32 values.
+FLOAT16_MAX = 65504.0
+FLOAT32_MAX = 3.4028234663852886e38
 #: How a user writes infinity (``float("-inf")``, ``np.inf``, ``math.inf``, ``-np.Inf``).
 _INF_NAMES = frozenset({"inf", "Inf", "infty", "Infinity", "PINF"})
 _NEG_INF_NAMES = frozenset({"NINF"})
@@ -354,6 +357,13 @@ class CallSiteEdit:
             return None
         return statement.lineno, statement.end_lineno or statement.lineno
 
+    def _dtype_limit(self) -> float:
+        """The largest finite value of the dtype a ``finite_constant`` edit is for: float16's
+        when its value is a float16 mask floor, else float32's. A number written beyond it is
+        +-inf in that dtype, as if infinity had been written."""
+        value = abs(self.value if self.value is not None else 1e9)
+        return FLOAT16_MAX if value < FLOAT16_MAX else FLOAT32_MAX
+
     def domain(self) -> tuple[str, float]:
         test, safe = _DOMAINS.get(self.op_type, ("> 0", 1.0))
         if self.op_type in {"Exp", "Expm1", "Cosh", "Sinh", "Softplus"}:
@@ -416,7 +426,7 @@ class CallSiteEdit:
 
     def _is_target(self, node: ast.AST) -> bool:
         if self.kind == "finite_constant":
-            return _infinity_sign(node) is not None
+            return _constant_sign(node, self._dtype_limit()) is not None
         if self.op_type == "Mean":
             return (
                 isinstance(node, ast.Call)
@@ -445,7 +455,7 @@ class CallSiteEdit:
     def _rewritten_node(self, source: str, node: ast.AST) -> str | None:
         segment = lambda n: ast.get_source_segment(source, n)  # noqa: E731
         if self.kind == "finite_constant":
-            sign = _infinity_sign(node) or 1.0
+            sign = _constant_sign(node, self._dtype_limit()) or 1.0
             return _num(sign * abs(self.value if self.value is not None else 1e9))
         if self.kind == "log_softmax":
             inner, inner_source = node.args[0], source  # type: ignore[attr-defined]
@@ -500,8 +510,8 @@ def _num(value: float | None) -> str:
     """A number as a user writes it: ``1e-7``, ``80.0``, ``-0.999999``."""
     if value is None:
         return "0.0"
-    if abs(value) >= 1e6 and float(f"{value:g}") == value:  # -1e9, not -1000000000.0
-        return f"{value:g}".replace("e+0", "e").replace("e+", "e")
+    if abs(value) >= 1e4 and float(f"{value:.0e}") == value:  # -1e9, not -1000000000.0
+        return f"{value:.0e}".replace("e+0", "e").replace("e+", "e")
     text = repr(float(value)).replace("e-0", "e-").replace("e+0", "e+")
     return text
 
@@ -525,6 +535,52 @@ def _log_form(call: ast.Call, segment: Any) -> str:
             return "tf.nn.log_softmax"
         return f"{base}.{name}"
     return "tf.nn.log_softmax" if name == "log_softmax" else "tf.math.log_sigmoid"
+
+
+def _constant_sign(node: ast.AST, limit: float) -> float | None:
+    """+1.0 / -1.0 when ``node`` is a constant that is +-inf in a dtype whose largest value
+    is ``limit``: infinity written out, or a number beyond ``limit`` (``-1e9`` in float16)."""
+    sign = _infinity_sign(node)
+    if sign is not None:
+        return sign
+    value = _number(node)
+    if value is not None and abs(value) > limit:
+        return -1.0 if value < 0 else 1.0
+    return None
+
+
+def _number(node: ast.AST) -> float | None:
+    """The value of a number literal, signed (``-1e9``), else None."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        inner = _number(node.operand)
+        if inner is None:
+            return None
+        return -inner if isinstance(node.op, ast.USub) else inner
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        return float(node.value)
+    return None
+
+
+def overflowing_literals(where: str, limit: float) -> list[str]:
+    """The number literals written at ``where`` (``file:line``) beyond +-``limit``, as
+    written (``-1e9``): constants a dtype whose largest value is ``limit`` turns into +-inf."""
+    file, _, line = where.rpartition(":")
+    text = linecache.getline(file, int(line)) if line.isdigit() else ""
+    body = _without_comment(text.strip())
+    try:
+        tree = ast.parse(_as_statement(body)) if body else None
+    except SyntaxError:
+        return []
+    if tree is None:
+        return []
+    found = []
+    for node in ast.walk(tree):
+        value = _number(node)
+        if value is not None and abs(value) > limit and _infinity_sign(node) is None:
+            segment = ast.get_source_segment(_as_statement(body), node)
+            if segment and not any(segment in f for f in found):
+                found.append(segment)
+    return found
 
 
 def _infinity_sign(node: ast.AST) -> float | None:

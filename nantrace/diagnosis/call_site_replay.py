@@ -61,23 +61,33 @@ def edit_inputs(edit: CallSiteEdit, keywords: dict[str, Any]) -> tuple | dict | 
 
 
 def _finite_constants(edit: CallSiteEdit, keywords: dict[str, Any]) -> dict | None:
-    """The op's inputs with every constant +-inf replaced by +-``edit.value``'s magnitude (a
-    finite mask value); None when no input is a constant holding inf."""
+    """The op's inputs with every constant that is +-inf in the op's dtype (infinity, or a
+    number beyond the dtype's range such as -1e9 in float16) replaced by +-``edit.value``'s
+    magnitude (a finite mask value); None when no input is such a constant."""
     magnitude = abs(edit.value if edit.value is not None else 1e9)
+    dtypes = [
+        tf.as_dtype(v.dtype).base_dtype
+        for v in keywords.values()
+        if getattr(v, "dtype", None) is not None and tf.as_dtype(v.dtype).is_floating
+    ]
+    limit = dtypes[0].max if dtypes else np.finfo(np.float32).max
     new, changed = dict(keywords), False
     for key, value in keywords.items():
         dtype = getattr(value, "dtype", None)
         if dtype is not None and not tf.as_dtype(dtype).is_floating:
             continue
-        if isinstance(value, float | int):
+        if isinstance(value, float | int) and not isinstance(value, bool):
             constant = np.asarray(value, dtype=np.float64)
         elif isinstance(value, tf.Tensor):
             constant = tf.get_static_value(value)
         else:
             continue
-        if constant is None or not np.isinf(constant).any():
+        if constant is None:
             continue
-        finite = np.where(np.isinf(constant), np.sign(constant) * magnitude, constant)
+        beyond = np.abs(np.asarray(constant, dtype=np.float64)) > limit
+        if not beyond.any():
+            continue
+        finite = np.where(beyond, np.sign(constant) * magnitude, constant)
         new[key] = (
             float(finite)
             if dtype is None

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nantrace.diagnosis.call_site import SOFTMAX_OPS
+from nantrace.diagnosis.call_site import SOFTMAX_OPS, overflowing_literals
 from nantrace.diagnosis.evidence import (  # noqa: F401  (re-exported for older imports)
     HALF_DTYPES,
     RELU_FAMILY,
@@ -259,6 +259,38 @@ def _float16_overflow(origin: Origin, record: OpRecord, evidence: Evidence) -> C
             "target_abs_max": evidence.target_abs_max,
             "feature": evidence.feature if evidence.input_abs_max > UNSCALED_INPUT_ABS else None,
             "feature_abs_max": evidence.input_abs_max,
+        },
+        confidence=0.9,
+    )
+
+
+def _half_constant(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
+    """A number the code writes (a mask value such as -1e9) beyond float16's range: it is +-inf
+    in float16, and arithmetic on it (0 x -inf, -inf - -inf) is NaN; float32 holds it."""
+    subject = evidence.forward_op if origin.phase == "backward" and evidence.forward_op else record
+    mask = evidence.inf_constant_op
+    problem = _inf_arithmetic(subject, evidence)
+    if problem is None or mask is None or _dtype_of(mask) != "float16" or not mask.source:
+        return None
+    written = overflowing_literals(mask.source, FLOAT16_MAX)
+    if not written:
+        return None
+    inf = _mask_evidence(mask)["mask_value"]
+    return Cause(
+        "float16_range",
+        f"{mask.op_type} in {mask.layer or mask.phase} runs in float16, where the constant "
+        f"{written[0]} written at {os.path.basename(mask.source)} is {inf} (float16 ends at "
+        f"±{FLOAT16_MAX:.0f}); {subject.op_type} then computes "
+        f"{problem.split(':')[0]}, which is NaN. float32 holds {written[0]}",
+        {
+            "op_type": subject.op_type,
+            "layer": subject.layer or mask.layer,
+            "problem": problem,
+            "written": written[0],
+            "overflow": True,
+            "loss_scaling": evidence.loss_scaling,
+            "phase": subject.phase,
+            **_mask_evidence(mask),
         },
         confidence=0.9,
     )
@@ -658,6 +690,7 @@ def _depth_growth(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause
 RULES = (
     _stale_state,
     _optimizer_update,
+    _half_constant,
     _float16_overflow,
     _where_trap,
     _domain_error,

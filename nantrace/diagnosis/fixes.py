@@ -516,7 +516,7 @@ def _domain_error(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]
     return fixes + [f for f in (mask, positive) if f is not None]
 
 
-def _finite_mask(cause: Cause) -> Fix | None:
+def _finite_mask(cause: Cause, score: float = 0.95) -> Fix | None:
     """A finite mask value (-1e9; float16: -3e4) where the code writes the constant -inf whose
     arithmetic made the NaN: masked entries still get no weight, and a row with nothing left
     unmasked stays finite."""
@@ -527,15 +527,18 @@ def _finite_mask(cause: Cause) -> Fix | None:
     negative = ev.get("mask_value") == "-inf"
     floor = 3e4 if ev.get("dtype") == "float16" else 1e9
     value = -floor if negative else floor
+    written = ev.get("mask_value")
+    if ev.get("written"):
+        written = f"{ev.get('written')} ({ev.get('mask_value')} in {ev.get('dtype')})"
     return _edit_fix(
         "finite_mask_value",
-        f"the mask value {ev.get('mask_value')} written at {os.path.basename(site)} "
-        f"({op}) is what {ev.get('op_type')} turns into NaN; a large finite value masks "
-        "the same entries and keeps every row finite",
+        f"the mask value {written} written at {os.path.basename(site)} ({op}) is what "
+        f"{ev.get('op_type')} turns into NaN; a large finite value the dtype holds masks the "
+        "same entries and keeps every row finite",
         _edit("finite_constant", op, site, value),
         {"op_type": op, "where": site, "value": value},
         f"{value:.0e}  # as the mask value, instead of {ev.get('mask_value')}".replace("e+0", "e"),
-        0.95,
+        score,
     )
 
 
@@ -697,6 +700,19 @@ def _non_finite_state(origin: Origin, cause: Cause, evidence: Evidence) -> list[
 
 def _float16_range(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
     ev = cause.evidence
+    mask = _finite_mask(cause, 1.0)
+    if mask is not None:  # a number written beyond float16's range
+        layer = ev.get("layer") or origin.layer
+        return [
+            mask,
+            Fix(
+                "float32_layer",
+                f"in float32 the constant {ev.get('written')} of {layer} is finite",
+                {"layer": layer, "dtype": "float32"},
+                'keras.layers.<Layer>(..., dtype="float32")  # keep this layer in float32',
+                score=0.8,
+            ),
+        ]
     if ev.get("underflow") and ev.get("in_call"):
         return _epsilon_the_dtype_holds(origin, cause, evidence)
     if ev.get("underflow"):
