@@ -1204,6 +1204,28 @@ def hand_softmax_over_empty_row():
     return masked_pooling(335, HandSoftmaxPool(name="masked_pool"), empty_row=40)
 
 
+def sum_of_squared_errors(y, y_pred):
+    """A hand-written loss in the prediction's dtype: float16 under mixed_float16, unless the
+    model's output layer is float32."""
+    return tf.reduce_sum(tf.square(tf.cast(y, y_pred.dtype) - y_pred))
+
+
+def float16_loss_sum_overflows():
+    """Targets around 40 and a summed squared error over a batch of 64: ~1e5, past float16's
+    65504, from the first step, because the head (and so the loss) computes in float16."""
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        rng = seeded(337)
+        x = rng.normal(size=(256, 8)).astype("float32")
+        y = rng.normal(40.0, 10.0, size=(256, 1)).astype("float32")
+        return run_loop(
+            standard_step(mlp([16]), keras.optimizers.Adam(1e-3), sum_of_squared_errors),
+            batches(x, y, size=64),
+        )
+    finally:
+        keras.config.set_dtype_policy("float32")
+
+
 DOMAIN_FIXES = frozenset({"add_epsilon"})
 SCALE_FIXES = frozenset({"rescale_input", "add_normalization"})
 LOSS_FIXES = frozenset({"use_from_logits", "add_epsilon"})
@@ -1676,6 +1698,18 @@ SCENARIOS: list[Scenario] = [
         story="an additive mask (1 - mask) * -1e9 under mixed_float16: -1e9 is -inf in float16, "
         "so every valid step gets 0 x -inf = NaN; a mask value float16 holds (-3e4), or the "
         "layer in float32",
+    ),
+    Scenario(
+        "float16_loss_sum_overflows",
+        float16_loss_sum_overflows,
+        "loss",
+        frozenset({"Sum"}),
+        None,
+        "float16_range",
+        frozenset({"float32_layer"}),
+        story="a hand-written summed loss under mixed_float16 with a float16 head: the batch's "
+        "summed squared error passes 65504; the output layer in float32 (Keras' mixed "
+        "precision guide) keeps the loss in float32",
     ),
     Scenario(
         "float16_log_epsilon_rounds_to_zero",
