@@ -195,6 +195,24 @@ def test_a_mask_value_written_beyond_float16s_range_is_float16_range(tmp_path):
     assert cause.id == "domain_error" and fixes[0].id == "finite_mask_value"
 
 
+def test_a_float16_overflow_in_the_loss_keeps_the_output_layer_in_float32():
+    big = health(0.0, 4.5e3, dtype="float16")
+    total = record("Sum", [big], output=health(None, None, inf=1, size=1, dtype="float16"))
+    total = dataclasses.replace(total, phase="loss", layer=None)
+    head = {"output_layer": "net/head", "output_layer_class": "Dense"}
+    cause, fixes = diagnose(total, "loss", evidence(**head))
+    assert cause.id == "float16_range"
+    # loss scaling multiplies the loss: it cannot help a loss that overflows
+    assert [f.id for f in fixes] == ["float32_layer"]
+    assert fixes[0].params["layer"] == "net/head"
+    assert 'keras.layers.Dense(..., dtype="float32")' in fixes[0].snippet
+    # a forward overflow keeps its own layer, and loss scaling stays as a lesser fix
+    forward = record("MatMul", [big, big], output=health(None, None, inf=1, dtype="float16"))
+    _, fixes = diagnose(forward, "matmul_overflow", evidence(**head))
+    assert [f.id for f in fixes] == ["float32_layer", "loss_scaling"]
+    assert fixes[0].params["layer"] == "net/layer"
+
+
 def test_log1p_above_minus_one_is_not_a_domain_error():
     cause, _ = diagnose(record("Log1p", [health(-0.5, 1.0)], output=INF), "activation")
     assert cause.id != "domain_error"

@@ -727,22 +727,37 @@ def _float16_range(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix
             )
         ]
     layer = origin.layer
+    snippet = 'keras.layers.<Layer>(..., dtype="float32")  # keep this layer in float32'
+    why = f"{layer or origin.op_type} overflows float16's range (±65504)"
+    if layer is None and origin.phase == "loss" and evidence.output_layer:
+        # a loss computes in its inputs' dtype: a float16 output layer makes it float16
+        layer = evidence.output_layer
+        kind = evidence.output_layer_class or "Dense"
+        snippet = f'keras.layers.{kind}(..., dtype="float32")  # the output layer {layer}'
+        why = (
+            f"the loss computes in float16 because the output layer {layer} does, and "
+            f"{origin.op_type} overflows float16's range (±65504): the output layer in "
+            "float32 keeps the loss in float32"
+        )
     fixes = [
         Fix(
             "float32_layer",
-            f"{layer or origin.op_type} overflows float16's range (±65504)",
+            why,
             {"layer": layer, "dtype": "float32"},
-            'keras.layers.<Layer>(..., dtype="float32")  # keep this layer in float32',
-            score=1.0 if origin.phase == "forward" else 0.6,
-        ),
-        Fix(
-            "loss_scaling",
-            "dynamic loss scaling keeps float16 gradients inside their range",
-            {"optimizer": "keras.optimizers.LossScaleOptimizer", "initial_scale": 2.0**15},
-            "optimizer = keras.optimizers.LossScaleOptimizer(optimizer)",
-            score=0.9 if origin.phase != "forward" else 0.5,
-        ),
+            snippet,
+            score=1.0 if origin.phase in ("forward", "loss") else 0.6,
+        )
     ]
+    if origin.phase != "loss":  # a scaled loss is larger still: no help to a loss overflow
+        fixes.append(
+            Fix(
+                "loss_scaling",
+                "dynamic loss scaling keeps float16 gradients inside their range",
+                {"optimizer": "keras.optimizers.LossScaleOptimizer", "initial_scale": 2.0**15},
+                "optimizer = keras.optimizers.LossScaleOptimizer(optimizer)",
+                score=0.9 if origin.phase != "forward" else 0.5,
+            )
+        )
     if evidence.loss_scaling:  # already scaled: keeping the layer in float32 is what's left
         fixes = [dataclasses.replace(fixes[0], score=1.0)]
     if ev.get("feature"):  # features past 65504 are Inf as soon as a layer casts them
