@@ -1226,6 +1226,25 @@ def float16_loss_sum_overflows():
         keras.config.set_dtype_policy("float32")
 
 
+def pearson_loss(y, y_pred):
+    """1 - Pearson correlation of the batch, hand-written with no epsilon."""
+    dy, dp = y - tf.reduce_mean(y), y_pred - tf.reduce_mean(y_pred)
+    cov = tf.reduce_mean(dy * dp)
+    return 1.0 - cov / (tf.math.reduce_std(y) * tf.math.reduce_std(y_pred))
+
+
+def pearson_loss_on_a_constant_target_batch():
+    """Data sorted by group; one batch of 32 holds a single group whose target is the same
+    value for every row: its standard deviation is 0 and the correlation is 0/0."""
+    rng = seeded(338)
+    x = rng.normal(size=(128, 8)).astype("float32")
+    y = (x[:, :1] + rng.normal(scale=0.5, size=(128, 1))).astype("float32")
+    y[64:96] = 3.0
+    return run_loop(
+        standard_step(mlp([16]), keras.optimizers.Adam(1e-3), pearson_loss), batches(x, y)
+    )
+
+
 DOMAIN_FIXES = frozenset({"add_epsilon"})
 SCALE_FIXES = frozenset({"rescale_input", "add_normalization"})
 LOSS_FIXES = frozenset({"use_from_logits", "add_epsilon"})
@@ -1710,6 +1729,17 @@ SCENARIOS: list[Scenario] = [
         story="a hand-written summed loss under mixed_float16 with a float16 head: the batch's "
         "summed squared error passes 65504; the output layer in float32 (Keras' mixed "
         "precision guide) keeps the loss in float32",
+    ),
+    Scenario(
+        "pearson_loss_on_a_constant_target_batch",
+        pearson_loss_on_a_constant_target_batch,
+        "loss",
+        frozenset({"RealDiv"}),
+        None,
+        "missing_epsilon",
+        frozenset({"add_epsilon", "divide_no_nan"}),
+        story="a correlation loss divides by the product of two standard deviations; a batch "
+        "with one constant target makes it 0/0",
     ),
     Scenario(
         "float16_log_epsilon_rounds_to_zero",
