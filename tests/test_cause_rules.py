@@ -262,6 +262,19 @@ def test_zero_over_zero_count_gets_divide_no_nan_first():
     assert fixes[0].id == "divide_no_nan"
 
 
+def test_zero_over_a_product_of_standard_deviations_is_a_spread_not_an_empty_count():
+    zero = health(0.0, 0.0, zeros=1, size=1)
+    rec = record("RealDiv", [zero, zero], phase="loss")
+    spread = evidence(argument_producers=("Mean", "Mul"), divisor_factors=("Sqrt", "Sqrt"))
+    cause, fixes = diagnose(rec, "loss", spread)
+    assert cause.id == "missing_epsilon" and not cause.evidence["empty_count"]
+    assert "spread" in cause.summary and fixes[0].id == "add_epsilon"
+    # a product with a count in it is still a count
+    count = evidence(argument_producers=("Sum", "Mul"), divisor_factors=("Sum", "Cast"))
+    cause, fixes = diagnose(rec, "loss", count)
+    assert cause.evidence["empty_count"] and fixes[0].id == "divide_no_nan"
+
+
 def test_zero_norm_denominator_gets_an_epsilon_first():
     rec = record("RealDiv", [health(0.0, 0.0, zeros=4), health(0.0, 1.0, zeros=1)])
     cause, fixes = diagnose(rec, "activation", evidence(argument_producers=("Relu", "Sqrt")))

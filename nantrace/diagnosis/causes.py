@@ -461,14 +461,19 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
     zero_over_zero = op in DIVISION_OPS and _zero_over_zero(subject)
     producers = evidence.argument_producers
     denominator = producers[1] if len(producers) > 1 else None
-    # a count (a sum of a mask) of 0, not a norm or variance: divide_no_nan is the fix
-    empty_count = zero_over_zero and denominator not in NORM_OPS
-    where = "the backward pass of " if backward else ""
-    what = (
-        "0/0: a sum over an empty selection divided by its count of 0"
-        if zero_over_zero
-        else f"{op} of an exact 0"
+    # a norm, a variance, or a product of them (a correlation's std_a * std_b) that is 0
+    factors = evidence.divisor_factors
+    spread = denominator in NORM_OPS or (
+        denominator == "Mul" and bool(factors) and all(f in NORM_OPS for f in factors)
     )
+    # a count (a sum of a mask) of 0, not a norm or variance: divide_no_nan is the fix
+    empty_count = zero_over_zero and not spread
+    where = "the backward pass of " if backward else ""
+    what = f"{op} of an exact 0"
+    if empty_count:
+        what = "0/0: a sum over an empty selection divided by its count of 0"
+    elif zero_over_zero:
+        what = "0/0: a norm or spread (standard deviation, variance) of 0 divides a value that is 0 too"
     return Cause(
         "missing_epsilon",
         f"{where}{op} in {subject.layer or subject.phase} hits {what} "

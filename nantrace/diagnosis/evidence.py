@@ -276,6 +276,9 @@ class Evidence:
     exp_normalized: bool = False
     #: op types of the producers of that op's inputs (None: a batch tensor or a constant).
     argument_producers: tuple[str | None, ...] = ()
+    #: when that op's second argument (a divisor) is a product: the op types of its factors'
+    #: producers (``cov / (std_a * std_b)``: ``("Sqrt", "Sqrt")``), else ().
+    divisor_factors: tuple[str | None, ...] = ()
     #: the layer whose output reaches that op's first argument through loss-side element-wise
     #: ops only (``log(y_pred + eps)`` inside a Keras loss: the model's head), or None.
     argument_layer: str | None = None
@@ -389,10 +392,21 @@ def gather_evidence(
         evidence.argument_producers = tuple(
             capture.records[p].op_type if p is not None else None for p in subject.producers
         )
+        evidence.divisor_factors = divisor_factors(capture, subject)
         evidence.epsilon_lost_in = epsilon_lost_in(capture, subject)
         evidence.argument_layer = argument_layer(capture, subject)
         evidence.inf_constant_op = inf_constant_op(capture, subject)
     return evidence
+
+
+def divisor_factors(capture: ReplayCapture, record: OpRecord) -> tuple[str | None, ...]:
+    """The producers' op types of the factors of ``record``'s second argument when that
+    argument is a product (``Mul``); () otherwise."""
+    divisor = record.producers[1] if len(record.producers) > 1 else None
+    if divisor is None or capture.records[divisor].op_type != "Mul":
+        return ()
+    product = capture.records[divisor]
+    return tuple(capture.records[p].op_type if p is not None else None for p in product.producers)
 
 
 def argument_layer(capture: ReplayCapture, record: OpRecord, hops: int = 3) -> str | None:
