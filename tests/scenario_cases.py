@@ -1245,6 +1245,31 @@ def pearson_loss_on_a_constant_target_batch():
     )
 
 
+def normalization_adapted_on_data_with_nan():
+    """``keras.layers.Normalization().adapt(features)`` on the raw table, which has a missing
+    value; the training batches are the cleaned rows. The layer's mean and variance are NaN,
+    so every output is NaN from the first step although no batch holds a NaN."""
+    rng = seeded(339)
+    x = rng.normal(5.0, 2.0, size=(129, 8)).astype("float32")
+    y = (x[:, :1] * 0.5 + rng.normal(size=(129, 1))).astype("float32")
+    x[128, 3] = np.nan  # one missing cell in the raw table
+    norm = keras.layers.Normalization(name="norm")
+    norm.adapt(x)
+    model = keras.Sequential(
+        [
+            keras.Input((8,)),
+            norm,
+            keras.layers.Dense(16, activation="relu", name="hidden"),
+            keras.layers.Dense(1, name="head"),
+        ],
+        name="net",
+    )
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError()),
+        batches(x[:128], y[:128]),
+    )
+
+
 DOMAIN_FIXES = frozenset({"add_epsilon"})
 SCALE_FIXES = frozenset({"rescale_input", "add_normalization"})
 LOSS_FIXES = frozenset({"use_from_logits", "add_epsilon"})
@@ -1740,6 +1765,17 @@ SCENARIOS: list[Scenario] = [
         frozenset({"add_epsilon", "divide_no_nan"}),
         story="a correlation loss divides by the product of two standard deviations; a batch "
         "with one constant target makes it 0/0",
+    ),
+    Scenario(
+        "normalization_adapted_on_data_with_nan",
+        normalization_adapted_on_data_with_nan,
+        None,
+        frozenset(),
+        "net/norm",
+        "non_finite_state",
+        frozenset({"clean_input"}),
+        story="Normalization.adapt() on a table with a missing value: the layer's mean and "
+        "variance are NaN though every training batch is clean; adapt on cleaned data",
     ),
     Scenario(
         "float16_log_epsilon_rounds_to_zero",
