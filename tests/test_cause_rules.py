@@ -213,6 +213,28 @@ def test_a_float16_overflow_in_the_loss_keeps_the_output_layer_in_float32():
     assert fixes[0].params["layer"] == "net/layer"
 
 
+def test_a_nan_the_step_captured_is_state_and_an_adapted_layer_is_adapted_again():
+    class Normalization:
+        def adapt(self, data):  # pragma: no cover - only its presence matters
+            pass
+
+    stats = health(None, None, nan=1, size=8)
+    sub = record("Sub", [health(-3.0, 3.0), stats], layer="net/norm")
+    cause, fixes = diagnose(
+        dataclasses.replace(sub, layer_object=Normalization()), "activation", evidence(step=0)
+    )
+    assert cause.id == "non_finite_state" and "adapt()" in cause.summary
+    assert [f.id for f in fixes] == ["clean_input"] and fixes[0].params["mode"] == "adapt"
+    # a NaN constant of no adapted layer: the state is named, no fix is guessed
+    cause, fixes = diagnose(dataclasses.replace(sub, layer_object=object()), "activation")
+    assert cause.id == "non_finite_state" and fixes == []
+    # the same NaN arriving from an op of the step, or as a batch tensor, is not captured state
+    made = dataclasses.replace(sub, producers=[None, 2], layer_object=Normalization())
+    assert diagnose(made, "activation")[0].id != "non_finite_state"
+    batch = dataclasses.replace(sub, batch_inputs=[None, "x"], layer_object=Normalization())
+    assert diagnose(batch, "activation")[0].id != "non_finite_state"
+
+
 def test_log1p_above_minus_one_is_not_a_domain_error():
     cause, _ = diagnose(record("Log1p", [health(-0.5, 1.0)], output=INF), "activation")
     assert cause.id != "domain_error"

@@ -141,8 +141,10 @@ def _non_finite_input(origin: Origin, evidence: Evidence) -> Cause:
 
 def _stale_state(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
     """A variable was already NaN/Inf when the step read it: no op of this step made it."""
-    if record.op_type != "ReadVariableOp" or record.phase == "update":
+    if record.phase == "update":
         return None
+    if record.op_type != "ReadVariableOp":
+        return _captured_nan(record, evidence)
     names = evidence.stale_variables or ([record.variable] if record.variable else [])
     if not names:
         return None
@@ -158,6 +160,46 @@ def _stale_state(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause 
         "step produced it",
         {"variables": names[:20], "iterations": evidence.iterations, "step": evidence.step},
         confidence=0.95,
+    )
+
+
+def _captured_nan(record: OpRecord, evidence: Evidence) -> Cause | None:
+    """The op reads a NaN that no op of this step made and that is not in the batch: a tensor
+    the step captured when it was traced, such as the mean and variance a ``Normalization``
+    layer computed in ``adapt()`` from data holding NaN."""
+    batch = record.batch_inputs or [None] * len(record.inputs)
+    captured = [
+        health
+        for producer, health, tensor in zip(record.producers, record.inputs, batch, strict=False)
+        if producer is None and tensor is None and health is not None and health.nan
+    ]
+    if not captured:
+        return None
+    layer_object = record.layer_object
+    adapted = layer_object is not None and callable(getattr(layer_object, "adapt", None))
+    owner = f"{type(layer_object).__name__} {record.layer}" if layer_object else record.layer
+    summary = (
+        f"{record.op_type} in {record.layer or record.phase} reads a tensor that was already "
+        f"NaN ({captured[0].nan} of {captured[0].size}) before step {evidence.step} ran: no op of this "
+        "step and no batch tensor produced it"
+    )
+    if adapted:
+        summary = (
+            f"{owner} holds NaN statistics ({captured[0].nan} of {captured[0].size} values): "
+            "adapt() was given data with NaN; no op of this step and no batch tensor produced "
+            "it"
+        )
+    return Cause(
+        "non_finite_state",
+        summary,
+        {
+            "captured": True,
+            "layer": record.layer,
+            "layer_class": type(layer_object).__name__ if layer_object is not None else None,
+            "adapted": adapted,
+            "inputs": [_health_summary(h) for h in record.float_inputs],
+        },
+        confidence=0.9,
     )
 
 

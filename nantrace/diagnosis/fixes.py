@@ -685,7 +685,23 @@ def _where_trap(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
 
 
 def _non_finite_state(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
-    names = cause.evidence.get("variables") or [origin.variable]
+    ev = cause.evidence
+    if ev.get("captured"):
+        if not ev.get("adapted"):
+            return []  # a tensor captured at trace time: the array it came from holds NaN
+        layer = ev.get("layer") or origin.layer
+        return [
+            Fix(
+                "clean_input",
+                f"{ev.get('layer_class')} {layer} computed its statistics in adapt() from data "
+                "holding NaN; adapt it on the finite rows (the training batches are clean)",
+                {"mode": "adapt", "layer": layer, "layer_class": ev.get("layer_class")},
+                "layer.adapt(features[np.isfinite(features).all(axis=1)])  "
+                f"# adapt {layer} on finite rows only",
+                score=1.0,
+            )
+        ]
+    names = ev.get("variables") or [origin.variable]
     return [
         Fix(
             "restore_checkpoint",

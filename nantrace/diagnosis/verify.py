@@ -366,6 +366,11 @@ def _drop_rows(batch: Batch, bad: np.ndarray) -> Batch | None:
 
 
 def _clean_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
+    if fix.params.get("mode") == "adapt":
+        raise _CannotSimulate(
+            "re-adapting the layer needs the data it was adapted on, which the report does "
+            "not have; apply it by hand"
+        )
     path = fix.params.get("tensor")
     if not path:
         raise _CannotSimulate("the fix names no tensor")
