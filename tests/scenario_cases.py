@@ -1270,6 +1270,30 @@ def normalization_adapted_on_data_with_nan():
     )
 
 
+def text_classifier_with_an_empty_text():
+    """Bag-of-embeddings text classifier: token ids padded with 0, ``Embedding(mask_zero=True)``
+    and Keras' ``GlobalAveragePooling1D``, which averages over the unmasked steps. One text in
+    the third batch is empty after tokenization (every id is padding): its average is 0/0."""
+    rng = seeded(340)
+    lengths = rng.integers(1, 21, size=128)
+    lengths[70] = 0
+    tokens = rng.integers(1, 500, size=(128, 20)) * (np.arange(20)[None, :] < lengths[:, None])
+    y = rng.integers(0, 2, size=(128, 1)).astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((20,), dtype="int32"),
+            keras.layers.Embedding(500, 16, mask_zero=True, name="embed"),
+            keras.layers.GlobalAveragePooling1D(name="pool"),
+            keras.layers.Dense(1, activation="sigmoid", name="head"),
+        ],
+        name="textcls",
+    )
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.BinaryCrossentropy()),
+        batches(tokens.astype("int32"), y),
+    )
+
+
 DOMAIN_FIXES = frozenset({"add_epsilon"})
 SCALE_FIXES = frozenset({"rescale_input", "add_normalization"})
 LOSS_FIXES = frozenset({"use_from_logits", "add_epsilon"})
@@ -1776,6 +1800,18 @@ SCENARIOS: list[Scenario] = [
         frozenset({"clean_input"}),
         story="Normalization.adapt() on a table with a missing value: the layer's mean and "
         "variance are NaN though every training batch is clean; adapt on cleaned data",
+    ),
+    Scenario(
+        "text_classifier_with_an_empty_text",
+        text_classifier_with_an_empty_text,
+        "activation",
+        frozenset({"RealDiv"}),
+        "textcls/pool",
+        "missing_epsilon",
+        frozenset({"clean_input"}),
+        story="an empty text (all padding) reaches Keras' masked GlobalAveragePooling1D, which "
+        "divides by the count of unmasked steps: 0/0; the division is inside Keras, so what the "
+        "user can change is the data (drop empty texts)",
     ),
     Scenario(
         "float16_log_epsilon_rounds_to_zero",
