@@ -13,7 +13,8 @@ What each fix id means here (the fix params contract):
 * ``clean_input``: on the tensor ``params["tensor"]`` (``x``, ``y``, ``x['income']``,
   ``args[2]``), ``mode="drop_rows"``: rows where it holds NaN/Inf are removed from every tensor
   of the batch (a ``dataset.filter``; a batch left empty is not trained on, and no batch left
-  at all means nothing trains); ``mode="impute"``: NaN/Inf replaced by ``params["value"]``.
+  at all means nothing trains); ``mode="impute"``: NaN/Inf replaced by ``params["value"]``;
+  ``mode="drop_padding"``: rows whose tensor is nothing but ``params["value"]`` are removed.
 * ``rescale_input`` / ``rescale_target``: only the named tensor (default: the first / second
   argument) multiplied by ``params["scale"]``.
 * ``change_initializer``: the kernels of ``params["layers"]`` re-drawn with
@@ -233,9 +234,12 @@ def transform_batches(fix: Fix, batches: list[tuple], names: list[str]) -> list[
                 new = tf.constant(fixed.astype(array.dtype))
                 out.append(tuple(_set(list(batch), [position, *keys], new)))
                 continue
-            if mode != "drop_rows":
+            if mode == "drop_padding":  # tf.reduce_any(tf.not_equal(x, value))
+                keep = (array.reshape(array.shape[0], -1) != params.get("value", 0.0)).any(axis=1)
+            elif mode != "drop_rows":
                 raise NotApplicable(f"clean_input mode {mode!r}")
-            keep = np.isfinite(array.reshape(array.shape[0], -1)).all(axis=1)
+            else:
+                keep = np.isfinite(array.reshape(array.shape[0], -1)).all(axis=1)
             if keep.all():
                 out.append(batch)
             elif keep.any():

@@ -14,6 +14,7 @@ import numpy as np
 from nantrace.diagnosis.causes import infer_cause
 from nantrace.diagnosis.evidence import Evidence, _on_path, epsilon_lost_in, inf_constant_op
 from nantrace.diagnosis.fixes import clip_norm_from_history, rank_fixes
+from nantrace.diagnosis.origin import padding_rows
 from nantrace.replay.capture import OpRecord
 from nantrace.report.records import Health, Origin
 
@@ -295,6 +296,32 @@ def test_zero_over_a_product_of_standard_deviations_is_a_spread_not_an_empty_cou
     count = evidence(argument_producers=("Sum", "Mul"), divisor_factors=("Sum", "Cast"))
     cause, fixes = diagnose(rec, "loss", count)
     assert cause.evidence["empty_count"] and fixes[0].id == "divide_no_nan"
+
+
+def test_an_empty_count_from_padding_only_rows_offers_dropping_those_samples():
+    zero = health(0.0, 0.0, zeros=1, size=1)
+    rec = record("RealDiv", [zero, zero], layer="net/pool")
+    padded = evidence(
+        argument_producers=("Sum", "Sum"),
+        padded=("x", 0.0, "net/embed"),
+        empty_rows=(6,),
+        arguments=["x", "y"],
+    )
+    cause, fixes = diagnose(rec, "activation", padded)
+    assert cause.evidence["empty_rows"] == [6] and "padding" in cause.summary
+    assert [f.id for f in fixes] == ["divide_no_nan", "clean_input", "add_epsilon"]
+    assert fixes[1].params == {"tensor": "x", "rows": [6], "mode": "drop_padding", "value": 0.0}
+    assert "tf.reduce_any(tf.not_equal(x, 0))" in fixes[1].snippet
+    # no padding-only row: no such fix
+    cause, fixes = diagnose(rec, "activation", evidence(argument_producers=("Sum", "Sum")))
+    assert "clean_input" not in [f.id for f in fixes]
+
+
+def test_padding_rows_are_the_samples_with_nothing_but_padding():
+    tokens = np.array([[3, 4, 0], [0, 0, 0], [5, 0, 0]], dtype=np.int32)
+    assert padding_rows(["x", "y"], (tokens, np.zeros((3, 1))), {}, "x", 0.0) == (1,)
+    assert padding_rows(["x"], (np.zeros((3, 2)),), {}, "x", 0.0) == ()  # every row: no sample
+    assert padding_rows(["x"], (tokens,), {}, "z", 0.0) == ()
 
 
 def test_zero_norm_denominator_gets_an_epsilon_first():

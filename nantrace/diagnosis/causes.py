@@ -409,6 +409,19 @@ def _mask_evidence(mask: OpRecord) -> dict[str, Any]:
     }
 
 
+def _padding_evidence(evidence: Evidence) -> dict[str, Any]:
+    """The batch rows that are padding only, with the tensor, value and masking layer."""
+    if evidence.padded is None or not evidence.empty_rows:
+        return {}
+    tensor, value, layer = evidence.padded
+    return {
+        "empty_rows": list(evidence.empty_rows),
+        "padded_tensor": tensor,
+        "padding_value": value,
+        "padding_layer": layer,
+    }
+
+
 def _inf_arithmetic(record: OpRecord, evidence: Evidence) -> str | None:
     """NaN made by arithmetic on a constant +-inf the code wrote (a mask value): 0 x inf, or
     inf - inf. Both are undefined, so the only fix is a finite mask value."""
@@ -512,8 +525,14 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
     empty_count = zero_over_zero and not spread
     where = "the backward pass of " if backward else ""
     what = f"{op} of an exact 0"
+    padding = _padding_evidence(evidence) if zero_over_zero else {}
     if empty_count:
         what = "0/0: a sum over an empty selection divided by its count of 0"
+        if padding:
+            what += (
+                f" (rows {list(evidence.empty_rows[:10])} of {padding['padded_tensor']} hold "
+                f"only padding, which {padding['padding_layer']} masks out: empty sequences)"
+            )
     elif zero_over_zero:
         what = "0/0: a norm or spread (standard deviation, variance) of 0 divides a value that is 0 too"
     return Cause(
@@ -528,6 +547,7 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
             "empty_count": empty_count,
             "denominator_op": denominator,
             "backward": backward,
+            **padding,
             "min_abs_nonzero": min(
                 (h.min_abs_nonzero for h in subject.float_inputs if h.min_abs_nonzero is not None),
                 default=None,

@@ -279,6 +279,12 @@ class Evidence:
     #: when that op's second argument (a divisor) is a product: the op types of its factors'
     #: producers (``cov / (std_a * std_b)``: ``("Sqrt", "Sqrt")``), else ().
     divisor_factors: tuple[str | None, ...] = ()
+    #: a batch tensor whose padding a layer on the failing path masks out: (the tensor's name,
+    #: the padding value, the layer) — ``Embedding(mask_zero=True)`` (0), ``Masking`` — or None.
+    padded: tuple[str, float, str] | None = None
+    #: the batch's rows whose ``padded`` tensor is padding only (empty sequences); set by the
+    #: pipeline, which holds the batch.
+    empty_rows: tuple[int, ...] = ()
     #: the layer whose output reaches that op's first argument through loss-side element-wise
     #: ops only (``log(y_pred + eps)`` inside a Keras loss: the model's head), or None.
     argument_layer: str | None = None
@@ -374,6 +380,8 @@ def gather_evidence(
         evidence.learning_rate = update_step_size(capture, record)
         if evidence.learning_rate is not None:
             evidence.learning_rate_source = "update"
+    if capture is not None and path is not None:
+        evidence.padded = padding_source(capture, path.ops)
     if capture is not None and record is not None:
         forward = path.forward if path is not None else None
         subject = capture.records[forward] if forward is not None else record
@@ -397,6 +405,28 @@ def gather_evidence(
         evidence.argument_layer = argument_layer(capture, subject)
         evidence.inf_constant_op = inf_constant_op(capture, subject)
     return evidence
+
+
+def padding_source(capture: ReplayCapture, ops: Any) -> tuple[str, float, str] | None:
+    """The batch tensor a masking layer on the path reads, its padding value and the layer:
+    ``Embedding(mask_zero=True)`` masks id 0, ``Masking`` its ``mask_value``."""
+    for index in sorted(ops):
+        record = capture.records[index]
+        layer = record.layer_object
+        if layer is None or record.layer is None:
+            continue
+        if getattr(layer, "mask_zero", False) is True:
+            value = 0.0
+        elif type(layer).__name__ == "Masking":
+            value = _as_float(getattr(layer, "mask_value", None))
+            if value is None:
+                continue
+        else:
+            continue
+        name = next((n for n in record.batch_inputs if n is not None), None)
+        if name is not None:
+            return name, value, record.layer
+    return None
 
 
 def divisor_factors(capture: ReplayCapture, record: OpRecord) -> tuple[str | None, ...]:

@@ -428,6 +428,7 @@ def _missing_epsilon(origin: Origin, cause: Cause, evidence: Evidence) -> list[F
         1.0,
     )
     if ev.get("empty_count"):
+        drop = _drop_padding(ev, evidence)
         return [
             _edit_fix(
                 "divide_no_nan",
@@ -445,8 +446,28 @@ def _missing_epsilon(origin: Origin, cause: Cause, evidence: Evidence) -> list[F
                 "total / tf.maximum(count, 1.0)",
                 0.8,
             ),
-        ]
+        ] + ([drop] if drop is not None else [])
     return [add]
+
+
+def _drop_padding(ev: dict[str, Any], evidence: Evidence) -> Fix | None:
+    """Drop the samples that are padding only (an empty text) from the data: the change a
+    user can make when the 0/0 is inside a library layer (a masked average pooling)."""
+    tensor, rows = ev.get("padded_tensor"), ev.get("empty_rows")
+    if not tensor or not rows:
+        return None
+    value = ev.get("padding_value", 0.0)
+    written = f"{value:g}" if float(value) != int(value) else str(int(value))
+    return Fix(
+        "clean_input",
+        f"rows {rows[:10]} of {tensor} hold only the padding value {written} that "
+        f"{ev.get('padding_layer')} masks out: nothing is left to average",
+        {"tensor": tensor, "rows": rows, "mode": "drop_padding", "value": value},
+        f"dataset = dataset.filter(lambda {_filter_arguments(evidence.arguments, tensor)}: "
+        f"tf.reduce_any(tf.not_equal({tensor}, {written})))  # drops the samples whose "
+        f"{tensor} is all padding",
+        score=0.9,
+    )
 
 
 def _epsilon_the_dtype_holds(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:

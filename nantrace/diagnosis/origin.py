@@ -69,6 +69,28 @@ def find_bad_inputs(names: list[str], args: tuple, kwargs: dict) -> list[InputFi
     return findings
 
 
+def padding_rows(
+    names: list[str], args: tuple, kwargs: dict, tensor: str, value: float
+) -> tuple[int, ...]:
+    """The rows of the batch tensor ``tensor`` that hold nothing but ``value`` (the padding a
+    masking layer masks out): samples with no step left, such as an empty text. Empty when
+    no row or every row is padding only (then it is not one sample's data)."""
+    for path, leaf in batch_leaves(names, args, kwargs):
+        if path != tensor:
+            continue
+        try:
+            array = np.asarray(leaf)
+        except Exception:
+            return ()
+        if array.ndim < 2 or array.shape[0] == 0 or array.dtype.kind not in "biuf":
+            return ()
+        empty = (array.reshape(array.shape[0], -1) == value).all(axis=1)
+        if empty.all():
+            return ()
+        return tuple(int(i) for i in np.flatnonzero(empty))
+    return ()
+
+
 def input_range(args: tuple, kwargs: dict) -> float:
     """Largest finite |x| over the float tensors of the batch."""
     largest = 0.0

@@ -8,7 +8,7 @@ from typing import Any
 from nantrace.diagnosis.causes import infer_cause
 from nantrace.diagnosis.evidence import gather_evidence, writing_optimizer
 from nantrace.diagnosis.fixes import generic_candidates, rank_fixes
-from nantrace.diagnosis.origin import find_bad_inputs, input_range, locate_origin
+from nantrace.diagnosis.origin import find_bad_inputs, input_range, locate_origin, padding_rows
 from nantrace.replay.failing_path import failing_path
 from nantrace.replay.graph import build_graph, path_between, provenance_summary
 from nantrace.replay.step import replay_step
@@ -58,6 +58,9 @@ def build_report(
         record=record,
     )
     evidence.arguments = names
+    if evidence.padded is not None:
+        tensor, value, _ = evidence.padded
+        evidence.empty_rows = padding_rows(names, args, kwargs, tensor, value)
     cause = infer_cause(origin, record, evidence)
     fixes = rank_fixes(origin, cause, evidence)
     speculative = False

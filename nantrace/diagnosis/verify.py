@@ -333,11 +333,11 @@ def _as_tensor_like(original: Any, array: np.ndarray) -> tf.Tensor:
     return tf.constant(array, dtype=tf.as_dtype(original.dtype))
 
 
-def _named_array(watched: Any, batch: Batch, path: str) -> np.ndarray:
+def _named_array(watched: Any, batch: Batch, path: str, floating: bool = True) -> np.ndarray:
     found: list[np.ndarray] = []
 
     def grab(value: Any) -> Any:
-        array = _float_array(value)
+        array = _float_array(value) if floating else np.asarray(value)
         if array is None:
             raise _CannotSimulate(f"{path} is not a floating-point tensor")
         found.append(array)
@@ -393,6 +393,17 @@ def _clean_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
                 transform=lambda batch: _map_named(watched, batch, path, impute),
             )
         ]
+    if mode == "drop_padding":
+        padding = float(fix.params.get("value", 0.0))
+
+        def drop_empty(batch: Batch) -> Batch | None:
+            array = _named_array(watched, batch, path, floating=False)
+            if array.ndim < 2:
+                raise _CannotSimulate(f"{path} has no steps to be padding")
+            empty = (array.reshape(array.shape[0], -1) == padding).all(axis=1)
+            return _drop_rows(batch, empty) if empty.any() else batch
+
+        return [Attempt(f"samples whose {path} is all padding dropped", transform=drop_empty)]
     if mode != "drop_rows":
         raise _CannotSimulate(f"clean_input mode {mode!r} is not simulated")
 
