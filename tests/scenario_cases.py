@@ -1294,6 +1294,39 @@ def text_classifier_with_an_empty_text():
     )
 
 
+class AngularDistances(keras.layers.Layer):
+    """Pairwise angles between the batch's normalized embeddings, clipped into acos' domain:
+    the diagonal (each embedding with itself) is cos = 1, where acos' gradient is infinite."""
+
+    def call(self, embeddings):
+        unit = tf.math.l2_normalize(embeddings, axis=-1)
+        cosines = tf.clip_by_value(tf.matmul(unit, unit, transpose_b=True), -1.0, 1.0)
+        return tf.acos(cosines)
+
+
+def angular_loss_with_self_pairs():
+    """A metric-learning loss on angles: same-label pairs pulled to angle 0, others pushed to
+    pi/2. The batch's angle matrix includes each embedding with itself (cos exactly 1)."""
+    rng = seeded(341)
+    x = rng.normal(size=(128, 8)).astype("float32")
+    labels = rng.integers(0, 4, size=(128,))
+    inputs = keras.Input((8,))
+    hidden = keras.layers.Dense(16, activation="relu", name="hidden")(inputs)
+    angles = AngularDistances(name="angles")(keras.layers.Dense(8, name="embed")(hidden))
+    model = keras.Model(inputs, angles, name="metric")
+
+    def angle_loss(same, theta):
+        target = tf.where(same > 0, 0.0, np.pi / 2)
+        return tf.reduce_mean(tf.square(theta - target))
+
+    same = (labels[:, None] == labels[None, :]).astype("float32")
+    data = [
+        (tf.constant(x[i : i + 32]), tf.constant(same[i : i + 32, i : i + 32]))
+        for i in range(0, 128, 32)
+    ]
+    return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), angle_loss), data)
+
+
 DOMAIN_FIXES = frozenset({"add_epsilon"})
 SCALE_FIXES = frozenset({"rescale_input", "add_normalization"})
 LOSS_FIXES = frozenset({"use_from_logits", "add_epsilon"})
@@ -1812,6 +1845,17 @@ SCENARIOS: list[Scenario] = [
         story="an empty text (all padding) reaches Keras' masked GlobalAveragePooling1D, which "
         "divides by the count of unmasked steps: 0/0; the division is inside Keras, so what the "
         "user can change is the data (drop empty texts)",
+    ),
+    Scenario(
+        "angular_loss_with_self_pairs",
+        angular_loss_with_self_pairs,
+        "gradient",
+        frozenset(),
+        None,
+        frozenset({"domain_error", "missing_epsilon"}),
+        frozenset({"clamp_argument"}),
+        story="acos of cosines clipped to [-1, 1]: a pair of an embedding with itself has cos "
+        "= 1, where acos' gradient is infinite; clip strictly inside the domain",
     ),
     Scenario(
         "float16_log_epsilon_rounds_to_zero",
