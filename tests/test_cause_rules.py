@@ -236,6 +236,18 @@ def test_a_nan_the_step_captured_is_state_and_an_adapted_layer_is_adapted_again(
     assert diagnose(batch, "activation")[0].id != "non_finite_state"
 
 
+def test_acos_gradient_at_the_edge_of_its_domain_is_a_domain_error_clamped_inside():
+    cosines = health(-0.3, 1.0)  # clipped to [-1, 1]: the self-pairs are exactly 1
+    acos = record("Acos", [cosines], output=health(0.0, 1.9), index=2)
+    grad = record("Reciprocal", [health(0.0, 1.0, zeros=3)], output=INF, phase="backward")
+    cause, fixes = diagnose(grad, "gradient", evidence(forward_op=acos))
+    assert cause.id == "domain_error" and "edge of its domain" in cause.summary
+    assert fixes[0].id == "clamp_argument" and fixes[0].params["edit"] == "clamp_range"
+    # inside the domain, the same backward op is no domain error
+    inside = dataclasses.replace(acos, inputs=[health(-0.3, 0.9)])
+    assert diagnose(grad, "gradient", evidence(forward_op=inside))[0].id != "domain_error"
+
+
 def test_log1p_above_minus_one_is_not_a_domain_error():
     cause, _ = diagnose(record("Log1p", [health(-0.5, 1.0)], output=INF), "activation")
     assert cause.id != "domain_error"

@@ -372,17 +372,25 @@ def _where_trap(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause |
 def _domain_error(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
     subject = evidence.forward_op if origin.phase == "backward" and evidence.forward_op else record
     problem = _outside_domain(subject)
-    advice = "clamp the argument into the domain or use a form that is defined there"
+    advice = (
+        ": outside its domain, so no epsilon can help; clamp the argument into the domain or "
+        "use a form that is defined there"
+    )
+    if problem is None and subject is not record:
+        problem = _at_domain_edge(subject)
+        advice = "; clamp the argument strictly inside the domain"
     if problem is None:
         problem = _inf_arithmetic(subject, evidence)
-        advice = "mask with a large finite value instead of inf"
+        advice = (
+            ": outside its domain, so no epsilon can help; mask with a large finite value "
+            "instead of inf"
+        )
     if problem is None:
         return None
     mask = evidence.inf_constant_op
     return Cause(
         "domain_error",
-        f"{subject.op_type} in {subject.layer or subject.phase} receives {problem}: outside "
-        f"its domain, so no epsilon can help; {advice}",
+        f"{subject.op_type} in {subject.layer or subject.phase} receives {problem}{advice}",
         {
             "op_type": subject.op_type,
             "layer": subject.layer,
@@ -910,6 +918,23 @@ def _outside_domain(record: OpRecord) -> str | None:
         return f"|x| up to {first.max_abs:.3g} (domain |x| <= 1)"
     if op == "Acosh" and low is not None and low < 1:
         return f"values below 1 (min {low:.3g})"
+    return None
+
+
+def _at_domain_edge(record: OpRecord) -> str | None:
+    """A forward value exactly on the edge of the op's domain, where its derivative is
+    infinite (acos/asin at |x| = 1, acosh at 1): finite forward, non-finite backward."""
+    inputs = record.float_inputs
+    if not inputs or not record.inputs_finite:
+        return None
+    first = inputs[0]
+    if record.op_type in {"Acos", "Asin"} and first.max_abs == 1.0:
+        return (
+            "|x| = 1 exactly, the edge of its domain [-1, 1], where its derivative is "
+            "infinite (a clip to [-1, 1] keeps the value, not the gradient, defined)"
+        )
+    if record.op_type == "Acosh" and first.min_value == 1.0:
+        return "x = 1 exactly, the edge of its domain, where its derivative is infinite"
     return None
 
 
