@@ -25,13 +25,24 @@ def _codefix() -> tuple[list[Scenario], list[Callable]]:
     return list(CODEFIX_SCENARIOS), list(CODEFIX_HEALTHY)
 
 
+def _blind3() -> list[Scenario]:
+    try:
+        from scenario_blind3 import BLIND3_SCENARIOS
+    except ImportError:
+        return []
+    return list(BLIND3_SCENARIOS)
+
+
 def all_scenarios(suite: str = "all") -> list[Scenario]:
     """``own``, ``patterns`` (issue 10, blind), ``codefix`` (issue 16, blind: fixes that are a
-    change to the user's code); ``all`` = own + patterns, what the test suite runs."""
+    change to the user's code), ``blind3`` (written blind on 2026-12-03, a measurement only:
+    not in the test suite); ``all`` = own + patterns, what the test suite runs."""
     own = list(SCENARIOS)
     patterns, _ = _patterns()
     if suite == "codefix":
         return _codefix()[0]
+    if suite == "blind3":
+        return _blind3()
     return {"own": own, "patterns": patterns}.get(suite, own + patterns)
 
 
