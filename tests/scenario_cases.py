@@ -1327,6 +1327,43 @@ def angular_loss_with_self_pairs():
     return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), angle_loss), data)
 
 
+class ReZeroBlock(keras.layers.Layer):
+    """A residual block ``x + alpha * f(x)`` with ``alpha`` initialized to 0 (ReZero): at the
+    first step the gradient of ``f``'s weights is exactly 0."""
+
+    def build(self, input_shape):
+        self.inner = keras.layers.Dense(input_shape[-1], activation="tanh", name="inner")
+        self.inner.build(input_shape)
+        self.alpha = self.add_weight(shape=(), initializer="zeros", name="alpha")
+
+    def call(self, x):
+        return x + self.alpha * self.inner(x)
+
+
+def normalized_gradient_step_in_a_rezero_net():
+    """A hand-written normalized-gradient update (each variable moves by lr * g / |g|): the
+    ReZero block's inner kernel has a zero gradient at step 0, so g / |g| is 0/0."""
+    rng = seeded(342)
+    x = rng.normal(size=(64, 8)).astype("float32")
+    y = (x[:, :1] - x[:, 1:2]).astype("float32")
+    model = keras.Sequential(
+        [keras.Input((8,)), ReZeroBlock(name="block"), keras.layers.Dense(1, name="head")],
+        name="rezero",
+    )
+    lr = 0.01
+
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
+        grads = tape.gradient(loss, model.trainable_variables)
+        for variable, grad in zip(model.trainable_variables, grads, strict=True):
+            variable.assign_sub(lr * grad / tf.norm(grad))
+        return loss
+
+    train_step.model, train_step.optimizer = model, None
+    return run_loop(train_step, batches(x, y))
+
+
 DOMAIN_FIXES = frozenset({"add_epsilon"})
 SCALE_FIXES = frozenset({"rescale_input", "add_normalization"})
 LOSS_FIXES = frozenset({"use_from_logits", "add_epsilon"})
@@ -1856,6 +1893,17 @@ SCENARIOS: list[Scenario] = [
         frozenset({"clamp_argument"}),
         story="acos of cosines clipped to [-1, 1]: a pair of an embedding with itself has cos "
         "= 1, where acos' gradient is infinite; clip strictly inside the domain",
+    ),
+    Scenario(
+        "normalized_gradient_step_in_a_rezero_net",
+        normalized_gradient_step_in_a_rezero_net,
+        "optimizer_update",
+        frozenset({"RealDiv"}),
+        None,
+        "missing_epsilon",
+        frozenset({"add_epsilon", "divide_no_nan"}),
+        story="a hand-written normalized-gradient update g / |g| meets a zero gradient (a ReZero "
+        "block's inner layer at step 0): 0/0; an epsilon in the norm",
     ),
     Scenario(
         "float16_log_epsilon_rounds_to_zero",
