@@ -397,9 +397,7 @@ def gather_evidence(
             evidence.exp_normalized = _feeds_normalizer(graph, capture, subject.index)
         if record.phase == "backward":
             evidence.backward_layers = backward_layer_scale(capture, record.index)
-        evidence.argument_producers = tuple(
-            capture.records[p].op_type if p is not None else None for p in subject.producers
-        )
+        evidence.argument_producers = tuple(_producer_type(capture, p) for p in subject.producers)
         evidence.divisor_factors = divisor_factors(capture, subject)
         evidence.epsilon_lost_in = epsilon_lost_in(capture, subject)
         evidence.argument_layer = argument_layer(capture, subject)
@@ -429,14 +427,37 @@ def padding_source(capture: ReplayCapture, ops: Any) -> tuple[str, float, str] |
     return None
 
 
+#: Ops that only reshape or relabel a value: what a value "is" (a norm, a sum) is read
+#: through them (``tf.norm`` ends in a ``Squeeze``).
+SHAPE_OPS = frozenset({"Squeeze", "Reshape", "ExpandDims", "Identity", "Cast", "BroadcastTo"})
+
+
+def _through_shape_ops(capture: ReplayCapture, index: int | None, hops: int = 3) -> int | None:
+    """``index``, or the op it reshapes / relabels, up to ``hops`` shape-only ops up."""
+    for _ in range(hops):
+        if index is None or capture.records[index].op_type not in SHAPE_OPS:
+            return index
+        producers = capture.records[index].producers
+        index = producers[0] if producers else None
+    return index
+
+
+def _producer_type(capture: ReplayCapture, index: int | None) -> str | None:
+    """The op type that made a value, read through shape-only ops; None for a constant or a
+    batch tensor."""
+    index = _through_shape_ops(capture, index)
+    return capture.records[index].op_type if index is not None else None
+
+
 def divisor_factors(capture: ReplayCapture, record: OpRecord) -> tuple[str | None, ...]:
     """The producers' op types of the factors of ``record``'s second argument when that
     argument is a product (``Mul``); () otherwise."""
     divisor = record.producers[1] if len(record.producers) > 1 else None
+    divisor = _through_shape_ops(capture, divisor)
     if divisor is None or capture.records[divisor].op_type != "Mul":
         return ()
     product = capture.records[divisor]
-    return tuple(capture.records[p].op_type if p is not None else None for p in product.producers)
+    return tuple(_producer_type(capture, p) for p in product.producers)
 
 
 def argument_layer(capture: ReplayCapture, record: OpRecord, hops: int = 3) -> str | None:

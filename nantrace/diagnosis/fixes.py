@@ -385,7 +385,7 @@ def _unstable_loss(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix
 def _missing_epsilon(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
     ev = cause.evidence
     layer = origin.layer
-    if origin.kind == "optimizer_update":
+    if origin.kind == "optimizer_update" and evidence.optimizer_epsilon is not None:
         return [
             Fix(
                 "add_epsilon",
