@@ -336,6 +336,24 @@ def test_padding_rows_are_the_samples_with_nothing_but_padding():
     assert padding_rows(["x"], (tokens,), {}, "z", 0.0) == ()
 
 
+def test_a_hand_written_update_dividing_by_a_zero_norm_misses_an_epsilon():
+    # |w| / |g| with |g| = 0 (a LARS-like trust ratio in a hand-written update): Inf from a
+    # zero divisor, not a step size too large
+    ratio = record(
+        "RealDiv",
+        [health(0.5, 0.5, size=1), health(0.0, 0.0, zeros=1, size=1)],
+        output=health(None, None, inf=1, size=1),
+        phase="update",
+    )
+    ev = evidence(argument_producers=("Sqrt", "Sqrt"))
+    cause, fixes = diagnose(ratio, "optimizer_update", ev)
+    assert cause.id == "missing_epsilon" and fixes[0].id == "add_epsilon"
+    assert fixes[0].params.get("target") != "optimizer.epsilon"  # no Keras optimizer here
+    # with a Keras optimizer's epsilon known, its own rules decide
+    keras_ev = evidence(argument_producers=("Sqrt", "Sqrt"), optimizer_epsilon=1e-7)
+    assert diagnose(ratio, "optimizer_update", keras_ev)[0].id == "learning_rate_too_high"
+
+
 def test_zero_norm_denominator_gets_an_epsilon_first():
     rec = record("RealDiv", [health(0.0, 0.0, zeros=4), health(0.0, 1.0, zeros=1)])
     cause, fixes = diagnose(rec, "activation", evidence(argument_producers=("Relu", "Sqrt")))

@@ -248,6 +248,8 @@ def _optimizer_update(origin: Origin, record: OpRecord, evidence: Evidence) -> C
             {"optimizer": evidence.optimizer_name, "epsilon": eps, "variable": origin.variable},
             confidence=0.9,
         )
+    if eps is None and op in DIVISION_OPS and _denominator_has_zero(record):
+        return None  # a hand-written update dividing by an exact 0: the zero, not the step size
     inputs_max = _inputs_max(record)
     if inputs_max > 1e30 or (record.result_health is not None and record.result_health.inf):
         return Cause(
