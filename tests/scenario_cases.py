@@ -1364,6 +1364,40 @@ def normalized_gradient_step_in_a_rezero_net():
     return run_loop(train_step, batches(x, y))
 
 
+class MaskedPolicy(keras.layers.Layer):
+    """Action logits with the actions that are illegal in each state masked to -inf, the usual
+    way to keep a policy from choosing them."""
+
+    def call(self, logits, legal):
+        return tf.where(legal, logits, float("-inf"))
+
+
+def behaviour_cloning_with_illegal_actions_masked():
+    """Behaviour cloning on one-hot expert actions with Keras' CategoricalCrossentropy
+    (from_logits=True) over masked logits: the loss multiplies every 0 of the one-hot target
+    by the log-probability of an illegal action, -inf: 0 x -inf is NaN."""
+    rng = seeded(343)
+    states = rng.normal(size=(64, 6)).astype("float32")
+    legal = rng.random(size=(64, 5)) < 0.7
+    legal[np.arange(64), rng.integers(0, 5, size=64)] = True
+    expert = np.array([rng.choice(np.flatnonzero(row)) for row in legal])
+    actions = np.eye(5, dtype="float32")[expert]
+    s_in = keras.Input((6,), name="state")
+    legal_in = keras.Input((5,), dtype="bool", name="legal")
+    hidden = keras.layers.Dense(16, activation="relu", name="hidden")(s_in)
+    logits = MaskedPolicy(name="mask")(keras.layers.Dense(5, name="logits")(hidden), legal_in)
+    model = keras.Model([s_in, legal_in], logits, name="policy")
+    loss = keras.losses.CategoricalCrossentropy(from_logits=True)
+    data = [
+        (
+            (tf.constant(states[i : i + 16]), tf.constant(legal[i : i + 16])),
+            tf.constant(actions[i : i + 16]),
+        )
+        for i in range(0, 64, 16)
+    ]
+    return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), loss), data)
+
+
 DOMAIN_FIXES = frozenset({"add_epsilon"})
 SCALE_FIXES = frozenset({"rescale_input", "add_normalization"})
 LOSS_FIXES = frozenset({"use_from_logits", "add_epsilon"})
@@ -1904,6 +1938,18 @@ SCENARIOS: list[Scenario] = [
         frozenset({"add_epsilon", "divide_no_nan"}),
         story="a hand-written normalized-gradient update g / |g| meets a zero gradient (a ReZero "
         "block's inner layer at step 0): 0/0; an epsilon in the norm",
+    ),
+    Scenario(
+        "behaviour_cloning_with_illegal_actions_masked",
+        behaviour_cloning_with_illegal_actions_masked,
+        "loss",
+        frozenset(),
+        None,
+        "domain_error",
+        frozenset({"finite_mask_value"}),
+        story="illegal actions masked with -inf before Keras' CategoricalCrossentropy"
+        "(from_logits=True): the one-hot target's zeros times the -inf log-probabilities are "
+        "NaN inside the loss; mask with a large finite negative",
     ),
     Scenario(
         "float16_log_epsilon_rounds_to_zero",
