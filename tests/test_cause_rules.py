@@ -170,6 +170,11 @@ def test_arithmetic_on_a_written_inf_mask_value_is_a_domain_error_with_a_finite_
     cause, fixes = diagnose(sub, "activation", evidence(inf_constant_op=select))
     assert cause.id == "domain_error" and "inf - inf" in cause.summary
     assert fixes[0].id == "finite_mask_value" and fixes[0].params["op_type"] == "SelectV2"
+    # a fused op (Keras' cross-entropy: one-hot zeros x the -inf log-probabilities)
+    labels = health(0.0, 1.0, zeros=36, size=40)
+    fused = record("SoftmaxCrossEntropyWithLogits", [minus_inf, labels], producers=[2, None])
+    cause, fixes = diagnose(fused, "loss", evidence(inf_constant_op=select))
+    assert cause.id == "domain_error" and fixes[0].id == "finite_mask_value"
     # the same NaN from an Inf the step computed (an exp that overflowed): no mask value
     overflowed = record("Exp", [health(90.0, 100.0)], output=INF, index=2)
     sub = record("Sub", [INF, INF], producers=[2, 2], index=3)

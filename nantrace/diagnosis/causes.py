@@ -452,6 +452,14 @@ def _inf_arithmetic(record: OpRecord, evidence: Evidence) -> str | None:
             f"inf - inf: infinities on both sides{where}, which is NaN (x - max(x) over a "
             "row whose every entry is masked is -inf - (-inf))"
         )
+    if record.op_type in SOFTMAX_OPS or any(h.nan for h in inputs):
+        return None
+    if infinite and (any(h.zeros for h in inputs) or len(infinite) >= 2):
+        # inside a fused op (a cross-entropy's labels x log-probabilities, a matmul)
+        return (
+            f"the mask value{where} together with exact zeros or other infinities; inside "
+            f"{record.op_type}, 0 x inf or inf - inf is NaN"
+        )
     return None
 
 
