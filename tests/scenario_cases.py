@@ -1398,6 +1398,35 @@ def behaviour_cloning_with_illegal_actions_masked():
     return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), loss), data)
 
 
+def standardization_folded_into_a_frozen_layer():
+    """Feature standardization folded into the model as a frozen first layer (kernel
+    diag(1 / std), bias -mean / std, set with set_weights). One column is constant in the
+    training table, so its std is 0 and the layer holds Inf from before the first step."""
+    rng = seeded(344)
+    x = rng.normal(3.0, 2.0, size=(64, 6)).astype("float32")
+    x[:, 4] = 1.0  # a column that never varies
+    y = (x[:, :1] - x[:, 1:2]).astype("float32")
+    with np.errstate(divide="ignore"):
+        scale = 1.0 / x.std(axis=0)
+    scaler = keras.layers.Dense(6, name="standardize", trainable=False)
+    model = keras.Sequential(
+        [
+            keras.Input((6,)),
+            scaler,
+            keras.layers.Dense(8, activation="relu", name="hidden"),
+            keras.layers.Dense(1, name="head"),
+        ],
+        name="net",
+    )
+    scaler.set_weights(
+        [np.diag(scale).astype("float32"), (-x.mean(axis=0) * scale).astype("float32")]
+    )
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError()),
+        batches(x, y),
+    )
+
+
 DOMAIN_FIXES = frozenset({"add_epsilon"})
 SCALE_FIXES = frozenset({"rescale_input", "add_normalization"})
 LOSS_FIXES = frozenset({"use_from_logits", "add_epsilon"})
@@ -1950,6 +1979,18 @@ SCENARIOS: list[Scenario] = [
         story="illegal actions masked with -inf before Keras' CategoricalCrossentropy"
         "(from_logits=True): the one-hot target's zeros times the -inf log-probabilities are "
         "NaN inside the loss; mask with a large finite negative",
+    ),
+    Scenario(
+        "standardization_folded_into_a_frozen_layer",
+        standardization_folded_into_a_frozen_layer,
+        None,
+        frozenset(),
+        "net/standardize",
+        "non_finite_state",
+        frozenset({"clean_input"}),
+        story="standardization folded into a frozen Dense set from the table's statistics; a "
+        "constant column gives 1/0 = Inf in its weights before training starts: no checkpoint "
+        "to restore, the values set into the layer must be fixed",
     ),
     Scenario(
         "float16_log_epsilon_rounds_to_zero",
