@@ -493,11 +493,24 @@ def test_an_unknown_that_read_inf_says_what_it_read_instead_of_inputs_in_range()
 # ---------------------------------------------------------------------------------------------
 def test_variable_already_non_finite_before_the_step_is_non_finite_state():
     rec = record("ReadVariableOp", [], output=BAD, variable="dense/kernel:0")
-    ev = evidence(step=0, stale_variables=["dense/kernel:0"], iterations=1200)
+    ev = evidence(
+        step=0,
+        stale_variables=["dense/kernel:0"],
+        iterations=1200,
+    )
     cause, fixes = diagnose(rec, "optimizer_update", ev)
     assert cause.id == "non_finite_state"
     assert "dense/kernel:0" in cause.summary and cause.evidence["iterations"] == 1200
     assert fixes[0].id == "restore_checkpoint"
+    # NaN before the optimizer ever ran, or in a variable no step writes (frozen): it was set
+    # that way, no checkpoint to go back to
+    for before in (
+        dataclasses.replace(ev, iterations=0),
+        dataclasses.replace(ev, untrained_variables=frozenset({"dense/kernel:0"})),
+    ):
+        cause, fixes = diagnose(rec, "optimizer_update", before)
+        assert cause.evidence["set_before_training"] and "set that way" in cause.summary
+        assert [f.id for f in fixes] == ["clean_input"] and fixes[0].params["mode"] == "state"
 
 
 def test_float16_adam_epsilon_that_underflows_is_float16_range():

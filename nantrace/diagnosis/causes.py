@@ -148,17 +148,31 @@ def _stale_state(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause 
     names = evidence.stale_variables or ([record.variable] if record.variable else [])
     if not names:
         return None
+    frozen = all(name in evidence.untrained_variables for name in names)
+    set_before = frozen or not evidence.iterations
     when = (
         f" (the optimizer had run {evidence.iterations} steps: resumed from a checkpoint saved "
         "after the values went non-finite?)"
-        if evidence.iterations
+        if evidence.iterations and not frozen
         else ""
     )
+    if set_before:
+        when = (
+            " and it is not trainable (frozen: no step changes it)"
+            if frozen
+            else " and the optimizer has not run yet"
+        ) + ": it was set that way (an initializer, set_weights, a loaded array)"
     return Cause(
         "non_finite_state",
         f"{names[0]} was already NaN/Inf before step {evidence.step} ran{when}; no op of this "
         "step produced it",
-        {"variables": names[:20], "iterations": evidence.iterations, "step": evidence.step},
+        {
+            "variables": names[:20],
+            "iterations": evidence.iterations,
+            "step": evidence.step,
+            "set_before_training": set_before,
+            "frozen": frozen,
+        },
         confidence=0.95,
     )
 

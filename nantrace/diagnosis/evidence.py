@@ -262,6 +262,8 @@ class Evidence:
     on_path: bool = False
     iterations: int | None = None
     stale_variables: list[str] = field(default_factory=list)
+    #: the variables the step read that are not trainable (frozen: no optimizer writes them).
+    untrained_variables: frozenset[str] = frozenset()
     #: for a backward-pass origin: the forward op it differentiates.
     forward_op: Any = None
     #: op types that consume the origin's forward op's output (``SelectV2``: a tf.where).
@@ -355,6 +357,9 @@ def gather_evidence(
         recurrent = [entry.split(" (")[0] for entry in evidence.recurrent_layers]
         evidence.layer_growth = layer_growth(capture, recurrent)
         evidence.stale_variables = stale_variables(capture)
+        evidence.untrained_variables = frozenset(
+            r.variable for r in capture.records if r.variable and r.variable_trainable is False
+        )
     if layers:
         evidence.output_layer = list(layers)[-1]
         evidence.output_layer_class = type(layers[evidence.output_layer]).__name__

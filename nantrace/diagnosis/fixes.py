@@ -723,6 +723,20 @@ def _non_finite_state(origin: Origin, cause: Cause, evidence: Evidence) -> list[
             )
         ]
     names = ev.get("variables") or [origin.variable]
+    if ev.get("set_before_training"):
+        return [
+            Fix(
+                "clean_input",
+                f"{names[0]} held NaN/Inf before training changed it: the values set into it "
+                "(set_weights, a Constant initializer, a loaded embedding matrix) were computed "
+                "with NaN/Inf; fix them where they are computed",
+                {"variables": names, "mode": "state"},
+                "values = np.where(np.isfinite(values), values, 0.0)  # before set_weights / "
+                f"Constant(values) for {names[0]} (better: fix the NaN/Inf where it is computed, "
+                "e.g. 1 / (std + 1e-7))",
+                score=1.0,
+            )
+        ]
     return [
         Fix(
             "restore_checkpoint",

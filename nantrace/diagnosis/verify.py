@@ -366,6 +366,11 @@ def _drop_rows(batch: Batch, bad: np.ndarray) -> Batch | None:
 
 
 def _clean_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
+    if fix.params.get("mode") == "state":
+        raise _CannotSimulate(
+            "the values were set into the variable before training, from an array the report "
+            "does not hold; apply it by hand"
+        )
     if fix.params.get("mode") == "adapt":
         raise _CannotSimulate(
             "re-adapting the layer needs the data it was adapted on, which the report does "

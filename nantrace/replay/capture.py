@@ -56,6 +56,8 @@ class OpRecord:
     #: the device of the op's first output (under tf.distribute: which replica ran it).
     device: str | None = None
     variable: str | None = None
+    #: for a variable op: whether that variable is trainable (None: not a variable op).
+    variable_trainable: bool | None = None
     variable_after: Health | None = None
     layer_object: Any = field(default=None, repr=False)
     #: per input: the batch tensor's name (``x``, ``y``, ``x['age']``) when the input is one of
@@ -400,6 +402,7 @@ class ReplayCapture(hooks.StepObserver):
             variable = self.variable_for_handle(inputs[0]) if inputs else None
             if variable is not None:
                 record.variable = variable.name
+                record.variable_trainable = bool(getattr(variable, "trainable", True))
                 if op_type in _tf_compat.VARIABLE_WRITE_OPS:
                     record.variable_after = health_of(variable.read_value())
         for t in outputs:
