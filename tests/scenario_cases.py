@@ -1427,6 +1427,36 @@ def standardization_folded_into_a_frozen_layer():
     )
 
 
+class HandWrittenELU(keras.layers.Layer):
+    """ELU written with tf.where: x where x > 0, else exp(x) - 1. exp is evaluated everywhere,
+    so a large positive pre-activation gives exp(x) = Inf in the branch tf.where drops."""
+
+    def call(self, x):
+        return tf.where(x > 0.0, x, tf.exp(x) - 1.0)
+
+
+def hand_written_elu_on_large_activations():
+    """Raw features in the hundreds reach the hand-written ELU as pre-activations above 88:
+    the forward value is finite (the x branch), the gradient of the dropped exp branch is
+    0 x Inf = NaN."""
+    rng = seeded(345)
+    x = rng.uniform(0.0, 300.0, size=(64, 4)).astype("float32")
+    y = (x[:, :1] / 300.0).astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(8, name="dense"),
+            HandWrittenELU(name="elu"),
+            keras.layers.Dense(1, name="head"),
+        ],
+        name="net",
+    )
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError()),
+        batches(x, y),
+    )
+
+
 DOMAIN_FIXES = frozenset({"add_epsilon"})
 SCALE_FIXES = frozenset({"rescale_input", "add_normalization"})
 LOSS_FIXES = frozenset({"use_from_logits", "add_epsilon"})
@@ -1991,6 +2021,17 @@ SCENARIOS: list[Scenario] = [
         story="standardization folded into a frozen Dense set from the table's statistics; a "
         "constant column gives 1/0 = Inf in its weights before training starts: no checkpoint "
         "to restore, the values set into the layer must be fixed",
+    ),
+    Scenario(
+        "hand_written_elu_on_large_activations",
+        hand_written_elu_on_large_activations,
+        None,
+        frozenset(),
+        "net/elu",
+        "where_gradient_trap",
+        frozenset({"double_where", "clamp_argument"}),
+        story="ELU by hand as tf.where(x > 0, x, exp(x) - 1): the forward value is finite, but "
+        "exp overflows in the dropped branch and its gradient is 0 x Inf = NaN",
     ),
     Scenario(
         "float16_log_epsilon_rounds_to_zero",
