@@ -253,6 +253,16 @@ def test_acos_gradient_at_the_edge_of_its_domain_is_a_domain_error_clamped_insid
     assert diagnose(grad, "gradient", evidence(forward_op=inside))[0].id != "domain_error"
 
 
+def test_a_forward_overflow_that_a_where_drops_is_the_where_trap_when_the_loss_is_finite():
+    exp = record("Exp", [health(-3.0, 287.0)], output=health(0.0, None, inf=5), layer="net/elu")
+    dropped = evidence(discarded_by_where="Exp", loss_finite=True)
+    cause, fixes = diagnose(exp, "activation", dropped)
+    assert cause.id == "where_gradient_trap" and fixes[0].id == "double_where"
+    # the same Inf also reaching the loss forward is an overflow, not a trap
+    reached = evidence(discarded_by_where="Exp", loss_finite=False)
+    assert diagnose(exp, "activation", reached)[0].id == "exp_overflow"
+
+
 def test_log1p_above_minus_one_is_not_a_domain_error():
     cause, _ = diagnose(record("Log1p", [health(-0.5, 1.0)], output=INF), "activation")
     assert cause.id != "domain_error"

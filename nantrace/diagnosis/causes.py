@@ -361,7 +361,11 @@ def _where_trap(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause |
     """tf.where(cond, f(x), other): the forward value is fine, but f's gradient at the
     unselected elements is NaN/Inf, and 0 * NaN = NaN flows into the weights."""
     forward = evidence.forward_op
-    if origin.phase != "backward" or forward is None:
+    if origin.phase == "forward" and evidence.loss_finite and evidence.discarded_by_where:
+        # the op's Inf/NaN went only into the branch a tf.where dropped (the loss is finite)
+        # and reached the gradients through its own backward (exp's gradient is its output)
+        forward = record
+    elif origin.phase != "backward" or forward is None:
         return None
     discarded = evidence.discarded_by_where
     if discarded is None:

@@ -262,6 +262,9 @@ class Evidence:
     on_path: bool = False
     iterations: int | None = None
     stale_variables: list[str] = field(default_factory=list)
+    #: the step's loss was finite in replay (None: no loss recorded): a non-finite value that
+    #: reached the gradients did so through the backward pass only.
+    loss_finite: bool | None = None
     #: the variables the step read that are not trainable (frozen: no optimizer writes them).
     untrained_variables: frozenset[str] = frozenset()
     #: for a backward-pass origin: the forward op it differentiates.
@@ -357,6 +360,9 @@ def gather_evidence(
         recurrent = [entry.split(" (")[0] for entry in evidence.recurrent_layers]
         evidence.layer_growth = layer_growth(capture, recurrent)
         evidence.stale_variables = stale_variables(capture)
+        losses = [capture.records[i].result_health for i in capture.sinks()["loss"]]
+        if losses and all(h is not None for h in losses):
+            evidence.loss_finite = all(h.finite for h in losses)
         evidence.untrained_variables = frozenset(
             r.variable for r in capture.records if r.variable and r.variable_trainable is False
         )
