@@ -89,3 +89,21 @@ def test_an_update_fed_finite_gradients_is_replayed_and_undone():
     assert capture.skipped_updates == []
     writes = [r for r in capture.records if r.variable_after is not None]
     assert writes and any(not r.variable_after.finite for r in writes)
+
+
+def test_the_capture_knows_a_frozen_layers_variables_are_not_trained():
+    keras.utils.set_random_seed(7)
+    frozen = keras.layers.Dense(8, name="frozen")
+    model = keras.Sequential([keras.Input((6,)), frozen, keras.layers.Dense(1, name="head")])
+    frozen.trainable = False  # after build: the tf.Variable's own `trainable` stays True
+    watched = _setup(model, keras.optimizers.Adam(1e-3))
+    x, y = _batch(3)
+    watched(x, y)
+    capture = replay_step(watched, (x, y), {})
+    flags = {
+        r.variable: r.variable_trainable
+        for r in capture.records
+        if r.op_type == "ReadVariableOp" and r.variable and r.phase == "forward"
+    }
+    assert {f for n, f in flags.items() if "frozen" in n} == {False}, flags
+    assert {f for n, f in flags.items() if "head" in n} == {True}, flags

@@ -235,6 +235,21 @@ def as_tf_variable(variable: Any) -> tf.Variable | None:
     return None
 
 
+def trained_by_layer(layer: Any, variable: Any) -> bool | None:
+    """Whether ``layer`` trains ``variable`` (one of its trainable weights), False when it
+    holds it as a non-trainable weight (a frozen layer, ``trainable=False``), None when the
+    layer does not hold it. A Keras 3 variable's own ``trainable`` flag is not the
+    ``tf.Variable``'s, which stays True."""
+    target = as_tf_variable(variable)
+    if target is None:
+        return None
+    for weights, trained in (("trainable_weights", True), ("non_trainable_weights", False)):
+        for weight in getattr(layer, weights, None) or ():
+            if as_tf_variable(weight) is target:
+                return trained
+    return None
+
+
 def is_default_strategy(strategy: Any) -> bool:
     """True when no tf.distribute strategy is in use (the default, single-device one)."""
     return strategy is None or type(strategy).__name__ == "_DefaultDistributionStrategy"

@@ -402,7 +402,10 @@ class ReplayCapture(hooks.StepObserver):
             variable = self.variable_for_handle(inputs[0]) if inputs else None
             if variable is not None:
                 record.variable = variable.name
-                record.variable_trainable = bool(getattr(variable, "trainable", True))
+                trained = _tf_compat.trained_by_layer(record.layer_object, variable)
+                record.variable_trainable = (
+                    trained if trained is not None else bool(getattr(variable, "trainable", True))
+                )
                 if op_type in _tf_compat.VARIABLE_WRITE_OPS:
                     record.variable_after = health_of(variable.read_value())
         for t in outputs:
