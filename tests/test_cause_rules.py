@@ -521,6 +521,9 @@ def test_variable_already_non_finite_before_the_step_is_non_finite_state():
         cause, fixes = diagnose(rec, "optimizer_update", before)
         assert cause.evidence["set_before_training"] and "set that way" in cause.summary
         assert [f.id for f in fixes] == ["clean_input"] and fixes[0].params["mode"] == "state"
+    # no optimizer seen (a hand-written update): how many steps ran is not known, nothing claimed
+    cause, fixes = diagnose(rec, "optimizer_update", dataclasses.replace(ev, iterations=None))
+    assert not cause.evidence["set_before_training"] and fixes[0].id == "restore_checkpoint"
 
 
 def test_float16_adam_epsilon_that_underflows_is_float16_range():

@@ -149,7 +149,7 @@ def _stale_state(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause 
     if not names:
         return None
     frozen = all(name in evidence.untrained_variables for name in names)
-    set_before = frozen or not evidence.iterations
+    set_before = frozen or evidence.iterations == 0  # None: no optimizer seen, not known
     when = (
         f" (the optimizer had run {evidence.iterations} steps: resumed from a checkpoint saved "
         "after the values went non-finite?)"
