@@ -11,35 +11,12 @@ names are set explicitly only so the expectations can name them.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
 
 import keras
 import numpy as np
 import tensorflow as tf
 from scenario_cases import Scenario, batches, mlp, run_loop, seeded, standard_step
-
-from nantrace.report.records import Report
-
-
-def _custom_step(model, optimizer, loss_of):
-    """A train step whose loss is ``loss_of(model, *batch)``: an ordinary custom loop."""
-
-    def train_step(*batch):
-        with tf.GradientTape() as tape:
-            loss = loss_of(model, *batch)
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        return loss
-
-    return train_step
-
-
-def _with_policy(policy: str, build: Callable[[], Report | None]) -> Report | None:
-    keras.config.set_dtype_policy(policy)
-    try:
-        return build()
-    finally:
-        keras.config.set_dtype_policy("float32")
+from scenario_patterns import _custom_step, _with_policy
 
 
 # ---------------------------------------------------------------------------------------------
