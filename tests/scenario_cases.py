@@ -1457,6 +1457,30 @@ def hand_written_elu_on_large_activations():
     )
 
 
+def gaussian_mixture_likelihood_by_hand():
+    """A density model: each sample's negative log-likelihood under a learned 3-component
+    Gaussian mixture, written in probability space, -log(sum_k w_k N(y | mu_k, s_k)). Targets
+    far (tens of sigmas) from every component make every density exp(-z^2 / 2) underflow to 0
+    in float32, and the log of the sum is -inf."""
+    rng = seeded(346)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = (20.0 * x[:, :1] + rng.normal(size=(64, 1))).astype("float32")
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(16, activation="tanh", name="hidden")(inputs)
+    params = keras.layers.Dense(9, name="mixture")(hidden)
+    model = keras.Model(inputs, params, name="density")
+
+    def mixture_nll(y, params):
+        logits, mu, log_sigma = tf.split(params, 3, axis=-1)
+        weights = tf.nn.softmax(logits, axis=-1)
+        sigma = tf.exp(log_sigma)
+        z = (y - mu) / sigma
+        density = tf.exp(-0.5 * tf.square(z)) / (sigma * np.sqrt(2.0 * np.pi))
+        return -tf.reduce_mean(tf.math.log(tf.reduce_sum(weights * density, axis=-1)))
+
+    return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), mixture_nll), batches(x, y))
+
+
 DOMAIN_FIXES = frozenset({"add_epsilon"})
 SCALE_FIXES = frozenset({"rescale_input", "add_normalization"})
 LOSS_FIXES = frozenset({"use_from_logits", "add_epsilon"})
@@ -2032,6 +2056,18 @@ SCENARIOS: list[Scenario] = [
         frozenset({"double_where", "clamp_argument"}),
         story="ELU by hand as tf.where(x > 0, x, exp(x) - 1): the forward value is finite, but "
         "exp overflows in the dropped branch and its gradient is 0 x Inf = NaN",
+    ),
+    Scenario(
+        "gaussian_mixture_likelihood_by_hand",
+        gaussian_mixture_likelihood_by_hand,
+        "loss",
+        frozenset({"Log"}),
+        None,
+        "unstable_loss",
+        frozenset({"use_logsumexp", "add_epsilon"}),
+        story="a mixture likelihood computed in probability space: every Gaussian density "
+        "underflows to 0 for targets far from the components and log(0) = -inf; compute it in "
+        "log space (reduce_logsumexp)",
     ),
     Scenario(
         "float16_log_epsilon_rounds_to_zero",
