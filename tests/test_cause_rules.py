@@ -12,7 +12,13 @@ from types import SimpleNamespace
 import numpy as np
 
 from nantrace.diagnosis.causes import infer_cause
-from nantrace.diagnosis.evidence import Evidence, _on_path, epsilon_lost_in, inf_constant_op
+from nantrace.diagnosis.evidence import (
+    Evidence,
+    _on_path,
+    epsilon_lost_in,
+    exp_underflow,
+    inf_constant_op,
+)
 from nantrace.diagnosis.fixes import clip_norm_from_history, rank_fixes
 from nantrace.diagnosis.origin import padding_rows
 from nantrace.replay.capture import OpRecord
@@ -303,6 +309,27 @@ def test_an_epsilon_that_is_zero_in_float16_is_float16_range_not_a_missing_epsil
     plain = dataclasses.replace(adder, inputs=[half, health(0.0, 0.0, zeros=1, size=1)])
     assert epsilon_lost_in(SimpleNamespace(records=[None] * 4 + [plain, log]), log) is None
     assert diagnose(log, "activation")[0].id == "missing_epsilon"
+
+
+def test_log_of_a_sum_of_underflowed_exponentials_is_unstable_loss_in_log_space():
+    # log(sum(w * exp(-z^2 / 2))) with every density 0: Exp (index 2) -> Mul -> Sum -> Log
+    underflowed = record("Exp", [health(-900.0, -200.0)], output=health(0.0, 0.0, zeros=32))
+    underflowed = dataclasses.replace(underflowed, index=2)
+    mul = record(
+        "Mul", [health(0.0, 1.0), health(0.0, 0.0, zeros=32)], index=3, producers=[None, 2]
+    )
+    total = record("Sum", [health(0.0, 0.0, zeros=32)], index=4, producers=[3])
+    log = record("Log", [health(0.0, 0.0, zeros=4, size=4)], output=INF, index=5, producers=[4])
+    capture = SimpleNamespace(records=[None, None, underflowed, mul, total, log])
+    assert exp_underflow(capture, log)
+    cause, fixes = diagnose(
+        dataclasses.replace(log, phase="loss"), "loss", evidence(exp_underflow=True)
+    )
+    assert cause.id == "unstable_loss" and cause.evidence["exp_underflow"]
+    assert [f.id for f in fixes] == ["use_logsumexp", "add_epsilon"]
+    # an Exp with no zero in its result feeds nothing that underflowed
+    finite = dataclasses.replace(underflowed, outputs=[health(0.1, 2.0)])
+    assert not exp_underflow(SimpleNamespace(records=[None, None, finite, mul, total, log]), log)
 
 
 def test_zero_over_zero_count_gets_divide_no_nan_first():

@@ -499,6 +499,15 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
         return None
     op = subject.op_type
     zeros = sum(h.zeros for h in subject.float_inputs)
+    if origin.kind == "loss" and op in {"Log", "Xlogy", "Log1p"} and evidence.exp_underflow:
+        return Cause(
+            "unstable_loss",
+            f"the loss takes {op} of a sum of exponentials (a likelihood or a normalizer "
+            "computed in probability space) whose every term underflowed to exactly 0; in log "
+            "space (tf.reduce_logsumexp) it stays finite",
+            {"op_type": op, "zeros": zeros, "exp_underflow": True},
+            confidence=0.85,
+        )
     if (
         origin.kind == "loss"
         and op in {"Log", "Xlogy", "Log1p"}

@@ -299,6 +299,9 @@ class Evidence:
     #: the half dtype in which a scalar constant added to one of that op's arguments is exactly
     #: 0 (``log(x + 1e-8)`` under mixed_float16: the epsilon rounds to 0), or None.
     epsilon_lost_in: str | None = None
+    #: an ``Exp`` whose result holds exact zeros (it underflowed) feeds that op's first
+    #: argument within a few ops: a likelihood or normalizer summed in probability space.
+    exp_underflow: bool = False
     #: the op that takes a constant +-inf (a mask value written in the code) whose Inf reaches
     #: that op's arguments: that op itself, or one up its Inf-carrying inputs; None if none.
     inf_constant_op: Any = None
@@ -413,6 +416,7 @@ def gather_evidence(
         evidence.epsilon_lost_in = epsilon_lost_in(capture, subject)
         evidence.argument_layer = argument_layer(capture, subject)
         evidence.inf_constant_op = inf_constant_op(capture, subject)
+        evidence.exp_underflow = exp_underflow(capture, subject)
     return evidence
 
 
@@ -483,6 +487,28 @@ def argument_layer(capture: ReplayCapture, record: OpRecord, hops: int = 3) -> s
             return source.layer
         producer = source.producers[0] if source.producers else None
     return None
+
+
+def exp_underflow(capture: ReplayCapture, record: OpRecord, hops: int = 5) -> bool:
+    """An ``Exp`` whose result holds exact zeros (exp of a large negative argument underflows
+    to 0) feeds ``record``'s first argument within ``hops`` ops."""
+    frontier = list(record.producers[:1])
+    seen: set[int] = set()
+    for _ in range(hops):
+        upstream: list[int | None] = []
+        for index in frontier:
+            if index is None or index in seen:
+                continue
+            seen.add(index)
+            current = capture.records[index]
+            if current.op_type == "Exp":
+                out = current.result_health
+                if out is not None and out.zeros and current.inputs_finite:
+                    return True
+                continue
+            upstream.extend(current.producers)
+        frontier = upstream
+    return False
 
 
 def inf_constant_op(capture: ReplayCapture, record: OpRecord, hops: int = 4) -> OpRecord | None:

@@ -354,6 +354,26 @@ def _recurrent_explosion(origin: Origin, cause: Cause, evidence: Evidence) -> li
 def _unstable_loss(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
     op = cause.evidence.get("op_type") or origin.op_type
     site = _site(origin, evidence)
+    if cause.evidence.get("exp_underflow"):
+        return [
+            Fix(
+                "use_logsumexp",
+                f"{op} of a sum of exponentials that underflowed: the sum in log space, "
+                "log(sum(exp(a))) = tf.reduce_logsumexp(a), never underflows",
+                {"op_type": op, "where": site},
+                "tf.reduce_logsumexp(tf.math.log(weights) + log_density, axis=-1)  "
+                "# instead of tf.math.log(tf.reduce_sum(weights * tf.exp(log_density), -1))",
+                score=1.1,
+            ),
+            _edit_fix(
+                "add_epsilon",
+                f"{op} receives exact zeros",
+                _edit("epsilon", op, site, 1e-7),
+                {"op_type": op, "where": site},
+                "tf.math.log(x + 1e-7)",
+                0.9,
+            ),
+        ]
     producer = evidence.argument_producers[0] if evidence.argument_producers else None
     logits = _edit("log_softmax", op, site) if producer in {"Softmax", "Sigmoid"} else None
     return [
