@@ -354,7 +354,16 @@ def _recurrent_explosion(origin: Origin, cause: Cause, evidence: Evidence) -> li
 def _unstable_loss(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
     op = cause.evidence.get("op_type") or origin.op_type
     site = _site(origin, evidence)
-    if cause.evidence.get("exp_underflow"):
+    underflow = bool(cause.evidence.get("exp_underflow"))
+    epsilon = _edit_fix(
+        "add_epsilon",
+        f"{op} receives exact zeros",
+        _edit("epsilon", op, site, 1e-7),
+        {"op_type": op, "where": site},
+        "tf.math.log(x + 1e-7)" if underflow else "tf.math.log(tf.clip_by_value(p, 1e-7, 1.0))",
+        0.9,
+    )
+    if underflow:
         return [
             Fix(
                 "use_logsumexp",
@@ -365,14 +374,7 @@ def _unstable_loss(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix
                 "# instead of tf.math.log(tf.reduce_sum(weights * tf.exp(log_density), -1))",
                 score=1.1,
             ),
-            _edit_fix(
-                "add_epsilon",
-                f"{op} receives exact zeros",
-                _edit("epsilon", op, site, 1e-7),
-                {"op_type": op, "where": site},
-                "tf.math.log(x + 1e-7)",
-                0.9,
-            ),
+            epsilon,
         ]
     producer = evidence.argument_producers[0] if evidence.argument_producers else None
     logits = _edit("log_softmax", op, site) if producer in {"Softmax", "Sigmoid"} else None
@@ -391,14 +393,7 @@ def _unstable_loss(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix
             "keras.losses.CategoricalCrossentropy(from_logits=True)",
             1.0,
         ),
-        _edit_fix(
-            "add_epsilon",
-            f"{op} receives exact zeros",
-            _edit("epsilon", op, site, 1e-7),
-            {"op_type": op, "where": site},
-            "tf.math.log(tf.clip_by_value(p, 1e-7, 1.0))",
-            0.9,
-        ),
+        epsilon,
     ]
 
 
