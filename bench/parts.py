@@ -320,20 +320,23 @@ def run_tail(workload: str, rounds: int) -> None:
     wl = build_workload(workload)
     wl.optimizer.build(wl.model.trainable_variables)
 
-    def watched(fuse_tail: bool = False, **options: Any) -> Any:
+    def watched(fuse_tail: bool | None = None, **options: Any) -> Any:
         step = nantrace.watch(
             wl.compile(make_train_step(wl.model, wl.optimizer, wl.loss_fn)), **options
         )
-        step.fuse_tail = fuse_tail
+        if fuse_tail is not None:  # None: the guard's own choice (on for an XLA step)
+            step.fuse_tail = fuse_tail
         return step
 
     variants = [Variant(name, floor_step(wl, name), 10) for name in ("plain", "flag+weights")]
     variants.append(Variant("watch", watched(), 10))
     variants.append(Variant("watch(fuse_tail: one XLA cluster)", watched(fuse_tail=True), 10))
+    variants.append(Variant("watch(fuse_tail off: separate ops)", watched(fuse_tail=False), 10))
     variants.append(Variant("watch(early_warning='off')", watched(early_warning="off"), 10))
     # traced at their first call: the exact check's cond as plain tf.cond (lowered to a Switch
     # per tensor it reads, as before compat.tf.unlowered_cond); the detectors kept (their
-    # state, the norms they take) but their update adding no op
+    # state, the norms they take) but their update adding no op (separate ops: the fused
+    # tail, the default on an XLA step, builds the update without EarlyWarning.update)
     variants.append(
         Variant(
             "watch(early_warning='off', cond lowered)",
@@ -345,7 +348,7 @@ def run_tail(workload: str, rounds: int) -> None:
     variants.append(
         Variant(
             "watch(detectors' update a no-op)",
-            watched(),
+            watched(fuse_tail=False),
             10,
             context=lambda: mock.patch.object(
                 EarlyWarning, "update", lambda self, *a, **k: tf.constant(0)
@@ -357,7 +360,7 @@ def run_tail(workload: str, rounds: int) -> None:
     variants.append(
         Variant(
             "watch(small vectors summed one by one)",
-            watched(),
+            watched(fuse_tail=False),
             10,
             context=lambda: mock.patch.object(sentinel, "SMALL_VECTOR", 0),
         )

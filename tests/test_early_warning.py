@@ -262,6 +262,29 @@ def test_a_default_watch_never_asks_for_xla(monkeypatch):
     assert step.detector is not None and not step.detector._compiled
 
 
+def test_a_watched_xla_step_runs_its_checks_as_one_cluster():
+    """A step the user compiles with XLA has XLA's runtime loaded already: the checks and the
+    detectors after it run as one more XLA cluster (``fuse_tail``), and that step still warns
+    and trips as the separate ops do (``test_guard_exact.py``)."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.Dense(1)])
+    optimizer = keras.optimizers.Adam(1e-3)
+    train_step = standard_step(model, optimizer, keras.losses.MeanSquaredError())
+    xla = nantrace.watch(tf.function(train_step, jit_compile=True), verify=False)
+    plain = nantrace.watch(tf.function(train_step), verify=False)
+    assert xla.fuse_tail and not plain.fuse_tail
+    for _ in range(3):
+        xla(tf.ones([8, 4]), tf.zeros([8, 1]))
+    ops = {
+        op.type
+        for op in xla._step_fn.get_concrete_function(
+            tf.ones([8, 4]), tf.zeros([8, 1])
+        ).graph.get_operations()
+    }
+    # the detectors' update is inside the tail's cluster, not separate ops in the step's graph
+    assert "AssignVariableOp" not in ops and xla.history.read().loss.shape[0] == 3
+
+
 # -- the cause rules ----------------------------------------------------------------------------
 def _signal(signal_id, variable=None):
     return Signal(signal_id, f"{signal_id} summary", 20.0, 10.0, 1.0, 4, variable)

@@ -211,10 +211,13 @@ class Watched:
         #: anchor re-run has to put back).
         self._host_written: set[int] = set()
         #: run the checks after the step and the detectors as one XLA cluster where it can
-        #: (see nantrace.live.sentinel). Off: in a whole step it is no faster than separate
-        #: ops (``python -m bench.parts tail``), and it costs a compile at the first call and
-        #: ~110 MB of resident memory for XLA's runtime (``python -m bench.memory``).
-        self.fuse_tail = False
+        #: (see nantrace.live.sentinel). On for a step the user compiles with XLA: after its
+        #: cluster, the separate ops cost more than one more cluster (``python -m bench.parts
+        #: tail --workload mlp-xla``), and XLA's runtime is loaded and its compile paid anyway.
+        #: Off otherwise: in a whole step it is no faster than separate ops (``--workload
+        #: attention``), and it would cost a compile at the first call and ~110 MB of resident
+        #: memory for XLA's runtime (``python -m bench.memory``).
+        self.fuse_tail = self.jit_compile
         self._reader: tuple[list[tf.Variable], Any] | None = None
         self._reader_key: tuple[int, int, int] | None = None
         if self.compiled:
