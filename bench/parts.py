@@ -309,7 +309,7 @@ def run_floor(workload: str, rounds: int) -> None:
     _print_ratios(f"{workload}, {rounds} rounds: the cheapest guards", variants)
 
 
-def run_tail(workload: str, rounds: int) -> None:
+def run_tail(workload: str, rounds: int, only: list[str] | None = None) -> None:
     import tensorflow as tf
 
     import nantrace
@@ -365,6 +365,8 @@ def run_tail(workload: str, rounds: int) -> None:
             context=lambda: mock.patch.object(sentinel, "SMALL_VECTOR", 0),
         )
     )
+    if only:  # the plain step and the variants named by --only (faster, more rounds)
+        variants = variants[:1] + [v for v in variants[1:] if any(o in v.name for o in only)]
     for variant in variants:
         with variant.context():
             warm_up(variant.step, wl.batches)
@@ -431,17 +433,20 @@ def _print_ratios(title: str, variants: list[Variant]) -> None:
     cpu_base = variants[0].cpu_times
     print(
         "| variant | median ms | paired ratio to plain | its interquartile range "
-        "| paired CPU-time ratio |"
+        "| paired CPU-time ratio | paired ratio to the row above (interquartile range) |"
     )
-    print("|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|")
+    above = base
     for variant in variants:
         median, low, high = _paired(base, variant.times)
         cpu = statistics.median(o / b for o, b in zip(variant.cpu_times, cpu_base, strict=True))
+        near, near_low, near_high = _paired(above, variant.times)
         print(
             f"| {variant.name} | {statistics.median(variant.times) * 1e3:.2f} "
             f"| {median:.3f} | {low:.3f}-{high:.3f} "
-            f"| {cpu:.3f} |"
+            f"| {cpu:.3f} | {near:.3f} ({near_low:.3f}-{near_high:.3f}) |"
         )
+        above = variant.times
 
 
 DETECTOR_UPDATES = 500
@@ -695,9 +700,19 @@ def main(argv: list[str] | None = None) -> int:
             "dispatch",
         ),
     )
-    parser.add_argument("--workload", default="mlp", help="mlp, cnn, lstm or attention")
+    parser.add_argument(
+        "--workload",
+        default="mlp",
+        help="mlp, cnn, lstm, attention, deep; NAME-xla: the same with jit_compile=True",
+    )
     parser.add_argument("--size", default="30m", help="restore: 1m, 30m or 100m parameters")
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument(
+        "--only",
+        default="",
+        help="tail: the plain step and only the variants whose names contain one of these "
+        "comma-separated strings (e.g. 'fuse_tail')",
+    )
     args = parser.parse_args(argv)
     if args.what == "xla":
         run_xla(args.workload, args.rounds)
@@ -708,7 +723,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.what == "detectors":
         run_detectors(args.workload, args.rounds)
     elif args.what == "tail":
-        run_tail(args.workload, args.rounds)
+        run_tail(args.workload, args.rounds, [o for o in args.only.split(",") if o])
     elif args.what == "restore":
         run_restore(args.size, args.rounds)
     elif args.what == "writes":
