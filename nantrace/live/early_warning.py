@@ -28,9 +28,10 @@ again until no channel has been over for ``REARM`` steps.
 All of it is one read and one write of two small ``tf.Variable`` s and about 150 small
 element-wise ops on vectors of ``3 + 2 x variables`` floats, as separate TensorFlow ops in the
 step's graph. They can also be compiled into one XLA cluster, the guard's own with its finite
-checks and history (``Watched.fuse_tail = True``: ``StepSentinel._fused_tail``) or the
-detectors' alone (``EarlyWarning._fused``); that is not the default, since in a whole step it is
-no faster and XLA's runtime costs ~110 MB of resident memory (see ``_fused``).
+checks and history (``Watched.fuse_tail = True``: ``StepSentinel._fused_tail``, the default for
+a step the user compiles with XLA) or the detectors' alone (``EarlyWarning._fused``); that is
+not the default for other steps, since in a whole step it is no faster and XLA's runtime costs
+~110 MB of resident memory (see ``_fused``).
 The result (a bit per signal that fired) is one more int of the step's status vector: no extra
 host sync.
 """
