@@ -63,9 +63,11 @@ def _guarded_train_function(
                 if logs is None:
                     raise StopIteration from None
                 break
-            data = tf.nest.map_structure(
-                lambda item: None if isinstance(item, tf.experimental.Optional) else item, data
-            )
+            if not _tf_compat.only_eager_tensors(data):
+                data = tf.nest.map_structure(
+                    lambda item: None if isinstance(item, tf.experimental.Optional) else item,
+                    data,
+                )
             logs = watched(data)
             if watched.stopped:
                 model.stop_training = True

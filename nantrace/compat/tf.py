@@ -347,6 +347,12 @@ class DirectCalls:
 _EagerTensor = type(tf.constant(0))
 
 
+def only_eager_tensors(values: Any) -> bool:
+    """Whether every leaf of ``values`` (a nest) is an eager tensor: a batch that needs no
+    per-leaf ``isinstance`` checks (each against an abstract TF type costs ~10 us)."""
+    return all(type(leaf) is _EagerTensor for leaf in tf.nest.flatten(values))
+
+
 def _tensors_and_key(args: tuple) -> tuple[list, tuple] | None:
     """The eager tensors of ``args`` in order and a key of their structure, dtypes and shapes;
     None unless each argument is an eager tensor or a (non-empty) tuple or list of them."""

@@ -894,11 +894,16 @@ def _kept_batch(args: tuple, kwargs: dict) -> tuple[tuple[tuple, dict], int]:
     """The batch as it is now, for replay and verification later, and its size in bytes:
     numpy arrays are copied and variables read (a loader may refill the same buffer for the
     next step); tensors are immutable and kept by reference. Runs after every healthy step, so
-    a batch of plain tensor arguments (the common case) skips tf.nest (~100 us a step)."""
+    a batch of plain tensor arguments (the common case) skips tf.nest (~100 us a step), and a
+    nest of tensors only (``model.fit``'s ``(x, y)``) skips the per-leaf type checks."""
     if not _eager_tensor:
         _eager_tensor.append(type(tf.constant(0)))
-    if not kwargs and all(type(a) is _eager_tensor[0] for a in args):
+    eager = _eager_tensor[0]
+    if not kwargs and all(type(a) is eager for a in args):
         return (args, kwargs), sum(a.shape.num_elements() * a.dtype.size for a in args)
+    leaves = tf.nest.flatten((args, kwargs))
+    if all(type(leaf) is eager for leaf in leaves):
+        return (args, kwargs), sum(a.shape.num_elements() * a.dtype.size for a in leaves)
 
     def keep(leaf: Any) -> Any:
         if isinstance(leaf, np.ndarray):
@@ -909,7 +914,7 @@ def _kept_batch(args: tuple, kwargs: dict) -> tuple[tuple[tuple, dict], int]:
 
     if not any(
         isinstance(leaf, (np.ndarray, tf.Variable)) or _tf_compat.as_tf_variable(leaf) is not None
-        for leaf in tf.nest.flatten((args, kwargs))
+        for leaf in leaves
     ):
         kept = args, kwargs
     else:
