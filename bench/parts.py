@@ -309,6 +309,46 @@ def run_floor(workload: str, rounds: int) -> None:
     _print_ratios(f"{workload}, {rounds} rounds: the cheapest guards", variants)
 
 
+#: the detectors' cadence in the ``tail`` variant that runs their update every K-th step
+CADENCE = 8
+
+
+def _update_every(k: int) -> Any:
+    """A stand-in for ``EarlyWarning.update`` that runs the separate-ops update only on every
+    ``k``-th step, in one ``If`` op (``compat.tf.unlowered_cond``), and adds nothing on the
+    others: what a cadence would save, not a behaviour nantrace has (the detectors would see
+    one step in k)."""
+    import tensorflow as tf
+
+    from nantrace.compat import tf as tf_compat
+
+    counters: dict[int, Any] = {}
+
+    def update(
+        self: Any,
+        loss: Any,
+        grad_sq: Any,
+        weight_sq: Any,
+        names: Any,
+        kernels: Any,
+        half_max: Any,
+        healthy: Any,
+        **_: Any,
+    ) -> Any:
+        self.prepare(names, kernels)
+        if id(self) not in counters:
+            with tf.init_scope():
+                counters[id(self)] = tf.Variable(0, dtype=tf.int64, trainable=False)
+        step = counters[id(self)].assign_add(1)
+        return tf_compat.unlowered_cond(
+            tf.equal(tf.math.floormod(step, k), 0),
+            lambda: self._update(loss, grad_sq, weight_sq, names, kernels, half_max, healthy),
+            lambda: tf.constant(0),
+        )
+
+    return update
+
+
 def run_tail(workload: str, rounds: int, only: list[str] | None = None) -> None:
     import tensorflow as tf
 
@@ -353,6 +393,14 @@ def run_tail(workload: str, rounds: int, only: list[str] | None = None) -> None:
             context=lambda: mock.patch.object(
                 EarlyWarning, "update", lambda self, *a, **k: tf.constant(0)
             ),
+        )
+    )
+    variants.append(
+        Variant(
+            f"watch(detectors' update every {CADENCE}th step)",
+            watched(fuse_tail=False),
+            10,
+            context=lambda: mock.patch.object(EarlyWarning, "update", _update_every(CADENCE)),
         )
     )
     # traced with each gradient's sum of squares its own op, as before the small vectors
