@@ -7,7 +7,8 @@ expectations can name them; no nantrace rule reads a name.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import keras
@@ -16,6 +17,17 @@ import tensorflow as tf
 
 import nantrace
 from nantrace.report.records import Report
+
+
+@contextlib.contextmanager
+def dtype_policy(policy: str) -> Iterator[None]:
+    """Keras' global dtype policy set to ``policy`` while a scenario builds and runs, and back to
+    float32 after it, whatever happens (a float16 scenario must not leak into the next)."""
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy("float32")
 
 
 @dataclass(frozen=True)
@@ -306,8 +318,7 @@ class SquareFeatures(keras.layers.Layer):
 
 def float16_square_overflow():
     rng = seeded(24)
-    keras.config.set_dtype_policy("mixed_float16")
-    try:
+    with dtype_policy("mixed_float16"):
         x = (rng.normal(size=(64, 8)) * 300.0).astype("float32")
         y = rng.normal(size=(64, 1)).astype("float32")
         model = keras.Sequential(
@@ -325,8 +336,6 @@ def float16_square_overflow():
             batches(x, y),
             compiled=False,
         )
-    finally:
-        keras.config.set_dtype_policy("float32")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -447,8 +456,7 @@ def cnn_constant_init():
 
 def float16_dense_overflow():
     rng = seeded(42)
-    keras.config.set_dtype_policy("mixed_float16")
-    try:
+    with dtype_policy("mixed_float16"):
         x = (rng.normal(size=(64, 256)) * 60.0).astype("float32")
         y = rng.normal(size=(64, 1)).astype("float32")
         init = keras.initializers.RandomNormal(stddev=100.0)
@@ -465,16 +473,13 @@ def float16_dense_overflow():
             batches(x, y),
             compiled=False,
         )
-    finally:
-        keras.config.set_dtype_policy("float32")
 
 
 def float16_unscaled_features():
     """Raw tabular columns (an income in the 1e5s beside an age) fed to a mixed_float16 model:
     the first layer casts its input to float16, whose largest value is 65504."""
     rng = seeded(43)
-    keras.config.set_dtype_policy("mixed_float16")
-    try:
+    with dtype_policy("mixed_float16"):
         income = rng.lognormal(mean=11.5, sigma=0.6, size=(256, 1))
         age = rng.uniform(20, 70, size=(256, 1))
         x = np.concatenate([income, age, rng.normal(size=(256, 6))], axis=1).astype("float32")
@@ -491,8 +496,6 @@ def float16_unscaled_features():
             standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError()),
             batches(x, y, epochs=3),
         )
-    finally:
-        keras.config.set_dtype_policy("float32")
 
 
 class DotAttention(keras.layers.Layer):
@@ -968,8 +971,7 @@ class Scores(keras.layers.Layer):
 
 def float16_attention_logits():
     rng = seeded(305)
-    keras.config.set_dtype_policy("mixed_float16")
-    try:
+    with dtype_policy("mixed_float16"):
         tokens = rng.integers(0, 40, size=(32, 8)).astype("int32")
         y = rng.normal(size=(32, 1)).astype("float32")
         model = keras.Sequential(
@@ -992,8 +994,6 @@ def float16_attention_logits():
             batches(tokens, y),
             compiled=False,
         )
-    finally:
-        keras.config.set_dtype_policy("float32")
 
 
 def bidirectional_relu_rnn():
@@ -1098,11 +1098,8 @@ class LogOfActivations(keras.layers.Layer):
 
 
 def float16_log_epsilon_rounds_to_zero():
-    keras.config.set_dtype_policy("mixed_float16")
-    try:
+    with dtype_policy("mixed_float16"):
         return relu_then_log(332, LogOfActivations(name="log_features"), head_dtype="float32")
-    finally:
-        keras.config.set_dtype_policy("float32")
 
 
 def poisson_loss_on_a_linear_head():
@@ -1193,11 +1190,8 @@ def additive_mask_times_inf():
 
 
 def float16_additive_mask_of_minus_1e9():
-    keras.config.set_dtype_policy("mixed_float16")
-    try:
+    with dtype_policy("mixed_float16"):
         return masked_pooling(336, AdditiveLargeNegativeMask(name="masked_pool"))
-    finally:
-        keras.config.set_dtype_policy("float32")
 
 
 def hand_softmax_over_empty_row():
@@ -1213,8 +1207,7 @@ def sum_of_squared_errors(y, y_pred):
 def float16_loss_sum_overflows():
     """Targets around 40 and a summed squared error over a batch of 64: ~1e5, past float16's
     65504, from the first step, because the head (and so the loss) computes in float16."""
-    keras.config.set_dtype_policy("mixed_float16")
-    try:
+    with dtype_policy("mixed_float16"):
         rng = seeded(337)
         x = rng.normal(size=(256, 8)).astype("float32")
         y = rng.normal(40.0, 10.0, size=(256, 1)).astype("float32")
@@ -1222,8 +1215,6 @@ def float16_loss_sum_overflows():
             standard_step(mlp([16]), keras.optimizers.Adam(1e-3), sum_of_squared_errors),
             batches(x, y, size=64),
         )
-    finally:
-        keras.config.set_dtype_policy("float32")
 
 
 def pearson_loss(y, y_pred):

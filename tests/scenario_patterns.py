@@ -15,7 +15,15 @@ from collections.abc import Callable
 import keras
 import numpy as np
 import tensorflow as tf
-from scenario_cases import Scenario, batches, mlp, run_loop, seeded, standard_step
+from scenario_cases import (
+    Scenario,
+    batches,
+    dtype_policy,
+    mlp,
+    run_loop,
+    seeded,
+    standard_step,
+)
 
 from nantrace.report.records import Report
 
@@ -34,11 +42,8 @@ def _custom_step(model, optimizer, loss_of):
 
 
 def _with_policy(policy: str, build: Callable[[], Report | None]) -> Report | None:
-    keras.config.set_dtype_policy(policy)
-    try:
+    with dtype_policy(policy):
         return build()
-    finally:
-        keras.config.set_dtype_policy("float32")
 
 
 # ---------------------------------------------------------------------------------------------
