@@ -11,6 +11,7 @@ a few seconds on a CPU (the whole list ~10 minutes on the shared 2-core machine)
 
 from __future__ import annotations
 
+import math
 import sys
 import warnings
 from collections.abc import Callable
@@ -415,6 +416,36 @@ def healthy_adam_warmup_100_steps():
     return warmup("adam", 1e-2)
 
 
+def cosine_restarts(optimizer: str, peak: float, cycle: int = 50, steps: int = 300):
+    """Cosine annealing with warm restarts (SGDR, Loshchilov & Hutter): the rate falls from
+    ``peak`` to ~0 over each ``cycle`` steps, then jumps back to ``peak``; every restart makes
+    the updates ~1000x larger at once and the loss rises for a few steps. Healthy: a common
+    schedule (written 2026-12-04 before any detector change for it)."""
+    keras.utils.set_random_seed(18)
+    x, y = regression(18)
+    model = mlp(depth=2)
+    opt = keras.optimizers.Adam(peak) if optimizer == "adam" else keras.optimizers.SGD(peak)
+    lr = [0.5 * peak * (1.0 + math.cos(math.pi * (i % cycle) / cycle)) for i in range(steps)]
+    return _scheduled(model, opt, x, y, lr)
+
+
+def healthy_sgd_cosine_restarts():
+    return cosine_restarts("sgd", 0.05)
+
+
+def healthy_adam_cosine_restarts():
+    return cosine_restarts("adam", 1e-2)
+
+
+def healthy_sgd_keras_cosine_decay_restarts():
+    """The same pattern through Keras' own schedule (computed in the step from the optimizer's
+    iteration count, no write between steps): SGD 0.05, restarts every 50 steps."""
+    keras.utils.set_random_seed(18)
+    x, y = regression(18)
+    schedule = keras.optimizers.schedules.CosineDecayRestarts(0.05, 50, t_mul=1.0, m_mul=1.0)
+    return train(mlp(depth=2), keras.optimizers.SGD(schedule), x, y, 300, 32)
+
+
 def healthy_plateau_then_drop():
     """A deep linear net (3 hidden layers) from a small initialization (std 0.05), SGD 0.01:
     the loss sits on a plateau for ~270 steps while the gradient norm grows ~100x (0.1 to
@@ -534,6 +565,9 @@ HEALTHY += [
     healthy_adam_warmup_100_steps,
     healthy_plateau_then_drop,
     healthy_deep_relu_memorizes,
+    healthy_sgd_cosine_restarts,
+    healthy_adam_cosine_restarts,
+    healthy_sgd_keras_cosine_decay_restarts,
     *OUTLIERS,
 ]
 #: healthy runs that warn today (measured, kept visible).
