@@ -446,6 +446,50 @@ def healthy_sgd_keras_cosine_decay_restarts():
     return train(mlp(depth=2), keras.optimizers.SGD(schedule), x, y, 300, 32)
 
 
+def healthy_gan_1d():
+    """A small GAN learning a 1-D Gaussian (mean 3, std 0.5): a generator and a discriminator
+    (MLPs of 16), Adam 1e-3 each, one step per batch updating both in one watched step. The
+    two losses pull against each other and oscillate; after the 400 steps the generator's
+    samples have mean 4.6 and std 1.2 (the data's: 3 and 0.5), still circling the data, finite
+    and bounded: adversarial dynamics, not divergence (written 2026-12-04 before any detector
+    change)."""
+    keras.utils.set_random_seed(19)
+    rng = np.random.default_rng(19)
+    gen = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(1)]
+    )
+    disc = keras.Sequential(
+        [keras.Input((1,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(1)]
+    )
+    g_opt, d_opt = keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3)
+    bce = keras.losses.BinaryCrossentropy(from_logits=True)
+
+    @tf.function
+    def train_step(real, noise):
+        with tf.GradientTape() as d_tape:
+            fake = gen(noise)
+            real_logits, fake_logits = disc(real), disc(fake)
+            d_loss = bce(tf.ones_like(real_logits), real_logits) + bce(
+                tf.zeros_like(fake_logits), fake_logits
+            )
+        d_grads = d_tape.gradient(d_loss, disc.trainable_variables)
+        d_opt.apply_gradients(zip(d_grads, disc.trainable_variables, strict=True))
+        with tf.GradientTape() as g_tape:
+            fake_logits = disc(gen(noise))
+            g_loss = bce(tf.ones_like(fake_logits), fake_logits)
+        g_grads = g_tape.gradient(g_loss, gen.trainable_variables)
+        g_opt.apply_gradients(zip(g_grads, gen.trainable_variables, strict=True))
+        return d_loss + g_loss
+
+    step = nantrace.watch(train_step, verify=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(400):
+            real = (3.0 + 0.5 * rng.normal(size=(64, 1))).astype("float32")
+            step(real, rng.normal(size=(64, 4)).astype("float32"))
+    return step, None, divergence_reports(caught)
+
+
 def healthy_plateau_then_drop():
     """A deep linear net (3 hidden layers) from a small initialization (std 0.05), SGD 0.01:
     the loss sits on a plateau for ~270 steps while the gradient norm grows ~100x (0.1 to
@@ -568,6 +612,7 @@ HEALTHY += [
     healthy_sgd_cosine_restarts,
     healthy_adam_cosine_restarts,
     healthy_sgd_keras_cosine_decay_restarts,
+    healthy_gan_1d,
     *OUTLIERS,
 ]
 #: healthy runs that warn today (measured, kept visible).
