@@ -115,6 +115,24 @@ def linear_sgd_past_the_limit():
     return train(model, keras.optimizers.SGD(1.05), x, y, 400, 64)
 
 
+def weight_decay_with_the_wrong_sign():
+    """A hand-written L2 penalty added with the wrong sign (``loss - 0.5 * sum(w**2)``, a typo
+    in a custom loss), SGD 0.05 on an MLP: the penalty pays the weights to grow, ~1.05x a step,
+    and the loss falls toward -inf while they do (written 2026-12-04 before any detector or
+    cause change for it; at 1e-2 the weights grew only ~1.8x in 600 steps, no NaN, no
+    warning: too slow to be a divergence within a run)."""
+    keras.utils.set_random_seed(20)
+    x, y = regression(20)
+    model = mlp(depth=2)
+    mse = keras.losses.MeanSquaredError()
+
+    def loss_fn(y_true, y_pred):
+        penalty = tf.add_n([tf.reduce_sum(tf.square(w)) for w in model.trainable_weights])
+        return mse(y_true, y_pred) - 0.5 * penalty
+
+    return train(model, keras.optimizers.SGD(0.05), x, y, 600, 32, loss_fn=loss_fn)
+
+
 def mlp_lr_schedule_grows():
     keras.utils.set_random_seed(2)
     x, y = regression(2)
@@ -592,6 +610,7 @@ DIVERGING: list[Callable[[], Any]] = [
     relu_rnn_lr_schedule_grows,
     unscaled_targets_sgd_stalls,
     unscaled_features_linear_sgd,
+    weight_decay_with_the_wrong_sign,
 ]
 HEALTHY: list[Callable[[], Any]] = [
     healthy_mlp_adam,
