@@ -47,15 +47,22 @@ subtracted), for as many checked variables as the workload has; median over roun
 per-update wall and CPU time; and the first call of one update (trace, plus the XLA compile for
 the cluster: a one-time cost of every watched step function).
 
-``tail``: the checks after the step (finite flags, history row, detectors, status) as
-separate ops (``watch``, the default) or as one XLA cluster (``Watched.fuse_tail = True``),
+``tail``: the checks after the step (finite flags, history row, detectors, status) as the
+guard chooses (``watch``: separate ops, or one XLA cluster for a ``jit_compile=True`` step),
+as one XLA cluster (``Watched.fuse_tail = True``) and as separate ops (``fuse_tail`` off),
 beside ``plain``, ``flag+weights`` and ``watch(early_warning='off')``, that last one traced
 with the exact check's cond lowered to a ``Switch`` per tensor, as TensorFlow lowers a
 ``tf.cond`` (``cond lowered``: before ``compat.tf.unlowered_cond``), and the watch traced with
 the detectors' update adding no op (what those ops cost in a whole step, against what
 ``detectors`` times in a loop), and with each gradient's sum of squares its own op
-(``sentinel.SMALL_VECTOR`` patched to 0: before the small vectors were summed together).
+(``sentinel.SMALL_VECTOR`` patched to 0: before the small vectors were summed together), and
+with the update run on every ``CADENCE``-th step only (what a cadence would save). ``--only``
+keeps the plain step and the variants whose names contain one of its comma-separated strings.
 Whole-step differences of 2-4 % need ~150 rounds here to stand out of the noise.
+
+``first``: the first call of a watched step (trace, and XLA compiles for an XLA workload)
+with its checks as separate ops and as one XLA cluster, each in a fresh process (``--rounds``
+processes a variant, alternating), with the second call and the process's peak RSS.
 
 ``restore``: a large step (``bench.memory``'s MLP at ``--size``) plain, under the guard's own
 choice, and forced into host restore (anchored every 50 steps, and every ``MIN_ANCHOR_EVERY``
@@ -500,6 +507,52 @@ def _print_ratios(title: str, variants: list[Variant]) -> None:
 DETECTOR_UPDATES = 500
 
 
+FIRST_CALL = """
+import resource, sys, time
+sys.path.insert(0, {root!r})
+import nantrace
+from bench.workloads import build_workload, make_train_step
+wl = build_workload({workload!r})
+wl.optimizer.build(wl.model.trainable_variables)
+step = nantrace.watch(wl.compile(make_train_step(wl.model, wl.optimizer, wl.loss_fn)), verify=False)
+step.fuse_tail = {fuse}
+x, y = wl.batches[0]
+start = time.perf_counter(); step(x, y).numpy(); first = time.perf_counter() - start
+start = time.perf_counter(); step(x, y).numpy(); second = time.perf_counter() - start
+print(first, second, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def run_first(workload: str, rounds: int) -> None:
+    """The first call of a watched step, its checks as separate ops or one XLA cluster, each
+    in a fresh process (XLA's runtime and compiler start with the first cluster)."""
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    results: dict[str, list[tuple[float, float, float]]] = {"separate ops": [], "one cluster": []}
+    for r in range(rounds):
+        order = [("separate ops", False), ("one cluster", True)]
+        for name, fuse in order if r % 2 == 0 else order[::-1]:
+            code = FIRST_CALL.format(root=root, workload=workload, fuse=fuse)
+            proc = subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, check=True
+            )
+            first, second, rss = (float(v) for v in proc.stdout.split()[-3:])
+            results[name].append((first, second, rss))
+    print(f"{workload}, {rounds} processes a variant, load average {os.getloadavg()}")
+    print(
+        "| checks after the step | first call s (median, min-max) | second call ms | peak RSS MB |"
+    )
+    print("|---|---|---|---|")
+    for name, rows in results.items():
+        firsts = [row[0] for row in rows]
+        print(
+            f"| {name} | {statistics.median(firsts):.2f} ({min(firsts):.2f}-{max(firsts):.2f}) "
+            f"| {statistics.median(row[1] for row in rows) * 1e3:.1f} "
+            f"| {statistics.median(row[2] for row in rows):.0f} |"
+        )
+
+
 def run_detectors(workload: str, rounds: int) -> None:
     import numpy as np
     import tensorflow as tf
@@ -746,6 +799,7 @@ def main(argv: list[str] | None = None) -> int:
             "launch",
             "host",
             "dispatch",
+            "first",
         ),
     )
     parser.add_argument(
@@ -782,6 +836,8 @@ def main(argv: list[str] | None = None) -> int:
         run_host(args.workload, args.rounds)
     elif args.what == "dispatch":
         run_dispatch(args.workload, args.rounds)
+    elif args.what == "first":
+        run_first(args.workload, args.rounds)
     else:
         run_profile(args.workload)
     return 0
