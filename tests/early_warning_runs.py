@@ -133,6 +133,27 @@ def weight_decay_with_the_wrong_sign():
     return train(model, keras.optimizers.SGD(0.05), x, y, 600, 32, loss_fn=loss_fn)
 
 
+def logit_penalty_with_the_wrong_sign():
+    """A classifier whose logit penalty has the wrong sign (``ce - 0.1 * mean(logits**2)``,
+    meant as ``+``), Adam 1e-2: the loss rewards ever larger logits and falls without bound
+    (about -2.7e7 by step 600, never a NaN). Written 2026-12-04 before any rule for the
+    pattern, as the check for one (``weight_decay_with_the_wrong_sign`` is the other run of
+    it): a rule for "the objective rewards growth" must not be tuned on this run."""
+    keras.utils.set_random_seed(21)
+    rng = np.random.default_rng(21)
+    x = rng.normal(size=(256, 16)).astype("float32")
+    y = rng.integers(0, 4, size=(256,)).astype("int64")
+    model = keras.Sequential(
+        [keras.Input((16,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(4)]
+    )
+    ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def loss_fn(y_true, logits):
+        return ce(y_true, logits) - 0.1 * tf.reduce_mean(tf.square(logits))
+
+    return train(model, keras.optimizers.Adam(1e-2), x, y, 600, 32, loss_fn=loss_fn)
+
+
 def mlp_lr_schedule_grows():
     keras.utils.set_random_seed(2)
     x, y = regression(2)
@@ -611,6 +632,7 @@ DIVERGING: list[Callable[[], Any]] = [
     unscaled_targets_sgd_stalls,
     unscaled_features_linear_sgd,
     weight_decay_with_the_wrong_sign,
+    logit_penalty_with_the_wrong_sign,
 ]
 HEALTHY: list[Callable[[], Any]] = [
     healthy_mlp_adam,
