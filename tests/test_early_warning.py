@@ -22,6 +22,7 @@ from nantrace.diagnosis.evidence import Evidence, LayerScale
 from nantrace.diagnosis.warning import infer_warning_cause
 from nantrace.keras import NanTraceCallback
 from nantrace.live.early_warning import REARM, WARMUP, EarlyWarning, signals_in
+from nantrace.live.history import HistoryRecord
 from nantrace.report.warning_records import Signal
 
 NAMES = ("dense/kernel:0", "dense/bias:0")
@@ -307,6 +308,35 @@ def test_cause_rules():
     assert cause.id == "initializer_scale" and cause.evidence["compound_ratio"] > 100
     half = (_signal("float16_range"),)
     assert infer_warning_cause(half, half, plain).id == "float16_range"
+
+
+def _history(losses):
+    n = len(losses)
+    return HistoryRecord(
+        steps=np.arange(n),
+        loss=np.asarray(losses, np.float32),
+        grad_norm=np.ones(n, np.float32),
+        weight_norm=np.geomspace(1.0, 50.0, n, dtype=np.float32)[:, None],
+        names=("dense/kernel:0",),
+    )
+
+
+def test_an_objective_unbounded_below_is_not_called_a_learning_rate():
+    """Weights that grow while the loss falls steadily far below zero: the objective rewards
+    the growth (a penalty with the wrong sign), so the cause is ``unknown`` with the descent,
+    not ``learning_rate_too_high``; a loss that stays at or above zero, or only dips below it,
+    keeps the learning-rate cause."""
+    weight = (_signal("weight_norm_growth", "dense/kernel:0"),)
+    falling = -np.geomspace(10.0, 1e5, 40)  # -10 to -1e5, down every step
+    blown_up = [*falling, 7e4]  # a squared-error term blows the last value back up
+    for losses in (falling, blown_up):
+        evidence = Evidence(step=40, input_abs_max=1.0, history=_history(losses))
+        cause = infer_warning_cause(weight, weight, evidence)
+        assert cause.id == "unknown", cause
+        assert cause.evidence["loss_lowest"] == pytest.approx(-1e5, rel=1e-3)
+    for losses in (np.geomspace(1.0, 1e3, 40), np.linspace(1.0, -5.0, 40)):
+        evidence = Evidence(step=40, input_abs_max=1.0, history=_history(losses))
+        assert infer_warning_cause(weight, weight, evidence).id == "learning_rate_too_high"
 
 
 def test_unscaled_data_rules_need_the_tensors_role():

@@ -706,6 +706,38 @@ def _recurrent(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | 
     )
 
 
+def _unbounded_objective(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
+    """An overflow after the loss fell far below zero, step after step: the objective itself
+    rewards the growth (a penalty or likelihood term with the wrong sign). A smaller step only
+    slows that, so no cause of the taxonomy fits: ``unknown``, with the descent as evidence,
+    instead of the learning rate the growth would otherwise be blamed on."""
+    if evidence.step == 0 or not _overflowed(record):
+        return None
+    fell = evidence.loss_fell_without_bound()
+    if fell is None:
+        return None
+    return Cause("unknown", _unbounded_text(fell), _unbounded_evidence(fell, evidence), 0.0)
+
+
+def _unbounded_text(fell: tuple[float, float]) -> str:
+    return (
+        f"the loss fell steadily from {fell[0]:.3g} to {fell[1]:.3g} while values grew "
+        "to overflow: the objective rewards the growth (a loss term with the wrong sign, or one "
+        "unbounded below), which a smaller step would only slow; check the loss's terms"
+    )
+
+
+def _unbounded_evidence(fell: tuple[float, float], evidence: Evidence) -> dict[str, Any]:
+    grower = evidence.fastest_growing_weight()
+    return {
+        "loss_first": fell[0],
+        "loss_lowest": fell[1],
+        "fastest_growing_weight": list(grower) if grower else None,
+        "grad_norm_growth": evidence.grad_norm_growth(),
+        "learning_rate": evidence.learning_rate,
+    }
+
+
 def _weight_scale(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
     if not _overflowed(record):
         return None
@@ -810,6 +842,7 @@ RULES = (
     _exp_overflow,
     _unscaled_data,
     _recurrent,
+    _unbounded_objective,
     _weight_scale,
     _depth_growth,
     _dynamics,

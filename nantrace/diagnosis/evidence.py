@@ -25,6 +25,14 @@ RELU_FAMILY = frozenset({"relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "
 SELECT_OPS = frozenset({"Select", "SelectV2"})
 
 
+#: A loss this many times its starting magnitude (at least 1) below zero, still falling, is
+#: an objective unbounded below (``Evidence.loss_fell_without_bound``).
+UNBOUNDED_DROP = 10.0
+#: ...still falling: down on at least this share of its last FALLING_STEPS steps.
+FALLING_SHARE = 0.75
+FALLING_STEPS = 20
+
+
 @dataclass(frozen=True)
 class LayerScale:
     """Weight scale (RMS) of one layer against what He/Glorot would give for its fan-in.
@@ -317,6 +325,27 @@ class Evidence:
     def fastest_growing_weight(self) -> tuple[str, float, int] | None:
         growth = self.history.weight_growth() if self.history is not None else []
         return growth[0] if growth else None
+
+    def loss_fell_without_bound(self) -> tuple[float, float] | None:
+        """(first, lowest) of the window's losses when the loss fell far below zero, steadily:
+        its lowest value under -UNBOUNDED_DROP x max(|first|, 1), reached by falling on at
+        least FALLING_SHARE of the FALLING_STEPS steps before it (whatever came after: when
+        the values overflow, a squared-error term may blow the loss back up). A loss bounded
+        below (squared error, cross-entropy: >= 0) never does; an objective that rewards growth
+        (a penalty with the wrong sign, a likelihood maximized) does, while the weights that
+        feed it grow."""
+        if self.history is None:
+            return None
+        losses = self.history.finite_losses()
+        lowest_at = int(np.argmin(losses)) if losses.size else 0
+        if lowest_at < 5:
+            return None
+        first, lowest = float(losses[0]), float(losses[lowest_at])
+        before = np.diff(losses[max(0, lowest_at - FALLING_STEPS) : lowest_at + 1])
+        falling = float(np.mean(before < 0))
+        if lowest < -UNBOUNDED_DROP * max(abs(first), 1.0) and falling >= FALLING_SHARE:
+            return first, lowest
+        return None
 
     def grad_norm_growth(self) -> float | None:
         """Last healthy gradient norm over the median of the first half of the history."""

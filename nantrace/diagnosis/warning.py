@@ -187,6 +187,7 @@ def infer_warning_cause(
         _initializer,
         _unscaled_data,
         _recurrent,
+        _unbounded_objective,
         _learning_rate,
         _gradient_explosion,
     ):
@@ -279,6 +280,33 @@ def _recurrent(ids: set[str], over: tuple[Signal, ...], evidence: Evidence) -> C
         + " and keeps growing",
         {"layer": layer, "growth": growth, "recurrent_layers": evidence.recurrent_layers},
         confidence=0.7,
+    )
+
+
+def _unbounded_objective(
+    ids: set[str], over: tuple[Signal, ...], evidence: Evidence
+) -> Cause | None:
+    """Growth while the loss falls far below zero, step after step: the objective rewards it
+    (a loss term with the wrong sign), so neither the learning rate nor exploding gradients is
+    the cause; ``unknown`` with the descent as evidence (see ``causes._unbounded_objective``)."""
+    fell = evidence.loss_fell_without_bound()
+    if fell is None:
+        return None
+    grower = evidence.fastest_growing_weight()
+    return Cause(
+        "unknown",
+        f"{over[0].summary}; the loss fell steadily from {fell[0]:.3g} to {fell[1]:.3g}: "
+        "the objective rewards the growth (a loss term with the wrong sign, or one "
+        "unbounded below), which a smaller step would only slow; check the loss's terms",
+        {
+            "signals": [s.id for s in over],
+            "loss_first": fell[0],
+            "loss_lowest": fell[1],
+            "fastest_growing_weight": list(grower) if grower else None,
+            "grad_norm_growth": evidence.grad_norm_growth(),
+            "learning_rate": evidence.learning_rate,
+        },
+        confidence=0.0,
     )
 
 

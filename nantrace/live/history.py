@@ -45,6 +45,10 @@ class HistoryRecord:
         norms = self.grad_norm[:-1]
         return norms[np.isfinite(norms)]
 
+    def finite_losses(self) -> np.ndarray:
+        """The window's finite losses, oldest first (a tripping step's non-finite one left out)."""
+        return self.loss[np.isfinite(self.loss)]
+
     def weight_growth(self) -> list[tuple[str, float, int]]:
         """(variable, last/first norm, steps) over the healthy part of the window."""
         if len(self) < 3:
