@@ -716,18 +716,24 @@ def _unbounded_objective(origin: Origin, record: OpRecord, evidence: Evidence) -
     fell = evidence.loss_fell_without_bound()
     if fell is None:
         return None
-    return Cause("unknown", _unbounded_text(fell), _unbounded_evidence(fell, evidence), 0.0)
-
-
-def _unbounded_text(fell: tuple[float, float]) -> str:
-    return (
-        f"the loss fell steadily from {fell[0]:.3g} to {fell[1]:.3g} while values grew "
-        "to overflow: the objective rewards the growth (a loss term with the wrong sign, or one "
-        "unbounded below), which a smaller step would only slow; check the loss's terms"
+    return Cause(
+        "unknown",
+        f"the loss fell steadily from {fell[0]:.3g} to {fell[1]:.3g} while values grew to "
+        f"overflow: {UNBOUNDED_OBJECTIVE}",
+        unbounded_evidence(fell, evidence),
+        0.0,
     )
 
 
-def _unbounded_evidence(fell: tuple[float, float], evidence: Evidence) -> dict[str, Any]:
+#: What an objective unbounded below means for the user (trips and early warnings).
+UNBOUNDED_OBJECTIVE = (
+    "the objective rewards the growth (a loss term with the wrong sign, or one unbounded "
+    "below), which a smaller step would only slow; check the loss's terms"
+)
+
+
+def unbounded_evidence(fell: tuple[float, float], evidence: Evidence) -> dict[str, Any]:
+    """The evidence of an objective unbounded below: the descent and what grew with it."""
     grower = evidence.fastest_growing_weight()
     return {
         "loss_first": fell[0],

@@ -17,8 +17,10 @@ from typing import Any
 from nantrace.compat import tf as _tf_compat
 from nantrace.diagnosis.causes import (
     INIT_SCALE_FACTOR,
+    UNBOUNDED_OBJECTIVE,
     UNSCALED_INPUT_ABS,
     _scale_evidence,
+    unbounded_evidence,
     unscaled_data_cause,
 )
 from nantrace.diagnosis.evidence import Evidence, gather_evidence
@@ -292,20 +294,11 @@ def _unbounded_objective(
     fell = evidence.loss_fell_without_bound()
     if fell is None:
         return None
-    grower = evidence.fastest_growing_weight()
     return Cause(
         "unknown",
         f"{over[0].summary}; the loss fell steadily from {fell[0]:.3g} to {fell[1]:.3g}: "
-        "the objective rewards the growth (a loss term with the wrong sign, or one "
-        "unbounded below), which a smaller step would only slow; check the loss's terms",
-        {
-            "signals": [s.id for s in over],
-            "loss_first": fell[0],
-            "loss_lowest": fell[1],
-            "fastest_growing_weight": list(grower) if grower else None,
-            "grad_norm_growth": evidence.grad_norm_growth(),
-            "learning_rate": evidence.learning_rate,
-        },
+        f"{UNBOUNDED_OBJECTIVE}",
+        {"signals": [s.id for s in over], **unbounded_evidence(fell, evidence)},
         confidence=0.0,
     )
 
