@@ -63,7 +63,7 @@ def _guarded_train_function(
                 if logs is None:
                     raise StopIteration from None
                 break
-            if not _tf_compat.only_eager_tensors(data):
+            if _tf_compat.eager_leaves(data) is None:
                 data = tf.nest.map_structure(
                     lambda item: None if isinstance(item, tf.experimental.Optional) else item,
                     data,

@@ -347,10 +347,12 @@ class DirectCalls:
 _EagerTensor = type(tf.constant(0))
 
 
-def only_eager_tensors(values: Any) -> bool:
-    """Whether every leaf of ``values`` (a nest) is an eager tensor: a batch that needs no
-    per-leaf ``isinstance`` checks (each against an abstract TF type costs ~10 us)."""
-    return all(type(leaf) is _EagerTensor for leaf in tf.nest.flatten(values))
+def eager_leaves(values: Any) -> list[Any] | None:
+    """The leaves of ``values`` (a nest) when every one is an eager tensor, else None: a batch
+    of tensors only needs no per-leaf ``isinstance`` checks (each against an abstract TF type
+    costs ~10 us)."""
+    leaves = tf.nest.flatten(values)
+    return leaves if all(type(leaf) is _EagerTensor for leaf in leaves) else None
 
 
 def _tensors_and_key(args: tuple) -> tuple[list, tuple] | None:

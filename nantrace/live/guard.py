@@ -885,25 +885,16 @@ def _warn(warning: Warning, stacklevel: int) -> None:
     )
 
 
-#: the eager tensor type, found at the first kept batch (making a tensor at import would start
-#: TensorFlow's runtime before the user configures its devices).
-_eager_tensor: list[type] = []
-
-
 def _kept_batch(args: tuple, kwargs: dict) -> tuple[tuple[tuple, dict], int]:
     """The batch as it is now, for replay and verification later, and its size in bytes:
     numpy arrays are copied and variables read (a loader may refill the same buffer for the
     next step); tensors are immutable and kept by reference. Runs after every healthy step, so
-    a batch of plain tensor arguments (the common case) skips tf.nest (~100 us a step), and a
-    nest of tensors only (``model.fit``'s ``(x, y)``) skips the per-leaf type checks."""
-    if not _eager_tensor:
-        _eager_tensor.append(type(tf.constant(0)))
-    eager = _eager_tensor[0]
-    if not kwargs and all(type(a) is eager for a in args):
-        return (args, kwargs), sum(a.shape.num_elements() * a.dtype.size for a in args)
+    a batch of tensors only (the common case, ``model.fit``'s ``(x, y)`` included) skips the
+    per-leaf checks and ``tf.nest.map_structure`` (~100 us a step)."""
+    tensors = _tf_compat.eager_leaves((args, kwargs))
+    if tensors is not None:
+        return (args, kwargs), sum(a.shape.num_elements() * a.dtype.size for a in tensors)
     leaves = tf.nest.flatten((args, kwargs))
-    if all(type(leaf) is eager for leaf in leaves):
-        return (args, kwargs), sum(a.shape.num_elements() * a.dtype.size for a in leaves)
 
     def keep(leaf: Any) -> Any:
         if isinstance(leaf, np.ndarray):
