@@ -11,10 +11,11 @@ a few seconds on a CPU (the whole list ~10 minutes on the shared 2-core machine)
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,17 @@ def divergence_reports(caught: list[Any]) -> list[Any]:
     return [w.message.report for w in caught if issubclass(w.category, nantrace.DivergenceWarning)]
 
 
+@contextlib.contextmanager
+def recorded_divergence() -> Iterator[list[Any]]:
+    """Record every warning raised inside; the list it yields holds, on exit, the reports of
+    the DivergenceWarnings among them, in order."""
+    reports: list[Any] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield reports
+    reports.extend(divergence_reports(caught))
+
+
 def train(
     model: Any,
     optimizer: Any,
@@ -70,8 +82,7 @@ def train(
     step = watched_step(model, optimizer, loss_fn, early_warning)
 
     nan_at = None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with recorded_divergence() as reports:
         try:
             for i in range(steps):
                 j = (i * batch) % (len(x) - batch + 1)
@@ -83,7 +94,6 @@ def train(
                 step(xb, yb)
         except nantrace.NonFiniteError as error:
             nan_at = error.report.trip.step
-    reports = divergence_reports(caught)
     return step, nan_at, reports
 
 
@@ -253,8 +263,7 @@ def spike(kind: str, length: int, factor: float, sgd: bool = False):
     lr = float(optimizer.learning_rate.numpy())
     step = watched_step(model, optimizer, keras.losses.MeanSquaredError())
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with recorded_divergence() as reports:
         for i in range(300):
             j = (i * 32) % (1024 - 31)
             xb, yb = x[j : j + 32], y[j : j + 32]
@@ -266,7 +275,6 @@ def spike(kind: str, length: int, factor: float, sgd: bool = False):
             if kind == "lr":
                 optimizer.learning_rate.assign(lr * factor if inside else lr)
             step(xb, yb)
-    reports = divergence_reports(caught)
     return step, None, reports
 
 
@@ -349,8 +357,7 @@ def outlier(
                 xb = xb * factor
         xs.append(xb)
         ys.append(yb)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with recorded_divergence() as reports:
         if style == "fit":
             model.compile(optimizer=opt, loss=loss_fn)
             nantrace.watch(model)
@@ -368,7 +375,6 @@ def outlier(
             losses = [float(step(xb, yb)) for xb, yb in zip(xs, ys, strict=True)]
             before, after = np.median(losses[at - 20 : at]), np.median(losses[-50:])
             RECOVERED[step] = bool(np.isfinite(losses).all() and after <= 2.0 * before)
-    reports = divergence_reports(caught)
     return step, None, reports
 
 
@@ -437,13 +443,11 @@ def warmup(optimizer: str, peak: float, length: int = 100):
 def _scheduled(model: Any, optimizer: Any, x: np.ndarray, y: np.ndarray, lr: list[float]):
     step = watched_step(model, optimizer, keras.losses.MeanSquaredError())
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with recorded_divergence() as reports:
         for i, rate in enumerate(lr):
             optimizer.learning_rate.assign(rate)
             j = (i * 32) % (len(x) - 31)
             step(x[j : j + 32], y[j : j + 32])
-    reports = divergence_reports(caught)
     return step, None, reports
 
 
@@ -521,12 +525,11 @@ def healthy_gan_1d():
         return d_loss + g_loss
 
     step = nantrace.watch(train_step, verify=False)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with recorded_divergence() as reports:
         for _ in range(400):
             real = (3.0 + 0.5 * rng.normal(size=(64, 1))).astype("float32")
             step(real, rng.normal(size=(64, 4)).astype("float32"))
-    return step, None, divergence_reports(caught)
+    return step, None, reports
 
 
 def healthy_plateau_then_drop():
@@ -616,11 +619,10 @@ def healthy_deep_relu_memorizes():
     optimizer = keras.optimizers.Adam(1e-3)
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     step = watched_step(model, optimizer, loss)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with recorded_divergence() as reports:
         for i in range(300):
             step(*batches[i % 4])
-    return step, None, divergence_reports(caught)
+    return step, None, reports
 
 
 DIVERGING: list[Callable[[], Any]] = [
