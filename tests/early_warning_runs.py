@@ -164,6 +164,23 @@ def logit_penalty_with_the_wrong_sign():
     return train(model, keras.optimizers.Adam(1e-2), x, y, 600, 32, loss_fn=loss_fn)
 
 
+def gaussian_likelihood_maximized_with_the_wrong_sign():
+    """A regression written as a Gaussian log-likelihood whose minus was forgotten (the loss is
+    ``mean(-0.5 * (y - mu)**2)``, minimized: the fit is pushed *away* from the targets), noisy
+    targets (std 1), minibatches of 16, SGD 1e-2 on an MLP: the loss falls without bound, by
+    noisy minibatch steps. Written 2026-12-04 (session 21) before any change to the rule of
+    an objective unbounded below, as a second run to tune it on (``logit_penalty_with_the_
+    wrong_sign`` stays its check)."""
+    keras.utils.set_random_seed(22)
+    x, y = regression(22, noise=1.0)
+    model = mlp(depth=2)
+
+    def loss_fn(y_true, mu):
+        return tf.reduce_mean(-0.5 * tf.square(y_true - mu) - 0.5 * math.log(2.0 * math.pi))
+
+    return train(model, keras.optimizers.SGD(1e-2), x, y, 600, 16, loss_fn=loss_fn)
+
+
 def mlp_lr_schedule_grows():
     keras.utils.set_random_seed(2)
     x, y = regression(2)
@@ -635,6 +652,7 @@ DIVERGING: list[Callable[[], Any]] = [
     unscaled_features_linear_sgd,
     weight_decay_with_the_wrong_sign,
     logit_penalty_with_the_wrong_sign,
+    gaussian_likelihood_maximized_with_the_wrong_sign,
 ]
 HEALTHY: list[Callable[[], Any]] = [
     healthy_mlp_adam,

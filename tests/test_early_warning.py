@@ -339,6 +339,28 @@ def test_an_objective_unbounded_below_is_not_called_a_learning_rate():
         assert infer_warning_cause(weight, weight, evidence).id == "learning_rate_too_high"
 
 
+def test_a_noisy_descent_far_below_zero_is_an_unbounded_objective_a_single_jump_is_not():
+    """A minibatch loss falls by noisy steps (down on only about half of them) far below zero:
+    still an objective unbounded below, read from block medians. A loss level until one step
+    jumps far below zero (one bad step) is not."""
+    weight = (_signal("weight_norm_growth", "dense/kernel:0"),)
+    rng = np.random.default_rng(0)
+    trend = -np.geomspace(1.0, 300.0, 40)
+    noisy = trend + rng.normal(scale=0.5, size=40) * np.abs(trend)
+    noisy[-1] = trend[-1] * 2.0  # the lowest comes last
+    assert np.mean(np.diff(noisy[-21:]) < 0) < 0.75  # the step-to-step rule alone misses it
+    cause = infer_warning_cause(
+        weight, weight, Evidence(step=40, input_abs_max=1.0, history=_history(noisy))
+    )
+    assert cause.id == "unknown", cause
+    level = -1.0 + rng.normal(scale=0.3, size=40)
+    level[-1] = -1e3
+    cause = infer_warning_cause(
+        weight, weight, Evidence(step=40, input_abs_max=1.0, history=_history(level))
+    )
+    assert cause.id == "learning_rate_too_high", cause
+
+
 def test_unscaled_data_rules_need_the_tensors_role():
     weight = (_signal("weight_norm_growth", "dense/kernel:0"),)
     features = Evidence(step=50, input_abs_max=2e3, feature="x", target="y", target_abs_max=3.0)

@@ -28,9 +28,12 @@ SELECT_OPS = frozenset({"Select", "SelectV2"})
 #: A loss this many times its starting magnitude (at least 1) below zero, still falling, is
 #: an objective unbounded below (``Evidence.loss_fell_without_bound``).
 UNBOUNDED_DROP = 10.0
-#: ...still falling: down on at least this share of its last FALLING_STEPS steps.
+#: ...still falling: down on at least this share of its last FALLING_STEPS steps...
 FALLING_SHARE = 0.75
 FALLING_STEPS = 20
+#: ...or, through minibatch noise, lower block after block: the medians of the FALLING_STEPS
+#: steps up to the lowest, in blocks of this many, each under the one before.
+FALLING_BLOCK = 5
 
 
 @dataclass(frozen=True)
@@ -329,11 +332,13 @@ class Evidence:
     def loss_fell_without_bound(self) -> tuple[float, float] | None:
         """(first, lowest) of the window's losses when the loss fell far below zero, steadily:
         its lowest value under -UNBOUNDED_DROP x max(|first|, 1), reached by falling on at
-        least FALLING_SHARE of the FALLING_STEPS steps before it (whatever came after: when
-        the values overflow, a squared-error term may blow the loss back up). A loss bounded
-        below (squared error, cross-entropy: >= 0) never does; an objective that rewards growth
-        (a penalty with the wrong sign, a likelihood maximized) does, while the weights that
-        feed it grow."""
+        least FALLING_SHARE of the FALLING_STEPS steps before it, or (a noisy minibatch loss)
+        with the medians of those steps in blocks of FALLING_BLOCK each lower than the block
+        before; whatever came after (when the values overflow, a squared-error term may blow
+        the loss back up). A loss bounded below (squared error, cross-entropy: >= 0) never
+        does; an objective that rewards growth (a penalty with the wrong sign, a likelihood
+        maximized) does, while the weights that feed it grow. A single jump far below zero
+        (one bad step) is neither: its earlier blocks are level."""
         if self.history is None:
             return None
         losses = self.history.finite_losses()
@@ -341,9 +346,12 @@ class Evidence:
         if lowest_at < 5:
             return None
         first, lowest = float(losses[0]), float(losses[lowest_at])
-        before = np.diff(losses[max(0, lowest_at - FALLING_STEPS) : lowest_at + 1])
-        falling = float(np.mean(before < 0))
-        if lowest < -UNBOUNDED_DROP * max(abs(first), 1.0) and falling >= FALLING_SHARE:
+        if lowest >= -UNBOUNDED_DROP * max(abs(first), 1.0):
+            return None
+        recent = losses[max(0, lowest_at - FALLING_STEPS) : lowest_at + 1]
+        if float(np.mean(np.diff(recent) < 0)) >= FALLING_SHARE or _lower_block_after_block(
+            recent[1:]
+        ):
             return first, lowest
         return None
 
@@ -354,6 +362,18 @@ class Evidence:
             return None
         early = float(np.median(norms[: norms.size // 2]))
         return float(norms[-1]) / early if early > 0 else None
+
+
+def _lower_block_after_block(values: np.ndarray) -> bool:
+    """True when ``values``, cut from the end into blocks of FALLING_BLOCK (at least three
+    whole blocks), have medians that fall block after block: a trend through step-to-step
+    noise."""
+    blocks = values.size // FALLING_BLOCK
+    if blocks < 3:
+        return False
+    tail = values[values.size - blocks * FALLING_BLOCK :].reshape(blocks, FALLING_BLOCK)
+    medians = np.median(tail, axis=1)
+    return bool(np.all(np.diff(medians) < 0))
 
 
 def gather_evidence(
