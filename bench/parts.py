@@ -56,7 +56,10 @@ with the exact check's cond lowered to a ``Switch`` per tensor, as TensorFlow lo
 the detectors' update adding no op (what those ops cost in a whole step, against what
 ``detectors`` times in a loop), and with each gradient's sum of squares its own op
 (``sentinel.SMALL_VECTOR`` patched to 0: before the small vectors were summed together), and
-with the update run on every ``CADENCE``-th step only (what a cadence would save). ``--only``
+with the update run on every ``CADENCE``-th step only (what a cadence would save), and with
+each step's inputs kept in a small buffer and the update run over the last ``CADENCE`` rows in
+one ``tf.while_loop`` on every ``CADENCE``-th step (the detectors see every step, late: what
+keeping their per-step resolution would leave of that saving). ``--only
 keeps the plain step and the variants whose names contain one of its comma-separated strings.
 Whole-step differences of 2-4 % need ~150 rounds here to stand out of the noise.
 
@@ -356,6 +359,66 @@ def _update_every(k: int) -> Any:
     return update
 
 
+def _update_rows_every(k: int) -> Any:
+    """A stand-in for ``EarlyWarning.update`` that keeps each step's inputs (loss, gradients'
+    and weights' sums of squares, healthy) as one row of a ``[k, n]`` buffer and, on every
+    ``k``-th step, runs the separate-ops update over the ``k`` rows in one ``tf.while_loop``
+    inside one ``If``: every step is seen, up to ``k - 1`` steps late. Not a behaviour nantrace
+    has (no float16 channel; the late warning's host side is not built)."""
+    import tensorflow as tf
+
+    from nantrace.compat import tf as tf_compat
+
+    kept: dict[int, Any] = {}
+
+    def update(
+        self: Any,
+        loss: Any,
+        grad_sq: Any,
+        weight_sq: Any,
+        names: Any,
+        kernels: Any,
+        half_max: Any,
+        healthy: Any,
+        **_: Any,
+    ) -> Any:
+        self.prepare(names, kernels)
+        width = 2 + len(names)
+        if id(self) not in kept:
+            with tf.init_scope():
+                kept[id(self)] = (
+                    tf.Variable(0, dtype=tf.int64, trainable=False),
+                    tf.Variable(tf.zeros([k, width + 1]), trainable=False),
+                )
+        counter, rows = kept[id(self)]
+        slot = tf.math.floormod(counter.assign_add(1), k)
+        row = tf.concat(
+            [
+                tf.reshape(tf.cast(loss, tf.float32), [1]),
+                tf.reshape(tf.cast(grad_sq, tf.float32), [1]),
+                tf.cast(weight_sq, tf.float32),
+                tf.reshape(tf.cast(healthy, tf.float32), [1]),
+            ],
+            0,
+        )
+        rows.scatter_update(tf.IndexedSlices(row[None], tf.reshape(slot, [1])))
+
+        def over_the_rows() -> Any:
+            values = rows.read_value()
+
+            def body(i: Any, bits: Any) -> Any:
+                r = values[i]
+                fired = self._update(r[0], r[1], r[2:width], names, kernels, None, r[width] > 0.5)
+                return i + 1, bits | fired
+
+            start = (tf.constant(0), tf.constant(0))
+            return tf.while_loop(lambda i, _: i < k, body, start)[1]
+
+        return tf_compat.unlowered_cond(tf.equal(slot, 0), over_the_rows, lambda: tf.constant(0))
+
+    return update
+
+
 def run_tail(workload: str, rounds: int, only: list[str] | None = None) -> None:
     import tensorflow as tf
 
@@ -408,6 +471,14 @@ def run_tail(workload: str, rounds: int, only: list[str] | None = None) -> None:
             watched(fuse_tail=False),
             10,
             context=lambda: mock.patch.object(EarlyWarning, "update", _update_every(CADENCE)),
+        )
+    )
+    variants.append(
+        Variant(
+            f"watch(detectors over {CADENCE} rows every {CADENCE}th step)",
+            watched(fuse_tail=False),
+            10,
+            context=lambda: mock.patch.object(EarlyWarning, "update", _update_rows_every(CADENCE)),
         )
     )
     # traced with each gradient's sum of squares its own op, as before the small vectors
