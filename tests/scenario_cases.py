@@ -1472,6 +1472,58 @@ def gaussian_mixture_likelihood_by_hand():
     return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), mixture_nll), batches(x, y))
 
 
+def wgan_gradient_penalty_of_a_dead_critic():
+    """WGAN-GP (Gulrajani et al.): the critic's gradient at points between real and fake
+    samples, penalized by ``(||grad|| - 1)**2`` with ``tf.norm``. A critic whose ReLUs are dead
+    for some of those points (here from a strongly negative first bias) has an exactly zero
+    input gradient there: ``tf.norm`` of zero is 0, finite, but its derivative (the gradient of
+    ``sqrt`` at 0) is infinite, and the second-order backward pass makes NaN. Written
+    2026-12-04 (session 21) from that pattern, with what a right report says decided before it
+    was first run; not blind: its author knows the rules."""
+    rng = seeded(560)
+    real = rng.normal(loc=1.0, size=(96, 8)).astype("float32")
+    noise = rng.normal(size=(96, 4)).astype("float32")
+    generator = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(8)],
+        name="generator",
+    )
+    critic = keras.Sequential(
+        [
+            keras.Input((8,)),
+            keras.layers.Dense(
+                16,
+                activation="relu",
+                bias_initializer=keras.initializers.Constant(-2.0),
+                name="hidden",
+            ),
+            keras.layers.Dense(1, name="score"),
+        ],
+        name="critic",
+    )
+    optimizer = keras.optimizers.Adam(1e-4, beta_1=0.5, beta_2=0.9)
+
+    def critic_step(real, noise):
+        fake = generator(noise, training=True)
+        mix = tf.random.stateless_uniform([tf.shape(real)[0], 1], seed=[5, 60])
+        between = mix * real + (1.0 - mix) * fake
+        with tf.GradientTape() as tape:
+            with tf.GradientTape() as inner:
+                inner.watch(between)
+                score = critic(between, training=True)
+            slopes = tf.norm(inner.gradient(score, between), axis=1)
+            penalty = tf.reduce_mean(tf.square(slopes - 1.0))
+            wasserstein = tf.reduce_mean(critic(fake, training=True)) - tf.reduce_mean(
+                critic(real, training=True)
+            )
+            loss = wasserstein + 10.0 * penalty
+        grads = tape.gradient(loss, critic.trainable_variables)
+        optimizer.apply_gradients(zip(grads, critic.trainable_variables, strict=True))
+        return loss
+
+    data = [(tf.constant(real[i : i + 32]), tf.constant(noise[i : i + 32])) for i in (0, 32, 64)]
+    return run_loop(critic_step, data, model=critic, optimizer=optimizer)
+
+
 DOMAIN_FIXES = frozenset({"add_epsilon"})
 SCALE_FIXES = frozenset({"rescale_input", "add_normalization"})
 LOSS_FIXES = frozenset({"use_from_logits", "add_epsilon"})
@@ -2080,5 +2132,15 @@ SCENARIOS: list[Scenario] = [
         frozenset({"positive_output"}),
         story="keras.losses.Poisson on a linear output: the rate goes negative inside Keras' "
         "log; a positive output activation (softplus or exponential) is the change to make",
+    ),
+    Scenario(
+        "wgan_gradient_penalty_of_a_dead_critic",
+        wgan_gradient_penalty_of_a_dead_critic,
+        "gradient",
+        cause="missing_epsilon",
+        fixes=frozenset({"add_epsilon"}),
+        story="WGAN-GP's tf.norm of a critic gradient that is exactly zero (dead ReLUs): the "
+        "derivative of sqrt at 0 is infinite in the second-order backward pass; an epsilon "
+        "under the square root (or a norm that has one) is the fix",
     ),
 ]
