@@ -124,3 +124,34 @@ def test_an_inf_mask_that_reaches_the_loss_as_inf_stays_the_origin():
     report = _train(_masked_scores_step(lambda s: tf.reduce_max(s, axis=-1)), _masked_batches())
     assert report is not None and report.trip.step == 2
     assert report.origin.op_type == "SelectV2"
+
+
+def test_a_gradient_penalty_is_part_of_the_loss_not_of_the_update():
+    """WGAN-GP: ``inner.gradient`` taken under the outer tape feeds the loss (``tf.norm`` of a
+    critic gradient that is exactly zero: sqrt's derivative at 0 is infinite in the
+    second-order backward pass). The norm is the loss's, not an update's, and the origin
+    points at its line."""
+    keras.utils.set_random_seed(3)
+    rng = np.random.default_rng(3)
+    critic = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(1, kernel_initializer="zeros")]
+    )
+    optimizer = keras.optimizers.Adam(1e-3)
+
+    def step(x):
+        with tf.GradientTape() as tape:
+            with tf.GradientTape() as inner:
+                inner.watch(x)
+                score = critic(x, training=True)
+            slopes = tf.norm(inner.gradient(score, x), axis=1)  # zero kernel: zero gradient
+            loss = tf.reduce_mean(score) + tf.reduce_mean(tf.square(slopes - 1.0))
+        grads = tape.gradient(loss, critic.trainable_variables)
+        optimizer.apply_gradients(zip(grads, critic.trainable_variables, strict=True))
+        return loss
+
+    x = tf.constant(rng.normal(size=(8, 4)).astype("float32"))
+    report = _train(step, [(x,)])
+    assert report is not None and report.origin.kind == "gradient"
+    assert report.cause.id == "missing_epsilon"
+    assert "in loss" in report.cause.summary and "update" not in report.cause.summary
+    assert "tf.norm(" in _line(report.origin.source)

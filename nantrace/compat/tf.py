@@ -221,6 +221,19 @@ def gradient_functions_observed(observe: Callable[[str, Any, Any], Any]) -> Iter
         pywrap_tfe.TFE_Py_RegisterGradientFunction(original)
 
 
+def outer_tape_recording(tape: Any) -> bool:
+    """True while a gradient tape other than ``tape`` records: ``tape.gradient`` was called
+    inside another tape's block (a gradient penalty, a second-order term), so what follows is
+    still part of that outer forward pass. A tape that records itself (``gradient`` called in
+    its own block) cannot be told from an outer one: False then, as for no tape."""
+    try:
+        from tensorflow.python.eager import record
+
+        return bool(record.could_possibly_record()) and not getattr(tape, "_recording", False)
+    except (ImportError, AttributeError):
+        return False
+
+
 def op_type_name(op_type: Any) -> str:
     return op_type.decode() if isinstance(op_type, bytes) else str(op_type)
 

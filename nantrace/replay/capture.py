@@ -245,7 +245,10 @@ class ReplayCapture(hooks.StepObserver):
 
     def gradient_end(self, tape: Any, target: Any, sources: Any, result: Any) -> None:
         self.in_gradient -= 1
-        self.gradient_done = True
+        # a gradient taken under an outer tape (WGAN-GP's penalty) feeds that tape's loss:
+        # the ops after it are not the update's
+        if not _tf_compat.outer_tape_recording(tape):
+            self.gradient_done = True
         for g in tf.nest.flatten(result, expand_composites=False):
             if isinstance(g, tf.IndexedSlices):
                 g = g.values
