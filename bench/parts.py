@@ -371,17 +371,8 @@ def _update_rows_every(k: int) -> Any:
 
     kept: dict[int, Any] = {}
 
-    def update(
-        self: Any,
-        loss: Any,
-        grad_sq: Any,
-        weight_sq: Any,
-        names: Any,
-        kernels: Any,
-        half_max: Any,
-        healthy: Any,
-        **_: Any,
-    ) -> Any:
+    def update(self: Any, *args: Any, **_: Any) -> Any:
+        loss, grad_sq, weight_sq, names, kernels, _half_max, healthy = args
         self.prepare(names, kernels)
         width = 2 + len(names)
         if id(self) not in kept:
@@ -455,30 +446,26 @@ def run_tail(workload: str, rounds: int, only: list[str] | None = None) -> None:
             context=lambda: mock.patch.object(tf_compat, "unlowered_cond", tf.cond),
         )
     )
-    variants.append(
-        Variant(
-            "watch(detectors' update a no-op)",
+
+    def with_update(name: str, stand_in: Any) -> Variant:
+        """The separate-ops watch with ``EarlyWarning.update`` replaced by ``stand_in``."""
+        return Variant(
+            name,
             watched(fuse_tail=False),
             10,
-            context=lambda: mock.patch.object(
-                EarlyWarning, "update", lambda self, *a, **k: tf.constant(0)
-            ),
+            context=lambda: mock.patch.object(EarlyWarning, "update", stand_in),
         )
+
+    variants.append(
+        with_update("watch(detectors' update a no-op)", lambda self, *a, **k: tf.constant(0))
     )
     variants.append(
-        Variant(
-            f"watch(detectors' update every {CADENCE}th step)",
-            watched(fuse_tail=False),
-            10,
-            context=lambda: mock.patch.object(EarlyWarning, "update", _update_every(CADENCE)),
-        )
+        with_update(f"watch(detectors' update every {CADENCE}th step)", _update_every(CADENCE))
     )
     variants.append(
-        Variant(
+        with_update(
             f"watch(detectors over {CADENCE} rows every {CADENCE}th step)",
-            watched(fuse_tail=False),
-            10,
-            context=lambda: mock.patch.object(EarlyWarning, "update", _update_rows_every(CADENCE)),
+            _update_rows_every(CADENCE),
         )
     )
     # traced with each gradient's sum of squares its own op, as before the small vectors

@@ -391,3 +391,38 @@ def test_training_goes_on_from_a_new_anchor_after_a_restored_trip():
     notes = [n for r in step.reports for n in r.notes if n.startswith("optimizer update undone")]
     assert "4 step(s) back" in notes[0] and "2 step(s) back" in notes[1]
     assert all("NOT" not in n for n in notes)
+
+
+def test_a_rerun_is_checked_bit_for_bit_except_the_gradient_norms_last_bit():
+    """The re-run from the anchor is compared with the original history rows: loss and weight
+    norms bit for bit; the gradient norm, whose last bit a run of the same step does not
+    always reproduce, within GRAD_NORM_RTOL (a 1-ulp difference there is not an inexact
+    restore; a larger one is)."""
+    from nantrace.live.guard import GRAD_NORM_RTOL, _rows_differ
+    from nantrace.live.history import HistoryRecord
+
+    def record(grad: float, weight: float, rerun: bool = True) -> HistoryRecord:
+        """Three healthy rows (the middle one's numbers given) and, in the original, the
+        tripping step's row after them; a re-run's history ends with the re-run rows."""
+        loss = [1.0, 0.9, 0.8]
+        grads = [2.0, grad, 1.5]
+        weights = [[3.0], [weight], [3.2]]
+        if not rerun:
+            loss, grads, weights = loss + [np.nan], grads + [np.nan], weights + [[np.nan]]
+        return HistoryRecord(
+            steps=np.arange(len(loss)),
+            loss=np.array(loss, np.float32),
+            grad_norm=np.array(grads, np.float32),
+            weight_norm=np.array(weights, np.float32),
+            names=("dense/kernel:0",),
+        )
+
+    original = record(1.7, 3.1, rerun=False)
+    one_ulp = float(np.nextafter(np.float32(1.7), np.float32(2.0)))
+    assert _rows_differ(original, record(1.7, 3.1), [0, 1, 2]) == ""
+    assert _rows_differ(original, record(one_ulp, 3.1), [0, 1, 2]) == ""
+    assert _rows_differ(original, record(1.7 * (1 + 10 * GRAD_NORM_RTOL), 3.1), [0, 1, 2]) == (
+        "grad norm differs"
+    )
+    weight_ulp = float(np.nextafter(np.float32(3.1), np.float32(4.0)))
+    assert _rows_differ(original, record(1.7, weight_ulp), [0, 1, 2]) == "weight norm differs"

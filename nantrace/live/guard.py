@@ -62,6 +62,14 @@ PACE_STEPS = 3
 #: for the re-run (11.4 s against 1.3 s) (``bench.parts restore --size 100m`` and
 #: ``bench.memory --sizes 100m`` at f428c21, which had this at 4; bench/README.md).
 MIN_ANCHOR_EVERY = 10
+#: A re-run from the anchor is checked against the original run's history rows: the loss
+#: (the forward pass of the restored state) and every weight norm (the state after each step)
+#: bit for bit; the gradient norm to this relative tolerance. Its last bit is not always
+#: reproducible between runs of the same step (``bench.memory``'s 30 M-parameter MLP on a
+#: 2-core AVX-512 CPU: in 4 of 15 trips one re-run row's gradient norm differed by 1 ulp while
+#: every variable came back bit-identical), so an exact comparison called exact restores
+#: inexact.
+GRAD_NORM_RTOL = 1e-6
 #: Re-anchor early once the batches kept since the anchor pass this many bytes (or a quarter
 #: of the state, whichever is larger): the guard's default budget is the anchor (one copy of
 #: the state) plus at most max(256 MiB, state / 4) of kept batches (docs/how-it-works.md).
@@ -688,8 +696,8 @@ class Watched:
                 f"{where}: NOT bit-identical to the original run ({problem}); the state is "
                 "close to, not exactly, the pre-step state"
                 if problem
-                else f"{where}; every re-run step's loss, gradient and weight norms are "
-                "bit-identical to the original run's"
+                else f"{where}; every re-run step's loss and weight norms are bit-identical to "
+                f"the original run's (gradient norms within {GRAD_NORM_RTOL:g})"
             )
         return [f"optimizer update undone: {note}"]
 
@@ -941,7 +949,13 @@ def _rows_differ(original: Any, rerun: Any, steps: list[int]) -> str:
     after = slice(len(rerun) - available, len(rerun))
     for field in ("loss", "grad_norm", "weight_norm"):
         a, b = getattr(original, field)[before], getattr(rerun, field)[after]
-        if a.shape != b.shape or not np.array_equal(a, b, equal_nan=True):
+        if a.shape != b.shape:
+            return f"{field.replace('_', ' ')} differs"
+        if field == "grad_norm":
+            same = np.allclose(a, b, rtol=GRAD_NORM_RTOL, atol=0.0, equal_nan=True)
+        else:
+            same = np.array_equal(a, b, equal_nan=True)
+        if not same:
             return f"{field.replace('_', ' ')} differs"
     return ""
 
