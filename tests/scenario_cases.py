@@ -1524,6 +1524,46 @@ def wgan_gradient_penalty_of_a_dead_critic():
     return run_loop(critic_step, data, model=critic, optimizer=optimizer)
 
 
+def missing_values_coded_as_minus_999():
+    """A standardized table (every column ~N(0, 1)) in which one column's missing entries were
+    written as -999, a common missing-value code in exported tables, instead of NaN: 6 % of
+    its rows. An MLP with SGD 0.01: those rows' gradients are ~1000x the others' and the run
+    blows up. Rescaling every input by ~1000 would crush the real values; the fix is to treat
+    -999 as missing (impute, or drop the rows). Written 2026-12-04 (session 21) from that
+    pattern, with what a right report says decided before it was first run; not blind."""
+    rng = seeded(561)
+    x = rng.normal(size=(512, 6)).astype("float32")
+    missing = rng.choice(512, size=32, replace=False)
+    x[missing, 4] = -999.0
+    y = (x[:, :3] @ np.array([[1.0], [-0.5], [0.3]]) + 0.1 * rng.normal(size=(512, 1))).astype(
+        "float32"
+    )
+    y[missing] = rng.normal(size=(32, 1)).astype("float32")
+    model = mlp([32], input_dim=6)
+    return run_loop(
+        standard_step(model, keras.optimizers.SGD(0.01), keras.losses.MeanSquaredError()),
+        batches(x, y, epochs=5),
+    )
+
+
+def sensor_dropouts_recorded_as_9999():
+    """Four temperature sensors (~20 +- 5 degrees, not standardized) where one logs a dropout as
+    9999, ~4 % of its readings; an MLP (32-32) with SGD 1e-4, which trains on the real readings:
+    the 9999 rows' gradients blow the run up. Written 2026-12-04 (session 21) before the
+    missing-value-code rule, as its check (``missing_values_coded_as_minus_999`` is the run the
+    rule was written on): what a right report says was decided before its first run."""
+    rng = seeded(562)
+    x = rng.normal(20.0, 5.0, size=(640, 4)).astype("float32")
+    y = (0.1 * x.sum(axis=1, keepdims=True) + rng.normal(size=(640, 1))).astype("float32")
+    dropouts = rng.choice(640, size=26, replace=False)
+    x[dropouts, 2] = 9999.0
+    model = mlp([32, 32], input_dim=4)
+    return run_loop(
+        standard_step(model, keras.optimizers.SGD(1e-4), keras.losses.MeanSquaredError()),
+        batches(x, y, epochs=3),
+    )
+
+
 DOMAIN_FIXES = frozenset({"add_epsilon"})
 SCALE_FIXES = frozenset({"rescale_input", "add_normalization"})
 LOSS_FIXES = frozenset({"use_from_logits", "add_epsilon"})
@@ -2132,6 +2172,25 @@ SCENARIOS: list[Scenario] = [
         frozenset({"positive_output"}),
         story="keras.losses.Poisson on a linear output: the rate goes negative inside Keras' "
         "log; a positive output activation (softplus or exponential) is the change to make",
+    ),
+    Scenario(
+        "missing_values_coded_as_minus_999",
+        missing_values_coded_as_minus_999,
+        None,
+        cause="unscaled_input",
+        fixes=frozenset({"clean_input"}),
+        story="a missing-value code (-999) left in a standardized feature column: a few rows "
+        "hold a value ~1000x the column's real ones; treat the code as missing (impute or drop "
+        "those rows), not rescale every input",
+    ),
+    Scenario(
+        "sensor_dropouts_recorded_as_9999",
+        sensor_dropouts_recorded_as_9999,
+        None,
+        cause="unscaled_input",
+        fixes=frozenset({"clean_input"}),
+        story="a sensor logs dropouts as 9999 among readings of ~20: treat the code as missing "
+        "(impute or drop those rows), not rescale every input",
     ),
     Scenario(
         "wgan_gradient_penalty_of_a_dead_critic",
