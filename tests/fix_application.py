@@ -14,7 +14,8 @@ What each fix id means here (the fix params contract):
   ``args[2]``), ``mode="drop_rows"``: rows where it holds NaN/Inf are removed from every tensor
   of the batch (a ``dataset.filter``; a batch left empty is not trained on, and no batch left
   at all means nothing trains); ``mode="impute"``: NaN/Inf replaced by ``params["value"]``;
-  ``mode="drop_padding"``: rows whose tensor is nothing but ``params["value"]`` are removed.
+  ``mode="drop_padding"``: rows whose tensor is nothing but ``params["value"]`` are removed;
+  ``mode="missing_code"``: entries equal to ``params["code"]`` replaced by ``params["value"]``.
 * ``rescale_input`` / ``rescale_target``: only the named tensor (default: the first / second
   argument) multiplied by ``params["scale"]``.
 * ``change_initializer``: the kernels of ``params["layers"]`` re-drawn with
@@ -232,6 +233,13 @@ def transform_batches(fix: Fix, batches: list[tuple], names: list[str]) -> list[
             if mode == "impute":
                 fixed = np.where(np.isfinite(array), array, params.get("value", 0.0))
                 new = tf.constant(fixed.astype(array.dtype))
+                out.append(tuple(_set(list(batch), [position, *keys], new)))
+                continue
+            if mode == "missing_code":  # x = tf.where(tf.equal(x, code), value, x)
+                tensor = tf.constant(array)
+                code = tf.constant(params["code"], tensor.dtype)
+                value = tf.constant(params["value"], tensor.dtype)
+                new = tf.where(tf.equal(tensor, code), value, tensor)
                 out.append(tuple(_set(list(batch), [position, *keys], new)))
                 continue
             if mode == "drop_padding":  # tf.reduce_any(tf.not_equal(x, value))

@@ -653,3 +653,34 @@ def test_keras_fit_tensors_are_named_as_model_fit_calls_them():
     assert cause.id == "unscaled_target"
     assert fixes[0].params["tensor"] == "data[1]"  # what replay resolves
     assert fixes[0].snippet.startswith("y = y * ")  # what the user writes
+
+
+def test_a_missing_value_code_in_a_feature_column_is_found_and_real_tails_are_not():
+    """-999 in a few rows of a standardized column is a missing-value code; a heavy-tailed
+    column (log-normal), a small outlier, or a value most rows hold, is not."""
+    from nantrace.diagnosis.missing_codes import find_missing_code
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 5)).astype("float32")
+    x[[3, 17, 20], 2] = -999.0
+    names = ["x", "y"]
+    y = np.zeros((32, 1), np.float32)
+    code = find_missing_code(names, [((x, y), {})], ["x"])
+    assert code is not None
+    assert (code.tensor, code.column, code.value, code.rows) == ("x", 2, -999.0, (3, 17, 20))
+    assert abs(code.median) < 1.0 and code.spread < 4.0
+
+    heavy = rng.lognormal(0.0, 2.0, size=(256, 3)).astype("float32") * 100.0
+    assert find_missing_code(names, [((heavy, y), {})], ["x"]) is None
+    small = rng.normal(0.0, 0.1, size=(32, 3)).astype("float32")
+    small[5, 0] = 5.0  # an outlier, but no number a table writes for "missing"
+    assert find_missing_code(names, [((small, y), {})], ["x"]) is None
+    mostly = x.copy()
+    mostly[:20, 4] = 9999.0  # most rows: the column's real range, not a code
+    mostly[[3, 17, 20], 2] = x[[0, 1, 4], 2]
+    assert find_missing_code(names, [((mostly, y), {})], ["x"]) is None
+
+    # seen in an earlier batch only: the tripping batch has no row of it
+    clean = rng.normal(size=(32, 5)).astype("float32")
+    code = find_missing_code(names, [((clean, y), {}), ((x, y), {})], ["x"])
+    assert code is not None and code.value == -999.0 and code.rows == ()

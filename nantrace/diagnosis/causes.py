@@ -638,6 +638,35 @@ def _exp_overflow(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause
     )
 
 
+def _missing_value_code(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
+    """Overflow where a feature column's few extreme entries are one repeated number (-999,
+    9999): a missing-value code the data kept as a number. Its rows' gradients are hundreds of
+    times the others'; ``unscaled_input``, whose fix here is to treat the code as missing, not
+    to rescale every input (which would crush the real values)."""
+    code = evidence.missing_code
+    if code is None or not _overflowed(record):
+        return None
+    here = f", rows {list(code.rows[:10])} of this batch" if code.rows else ""
+    return Cause(
+        "unscaled_input",
+        f"column {code.column} of {code.tensor} holds {code.value:g} in {code.share:.0%} of its "
+        f"rows{here}, while its other values stay within {code.median:.3g} +- "
+        f"{code.spread:.3g}: a missing-value code (or an entry error) kept as a number; those "
+        "rows' gradients are far larger than the others' and the updates overflow",
+        {
+            "tensor": code.tensor,
+            "column": code.column,
+            "missing_code": code.value,
+            "rows": list(code.rows),
+            "share": code.share,
+            "column_median": code.median,
+            "column_spread": code.spread,
+            "input_abs_max": evidence.input_abs_max,
+        },
+        confidence=0.85,
+    )
+
+
 def _unscaled_data(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
     """Overflow of finite-but-huge values that came from the batch."""
     if not _overflowed(record):
@@ -846,6 +875,7 @@ RULES = (
     _domain_error,
     _zero_argument,
     _exp_overflow,
+    _missing_value_code,
     _unscaled_data,
     _recurrent,
     _unbounded_objective,

@@ -321,6 +321,9 @@ class Evidence:
     backward_layers: list[tuple[str, float]] = field(default_factory=list)
     #: the step's argument names (``x``, ``y``, ``w``), for snippets that name them.
     arguments: list[str] = field(default_factory=list)
+    #: a feature column whose few extreme entries are one repeated number (-999, 9999): a
+    #: missing-value code (``nantrace.diagnosis.missing_codes.MissingCode``), or None.
+    missing_code: Any = None
 
     def healthy_grad_norms(self) -> np.ndarray:
         return self.history.healthy_grad_norms() if self.history is not None else np.array([])

@@ -235,8 +235,47 @@ def _filter_arguments(arguments: list[str], tensor: str) -> str:
     return ", ".join(arguments or ["x", "y"])
 
 
+def _missing_code_fix(ev: dict[str, Any], evidence: Evidence) -> Fix:
+    """Impute a missing-value code: every entry of the tensor equal to the code becomes the
+    median of the column's other values (what the simulation does, exactly as typed)."""
+    tensor = ev["tensor"]
+    shown = _user_name(tensor, evidence.arguments)
+    code, fill = float(ev["missing_code"]), float(f"{float(ev['column_median']):.3g}")
+    return Fix(
+        "clean_input",
+        f"{code:g} in column {ev['column']} of {tensor} is a missing-value code, not a value: "
+        "impute it (or drop those rows) instead of rescaling every input",
+        {
+            "tensor": tensor,
+            "mode": "missing_code",
+            "column": ev["column"],
+            "code": code,
+            "value": fill,
+            "rows": ev.get("rows", []),
+        },
+        f"{shown} = tf.where(tf.equal({shown}, {code!r}), {fill!r}, {shown})  # {code:g} marks a "
+        f"missing value (column {ev['column']}): impute it (here {fill:g}, the median of the "
+        "column's other values) when loading the data, or drop those rows",
+        score=1.0,
+    )
+
+
 def _unscaled_input(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
     ev = cause.evidence
+    if ev.get("missing_code") is not None and ev.get("tensor"):
+        # rescaling every input by the code's size would crush the real values: a fallback
+        return [
+            _missing_code_fix(ev, evidence),
+            _rescale(
+                "rescale_input",
+                ev.get("tensor"),
+                float(ev.get("input_abs_max") or evidence.input_abs_max),
+                0.4,
+                f"the features {ev.get('tensor')} reach |x| = "
+                f"{float(ev.get('input_abs_max') or evidence.input_abs_max):.3g} (the code)",
+                arguments=evidence.arguments,
+            ),
+        ]
     fixes = [
         _rescale(
             "rescale_input",

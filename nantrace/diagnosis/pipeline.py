@@ -8,8 +8,9 @@ from typing import Any
 from nantrace.diagnosis.causes import infer_cause
 from nantrace.diagnosis.evidence import gather_evidence, writing_optimizer
 from nantrace.diagnosis.fixes import generic_candidates, rank_fixes
+from nantrace.diagnosis.missing_codes import find_missing_code
 from nantrace.diagnosis.origin import find_bad_inputs, input_range, locate_origin, padding_rows
-from nantrace.replay.failing_path import failing_path
+from nantrace.replay.failing_path import FEATURES, FailingPath, failing_path
 from nantrace.replay.graph import build_graph, path_between, provenance_summary
 from nantrace.replay.step import replay_step
 from nantrace.report.records import Cause, Fix, Origin, Report, Trip
@@ -58,6 +59,9 @@ def build_report(
         record=record,
     )
     evidence.arguments = names
+    evidence.missing_code = find_missing_code(
+        names, [(args, kwargs), *reversed(list(watched.since_anchor))], _feature_tensors(failing)
+    )
     if evidence.padded is not None:
         tensor, value, _ = evidence.padded
         evidence.empty_rows = padding_rows(names, args, kwargs, tensor, value)
@@ -142,6 +146,15 @@ def build_report(
         if record is not None
         else None,
     )
+
+
+def _feature_tensors(path: FailingPath | None) -> list[str]:
+    """The batch features the failing path read, largest |x| first: where a missing-value
+    code would be."""
+    if path is None:
+        return []
+    features = [t for t in path.batch if t.role == FEATURES]
+    return [t.name for t in sorted(features, key=lambda t: -t.health.max_abs)]
 
 
 def _weigh_cause(cause: Cause | None, fixes: list[Fix], tried: list[Fix]) -> Cause | None:

@@ -398,6 +398,23 @@ def _clean_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
                 transform=lambda batch: _map_named(watched, batch, path, impute),
             )
         ]
+    if mode == "missing_code":
+        code, fill = float(fix.params["code"]), float(fix.params.get("value", 0.0))
+
+        def impute_code(array_like: Any) -> Any:
+            array = _float_array(array_like)
+            if array is None:
+                raise _CannotSimulate(f"{path} is not a floating-point tensor")
+            return _as_tensor_like(
+                array_like, np.where(array == code, fill, array).astype(array.dtype)
+            )
+
+        return [
+            Attempt(
+                f"{code:g} in {path} replaced by {fill:g}",
+                transform=lambda batch: _map_named(watched, batch, path, impute_code),
+            )
+        ]
     if mode == "drop_padding":
         padding = float(fix.params.get("value", 0.0))
 

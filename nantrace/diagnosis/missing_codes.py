@@ -1,0 +1,107 @@
+"""Missing-value codes: a feature column whose few extreme entries are one repeated number.
+
+Exported tables often write a missing value as a number (-999, 9999, -1e9) instead of NaN. The
+batch is then finite and nothing flags it, but those rows' gradients are hundreds of times the
+others' and the run blows up. Rescaling every input would crush the real values; the fix is
+to treat the code as missing. Read from the batch's arrays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from nantrace.replay.capture import batch_leaves
+
+#: The code stands this many times farther from the column's median than any other entry.
+CODE_FACTOR = 20.0
+#: ...and its magnitude is at least this (codes are large numbers: -999, 9999; a 5 among
+#: values of 0.1 is an outlier, not a code the rules should act on).
+CODE_MIN_ABS = 50.0
+#: At most this share of a column's rows hold the code (more is the column's real range).
+CODE_MAX_SHARE = 0.5
+#: Real entries needed in the column to know its range.
+MIN_REAL = 4
+
+
+@dataclass(frozen=True)
+class MissingCode:
+    """One column of a batch tensor whose extreme entries are one repeated number."""
+
+    tensor: str
+    column: int
+    value: float
+    #: rows of the tripping batch holding it (empty when found in an earlier batch only).
+    rows: tuple[int, ...]
+    #: the median and the largest distance from it of the column's other entries.
+    median: float
+    spread: float
+    share: float
+
+
+def find_missing_code(
+    names: list[str], batches: list[tuple[tuple, dict]], tensors: list[str]
+) -> MissingCode | None:
+    """The first missing-value code in ``tensors`` (batch paths, most suspect first) over
+    ``batches`` (the tripping batch first, then earlier ones), or None."""
+    for tensor in tensors:
+        for index, (args, kwargs) in enumerate(batches):
+            array = _named_array(names, args, kwargs, tensor)
+            if array is None:
+                continue
+            code = _code_in(array, tensor)
+            if code is not None:
+                if index:  # seen in an earlier batch: the tripping batch's own rows, if any
+                    rows = _rows_with(_named_array(names, *batches[0], tensor), code)
+                    code = dataclasses.replace(code, rows=rows)
+                return code
+    return None
+
+
+def _named_array(names: list[str], args: tuple, kwargs: dict, tensor: str) -> np.ndarray | None:
+    for path, leaf in batch_leaves(names, args, kwargs):
+        if path != tensor:
+            continue
+        try:
+            array = np.asarray(leaf)
+        except Exception:
+            return None
+        if array.ndim < 2 or array.shape[0] == 0 or array.dtype.kind != "f":
+            return None
+        return array.reshape(array.shape[0], -1)
+    return None
+
+
+def _code_in(array: np.ndarray, tensor: str) -> MissingCode | None:
+    best: MissingCode | None = None
+    for column in range(array.shape[1]):
+        values = array[:, column].astype(np.float64)
+        values = values[np.isfinite(values)]
+        if values.size < MIN_REAL + 1:
+            continue
+        middle = float(np.median(values))
+        candidate = float(values[np.argmax(np.abs(values - middle))])
+        real = values[values != candidate]
+        share = 1.0 - real.size / values.size
+        if real.size < MIN_REAL or share > CODE_MAX_SHARE or abs(candidate) < CODE_MIN_ABS:
+            continue
+        median = float(np.median(real))
+        spread = float(np.max(np.abs(real - median)))
+        distance = abs(candidate - median)
+        if distance <= CODE_FACTOR * max(spread, 1e-6 * max(1.0, abs(median))):
+            continue
+        rows = tuple(int(i) for i in np.flatnonzero(array[:, column] == candidate))
+        found = MissingCode(tensor, column, candidate, rows, median, spread, share)
+        if best is None or distance / max(spread, 1e-12) > abs(best.value - best.median) / max(
+            best.spread, 1e-12
+        ):
+            best = found
+    return best
+
+
+def _rows_with(array: np.ndarray | None, code: MissingCode) -> tuple[int, ...]:
+    if array is None or code.column >= array.shape[1]:
+        return ()
+    return tuple(int(i) for i in np.flatnonzero(array[:, code.column] == code.value))
