@@ -684,3 +684,20 @@ def test_a_missing_value_code_in_a_feature_column_is_found_and_real_tails_are_no
     clean = rng.normal(size=(32, 5)).astype("float32")
     code = find_missing_code(names, [((clean, y), {}), ((x, y), {})], ["x"])
     assert code is not None and code.value == -999.0 and code.rows == ()
+
+
+def test_a_missing_value_code_in_a_sequence_feature_names_its_samples_and_images_are_skipped():
+    """Sensor sequences (samples x steps x features) with dropouts logged as -999 at some
+    steps: the code is found in its feature and the samples holding it are named. A saturated
+    pixel in images is no table's missing-value code: image batches are not searched."""
+    from nantrace.diagnosis.missing_codes import find_missing_code
+
+    rng = np.random.default_rng(1)
+    seq = rng.normal(size=(16, 20, 3)).astype("float32")
+    seq[[2, 9], [5, 11], 1] = -999.0
+    y = np.zeros((16, 1), np.float32)
+    code = find_missing_code(["x", "y"], [((seq, y), {})], ["x"])
+    assert code is not None and (code.column, code.value, code.rows) == (1, -999.0, (2, 9))
+    images = rng.uniform(0, 1, size=(8, 6, 6, 1)).astype("float32")
+    images[[1, 4], 2, 3, 0] = 4095.0
+    assert find_missing_code(["x", "y"], [((images, y), {})], ["x"]) is None

@@ -47,20 +47,21 @@ def find_missing_code(
     """The first missing-value code in ``tensors`` (batch paths, most suspect first) over
     ``batches`` (the tripping batch first, then earlier ones), or None."""
     for tensor in tensors:
-        for index, (args, kwargs) in enumerate(batches):
+        for args, kwargs in batches:
             array = _named_array(names, args, kwargs, tensor)
             if array is None:
                 continue
             code = _code_in(array, tensor)
-            if code is not None:
-                if index:  # seen in an earlier batch: the tripping batch's own rows, if any
-                    rows = _rows_with(_named_array(names, *batches[0], tensor), code)
-                    code = dataclasses.replace(code, rows=rows)
-                return code
+            if code is not None:  # the tripping batch's own rows that hold it, if any
+                args0, kwargs0 = batches[0]
+                return dataclasses.replace(code, rows=_rows_with(names, args0, kwargs0, code))
     return None
 
 
 def _named_array(names: list[str], args: tuple, kwargs: dict, tensor: str) -> np.ndarray | None:
+    """The tensor as (entries, columns): a table's rows, or a sequence batch's rows x steps
+    (columns are its last axis, the features); None for anything else (images: a pixel is no
+    column a table writes codes into)."""
     for path, leaf in batch_leaves(names, args, kwargs):
         if path != tensor:
             continue
@@ -68,9 +69,9 @@ def _named_array(names: list[str], args: tuple, kwargs: dict, tensor: str) -> np
             array = np.asarray(leaf)
         except Exception:
             return None
-        if array.ndim < 2 or array.shape[0] == 0 or array.dtype.kind != "f":
+        if array.ndim not in (2, 3) or array.shape[0] == 0 or array.dtype.kind != "f":
             return None
-        return array.reshape(array.shape[0], -1)
+        return array.reshape(-1, array.shape[-1])
     return None
 
 
@@ -92,8 +93,7 @@ def _code_in(array: np.ndarray, tensor: str) -> MissingCode | None:
         distance = abs(candidate - median)
         if distance <= CODE_FACTOR * max(spread, 1e-6 * max(1.0, abs(median))):
             continue
-        rows = tuple(int(i) for i in np.flatnonzero(array[:, column] == candidate))
-        found = MissingCode(tensor, column, candidate, rows, median, spread, share)
+        found = MissingCode(tensor, column, candidate, (), median, spread, share)
         if best is None or distance / max(spread, 1e-12) > abs(best.value - best.median) / max(
             best.spread, 1e-12
         ):
@@ -101,7 +101,14 @@ def _code_in(array: np.ndarray, tensor: str) -> MissingCode | None:
     return best
 
 
-def _rows_with(array: np.ndarray | None, code: MissingCode) -> tuple[int, ...]:
-    if array is None or code.column >= array.shape[1]:
-        return ()
-    return tuple(int(i) for i in np.flatnonzero(array[:, code.column] == code.value))
+def _rows_with(names: list[str], args: tuple, kwargs: dict, code: MissingCode) -> tuple[int, ...]:
+    """The batch rows (samples) whose ``code.column`` holds the code, at any step."""
+    for path, leaf in batch_leaves(names, args, kwargs):
+        if path != code.tensor:
+            continue
+        array = np.asarray(leaf)
+        if array.ndim not in (2, 3) or code.column >= array.shape[-1]:
+            return ()
+        hits = (array[..., code.column] == code.value).reshape(array.shape[0], -1).any(axis=1)
+        return tuple(int(i) for i in np.flatnonzero(hits))
+    return ()
