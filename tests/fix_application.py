@@ -15,7 +15,8 @@ What each fix id means here (the fix params contract):
   of the batch (a ``dataset.filter``; a batch left empty is not trained on, and no batch left
   at all means nothing trains); ``mode="impute"``: NaN/Inf replaced by ``params["value"]``;
   ``mode="drop_padding"``: rows whose tensor is nothing but ``params["value"]`` are removed;
-  ``mode="missing_code"``: entries equal to ``params["code"]`` replaced by ``params["value"]``.
+  ``mode="missing_code"``: entries equal to ``params["code"]`` replaced by ``params["value"]``;
+  ``mode="drop_code"``: rows whose tensor holds ``params["code"]`` anywhere are removed.
 * ``rescale_input`` / ``rescale_target``: only the named tensor (default: the first / second
   argument) multiplied by ``params["scale"]``.
 * ``change_initializer``: the kernels of ``params["layers"]`` re-drawn with
@@ -244,6 +245,8 @@ def transform_batches(fix: Fix, batches: list[tuple], names: list[str]) -> list[
                 continue
             if mode == "drop_padding":  # tf.reduce_any(tf.not_equal(x, value))
                 keep = (array.reshape(array.shape[0], -1) != params.get("value", 0.0)).any(axis=1)
+            elif mode == "drop_code":  # tf.reduce_all(tf.not_equal(y, code))
+                keep = (array.reshape(array.shape[0], -1) != params["code"]).all(axis=1)
             elif mode != "drop_rows":
                 raise NotApplicable(f"clean_input mode {mode!r}")
             else:

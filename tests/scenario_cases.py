@@ -1564,6 +1564,23 @@ def sensor_dropouts_recorded_as_9999():
     )
 
 
+def unlabelled_rows_scored_minus_999():
+    """A regression on a standardized score whose unlabelled rows were exported with the score
+    -999 (5 %); an MLP with SGD 0.01: those rows' errors are ~1000x the others' and the run
+    blows up. The fix is to drop the unlabelled rows (or mask them out of the loss), not to
+    rescale the targets. Written 2026-12-04 (session 21), before any rule for codes in targets,
+    with what a right report says decided before its first run; not blind."""
+    rng = seeded(563)
+    x = rng.normal(size=(512, 6)).astype("float32")
+    y = (x @ rng.normal(size=(6, 1)) / 2.0 + 0.1 * rng.normal(size=(512, 1))).astype("float32")
+    y[rng.choice(512, size=26, replace=False)] = -999.0
+    model = mlp([32], input_dim=6)
+    return run_loop(
+        standard_step(model, keras.optimizers.SGD(0.01), keras.losses.MeanSquaredError()),
+        batches(x, y, epochs=5),
+    )
+
+
 DOMAIN_FIXES = frozenset({"add_epsilon"})
 SCALE_FIXES = frozenset({"rescale_input", "add_normalization"})
 LOSS_FIXES = frozenset({"use_from_logits", "add_epsilon"})
@@ -2191,6 +2208,15 @@ SCENARIOS: list[Scenario] = [
         fixes=frozenset({"clean_input"}),
         story="a sensor logs dropouts as 9999 among readings of ~20: treat the code as missing "
         "(impute or drop those rows), not rescale every input",
+    ),
+    Scenario(
+        "unlabelled_rows_scored_minus_999",
+        unlabelled_rows_scored_minus_999,
+        None,
+        cause="unscaled_target",
+        fixes=frozenset({"clean_input"}),
+        story="unlabelled rows exported with the target -999 among standardized scores: drop "
+        "those rows (or mask them out of the loss), not rescale the targets",
     ),
     Scenario(
         "wgan_gradient_penalty_of_a_dead_critic",

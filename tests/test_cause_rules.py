@@ -680,6 +680,12 @@ def test_a_missing_value_code_in_a_feature_column_is_found_and_real_tails_are_no
     mostly[[3, 17, 20], 2] = x[[0, 1, 4], 2]
     assert find_missing_code(names, [((mostly, y), {})], ["x"]) is None
 
+    # a target vector (one column) with unlabelled rows scored -999
+    scores = rng.normal(size=32).astype("float32")
+    scores[[4, 30]] = -999.0
+    code = find_missing_code(names, [((x[:, :2], scores), {})], ["y"])
+    assert code is not None and (code.tensor, code.value, code.rows) == ("y", -999.0, (4, 30))
+
     # seen in an earlier batch only: the tripping batch has no row of it
     clean = rng.normal(size=(32, 5)).astype("float32")
     code = find_missing_code(names, [((clean, y), {}), ((x, y), {})], ["x"])

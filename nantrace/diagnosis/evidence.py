@@ -324,6 +324,8 @@ class Evidence:
     #: a feature column whose few extreme entries are one repeated number (-999, 9999): a
     #: missing-value code (``nantrace.diagnosis.missing_codes.MissingCode``), or None.
     missing_code: Any = None
+    #: the batch role of the tensor holding it: ``"features"`` or ``"targets"``.
+    missing_code_role: str | None = None
 
     def healthy_grad_norms(self) -> np.ndarray:
         return self.history.healthy_grad_norms() if self.history is not None else np.array([])

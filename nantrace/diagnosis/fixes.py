@@ -302,8 +302,39 @@ def _unscaled_input(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fi
     return fixes
 
 
+def _code_rows_dropped(ev: dict[str, Any], evidence: Evidence) -> Fix:
+    """Drop the rows whose target is a code (unlabelled): a ``dataset.filter``, simulated by
+    dropping exactly the rows it drops."""
+    tensor = ev["tensor"]
+    shown = _user_name(tensor, evidence.arguments)
+    code = float(ev["missing_code"])
+    return Fix(
+        "clean_input",
+        f"{code:g} in {tensor} marks rows with no real target: drop them (or mask them out of "
+        "the loss) instead of rescaling the targets",
+        {"tensor": tensor, "mode": "drop_code", "code": code, "rows": ev.get("rows", [])},
+        f"dataset = dataset.filter(lambda {_filter_arguments(evidence.arguments, tensor)}: "
+        f"tf.reduce_all(tf.not_equal({shown}, {code!r})))  # drops the rows whose {shown} is "
+        f"the code {code:g}",
+        score=1.0,
+    )
+
+
 def _unscaled_target(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
     ev = cause.evidence
+    if ev.get("missing_code") is not None and ev.get("tensor"):
+        return [
+            _code_rows_dropped(ev, evidence),
+            _rescale(
+                "rescale_target",
+                ev.get("tensor"),
+                abs(float(ev["missing_code"])),
+                0.4,
+                f"the target {ev.get('tensor')} reaches |y| = {abs(float(ev['missing_code'])):.3g}"
+                " (the code)",
+                arguments=evidence.arguments,
+            ),
+        ]
     fixes = [
         _rescale(
             "rescale_target",

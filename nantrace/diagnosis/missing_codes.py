@@ -59,9 +59,9 @@ def find_missing_code(
 
 
 def _named_array(names: list[str], args: tuple, kwargs: dict, tensor: str) -> np.ndarray | None:
-    """The tensor as (entries, columns): a table's rows, or a sequence batch's rows x steps
-    (columns are its last axis, the features); None for anything else (images: a pixel is no
-    column a table writes codes into)."""
+    """The tensor as (entries, columns): a table's rows (a vector is one column), or a sequence
+    batch's rows x steps (columns are its last axis, the features); None for anything else
+    (images: a pixel is no column a table writes codes into)."""
     for path, leaf in batch_leaves(names, args, kwargs):
         if path != tensor:
             continue
@@ -69,9 +69,9 @@ def _named_array(names: list[str], args: tuple, kwargs: dict, tensor: str) -> np
             array = np.asarray(leaf)
         except Exception:
             return None
-        if array.ndim not in (2, 3) or array.shape[0] == 0 or array.dtype.kind != "f":
+        if array.ndim not in (1, 2, 3) or array.shape[0] == 0 or array.dtype.kind != "f":
             return None
-        return array.reshape(-1, array.shape[-1])
+        return array.reshape(-1, 1) if array.ndim == 1 else array.reshape(-1, array.shape[-1])
     return None
 
 
@@ -107,6 +107,8 @@ def _rows_with(names: list[str], args: tuple, kwargs: dict, code: MissingCode) -
         if path != code.tensor:
             continue
         array = np.asarray(leaf)
+        if array.ndim == 1:
+            array = array[:, None]
         if array.ndim not in (2, 3) or code.column >= array.shape[-1]:
             return ()
         hits = (array[..., code.column] == code.value).reshape(array.shape[0], -1).any(axis=1)

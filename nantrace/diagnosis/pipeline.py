@@ -10,7 +10,7 @@ from nantrace.diagnosis.evidence import gather_evidence, writing_optimizer
 from nantrace.diagnosis.fixes import generic_candidates, rank_fixes
 from nantrace.diagnosis.missing_codes import find_missing_code
 from nantrace.diagnosis.origin import find_bad_inputs, input_range, locate_origin, padding_rows
-from nantrace.replay.failing_path import FEATURES, FailingPath, failing_path
+from nantrace.replay.failing_path import FEATURES, TARGETS, FailingPath, failing_path
 from nantrace.replay.graph import build_graph, path_between, provenance_summary
 from nantrace.replay.step import replay_step
 from nantrace.report.records import Cause, Fix, Origin, Report, Trip
@@ -59,8 +59,8 @@ def build_report(
         record=record,
     )
     evidence.arguments = names
-    evidence.missing_code = find_missing_code(
-        names, [(args, kwargs), *reversed(list(watched.since_anchor))], _feature_tensors(failing)
+    evidence.missing_code, evidence.missing_code_role = _missing_code(
+        names, [(args, kwargs), *reversed(list(watched.since_anchor))], failing
     )
     if evidence.padded is not None:
         tensor, value, _ = evidence.padded
@@ -148,13 +148,19 @@ def build_report(
     )
 
 
-def _feature_tensors(path: FailingPath | None) -> list[str]:
-    """The batch features the failing path read, largest |x| first: where a missing-value
-    code would be."""
+def _missing_code(
+    names: list[str], batches: list[tuple[tuple, dict]], path: FailingPath | None
+) -> tuple[Any, str | None]:
+    """A missing-value code in the batch features the failing path read (largest |x| first),
+    else in the targets (every weight's gradient comes from the loss): (code, role)."""
     if path is None:
-        return []
-    features = [t for t in path.batch if t.role == FEATURES]
-    return [t.name for t in sorted(features, key=lambda t: -t.health.max_abs)]
+        return None, None
+    for role, tensors in ((FEATURES, path.batch), (TARGETS, path.every_batch)):
+        chosen = sorted((t for t in tensors if t.role == role), key=lambda t: -t.health.max_abs)
+        code = find_missing_code(names, batches, [t.name for t in chosen])
+        if code is not None:
+            return code, role
+    return None, None
 
 
 def _weigh_cause(cause: Cause | None, fixes: list[Fix], tried: list[Fix]) -> Cause | None:

@@ -415,6 +415,17 @@ def _clean_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
                 transform=lambda batch: _map_named(watched, batch, path, impute_code),
             )
         ]
+    if mode == "drop_code":
+        dropped = float(fix.params["code"])
+
+        def drop_coded(batch: Batch) -> Batch | None:
+            array = _named_array(watched, batch, path)
+            if array.ndim == 0:
+                return None if array == dropped else batch
+            coded = (array.reshape(array.shape[0], -1) == dropped).any(axis=1)
+            return _drop_rows(batch, coded) if coded.any() else batch
+
+        return [Attempt(f"rows whose {path} is {dropped:g} dropped", transform=drop_coded)]
     if mode == "drop_padding":
         padding = float(fix.params.get("value", 0.0))
 
