@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nantrace.replay.capture import batch_leaves
+from nantrace.replay.capture import batch_array
 
 #: The code stands this many times farther from the column's median than any other entry.
 CODE_FACTOR = 20.0
@@ -62,17 +62,12 @@ def _named_array(names: list[str], args: tuple, kwargs: dict, tensor: str) -> np
     """The tensor as (entries, columns): a table's rows (a vector is one column), or a sequence
     batch's rows x steps (columns are its last axis, the features); None for anything else
     (images: a pixel is no column a table writes codes into)."""
-    for path, leaf in batch_leaves(names, args, kwargs):
-        if path != tensor:
-            continue
-        try:
-            array = np.asarray(leaf)
-        except Exception:
-            return None
-        if array.ndim not in (1, 2, 3) or array.shape[0] == 0 or array.dtype.kind != "f":
-            return None
-        return array.reshape(-1, 1) if array.ndim == 1 else array.reshape(-1, array.shape[-1])
-    return None
+    array = batch_array(names, args, kwargs, tensor)
+    if array is None or array.ndim not in (1, 2, 3) or array.shape[0] == 0:
+        return None
+    if array.dtype.kind != "f":
+        return None
+    return array.reshape(-1, 1) if array.ndim == 1 else array.reshape(-1, array.shape[-1])
 
 
 def _code_in(array: np.ndarray, tensor: str) -> MissingCode | None:
@@ -103,14 +98,12 @@ def _code_in(array: np.ndarray, tensor: str) -> MissingCode | None:
 
 def _rows_with(names: list[str], args: tuple, kwargs: dict, code: MissingCode) -> tuple[int, ...]:
     """The batch rows (samples) whose ``code.column`` holds the code, at any step."""
-    for path, leaf in batch_leaves(names, args, kwargs):
-        if path != code.tensor:
-            continue
-        array = np.asarray(leaf)
-        if array.ndim == 1:
-            array = array[:, None]
-        if array.ndim not in (2, 3) or code.column >= array.shape[-1]:
-            return ()
-        hits = (array[..., code.column] == code.value).reshape(array.shape[0], -1).any(axis=1)
-        return tuple(int(i) for i in np.flatnonzero(hits))
-    return ()
+    array = batch_array(names, args, kwargs, code.tensor)
+    if array is None:
+        return ()
+    if array.ndim == 1:
+        array = array[:, None]
+    if array.ndim not in (2, 3) or code.column >= array.shape[-1]:
+        return ()
+    hits = (array[..., code.column] == code.value).reshape(array.shape[0], -1).any(axis=1)
+    return tuple(int(i) for i in np.flatnonzero(hits))

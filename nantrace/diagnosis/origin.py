@@ -8,7 +8,7 @@ import networkx as nx
 import numpy as np
 
 from nantrace.diagnosis.evidence import SELECT_OPS
-from nantrace.replay.capture import OpRecord, ReplayCapture, batch_leaves
+from nantrace.replay.capture import OpRecord, ReplayCapture, batch_array, batch_leaves
 from nantrace.replay.failing_path import forward_op_of
 from nantrace.replay.graph import non_finite_subgraph
 from nantrace.replay.health import health_of_array, non_finite_rows, to_numpy
@@ -75,20 +75,13 @@ def padding_rows(
     """The rows of the batch tensor ``tensor`` that hold nothing but ``value`` (the padding a
     masking layer masks out): samples with no step left, such as an empty text. Empty when
     no row or every row is padding only (then it is not one sample's data)."""
-    for path, leaf in batch_leaves(names, args, kwargs):
-        if path != tensor:
-            continue
-        try:
-            array = np.asarray(leaf)
-        except Exception:
-            return ()
-        if array.ndim < 2 or array.shape[0] == 0 or array.dtype.kind not in "biuf":
-            return ()
-        empty = (array.reshape(array.shape[0], -1) == value).all(axis=1)
-        if empty.all():
-            return ()
-        return tuple(int(i) for i in np.flatnonzero(empty))
-    return ()
+    array = batch_array(names, args, kwargs, tensor)
+    if array is None or array.ndim < 2 or array.shape[0] == 0 or array.dtype.kind not in "biuf":
+        return ()
+    empty = (array.reshape(array.shape[0], -1) == value).all(axis=1)
+    if empty.all():
+        return ()
+    return tuple(int(i) for i in np.flatnonzero(empty))
 
 
 def input_range(args: tuple, kwargs: dict) -> float:

@@ -480,6 +480,20 @@ def batch_leaves(names: list[str], args: tuple, kwargs: dict) -> list[tuple[str,
     return out
 
 
+def batch_array(names: list[str], args: tuple, kwargs: dict, path: str) -> Any:
+    """The batch tensor named ``path`` as a NumPy array, or None (no such tensor, or none
+    NumPy can read)."""
+    import numpy as np
+
+    for name, leaf in batch_leaves(names, args, kwargs):
+        if name == path:
+            try:
+                return np.asarray(leaf)
+            except Exception:
+                return None
+    return None
+
+
 def _leaves(prefix: str, value: Any) -> list[tuple[str, Any]]:
     from nantrace.live.iterators import ConsumedBatches
 
