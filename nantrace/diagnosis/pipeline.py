@@ -60,7 +60,7 @@ def build_report(
     )
     evidence.arguments = names
     evidence.missing_code, evidence.missing_code_role = _missing_code(
-        names, [(args, kwargs), *reversed(list(watched.since_anchor))], failing
+        names, [(args, kwargs), *reversed(list(getattr(watched, "since_anchor", ())))], failing
     )
     if evidence.padded is not None:
         tensor, value, _ = evidence.padded
