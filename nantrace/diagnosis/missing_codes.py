@@ -1,9 +1,10 @@
-"""Missing-value codes: a feature column whose few extreme entries are one repeated number.
+"""Missing-value codes: a batch column whose few extreme entries are one repeated number.
 
 Exported tables often write a missing value as a number (-999, 9999, -1e9) instead of NaN. The
 batch is then finite and nothing flags it, but those rows' gradients are hundreds of times the
 others' and the run blows up. Rescaling every input would crush the real values; the fix is
-to treat the code as missing. Read from the batch's arrays.
+to treat the code as missing (impute it in a feature; drop the rows of a target, which are
+unlabelled). Read from the batch's arrays.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ CODE_MAX_SHARE = 0.5
 #: Real entries needed in the column to know its range.
 MIN_REAL = 4
 #: Batches searched: the tripping one and the latest before it (a code in a few per cent of
-#: the rows is in most batches; each 256 x 784 batch costs ~10 ms at every trip).
+#: the rows is in most batches; a 64 x 1024 batch costs ~6 ms at every trip).
 MAX_BATCHES = 5
 
 
@@ -41,6 +42,7 @@ class MissingCode:
     #: the median and the largest distance from it of the column's other entries.
     median: float
     spread: float
+    #: the share of the column's finite entries that hold it.
     share: float
 
 
