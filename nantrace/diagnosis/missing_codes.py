@@ -25,9 +25,10 @@ CODE_MIN_ABS = 50.0
 CODE_MAX_SHARE = 0.5
 #: Real entries needed in the column to know its range.
 MIN_REAL = 4
-#: Batches searched: the tripping one and the latest before it (a code in a few per cent of
-#: the rows is in most batches; a 64 x 1024 batch costs ~6 ms at every trip).
-MAX_BATCHES = 5
+#: Batches searched: the tripping one and the two before it (a code in a few per cent of
+#: the rows is in most batches of 32 or more). Columns below CODE_MIN_ABS are skipped at once:
+#: 5 standardized 256 x 784 batches take ~1 ms; raw ones (0-255) ~110 ms.
+MAX_BATCHES = 3
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,18 @@ def _named_array(names: list[str], args: tuple, kwargs: dict, tensor: str) -> np
 def _code_in(array: np.ndarray, tensor: str) -> MissingCode | None:
     """The most outstanding code among ``array``'s columns, vectorized over columns (a wide
     table, 784 pixels of a flattened image, is searched at every trip)."""
-    values = array.astype(np.float64)
+    # only columns that reach CODE_MIN_ABS can hold a code: most batches (standardized tables,
+    # images in [0, 1]) are done here
+    with np.errstate(all="ignore"):
+        reach = np.max(np.where(np.isfinite(array), np.abs(array), 0.0), axis=0)
+    columns = np.flatnonzero(reach >= CODE_MIN_ABS)
+    if columns.size == 0:
+        return None
+    code = _code_in_columns(array[:, columns].astype(np.float64), tensor)
+    return None if code is None else dataclasses.replace(code, column=int(columns[code.column]))
+
+
+def _code_in_columns(values: np.ndarray, tensor: str) -> MissingCode | None:
     finite = np.isfinite(values)
     counts = finite.sum(axis=0)
     if not (counts >= MIN_REAL + 1).any():
