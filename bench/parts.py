@@ -59,7 +59,7 @@ the detectors' update adding no op (what those ops cost in a whole step, against
 with the update run on every ``CADENCE``-th step only (what a cadence would save), and with
 each step's inputs kept in a small buffer and the update run over the last ``CADENCE`` rows in
 one ``tf.while_loop`` on every ``CADENCE``-th step (the detectors see every step, late: what
-keeping their per-step resolution would leave of that saving). ``--only
+keeping their per-step resolution would leave of that saving). ``--only``
 keeps the plain step and the variants whose names contain one of its comma-separated strings.
 Whole-step differences of 2-4 % need ~150 rounds here to stand out of the noise.
 

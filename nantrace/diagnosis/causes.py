@@ -647,19 +647,17 @@ def _missing_value_code(origin: Origin, record: OpRecord, evidence: Evidence) ->
     if code is None or not _overflowed(record):
         return None
     here = f", rows {list(code.rows[:10])} of this batch" if code.rows else ""
-    target = evidence.missing_code_role == "targets"
+    if evidence.missing_code_role == "targets":
+        cause_id, where, of = "unscaled_target", "the target", "values"
+        what = "unlabelled rows marked with a code (or entry errors); their errors and gradients"
+    else:
+        cause_id, where, of = "unscaled_input", f"column {code.column} of", "rows"
+        what = "a missing-value code (or an entry error) kept as a number; those rows' gradients"
     return Cause(
-        "unscaled_target" if target else "unscaled_input",
-        f"{'the target' if target else 'column ' + str(code.column) + ' of'} {code.tensor} "
-        f"holds {code.value:g} in {code.share:.0%} of its "
-        f"{'values' if target else 'rows'}{here}, while its other values stay within "
-        f"{code.median:.3g} +- {code.spread:.3g}: "
-        + (
-            "unlabelled rows marked with a code (or entry errors); their errors and gradients"
-            if target
-            else "a missing-value code (or an entry error) kept as a number; those rows' gradients"
-        )
-        + " are far larger than the others' and the updates overflow",
+        cause_id,
+        f"{where} {code.tensor} holds {code.value:g} in {code.share:.0%} of its {of}{here}, "
+        f"while its other values stay within {code.median:.3g} +- {code.spread:.3g}: {what} "
+        "are far larger than the others' and the updates overflow",
         {
             "tensor": code.tensor,
             "column": code.column,

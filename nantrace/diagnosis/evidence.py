@@ -18,6 +18,7 @@ from nantrace.replay.failing_path import FEATURES, TARGETS, FailingPath
 if (
     TYPE_CHECKING
 ):  # keep `import nantrace.diagnosis.evidence` free of TensorFlow (the scan CLI uses it)
+    from nantrace.diagnosis.missing_codes import MissingCode
     from nantrace.replay.capture import OpRecord, ReplayCapture
 
 RELU_FAMILY = frozenset({"relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "swish"})
@@ -323,7 +324,7 @@ class Evidence:
     arguments: list[str] = field(default_factory=list)
     #: a feature column whose few extreme entries are one repeated number (-999, 9999): a
     #: missing-value code (``nantrace.diagnosis.missing_codes.MissingCode``), or None.
-    missing_code: Any = None
+    missing_code: MissingCode | None = None
     #: the batch role of the tensor holding it: ``"features"`` or ``"targets"``.
     missing_code_role: str | None = None
 

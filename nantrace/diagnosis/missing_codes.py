@@ -54,26 +54,29 @@ def find_missing_code(
     ``batches`` (the tripping batch first, then earlier ones), or None."""
     for tensor in tensors:
         for args, kwargs in batches[:MAX_BATCHES]:
-            array = _named_array(names, args, kwargs, tensor)
-            if array is None:
+            table = _table(names, args, kwargs, tensor)
+            if table is None:
                 continue
-            code = _code_in(array, tensor)
+            code = _code_in(table[0], tensor)
             if code is not None:  # the tripping batch's own rows that hold it, if any
-                args0, kwargs0 = batches[0]
-                return dataclasses.replace(code, rows=_rows_with(names, args0, kwargs0, code))
+                return dataclasses.replace(code, rows=_rows_with(names, *batches[0], code))
     return None
 
 
-def _named_array(names: list[str], args: tuple, kwargs: dict, tensor: str) -> np.ndarray | None:
-    """The tensor as (entries, columns): a table's rows (a vector is one column), or a sequence
-    batch's rows x steps (columns are its last axis, the features); None for anything else
-    (images: a pixel is no column a table writes codes into)."""
+def _table(
+    names: list[str], args: tuple, kwargs: dict, tensor: str
+) -> tuple[np.ndarray, int] | None:
+    """The tensor as (entries x columns, samples): a table's rows (a vector is one column), or
+    a sequence batch's rows x steps (columns are its last axis, the features), entries in
+    sample order; None for anything else (images: a pixel is no column a table writes codes
+    into)."""
     array = batch_array(names, args, kwargs, tensor)
     if array is None or array.ndim not in (1, 2, 3) or array.shape[0] == 0:
         return None
     if array.dtype.kind != "f":
         return None
-    return array.reshape(-1, 1) if array.ndim == 1 else array.reshape(-1, array.shape[-1])
+    columns = 1 if array.ndim == 1 else array.shape[-1]
+    return array.reshape(-1, columns), array.shape[0]
 
 
 def _code_in(array: np.ndarray, tensor: str) -> MissingCode | None:
@@ -133,12 +136,9 @@ def _code_in_columns(values: np.ndarray, tensor: str) -> MissingCode | None:
 
 def _rows_with(names: list[str], args: tuple, kwargs: dict, code: MissingCode) -> tuple[int, ...]:
     """The batch rows (samples) whose ``code.column`` holds the code, at any step."""
-    array = batch_array(names, args, kwargs, code.tensor)
-    if array is None:
+    table = _table(names, args, kwargs, code.tensor)
+    if table is None or code.column >= table[0].shape[1]:
         return ()
-    if array.ndim == 1:
-        array = array[:, None]
-    if array.ndim not in (2, 3) or code.column >= array.shape[-1]:
-        return ()
-    hits = (array[..., code.column] == code.value).reshape(array.shape[0], -1).any(axis=1)
+    entries, samples = table
+    hits = (entries[:, code.column] == code.value).reshape(samples, -1).any(axis=1)
     return tuple(int(i) for i in np.flatnonzero(hits))
