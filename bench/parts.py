@@ -59,7 +59,10 @@ the detectors' update adding no op (what those ops cost in a whole step, against
 with the update run on every ``CADENCE``-th step only (what a cadence would save), and with
 each step's inputs kept in a small buffer and the update run over the last ``CADENCE`` rows in
 one ``tf.while_loop`` on every ``CADENCE``-th step (the detectors see every step, late: what
-keeping their per-step resolution would leave of that saving). ``--only``
+keeping their per-step resolution would leave of that saving), and with the update run on the
+previous step's inputs, kept in a one-row buffer, as separate ops or as one XLA cluster
+(nothing of the current step feeds it, so the executor may run it beside the forward pass:
+what the update's place on the step's critical path costs). ``--only``
 keeps the plain step and the variants whose names contain one of its comma-separated strings.
 Whole-step differences of 2-4 % need ~150 rounds here to stand out of the noise.
 
@@ -410,6 +413,46 @@ def _update_rows_every(k: int) -> Any:
     return update
 
 
+def _update_a_step_behind(compiled: bool = False) -> Any:
+    """A stand-in for ``EarlyWarning.update`` that runs the separate-ops update on the
+    PREVIOUS step's inputs (loss, gradients' and weights' sums of squares, healthy), kept in
+    a one-row buffer: the update then depends on nothing of the current step, so the executor
+    can run it beside the forward pass instead of after the gradients (off the step's critical
+    path); each step only writes its own row after the read. Every step is seen, one step
+    late. Not a behaviour nantrace has (no float16 channel)."""
+    import tensorflow as tf
+
+    kept: dict[int, Any] = {}
+
+    def update(self: Any, *args: Any, **_: Any) -> Any:
+        loss, grad_sq, weight_sq, names, kernels, _half_max, healthy = args
+        self.prepare(names, kernels)
+        width = 2 + len(names)
+        if id(self) not in kept:
+            with tf.init_scope():
+                kept[id(self)] = tf.Variable(tf.zeros([width + 1]), trainable=False)
+        behind = kept[id(self)]
+        last = behind.read_value()
+        inputs = (last[0], last[1], last[2:width])
+        if compiled:  # the update as its own XLA cluster (EarlyWarning._fused)
+            fired = self._fused(names, kernels, False)(*inputs, last[width] > 0.5)
+        else:
+            fired = self._update(*inputs, names, kernels, None, last[width] > 0.5)
+        row = tf.concat(
+            [
+                tf.reshape(tf.cast(loss, tf.float32), [1]),
+                tf.reshape(tf.cast(grad_sq, tf.float32), [1]),
+                tf.cast(weight_sq, tf.float32),
+                tf.reshape(tf.cast(healthy, tf.float32), [1]),
+            ],
+            0,
+        )
+        behind.assign(row, read_value=False)
+        return fired
+
+    return update
+
+
 def run_tail(workload: str, rounds: int, only: list[str] | None = None) -> None:
     import tensorflow as tf
 
@@ -466,6 +509,16 @@ def run_tail(workload: str, rounds: int, only: list[str] | None = None) -> None:
         with_update(
             f"watch(detectors over {CADENCE} rows every {CADENCE}th step)",
             _update_rows_every(CADENCE),
+        )
+    )
+    variants.append(
+        with_update(
+            "watch(detectors a step behind, beside the forward pass)", _update_a_step_behind()
+        )
+    )
+    variants.append(
+        with_update(
+            "watch(detectors a step behind, one XLA cluster)", _update_a_step_behind(compiled=True)
         )
     )
     # traced with each gradient's sum of squares its own op, as before the small vectors
