@@ -62,7 +62,9 @@ one ``tf.while_loop`` on every ``CADENCE``-th step (the detectors see every step
 keeping their per-step resolution would leave of that saving), and with the update run on the
 previous step's inputs, kept in a one-row buffer, as separate ops or as one XLA cluster
 (nothing of the current step feeds it, so the executor may run it beside the forward pass:
-what the update's place on the step's critical path costs). ``--only``
+what the update's place on the step's critical path costs), and with the update replaced by
+a read and unchanged write of the detectors' state, or by 150 small element-wise ops on a
+vector of the step's norms (which of the two the update's cost in a whole step is). ``--only``
 keeps the plain step and the variants whose names contain one of its comma-separated strings.
 Whole-step differences of 2-4 % need ~150 rounds here to stand out of the noise.
 
@@ -453,6 +455,40 @@ def _update_a_step_behind(compiled: bool = False) -> Any:
     return update
 
 
+def _state_only() -> Any:
+    """A stand-in for ``EarlyWarning.update`` that reads the detectors' two state variables
+    and writes them back unchanged (through ``tf.where(healthy, ...)``, as the update does),
+    with none of the update's arithmetic: what their reads and writes cost in a whole step."""
+    import tensorflow as tf
+
+    def update(self: Any, *args: Any, **_: Any) -> Any:
+        _loss, _grad_sq, _weight_sq, names, kernels, _half_max, healthy = args
+        self.prepare(names, kernels)
+        for variable in (self._channels, self._scalars):
+            value = variable.read_value()
+            variable.assign(tf.where(healthy, value, value), read_value=False)
+        return tf.where(healthy, 0, 0)
+
+    return update
+
+
+def _chain_of_ops(count: int) -> Any:
+    """A stand-in for ``EarlyWarning.update`` that runs ``count`` element-wise ops on a small
+    vector made from the step's norms (as many as the update has, on as small tensors), with
+    no variable read or written: what that many small ops cost in a whole step."""
+    import tensorflow as tf
+
+    def update(self: Any, *args: Any, **_: Any) -> Any:
+        loss, grad_sq, weight_sq, names, kernels, _half_max, healthy = args
+        self.prepare(names, kernels)
+        x = tf.concat([tf.reshape(tf.cast(loss, tf.float32), [1]), weight_sq], 0)
+        for i in range(count):
+            x = x * 0.5 + 0.5 if i % 2 else tf.abs(x)
+        return tf.where(healthy & (x[0] > 1e30), 1, 0)
+
+    return update
+
+
 def run_tail(workload: str, rounds: int, only: list[str] | None = None) -> None:
     import tensorflow as tf
 
@@ -501,6 +537,12 @@ def run_tail(workload: str, rounds: int, only: list[str] | None = None) -> None:
 
     variants.append(
         with_update("watch(detectors' update a no-op)", lambda self, *a, **k: tf.constant(0))
+    )
+    variants.append(
+        with_update("watch(detectors' state read and written, no update)", _state_only())
+    )
+    variants.append(
+        with_update("watch(150 small ops for the detectors' update)", _chain_of_ops(150))
     )
     variants.append(
         with_update(f"watch(detectors' update every {CADENCE}th step)", _update_every(CADENCE))
