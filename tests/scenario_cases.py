@@ -1581,6 +1581,63 @@ def unlabelled_rows_scored_minus_999():
     )
 
 
+def group_lasso_penalty_on_zero_biases():
+    """A group-lasso penalty (the sum of each variable's Euclidean norm, ``tf.norm``, not its
+    square) added to the loss in a custom step, to prune whole units. Keras initializes biases
+    to zero: ``tf.norm`` of a zero vector is 0, finite, but its derivative (sqrt's at 0) is
+    infinite, and the first step's gradient of every bias is NaN. Written 2026-12-04 (session
+    22) from that pattern, with what a right report says decided before its first run; not
+    blind: its author knows the rules."""
+    rng = seeded(564)
+    x = rng.normal(size=(96, 8)).astype("float32")
+    y = (x[:, :2].sum(axis=1, keepdims=True) + 0.1 * rng.normal(size=(96, 1))).astype("float32")
+    model = mlp([16, 16])
+    optimizer = keras.optimizers.Adam(1e-3)
+
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            error = tf.reduce_mean(tf.square(model(x, training=True) - y))
+            penalty = tf.add_n([tf.norm(v) for v in model.trainable_variables])
+            loss = error + 1e-3 * penalty
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    return run_loop(train_step, batches(x, y), model=model, optimizer=optimizer)
+
+
+class BatchStandardize(keras.layers.Layer):
+    """Standardizes each feature over the batch, by hand: ``(x - mean) / std``."""
+
+    def call(self, x):
+        mean = tf.reduce_mean(x, axis=0, keepdims=True)
+        return (x - mean) / tf.math.reduce_std(x, axis=0, keepdims=True)
+
+
+def batch_standardization_on_a_last_batch_of_one():
+    """A layer that standardizes its inputs over the batch by hand (no epsilon), trained on 97
+    rows in batches of 32: the epoch's last batch holds one row, whose standard deviation over
+    the batch is 0 and whose centred value is 0, so the layer computes 0/0. Written 2026-12-04
+    (session 22) from that pattern, with what a right report says decided before its first
+    run; not blind."""
+    rng = seeded(565)
+    x = rng.normal(2.0, 3.0, size=(97, 6)).astype("float32")
+    y = (x[:, :1] - x[:, 1:2] + rng.normal(size=(97, 1))).astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((6,)),
+            BatchStandardize(name="standardize"),
+            keras.layers.Dense(16, activation="relu", name="hidden"),
+            keras.layers.Dense(1, name="head"),
+        ],
+        name="net",
+    )
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError()),
+        batches(x, y, epochs=2),
+    )
+
+
 DOMAIN_FIXES = frozenset({"add_epsilon"})
 SCALE_FIXES = frozenset({"rescale_input", "add_normalization"})
 LOSS_FIXES = frozenset({"use_from_logits", "add_epsilon"})
@@ -2227,5 +2284,26 @@ SCENARIOS: list[Scenario] = [
         story="WGAN-GP's tf.norm of a critic gradient that is exactly zero (dead ReLUs): the "
         "derivative of sqrt at 0 is infinite in the second-order backward pass; an epsilon "
         "under the square root (or a norm that has one) is the fix",
+    ),
+    Scenario(
+        "group_lasso_penalty_on_zero_biases",
+        group_lasso_penalty_on_zero_biases,
+        "gradient",
+        cause="missing_epsilon",
+        fixes=frozenset({"add_epsilon"}),
+        story="a group-lasso penalty, tf.norm of every variable, on zero-initialized biases: "
+        "the derivative of sqrt at 0 is infinite and the biases' first gradient is NaN; an "
+        "epsilon under the square root (or a norm that has one) is the fix",
+    ),
+    Scenario(
+        "batch_standardization_on_a_last_batch_of_one",
+        batch_standardization_on_a_last_batch_of_one,
+        "activation",
+        frozenset({"RealDiv"}),
+        "net/standardize",
+        "missing_epsilon",
+        frozenset({"add_epsilon"}),
+        story="(x - mean) / std over the batch, by hand, on an epoch's last batch of one row: "
+        "0/0; an epsilon in the denominator is the fix",
     ),
 ]
