@@ -1638,6 +1638,37 @@ def batch_standardization_on_a_last_batch_of_one():
     )
 
 
+class AngleFromVector(keras.layers.Layer):
+    """The angle of a predicted 2-D vector (sine, cosine), by ``tf.math.atan2``."""
+
+    def call(self, v):
+        return tf.math.atan2(v[:, :1], v[:, 1:2])
+
+
+def angle_head_atan2_of_a_zero_vector():
+    """Orientation regression: the net predicts a 2-D vector through a ReLU layer and the angle
+    is ``atan2`` of it. Where both ReLUs are off the vector is exactly (0, 0): ``atan2`` gives 0,
+    finite, but its gradient divides by ``x**2 + y**2 = 0`` and the backward pass makes NaN.
+    Written 2026-12-04 (session 22) from that pattern, with what a right report says decided
+    before its first run; not blind."""
+    rng = seeded(566)
+    x = rng.normal(size=(96, 6)).astype("float32")
+    angle = np.arctan2(x[:, :1], x[:, 1:2]).astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(16, activation="relu", name="hidden"),
+            keras.layers.Dense(2, activation="relu", name="vector"),
+            AngleFromVector(name="angle"),
+        ],
+        name="net",
+    )
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError()),
+        batches(x, angle, epochs=2),
+    )
+
+
 DOMAIN_FIXES = frozenset({"add_epsilon"})
 SCALE_FIXES = frozenset({"rescale_input", "add_normalization"})
 LOSS_FIXES = frozenset({"use_from_logits", "add_epsilon"})
@@ -2294,6 +2325,17 @@ SCENARIOS: list[Scenario] = [
         story="a group-lasso penalty, tf.norm of every variable, on zero-initialized biases: "
         "the derivative of sqrt at 0 is infinite and the biases' first gradient is NaN; an "
         "epsilon under the square root (or a norm that has one) is the fix",
+    ),
+    Scenario(
+        "angle_head_atan2_of_a_zero_vector",
+        angle_head_atan2_of_a_zero_vector,
+        "gradient",
+        layer="net/angle",
+        cause="missing_epsilon",
+        fixes=frozenset({"add_epsilon", "double_where"}),
+        story="atan2 of a predicted vector that a ReLU leaves at exactly (0, 0): the gradient "
+        "divides by x**2 + y**2 = 0; an epsilon, or a safe form that keeps (0, 0) out of "
+        "atan2, is the fix",
     ),
     Scenario(
         "batch_standardization_on_a_last_batch_of_one",
