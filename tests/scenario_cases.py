@@ -1669,6 +1669,45 @@ def angle_head_atan2_of_a_zero_vector():
     )
 
 
+def heading_between_two_collapsed_keypoints():
+    """Keypoint regression with a heading loss: the net predicts two 2-D points (ReLU: image
+    coordinates are not negative) and the loss also scores the heading from the first point to
+    the second, ``keras.ops.arctan2(dy, dx)``. Where every ReLU of a row is off, both points
+    collapse to (0, 0): the heading is 0, finite, but its gradient divides by ``dx**2 + dy**2 =
+    0``. Written 2026-12-04 (session 22) before any change for ``atan2``, as the check of
+    ``angle_head_atan2_of_a_zero_vector``, with what a right report says decided before its
+    first run; not blind."""
+    rng = seeded(567)
+    x = rng.normal(size=(96, 8)).astype("float32")
+    points = np.abs(rng.normal(1.0, 0.5, size=(96, 4))).astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((8,)),
+            keras.layers.Dense(16, activation="relu", name="hidden"),
+            keras.layers.Dense(
+                4,
+                activation="relu",
+                bias_initializer=keras.initializers.Constant(-1.0),
+                name="keypoints",
+            ),
+        ],
+        name="pose",
+    )
+
+    def keypoint_loss(target, predicted):
+        heading = keras.ops.arctan2(
+            predicted[:, 3] - predicted[:, 1], predicted[:, 2] - predicted[:, 0]
+        )
+        wanted = keras.ops.arctan2(target[:, 3] - target[:, 1], target[:, 2] - target[:, 0])
+        position = keras.ops.mean(keras.ops.square(predicted - target))
+        return position + keras.ops.mean(1.0 - keras.ops.cos(heading - wanted))
+
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), keypoint_loss),
+        batches(x, points, epochs=2),
+    )
+
+
 DOMAIN_FIXES = frozenset({"add_epsilon"})
 SCALE_FIXES = frozenset({"rescale_input", "add_normalization"})
 LOSS_FIXES = frozenset({"use_from_logits", "add_epsilon"})
@@ -2336,6 +2375,16 @@ SCENARIOS: list[Scenario] = [
         story="atan2 of a predicted vector that a ReLU leaves at exactly (0, 0): the gradient "
         "divides by x**2 + y**2 = 0; an epsilon, or a safe form that keeps (0, 0) out of "
         "atan2, is the fix",
+    ),
+    Scenario(
+        "heading_between_two_collapsed_keypoints",
+        heading_between_two_collapsed_keypoints,
+        "gradient",
+        cause="missing_epsilon",
+        fixes=frozenset({"add_epsilon", "double_where"}),
+        story="arctan2 of the offset between two predicted points that ReLUs collapse onto "
+        "(0, 0): the gradient divides by dx**2 + dy**2 = 0; an epsilon, or a safe form that "
+        "keeps (0, 0) out of arctan2, is the fix",
     ),
     Scenario(
         "batch_standardization_on_a_last_batch_of_one",
