@@ -110,6 +110,11 @@ STEPS = textwrap.dedent(
         return tf.reduce_sum(tf.cast(tf.nn.softmax(scores), tf.float32) * x)
 
 
+    def atan2_at_origin(x):
+        v = tf.nn.relu(tf.matmul(x, W)) * tf.constant([[0.0, 0.0], [1.0, 1.0]])
+        return tf.reduce_sum(keras.ops.arctan2(v[:, 0], v[:, 1]))  # ATAN2
+
+
     def layer_inside(x):
         h = LAYER(tf.matmul(x, W) * 0.0)  # LAYER
         return tf.reduce_sum(tf.math.rsqrt(tf.abs(h) + 1.0))
@@ -224,6 +229,12 @@ CASES = [
         "HALFMASK",
         CallSiteEdit("finite_constant", "Mul", "", -3e4),
         "scores += (1.0 - keep) * -3e4",
+    ),
+    (
+        "atan2_at_origin",
+        "ATAN2",
+        CallSiteEdit("epsilon", "Atan2", "", 1e-12),
+        "keras.ops.arctan2(v[:, 0], v[:, 1] + 1e-12)",
     ),
 ]
 

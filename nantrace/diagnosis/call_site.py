@@ -58,6 +58,9 @@ OP_ARGUMENTS: dict[str, tuple[str, str]] = {
     "Reciprocal": ("x", "tf.math.reciprocal"),
     "Xlogy": ("y", "tf.math.xlogy"),
     "Xdivy": ("y", "tf.math.xdivy"),
+    # atan2(y, x): its gradient divides by x**2 + y**2, 0 at (0, 0); an epsilon on x keeps it
+    # off the origin (y is the first argument, x the second)
+    "Atan2": ("x", "tf.math.atan2"),
     "Acos": ("x", "tf.acos"),
     "Asin": ("x", "tf.asin"),
     "Atanh": ("x", "tf.atanh"),
@@ -84,6 +87,7 @@ _CALL_NAMES: dict[str, tuple[str, ...]] = {
     "Reciprocal": ("reciprocal",),
     "Xlogy": ("xlogy",),
     "Xdivy": ("xdivy",),
+    "Atan2": ("atan2", "arctan2"),
     "Acos": ("acos", "arccos"),
     "Asin": ("asin", "arcsin"),
     "Atanh": ("atanh", "arctanh"),
@@ -265,6 +269,8 @@ class CallSiteEdit:
             return f"{call}(x, {self.argument_text('y')})"
         if self.op_type == "Pow":
             return f"tf.pow({self.argument_text('x')}, p)"
+        if self.op_type == "Atan2":
+            return f"{call}(y, {self.argument_text('x')})"
         return f"{call}({self.argument_text('x')})"
 
     def snippet(self) -> str:
@@ -490,7 +496,7 @@ class CallSiteEdit:
                 return None
             return f"tf.math.divide_no_nan({segment(node.args[0])}, {segment(node.args[1])})"
         keyword, _ = OP_ARGUMENTS.get(self.op_type, ("x", ""))
-        position = 1 if keyword == "y" or self.op_type in {"RealDiv", "Div"} else 0
+        position = 1 if keyword == "y" or self.op_type in {"RealDiv", "Div", "Atan2"} else 0
         if _called_name(node) == "norm" and self.op_type == "Sqrt":
             kept = [k for k in node.keywords if k.arg in {"axis", "keepdims"}]
             if len(node.args) != 1 or len(kept) != len(node.keywords):

@@ -589,6 +589,8 @@ def _epsilon_snippet(op_type: str | None, epsilon: float) -> str:
         return f"tf.math.log(x + {epsilon:g})"
     if op_type == "Pow":
         return f"tf.pow(x + {epsilon:g}, p)"
+    if op_type == "Atan2":
+        return f"tf.math.atan2(y, x + {epsilon:g})"
     return f"x / (y + {epsilon:g})"
 
 
