@@ -642,6 +642,59 @@ def healthy_deep_relu_memorizes():
     return step, None, reports
 
 
+def healthy_batchnorm_sgd_momentum():
+    """An MLP with BatchNormalization after each hidden Dense, SGD 0.1 with momentum 0.9 and
+    no weight decay, classifying 4 classes for 400 steps. Batch normalization makes each
+    kernel before it scale-invariant, and under SGD such a kernel's norm only grows (the
+    gradient is orthogonal to it): weights that grow steadily while the loss falls, a healthy
+    run. Written 2026-12-04 (session 22) before any detector change for it."""
+    keras.utils.set_random_seed(20)
+    rng = np.random.default_rng(20)
+    x = rng.normal(size=(1024, 8)).astype("float32")
+    y = np.argmax(x[:, :4] + 0.3 * rng.normal(size=(1024, 4)), axis=1).astype("int32")
+    model = keras.Sequential(
+        [keras.Input((8,))]
+        + [
+            layer
+            for _ in range(3)
+            for layer in (
+                keras.layers.Dense(64, use_bias=False),
+                keras.layers.BatchNormalization(),
+                keras.layers.ReLU(),
+            )
+        ]
+        + [keras.layers.Dense(4)]
+    )
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    opt = keras.optimizers.SGD(0.1, momentum=0.9)
+    return train(model, opt, x, y, 400, 32, loss_fn=loss)
+
+
+def healthy_backbone_unfrozen_midway():
+    """Transfer learning: a "backbone" (two Dense layers) frozen while the head trains for 150
+    steps, then unfrozen (``trainable = True``) and the whole net fine-tuned at Adam 1e-4 for
+    150 more: the step is traced again with more variables, the gradient norm jumps once and
+    the loss keeps falling. Written 2026-12-04 (session 22) before any detector change for
+    it."""
+    keras.utils.set_random_seed(21)
+    x, y = regression(21)
+    backbone = keras.Sequential(
+        [keras.Input((8,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(32)]
+    )
+    model = keras.Sequential([backbone, keras.layers.ReLU(), keras.layers.Dense(1)])
+    backbone.trainable = False
+    optimizer = keras.optimizers.Adam(1e-3)
+    step = watched_step(model, optimizer, keras.losses.MeanSquaredError())
+    with recorded_divergence() as reports:
+        for i in range(300):
+            if i == 150:
+                backbone.trainable = True
+                optimizer.learning_rate.assign(1e-4)
+            j = (i * 32) % (len(x) - 31)
+            step(x[j : j + 32], y[j : j + 32])
+    return step, None, reports
+
+
 DIVERGING: list[Callable[[], Any]] = [
     linear_sgd_past_the_limit,
     mlp_lr_schedule_grows,
@@ -674,6 +727,8 @@ HEALTHY += [
     healthy_adam_cosine_restarts,
     healthy_sgd_keras_cosine_decay_restarts,
     healthy_gan_1d,
+    healthy_batchnorm_sgd_momentum,
+    healthy_backbone_unfrozen_midway,
     *OUTLIERS,
 ]
 #: healthy runs that warn today (measured, kept visible).
