@@ -695,6 +695,30 @@ def healthy_backbone_unfrozen_midway():
     return step, None, reports
 
 
+def healthy_noisier_data_midway():
+    """Unshuffled data whose second half is noisier: a regression whose targets carry noise of
+    std 0.1 for the first 300 steps (Adam 3e-3: the loss falls to ~0.02, the median of steps
+    250-299) and of std 1.0 for the 150 after (another source, or a shard recorded with a worse
+    sensor). The loss jumps ~40x at the switch (median 0.96 over steps 310-359) and stays there, as it must (the noise cannot be learned); the
+    weights do not grow and nothing diverges. Written 2026-12-04 (session 22) before any
+    detector change for it."""
+    keras.utils.set_random_seed(22)
+    rng = np.random.default_rng(22)
+    x = rng.normal(size=(1024, 8)).astype("float32")
+    clean = x @ rng.normal(size=(8, 1))
+    y = np.concatenate(
+        [clean[:512] + 0.1 * rng.normal(size=(512, 1)), clean[512:] + rng.normal(size=(512, 1))]
+    ).astype("float32")
+    model = mlp()
+    optimizer = keras.optimizers.Adam(3e-3)
+    step = watched_step(model, optimizer, keras.losses.MeanSquaredError())
+    with recorded_divergence() as reports:
+        for i in range(450):
+            j = (i * 32) % 512 + (512 if i >= 300 else 0)
+            step(x[j : j + 32], y[j : j + 32])
+    return step, None, reports
+
+
 DIVERGING: list[Callable[[], Any]] = [
     linear_sgd_past_the_limit,
     mlp_lr_schedule_grows,
@@ -729,6 +753,7 @@ HEALTHY += [
     healthy_gan_1d,
     healthy_batchnorm_sgd_momentum,
     healthy_backbone_unfrozen_midway,
+    healthy_noisier_data_midway,
     *OUTLIERS,
 ]
 #: healthy runs that warn today (measured, kept visible).
