@@ -364,6 +364,22 @@ def _update_every(k: int) -> Any:
     return update
 
 
+def _inputs_row(loss: Any, grad_sq: Any, weight_sq: Any, healthy: Any) -> Any:
+    """One step's detector inputs as one float32 row: loss, gradients' and weights' sums of
+    squares, healthy (1.0 / 0.0); what the stand-ins below keep between steps."""
+    import tensorflow as tf
+
+    return tf.concat(
+        [
+            tf.reshape(tf.cast(loss, tf.float32), [1]),
+            tf.reshape(tf.cast(grad_sq, tf.float32), [1]),
+            tf.cast(weight_sq, tf.float32),
+            tf.reshape(tf.cast(healthy, tf.float32), [1]),
+        ],
+        0,
+    )
+
+
 def _update_rows_every(k: int) -> Any:
     """A stand-in for ``EarlyWarning.update`` that keeps each step's inputs (loss, gradients'
     and weights' sums of squares, healthy) as one row of a ``[k, n]`` buffer and, on every
@@ -388,15 +404,7 @@ def _update_rows_every(k: int) -> Any:
                 )
         counter, rows = kept[id(self)]
         slot = tf.math.floormod(counter.assign_add(1), k)
-        row = tf.concat(
-            [
-                tf.reshape(tf.cast(loss, tf.float32), [1]),
-                tf.reshape(tf.cast(grad_sq, tf.float32), [1]),
-                tf.cast(weight_sq, tf.float32),
-                tf.reshape(tf.cast(healthy, tf.float32), [1]),
-            ],
-            0,
-        )
+        row = _inputs_row(loss, grad_sq, weight_sq, healthy)
         rows.scatter_update(tf.IndexedSlices(row[None], tf.reshape(slot, [1])))
 
         def over_the_rows() -> Any:
@@ -440,15 +448,7 @@ def _update_a_step_behind(compiled: bool = False) -> Any:
             fired = self._fused(names, kernels, False)(*inputs, last[width] > 0.5)
         else:
             fired = self._update(*inputs, names, kernels, None, last[width] > 0.5)
-        row = tf.concat(
-            [
-                tf.reshape(tf.cast(loss, tf.float32), [1]),
-                tf.reshape(tf.cast(grad_sq, tf.float32), [1]),
-                tf.cast(weight_sq, tf.float32),
-                tf.reshape(tf.cast(healthy, tf.float32), [1]),
-            ],
-            0,
-        )
+        row = _inputs_row(loss, grad_sq, weight_sq, healthy)
         behind.assign(row, read_value=False)
         return fired
 
