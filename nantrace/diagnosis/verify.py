@@ -383,71 +383,89 @@ def _clean_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
     watched = ctx.watched
     if mode == "impute":
         value = float(fix.params.get("value", 0.0))
-
-        def impute(array_like: Any) -> Any:
-            array = _float_array(array_like)
-            if array is None:
-                raise _CannotSimulate(f"{path} is not a floating-point tensor")
-            return _as_tensor_like(
-                array_like, np.where(np.isfinite(array), array, value).astype(array.dtype)
-            )
-
         return [
             Attempt(
                 f"NaN/Inf of {path} replaced by {value:g}",
-                transform=lambda batch: _map_named(watched, batch, path, impute),
+                transform=_replacing(watched, path, lambda a: np.where(np.isfinite(a), a, value)),
             )
         ]
     if mode == "missing_code":
         code, fill = float(fix.params["code"]), float(fix.params.get("value", 0.0))
-
-        def impute_code(array_like: Any) -> Any:
-            array = _float_array(array_like)
-            if array is None:
-                raise _CannotSimulate(f"{path} is not a floating-point tensor")
-            return _as_tensor_like(
-                array_like, np.where(array == code, fill, array).astype(array.dtype)
-            )
-
         return [
             Attempt(
                 f"{code:g} in {path} replaced by {fill:g}",
-                transform=lambda batch: _map_named(watched, batch, path, impute_code),
+                transform=_replacing(watched, path, lambda a: np.where(a == code, fill, a)),
             )
         ]
     if mode == "drop_code":
         dropped = float(fix.params["code"])
-
-        def drop_coded(batch: Batch) -> Batch | None:
-            array = _named_array(watched, batch, path)
-            if array.ndim == 0:
-                return None if array == dropped else batch
-            coded = (array.reshape(array.shape[0], -1) == dropped).any(axis=1)
-            return _drop_rows(batch, coded) if coded.any() else batch
-
-        return [Attempt(f"rows whose {path} is {dropped:g} dropped", transform=drop_coded)]
+        return [
+            Attempt(
+                f"rows whose {path} is {dropped:g} dropped",
+                transform=_dropping(watched, path, lambda rows: (rows == dropped).any(axis=1)),
+            )
+        ]
     if mode == "drop_padding":
         padding = float(fix.params.get("value", 0.0))
-
-        def drop_empty(batch: Batch) -> Batch | None:
-            array = _named_array(watched, batch, path, floating=False)
-            if array.ndim < 2:
-                raise _CannotSimulate(f"{path} has no steps to be padding")
-            empty = (array.reshape(array.shape[0], -1) == padding).all(axis=1)
-            return _drop_rows(batch, empty) if empty.any() else batch
-
-        return [Attempt(f"samples whose {path} is all padding dropped", transform=drop_empty)]
+        return [
+            Attempt(
+                f"samples whose {path} is all padding dropped",
+                transform=_dropping(
+                    watched,
+                    path,
+                    lambda rows: (rows == padding).all(axis=1),
+                    floating=False,
+                    needs_steps=True,
+                ),
+            )
+        ]
     if mode != "drop_rows":
         raise _CannotSimulate(f"clean_input mode {mode!r} is not simulated")
+    return [
+        Attempt(
+            f"rows whose {path} holds NaN/Inf dropped",
+            transform=_dropping(watched, path, lambda rows: ~np.isfinite(rows).all(axis=1)),
+        )
+    ]
+
+
+def _replacing(
+    watched: Any, path: str, replace: Callable[[np.ndarray], np.ndarray]
+) -> Callable[[Batch], Batch]:
+    """A batch transform that replaces the values of the floating-point tensor at ``path``
+    by ``replace(values)`` (same dtype)."""
+
+    def mapped(array_like: Any) -> Any:
+        array = _float_array(array_like)
+        if array is None:
+            raise _CannotSimulate(f"{path} is not a floating-point tensor")
+        return _as_tensor_like(array_like, replace(array).astype(array.dtype))
+
+    return lambda batch: _map_named(watched, batch, path, mapped)
+
+
+def _dropping(
+    watched: Any,
+    path: str,
+    bad_rows: Callable[[np.ndarray], np.ndarray],
+    *,
+    floating: bool = True,
+    needs_steps: bool = False,
+) -> Callable[[Batch], Batch | None]:
+    """A batch transform that drops the samples whose row of the tensor at ``path`` (flattened
+    to ``[rows, -1]``) ``bad_rows`` flags; a scalar tensor is one row, and a batch with
+    nothing left is None (skipped). ``needs_steps``: the tensor must have a step axis."""
 
     def drop(batch: Batch) -> Batch | None:
-        array = _named_array(watched, batch, path)
+        array = _named_array(watched, batch, path, floating=floating)
+        if needs_steps and array.ndim < 2:
+            raise _CannotSimulate(f"{path} has no steps to be padding")
         if array.ndim == 0:
-            return batch if np.isfinite(array) else None
-        bad = ~np.isfinite(array.reshape(array.shape[0], -1)).all(axis=1)
+            return None if bad_rows(array.reshape(1, 1))[0] else batch
+        bad = bad_rows(array.reshape(array.shape[0], -1))
         return _drop_rows(batch, bad) if bad.any() else batch
 
-    return [Attempt(f"rows whose {path} holds NaN/Inf dropped", transform=drop)]
+    return drop
 
 
 def _rescale_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
