@@ -1708,6 +1708,73 @@ def heading_between_two_collapsed_keypoints():
     )
 
 
+class SoftUnitScale(keras.layers.Layer):
+    """Scales each row toward unit length: ``v / (1 + |v|)``, the norm by
+    ``tf.math.reduce_euclidean_norm``."""
+
+    def call(self, v):
+        return v / (1.0 + tf.math.reduce_euclidean_norm(v, axis=-1, keepdims=True))
+
+
+def soft_unit_scale_of_a_dead_relu_row():
+    """A layer that shrinks each row by ``1 + its Euclidean norm``
+    (``tf.math.reduce_euclidean_norm``) after a ReLU layer whose negative bias leaves some rows
+    all zero: the forward pass is finite (0 / 1), but the norm's derivative at a zero row is
+    0/0 and the backward pass makes NaN. Written 2026-12-04 (session 22) from that pattern,
+    with what a right report says decided before its first run; not blind."""
+    rng = seeded(568)
+    x = rng.normal(size=(64, 8)).astype("float32")
+    y = rng.normal(size=(64, 1)).astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((8,)),
+            keras.layers.Dense(
+                8,
+                activation="relu",
+                bias_initializer=keras.initializers.Constant(-2.0),
+                name="hidden",
+            ),
+            SoftUnitScale(name="unit"),
+            keras.layers.Dense(1, name="head"),
+        ],
+        name="net",
+    )
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError()),
+        batches(x, y, size=16),
+    )
+
+
+def activation_norm_penalty_on_dead_units():
+    """An activity penalty on the hidden layer's per-row Euclidean norm (not its square),
+    ``tf.math.reduce_euclidean_norm(h, axis=-1)``, added to the loss in a custom step, to keep
+    activations small. A row the ReLU layer zeroes entirely has norm 0 and the norm's gradient
+    there is 0/0: NaN in the backward pass. Written 2026-12-04 (session 22) before any change
+    for ``reduce_euclidean_norm``, as the check of ``soft_unit_scale_of_a_dead_relu_row``, with
+    what a right report says decided before its first run; not blind."""
+    rng = seeded(569)
+    x = rng.normal(size=(64, 6)).astype("float32")
+    y = (x[:, :2].sum(axis=1, keepdims=True)).astype("float32")
+    hidden = keras.layers.Dense(
+        12, activation="relu", bias_initializer=keras.initializers.Constant(-1.5), name="hidden"
+    )
+    head = keras.layers.Dense(1, name="head")
+    model = keras.Sequential([keras.Input((6,)), hidden, head], name="net")
+    optimizer = keras.optimizers.Adam(1e-3)
+
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            h = hidden(x, training=True)
+            error = tf.reduce_mean(tf.square(head(h) - y))
+            activity = tf.reduce_mean(tf.math.reduce_euclidean_norm(h, axis=-1))
+            loss = error + 1e-2 * activity
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    return run_loop(train_step, batches(x, y, size=16), model=model, optimizer=optimizer)
+
+
 DOMAIN_FIXES = frozenset({"add_epsilon"})
 SCALE_FIXES = frozenset({"rescale_input", "add_normalization"})
 LOSS_FIXES = frozenset({"use_from_logits", "add_epsilon"})
@@ -2385,6 +2452,25 @@ SCENARIOS: list[Scenario] = [
         story="arctan2 of the offset between two predicted points that ReLUs collapse onto "
         "(0, 0): the gradient divides by dx**2 + dy**2 = 0; an epsilon, or a safe form that "
         "keeps (0, 0) out of arctan2, is the fix",
+    ),
+    Scenario(
+        "soft_unit_scale_of_a_dead_relu_row",
+        soft_unit_scale_of_a_dead_relu_row,
+        "gradient",
+        layer="net/unit",
+        cause="missing_epsilon",
+        fixes=frozenset({"add_epsilon"}),
+        story="tf.math.reduce_euclidean_norm of a row a ReLU leaves all zero: finite forward, "
+        "0/0 in the norm's gradient; an epsilon under the square root is the fix",
+    ),
+    Scenario(
+        "activation_norm_penalty_on_dead_units",
+        activation_norm_penalty_on_dead_units,
+        "gradient",
+        cause="missing_epsilon",
+        fixes=frozenset({"add_epsilon"}),
+        story="an activity penalty by tf.math.reduce_euclidean_norm on rows a ReLU zeroes: "
+        "0/0 in the norm's gradient; an epsilon under the square root is the fix",
     ),
     Scenario(
         "batch_standardization_on_a_last_batch_of_one",
