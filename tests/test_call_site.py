@@ -115,6 +115,11 @@ STEPS = textwrap.dedent(
         return tf.reduce_sum(keras.ops.arctan2(v[:, 0], v[:, 1]))  # ATAN2
 
 
+    def euclidean_norm_at_zero(x):
+        h = tf.nn.relu(tf.matmul(x, W)) * tf.constant([[0.0, 0.0], [1.0, 1.0]])
+        return tf.reduce_sum(tf.math.reduce_euclidean_norm(h, axis=-1))  # EUCLID
+
+
     def layer_inside(x):
         h = LAYER(tf.matmul(x, W) * 0.0)  # LAYER
         return tf.reduce_sum(tf.math.rsqrt(tf.abs(h) + 1.0))
@@ -235,6 +240,12 @@ CASES = [
         "ATAN2",
         CallSiteEdit("epsilon", "Atan2", "", 1e-12),
         "keras.ops.arctan2(v[:, 0], v[:, 1] + 1e-12)",
+    ),
+    (
+        "euclidean_norm_at_zero",
+        "EUCLID",
+        CallSiteEdit("epsilon", "EuclideanNorm", "", 1e-12),
+        "tf.sqrt(tf.reduce_sum(tf.square(h), axis=-1) + 1e-12)",
     ),
 ]
 

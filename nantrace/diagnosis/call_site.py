@@ -61,6 +61,9 @@ OP_ARGUMENTS: dict[str, tuple[str, str]] = {
     # atan2(y, x): its gradient divides by x**2 + y**2, 0 at (0, 0); an epsilon on x keeps it
     # off the origin (y is the first argument, x the second)
     "Atan2": ("x", "tf.math.atan2"),
+    # the norm's gradient is x / |x|, 0/0 at a zero vector: the epsilon goes under the square
+    # root, so the call is rewritten as tf.sqrt(tf.reduce_sum(tf.square(x), axis) + eps)
+    "EuclideanNorm": ("input", "tf.math.reduce_euclidean_norm"),
     "Acos": ("x", "tf.acos"),
     "Asin": ("x", "tf.asin"),
     "Atanh": ("x", "tf.atanh"),
@@ -88,6 +91,7 @@ _CALL_NAMES: dict[str, tuple[str, ...]] = {
     "Xlogy": ("xlogy",),
     "Xdivy": ("xdivy",),
     "Atan2": ("atan2", "arctan2"),
+    "EuclideanNorm": ("reduce_euclidean_norm",),
     "Acos": ("acos", "arccos"),
     "Asin": ("asin", "arcsin"),
     "Atanh": ("atanh", "arctanh"),
@@ -152,6 +156,8 @@ def editable(kind: str, op_type: str) -> bool:
         return op_type in _DOMAINS or op_type == "Exp"
     if kind == "finite_constant":
         return op_type in MASK_VALUE_OPS
+    if op_type == "EuclideanNorm":  # only an epsilon under its square root has a form
+        return kind == "epsilon"
     return kind in EDIT_KINDS and op_type in OP_ARGUMENTS
 
 
@@ -271,6 +277,8 @@ class CallSiteEdit:
             return f"tf.pow({self.argument_text('x')}, p)"
         if self.op_type == "Atan2":
             return f"{call}(y, {self.argument_text('x')})"
+        if self.op_type == "EuclideanNorm":
+            return f"tf.sqrt({self.argument_text('tf.reduce_sum(tf.square(x), axis)')})"
         return f"{call}({self.argument_text('x')})"
 
     def snippet(self) -> str:
@@ -497,6 +505,8 @@ class CallSiteEdit:
             return f"tf.math.divide_no_nan({segment(node.args[0])}, {segment(node.args[1])})"
         keyword, _ = OP_ARGUMENTS.get(self.op_type, ("x", ""))
         position = 1 if keyword == "y" or self.op_type in {"RealDiv", "Div", "Atan2"} else 0
+        if self.op_type == "EuclideanNorm":
+            return self._euclidean_norm(node, segment)
         if _called_name(node) == "norm" and self.op_type == "Sqrt":
             kept = [k for k in node.keywords if k.arg in {"axis", "keepdims"}]
             if len(node.args) != 1 or len(kept) != len(node.keywords):
@@ -510,6 +520,22 @@ class CallSiteEdit:
         args[position] = self.argument_text(args[position])
         parts = args + [f"{k.arg}={segment(k.value)}" for k in node.keywords]
         return f"{segment(node.func)}({', '.join(parts)})"
+
+    def _euclidean_norm(self, node: ast.Call, segment: Any) -> str | None:
+        """``tf.math.reduce_euclidean_norm(x, axis, keepdims)`` as
+        ``tf.sqrt(tf.reduce_sum(tf.square(x), axis, keepdims) + eps)``: the same norm with
+        the epsilon under its square root (None for a ``name=`` or any other argument)."""
+        names = ("axis", "keepdims")
+        if not node.args or len(node.args) > 1 + len(names):
+            return None
+        if any(k.arg not in names for k in node.keywords):
+            return None
+        extra = [f"{name}={segment(a)}" for name, a in zip(names, node.args[1:], strict=False)]
+        extra += [f"{k.arg}={segment(k.value)}" for k in node.keywords]
+        summed = (
+            f"tf.reduce_sum(tf.square({segment(node.args[0])}){''.join(', ' + e for e in extra)})"
+        )
+        return f"tf.sqrt({self.argument_text(summed)})"
 
 
 def _num(value: float | None) -> str:

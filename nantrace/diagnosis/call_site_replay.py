@@ -43,6 +43,13 @@ def edit_inputs(edit: CallSiteEdit, keywords: dict[str, Any]) -> tuple | dict | 
         total = tf.reduce_sum(x, keywords["reduction_indices"], keywords.get("keep_dims", False))
         count = tf.cast(tf.size(x), x.dtype) / tf.cast(tf.maximum(tf.size(total), 1), x.dtype)
         return _tf_compat.built_outputs(tf.math.divide_no_nan(total, count))
+    if edit.kind == "epsilon" and edit.op_type == "EuclideanNorm":
+        # the epsilon goes under the square root: sqrt(sum(x**2) + eps), as the snippet says
+        x = tf.convert_to_tensor(keywords["input"])
+        summed = tf.reduce_sum(
+            tf.square(x), keywords["reduction_indices"], keywords.get("keep_dims", False)
+        )
+        return _tf_compat.built_outputs(tf.sqrt(_edited(edit, summed)))
     if edit.kind == "divide_no_nan":
         x, y = keywords.get("x"), keywords.get("y")
         if edit.op_type == "Reciprocal":
