@@ -120,6 +120,11 @@ STEPS = textwrap.dedent(
         return tf.reduce_sum(tf.math.reduce_euclidean_norm(h, axis=-1))  # EUCLID
 
 
+    def keras_true_divide(x):
+        d = tf.nn.relu(tf.matmul(x, W))
+        return tf.reduce_sum(keras.ops.true_divide(x, d))  # TRUEDIV
+
+
     def layer_inside(x):
         h = LAYER(tf.matmul(x, W) * 0.0)  # LAYER
         return tf.reduce_sum(tf.math.rsqrt(tf.abs(h) + 1.0))
@@ -246,6 +251,12 @@ CASES = [
         "EUCLID",
         CallSiteEdit("epsilon", "EuclideanNorm", "", 1e-12),
         "tf.sqrt(tf.reduce_sum(tf.square(h), axis=-1) + 1e-12)",
+    ),
+    (
+        "keras_true_divide",
+        "TRUEDIV",
+        CallSiteEdit("epsilon", "RealDiv", "", 1e-7),
+        "keras.ops.true_divide(x, d + 1e-7)",
     ),
 ]
 

@@ -85,7 +85,7 @@ _CALL_NAMES: dict[str, tuple[str, ...]] = {
     "Sinh": ("sinh",),
     "Softplus": ("softplus",),
     "Pow": ("pow", "power"),
-    "RealDiv": ("divide", "truediv", "div"),
+    "RealDiv": ("divide", "truediv", "true_divide", "realdiv", "div"),
     "Div": ("divide", "div"),
     "Reciprocal": ("reciprocal",),
     "Xlogy": ("xlogy",),
