@@ -1775,6 +1775,80 @@ def activation_norm_penalty_on_dead_units():
     return run_loop(train_step, batches(x, y, size=16), model=model, optimizer=optimizer)
 
 
+def vicreg_variance_term_without_epsilon():
+    """Self-supervised embeddings with a VICReg-style variance term written by hand: the
+    per-dimension standard deviation over the batch, ``tf.math.reduce_std(z, axis=0)``, pushed
+    up to 1 with a hinge, without the epsilon VICReg puts under the square root. An embedding
+    dimension a ReLU keeps at 0 for the whole batch has std 0, finite, but the square root's
+    derivative there is infinite and the backward pass makes NaN. Written 2026-12-04
+    (session 22) from that pattern, with what a right report says decided before its first
+    run; not blind."""
+    rng = seeded(571)
+    x = rng.normal(size=(128, 10)).astype("float32")
+    noise = 0.1 * rng.normal(size=(128, 10)).astype("float32")
+    encoder = keras.Sequential(
+        [
+            keras.Input((10,)),
+            keras.layers.Dense(32, activation="relu", name="hidden"),
+            keras.layers.Dense(
+                8,
+                activation="relu",
+                bias_initializer=keras.initializers.Constant(-1.0),
+                name="embedding",
+            ),
+        ],
+        name="encoder",
+    )
+    optimizer = keras.optimizers.Adam(1e-3)
+
+    def train_step(view_a, view_b):
+        with tf.GradientTape() as tape:
+            za, zb = encoder(view_a, training=True), encoder(view_b, training=True)
+            invariance = tf.reduce_mean(tf.square(za - zb))
+            std = tf.math.reduce_std(za, axis=0)
+            variance = tf.reduce_mean(tf.nn.relu(1.0 - std))
+            loss = invariance + variance
+        grads = tape.gradient(loss, encoder.trainable_variables)
+        optimizer.apply_gradients(zip(grads, encoder.trainable_variables, strict=True))
+        return loss
+
+    return run_loop(train_step, batches(x, x + noise, size=32), model=encoder, optimizer=optimizer)
+
+
+def spread_penalty_by_keras_ops_std():
+    """A regression whose loss also rewards predictions that spread like the targets do:
+    ``(keras.ops.std(pred) - keras.ops.std(y))**2``. The head is a ReLU output that starts
+    dead for every row (a negative bias), so the predictions' std over the batch is 0 and its
+    gradient NaN. Written 2026-12-04 (session 22) before any change for ``reduce_std`` /
+    ``keras.ops.std``, as the check of ``vicreg_variance_term_without_epsilon``, with what a
+    right report says decided before its first run; not blind."""
+    rng = seeded(572)
+    x = rng.normal(size=(96, 6)).astype("float32")
+    y = np.abs(x[:, :1] + 0.1 * rng.normal(size=(96, 1))).astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(16, activation="relu", name="hidden"),
+            keras.layers.Dense(
+                1,
+                activation="relu",
+                bias_initializer=keras.initializers.Constant(-5.0),
+                name="head",
+            ),
+        ],
+        name="net",
+    )
+
+    def spread_matched_loss(target, pred):
+        error = keras.ops.mean(keras.ops.square(pred - target))
+        return error + keras.ops.square(keras.ops.std(pred) - keras.ops.std(target))
+
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), spread_matched_loss),
+        batches(x, y),
+    )
+
+
 DOMAIN_FIXES = frozenset({"add_epsilon"})
 SCALE_FIXES = frozenset({"rescale_input", "add_normalization"})
 LOSS_FIXES = frozenset({"use_from_logits", "add_epsilon"})
@@ -2471,6 +2545,25 @@ SCENARIOS: list[Scenario] = [
         fixes=frozenset({"add_epsilon"}),
         story="an activity penalty by tf.math.reduce_euclidean_norm on rows a ReLU zeroes: "
         "0/0 in the norm's gradient; an epsilon under the square root is the fix",
+    ),
+    Scenario(
+        "vicreg_variance_term_without_epsilon",
+        vicreg_variance_term_without_epsilon,
+        "gradient",
+        cause="missing_epsilon",
+        fixes=frozenset({"add_epsilon"}),
+        story="a hand-written VICReg variance term, tf.math.reduce_std over the batch with no "
+        "epsilon, on an embedding dimension a ReLU keeps at 0: sqrt's derivative at 0; "
+        "sqrt(variance + eps) is the fix",
+    ),
+    Scenario(
+        "spread_penalty_by_keras_ops_std",
+        spread_penalty_by_keras_ops_std,
+        "gradient",
+        cause="missing_epsilon",
+        fixes=frozenset({"add_epsilon"}),
+        story="keras.ops.std of predictions a dead ReLU head makes all 0: sqrt's derivative "
+        "at 0; sqrt(variance + eps) is the fix",
     ),
     Scenario(
         "batch_standardization_on_a_last_batch_of_one",
