@@ -125,6 +125,16 @@ STEPS = textwrap.dedent(
         return tf.reduce_sum(keras.ops.true_divide(x, d))  # TRUEDIV
 
 
+    def std_of_a_constant_column(x):
+        h = tf.nn.relu(tf.matmul(x, W)) * tf.constant([[0.0, 1.0], [0.0, 1.0]])
+        return tf.reduce_sum(tf.math.reduce_std(h, axis=0))  # STD
+
+
+    def keras_std_of_a_constant_column(x):
+        h = tf.nn.relu(tf.matmul(x, W)) * tf.constant([[0.0, 1.0], [0.0, 1.0]])
+        return tf.reduce_sum(keras.ops.std(h, axis=0))  # KSTD
+
+
     def layer_inside(x):
         h = LAYER(tf.matmul(x, W) * 0.0)  # LAYER
         return tf.reduce_sum(tf.math.rsqrt(tf.abs(h) + 1.0))
@@ -257,6 +267,18 @@ CASES = [
         "TRUEDIV",
         CallSiteEdit("epsilon", "RealDiv", "", 1e-7),
         "keras.ops.true_divide(x, d + 1e-7)",
+    ),
+    (
+        "std_of_a_constant_column",
+        "STD",
+        CallSiteEdit("epsilon", "Sqrt", "", 1e-12),
+        "tf.sqrt(tf.math.reduce_variance(h, axis=0) + 1e-12)",
+    ),
+    (
+        "keras_std_of_a_constant_column",
+        "KSTD",
+        CallSiteEdit("epsilon", "Sqrt", "", 1e-12),
+        "keras.ops.sqrt(keras.ops.var(h, axis=0) + 1e-12)",
     ),
 ]
 

@@ -77,7 +77,7 @@ OP_ARGUMENTS: dict[str, tuple[str, str]] = {
 _CALL_NAMES: dict[str, tuple[str, ...]] = {
     "Log": ("log",),
     "Log1p": ("log1p",),
-    "Sqrt": ("sqrt", "norm"),
+    "Sqrt": ("sqrt", "norm", "reduce_std", "std"),
     "Rsqrt": ("rsqrt",),
     "Exp": ("exp",),
     "Expm1": ("expm1",),
@@ -101,6 +101,10 @@ _CALL_NAMES: dict[str, tuple[str, ...]] = {
     "Softmax": ("softmax",),
     "LogSoftmax": ("log_softmax",),
 }
+#: A standard deviation a user calls -> the variance it takes the square root of (in the same
+#: namespace: ``tf.math.reduce_std`` -> ``tf.math.reduce_variance``, ``keras.ops.std`` ->
+#: ``keras.ops.var``), for an epsilon under that square root.
+_STD_TO_VARIANCE = {"reduce_std": "reduce_variance", "std": "var"}
 #: The domain test and the safe value of ``safe_where`` per op type.
 _DOMAINS: dict[str, tuple[str, float]] = {
     "Log": ("> 0", 1.0),
@@ -507,6 +511,8 @@ class CallSiteEdit:
         position = 1 if keyword == "y" or self.op_type in {"RealDiv", "Div", "Atan2"} else 0
         if self.op_type == "EuclideanNorm":
             return self._euclidean_norm(node, segment)
+        if _called_name(node) in _STD_TO_VARIANCE and self.op_type == "Sqrt":
+            return self._standard_deviation(node, segment)
         if _called_name(node) == "norm" and self.op_type == "Sqrt":
             kept = [k for k in node.keywords if k.arg in {"axis", "keepdims"}]
             if len(node.args) != 1 or len(kept) != len(node.keywords):
@@ -520,6 +526,25 @@ class CallSiteEdit:
         args[position] = self.argument_text(args[position])
         parts = args + [f"{k.arg}={segment(k.value)}" for k in node.keywords]
         return f"{segment(node.func)}({', '.join(parts)})"
+
+    def _standard_deviation(self, node: ast.Call, segment: Any) -> str | None:
+        """``tf.math.reduce_std(x, ...)`` / ``keras.ops.std(x, ...)`` (a square root of the
+        variance, built at the user's line) as ``<ns>.sqrt(<ns>.reduce_variance(x, ...) +
+        eps)`` / ``<ns>.sqrt(<ns>.var(x, ...) + eps)``: the same standard deviation with the
+        epsilon under its square root, in the namespace the user called (None for a bare name
+        or a ``name=``)."""
+        func = node.func
+        if not isinstance(func, ast.Attribute) or not node.args:
+            return None
+        if any(k.arg == "name" for k in node.keywords) or len(node.args) > 3:
+            return None
+        base = str(segment(func.value))
+        variance = f"{base}.{_STD_TO_VARIANCE[func.attr]}"
+        parts = [str(segment(a)) for a in node.args]
+        parts += [f"{k.arg}={segment(k.value)}" for k in node.keywords]
+        sqrt = "tf.sqrt" if base in {"tf.math", "tf"} else f"{base}.sqrt"
+        called = f"{variance}({', '.join(parts)})"
+        return f"{sqrt}({self.argument_text(called)})"
 
     def _euclidean_norm(self, node: ast.Call, segment: Any) -> str | None:
         """``tf.math.reduce_euclidean_norm(x, axis, keepdims)`` as
