@@ -1849,6 +1849,65 @@ def spread_penalty_by_keras_ops_std():
     )
 
 
+def laplace_nll_with_a_relu_scale_head():
+    """A regression that predicts a Laplace distribution: a location head and a scale head
+    whose activation is ReLU (so the scale is not negative), trained on the Laplace negative
+    log-likelihood written by hand, ``log(b) + |y - mu| / b``. Where the scale head's ReLU is
+    off, b is exactly 0: log(0) and a division by 0 on one line. Written 2026-12-04 (session
+    22) from that pattern (a ReLU where a softplus belongs), with what a right report says
+    decided before its first run; not blind."""
+    rng = seeded(573)
+    x = rng.normal(size=(96, 6)).astype("float32")
+    y = (x[:, :1] + np.abs(x[:, 1:2]) * rng.laplace(size=(96, 1))).astype("float32")
+    inputs = keras.Input((6,))
+    h = keras.layers.Dense(16, activation="tanh", name="hidden")(inputs)
+    mu = keras.layers.Dense(1, name="location")(h)
+    b = keras.layers.Dense(1, activation="relu", name="scale")(h)
+    model = keras.Model(inputs, [mu, b], name="laplace")
+    optimizer = keras.optimizers.Adam(1e-3)
+
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            mu, b = model(x, training=True)
+            loss = tf.reduce_mean(tf.math.log(b) + tf.abs(y - mu) / b)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    return run_loop(train_step, batches(x, y), model=model, optimizer=optimizer)
+
+
+def heteroscedastic_variance_from_a_relu_head():
+    """Heteroscedastic regression in keras.ops: a mean head and a variance head with a ReLU
+    activation, loss ``0.5 * log(var) + 0.5 * (y - mean)**2 / var``. Rows where the variance
+    head's ReLU is off give var = 0 exactly: log(0) and a division by 0 on one line. Written
+    2026-12-04 (session 22) before any change for ReLU output heads, as the check of
+    ``laplace_nll_with_a_relu_scale_head``, with what a right report says decided before its
+    first run; not blind."""
+    rng = seeded(574)
+    x = rng.normal(size=(96, 5)).astype("float32")
+    y = (x[:, :1] - x[:, 2:3] + 0.3 * rng.normal(size=(96, 1))).astype("float32")
+    inputs = keras.Input((5,))
+    h = keras.layers.Dense(16, activation="relu", name="trunk")(inputs)
+    mean = keras.layers.Dense(1, name="mean")(h)
+    var = keras.layers.Dense(
+        1, activation="relu", bias_initializer=keras.initializers.Constant(-0.5), name="variance"
+    )(h)
+    model = keras.Model(inputs, [mean, var], name="hetero")
+    optimizer = keras.optimizers.Adam(1e-3)
+
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            mean, var = model(x, training=True)
+            nll = 0.5 * keras.ops.log(var) + 0.5 * keras.ops.square(y - mean) / var
+            loss = keras.ops.mean(nll)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    return run_loop(train_step, batches(x, y), model=model, optimizer=optimizer)
+
+
 DOMAIN_FIXES = frozenset({"add_epsilon"})
 SCALE_FIXES = frozenset({"rescale_input", "add_normalization"})
 LOSS_FIXES = frozenset({"use_from_logits", "add_epsilon"})
@@ -2564,6 +2623,24 @@ SCENARIOS: list[Scenario] = [
         fixes=frozenset({"add_epsilon"}),
         story="keras.ops.std of predictions a dead ReLU head makes all 0: sqrt's derivative "
         "at 0; sqrt(variance + eps) is the fix",
+    ),
+    Scenario(
+        "laplace_nll_with_a_relu_scale_head",
+        laplace_nll_with_a_relu_scale_head,
+        "loss",
+        cause=frozenset({"missing_epsilon", "unstable_loss"}),
+        fixes=frozenset({"positive_output", "add_epsilon"}),
+        story="a ReLU scale head reaches exactly 0 and feeds both log(b) and |y - mu| / b: "
+        "softplus on the head (or an epsilon in both places) is the fix",
+    ),
+    Scenario(
+        "heteroscedastic_variance_from_a_relu_head",
+        heteroscedastic_variance_from_a_relu_head,
+        "loss",
+        cause=frozenset({"missing_epsilon", "unstable_loss"}),
+        fixes=frozenset({"positive_output", "add_epsilon"}),
+        story="a ReLU variance head reaches exactly 0 and feeds both log(var) and a division "
+        "by var: softplus on the head (or an epsilon in both places) is the fix",
     ),
     Scenario(
         "batch_standardization_on_a_last_batch_of_one",
