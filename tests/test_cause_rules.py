@@ -113,6 +113,22 @@ def test_a_negative_model_output_in_a_log_also_gets_a_positive_output_activation
     assert [f.id for f in fixes] == ["clamp_argument"]
 
 
+def test_exact_zeros_from_a_relu_head_in_the_loss_also_get_a_softplus_head():
+    log = record("Log", [health(0.0, 3.0, zeros=5)], phase="loss", layer=None)
+    head = {"argument_layer": "net/scale", "argument_layer_class": "Dense"}
+    cause, fixes = diagnose(log, "loss", evidence(argument_activation="relu", **head))
+    assert cause.id == "missing_epsilon"
+    assert [f.id for f in fixes] == ["add_epsilon", "positive_output"]
+    assert fixes[1].params == {"layer": "net/scale", "activation": "softplus", "current": "relu"}
+    assert 'keras.layers.Dense(..., activation="softplus")' in fixes[1].snippet
+    # a head that is not a ReLU, or a zero inside the network (not the loss): no such fix
+    _, fixes = diagnose(log, "loss", evidence(argument_activation="linear", **head))
+    assert [f.id for f in fixes] == ["add_epsilon"]
+    inside = record("Log", [health(0.0, 3.0, zeros=5)], layer="net/logfeat")
+    _, fixes = diagnose(inside, "activation", evidence(argument_activation="relu", **head))
+    assert "positive_output" not in [f.id for f in fixes]
+
+
 def test_sqrt_pow_log1p_acos_outside_their_domain():
     cases = [
         record("Sqrt", [health(-0.5, 2.0)]),

@@ -23,7 +23,8 @@ KNOWN_MISSES = {
     "scenario accepts only clamp_argument (the real bug is a lost minus sign)",
     "masked_nan_labels_and_relu_sigma_nll": "the zero sigma feeds the log and a division on the "
     "same line; the simulated edit (epsilon inside the log) still trips at the division in "
-    "replay, so add_epsilon is listed as tried and no fix is ranked",
+    "replay, so add_epsilon is listed as tried; positive_output (softplus on the ReLU sigma "
+    "head) trains and ranks first, which the scenario does not list",
     "linear_rnn_long_sequence": "the origin's layer is the SimpleRNN's cell "
     "(linear_rnn/rnn/simple_rnn_cell, as the other RNN scenarios name it) now that backward ops "
     "of gradients TF runs without outputs are tied to their forward op; the scenario names the "

@@ -305,6 +305,10 @@ class Evidence:
     #: the layer whose output reaches that op's first argument through loss-side element-wise
     #: ops only (``log(y_pred + eps)`` inside a Keras loss: the model's head), or None.
     argument_layer: str | None = None
+    #: that layer's activation (``relu``: its output holds exact zeros wherever it is off)
+    #: and class name.
+    argument_activation: str | None = None
+    argument_layer_class: str | None = None
     #: the last layer the step called (the model's output) and its class name.
     output_layer: str | None = None
     output_layer_class: str | None = None
@@ -470,6 +474,9 @@ def gather_evidence(
         evidence.divisor_factors = divisor_factors(capture, subject)
         evidence.epsilon_lost_in = epsilon_lost_in(capture, subject)
         evidence.argument_layer = argument_layer(capture, subject)
+        if evidence.argument_layer in layers:
+            evidence.argument_activation = _activation_name(layers[evidence.argument_layer])
+            evidence.argument_layer_class = type(layers[evidence.argument_layer]).__name__
         evidence.inf_constant_op = inf_constant_op(capture, subject)
         evidence.exp_underflow = exp_underflow(capture, subject)
     return evidence

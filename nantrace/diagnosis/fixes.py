@@ -532,7 +532,33 @@ def _missing_epsilon(origin: Origin, cause: Cause, evidence: Evidence) -> list[F
                 0.8,
             ),
         ] + ([drop] if drop is not None else [])
-    return [add]
+    zero_head = _positive_head(op, origin, evidence)
+    return [add] + ([zero_head] if zero_head is not None else [])
+
+
+def _positive_head(op: str | None, origin: Origin, evidence: Evidence) -> Fix | None:
+    """A softplus instead of the ReLU of a head whose exact zeros reach the loss's log, square
+    root or division (a scale, a variance, a rate kept non-negative by a ReLU): softplus is
+    never 0, so every use of the head is fixed at once, where an epsilon at one op leaves the
+    others (``log(b) + r / b``) to fail. Only for the loss (the layer feeds it through
+    loss-side ops only: an output head)."""
+    layer = evidence.argument_layer
+    if (
+        origin.kind != "loss"
+        or op not in POSITIVE_DOMAIN_OPS
+        or layer is None
+        or evidence.argument_activation != "relu"
+    ):
+        return None
+    return Fix(
+        "positive_output",
+        f"{op} receives exact zeros from {layer}, a head whose ReLU outputs 0 wherever it is "
+        "off; softplus keeps it positive everywhere it is used",
+        {"layer": layer, "activation": "softplus", "current": "relu"},
+        f'keras.layers.{evidence.argument_layer_class or "Dense"}(..., activation="softplus")'
+        f"  # the head {layer}, not relu",
+        score=0.95,
+    )
 
 
 def _drop_padding(ev: dict[str, Any], evidence: Evidence) -> Fix | None:
