@@ -538,9 +538,10 @@ def _missing_epsilon(origin: Origin, cause: Cause, evidence: Evidence) -> list[F
 
 def _positive_head(op: str | None, origin: Origin, evidence: Evidence) -> Fix | None:
     """A softplus instead of the ReLU of a head whose exact zeros reach the loss's log, square
-    root or division (a scale, a variance, a rate kept non-negative by a ReLU): softplus is
-    never 0, so every use of the head is fixed at once, where an epsilon at one op leaves the
-    others (``log(b) + r / b``) to fail. Only for the loss (the layer feeds it through
+    root or power (``POSITIVE_DOMAIN_OPS``; the op's first argument is the head's output): a
+    scale, a variance, a rate kept non-negative by a ReLU. Softplus is never 0, so every use of
+    the head is fixed at once, a division by it included, where an epsilon at one op leaves
+    the others (``log(b) + r / b``) to fail. Only for the loss (the layer feeds it through
     loss-side ops only: an output head)."""
     layer = evidence.argument_layer
     if (
