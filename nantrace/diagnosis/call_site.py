@@ -510,16 +510,13 @@ class CallSiteEdit:
         keyword, _ = OP_ARGUMENTS.get(self.op_type, ("x", ""))
         position = 1 if keyword == "y" or self.op_type in {"RealDiv", "Div", "Atan2"} else 0
         if self.op_type == "EuclideanNorm":
-            return self._euclidean_norm(node, segment)
+            # reduce_euclidean_norm(x, axis, keepdims)
+            return self._root_of_sum_of_squares(node, segment, ("axis", "keepdims"))
         if _called_name(node) in _STD_TO_VARIANCE and self.op_type == "Sqrt":
             return self._standard_deviation(node, segment)
         if _called_name(node) == "norm" and self.op_type == "Sqrt":
-            kept = [k for k in node.keywords if k.arg in {"axis", "keepdims"}]
-            if len(node.args) != 1 or len(kept) != len(node.keywords):
-                return None  # ord= or positional ord: not the Euclidean norm's sqrt
-            extra = "".join(f", {k.arg}={segment(k.value)}" for k in kept)
-            summed = f"tf.reduce_sum(tf.square({segment(node.args[0])}){extra})"
-            return f"tf.sqrt({self.argument_text(summed)})"
+            # tf.norm(x, ord, axis, ...): a positional ord is not the Euclidean norm's sqrt
+            return self._root_of_sum_of_squares(node, segment, ())
         if len(node.args) <= position:
             return None
         args = [str(segment(a)) for a in node.args]
@@ -546,16 +543,20 @@ class CallSiteEdit:
         called = f"{variance}({', '.join(parts)})"
         return f"{sqrt}({self.argument_text(called)})"
 
-    def _euclidean_norm(self, node: ast.Call, segment: Any) -> str | None:
-        """``tf.math.reduce_euclidean_norm(x, axis, keepdims)`` as
-        ``tf.sqrt(tf.reduce_sum(tf.square(x), axis, keepdims) + eps)``: the same norm with
-        the epsilon under its square root (None for a ``name=`` or any other argument)."""
+    def _root_of_sum_of_squares(
+        self, node: ast.Call, segment: Any, positional: tuple[str, ...]
+    ) -> str | None:
+        """A Euclidean norm call (``tf.norm``, ``tf.math.reduce_euclidean_norm``) as
+        ``tf.sqrt(tf.reduce_sum(tf.square(x), axis=..., keepdims=...) + eps)``: the same norm
+        with the epsilon under its square root. ``positional``: the names of the arguments
+        after ``x`` that may be given by position; None for any other argument (``ord=``,
+        ``name=``)."""
         names = ("axis", "keepdims")
-        if not node.args or len(node.args) > 1 + len(names):
+        if not node.args or len(node.args) > 1 + len(positional):
             return None
         if any(k.arg not in names for k in node.keywords):
             return None
-        extra = [f"{name}={segment(a)}" for name, a in zip(names, node.args[1:], strict=False)]
+        extra = [f"{n}={segment(a)}" for n, a in zip(positional, node.args[1:], strict=False)]
         extra += [f"{k.arg}={segment(k.value)}" for k in node.keywords]
         summed = (
             f"tf.reduce_sum(tf.square({segment(node.args[0])}){''.join(', ' + e for e in extra)})"
