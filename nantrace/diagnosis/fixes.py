@@ -551,13 +551,26 @@ def _positive_head(op: str | None, origin: Origin, evidence: Evidence) -> Fix | 
         or evidence.argument_activation != "relu"
     ):
         return None
-    return Fix(
-        "positive_output",
+    return _softplus_layer(
+        layer,
+        evidence.argument_layer_class,
+        "relu",
         f"{op} receives exact zeros from {layer}, a head whose ReLU outputs 0 wherever it is "
         "off; softplus keeps it positive everywhere it is used",
-        {"layer": layer, "activation": "softplus", "current": "relu"},
-        f'keras.layers.{evidence.argument_layer_class or "Dense"}(..., activation="softplus")'
-        f"  # the head {layer}, not relu",
+        f"the head {layer}, not relu",
+    )
+
+
+def _softplus_layer(
+    layer: str, layer_class: str | None, current: str | None, rationale: str, note: str
+) -> Fix:
+    """``positive_output``: ``layer`` built with ``activation="softplus"`` (what the
+    verification sets and the snippet says)."""
+    return Fix(
+        "positive_output",
+        rationale,
+        {"layer": layer, "activation": "softplus", "current": current},
+        f'keras.layers.{layer_class or "Dense"}(..., activation="softplus")  # {note}',
         score=0.95,
     )
 
@@ -695,15 +708,14 @@ def _positive_output(op: str | None, evidence: Evidence) -> Fix | None:
         or evidence.output_activation not in (None, "linear")
     ):
         return None
-    kind = evidence.output_layer_class or "Dense"
-    return Fix(
-        "positive_output",
+    return _softplus_layer(
+        layer,
+        evidence.output_layer_class,
+        evidence.output_activation,
         f"{op} receives the model's output from {layer}, a linear layer whose values go "
         "negative; an activation that keeps them positive (softplus, or exponential for a "
         "log-rate) removes the negative argument",
-        {"layer": layer, "activation": "softplus", "current": evidence.output_activation},
-        f'keras.layers.{kind}(..., activation="softplus")  # the output layer {layer}',
-        score=0.95,
+        f"the output layer {layer}",
     )
 
 
