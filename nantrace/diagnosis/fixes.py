@@ -262,6 +262,7 @@ def _missing_code_fix(ev: dict[str, Any], evidence: Evidence) -> Fix:
 
 def _unscaled_input(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
     ev = cause.evidence
+    reach = float(ev.get("input_abs_max") or evidence.input_abs_max)
     if ev.get("missing_code") is not None and ev.get("tensor"):
         # rescaling every input by the code's size would crush the real values: a fallback
         return [
@@ -269,10 +270,9 @@ def _unscaled_input(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fi
             _rescale(
                 "rescale_input",
                 ev.get("tensor"),
-                float(ev.get("input_abs_max") or evidence.input_abs_max),
+                reach,
                 0.4,
-                f"the features {ev.get('tensor')} reach |x| = "
-                f"{float(ev.get('input_abs_max') or evidence.input_abs_max):.3g} (the code)",
+                f"the features {ev.get('tensor')} reach |x| = {reach:.3g} (the code)",
                 arguments=evidence.arguments,
             ),
         ]
@@ -280,10 +280,9 @@ def _unscaled_input(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fi
         _rescale(
             "rescale_input",
             ev.get("tensor"),
-            float(ev.get("input_abs_max") or evidence.input_abs_max),
+            reach,
             1.0,
-            f"the features {ev.get('tensor') or ''} reach |x| = "
-            f"{float(ev.get('input_abs_max') or evidence.input_abs_max):.3g}; scale them into "
+            f"the features {ev.get('tensor') or ''} reach |x| = {reach:.3g}; scale them into "
             "~[-1, 1]",
             arguments=evidence.arguments,
         )
