@@ -435,6 +435,25 @@ def test_singular_gradient_of_sqrt_at_zero_points_at_the_forward_op():
     assert fixes[0].id == "add_epsilon"
 
 
+def test_atan2_is_singular_only_where_both_arguments_hold_zeros():
+    def atan2(y_zeros: int, x_zeros: int) -> OpRecord:
+        forward = record(
+            "Atan2",
+            [health(0.0, 1.0, zeros=y_zeros), health(0.0, 1.0, zeros=x_zeros)],
+            output=health(0.0, 1.6),
+        )
+        return record(
+            "RealDiv", [health(-1, 1), health(0.0, 2.0, zeros=2)], phase="backward"
+        ), forward
+
+    backward, forward = atan2(2, 2)
+    cause, _ = diagnose(backward, "gradient", evidence(forward_op=forward))
+    assert cause.id == "missing_epsilon"
+    backward, forward = atan2(0, 2)  # atan2(y != 0, 0) = +-pi/2: a finite gradient
+    cause, _ = diagnose(backward, "gradient", evidence(forward_op=forward))
+    assert cause.id != "missing_epsilon"
+
+
 # ---------------------------------------------------------------------------------------------
 # the tf.where trap
 # ---------------------------------------------------------------------------------------------

@@ -1071,10 +1071,14 @@ def _singular(record: OpRecord) -> bool:
 def _has_zero_argument(record: OpRecord, backward: bool = False) -> bool:
     """An exact zero where the op (or, ``backward``, its derivative) is singular: the
     denominator of a division, the argument of log/sqrt/rsqrt, the base of x**p with p < 0
-    (p < 1 for the derivative); for ops of unknown arity any zero input."""
+    (p < 1 for the derivative), both arguments of atan2 (singular only at (0, 0): the health
+    counts zeros per input, so both holding one is what the evidence can show); for ops of
+    unknown arity any zero input."""
     inputs = record.float_inputs
     if not inputs:
         return False
+    if record.op_type == "Atan2" and len(inputs) > 1:
+        return inputs[0].zeros > 0 and inputs[1].zeros > 0
     if record.op_type in {"RealDiv", "Div", "FloorDiv", "Xdivy"} and len(inputs) > 1:
         return inputs[1].zeros > 0 or (
             backward and inputs[1].min_abs_nonzero is not None and inputs[1].min_abs_nonzero < 1e-30
