@@ -33,16 +33,26 @@ def _blind3() -> list[Scenario]:
     return list(BLIND3_SCENARIOS)
 
 
+def _blind4() -> list[Scenario]:
+    try:
+        from scenario_blind4 import BLIND4_SCENARIOS
+    except ImportError:
+        return []
+    return list(BLIND4_SCENARIOS)
+
+
 def all_scenarios(suite: str = "all") -> list[Scenario]:
     """``own``, ``patterns`` (issue 10, blind), ``codefix`` (issue 16, blind: fixes that are a
-    change to the user's code), ``blind3`` (written blind on 2026-12-03, a measurement only:
-    not in the test suite); ``all`` = own + patterns, what the test suite runs."""
+    change to the user's code), ``blind3`` / ``blind4`` (written blind on 2026-12-03 /
+    2026-12-04, measurements only: not in the test suite); ``all`` = own + patterns, what the test suite runs."""
     own = list(SCENARIOS)
     patterns, _ = _patterns()
     if suite == "codefix":
         return _codefix()[0]
     if suite == "blind3":
         return _blind3()
+    if suite == "blind4":
+        return _blind4()
     return {"own": own, "patterns": patterns}.get(suite, own + patterns)
 
 
