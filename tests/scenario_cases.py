@@ -1912,6 +1912,74 @@ DOMAIN_FIXES = frozenset({"add_epsilon"})
 SCALE_FIXES = frozenset({"rescale_input", "add_normalization"})
 LOSS_FIXES = frozenset({"use_from_logits", "add_epsilon"})
 
+
+def info_nce_by_hand_with_a_small_temperature():
+    """A SimCLR-style contrastive loss written by hand: the two views' embeddings are compared
+    by their dot product (the L2 normalization forgotten) over a temperature of 0.05, and the
+    loss is ``-log(exp(pos) / sum(exp(all)))``. The unnormalized embeddings grow as the loss
+    pulls positive pairs together, the logits pass exp's float32 range (88.7 x 0.05 = 4.4 of
+    dot product) and exp overflows. Written 2026-12-04 (session 23) from that pattern, before
+    any change for exp overflowing into a log in the loss, with what a right report says
+    decided before its first run; not blind."""
+    rng = seeded(580)
+    x = rng.normal(size=(128, 16)).astype("float32")
+    noise = rng.normal(scale=0.1, size=(2, 128, 16)).astype("float32")
+    views = (x + noise[0], x + noise[1])
+    model = keras.Sequential(
+        [
+            keras.Input((16,)),
+            keras.layers.Dense(32, activation="relu", name="hidden"),
+            keras.layers.Dense(16, name="projection"),
+        ],
+        name="encoder",
+    )
+    optimizer = keras.optimizers.Adam(1e-2)
+    temperature = 0.05
+
+    def info_nce(a, b):
+        logits = tf.matmul(a, b, transpose_b=True) / temperature
+        scores = tf.exp(logits)
+        positive = tf.linalg.diag_part(scores)
+        return -tf.reduce_mean(tf.math.log(positive / tf.reduce_sum(scores, axis=1)))
+
+    def train_step(a, b):
+        with tf.GradientTape() as tape:
+            loss = info_nce(model(a, training=True), model(b, training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    return run_loop(train_step, batches(*views, epochs=10), model=model, optimizer=optimizer)
+
+
+def target_unsquashed_by_atanh_after_minmax_scaling():
+    """A regression whose target was min-max scaled into [-1, 1] (for a tanh head) and whose
+    loss then compares the head's pre-activation with ``atanh(y)``, the target mapped back out
+    of tanh's range. The rows holding the target's minimum and maximum are exactly -1 and 1:
+    atanh(+-1) = +-inf and the loss is inf at the first batch. Written 2026-12-04 (session 23)
+    from that pattern, before any change for atanh at the edge of its domain, with what a right
+    report says decided before its first run; not blind."""
+    rng = seeded(581)
+    x = rng.normal(size=(96, 6)).astype("float32")
+    raw = x[:, :1] * 3.0 + np.sin(x[:, 1:2]) + 0.2 * rng.normal(size=(96, 1))
+    y = (2.0 * (raw - raw.min()) / (raw.max() - raw.min()) - 1.0).astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(16, activation="tanh", name="hidden"),
+            keras.layers.Dense(1, name="pre_tanh"),
+        ],
+        name="squashed_regression",
+    )
+
+    def loss_fn(y_true, pre_activation):
+        return tf.reduce_mean(tf.square(tf.atanh(y_true) - pre_activation))
+
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), loss_fn), batches(x, y, epochs=2)
+    )
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -2652,5 +2720,27 @@ SCENARIOS: list[Scenario] = [
         frozenset({"add_epsilon"}),
         story="(x - mean) / std over the batch, by hand, on an epoch's last batch of one row: "
         "0/0; an epsilon in the denominator is the fix",
+    ),
+    Scenario(
+        "info_nce_by_hand_with_a_small_temperature",
+        info_nce_by_hand_with_a_small_temperature,
+        "loss",
+        frozenset({"Exp"}),
+        cause="unstable_loss",
+        fixes=frozenset({"use_logsumexp", "use_from_logits"}),
+        story="InfoNCE by hand, -log(exp(pos) / sum(exp(all))) over unnormalized embeddings at "
+        "temperature 0.05: exp overflows as the embeddings grow; the library form "
+        "(softmax cross-entropy on the logits, or logsumexp) subtracts the max and cannot",
+    ),
+    Scenario(
+        "target_unsquashed_by_atanh_after_minmax_scaling",
+        target_unsquashed_by_atanh_after_minmax_scaling,
+        "loss",
+        frozenset({"Atanh"}),
+        cause="domain_error",
+        fixes=frozenset({"clamp_argument"}),
+        story="a target min-max scaled into [-1, 1], then mapped back with atanh in the loss: "
+        "its minimum and maximum are exactly -1 and 1, where atanh is infinite; clip it "
+        "strictly inside (-1, 1)",
     ),
 ]
