@@ -489,6 +489,45 @@ def test_hand_written_softmax_overflow_suggests_logsumexp():
     assert fixes[0].id == "use_logsumexp"
 
 
+def test_an_exp_overflow_the_loss_takes_the_log_of_is_an_unstable_loss():
+    rec = record("Exp", [health(-3.0, 400.0)], output=INF, phase="loss")
+    cause, fixes = diagnose(rec, "loss", evidence(exp_into_log=True))
+    assert cause.id == "unstable_loss" and cause.evidence["exp_overflow"]
+    assert [f.id for f in fixes[:2]] == ["use_logsumexp", "clamp_argument"]
+    # no log after it, or a log in the model (not the loss): an exp overflow
+    assert diagnose(rec, "loss", evidence())[0].id == "exp_overflow"
+    forward = record("Exp", [health(-3.0, 400.0)], output=INF)
+    assert diagnose(forward, "activation", evidence(exp_into_log=True))[0].id == "exp_overflow"
+    # features far out of range: the argument is large because the data is
+    unscaled = evidence(exp_into_log=True, input_abs_max=5e3, feature="x")
+    assert diagnose(rec, "loss", unscaled)[0].id == "exp_overflow"
+
+
+def test_a_log_anywhere_after_the_exp_in_forward_ops_is_found_backward_ops_are_not():
+    import networkx as nx
+
+    from nantrace.diagnosis.evidence import feeds_a_log
+
+    phases = ["loss", "loss", "loss", "loss", "loss", "loss", "backward", "backward"]
+    ops = ["Exp", "Mul", "Sum", "Mul", "AddV2", "Log", "Mul", "Log"]
+    capture = SimpleNamespace(
+        records=[SimpleNamespace(op_type=o, phase=p) for o, p in zip(ops, phases, strict=True)]
+    )
+    chain = nx.DiGraph([(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)])
+    assert feeds_a_log(chain, capture, 0)  # log(1 + sum(exp) * sum(exp)): five ops on
+    backward_only = nx.DiGraph([(0, 1), (1, 2), (0, 6), (6, 7)])
+    assert not feeds_a_log(backward_only, capture, 0)
+
+
+def test_atanh_of_exactly_one_is_a_domain_edge_clamped_strictly_inside():
+    rec = record("Atanh", [health(-1.0, 1.0)], output=INF, phase="loss")
+    cause, fixes = diagnose(rec, "loss")
+    assert cause.id == "domain_error" and "exactly" in cause.evidence["problem"]
+    assert fixes[0].id == "clamp_argument"
+    inside = record("Atanh", [health(-0.5, 0.9)], output=INF, phase="loss")
+    assert diagnose(inside, "loss")[0].id != "domain_error"
+
+
 def test_float16_exp_that_float32_would_hold_is_float16_range():
     rec = record(
         "Exp",

@@ -296,8 +296,13 @@ def _float16_overflow(origin: Origin, record: OpRecord, evidence: Evidence) -> C
     out = record.result_health
     if dtype != "float16" or out is None or not out.inf:
         return None
-    if _singular(record) or _outside_domain(record) or _inf_arithmetic(record, evidence):
-        return None  # 1/0, log(-1) and 0 x inf are non-finite in every precision
+    if (
+        _singular(record)
+        or _outside_domain(record)
+        or _infinite_at_edge(record)
+        or _inf_arithmetic(record, evidence)
+    ):
+        return None  # 1/0, log(-1), atanh(1) and 0 x inf are non-finite in every precision
     subject = _exp_subject(record, evidence)
     if subject is not None:
         argument = _argument_max(subject)
@@ -398,6 +403,9 @@ def _domain_error(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause
     )
     if problem is None and subject is not record:
         problem = _at_domain_edge(subject)
+        advice = "; clamp the argument strictly inside the domain"
+    if problem is None:
+        problem = _infinite_at_edge(subject)
         advice = "; clamp the argument strictly inside the domain"
     if problem is None:
         problem = _inf_arithmetic(subject, evidence)
@@ -624,6 +632,19 @@ def _exp_overflow(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause
     }
     if evidence.input_abs_max > LOOSE_INPUT_ABS:
         ev.update(feature=evidence.feature, input_abs_max=evidence.input_abs_max)
+    if origin.kind == "loss" and evidence.exp_into_log and "feature" not in ev:
+        # the loss exponentiates and then takes the log back: its log-space form (logsumexp,
+        # a cross-entropy on logits, softplus) never holds the exponential, so cannot overflow.
+        # Not when the features are out of range: the argument is large because the data is
+        # (rescaling them comes first; the exp_overflow cause below says so)
+        return Cause(
+            "unstable_loss",
+            f"the loss takes the log of {subject.op_type} of arguments up to {argument:.3g}, "
+            f"which overflows {dtype} above {limit:.3g}: a log-sum-exp, softmax cross-entropy "
+            "or softplus written by hand in probability space; in log space it stays finite",
+            {**ev, "normalized": True, "exp_overflow": True},
+            confidence=0.85,
+        )
     return Cause(
         "exp_overflow",
         f"{subject.op_type} in {subject.layer or subject.phase} gets an argument up to "
@@ -1046,6 +1067,19 @@ def _at_domain_edge(record: OpRecord) -> str | None:
         )
     if record.op_type == "Acosh" and first.min_value == 1.0:
         return "x = 1 exactly, the edge of its domain, where its derivative is infinite"
+    return None
+
+
+def _infinite_at_edge(record: OpRecord) -> str | None:
+    """An argument exactly on the edge of the op's domain where the op itself is infinite
+    (atanh at +-1), with finite inputs and an infinite result: no epsilon on the outside
+    helps, a clamp strictly inside the domain does."""
+    inputs = record.float_inputs
+    out = record.result_health
+    if not inputs or not record.inputs_finite or out is None or not out.inf:
+        return None
+    if record.op_type == "Atanh" and inputs[0].max_abs == 1.0:
+        return "|x| = 1 exactly, the edge of its domain (-1, 1), where atanh is infinite"
     return None
 
 

@@ -291,6 +291,10 @@ class Evidence:
     #: the exp-family origin feeds a sum and a division or log: a hand-written softmax or
     #: log-sum-exp, which the max-subtracted library form keeps finite.
     exp_normalized: bool = False
+    #: that op's output reaches a log (Log, Log1p) through forward / loss ops: an exponential a
+    #: log takes back (a hand-written log-sum-exp, softmax cross-entropy, softplus, log-cosh),
+    #: which a log-space library form computes without the exponential's overflow.
+    exp_into_log: bool = False
     #: op types of the producers of that op's inputs (None: a batch tensor or a constant).
     argument_producers: tuple[str | None, ...] = ()
     #: when that op's second argument (a divisor) is a product: the op types of its factors'
@@ -468,6 +472,7 @@ def gather_evidence(
                 capture.records[i].op_type for i in _within(graph, subject.index, 2, up=True)
             )
             evidence.exp_normalized = _feeds_normalizer(graph, capture, subject.index)
+            evidence.exp_into_log = feeds_a_log(graph, capture, subject.index)
         if record.phase == "backward":
             evidence.backward_layers = backward_layer_scale(capture, record.index)
         evidence.argument_producers = tuple(_producer_type(capture, p) for p in subject.producers)
@@ -743,6 +748,28 @@ def stale_variables(capture: ReplayCapture) -> list[str]:
         if output is not None and not output.finite and record.variable not in stale:
             stale.append(record.variable)
     return stale
+
+
+def feeds_a_log(graph: Any, capture: ReplayCapture, index: int) -> bool:
+    """The op's output reaches a ``Log`` / ``Log1p`` through forward and loss ops (any number of
+    them: ``log(1 + sum(exp(a)) * sum(exp(b)))`` is as much a log of exponentials as
+    ``log(cosh(x))``); backward ops, which also read forward outputs, are not followed."""
+    seen, frontier = {index}, [index]
+    while frontier:
+        following = []
+        for node in frontier:
+            for successor in graph.successors(node):
+                if successor in seen:
+                    continue
+                seen.add(successor)
+                record = capture.records[successor]
+                if record.phase not in ("forward", "loss"):
+                    continue
+                if record.op_type in {"Log", "Log1p"}:
+                    return True
+                following.append(successor)
+        frontier = following
+    return False
 
 
 def _feeds_normalizer(graph: Any, capture: ReplayCapture, index: int, depth: int = 4) -> bool:

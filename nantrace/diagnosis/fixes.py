@@ -421,6 +421,8 @@ def _recurrent_explosion(origin: Origin, cause: Cause, evidence: Evidence) -> li
 
 
 def _unstable_loss(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
+    if cause.evidence.get("exp_overflow"):
+        return _exp_overflow(origin, cause, evidence)
     op = cause.evidence.get("op_type") or origin.op_type
     site = _site(origin, evidence)
     underflow = bool(cause.evidence.get("exp_underflow"))
@@ -778,15 +780,34 @@ def _exp_overflow(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]
         1.0,
     )
     fixes = [clamp]
+    if ev.get("exp_overflow") and op == "Cosh":
+        log_space = (
+            f"{op}'s result goes into a log: log(cosh(x)) = x + softplus(-2x) - log(2) never "
+            "holds cosh(x)",
+            "x + tf.nn.softplus(-2.0 * x) - math.log(2.0)  # instead of tf.math.log(tf.cosh(x))",
+        )
+    elif ev.get("exp_overflow"):
+        log_space = (
+            f"{op}'s result goes into the loss's log: computed in log space (the library forms "
+            "subtract the max first) it cannot overflow",
+            "tf.reduce_logsumexp(a, axis=-1)  # for log(sum(exp(a))); -log(softmax) by hand: "
+            "tf.nn.softmax_cross_entropy_with_logits(labels, logits); log(1 + exp(x)): "
+            "tf.nn.softplus(x)",
+        )
+    else:
+        log_space = (
+            f"{op} feeds a sum and a division/log: a hand-written softmax or log-sum-exp; "
+            "the library forms subtract the max first and cannot overflow",
+            "tf.nn.softmax(logits / temperature)  # or tf.reduce_logsumexp(x, axis=-1)",
+        )
     if ev.get("normalized"):
         fixes.insert(
             0,
             Fix(
                 "use_logsumexp",
-                f"{op} feeds a sum and a division/log: a hand-written softmax or log-sum-exp; "
-                "the library forms subtract the max first and cannot overflow",
+                log_space[0],
                 {"op_type": op, "where": origin.source},
-                "tf.nn.softmax(logits / temperature)  # or tf.reduce_logsumexp(x, axis=-1)",
+                log_space[1],
                 score=1.1,
             ),
         )
