@@ -1980,6 +1980,36 @@ def target_unsquashed_by_atanh_after_minmax_scaling():
     )
 
 
+def proportions_regressed_on_the_logit_scale():
+    """A model of click-through rates (proportions in [0, 1]) trained on the logit scale: the
+    loss compares the head's output with ``log(y) - log(1 - y)``. Ad groups with no click have
+    y = 0 exactly and a few with every impression clicked have y = 1: log(0) in one term or the
+    other. Written 2026-12-04 (session 23) from that pattern, before any change for a batch
+    tensor that feeds several singular ops, with what a right report says decided before its
+    first run; not blind."""
+    rng = seeded(582)
+    x = rng.normal(size=(128, 7)).astype("float32")
+    rate = 1.0 / (1.0 + np.exp(-(1.5 * x[:, :1] - x[:, 1:2])))
+    clicks = rng.binomial(20, rate)
+    y = (clicks / 20.0).astype("float32")  # 0/20 and 20/20 happen
+    model = keras.Sequential(
+        [
+            keras.Input((7,)),
+            keras.layers.Dense(16, activation="relu", name="hidden"),
+            keras.layers.Dense(1, name="logit"),
+        ],
+        name="ctr",
+    )
+
+    def logit_mse(y_true, logit):
+        target = tf.math.log(y_true) - tf.math.log(1.0 - y_true)
+        return tf.reduce_mean(tf.square(target - logit))
+
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), logit_mse), batches(x, y, epochs=2)
+    )
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -2742,5 +2772,16 @@ SCENARIOS: list[Scenario] = [
         story="a target min-max scaled into [-1, 1], then mapped back with atanh in the loss: "
         "its minimum and maximum are exactly -1 and 1, where atanh is infinite; clip it "
         "strictly inside (-1, 1)",
+    ),
+    Scenario(
+        "proportions_regressed_on_the_logit_scale",
+        proportions_regressed_on_the_logit_scale,
+        "loss",
+        frozenset({"Log"}),
+        cause=frozenset({"missing_epsilon", "domain_error"}),
+        fixes=frozenset({"clamp_argument", "add_epsilon"}),
+        story="proportion targets with exact 0 and 1 put on the logit scale in the loss, "
+        "log(y) - log(1 - y): log(0) in one term or the other; clip y into (0, 1) (both logs "
+        "at once) or an epsilon in both",
     ),
 ]
