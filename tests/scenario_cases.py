@@ -2010,6 +2010,38 @@ def proportions_regressed_on_the_logit_scale():
     )
 
 
+def correlations_fitted_in_fisher_z_space():
+    """A model that predicts the correlation between two sensors' signals from their metadata,
+    trained in Fisher z space: the target sample correlations r are mapped by ``atanh`` and
+    each row is weighted by the delta method's ``1 / (1 - r**2)``, on the next line. Sensor
+    pairs wired to the same source have r = 1 exactly: atanh(1) = inf, and the weight divides
+    by 0. Written 2026-12-04 (session 23) from that pattern, before any change for an
+    out-of-domain argument that is a batch tensor used more than once, with what a right
+    report says decided before its first run; not blind."""
+    rng = seeded(583)
+    x = rng.normal(size=(96, 8)).astype("float32")
+    r = np.tanh(0.8 * x[:, :1] + 0.3 * rng.normal(size=(96, 1)))
+    r[rng.choice(96, size=6, replace=False)] = 1.0  # same-source pairs
+    y = r.astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((8,)),
+            keras.layers.Dense(16, activation="tanh", name="hidden"),
+            keras.layers.Dense(1, name="z"),
+        ],
+        name="correlation_model",
+    )
+
+    def fisher_z_loss(r_true, z_pred):
+        z_true = tf.math.atanh(r_true)
+        weight = 1.0 / (1.0 - tf.square(r_true))
+        return tf.reduce_mean(weight * tf.square(z_true - z_pred))
+
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), fisher_z_loss), batches(x, y, epochs=2)
+    )
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -2783,5 +2815,15 @@ SCENARIOS: list[Scenario] = [
         story="proportion targets with exact 0 and 1 put on the logit scale in the loss, "
         "log(y) - log(1 - y): log(0) in one term or the other; clip y into (0, 1) (both logs "
         "at once) or an epsilon in both",
+    ),
+    Scenario(
+        "correlations_fitted_in_fisher_z_space",
+        correlations_fitted_in_fisher_z_space,
+        "loss",
+        frozenset({"Atanh"}),
+        cause="domain_error",
+        fixes=frozenset({"clamp_argument"}),
+        story="target correlations with exact 1.0 mapped by atanh and weighted by "
+        "1 / (1 - r**2) on the next line: clip r strictly inside (-1, 1) once, before both",
     ),
 ]
