@@ -17,6 +17,8 @@ What each fix id means here (the fix params contract):
   ``mode="drop_padding"``: rows whose tensor is nothing but ``params["value"]`` are removed;
   ``mode="missing_code"``: entries equal to ``params["code"]`` replaced by ``params["value"]``;
   ``mode="drop_code"``: rows whose tensor holds ``params["code"]`` anywhere are removed.
+  ``clamp_argument`` with ``mode="clip_batch"``: the tensor clipped into
+  [``params["min"]``, ``params["max"]``] (``tf.clip_by_value``, or ``tf.maximum`` without a max).
 * ``rescale_input`` / ``rescale_target``: only the named tensor (default: the first / second
   argument) multiplied by ``params["scale"]``.
 * ``change_initializer``: the kernels of ``params["layers"]`` re-drawn with
@@ -255,6 +257,19 @@ def transform_batches(fix: Fix, batches: list[tuple], names: list[str]) -> list[
                 out.append(batch)
             elif keep.any():
                 out.append(_filter_rows(batch, keep))
+        return out
+    if fix.id == "clamp_argument" and params.get("mode") == "clip_batch":
+        # y = tf.clip_by_value(y, low, high) (tf.maximum(y, low) without a high bound)
+        position, keys = _locate(params["tensor"], names)
+        out = []
+        for batch in batches:
+            value = tf.convert_to_tensor(_get(batch[position], keys))
+            low = tf.constant(params["min"], value.dtype)
+            if params.get("max") is None:
+                new = tf.maximum(value, low)
+            else:
+                new = tf.clip_by_value(value, low, tf.constant(params["max"], value.dtype))
+            out.append(tuple(_set(list(batch), [position, *keys], new)))
         return out
     if fix.id in ("rescale_input", "rescale_target"):
         default = names[0] if fix.id == "rescale_input" else names[1]

@@ -528,6 +528,35 @@ def test_atanh_of_exactly_one_is_a_domain_edge_clamped_strictly_inside():
     assert diagnose(inside, "loss")[0].id != "domain_error"
 
 
+def test_an_out_of_domain_batch_tensor_is_clamped_itself_before_the_call():
+    rec = record("Atanh", [health(-1.0, 1.0)], output=INF, phase="loss")
+    _, fixes = diagnose(rec, "loss", evidence(argument_tensor="y"))
+    first = fixes[0]
+    assert first.id == "clamp_argument" and first.params["mode"] == "clip_batch"
+    assert first.params["tensor"] == "y" and -1.0 < first.params["min"] < first.params["max"] < 1.0
+    assert first.snippet.startswith("y = tf.clip_by_value(y, ")
+    assert [f.id for f in fixes[1:2]] == ["clamp_argument"]  # the call's clamp comes after
+    negative_log = record("Log", [health(-2.0, 3.0)], phase="loss")
+    _, fixes = diagnose(negative_log, "loss", evidence(argument_tensor="y"))
+    assert fixes[0].params["max"] is None and fixes[0].snippet.startswith("y = tf.maximum(y, ")
+    _, fixes = diagnose(rec, "loss")  # a computed argument: the call's clamp only
+    assert fixes[0].id == "clamp_argument" and "mode" not in fixes[0].params
+
+
+def test_the_argument_tensor_is_read_through_a_cast_not_through_arithmetic():
+    from nantrace.diagnosis.evidence import argument_tensor
+
+    def op(op_type: str, batch: str | None, producer: int | None) -> SimpleNamespace:
+        return SimpleNamespace(op_type=op_type, batch_inputs=[batch], producers=[producer])
+
+    records = [op("Cast", "y", None), op("Atanh", None, 0), op("Sub", None, None)]
+    records.append(op("Atanh", None, 2))
+    capture = SimpleNamespace(records=records)
+    assert argument_tensor(capture, records[1]) == "y"
+    assert argument_tensor(capture, records[3]) is None
+    assert argument_tensor(capture, op("Atanh", "args[1]", None)) == "args[1]"
+
+
 def test_float16_exp_that_float32_would_hold_is_float16_range():
     rec = record(
         "Exp",

@@ -309,6 +309,10 @@ class Evidence:
     #: the layer whose output reaches that op's first argument through loss-side element-wise
     #: ops only (``log(y_pred + eps)`` inside a Keras loss: the model's head), or None.
     argument_layer: str | None = None
+    #: the batch tensor (its path: ``y``, ``args[1]``) that is that op's first argument itself,
+    #: read through shape-only ops (a cast, a reshape), or None: a clamp can then be put on the
+    #: tensor, so that every use of it stays in the domain, not on one call.
+    argument_tensor: str | None = None
     #: that layer's activation (``relu``: its output holds exact zeros wherever it is off)
     #: and class name.
     argument_activation: str | None = None
@@ -479,6 +483,7 @@ def gather_evidence(
         evidence.divisor_factors = divisor_factors(capture, subject)
         evidence.epsilon_lost_in = epsilon_lost_in(capture, subject)
         evidence.argument_layer = argument_layer(capture, subject)
+        evidence.argument_tensor = argument_tensor(capture, subject)
         if evidence.argument_layer in layers:
             evidence.argument_activation = _activation_name(layers[evidence.argument_layer])
             evidence.argument_layer_class = type(layers[evidence.argument_layer]).__name__
@@ -522,6 +527,24 @@ def _through_shape_ops(capture: ReplayCapture, index: int | None, hops: int = 3)
         producers = capture.records[index].producers
         index = producers[0] if producers else None
     return index
+
+
+def argument_tensor(capture: ReplayCapture, record: OpRecord) -> str | None:
+    """The batch tensor that is ``record``'s first argument, itself or through shape-only ops
+    (``tf.cast(y, ...)``, a reshape); None when that argument is computed from anything else."""
+    current: OpRecord | None = record
+    for _ in range(4):
+        if current is None:
+            return None
+        if current.batch_inputs and current.batch_inputs[0] is not None:
+            return current.batch_inputs[0]
+        producer = current.producers[0] if current.producers else None
+        if producer is None:
+            return None
+        current = capture.records[producer]
+        if current.op_type not in SHAPE_OPS:
+            return None
+    return None
 
 
 def _producer_type(capture: ReplayCapture, index: int | None) -> str | None:

@@ -662,7 +662,32 @@ def _domain_error(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]
         )
     ]
     positive = _positive_output(op, evidence)
-    return fixes + [f for f in (mask, positive) if f is not None]
+    batch = _clamp_batch_tensor(op, bound, ev, evidence)
+    return [f for f in (batch, *fixes, mask, positive) if f is not None]
+
+
+def _clamp_batch_tensor(op: str, bound: Any, ev: dict, evidence: Evidence) -> Fix | None:
+    """The clamp on the batch tensor itself when it is the op's argument (targets on [-1, 1]
+    into atanh, labels into log): every use of the tensor stays in the domain at once, where
+    a clamp at one call leaves the next use (``1 / (1 - y**2)`` on the line after
+    ``atanh(y)``) to trip. Verified by clamping the batches, as the snippet does."""
+    name = evidence.argument_tensor
+    if name is None or bound is None or op in SOFTMAX_OPS or op in {"Xlogy", "Pow"}:
+        return None
+    low, high = (bound[0], bound[1]) if isinstance(bound, list) else (bound, None)
+    clamp = (
+        f"tf.clip_by_value({name}, {low!r}, {high!r})"
+        if high is not None
+        else f"tf.maximum({name}, {low!r})"
+    )
+    return Fix(
+        "clamp_argument",
+        f"{op} receives {ev.get('problem')} straight from the batch tensor {name}: clamp "
+        f"{name} itself, so that every use of it stays inside {op}'s domain",
+        {"op_type": op, "tensor": name, "mode": "clip_batch", "min": low, "max": high},
+        f"{name} = {clamp}  # before the step, or in the input pipeline",
+        score=1.0,
+    )
 
 
 def _finite_mask(cause: Cause, score: float = 0.95) -> Fix | None:

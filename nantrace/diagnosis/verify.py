@@ -695,6 +695,24 @@ def _simulated(edit: CallSiteEdit, params: dict[str, Any]) -> Iterator[None]:
     params["call_sites"] = sorted(trace.sites)
 
 
+def _clamp_attempts(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
+    """A clamp at the op's call (an edit of that line), or on a batch tensor (``mode:
+    clip_batch``): every batch from the tripping one on is clamped, as the snippet does before
+    the step."""
+    if fix.params.get("mode") != "clip_batch":
+        return _edit_attempts(fix, ctx)
+    path = fix.params.get("tensor")
+    if not path:
+        raise _CannotSimulate("the fix names no tensor")
+    low, high = fix.params.get("min"), fix.params.get("max")
+    return [
+        Attempt(
+            f"{path} clamped into [{low}, {high}]",
+            transform=_replacing(ctx.watched, path, lambda a: np.clip(a, low, high)),
+        )
+    ]
+
+
 _ATTEMPTS: dict[str, Callable[[Fix, VerifyContext], list[Attempt]]] = {
     "lower_learning_rate": _lr_attempts,
     "clip_gradients": _clip_attempt,
@@ -706,7 +724,7 @@ _ATTEMPTS: dict[str, Callable[[Fix, VerifyContext], list[Attempt]]] = {
     "float32_layer": _float32_layer_attempt,
     "positive_output": _positive_output_attempt,
     "use_from_logits": _edit_attempts,
-    "clamp_argument": _edit_attempts,
+    "clamp_argument": _clamp_attempts,
     "divide_no_nan": _edit_attempts,
     "double_where": _edit_attempts,
     "finite_mask_value": _edit_attempts,
