@@ -346,6 +346,8 @@ def configure(fix: Fix, model: Any, optimizer: Any) -> None:
             find_layer(model, params["layer"]).epsilon = float(params["epsilon"])
         else:
             raise NotApplicable("an epsilon inside user code")
+    elif fix.id == "clamp_argument" and params.get("mode") == "clip_batch":
+        pass  # a batch transform (transform_batches)
     elif fix.id not in ("clean_input", "rescale_input", "rescale_target"):
         raise NotApplicable(fix.id)
 

@@ -138,6 +138,11 @@ STEPS = textwrap.dedent(
     def layer_inside(x):
         h = LAYER(tf.matmul(x, W) * 0.0)  # LAYER
         return tf.reduce_sum(tf.math.rsqrt(tf.abs(h) + 1.0))
+
+
+    def log_of_one_minus(x):
+        p = tf.minimum(tf.nn.relu(tf.matmul(x, W)), 1.0)
+        return tf.reduce_sum(tf.math.log(1.0 - p))  # ONE_MINUS
     """
 )
 
@@ -341,6 +346,29 @@ def test_search_space_tries_small_epsilons_and_loose_clamps_first():
     assert search_space(CallSiteEdit("log_softmax", "Log", "f.py:1"), "float32") == [
         CallSiteEdit("log_softmax", "Log", "f.py:1")
     ]
+
+
+def test_an_epsilon_is_searched_above_the_spacing_of_a_number_beside_it(steps):
+    """tf.function's graph optimizer folds (1.0 - p) + 1e-12 into 1.0 - p: the typed line would
+    still be log(0) at p = 1. The search starts where 1.0 + epsilon differs from 1.0."""
+    path, _ = steps
+    where = f"{path}:{_line(path, 'ONE_MINUS')}"
+    edit = CallSiteEdit("epsilon", "Log", where, 1e-7)
+    assert edit.added_constant() == 1.0
+    values = [e.value for e in search_space(edit, "float32")]
+    assert min(values) > 2.0**-24 and 1e-12 not in values
+
+    def edited(epsilon: float):
+        def fn(x):
+            p = tf.minimum(tf.nn.relu(tf.matmul(x, tf.constant([[2.0, 0.0], [0.0, 2.0]]))), 1.0)
+            return tf.reduce_sum(tf.math.log(1.0 - p + epsilon))
+
+        return tf.function(fn)(tf.constant([[1.0, 0.0]]))
+
+    assert not np.isfinite(edited(1e-12))  # what the smallest epsilon would do, typed
+    assert np.isfinite(edited(min(values)))
+    plain = CallSiteEdit("epsilon", "Log", f"{path}:{_line(path, 'LOG')}", 1e-7)
+    assert plain.added_constant() == 0.0 and search_space(plain, "float32")[0].value == 1e-12
 
 
 def test_infinity_is_found_however_it_is_written():

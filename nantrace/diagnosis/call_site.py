@@ -129,6 +129,8 @@ _DOMAINS: dict[str, tuple[str, float]] = {
 #: Values tried, in order, for each kind (the first that trains is kept): the smallest epsilon,
 #: the loosest clamp. float16 cannot hold tiny epsilons or exp() of large arguments.
 _EPSILONS = {"float16": (1e-4, 1e-3, 1e-2), "default": (1e-12, 1e-9, 1e-7, 1e-5, 1e-3)}
+#: The float spacing at 1.0 (machine epsilon) per dtype family.
+_SPACING = {"float16": 2.0**-10, "default": 2.0**-23}
 _CAPS = {"float16": (10.0, 8.0, 5.0), "default": (80.0, 50.0, 30.0, 20.0, 10.0)}
 _MARGINS = {"float16": (1e-3, 1e-2), "default": (1e-7, 1e-6, 1e-4, 1e-2)}
 #: Ops whose domain ends at a bound other than 0: the bound the margin is added to.
@@ -169,7 +171,13 @@ def search_space(edit: CallSiteEdit, dtype: str | None) -> list[CallSiteEdit]:
     """The values to try for ``edit``, in the order tried (its own value when not searched)."""
     key = "float16" if dtype == "float16" else "default"
     if edit.kind == "epsilon":
-        return [edit.with_value(v) for v in _EPSILONS[key]]
+        # an epsilon below half the float spacing of a number added in the same argument is
+        # lost: rounded away, or folded into that number by TensorFlow's graph optimizer in a
+        # tf.function ((1.0 - p) + 1e-12 runs as 1.0 - p, so log(1.0 - p + 1e-12) is log(0) at
+        # p = 1) although the step run op by op keeps it
+        floor = edit.added_constant() * _SPACING[key] / 2.0
+        kept = [v for v in _EPSILONS[key] if v > floor * 1.01] or [_EPSILONS[key][-1]]
+        return [edit.with_value(v) for v in kept]
     if edit.kind == "clamp_max":
         return [edit.with_value(v) for v in _CAPS[key]]
     if edit.kind == "clamp_range":
@@ -362,6 +370,33 @@ class CallSiteEdit:
         for start, end, new in reversed(spans):
             source = source[:start] + new + source[end:]
         return source
+
+    def added_constant(self) -> float:
+        """The largest |number| written as a term of an edited argument on the line (the 1.0
+        of ``log(1.0 - p)``), 0.0 when there is none or the line cannot be read."""
+        statement = self._statement()
+        if statement is None:
+            return 0.0
+        largest = 0.0
+        for node in ast.walk(statement):
+            if getattr(node, "lineno", None) != self.line or not self._is_target(node):
+                continue
+            argument = self._edited_argument(node)
+            if argument is not None:
+                largest = max([largest, *(abs(v) for v in _added_numbers(argument))])
+        return largest
+
+    def _edited_argument(self, node: ast.AST) -> ast.AST | None:
+        """The argument node an epsilon edit adds to (as ``_rewritten_node`` chooses it)."""
+        if isinstance(node, ast.BinOp):
+            return node.left if isinstance(node.op, ast.Pow) else node.right
+        if not isinstance(node, ast.Call):
+            return None
+        keyword, _ = OP_ARGUMENTS.get(self.op_type, ("x", ""))
+        position = 1 if keyword == "y" or self.op_type in {"RealDiv", "Div", "Atan2"} else 0
+        if len(node.args) > position:
+            return node.args[position]
+        return next((k.value for k in node.keywords if k.arg == keyword), None)
 
     def statement_span(self) -> tuple[int, int] | None:
         """The lines of the statement holding the call, when every call of the op in that
@@ -605,6 +640,14 @@ def _constant_sign(node: ast.AST, limit: float) -> float | None:
     if value is not None and abs(value) > limit:
         return -1.0 if value < 0 else 1.0
     return None
+
+
+def _added_numbers(node: ast.AST) -> list[float]:
+    """The number literals that are terms of a sum or difference (``1.0 - p + 2``: 1.0, 2.0)."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub):
+        return _added_numbers(node.left) + _added_numbers(node.right)
+    value = _number(node)
+    return [] if value is None else [value]
 
 
 def _number(node: ast.AST) -> float | None:
