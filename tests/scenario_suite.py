@@ -41,10 +41,18 @@ def _blind4() -> list[Scenario]:
     return list(BLIND4_SCENARIOS)
 
 
+def _blind5() -> list[Scenario]:
+    try:
+        from scenario_blind5 import BLIND5_SCENARIOS
+    except ImportError:
+        return []
+    return list(BLIND5_SCENARIOS)
+
+
 def all_scenarios(suite: str = "all") -> list[Scenario]:
     """``own``, ``patterns`` (issue 10, blind), ``codefix`` (issue 16, blind: fixes that are a
-    change to the user's code), ``blind3`` / ``blind4`` (written blind on 2026-12-03 /
-    2026-12-04, measurements only: not in the test suite); ``all`` = own + patterns, what the test suite runs."""
+    change to the user's code), ``blind3`` / ``blind4`` / ``blind5`` (written blind on
+    2026-12-03 / 2026-12-04, measurements only: not in the test suite); ``all`` = own + patterns, what the test suite runs."""
     own = list(SCENARIOS)
     patterns, _ = _patterns()
     if suite == "codefix":
@@ -53,6 +61,8 @@ def all_scenarios(suite: str = "all") -> list[Scenario]:
         return _blind3()
     if suite == "blind4":
         return _blind4()
+    if suite == "blind5":
+        return _blind5()
     return {"own": own, "patterns": patterns}.get(suite, own + patterns)
 
 

@@ -5,7 +5,7 @@ the cause when it names one (``unknown`` is counted apart from a wrong cause: an
 "don't know" is not a confident wrong answer), the first fix and the top 3 against its
 acceptable set, and whether the first fix was verified by replay (``trains``).
 
-Run: python tests/score_scenarios.py [--jobs 2] [--only NAME ...] [--suite all|own|patterns|codefix|blind3|blind4]
+Run: python tests/score_scenarios.py [--jobs 2] [--only NAME ...] [--suite all|own|patterns|codefix|blind3|blind4|blind5]
 """
 
 from __future__ import annotations
@@ -92,7 +92,9 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument(
-        "--suite", choices=("all", "own", "patterns", "codefix", "blind3", "blind4"), default="all"
+        "--suite",
+        choices=("all", "own", "patterns", "codefix", "blind3", "blind4", "blind5"),
+        default="all",
     )
     parser.add_argument("--no-healthy", action="store_true")
     options = parser.parse_args()
