@@ -2042,6 +2042,49 @@ def correlations_fitted_in_fisher_z_space():
     )
 
 
+class KernelRegression(keras.layers.Layer):
+    """Nadaraya-Watson regression by hand: a prediction is the average of stored targets
+    weighted by exp(-|x - x_i|^2 / (2 h^2)), normalized by the sum of the weights."""
+
+    def __init__(self, keys, values, bandwidth, **kwargs):
+        super().__init__(**kwargs)
+        self.keys = tf.constant(keys)
+        self.values = tf.constant(values)
+        self.bandwidth = bandwidth
+
+    def call(self, x):
+        d2 = tf.reduce_sum(tf.square(x[:, None, :] - self.keys[None, :, :]), axis=-1)
+        w = tf.exp(-d2 / (2.0 * self.bandwidth**2))
+        return tf.reduce_sum(w * self.values[None, :], axis=-1, keepdims=True) / tf.reduce_sum(
+            w, axis=-1, keepdims=True
+        )
+
+
+def kernel_regression_with_a_tiny_bandwidth():
+    """A learned embedding feeds a Nadaraya-Watson layer written by hand, with the bandwidth
+    tuned small on the training set (h = 0.05). A query farther than ~1 from every stored key
+    has every weight exp(-d^2 / 0.005) underflow to exactly 0: 0/0. Written 2026-12-04
+    (session 23) from that pattern, before any change for a division by exponentials that
+    underflowed, with what a right report says decided before its first run; not blind."""
+    rng = seeded(584)
+    keys = rng.normal(size=(40, 2)).astype("float32")
+    values = np.sin(keys[:, :1] * 2.0).ravel().astype("float32")
+    x = rng.normal(size=(96, 4)).astype("float32")
+    y = np.sin(x[:, :1] * 2.0).astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(2, name="embed"),
+            KernelRegression(keys, values, 0.05, name="smoother"),
+        ],
+        name="nadaraya_watson",
+    )
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-2), keras.losses.MeanSquaredError()),
+        batches(x, y, epochs=3),
+    )
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -2825,5 +2868,17 @@ SCENARIOS: list[Scenario] = [
         fixes=frozenset({"clamp_argument"}),
         story="target correlations with exact 1.0 mapped by atanh and weighted by "
         "1 / (1 - r**2) on the next line: clip r strictly inside (-1, 1) once, before both",
+    ),
+    Scenario(
+        "kernel_regression_with_a_tiny_bandwidth",
+        kernel_regression_with_a_tiny_bandwidth,
+        "activation",
+        frozenset({"RealDiv"}),
+        "nadaraya_watson/smoother",
+        cause=frozenset({"missing_epsilon", "unstable_loss"}),
+        fixes=frozenset({"add_epsilon", "use_logsumexp"}),
+        story="Nadaraya-Watson weights exp(-d^2 / 2h^2) normalized by hand with a tiny "
+        "bandwidth: a query far from every key has all weights underflow to 0, 0/0; an "
+        "epsilon in the sum, or the weights as a softmax of -d^2 / 2h^2 (log space)",
     ),
 ]
