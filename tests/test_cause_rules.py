@@ -355,6 +355,30 @@ def test_zero_over_zero_count_gets_divide_no_nan_first():
     assert fixes[0].id == "divide_no_nan"
 
 
+def test_zero_over_exponentials_that_underflowed_is_not_an_empty_count():
+    rec = record("RealDiv", [health(0.0, 0.0, zeros=1, size=1), health(0.0, 0.0, zeros=1, size=1)])
+    ev = evidence(argument_producers=("Sum", "Sum"), denominator_exp_underflow=True)
+    cause, fixes = diagnose(rec, "activation", ev)
+    assert cause.id == "missing_epsilon" and cause.evidence["exp_underflow"]
+    assert not cause.evidence["empty_count"] and "underflowed" in cause.summary
+    assert [f.id for f in fixes] == ["use_logsumexp", "add_epsilon"]
+
+
+def test_an_underflowed_exp_is_found_up_the_argument_asked_for():
+    def op(op_type: str, producers: list, result: Health | None = None) -> SimpleNamespace:
+        return SimpleNamespace(
+            op_type=op_type, producers=producers, result_health=result, inputs_finite=True
+        )
+
+    zeros = health(0.0, 0.5, zeros=3)
+    records = [op("Exp", [None], zeros), op("Sum", [0]), op("Mul", [0]), op("Sum", [2])]
+    records.append(op("RealDiv", [3, 1]))
+    capture = SimpleNamespace(records=records)
+    assert exp_underflow(capture, records[4], argument=1)
+    records[0] = op("Exp", [None], health(0.1, 0.5))
+    assert not exp_underflow(capture, records[4], argument=1)
+
+
 def test_zero_over_a_product_of_standard_deviations_is_a_spread_not_an_empty_count():
     zero = health(0.0, 0.0, zeros=1, size=1)
     rec = record("RealDiv", [zero, zero], phase="loss")

@@ -574,12 +574,21 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
     spread = denominator in NORM_OPS or (
         denominator == "Mul" and bool(factors) and all(f in NORM_OPS for f in factors)
     )
-    # a count (a sum of a mask) of 0, not a norm or variance: divide_no_nan is the fix
-    empty_count = zero_over_zero and not spread
+    # a sum of exponentials that all underflowed: in log space (a softmax) it never is 0
+    underflow = op in DIVISION_OPS and evidence.denominator_exp_underflow
+    # a count (a sum of a mask) of 0, not a norm, variance or sum of exponentials:
+    # divide_no_nan is the fix
+    empty_count = zero_over_zero and not spread and not underflow
     where = "the backward pass of " if backward else ""
     what = f"{op} of an exact 0"
     padding = _padding_evidence(evidence) if zero_over_zero else {}
-    if empty_count:
+    if underflow:
+        what = (
+            f"{'0/0' if zero_over_zero else 'a division by 0'}: the denominator sums "
+            "exponentials that every one underflowed to 0 (normalized weights computed in "
+            "probability space)"
+        )
+    elif empty_count:
         what = "0/0: a sum over an empty selection divided by its count of 0"
         if padding:
             what += (
@@ -599,6 +608,7 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
             "zero_over_zero": zero_over_zero,
             "empty_count": empty_count,
             "denominator_op": denominator,
+            **({"exp_underflow": True} if underflow else {}),
             "backward": backward,
             **padding,
             "min_abs_nonzero": min(

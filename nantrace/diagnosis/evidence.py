@@ -326,6 +326,9 @@ class Evidence:
     #: an ``Exp`` whose result holds exact zeros (it underflowed) feeds that op's first
     #: argument within a few ops: a likelihood or normalizer summed in probability space.
     exp_underflow: bool = False
+    #: the same for that op's second argument when it divides: a denominator summed from
+    #: exponentials that all underflowed (normalized kernel weights, a Sinkhorn ``K v``).
+    denominator_exp_underflow: bool = False
     #: the op that takes a constant +-inf (a mask value written in the code) whose Inf reaches
     #: that op's arguments: that op itself, or one up its Inf-carrying inputs; None if none.
     inf_constant_op: Any = None
@@ -489,6 +492,8 @@ def gather_evidence(
             evidence.argument_layer_class = type(layers[evidence.argument_layer]).__name__
         evidence.inf_constant_op = inf_constant_op(capture, subject)
         evidence.exp_underflow = exp_underflow(capture, subject)
+        if subject.op_type in {"RealDiv", "Div", "DivNoNan", "Xdivy"}:
+            evidence.denominator_exp_underflow = exp_underflow(capture, subject, argument=1)
     return evidence
 
 
@@ -579,10 +584,12 @@ def argument_layer(capture: ReplayCapture, record: OpRecord, hops: int = 3) -> s
     return None
 
 
-def exp_underflow(capture: ReplayCapture, record: OpRecord, hops: int = 5) -> bool:
+def exp_underflow(
+    capture: ReplayCapture, record: OpRecord, hops: int = 5, argument: int = 0
+) -> bool:
     """An ``Exp`` whose result holds exact zeros (exp of a large negative argument underflows
-    to 0) feeds ``record``'s first argument within ``hops`` ops."""
-    frontier = list(record.producers[:1])
+    to 0) feeds ``record``'s argument ``argument`` (the first) within ``hops`` ops."""
+    frontier = list(record.producers[argument : argument + 1])
     seen: set[int] = set()
     for _ in range(hops):
         upstream: list[int | None] = []

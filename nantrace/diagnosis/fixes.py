@@ -513,6 +513,20 @@ def _missing_epsilon(origin: Origin, cause: Cause, evidence: Evidence) -> list[F
         _epsilon_snippet(op, epsilon),
         1.0,
     )
+    if ev.get("exp_underflow") and op in {"RealDiv", "Div", "DivNoNan", "Xdivy"}:
+        return [
+            Fix(
+                "use_logsumexp",
+                f"{op} divides by a sum of exponentials that all underflowed to 0: normalized "
+                "in log space (a softmax, or log-domain iterations) the sum is never 0",
+                {"op_type": op, "where": site},
+                "w = tf.nn.softmax(logits, axis=-1)  # instead of tf.exp(logits) / "
+                "tf.reduce_sum(tf.exp(logits), -1); iterations (Sinkhorn) in log space with "
+                "tf.reduce_logsumexp",
+                score=1.1,
+            ),
+            add,
+        ]
     if ev.get("empty_count"):
         drop = _drop_padding(ev, evidence)
         return [
