@@ -269,9 +269,14 @@ def _optimizer_update(origin: Origin, record: OpRecord, evidence: Evidence) -> C
         return Cause(
             "learning_rate_too_high",
             f"gradients were finite but the {evidence.optimizer_name or 'optimizer'} update "
-            f"with {_step_size_text(evidence)} made {origin.variable or 'a variable'} overflow "
-            f"(update terms reach |x| = {inputs_max:.3g})",
-            {"learning_rate": lr, "variable": origin.variable, "update_abs_max": inputs_max},
+            f"with {_step_size_text(evidence)} made {origin.variable or 'a variable'} overflow"
+            # a variable read (the origin op) records no update terms: nothing to quote
+            + (f" (update terms reach |x| = {inputs_max:.3g})" if inputs_max > 0 else ""),
+            {
+                "learning_rate": lr,
+                "variable": origin.variable,
+                "update_abs_max": inputs_max if inputs_max > 0 else None,
+            },
             confidence=0.7,
         )
     return None
