@@ -260,28 +260,30 @@ def transform_batches(fix: Fix, batches: list[tuple], names: list[str]) -> list[
         return out
     if fix.id == "clamp_argument" and params.get("mode") == "clip_batch":
         # y = tf.clip_by_value(y, low, high) (tf.maximum(y, low) without a high bound)
-        position, keys = _locate(params["tensor"], names)
-        out = []
-        for batch in batches:
-            value = tf.convert_to_tensor(_get(batch[position], keys))
+        def clip(value: Any) -> Any:
+            value = tf.convert_to_tensor(value)
             low = tf.constant(params["min"], value.dtype)
             if params.get("max") is None:
-                new = tf.maximum(value, low)
-            else:
-                new = tf.clip_by_value(value, low, tf.constant(params["max"], value.dtype))
-            out.append(tuple(_set(list(batch), [position, *keys], new)))
-        return out
+                return tf.maximum(value, low)
+            return tf.clip_by_value(value, low, tf.constant(params["max"], value.dtype))
+
+        return _map_tensor(batches, _locate(params["tensor"], names), clip)
     if fix.id in ("rescale_input", "rescale_target"):
         default = names[0] if fix.id == "rescale_input" else names[1]
-        position, keys = _locate(params.get("tensor") or default, names)
         scale = float(params["scale"])
-        out = []
-        for batch in batches:
-            value = _get(batch[position], keys)
-            new = tf.cast(tf.cast(value, tf.float64) * scale, value.dtype)
-            out.append(tuple(_set(list(batch), [position, *keys], new)))
-        return out
+        return _map_tensor(
+            batches,
+            _locate(params.get("tensor") or default, names),
+            lambda value: tf.cast(tf.cast(value, tf.float64) * scale, value.dtype),
+        )
     return batches
+
+
+def _map_tensor(batches: list[tuple], located: tuple[int, list[Any]], fn: Any) -> list[tuple]:
+    """Every batch with the tensor at ``located`` (``_locate``'s position and keys) replaced by
+    ``fn(tensor)``."""
+    position, keys = located
+    return [tuple(_set(list(b), [position, *keys], fn(_get(b[position], keys)))) for b in batches]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 from scenario_cases import SCENARIOS, Scenario
@@ -25,44 +26,26 @@ def _codefix() -> tuple[list[Scenario], list[Callable]]:
     return list(CODEFIX_SCENARIOS), list(CODEFIX_HEALTHY)
 
 
-def _blind3() -> list[Scenario]:
+def _blind(number: int) -> list[Scenario]:
+    """``BLIND<n>_SCENARIOS`` of ``scenario_blind<n>.py`` (empty when the file is absent)."""
     try:
-        from scenario_blind3 import BLIND3_SCENARIOS
+        module = importlib.import_module(f"scenario_blind{number}")
     except ImportError:
         return []
-    return list(BLIND3_SCENARIOS)
-
-
-def _blind4() -> list[Scenario]:
-    try:
-        from scenario_blind4 import BLIND4_SCENARIOS
-    except ImportError:
-        return []
-    return list(BLIND4_SCENARIOS)
-
-
-def _blind5() -> list[Scenario]:
-    try:
-        from scenario_blind5 import BLIND5_SCENARIOS
-    except ImportError:
-        return []
-    return list(BLIND5_SCENARIOS)
+    return list(getattr(module, f"BLIND{number}_SCENARIOS"))
 
 
 def all_scenarios(suite: str = "all") -> list[Scenario]:
     """``own``, ``patterns`` (issue 10, blind), ``codefix`` (issue 16, blind: fixes that are a
     change to the user's code), ``blind3`` / ``blind4`` / ``blind5`` (written blind on
-    2026-12-03 / 2026-12-04, measurements only: not in the test suite); ``all`` = own + patterns, what the test suite runs."""
+    2026-12-03 / 2026-12-04, measurements only: not in the test suite); ``all`` = own +
+    patterns, what the test suite runs."""
     own = list(SCENARIOS)
     patterns, _ = _patterns()
     if suite == "codefix":
         return _codefix()[0]
-    if suite == "blind3":
-        return _blind3()
-    if suite == "blind4":
-        return _blind4()
-    if suite == "blind5":
-        return _blind5()
+    if suite in ("blind3", "blind4", "blind5"):
+        return _blind(int(suite[-1]))
     return {"own": own, "patterns": patterns}.get(suite, own + patterns)
 
 

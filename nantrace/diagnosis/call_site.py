@@ -386,17 +386,20 @@ class CallSiteEdit:
                 largest = max([largest, *(abs(v) for v in _added_numbers(argument))])
         return largest
 
+    def _argument_position(self) -> int:
+        """Which positional argument of the call the edit changes (the divisor of a division,
+        x of atan2(y, x), else the first)."""
+        keyword, _ = OP_ARGUMENTS.get(self.op_type, ("x", ""))
+        return 1 if keyword == "y" or self.op_type in {"RealDiv", "Div", "Atan2"} else 0
+
     def _edited_argument(self, node: ast.AST) -> ast.AST | None:
         """The argument node an epsilon edit adds to (as ``_rewritten_node`` chooses it)."""
         if isinstance(node, ast.BinOp):
             return node.left if isinstance(node.op, ast.Pow) else node.right
         if not isinstance(node, ast.Call):
             return None
-        keyword, _ = OP_ARGUMENTS.get(self.op_type, ("x", ""))
-        position = 1 if keyword == "y" or self.op_type in {"RealDiv", "Div", "Atan2"} else 0
-        if len(node.args) > position:
-            return node.args[position]
-        return next((k.value for k in node.keywords if k.arg == keyword), None)
+        position = self._argument_position()
+        return node.args[position] if len(node.args) > position else None
 
     def statement_span(self) -> tuple[int, int] | None:
         """The lines of the statement holding the call, when every call of the op in that
@@ -542,8 +545,7 @@ class CallSiteEdit:
             if len(node.args) < 2:
                 return None
             return f"tf.math.divide_no_nan({segment(node.args[0])}, {segment(node.args[1])})"
-        keyword, _ = OP_ARGUMENTS.get(self.op_type, ("x", ""))
-        position = 1 if keyword == "y" or self.op_type in {"RealDiv", "Div", "Atan2"} else 0
+        position = self._argument_position()
         if self.op_type == "EuclideanNorm":
             # reduce_euclidean_norm(x, axis, keepdims)
             return self._root_of_sum_of_squares(node, segment, ("axis", "keepdims"))

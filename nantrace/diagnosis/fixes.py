@@ -513,7 +513,7 @@ def _missing_epsilon(origin: Origin, cause: Cause, evidence: Evidence) -> list[F
         _epsilon_snippet(op, epsilon),
         1.0,
     )
-    if ev.get("exp_underflow") and op in {"RealDiv", "Div", "DivNoNan", "Xdivy"}:
+    if ev.get("exp_underflow"):  # set only for a division (causes._zero_argument)
         return [
             Fix(
                 "use_logsumexp",
