@@ -2085,6 +2085,34 @@ def kernel_regression_with_a_tiny_bandwidth():
     )
 
 
+def deep_mlp_whose_adam_moments_overflow():
+    """A 22-layer ReLU MLP whose kernels were drawn from RandomNormal(stddev=0.5), about 3x He's
+    scale for a fan-in of 64: each layer multiplies the activations by ~2.8, so the output is
+    ~1e10 and the loss ~5e19 — still finite — but the gradients reach ~1e21 and Adam's second
+    moment, the squared gradient, overflows float32 in the first update. Adam's step is ~lr
+    whatever the gradient's size, so the learning rate is not what a fix should change.
+    Written 2026-12-04 (session 24) from that pattern, before any change for an overflow in an
+    adaptive optimizer's moments, with what a right report says decided before its first run;
+    not blind."""
+    rng = seeded(940)
+    x = rng.normal(size=(256, 32)).astype("float32")
+    y = x[:, :4].sum(axis=1, keepdims=True).astype("float32")
+    init = keras.initializers.RandomNormal(stddev=0.5, seed=940)
+    model = keras.Sequential(
+        [keras.Input((32,))]
+        + [
+            keras.layers.Dense(64, activation="relu", kernel_initializer=init, name=f"dense{i}")
+            for i in range(22)
+        ]
+        + [keras.layers.Dense(1, name="out")],
+        name="deep_regressor",
+    )
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError()),
+        batches(x, y),
+    )
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -2880,5 +2908,15 @@ SCENARIOS: list[Scenario] = [
         story="Nadaraya-Watson weights exp(-d^2 / 2h^2) normalized by hand with a tiny "
         "bandwidth: a query far from every key has all weights underflow to 0, 0/0; an "
         "epsilon in the sum, or the weights as a softmax of -d^2 / 2h^2 (log space)",
+    ),
+    Scenario(
+        "deep_mlp_whose_adam_moments_overflow",
+        deep_mlp_whose_adam_moments_overflow,
+        "optimizer_update",
+        cause=frozenset({"initializer_scale", "gradient_explosion"}),
+        fixes=frozenset({"change_initializer", "add_normalization"}),
+        story="kernels at ~3x He's scale in a 22-layer ReLU MLP: the loss is finite (~5e19) but "
+        "the squared gradients overflow Adam's second moment at step 0; Adam's step does not "
+        "grow with the gradient, so the fix is the initializer (or normalization), not the rate",
     ),
 ]
