@@ -14,6 +14,7 @@ import numpy as np
 from nantrace.diagnosis.causes import infer_cause
 from nantrace.diagnosis.evidence import (
     Evidence,
+    LayerScale,
     _on_path,
     epsilon_lost_in,
     exp_underflow,
@@ -834,3 +835,31 @@ def test_a_missing_value_code_in_a_sequence_feature_names_its_samples_and_images
     images = rng.uniform(0, 1, size=(8, 6, 6, 1)).astype("float32")
     images[[1, 4], 2, 3, 0] = 4095.0
     assert find_missing_code(["x", "y"], [((images, y), {})], ["x"]) is None
+
+
+def test_an_adaptive_optimizers_squared_gradient_overflow_is_never_the_learning_rate():
+    # Adam's v read Inf: its step is ~lr whatever the gradient, so the gradient's size is the
+    # cause — kernels above their fan-in's scale compounding over depth, or plain growth
+    read = record("ReadVariableOp", [], output=INF, phase="update")
+    over = [
+        LayerScale(f"net/d{i}", 0.5, 0.177, 64, "RandomNormal", "relu", initial_std=0.5)
+        for i in range(12)
+    ]
+    huge = dict(optimizer_name="Adam", learning_rate=1e-3, optimizer_epsilon=1e-7)
+    cause, fixes = diagnose(
+        read, "optimizer_update", evidence(gradient_abs_max=1e21, model_layer_scales=over, **huge)
+    )
+    assert cause.id == "initializer_scale" and fixes[0].id == "change_initializer"
+    assert fixes[0].params["layers"] == [s.layer for s in over]
+    assert fixes[0].params["suggested"] == "he_normal"
+    at_scale = [dataclasses.replace(s, std=0.18, initial_std=0.18) for s in over]
+    grown = [dataclasses.replace(s, initial_std=0.05) for s in over]
+    ev = evidence(gradient_abs_max=1e21, model_layer_scales=grown, **huge)
+    assert diagnose(read, "optimizer_update", ev)[0].id == "learning_rate_too_high"
+    ev = evidence(gradient_abs_max=1e21, model_layer_scales=at_scale, **huge)
+    assert diagnose(read, "optimizer_update", ev)[0].id == "gradient_explosion"
+    # gradients whose square fits float32, or an optimizer that does not square them
+    ev = evidence(gradient_abs_max=1e18, model_layer_scales=over, **huge)
+    assert diagnose(read, "optimizer_update", ev)[0].id == "learning_rate_too_high"
+    ev = evidence(gradient_abs_max=1e21, **{**huge, "optimizer_name": "SGD"})
+    assert diagnose(read, "optimizer_update", ev)[0].id == "learning_rate_too_high"

@@ -100,6 +100,12 @@ RECURRENT_GROWTH = 1e3
 WEIGHT_GROWTH = 3.0
 #: Growth of the global gradient norm (last healthy / early median) that says "exploding".
 GRAD_NORM_GROWTH = 10.0
+#: optimizers that square the gradient into their state (a second moment or an accumulator)
+SQUARING_OPTIMIZERS = frozenset(
+    {"Adam", "AdamW", "Nadam", "RMSprop", "Adagrad", "Adadelta", "Ftrl", "Lamb", "Adafactor"}
+)
+#: a kernel above this multiple of He/Glorot's scale adds to a growth compounded over depth
+OVER_SCALE = 1.5
 
 
 def infer_cause(origin: Origin, record: OpRecord | None, evidence: Evidence) -> Cause | None:
@@ -264,6 +270,9 @@ def _optimizer_update(origin: Origin, record: OpRecord, evidence: Evidence) -> C
         )
     if eps is None and op in DIVISION_OPS and _denominator_has_zero(record):
         return None  # a hand-written update dividing by an exact 0: the zero, not the step size
+    squared = _squared_gradient_overflow(origin, evidence, dtype)
+    if squared is not None:
+        return squared
     inputs_max = _inputs_max(record)
     if inputs_max > 1e30 or (record.result_health is not None and record.result_health.inf):
         return Cause(
@@ -280,6 +289,59 @@ def _optimizer_update(origin: Origin, record: OpRecord, evidence: Evidence) -> C
             confidence=0.7,
         )
     return None
+
+
+def _squared_gradient_overflow(origin: Origin, evidence: Evidence, dtype: str) -> Cause | None:
+    """An adaptive optimizer squares each gradient into its second moment (Adam's v, RMSprop's
+    and Adagrad's accumulators); a gradient beyond sqrt(dtype max) makes that square Inf. Its
+    step is about the learning rate whatever the gradient's size, so the rate is not the cause:
+    the gradient's size is — kernels that start too large for their fan-in and compound over
+    depth, or gradients that grew."""
+    limit = math.sqrt(DTYPE_MAX.get(dtype, DTYPE_MAX["float32"]))
+    name = evidence.optimizer_name
+    if name not in SQUARING_OPTIMIZERS or evidence.gradient_abs_max <= limit:
+        return None
+    grower = evidence.fastest_growing_weight()
+    if any(s.grew for s in evidence.model_layer_scales) or (grower and grower[1] > WEIGHT_GROWTH):
+        return None  # weights that grew over the run: the updates were too large after all
+    found = (
+        f"the gradients reach |g| = {evidence.gradient_abs_max:.3g}; {name} squares them into "
+        f"its second moment and g² overflows {dtype} (|g| > {limit:.2g}), so "
+        f"{origin.variable or 'its state'} became non-finite. {name}'s step is about the "
+        "learning rate whatever the gradient's size: a lower rate cannot help"
+    )
+    scales = [s for s in evidence.model_layer_scales if math.isfinite(s.ratio)]
+    compounded = float(np.prod([max(s.ratio, 1.0) for s in scales])) if scales else 1.0
+    if compounded > INIT_SCALE_FACTOR:
+        worst = max(scales, key=lambda s: s.ratio)
+        over = [s.layer for s in scales if s.ratio > OVER_SCALE]
+        return Cause(
+            "initializer_scale",
+            f"{found}. The kernels are still at their initial scale and {len(over)} of "
+            f"{len(scales)} start above the {'He' if worst.activation in RELU_FAMILY else 'Glorot'} "
+            f"scale for their fan-in (up to {worst.ratio:.3g}x in {worst.layer}, "
+            f"{compounded:.3g}x compounded over depth): activations and gradients grow layer "
+            "by layer",
+            {
+                **_scale_evidence(worst, evidence),
+                "layers": over,
+                "compounded_ratio": compounded,
+                "gradient_abs_max": evidence.gradient_abs_max,
+                "optimizer": name,
+            },
+            confidence=0.75,
+        )
+    return Cause(
+        "gradient_explosion",
+        found,
+        {
+            "gradient_abs_max": evidence.gradient_abs_max,
+            "optimizer": name,
+            "grad_norm_growth": evidence.grad_norm_growth(),
+            "variable": origin.variable,
+        },
+        confidence=0.7,
+    )
 
 
 def _step_size_text(evidence: Evidence) -> str:

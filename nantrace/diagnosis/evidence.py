@@ -335,6 +335,13 @@ class Evidence:
     #: backward pass: largest |gradient| per layer, in the order backprop reached the layers
     #: (from the loss towards the input), up to the origin.
     backward_layers: list[tuple[str, float]] = field(default_factory=list)
+    #: largest finite |value| the step's backward pass produced (its gradients and the terms
+    #: they are made of), read for an optimizer-update origin: an adaptive optimizer squares
+    #: the gradient, which overflows float32 beyond ~1.8e19 whatever the learning rate.
+    gradient_abs_max: float = 0.0
+    #: ``layer_scales`` of every layer of the model, read for an optimizer-update origin: every
+    #: layer shapes every gradient, not only those on the failing path.
+    model_layer_scales: list[LayerScale] = field(default_factory=list)
     #: the step's argument names (``x``, ``y``, ``w``), for snippets that name them.
     arguments: list[str] = field(default_factory=list)
     #: a feature column whose few extreme entries are one repeated number (-999, 9999): a
@@ -482,6 +489,9 @@ def gather_evidence(
             evidence.exp_into_log = feeds_a_log(graph, capture, subject.index)
         if record.phase == "backward":
             evidence.backward_layers = backward_layer_scale(capture, record.index)
+        if record.phase == "update":
+            evidence.gradient_abs_max = backward_abs_max(capture, record.index)
+            evidence.model_layer_scales = layer_scales(layers)
         evidence.argument_producers = tuple(_producer_type(capture, p) for p in subject.producers)
         evidence.divisor_factors = divisor_factors(capture, subject)
         evidence.epsilon_lost_in = epsilon_lost_in(capture, subject)
@@ -751,6 +761,17 @@ def backward_layer_scale(capture: ReplayCapture, upto: int) -> list[tuple[str, f
         for health in record.float_outputs:
             largest[record.layer] = max(largest[record.layer], health.max_abs)
     return [(layer, largest[layer]) for layer in order]
+
+
+def backward_abs_max(capture: ReplayCapture, upto: int) -> float:
+    """Largest finite |value| of the backward ops run before ``upto``: how large the step's
+    gradients got before the update."""
+    largest = 0.0
+    for record in capture.records[: upto + 1]:
+        if record.phase == "backward":
+            for health in record.float_outputs:
+                largest = max(largest, health.max_abs)
+    return largest
 
 
 def _on_path(layers: dict[str, Any], path_layers: tuple[str, ...]) -> dict[str, Any]:

@@ -363,11 +363,18 @@ def _float32_output(origin: Origin, score: float) -> Fix:
 def _initializer_scale(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
     ev = cause.evidence
     target = ev.get("layer") or origin.layer
-    activation = [s.activation for s in evidence.layer_scales if s.layer == target]
+    scales = evidence.layer_scales + evidence.model_layer_scales
+    activation = [s.activation for s in scales if s.layer == target]
     initializer = "he_normal" if activation and activation[0] in RELU_FAMILY else "glorot_uniform"
-    layers = [
-        s.layer for s in evidence.layer_scales if s.ratio > 10 and (s.initial_ratio or s.ratio) > 10
-    ] or [target]
+    layers = (
+        ev.get("layers")
+        or [
+            s.layer
+            for s in evidence.layer_scales
+            if s.ratio > 10 and (s.initial_ratio or s.ratio) > 10
+        ]
+        or [target]
+    )
     return [
         Fix(
             "change_initializer",
