@@ -2113,6 +2113,32 @@ def deep_mlp_whose_adam_moments_overflow():
     )
 
 
+def bag_of_words_logistic_regression_with_ftrl_at_zero():
+    """A wide logistic regression on bag-of-words counts trained with FTRL-Proximal, its
+    accumulators started at 0 (``initial_accumulator_value=0.0``, Keras' default is 0.1) and no
+    L2 or beta. A word absent from the batch has a zero gradient: its accumulator stays 0, and
+    FTRL's closed-form weight (clipped(linear) - linear) / (sqrt(accumulator) / lr + 2 * l2) is
+    0 / 0. Written 2026-12-04 (session 24) from that pattern, before any change for an optimizer
+    setting that is a denominator's floor other than ``epsilon``, with what a right report says
+    decided before its first run; not blind."""
+    rng = seeded(941)
+    n, vocab = 512, 300
+    zipf = 1.0 / np.arange(1, vocab + 1)
+    x = np.zeros((n, vocab), dtype="float32")
+    for row in range(n):
+        for word in rng.choice(vocab, size=12, p=zipf / zipf.sum()):
+            x[row, word] += 1.0
+    y = (x[:, :20].sum(axis=1) > x[:, 20:60].sum(axis=1)).astype("float32")[:, None]
+    model = keras.Sequential(
+        [keras.Input((vocab,)), keras.layers.Dense(1, name="logit")], name="wide"
+    )
+    optimizer = keras.optimizers.Ftrl(
+        learning_rate=0.05, initial_accumulator_value=0.0, l1_regularization_strength=0.001
+    )
+    loss = keras.losses.BinaryCrossentropy(from_logits=True)
+    return run_loop(standard_step(model, optimizer, loss), batches(x, y))
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -2918,5 +2944,15 @@ SCENARIOS: list[Scenario] = [
         story="kernels at ~3x He's scale in a 22-layer ReLU MLP: the loss is finite (~5e19) but "
         "the squared gradients overflow Adam's second moment at step 0; Adam's step does not "
         "grow with the gradient, so the fix is the initializer (or normalization), not the rate",
+    ),
+    Scenario(
+        "bag_of_words_logistic_regression_with_ftrl_at_zero",
+        bag_of_words_logistic_regression_with_ftrl_at_zero,
+        "optimizer_update",
+        cause="missing_epsilon",
+        fixes=frozenset({"add_epsilon"}),
+        story="Ftrl(initial_accumulator_value=0.0) with no L2 or beta: a word absent from the "
+        "batch keeps a zero accumulator and FTRL's weight is 0 / 0; the fix is the optimizer's "
+        "floor (initial_accumulator_value back above 0), not the user's code",
     ),
 ]
