@@ -23,7 +23,8 @@ What each fix id means here (the fix params contract):
   argument) multiplied by ``params["scale"]``.
 * ``change_initializer``: the kernels of ``params["layers"]`` re-drawn with
   ``params["suggested"]`` before training.
-* ``add_epsilon``: ``optimizer.epsilon`` or the layer's ``epsilon`` attribute.
+* ``add_epsilon``: the optimizer's setting (``optimizer.epsilon``, ``optimizer.initial_accumulator_value``)
+  or the layer's ``epsilon`` attribute.
 * ``positive_output``: the layer ``params["layer"]`` gets ``params["activation"]`` as its
   activation before training (what ``activation="softplus"`` at its construction does).
 * ``float32_layer``: the layer ``params["layer"]`` gets the float32 dtype policy before training
@@ -342,8 +343,8 @@ def configure(fix: Fix, model: Any, optimizer: Any) -> None:
             raise NotApplicable("a code change: build the scenario with edited_build")
     elif fix.id == "add_epsilon":
         target = params.get("target")
-        if target == "optimizer.epsilon":
-            _inner(optimizer).epsilon = float(params["epsilon"])
+        if target and target.startswith("optimizer."):  # Optimizer(..., <setting>=value)
+            setattr(_inner(optimizer), target.removeprefix("optimizer."), float(params["epsilon"]))
         elif target == "layer.epsilon":
             find_layer(model, params["layer"]).epsilon = float(params["epsilon"])
         else:

@@ -591,3 +591,9 @@ def batches_iterator(batches: list[Any]) -> Any:
     for batch in batches[1:]:
         dataset = dataset.concatenate(tf.data.Dataset.from_tensors(batch))
     return iter(dataset.repeat())
+
+
+def accumulator_slots(optimizer: Any) -> list[Any]:
+    """The slots a Keras 3 optimizer fills with ``initial_accumulator_value`` when it builds
+    (Adagrad's and Ftrl's accumulators); empty for an optimizer without them."""
+    return list(getattr(optimizer, "_accumulators", None) or [])

@@ -268,6 +268,23 @@ def _optimizer_update(origin: Origin, record: OpRecord, evidence: Evidence) -> C
             {"optimizer": evidence.optimizer_name, "epsilon": eps, "variable": origin.variable},
             confidence=0.9,
         )
+    zeroed = [floor for floor in evidence.optimizer_zeroed_floors if floor[0] != "epsilon"]
+    if zeroed and zero_denominator:
+        setting, value, default = zeroed[0]
+        return Cause(
+            "missing_epsilon",
+            f"the {evidence.optimizer_name} update divides by a term that {setting} = {value:g} "
+            f"(default {default:g}) no longer keeps above 0; a variable with zero gradient "
+            "history gives 0/0",
+            {
+                "optimizer": evidence.optimizer_name,
+                "setting": setting,
+                "current": value,
+                "default": default,
+                "variable": origin.variable,
+            },
+            confidence=0.85,
+        )
     if eps is None and op in DIVISION_OPS and _denominator_has_zero(record):
         return None  # a hand-written update dividing by an exact 0: the zero, not the step size
     squared = _squared_gradient_overflow(origin, evidence, dtype)

@@ -7,6 +7,7 @@ read on the failing path (:mod:`nantrace.replay.failing_path`) when there is one
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -221,6 +222,23 @@ def _rms(values: np.ndarray, block: int = 1 << 16) -> float | None:
     return math.sqrt(total / max(flat.size, 1))
 
 
+def zeroed_floors(optimizer: Any) -> tuple[tuple[str, float, float], ...]:
+    """Settings of ``optimizer`` that keep its update's denominator above 0 (an epsilon, the
+    accumulators' initial value) set to 0 where its constructor defaults to more."""
+    try:
+        parameters = inspect.signature(type(optimizer).__init__).parameters
+    except (TypeError, ValueError):
+        return ()
+    found = []
+    for name, parameter in parameters.items():
+        if "epsilon" not in name and name != "initial_accumulator_value":
+            continue
+        default, value = parameter.default, _as_float(getattr(optimizer, name, None))
+        if isinstance(default, int | float) and default > 0 and value is not None and value <= 0:
+            found.append((name, value, float(default)))
+    return tuple(found)
+
+
 def _is_ungated_recurrent(layer: Any) -> bool:
     """A recurrent layer whose state is not gated (SimpleRNN-like): the kind that explodes
     over time steps. LSTM/GRU cells have a ``recurrent_activation`` for their gates."""
@@ -259,6 +277,9 @@ class Evidence:
     #: ``v.assign_sub(lr * g)``), or None when it was not found.
     learning_rate_source: str | None = None
     optimizer_epsilon: float | None = None
+    #: the optimizer's floors of a denominator set to 0 where its class defaults to more:
+    #: (setting, value, default), e.g. ("initial_accumulator_value", 0.0, 0.1) for Ftrl.
+    optimizer_zeroed_floors: tuple[tuple[str, float, float], ...] = ()
     optimizer_name: str | None = None
     loss_scaling: bool = False
     half_precision: bool = False
@@ -464,6 +485,7 @@ def gather_evidence(
         if evidence.learning_rate is not None:
             evidence.learning_rate_source = "optimizer"
         evidence.optimizer_epsilon = _as_float(getattr(optimizer, "epsilon", None))
+        evidence.optimizer_zeroed_floors = zeroed_floors(optimizer)
         iterations = _as_float(getattr(optimizer, "iterations", None))
         evidence.iterations = int(iterations) if iterations is not None else None
         break

@@ -478,6 +478,22 @@ def _unstable_loss(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix
 def _missing_epsilon(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
     ev = cause.evidence
     layer = origin.layer
+    if origin.kind == "optimizer_update" and ev.get("setting"):
+        setting, default = ev["setting"], ev.get("default")
+        return [
+            Fix(
+                "add_epsilon",
+                f"the optimizer's {setting} is {ev.get('current'):g}; its default {default:g} "
+                "keeps the update's denominator above 0",
+                {
+                    "target": f"optimizer.{setting}",
+                    "current": ev.get("current"),
+                    "epsilon": default,
+                },
+                f"{evidence.optimizer_name or 'optimizer'}(..., {setting}={default:g})",
+                score=1.0,
+            )
+        ]
     if origin.kind == "optimizer_update" and evidence.optimizer_epsilon is not None:
         return [
             Fix(

@@ -50,6 +50,7 @@ from typing import Any, Protocol
 import numpy as np
 import tensorflow as tf
 
+from nantrace.compat.tf import accumulator_slots
 from nantrace.diagnosis.call_site import CallSiteEdit, search_space
 from nantrace.diagnosis.call_site_replay import simulating
 from nantrace.diagnosis.evidence import kernel_of
@@ -591,20 +592,43 @@ def _epsilon_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
                 retrace=True,
             )
         ]
-    if target == "optimizer.epsilon":
-        if ctx.optimizer is None:
-            raise _CannotSimulate("no Keras optimizer was seen in the step")
-        optimizer = _inner_optimizer(ctx.optimizer)
-        if not hasattr(optimizer, "epsilon"):
-            raise _CannotSimulate(f"{type(optimizer).__name__} has no epsilon")
-        return [
-            Attempt(
-                f"optimizer epsilon={epsilon:g}",
-                apply=lambda: _attributes(optimizer, epsilon=epsilon),
-                retrace=True,
-            )
-        ]
+    if target and target.startswith("optimizer."):
+        return [_optimizer_setting_attempt(target.removeprefix("optimizer."), epsilon, ctx)]
     return _edit_attempts(fix, ctx)
+
+
+def _optimizer_setting_attempt(setting: str, value: float, ctx: VerifyContext) -> Attempt:
+    """``Optimizer(..., <setting>=value)``: the attribute set for the replay. The accumulators'
+    initial value only matters when they are built, so it is simulated from the pre-training
+    state only (the accumulators filled with it, as a fresh optimizer fills them)."""
+    if ctx.optimizer is None:
+        raise _CannotSimulate("no Keras optimizer was seen in the step")
+    optimizer = _inner_optimizer(ctx.optimizer)
+    if not hasattr(optimizer, setting):
+        raise _CannotSimulate(f"{type(optimizer).__name__} has no {setting}")
+    if setting != "initial_accumulator_value":
+        return Attempt(
+            f"optimizer {setting}={value:g}",
+            apply=lambda: _attributes(optimizer, **{setting: value}),
+            retrace=True,
+        )
+    slots = accumulator_slots(optimizer)
+    if not slots:
+        raise _CannotSimulate(f"{type(optimizer).__name__}'s accumulators not found")
+
+    @contextlib.contextmanager
+    def refill() -> Iterator[None]:
+        if int(np.asarray(optimizer.iterations)) != 0:
+            raise _CannotSimulate(
+                f"{setting} only fills the accumulators when the optimizer is built: the replay "
+                "starts after the first step, so only a run from the start shows the change"
+            )
+        for slot in slots:  # the start state was restored just before: fill afresh
+            slot.assign(tf.fill(tf.shape(slot), tf.cast(value, slot.dtype)))
+        with _attributes(optimizer, **{setting: value}):
+            yield
+
+    return Attempt(f"optimizer {setting}={value:g}", apply=refill, retrace=True)
 
 
 def _float32_layer_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
