@@ -2139,6 +2139,51 @@ def bag_of_words_logistic_regression_with_ftrl_at_zero():
     return run_loop(standard_step(model, optimizer, loss), batches(x, y))
 
 
+class SwishByHand(keras.layers.Layer):
+    """SiLU written x / (1 + exp(-x)), as in ports of EfficientNet that predate tf.nn.silu."""
+
+    def call(self, x):
+        return x / (1.0 + tf.math.exp(-x))
+
+
+def swish_by_hand_in_every_block_under_mixed_float16():
+    """A sensor regression net moved to mixed_float16, its output layer kept in float32 as the
+    guide says, with a hand-written swish after each hidden Dense. Pre-activations below -11
+    make exp(-x) overflow float16: the forward value is x / inf = 0, but the backward of exp
+    is 0 x inf = NaN — in both blocks, so keeping only the first swish in float32 is not
+    enough. Written 2026-12-04 (session 24) from that pattern, before any change for a fix
+    that needs every instance of a layer class in float32, with what a right report says
+    decided before its first run; not blind."""
+    with dtype_policy("mixed_float16"):
+        rng = seeded(942)
+        n = 256
+        x = np.stack(
+            [
+                rng.uniform(20, 90, n),
+                rng.uniform(0, 60, n),
+                rng.uniform(90, 105, n),
+                rng.uniform(0, 30, n),
+            ],
+            axis=1,
+        ).astype("float32")
+        y = ((x[:, 0] - 55) / 20 + 0.3 * np.sin(x[:, 1] / 10)).reshape(-1, 1).astype("float32")
+        model = keras.Sequential(
+            [
+                keras.Input((4,)),
+                keras.layers.Dense(64, name="dense1"),
+                SwishByHand(name="swish1"),
+                keras.layers.Dense(64, name="dense2"),
+                SwishByHand(name="swish2"),
+                keras.layers.Dense(1, name="head", dtype="float32"),
+            ],
+            name="sensor_net",
+        )
+        return run_loop(
+            standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError()),
+            batches(x, y),
+        )
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -2954,5 +2999,17 @@ SCENARIOS: list[Scenario] = [
         story="Ftrl(initial_accumulator_value=0.0) with no L2 or beta: a word absent from the "
         "batch keeps a zero accumulator and FTRL's weight is 0 / 0; the fix is the optimizer's "
         "floor (initial_accumulator_value back above 0), not the user's code",
+    ),
+    Scenario(
+        "swish_by_hand_in_every_block_under_mixed_float16",
+        swish_by_hand_in_every_block_under_mixed_float16,
+        "activation",
+        frozenset({"Exp"}),
+        "sensor_net/swish1",
+        cause="float16_range",
+        fixes=frozenset({"float32_layer"}),
+        story="hand-written swish x / (1 + exp(-x)) after both hidden layers under mixed_float16: "
+        "exp(-x) overflows float16 for x < -11 and its backward is 0 x inf; both swish layers "
+        "need float32 (one alone still trips)",
     ),
 ]
