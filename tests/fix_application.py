@@ -335,7 +335,8 @@ def configure(fix: Fix, model: Any, optimizer: Any) -> None:
                 raise NotApplicable(f"{path} has no kernel")
             kernel.assign(initializer(tuple(kernel.shape), dtype=kernel.dtype))
     elif fix.id == "float32_layer":  # dtype="float32" on that layer (its variables: float32)
-        find_layer(model, params["layer"]).dtype_policy = "float32"
+        for path in params.get("layers") or [params["layer"]]:
+            find_layer(model, path).dtype_policy = "float32"
     elif fix.id == "positive_output":  # activation="softplus" at that layer's construction
         find_layer(model, params["layer"]).activation = keras.activations.get(params["activation"])
     elif is_code_change(fix):

@@ -640,13 +640,39 @@ def _float32_layer_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
         raise _CannotSimulate(f"layer {path} not found")
     if getattr(layer, "compute_dtype", None) == "float32":
         raise _CannotSimulate(f"{path} already computes in float32")
-    return [
+    attempts = [
         Attempt(
             f'{path} dtype="float32"',
             apply=lambda: _attributes(layer, dtype_policy="float32"),
             retrace=True,
         )
     ]
+    # the same computation repeated (a hand-written activation after every block) overflows
+    # in each instance: when one alone is not enough, every layer of its class in float32
+    kind = type(layer)
+    same = {
+        name: other
+        for name, other in ctx.layers.items()
+        if type(other) is kind and getattr(other, "compute_dtype", None) != "float32"
+    }
+    if len(same) > 1:
+
+        @contextlib.contextmanager
+        def every() -> Iterator[None]:
+            with contextlib.ExitStack() as stack:
+                for other in same.values():
+                    stack.enter_context(_attributes(other, dtype_policy="float32"))
+                yield
+
+        attempts.append(
+            Attempt(
+                f'every {kind.__name__} ({len(same)}) dtype="float32"',
+                apply=every,
+                params={"layers": list(same), "layer_class": kind.__name__},
+                retrace=True,
+            )
+        )
+    return attempts
 
 
 def _positive_output_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
@@ -1161,6 +1187,11 @@ def _verify_one(
     snippet = fix.snippet
     if fix.id == "lower_learning_rate" and params.get("suggested") is not None:
         snippet = f"optimizer.learning_rate = {float(params['suggested']):.3g}"
+    if fix.id == "float32_layer" and params.get("layers"):
+        snippet = (
+            f'{params.get("layer_class", "Layer")}(..., dtype="float32")  # every one: '
+            + ", ".join(params["layers"])
+        )
     edit = CallSiteEdit.from_params(params)
     if edit is not None:  # the value that was judged, on the line that was simulated
         snippet = edit.snippet()
