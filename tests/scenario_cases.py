@@ -2184,6 +2184,42 @@ def swish_by_hand_in_every_block_under_mixed_float16():
         )
 
 
+class PolynomialTrend(keras.layers.Layer):
+    """A demand trend as powers 1..5 of the raw timestamp (column 0), beside the other columns."""
+
+    def call(self, x):
+        trend = tf.pow(x[:, :1], tf.constant([1.0, 2.0, 3.0, 4.0, 5.0]))
+        return tf.concat([trend, x[:, 1:]], axis=-1)
+
+
+def polynomial_trend_of_raw_unix_timestamps():
+    """Daily demand forecast with a polynomial trend of degree 5 in the timestamp, fed the raw
+    Unix time in seconds (~1.7e9) beside three standardized calendar features: t**5 ~ 1.4e46
+    overflows float32 in the first forward pass. A fixed power of an unscaled input, not an
+    exponential. Written 2026-12-04 (session 24) from that pattern, before any change for a
+    Pow with a fixed exponent, with what a right report says decided before its first run;
+    not blind."""
+    rng = seeded(943)
+    n = 256
+    t = np.sort(rng.uniform(1.6e9, 1.75e9, n))[:, None]
+    calendar = rng.normal(size=(n, 3))
+    x = np.concatenate([t, calendar], axis=1).astype("float32")
+    y = (0.5 * (t[:, 0] - 1.675e9) / 4e7 + 0.2 * calendar[:, 0]).reshape(-1, 1).astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            PolynomialTrend(name="trend"),
+            keras.layers.Dense(16, activation="relu", name="hidden"),
+            keras.layers.Dense(1, name="forecast"),
+        ],
+        name="demand_model",
+    )
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError()),
+        batches(x, y),
+    )
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -3011,5 +3047,16 @@ SCENARIOS: list[Scenario] = [
         story="hand-written swish x / (1 + exp(-x)) after both hidden layers under mixed_float16: "
         "exp(-x) overflows float16 for x < -11 and its backward is 0 x inf; both swish layers "
         "need float32 (one alone still trips)",
+    ),
+    Scenario(
+        "polynomial_trend_of_raw_unix_timestamps",
+        polynomial_trend_of_raw_unix_timestamps,
+        "activation",
+        frozenset({"Pow"}),
+        "demand_model/trend",
+        cause="unscaled_input",
+        fixes=frozenset({"rescale_input"}),
+        story="powers 1..5 of the raw Unix timestamp (~1.7e9) as trend features: t**5 overflows "
+        "float32; a fixed power of an unscaled input (rescale it), not an exp overflow",
     ),
 ]
