@@ -863,3 +863,14 @@ def test_an_adaptive_optimizers_squared_gradient_overflow_is_never_the_learning_
     assert diagnose(read, "optimizer_update", ev)[0].id == "learning_rate_too_high"
     ev = evidence(gradient_abs_max=1e21, **{**huge, "optimizer_name": "SGD"})
     assert diagnose(read, "optimizer_update", ev)[0].id == "learning_rate_too_high"
+
+
+def test_a_fixed_power_of_an_unscaled_feature_is_the_datas_scale_not_an_exp_overflow():
+    # x ** 5 with x ~ 1.7e9 from the batch: a polynomial of an unscaled input
+    power = record("Pow", [health(1.6e9, 1.7e9), health(1.0, 5.0)], output=INF)
+    ev = evidence(input_abs_max=1.7e9, feature="x")
+    cause, fixes = diagnose(power, "activation", ev)
+    assert cause.id == "unscaled_input" and fixes[0].id == "rescale_input"
+    # 2 ** x with x up to 200 grows like an exponential of its argument
+    exponential = record("Pow", [health(2.0, 2.0), health(1.0, 200.0)], output=INF)
+    assert diagnose(exponential, "activation", ev)[0].id == "exp_overflow"

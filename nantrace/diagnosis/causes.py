@@ -100,6 +100,8 @@ RECURRENT_GROWTH = 1e3
 WEIGHT_GROWTH = 3.0
 #: Growth of the global gradient norm (last healthy / early median) that says "exploding".
 GRAD_NORM_GROWTH = 10.0
+#: exponents up to this are a polynomial's powers (``x ** 5``), not an exponential's argument
+MAX_POLYNOMIAL_POWER = 16.0
 #: optimizers that square the gradient into their state (a second moment or an accumulator)
 SQUARING_OPTIMIZERS = frozenset(
     {"Adam", "AdamW", "Nadam", "RMSprop", "Adagrad", "Adadelta", "Ftrl", "Lamb", "Adafactor"}
@@ -716,6 +718,8 @@ def _exp_overflow(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause
     limit = math.log(DTYPE_MAX.get(dtype, DTYPE_MAX["float32"]))
     if argument is None or argument < 0.9 * limit:
         return None
+    if _fixed_power(subject) and evidence.input_abs_max > UNSCALED_INPUT_ABS:
+        return None  # x ** 5 of an unscaled feature: the data's scale, not an exponential
     ev: dict[str, Any] = {
         "op_type": subject.op_type,
         "layer": subject.layer,
@@ -1092,6 +1096,15 @@ def _argument_max(record: OpRecord) -> float | None:
     if record.op_type in {"Cosh", "Sinh"}:
         return inputs[0].max_abs
     return value
+
+
+def _fixed_power(record: OpRecord) -> bool:
+    """A ``Pow`` whose exponents are small (a polynomial's powers, ``x ** 3``): it grows like
+    its base, not like an exponential of its argument."""
+    inputs = record.float_inputs
+    if record.op_type != "Pow" or len(inputs) < 2:
+        return False
+    return inputs[1].finite and inputs[1].max_abs <= MAX_POLYNOMIAL_POWER
 
 
 def _exp_subject(record: OpRecord, evidence: Evidence) -> OpRecord | None:
