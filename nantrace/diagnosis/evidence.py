@@ -163,8 +163,12 @@ def initializer_std(layer: Any, fan_in: int, fan_out: int) -> float | None:
     if "minval" in config and "maxval" in config:
         low, high = float(config["minval"]), float(config["maxval"])
         return math.sqrt((low * low + low * high + high * high) / 3.0)
-    if name == "Constant":
-        return abs(float(np.asarray(config.get("value", 0.0)).mean()))
+    if name == "Constant":  # an array value serializes as a dict: read the attribute
+        value = getattr(initializer, "value", config.get("value", 0.0))
+        try:
+            return float(np.sqrt(np.mean(np.square(np.asarray(value, dtype=np.float64)))))
+        except (TypeError, ValueError):
+            return None
     if name == "Ones":
         return 1.0
     if name == "Zeros":

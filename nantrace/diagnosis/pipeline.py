@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import traceback
 from typing import Any
 
 from nantrace.diagnosis.causes import infer_cause
@@ -47,28 +49,35 @@ def build_report(
     if writer is not None:
         optimizers = [writer] + [o for o in optimizers if o is not writer]
     history = watched.history.read() if watched.history is not None else None
-    failing = failing_path(capture, graph, record)
-    evidence = gather_evidence(
-        trip.step,
-        input_range(args, kwargs),
-        capture,
-        optimizers,
-        history,
-        path=failing,
-        graph=graph,
-        record=record,
-    )
-    evidence.arguments = names
-    evidence.missing_code, evidence.missing_code_role = _missing_code(
-        names, [(args, kwargs), *reversed(list(getattr(watched, "since_anchor", ())))], failing
-    )
-    if evidence.padded is not None:
-        tensor, value, _ = evidence.padded
-        evidence.empty_rows = padding_rows(names, args, kwargs, tensor, value)
-    cause = infer_cause(origin, record, evidence)
-    fixes = rank_fixes(origin, cause, evidence)
+    evidence = None
+    try:
+        failing = failing_path(capture, graph, record)
+        evidence = gather_evidence(
+            trip.step,
+            input_range(args, kwargs),
+            capture,
+            optimizers,
+            history,
+            path=failing,
+            graph=graph,
+            record=record,
+        )
+        evidence.arguments = names
+        evidence.missing_code, evidence.missing_code_role = _missing_code(
+            names, [(args, kwargs), *reversed(list(getattr(watched, "since_anchor", ())))], failing
+        )
+        if evidence.padded is not None:
+            tensor, value, _ = evidence.padded
+            evidence.empty_rows = padding_rows(names, args, kwargs, tensor, value)
+        cause = infer_cause(origin, record, evidence)
+        fixes = rank_fixes(origin, cause, evidence)
+    except Exception as error:  # a bug of nantrace on an unusual model: keep the WHERE
+        if os.environ.get("NANTRACE_DEBUG"):
+            raise
+        cause, fixes = _internal_error(error), []
+        notes.append(cause.summary)
     speculative = False
-    if not fixes and cause is not None and cause.id == "unknown":
+    if not fixes and cause is not None and cause.id == "unknown" and evidence is not None:
         fixes, speculative = generic_candidates(evidence), True
     tried: list[Fix] = []
     if verify is None:
@@ -205,3 +214,19 @@ def history_summary(history: Any, top: int = 5) -> dict[str, Any] | None:
         "grad_norm": clean(history.grad_norm),
         "weight_norm": {name: clean(history.weight_norm[:, columns[name]]) for name in growth},
     }
+
+
+def _internal_error(error: Exception) -> Cause:
+    """``unknown`` with what went wrong inside nantrace (``NANTRACE_DEBUG=1`` re-raises): the
+    origin still stands, no cause is guessed, and the user's training is not crashed by it."""
+    frame = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
+    where = f" at {frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}" if frame else ""
+    text = str(error).splitlines()[0][:160] if str(error) else ""
+    return Cause(
+        "unknown",
+        f"nantrace's cause inference stopped on an internal error ({type(error).__name__}: "
+        f"{text}{where}); the origin stands, no cause is guessed (a nantrace bug: "
+        "NANTRACE_DEBUG=1 shows its traceback)",
+        {"internal_error": f"{type(error).__name__}: {text}{where}"},
+        confidence=0.0,
+    )
