@@ -2220,6 +2220,72 @@ def polynomial_trend_of_raw_unix_timestamps():
     )
 
 
+class LearnedTemperature(keras.layers.Layer):
+    """Logits divided by a learned temperature, its weight created with the layer's default-
+    looking ``initializer="zeros"`` (meant for a log-temperature, used as the temperature)."""
+
+    def build(self, input_shape):
+        self.temperature = self.add_weight(shape=(), initializer="zeros", name="temperature")
+
+    def call(self, logits):
+        return logits / self.temperature
+
+
+def learned_temperature_initialized_at_zero():
+    """A classifier with a learned temperature on its logits, the temperature weight created
+    with zeros: logits / 0 is +-inf (0/0 where a logit is 0) in the first forward pass. The
+    divisor is a trainable parameter that starts at 0. Written 2026-12-04 (session 24) from
+    that pattern, before any change for a learned divisor that starts at 0, with what a right
+    report says decided before its first run; not blind."""
+    rng = seeded(944)
+    x = rng.normal(size=(256, 10)).astype("float32")
+    y = rng.integers(0, 5, size=256).astype("int32")
+    model = keras.Sequential(
+        [
+            keras.Input((10,)),
+            keras.layers.Dense(32, activation="relu", name="hidden"),
+            keras.layers.Dense(5, name="logits"),
+            LearnedTemperature(name="calibration"),
+        ],
+        name="calibrated",
+    )
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), loss), batches(x, y))
+
+
+def column_unit_norm(w):
+    """A weight-normalization constraint by hand: every unit's incoming weights at norm 1."""
+    return w / tf.sqrt(tf.reduce_sum(tf.square(w), axis=0, keepdims=True))
+
+
+def column_unit_norm_constraint_on_a_zero_initialized_kernel():
+    """A hidden layer kept weight-normalized by a hand-written kernel constraint, its kernel
+    started at zeros: every pre-activation is 0, ReLU passes no gradient, the kernel stays 0
+    and the constraint, applied inside apply_gradients, divides 0 by a norm of 0. Written
+    2026-12-04 (session 24) from that pattern, before any change for a division in a
+    constraint of an optimizer that has an epsilon of its own, with what a right report says
+    decided before its first run; not blind."""
+    rng = seeded(945)
+    x = rng.normal(size=(256, 10)).astype("float32")
+    y = rng.integers(0, 5, size=256).astype("int32")
+    model = keras.Sequential(
+        [
+            keras.Input((10,)),
+            keras.layers.Dense(
+                32,
+                activation="relu",
+                kernel_initializer="zeros",
+                kernel_constraint=column_unit_norm,
+                name="hidden",
+            ),
+            keras.layers.Dense(5, name="logits"),
+        ],
+        name="normed",
+    )
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), loss), batches(x, y))
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -3058,5 +3124,27 @@ SCENARIOS: list[Scenario] = [
         fixes=frozenset({"rescale_input"}),
         story="powers 1..5 of the raw Unix timestamp (~1.7e9) as trend features: t**5 overflows "
         "float32; a fixed power of an unscaled input (rescale it), not an exp overflow",
+    ),
+    Scenario(
+        "learned_temperature_initialized_at_zero",
+        learned_temperature_initialized_at_zero,
+        "activation",
+        frozenset({"RealDiv"}),
+        "calibrated/calibration",
+        cause=frozenset({"missing_epsilon", "initializer_scale"}),
+        fixes=frozenset({"change_initializer"}),
+        story="logits / temperature with the temperature weight created with zeros: the "
+        "divisor is a parameter that starts at 0; start it at 1 (or learn its log)",
+    ),
+    Scenario(
+        "column_unit_norm_constraint_on_a_zero_initialized_kernel",
+        column_unit_norm_constraint_on_a_zero_initialized_kernel,
+        "optimizer_update",
+        frozenset({"RealDiv"}),
+        cause="missing_epsilon",
+        fixes=frozenset({"add_epsilon", "change_initializer"}),
+        story="a hand-written unit-norm kernel constraint w / ||w|| on a zero-initialized "
+        "kernel: 0 / 0 inside apply_gradients; an epsilon in the constraint (Adam's own epsilon "
+        "is not in that division), or a kernel that does not start at 0",
     ),
 ]
