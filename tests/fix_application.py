@@ -271,7 +271,7 @@ def transform_batches(fix: Fix, batches: list[tuple], names: list[str]) -> list[
         return _map_tensor(batches, _locate(params["tensor"], names), clip)
     if fix.id in ("rescale_input", "rescale_target"):
         default = names[0] if fix.id == "rescale_input" else names[1]
-        scale = float(params["scale"])
+        scale = np.asarray(params["scale"], dtype=np.float64)  # one factor, or one a column
         return _map_tensor(
             batches,
             _locate(params.get("tensor") or default, names),
@@ -324,6 +324,12 @@ def configure(fix: Fix, model: Any, optimizer: Any) -> None:
         inner = _inner(optimizer)
         inner.clipnorm, inner.clipvalue = None, None
         inner.global_clipnorm = float(params["clipnorm"])
+    elif fix.id == "change_initializer" and params.get("variable"):  # add_weight(initializer=)
+        initializer = keras.initializers.get(params["suggested"])
+        weights = [w for w in model.weights if w.path.split(":")[0] == params["variable"]]
+        if not weights:
+            raise NotApplicable(f"weight {params['variable']} not found")
+        weights[0].assign(initializer(tuple(weights[0].shape), dtype=weights[0].dtype))
     elif fix.id == "change_initializer":
         initializer = keras.initializers.get(params["suggested"])
         for path in params.get("layers") or [params["layer"]]:

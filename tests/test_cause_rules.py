@@ -874,3 +874,15 @@ def test_a_fixed_power_of_an_unscaled_feature_is_the_datas_scale_not_an_exp_over
     # 2 ** x with x up to 200 grows like an exponential of its argument
     exponential = record("Pow", [health(2.0, 2.0), health(1.0, 200.0)], output=INF)
     assert diagnose(exponential, "activation", ev)[0].id == "exp_overflow"
+
+
+def test_rescaling_a_table_scales_only_its_columns_out_of_range():
+    # a timestamp column ~1.7e9 beside standardized columns: one factor would crush them
+    matmul = record("MatMul", [health(-3.0, 1.7e9), health(-0.5, 0.5)], output=INF)
+    ev = evidence(input_abs_max=1.7e9, feature="x", feature_columns_abs_max=(1.7e9, 2.5, 3.1))
+    cause, fixes = diagnose(matmul, "matmul_overflow", ev)
+    assert cause.id == "unscaled_input" and fixes[0].id == "rescale_input"
+    assert fixes[0].params["scale"] == [5.88e-10, 1.0, 1.0]
+    # every column out of range alike: one factor
+    ev = evidence(input_abs_max=2e4, feature="x", feature_columns_abs_max=(2e4, 1.5e4))
+    assert diagnose(matmul, "matmul_overflow", ev)[1][0].params["scale"] == 5e-05

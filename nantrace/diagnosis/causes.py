@@ -664,7 +664,9 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
     underflow = op in DIVISION_OPS and evidence.denominator_exp_underflow
     # a count (a sum of a mask) of 0, not a norm, variance or sum of exponentials:
     # divide_no_nan is the fix
-    empty_count = zero_over_zero and not spread and not underflow
+    # a learned divisor (a temperature, a frequency) read straight from a weight that is 0
+    learned = evidence.divisor_variable if op in DIVISION_OPS else None
+    empty_count = zero_over_zero and not spread and not underflow and learned is None
     where = "the backward pass of " if backward else ""
     what = f"{op} of an exact 0"
     padding = _padding_evidence(evidence) if zero_over_zero else {}
@@ -681,6 +683,11 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
                 f" (rows {list(evidence.empty_rows[:10])} of {padding['padded_tensor']} hold "
                 f"only padding, which {padding['padding_layer']} masks out: empty sequences)"
             )
+    elif learned is not None:
+        what = (
+            f"{'0/0' if zero_over_zero else 'a division by 0'}: the divisor is the trainable "
+            f"weight {learned}, which is 0 (a learned scale or temperature that starts at 0)"
+        )
     elif zero_over_zero:
         what = "0/0: a norm or spread (standard deviation, variance) of 0 divides a value that is 0 too"
     return Cause(
@@ -695,6 +702,7 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
             "empty_count": empty_count,
             "denominator_op": denominator,
             **({"exp_underflow": True} if underflow else {}),
+            **({"divisor_variable": learned} if learned else {}),
             "backward": backward,
             **padding,
             "min_abs_nonzero": min(

@@ -325,6 +325,9 @@ class Evidence:
     #: when that op's second argument (a divisor) is a product: the op types of its factors'
     #: producers (``cov / (std_a * std_b)``: ``("Sqrt", "Sqrt")``), else ().
     divisor_factors: tuple[str | None, ...] = ()
+    #: the trainable weight that is the divisor itself (a learned temperature or scale read
+    #: through shape ops only) when it holds exact zeros: a parameter that starts at 0.
+    divisor_variable: str | None = None
     #: a batch tensor whose padding a layer on the failing path masks out: (the tensor's name,
     #: the padding value, the layer) — ``Embedding(mask_zero=True)`` (0), ``Masking`` — or None.
     padded: tuple[str, float, str] | None = None
@@ -372,6 +375,9 @@ class Evidence:
     #: a feature column whose few extreme entries are one repeated number (-999, 9999): a
     #: missing-value code (``nantrace.diagnosis.missing_codes.MissingCode``), or None.
     missing_code: MissingCode | None = None
+    #: largest |x| of each column of the feature tensor ``feature`` (a table of <= 64
+    #: columns), over the batches kept: which columns are out of range, which are not.
+    feature_columns_abs_max: tuple[float, ...] = ()
     #: the batch role of the tensor holding it: ``"features"`` or ``"targets"``.
     missing_code_role: str | None = None
 
@@ -520,6 +526,7 @@ def gather_evidence(
             evidence.model_layer_scales = layer_scales(layers)
         evidence.argument_producers = tuple(_producer_type(capture, p) for p in subject.producers)
         evidence.divisor_factors = divisor_factors(capture, subject)
+        evidence.divisor_variable = divisor_variable(capture, subject)
         evidence.epsilon_lost_in = epsilon_lost_in(capture, subject)
         evidence.argument_layer = argument_layer(capture, subject)
         evidence.argument_tensor = argument_tensor(capture, subject)
@@ -604,6 +611,21 @@ def divisor_factors(capture: ReplayCapture, record: OpRecord) -> tuple[str | Non
         return ()
     product = capture.records[divisor]
     return tuple(_producer_type(capture, p) for p in product.producers)
+
+
+def divisor_variable(capture: ReplayCapture, record: OpRecord) -> str | None:
+    """The trainable variable ``record`` divides by, read directly (through shape ops at
+    most), when that read holds exact zeros; None otherwise."""
+    if record.op_type not in ("RealDiv", "Div", "DivNoNan") or len(record.producers) < 2:
+        return None
+    divisor = _through_shape_ops(capture, record.producers[1])
+    if divisor is None:
+        return None
+    read = capture.records[divisor]
+    health = read.result_health
+    if read.op_type != "ReadVariableOp" or not read.variable or health is None:
+        return None
+    return read.variable if health.zeros and read.variable_trainable is not False else None
 
 
 def argument_layer(capture: ReplayCapture, record: OpRecord, hops: int = 3) -> str | None:

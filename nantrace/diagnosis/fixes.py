@@ -144,6 +144,21 @@ def _clip(evidence: Evidence, score: float, why: str) -> Fix:
     )
 
 
+def _column_scales(columns: tuple[float, ...]) -> tuple[float, ...]:
+    """Per-column factors when the table's columns differ in range by > 100x and some are in
+    range: each column beyond ±10 scaled to ~1, the others left at 1; () otherwise."""
+    if len(columns) < 2:
+        return ()
+    spread = [c for c in columns if c > 0]
+    if not spread or max(spread) < 100 * min(spread) or min(spread) > IN_RANGE:
+        return ()
+    return tuple(_scale_for(c) if c > IN_RANGE else 1.0 for c in columns)
+
+
+#: a feature column within ±10 is in the range networks are built for
+IN_RANGE = 10.0
+
+
 def _scale_for(abs_max: float) -> float:
     """A power-of-ten-ish factor that brings ``abs_max`` to about 1."""
     return float(f"{1.0 / abs_max:.3g}") if abs_max > 0 else 1.0
@@ -169,10 +184,21 @@ def _rescale(
     score: float,
     why: str,
     arguments: list[str] | None = None,
+    columns: tuple[float, ...] = (),
 ) -> Fix:
     name = tensor or ("x" if fix_id == "rescale_input" else "y")
     shown = _user_name(name, arguments)
     scale = _scale_for(abs_max)
+    scales = _column_scales(columns)
+    if scales:  # only the columns out of range: one factor would crush the others
+        shown_scales = ", ".join(f"{s:.3g}" for s in scales)
+        snippet = (
+            f'{shown} = {shown} * np.array([{shown_scales}], dtype="float32")  # per column: '
+            "each beyond ±10 brought to ~1, the others kept (or: norm = "
+            "keras.layers.Normalization(); norm.adapt(features) as the first layer)"
+        )
+        params = {"tensor": name, "abs_max": abs_max, "scale": list(scales)}
+        return Fix(fix_id, why, params, snippet, score=score)
     if fix_id == "rescale_input":
         snippet = (
             f"{shown} = {shown} * {scale:.3g}  # or: norm = keras.layers.Normalization(); "
@@ -276,6 +302,7 @@ def _unscaled_input(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fi
                 arguments=evidence.arguments,
             ),
         ]
+    same = ev.get("tensor") is not None and ev.get("tensor") == evidence.feature
     fixes = [
         _rescale(
             "rescale_input",
@@ -285,6 +312,7 @@ def _unscaled_input(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fi
             f"the features {ev.get('tensor') or ''} reach |x| = {reach:.3g}; scale them into "
             "~[-1, 1]",
             arguments=evidence.arguments,
+            columns=evidence.feature_columns_abs_max if same else (),
         )
     ]
     if ev.get("target"):
@@ -494,7 +522,9 @@ def _missing_epsilon(origin: Origin, cause: Cause, evidence: Evidence) -> list[F
                 score=1.0,
             )
         ]
-    if origin.kind == "optimizer_update" and evidence.optimizer_epsilon is not None:
+    if origin.kind == "optimizer_update" and ev.get("optimizer") and "epsilon" in ev:
+        # the optimizer's own epsilon (not a division of a constraint or hand-written update
+        # that happens to run inside apply_gradients)
         return [
             Fix(
                 "add_epsilon",
@@ -547,6 +577,19 @@ def _missing_epsilon(origin: Origin, cause: Cause, evidence: Evidence) -> list[F
                 "tf.reduce_sum(tf.exp(logits), -1); iterations (Sinkhorn) in log space with "
                 "tf.reduce_logsumexp",
                 score=1.1,
+            ),
+            add,
+        ]
+    if ev.get("divisor_variable"):
+        name = str(ev["divisor_variable"]).split(":")[0]
+        return [
+            Fix(
+                "change_initializer",
+                f"{op} divides by the trainable weight {name}, which is 0: a learned scale or "
+                "temperature that starts at 0; start it at 1",
+                {"variable": name, "current": "zeros", "suggested": "ones"},
+                f'self.add_weight(..., initializer="ones")  # {name}: a divisor must not start at 0',
+                score=1.05,
             ),
             add,
         ]

@@ -142,3 +142,25 @@ def _rows_with(names: list[str], args: tuple, kwargs: dict, code: MissingCode) -
     entries, samples = table
     hits = (entries[:, code.column] == code.value).reshape(samples, -1).any(axis=1)
     return tuple(int(i) for i in np.flatnonzero(hits))
+
+
+#: a table wider than this keeps one scale for the whole tensor (a snippet of 784 numbers helps
+#: nobody; images and embeddings are not columns of different units)
+MAX_SCALED_COLUMNS = 64
+
+
+def column_abs_max(
+    names: list[str], batches: list[tuple[tuple, dict]], tensor: str
+) -> tuple[float, ...]:
+    """Largest finite |x| of each column of ``tensor`` over ``batches`` (the tripping batch
+    first); () when it is not a table of at most ``MAX_SCALED_COLUMNS`` columns."""
+    largest: np.ndarray | None = None
+    for args, kwargs in batches[:MAX_BATCHES]:
+        table = _table(names, args, kwargs, tensor)
+        if table is None or table[0].shape[1] > MAX_SCALED_COLUMNS:
+            return ()
+        values = np.where(np.isfinite(table[0]), np.abs(table[0]), 0.0).max(axis=0, initial=0.0)
+        if largest is not None and largest.shape != values.shape:
+            return ()
+        largest = values if largest is None else np.maximum(largest, values)
+    return tuple(float(v) for v in largest) if largest is not None else ()

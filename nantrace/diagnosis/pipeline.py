@@ -10,7 +10,7 @@ from typing import Any
 from nantrace.diagnosis.causes import infer_cause
 from nantrace.diagnosis.evidence import gather_evidence, writing_optimizer
 from nantrace.diagnosis.fixes import generic_candidates, rank_fixes
-from nantrace.diagnosis.missing_codes import find_missing_code
+from nantrace.diagnosis.missing_codes import column_abs_max, find_missing_code
 from nantrace.diagnosis.origin import find_bad_inputs, input_range, locate_origin, padding_rows
 from nantrace.replay.failing_path import FEATURES, TARGETS, FailingPath, failing_path
 from nantrace.replay.graph import build_graph, path_between, provenance_summary
@@ -63,9 +63,10 @@ def build_report(
             record=record,
         )
         evidence.arguments = names
-        evidence.missing_code, evidence.missing_code_role = _missing_code(
-            names, [(args, kwargs), *reversed(list(getattr(watched, "since_anchor", ())))], failing
-        )
+        kept = [(args, kwargs), *reversed(list(getattr(watched, "since_anchor", ())))]
+        evidence.missing_code, evidence.missing_code_role = _missing_code(names, kept, failing)
+        if evidence.feature:
+            evidence.feature_columns_abs_max = column_abs_max(names, kept, evidence.feature)
         if evidence.padded is not None:
             tensor, value, _ = evidence.padded
             evidence.empty_rows = padding_rows(names, args, kwargs, tensor, value)

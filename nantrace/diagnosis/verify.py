@@ -470,10 +470,10 @@ def _dropping(
 
 
 def _rescale_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
-    scale = fix.params.get("scale")
-    if scale is None or not math.isfinite(float(scale)) or float(scale) == 0:
+    raw = fix.params.get("scale")
+    scale = np.asarray(raw if raw is not None else np.nan, dtype=np.float64)  # or per column
+    if not np.all(np.isfinite(scale)) or not np.all(scale != 0):
         raise _CannotSimulate("the fix gives no finite scale")
-    scale = float(scale)
     path = fix.params.get("tensor")
     if not path:  # the snippet names x (or y): the step's first (second) argument
         args, kwargs = ctx.batch
@@ -492,11 +492,17 @@ def _rescale_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
     watched = ctx.watched
     return [
         Attempt(
-            f"{path} = {path} * {scale:.3g}",
+            f"{path} = {path} * {_scale_text(scale)}",
             transform=lambda batch: _map_named(watched, batch, path, multiply),
             params={"tensor": path},
         )
     ]
+
+
+def _scale_text(scale: np.ndarray) -> str:
+    if scale.ndim == 0:
+        return f"{float(scale):.3g}"
+    return "[" + ", ".join(f"{float(s):.3g}" for s in scale) + "]"
 
 
 def _lr_attempts(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
@@ -558,6 +564,16 @@ def _initializer_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
         keras.initializers.get(name)
     except (ValueError, TypeError) as error:
         raise _CannotSimulate(f"unknown initializer {name!r}") from error
+    if fix.params.get("variable"):  # one weight, not a layer's kernel: add_weight(initializer=)
+        variable = _weight_named(ctx, str(fix.params["variable"]))
+
+        @contextlib.contextmanager
+        def refill() -> Iterator[None]:
+            initializer = keras.initializers.get(name)
+            variable.assign(initializer(tuple(variable.shape), dtype=variable.dtype))
+            yield
+
+        return [Attempt(f"{fix.params['variable']} initialized with {name}", apply=refill)]
     paths = list(fix.params.get("layers") or [fix.params.get("layer")])
     kernels = []
     for path in paths:
@@ -575,6 +591,16 @@ def _initializer_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
         yield
 
     return [Attempt(f"{len(kernels)} kernel(s) re-drawn with {name}", apply=redraw)]
+
+
+def _weight_named(ctx: VerifyContext, name: str) -> Any:
+    """The layer weight whose path (or name) is ``name``, ``:0`` suffix ignored."""
+    wanted = name.split(":")[0]
+    for layer in ctx.layers.values():
+        for weight in getattr(layer, "weights", []):
+            if str(getattr(weight, "path", weight.name)).split(":")[0] == wanted:
+                return weight
+    raise _CannotSimulate(f"weight {name} not found")
 
 
 def _epsilon_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
