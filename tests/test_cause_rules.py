@@ -886,3 +886,6 @@ def test_rescaling_a_table_scales_only_its_columns_out_of_range():
     # every column out of range alike: one factor
     ev = evidence(input_abs_max=2e4, feature="x", feature_columns_abs_max=(2e4, 1.5e4))
     assert diagnose(matmul, "matmul_overflow", ev)[1][0].params["scale"] == 5e-05
+    # columns out of range by different orders of magnitude: one factor each
+    ev = evidence(input_abs_max=1e9, feature="x", feature_columns_abs_max=(1e9, 2e3))
+    assert diagnose(matmul, "matmul_overflow", ev)[1][0].params["scale"] == [1e-09, 0.0005]

@@ -145,12 +145,12 @@ def _clip(evidence: Evidence, score: float, why: str) -> Fix:
 
 
 def _column_scales(columns: tuple[float, ...]) -> tuple[float, ...]:
-    """Per-column factors when the table's columns differ in range by > 100x and some are in
-    range: each column beyond ±10 scaled to ~1, the others left at 1; () otherwise."""
+    """Per-column factors when the table's columns differ in range by > 100x: each column
+    beyond ±10 scaled to ~1, the others left at 1; () otherwise (one factor then)."""
     if len(columns) < 2:
         return ()
     spread = [c for c in columns if c > 0]
-    if not spread or max(spread) < 100 * min(spread) or min(spread) > IN_RANGE:
+    if not spread or max(spread) < 100 * min(spread):
         return ()
     return tuple(_scale_for(c) if c > IN_RANGE else 1.0 for c in columns)
 
