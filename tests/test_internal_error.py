@@ -11,7 +11,7 @@ import nantrace
 from nantrace.diagnosis import pipeline
 
 
-def _trip() -> nantrace.Report:
+def _trip(verify: bool = False) -> nantrace.Report:
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, name="head")])
     optimizer = keras.optimizers.SGD(0.01)
@@ -27,7 +27,7 @@ def _trip() -> nantrace.Report:
         optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss
 
-    step.verify = False
+    step.verify = verify
     with pytest.raises(nantrace.NonFiniteError) as caught:
         step(tf.constant(x))
     return caught.value.report
@@ -51,3 +51,14 @@ def test_nantrace_debug_re_raises_the_internal_error(monkeypatch):
     monkeypatch.setattr(pipeline, "infer_cause", _broken)
     with pytest.raises(TypeError, match="dict"):
         _trip()
+
+
+def test_an_internal_error_while_verifying_a_fix_leaves_it_unchecked(monkeypatch):
+    from nantrace.diagnosis import verify
+
+    monkeypatch.delenv("NANTRACE_DEBUG", raising=False)
+    monkeypatch.setitem(verify._ATTEMPTS, "clean_input", _broken)
+    report = _trip(verify=True)
+    fix = report.fixes[0]
+    assert fix.id == "clean_input" and fix.verified is None
+    assert fix.params["verification"].startswith("not simulated: nantrace internal error")

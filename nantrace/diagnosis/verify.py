@@ -41,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -228,6 +229,14 @@ def search_candidates(
             failure = f"the horizon of {horizon} steps did not complete within the budget"
             break
     return Search(outcomes, candidates, failure)
+
+
+def _internal_error(error: Exception) -> str:
+    """A fix's "not simulated" reason for an internal error (``NANTRACE_DEBUG=1`` re-raises)."""
+    if os.environ.get("NANTRACE_DEBUG"):
+        raise error
+    text = str(error).splitlines()[0][:120] if str(error) else ""
+    return f"not simulated: nantrace internal error ({type(error).__name__}: {text})"
 
 
 def _inner_optimizer(optimizer: Any) -> Any:
@@ -1052,6 +1061,8 @@ def verify_fixes(
             plans.append((fix, builder(fix, ctx), ""))
         except _CannotSimulate as error:
             plans.append((fix, None, f"not simulated: {error}"))
+        except Exception as error:  # a nantrace bug on an unusual model: this fix unchecked
+            plans.append((fix, None, _internal_error(error)))
     checked: list[Fix] = []
     shared_probe: list[Any] = []
     runners = contextlib.ExitStack()
@@ -1075,19 +1086,23 @@ def verify_fixes(
                 continue
             share = max(0.0, deadline - time.perf_counter()) / max(pending, 1)
             pending -= 1
-            checked.append(
-                _verify_one(
-                    ctx,
-                    fix,
-                    attempts,
-                    pre_step,
-                    healthy,
-                    trip_step,
-                    time.perf_counter() + share,
-                    min_horizon,
-                    shared_runner,
+            try:
+                checked.append(
+                    _verify_one(
+                        ctx,
+                        fix,
+                        attempts,
+                        pre_step,
+                        healthy,
+                        trip_step,
+                        time.perf_counter() + share,
+                        min_horizon,
+                        shared_runner,
+                    )
                 )
-            )
+            except Exception as error:  # a nantrace bug: this fix unchecked, the others go on
+                params = {**fix.params, "verification": _internal_error(error)}
+                checked.append(dataclasses.replace(fix, params=params))
             pre_step.restore()
     finally:
         pre_step.restore()
