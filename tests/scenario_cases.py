@@ -2288,6 +2288,45 @@ def column_unit_norm_constraint_on_a_zero_initialized_kernel():
     return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), loss), batches(x, y))
 
 
+def residual_cnn_with_batchnorm_removed():
+    """A 24-block residual CNN whose BatchNorm layers were removed (to train with a batch size
+    of 16), He-initialized, trained with SGD + momentum at ResNet's usual 0.01: every block
+    adds a branch of about the input's own variance, so the activations grow ~2x a block and
+    the very first gradient norm is ~1e6; the first update blows the weights up and the next
+    forward pass overflows. Written 2026-12-04 (session 24) from that pattern, before any
+    change for growth that the architecture makes at its initial weights, with what a right
+    report says decided before its first run; not blind."""
+    rng = seeded(946)
+    x = rng.uniform(0, 1, size=(128, 16, 16, 3)).astype("float32")
+    y = rng.integers(0, 10, size=128).astype("int32")
+    inputs = keras.Input((16, 16, 3))
+    h = keras.layers.Conv2D(16, 3, padding="same", kernel_initializer="he_normal", name="stem")(
+        inputs
+    )
+    for i in range(24):
+        r = keras.layers.Conv2D(
+            16,
+            3,
+            padding="same",
+            activation="relu",
+            kernel_initializer="he_normal",
+            name=f"block{i}_conv1",
+        )(h)
+        r = keras.layers.Conv2D(
+            16, 3, padding="same", kernel_initializer="he_normal", name=f"block{i}_conv2"
+        )(r)
+        h = keras.layers.Add(name=f"block{i}_add")([h, r])
+    outputs = keras.layers.Dense(10, name="classifier")(
+        keras.layers.GlobalAveragePooling2D(name="pool")(h)
+    )
+    model = keras.Model(inputs, outputs, name="resnet_no_bn")
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    return run_loop(
+        standard_step(model, keras.optimizers.SGD(0.01, momentum=0.9), loss),
+        batches(x, y, size=16),
+    )
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -3148,5 +3187,15 @@ SCENARIOS: list[Scenario] = [
         story="a hand-written unit-norm kernel constraint w / ||w|| on a zero-initialized "
         "kernel: 0 / 0 inside apply_gradients; an epsilon in the constraint (Adam's own epsilon "
         "is not in that division), or a kernel that does not start at 0",
+    ),
+    Scenario(
+        "residual_cnn_with_batchnorm_removed",
+        residual_cnn_with_batchnorm_removed,
+        None,
+        cause=frozenset({"gradient_explosion", "initializer_scale"}),
+        fixes=frozenset({"add_normalization", "change_initializer"}),
+        story="24 residual blocks without their BatchNorm, He init, SGD 0.01: the activations "
+        "double a block and the first gradient norm is ~1e6 at the initial weights; put the "
+        "normalization back (or zero-initialize each block's last conv), not a lower rate",
     ),
 ]
