@@ -597,3 +597,47 @@ def accumulator_slots(optimizer: Any) -> list[Any]:
     """The slots a Keras 3 optimizer fills with ``initial_accumulator_value`` when it builds
     (Adagrad's and Ftrl's accumulators); empty for an optimizer without them."""
     return list(getattr(optimizer, "_accumulators", None) or [])
+
+
+def residual_branch_ends(layers: dict[str, Any]) -> list[str]:
+    """The paths of the layers that end a residual branch in Keras functional models: for each
+    two-input ``Add``, the input whose producer leads back, through single-input layers (at
+    most 6), to the other input (``h + f(h)``); the producer must hold a kernel. Sequential and
+    subclassed models have no such graph: []."""
+    import keras
+
+    path_of = {id(layer): path for path, layer in layers.items()}
+    ends: list[str] = []
+    for layer in layers.values():
+        if not isinstance(layer, keras.layers.Add):
+            continue
+        try:
+            inputs = list(layer.input)
+        except (AttributeError, ValueError, TypeError):
+            continue
+        if len(inputs) != 2:
+            continue
+        for branch, skip in ((inputs[0], inputs[1]), (inputs[1], inputs[0])):
+            producer = getattr(getattr(branch, "_keras_history", None), "operation", None)
+            if producer is None or getattr(producer, "kernel", None) is None:
+                continue
+            current = producer
+            for _ in range(6):
+                try:
+                    source = current.input
+                except (AttributeError, ValueError, TypeError):
+                    break
+                if source is skip:
+                    if id(producer) in path_of:
+                        ends.append(path_of[id(producer)])
+                    break
+                current = getattr(getattr(source, "_keras_history", None), "operation", None)
+                if current is None or isinstance(source, list | tuple):
+                    break
+    return ends
+
+
+def has_normalization(layers: dict[str, Any]) -> bool:
+    """Whether any layer normalizes its activations (BatchNormalization, LayerNormalization,
+    GroupNormalization, UnitNormalization, RMS norm)."""
+    return any("Normalization" in type(layer).__name__ for layer in layers.values())

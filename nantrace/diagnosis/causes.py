@@ -102,6 +102,8 @@ WEIGHT_GROWTH = 3.0
 GRAD_NORM_GROWTH = 10.0
 #: exponents up to this are a polynomial's powers (``x ** 5``), not an exponential's argument
 MAX_POLYNOMIAL_POWER = 16.0
+#: a gradient norm above this at the initial weights (step 0) is not a healthy start
+EXPLOSIVE_START = 1e4
 #: optimizers that square the gradient into their state (a second moment or an accumulator)
 SQUARING_OPTIMIZERS = frozenset(
     {"Adam", "AdamW", "Nadam", "RMSprop", "Adagrad", "Adadelta", "Ftrl", "Lamb", "Adafactor"}
@@ -933,6 +935,37 @@ def _weight_scale(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause
     )
 
 
+def _explosive_start(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
+    """The gradient was already huge at the initial weights, before any update (the history's
+    step 0), with the data in range: the network amplifies over its depth as initialized — a
+    residual stack without normalization, say — and the first updates blow the weights up.
+    Not the learning rate: no rate makes a first step of that size small."""
+    initial = evidence.initial_grad_norm()
+    if initial is None or initial <= EXPLOSIVE_START or not _overflowed(record):
+        return None
+    if any((s.initial_ratio or 0.0) > INIT_SCALE_FACTOR for s in evidence.layer_scales):
+        return None  # a kernel drawn far above its scale: the initializer rule names it
+    return Cause(
+        "gradient_explosion",
+        f"at the initial weights, before any update (step 0), the global gradient norm was "
+        f"already {initial:.3g}: the network amplifies over its depth as it is initialized"
+        + (
+            f" ({len(evidence.residual_branch_ends)} residual branches added without normalization)"
+            if evidence.residual_branch_ends and not evidence.normalized
+            else ""
+        )
+        + f", and the first updates blew the weights up until step {evidence.step} overflowed",
+        {
+            "initial_grad_norm": initial,
+            "residual_branch_ends": list(evidence.residual_branch_ends),
+            "normalized": evidence.normalized,
+            "at_init": True,
+            "learning_rate": evidence.learning_rate,
+        },
+        confidence=0.75,
+    )
+
+
 def _dynamics(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
     """Growth seen in the history before the trip: weights (update size) or gradients."""
     if evidence.step == 0 or not _overflowed(record):
@@ -1011,6 +1044,7 @@ RULES = (
     _unscaled_data,
     _recurrent,
     _unbounded_objective,
+    _explosive_start,
     _weight_scale,
     _depth_growth,
     _dynamics,

@@ -378,6 +378,10 @@ class Evidence:
     #: largest |x| of each column of the feature tensor ``feature`` (a table of <= 64
     #: columns), over the batches kept: which columns are out of range, which are not.
     feature_columns_abs_max: tuple[float, ...] = ()
+    #: the layers that end a residual branch (``h + f(h)``) in a functional model, and whether
+    #: any layer normalizes: a residual stack without normalization grows with its depth.
+    residual_branch_ends: tuple[str, ...] = ()
+    normalized: bool = False
     #: the batch role of the tensor holding it: ``"features"`` or ``"targets"``.
     missing_code_role: str | None = None
 
@@ -413,6 +417,16 @@ class Evidence:
         ):
             return first, lowest
         return None
+
+    def initial_grad_norm(self) -> float | None:
+        """The gradient norm of the run's first step (the initial weights, before any update)
+        when the history still holds it as a healthy step (Inf when only the norm's sum of
+        squares overflowed); else None."""
+        history = self.history
+        if history is None or len(history) < 2 or int(history.steps[0]) != 0:
+            return None
+        value = float(history.grad_norm[0])
+        return None if math.isnan(value) else value
 
     def grad_norm_growth(self) -> float | None:
         """Last healthy gradient norm over the median of the first half of the history."""
@@ -463,6 +477,10 @@ def gather_evidence(
     for path_name, layer in path_layers.items():
         if _is_ungated_recurrent(layer):
             evidence.recurrent_layers.append(f"{path_name} ({type(layer).__name__})")
+    from nantrace.compat.tf import has_normalization, residual_branch_ends
+
+    evidence.residual_branch_ends = tuple(residual_branch_ends(layers))
+    evidence.normalized = has_normalization(layers)
     for layer in layers.values():
         compute = getattr(getattr(layer, "dtype_policy", None), "compute_dtype", None)
         if compute in ("float16", "bfloat16"):

@@ -430,9 +430,47 @@ def _learning_rate(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix
 
 
 def _gradient_explosion(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
-    return [
+    fixes = _residual_fixes(evidence) if _explodes_at_init(cause, evidence) else []
+    return fixes + [
         _clip(evidence, 1.0, cause.summary),
         _lower_lr(evidence, 0.6, "smaller steps slow the compounding of large gradients"),
+    ]
+
+
+def _explodes_at_init(cause: Cause, evidence: Evidence) -> bool:
+    """The gradient explodes at the initial weights (not after growth over the run)."""
+    if cause.evidence.get("at_init"):
+        return True
+    initial = evidence.initial_grad_norm()
+    return initial is not None and initial > 1e4 or evidence.step == 0
+
+
+def _residual_fixes(evidence: Evidence) -> list[Fix]:
+    """For residual branches added without normalization: each branch's last layer started at
+    zero (every block the identity at first: Fixup, "zero-init residual"), verified by
+    re-drawing those kernels with zeros; and the normalization put back (not simulated)."""
+    ends = list(evidence.residual_branch_ends)
+    if not ends or evidence.normalized:
+        return []
+    return [
+        Fix(
+            "change_initializer",
+            f"{len(ends)} residual branches are added to their input without normalization: "
+            "started at zero, each block is the identity at first and the sum no longer grows "
+            "with depth",
+            {"layer": ends[0], "layers": ends, "current": None, "suggested": "zeros"},
+            f'kernel_initializer="zeros"  # the last layer of each residual branch: {", ".join(ends)}',
+            score=1.1,
+        ),
+        Fix(
+            "add_normalization",
+            "a normalization layer in each block keeps the activations' scale from growing "
+            "with depth",
+            {"after": ends, "layer": "BatchNormalization"},
+            "keras.layers.BatchNormalization()  # after the last layer of each residual "
+            "branch (LayerNormalization in a transformer block)",
+            score=1.05,
+        ),
     ]
 
 
