@@ -2327,6 +2327,29 @@ def residual_cnn_with_batchnorm_removed():
     )
 
 
+def relu_layer_on_the_scores_with_a_probability_loss():
+    """A support-ticket router whose output is Dense(4) followed by a ReLU layer ("scores must
+    be non-negative"), trained with CategoricalCrossentropy() on probabilities (from_logits
+    left False). Keras divides the outputs by their sum to make them sum to 1: a row whose four
+    ReLU outputs are all 0 is 0/0 in the loss. Written 2026-12-04 (session 24) from that
+    pattern, before any change for a probability loss fed outputs that are not probabilities,
+    with what a right report says decided before its first run; not blind."""
+    rng = seeded(947)
+    x = rng.normal(size=(256, 20)).astype("float32")
+    y = np.eye(4, dtype="float32")[rng.integers(0, 4, size=256)]
+    model = keras.Sequential(
+        [
+            keras.Input((20,)),
+            keras.layers.Dense(32, activation="relu", name="hidden"),
+            keras.layers.Dense(4, name="scores"),
+            keras.layers.ReLU(name="nonnegative"),
+        ],
+        name="ticket_router",
+    )
+    loss = keras.losses.CategoricalCrossentropy()
+    return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), loss), batches(x, y))
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -3197,5 +3220,16 @@ SCENARIOS: list[Scenario] = [
         story="24 residual blocks without their BatchNorm, He init, SGD 0.01: the activations "
         "double a block and the first gradient norm is ~1e6 at the initial weights; put the "
         "normalization back (or zero-initialize each block's last conv), not a lower rate",
+    ),
+    Scenario(
+        "relu_layer_on_the_scores_with_a_probability_loss",
+        relu_layer_on_the_scores_with_a_probability_loss,
+        "loss",
+        frozenset({"RealDiv"}),
+        cause="unstable_loss",
+        fixes=frozenset({"use_from_logits"}),
+        story="Dense + ReLU outputs fed to CategoricalCrossentropy on probabilities: Keras "
+        "divides each row by its sum, 0/0 for a row of ReLU zeros; the outputs are no "
+        "probabilities: logits with from_logits=True",
     ),
 ]
