@@ -657,6 +657,31 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
     zero_over_zero = op in DIVISION_OPS and _zero_over_zero(subject)
     producers = evidence.argument_producers
     denominator = producers[1] if len(producers) > 1 else None
+    outputs = evidence.output_layer
+    if (
+        origin.kind == "loss"
+        and zero_over_zero
+        and denominator == "Sum"
+        and outputs is not None
+        and evidence.argument_layer == outputs
+        and _zero_capable_output(evidence)
+    ):
+        # a probability loss (from_logits=False) divides the model's outputs by their sum
+        return Cause(
+            "unstable_loss",
+            f"the loss divides the model's outputs by their sum, as a loss on probabilities "
+            f"does (from_logits=False), but the output layer {outputs} "
+            f"({evidence.output_activation or evidence.output_layer_class}) gives rows of exact "
+            "zeros, not probabilities: 0/0",
+            {
+                "op_type": op,
+                "zeros": zeros,
+                "output_layer": outputs,
+                "output_activation": evidence.output_activation,
+                "not_probabilities": True,
+            },
+            confidence=0.85,
+        )
     # a norm, a variance, or a product of them (a correlation's std_a * std_b) that is 0
     factors = evidence.divisor_factors
     spread = denominator in NORM_OPS or (
@@ -1138,6 +1163,14 @@ def _argument_max(record: OpRecord) -> float | None:
     if record.op_type in {"Cosh", "Sinh"}:
         return inputs[0].max_abs
     return value
+
+
+def _zero_capable_output(evidence: Evidence) -> bool:
+    """The model's output layer can give exact zeros: a ReLU-family activation, or a ReLU
+    layer."""
+    return evidence.output_activation in {"relu", "relu6"} or evidence.output_layer_class in {
+        "ReLU"
+    }
 
 
 def _fixed_power(record: OpRecord) -> bool:

@@ -520,6 +520,19 @@ def _unstable_loss(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix
             ),
             epsilon,
         ]
+    if cause.evidence.get("not_probabilities"):
+        layer = cause.evidence.get("output_layer")
+        return [
+            Fix(
+                "use_from_logits",
+                f"the output layer {layer} gives non-negative scores, not probabilities: let it "
+                "return logits (no ReLU) and compute the loss from them",
+                {"output_layer": layer, "from_logits": True},
+                f"drop the ReLU of {layer} and use e.g. "
+                "keras.losses.CategoricalCrossentropy(from_logits=True)  # or softmax outputs",
+                score=1.0,
+            )
+        ]
     producer = evidence.argument_producers[0] if evidence.argument_producers else None
     logits = _edit("log_softmax", op, site) if producer in {"Softmax", "Sigmoid"} else None
     return [
