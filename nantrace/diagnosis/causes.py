@@ -17,6 +17,7 @@ import numpy as np
 
 from nantrace.diagnosis.call_site import SOFTMAX_OPS, overflowing_literals
 from nantrace.diagnosis.evidence import (  # noqa: F401  (re-exported for older imports)
+    EXPLOSIVE_START,
     HALF_DTYPES,
     RELU_FAMILY,
     SELECT_OPS,
@@ -102,8 +103,6 @@ WEIGHT_GROWTH = 3.0
 GRAD_NORM_GROWTH = 10.0
 #: exponents up to this are a polynomial's powers (``x ** 5``), not an exponential's argument
 MAX_POLYNOMIAL_POWER = 16.0
-#: a gradient norm above this at the initial weights (step 0) is not a healthy start
-EXPLOSIVE_START = 1e4
 #: optimizers that square the gradient into their state (a second moment or an accumulator)
 SQUARING_OPTIMIZERS = frozenset(
     {"Adam", "AdamW", "Nadam", "RMSprop", "Adagrad", "Adadelta", "Ftrl", "Lamb", "Adafactor"}

@@ -23,6 +23,8 @@ if (
     from nantrace.replay.capture import OpRecord, ReplayCapture
 
 RELU_FAMILY = frozenset({"relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "swish"})
+#: a gradient norm above this at the initial weights (step 0) is not a healthy start
+EXPLOSIVE_START = 1e4
 #: The ops tf.where builds.
 SELECT_OPS = frozenset({"Select", "SelectV2"})
 
