@@ -889,3 +889,15 @@ def test_rescaling_a_table_scales_only_its_columns_out_of_range():
     # columns out of range by different orders of magnitude: one factor each
     ev = evidence(input_abs_max=1e9, feature="x", feature_columns_abs_max=(1e9, 2e3))
     assert diagnose(matmul, "matmul_overflow", ev)[1][0].params["scale"] == [1e-09, 0.0005]
+
+
+def test_kernels_a_few_percent_above_their_scale_do_not_compound_into_an_initializer_cause():
+    # 80 He-initialized kernels drawn 3 % above He's scale: 1.03 ** 80 ~ 10.6 by noise alone
+    read = record("ReadVariableOp", [], output=INF, phase="update")
+    near = [
+        LayerScale(f"net/d{i}", 0.1821, 0.1768, 64, "HeNormal", "relu", initial_std=0.1768)
+        for i in range(80)
+    ]
+    huge = dict(optimizer_name="Adam", learning_rate=1e-3, optimizer_epsilon=1e-7)
+    ev = evidence(gradient_abs_max=1e21, model_layer_scales=near, **huge)
+    assert diagnose(read, "optimizer_update", ev)[0].id == "gradient_explosion"
