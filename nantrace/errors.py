@@ -58,3 +58,15 @@ class DivergenceError(NantraceError):
     def __init__(self, report: DivergenceReport) -> None:
         self.report = report
         super().__init__(report.headline())
+
+
+def internal_error_text(error: BaseException, limit: int = 160) -> str:
+    """``Type: first line of the message at file:line`` for a nantrace bug met while building a
+    report, shown in the report instead of crashing the user's training (cause inference and
+    fix verification both say it this way)."""
+    import traceback
+
+    frames = traceback.extract_tb(error.__traceback__) if error.__traceback__ else []
+    where = f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
+    text = str(error).strip().splitlines()[0][:limit] if str(error).strip() else ""
+    return f"{type(error).__name__}: {text}{where}"

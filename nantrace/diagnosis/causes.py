@@ -17,7 +17,6 @@ import numpy as np
 
 from nantrace.diagnosis.call_site import SOFTMAX_OPS, overflowing_literals
 from nantrace.diagnosis.evidence import (  # noqa: F401  (re-exported for older imports)
-    EXPLOSIVE_START,
     HALF_DTYPES,
     RELU_FAMILY,
     SELECT_OPS,
@@ -967,8 +966,8 @@ def _explosive_start(origin: Origin, record: OpRecord, evidence: Evidence) -> Ca
     step 0), with the data in range: the network amplifies over its depth as initialized — a
     residual stack without normalization, say — and the first updates blow the weights up.
     Not the learning rate: no rate makes a first step of that size small."""
-    initial = evidence.initial_grad_norm()
-    if initial is None or initial <= EXPLOSIVE_START or not _overflowed(record):
+    initial = evidence.explosive_start()
+    if initial is None or not _overflowed(record):
         return None
     if any((s.initial_ratio or 0.0) > INIT_SCALE_FACTOR for s in evidence.layer_scales):
         return None  # a kernel drawn far above its scale: the initializer rule names it

@@ -430,6 +430,12 @@ class Evidence:
         value = float(history.grad_norm[0])
         return None if math.isnan(value) else value
 
+    def explosive_start(self) -> float | None:
+        """The first step's gradient norm when it was above ``EXPLOSIVE_START``: the network
+        amplified as initialized, before any update; else None."""
+        initial = self.initial_grad_norm()
+        return initial if initial is not None and initial > EXPLOSIVE_START else None
+
     def grad_norm_growth(self) -> float | None:
         """Last healthy gradient norm over the median of the first half of the history."""
         norms = self.healthy_grad_norms()
@@ -543,7 +549,10 @@ def gather_evidence(
             evidence.backward_layers = backward_layer_scale(capture, record.index)
         if record.phase == "update":
             evidence.gradient_abs_max = backward_abs_max(capture, record.index)
-            evidence.model_layer_scales = layer_scales(layers)
+            # every layer shapes every gradient; off the path, the path's scales are all of them
+            evidence.model_layer_scales = (
+                evidence.layer_scales if path_layers is layers else layer_scales(layers)
+            )
         evidence.argument_producers = tuple(_producer_type(capture, p) for p in subject.producers)
         evidence.divisor_factors = divisor_factors(capture, subject)
         evidence.divisor_variable = divisor_variable(capture, subject)

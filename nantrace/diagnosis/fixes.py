@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from nantrace.diagnosis.call_site import SOFTMAX_OPS, CallSiteEdit, editable
-from nantrace.diagnosis.evidence import EXPLOSIVE_START, RELU_FAMILY, Evidence
+from nantrace.diagnosis.evidence import RELU_FAMILY, Evidence
 from nantrace.report.records import Cause, Fix, Origin
 
 #: Healthy steps needed before the clip norm is taken from the gradient-norm history.
@@ -441,8 +441,7 @@ def _explodes_at_init(cause: Cause, evidence: Evidence) -> bool:
     """The gradient explodes at the initial weights (not after growth over the run)."""
     if cause.evidence.get("at_init"):
         return True
-    initial = evidence.initial_grad_norm()
-    return (initial is not None and initial > EXPLOSIVE_START) or evidence.step == 0
+    return evidence.explosive_start() is not None or evidence.step == 0
 
 
 def _residual_fixes(evidence: Evidence) -> list[Fix]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import traceback
 from typing import Any
 
 from nantrace.diagnosis.causes import infer_cause
@@ -12,6 +11,7 @@ from nantrace.diagnosis.evidence import gather_evidence, writing_optimizer
 from nantrace.diagnosis.fixes import generic_candidates, rank_fixes
 from nantrace.diagnosis.missing_codes import column_abs_max, find_missing_code
 from nantrace.diagnosis.origin import find_bad_inputs, input_range, locate_origin, padding_rows
+from nantrace.errors import internal_error_text
 from nantrace.replay.failing_path import FEATURES, TARGETS, FailingPath, failing_path
 from nantrace.replay.graph import build_graph, path_between, provenance_summary
 from nantrace.replay.step import replay_step
@@ -220,14 +220,11 @@ def history_summary(history: Any, top: int = 5) -> dict[str, Any] | None:
 def _internal_error(error: Exception) -> Cause:
     """``unknown`` with what went wrong inside nantrace (``NANTRACE_DEBUG=1`` re-raises): the
     origin still stands, no cause is guessed, and the user's training is not crashed by it."""
-    frame = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
-    where = f" at {frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}" if frame else ""
-    text = str(error).splitlines()[0][:160] if str(error) else ""
+    what = internal_error_text(error)
     return Cause(
         "unknown",
-        f"nantrace's cause inference stopped on an internal error ({type(error).__name__}: "
-        f"{text}{where}); the origin stands, no cause is guessed (a nantrace bug: "
-        "NANTRACE_DEBUG=1 shows its traceback)",
-        {"internal_error": f"{type(error).__name__}: {text}{where}"},
+        f"nantrace's cause inference stopped on an internal error ({what}); the origin stands, "
+        "no cause is guessed (a nantrace bug: NANTRACE_DEBUG=1 shows its traceback)",
+        {"internal_error": what},
         confidence=0.0,
     )

@@ -55,6 +55,7 @@ from nantrace.compat.tf import accumulator_slots
 from nantrace.diagnosis.call_site import CallSiteEdit, search_space
 from nantrace.diagnosis.call_site_replay import simulating
 from nantrace.diagnosis.evidence import kernel_of
+from nantrace.errors import internal_error_text
 from nantrace.replay.step import DeviceSnapshot, StateSnapshot, step_variables
 from nantrace.report.records import Fix, Report
 
@@ -235,8 +236,7 @@ def _internal_error(error: Exception) -> str:
     """A fix's "not simulated" reason for an internal error (``NANTRACE_DEBUG=1`` re-raises)."""
     if os.environ.get("NANTRACE_DEBUG"):
         raise error
-    text = str(error).splitlines()[0][:120] if str(error) else ""
-    return f"not simulated: nantrace internal error ({type(error).__name__}: {text})"
+    return f"not simulated: nantrace internal error ({internal_error_text(error, 120)})"
 
 
 def _inner_optimizer(optimizer: Any) -> Any:
