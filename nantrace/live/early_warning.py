@@ -1,4 +1,4 @@
-"""Early warning: detectors that see a run diverging before any value is non-finite.
+"""Early warning: in-graph detectors that see a run diverging before any value is non-finite.
 
 Each guarded step already reduces the loss, the global gradient norm and every checked
 variable's norm (:mod:`nantrace.live.sentinel`). The detectors read those numbers as *channels*:
@@ -25,13 +25,15 @@ its recent peak's excess): after one outlier batch the updates can stay large, o
 tens of steps while the loss comes back. One episode warns once: after a warning nothing warns
 again until no channel has been over for ``REARM`` steps.
 
-The step hands the detectors one row (loss, gradients' sum of squares, each checked variable's
-sum of squares, the float16 max |x|: ``3 + variables`` floats, ~5 ops in its graph) appended
-to the status vector the host reads after every step anyway: no extra host sync. The update
-itself, ~60 numpy operations on vectors of ``3 + 2 x variables`` floats, runs on the host
-(~40-50 us a step on the 2-core test machine). In the graph, as the ~175 small TensorFlow ops
-it was before, the same update cost 0.2-0.4 ms of a whole step (the executor's per-node cost,
-``python -m bench.parts tail``; bench/README.md), and no less as one XLA cluster.
+All of it is one read and one write of two small ``tf.Variable`` s and about 150 small
+element-wise ops on vectors of ``3 + 2 x variables`` floats, as separate TensorFlow ops in the
+step's graph. They can also be compiled into one XLA cluster, the guard's own with its finite
+checks and history (``Watched.fuse_tail = True``: ``StepSentinel._fused_tail``, the default for
+a step the user compiles with XLA) or the detectors' alone (``EarlyWarning._fused``); that is
+not the default for other steps, since in a whole step it is no faster and XLA's runtime costs
+~110 MB of resident memory (see ``_fused``).
+The result (a bit per signal that fired) is one more int of the step's status vector: no extra
+host sync.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from nantrace.compat import tf as _tf_compat
 from nantrace.report.warning_records import SIGNALS, Signal
 
 EARLY_WARNING_MODES = ("warn", "raise", "off")
@@ -119,9 +122,6 @@ _BASE, _DEV, _OVER, _PREV, _ONSET = range(5)
 _ROWS = 5 + RECENT - 1
 # entries of the scalar state
 _N, _LOSS_FAST, _ARMED, _UNDER, _LOSS_PEAK = range(5)
-# entries of a step's row (EarlyWarning.row): loss, gradients' sum of squares, float16 max |x|,
-# then each checked variable's sum of squares
-_ROW_LOSS, _ROW_GRAD, _ROW_HALF, _ROW_WEIGHTS = range(4)
 
 
 def float16_policy() -> bool:
@@ -139,9 +139,11 @@ class EarlyWarning:
         self.names: tuple[str, ...] = ()
         self.kinds: tuple[ChannelKind, ...] = ()
         self.channel_names: tuple[str | None, ...] = ()
-        self._state: np.ndarray | None = None
-        self._scalars: np.ndarray | None = None
+        self._channels: tf.Variable | None = None
+        self._scalars: tf.Variable | None = None
         self._constants: dict[str, np.ndarray] = {}
+        self._eager: Any = None
+        self._compiled: dict[tuple, Any] = {}
 
     # -- layout -------------------------------------------------------------------------------
     def _layout(self, names: tuple[str, ...], kernels: tuple[bool, ...]) -> None:
@@ -178,71 +180,224 @@ class EarlyWarning:
         self.channel_names = tuple(labels)
         self.names = names
 
-    def prepare(self, names: tuple[str, ...], kernels: tuple[bool, ...]) -> None:
-        """Fix the channels' layout and create their state (once, at the first trace: every
-        later trace's row has this layout)."""
-        if self._state is not None:
-            return
+    def _create(self, names: tuple[str, ...], kernels: tuple[bool, ...]) -> None:
         self._layout(names, kernels)
         size = len(self.kinds)
-        self._state = np.full((_ROWS, size), np.nan, np.float32)
-        self._state[_DEV] = 0.0
-        self._state[_OVER] = 0.0
-        self._scalars = np.array([0.0, np.nan, 1.0, 0.0, np.nan], np.float32)
+        initial = np.full((_ROWS, size), np.nan, np.float32)
+        initial[_DEV] = 0.0
+        initial[_OVER] = 0.0
+        with tf.init_scope():
+            self._channels = tf.Variable(
+                initial,
+                trainable=False,
+                name="nantrace_warning_channels",
+                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+            )
+            self._scalars = tf.Variable(
+                np.array([0.0, np.nan, 1.0, 0.0, np.nan], np.float32),
+                trainable=False,
+                name="nantrace_warning_state",
+                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+            )
 
-    @property
-    def row_size(self) -> int:
-        """Floats of the row a step hands the host (0 before the first trace)."""
-        return 0 if self._state is None else _ROW_WEIGHTS + len(self.names)
-
-    # -- in-graph: the row ----------------------------------------------------------------------
-    def row(
+    # -- in-graph -----------------------------------------------------------------------------
+    def update(
         self,
         loss: tf.Tensor,
         grad_sq: tf.Tensor,
         weight_sq: tf.Tensor,
         names: tuple[str, ...],
+        kernels: tuple[bool, ...],
         half_max: tf.Tensor | None,
+        healthy: tf.Tensor,
+        *,
+        compiled: bool = False,
     ) -> tf.Tensor:
-        """The step's inputs to the detectors as one float32 vector, laid out as at the first
-        trace: loss, gradients' sum of squares, float16 max |x| (NaN without float16), then
-        each checked variable's sum of squares (NaN for a trace whose variables differ)."""
+        """Advance the detectors by one step; returns an int32 bit mask of the signals that
+        fired a new warning (bit i: ``SIGNALS[i]``), 0 on almost every step. ``compiled``:
+        as their own XLA cluster where XLA compiles (outside tf.distribute), else as separate
+        ops (the default: see :meth:`_fused` for what XLA costs)."""
+        self.prepare(names, kernels)
+        if compiled and not tf.distribute.has_strategy() and _tf_compat.xla_compiles():
+            fused = self._fused(names, kernels, half_max is not None)
+            half = () if half_max is None else (half_max,)
+            return fused(loss, grad_sq, weight_sq, *half, healthy)
+        # separate ops; under tf.distribute the replicas write the state through the strategy,
+        # which a compiled cluster cannot host (and a build without XLA has none). Traced once
+        # for an eager step: ~150 small ops run one by one would cost milliseconds.
+        if tf.executing_eagerly():
+            if self._eager is None:
+                self._eager = _tf_compat.own_function(self._update)
+            return self._eager(loss, grad_sq, weight_sq, names, kernels, half_max, healthy)
+        return self._update(loss, grad_sq, weight_sq, names, kernels, half_max, healthy)
+
+    def prepare(self, names: tuple[str, ...], kernels: tuple[bool, ...]) -> None:
+        """Create the detectors' state (once): before a caller's own compiled function runs
+        :meth:`update_ops`, since a variable cannot be created inside that function's trace."""
+        if self._channels is None:
+            self._create(names, kernels)
+
+    def update_ops(self, *args: Any) -> tf.Tensor:
+        """:meth:`update` (same arguments) as ops in the graph being traced, for a caller that
+        compiles them into its own XLA cluster (the guard's fused tail); call :meth:`prepare`
+        first."""
+        return self._update(*args)
+
+    def _fused(self, names: tuple[str, ...], kernels: tuple[bool, ...], half: bool) -> Any:
+        """The update as one XLA cluster (``update(..., compiled=True)``; not the default). As
+        separate TensorFlow ops its ~150 element-wise ops on a few floats cost 50-65 us a step
+        on the 2-core test machine in a loop (the executor's per-op overhead); compiled, 14-16
+        us (``python -m bench.parts detectors``). In a whole step the two tie within the noise
+        (``python -m bench.parts tail``), while XLA costs a compile at the step's first call
+        (~0.25 s) and ~110 MB more resident memory (its runtime and compiler in the process;
+        ``python -m bench.memory``, ``watch`` against ``watch-off``). Healthy steps are
+        untouched either way: it only reads the norms the guard already reduced and writes the
+        detectors' own state."""
+        key = (names, kernels, half)
+        if key not in self._compiled:
+            if half:
+
+                def run(loss, grad_sq, weight_sq, half_max, healthy):  # type: ignore[no-untyped-def]
+                    return self._update(loss, grad_sq, weight_sq, names, kernels, half_max, healthy)
+            else:
+
+                def run(loss, grad_sq, weight_sq, healthy):  # type: ignore[no-untyped-def]
+                    return self._update(loss, grad_sq, weight_sq, names, kernels, None, healthy)
+
+            self._compiled[key] = _tf_compat.own_function(run, jit_compile=True, autograph=False)
+        return self._compiled[key]
+
+    def _update(
+        self,
+        loss: tf.Tensor,
+        grad_sq: tf.Tensor,
+        weight_sq: tf.Tensor,
+        names: tuple[str, ...],
+        kernels: tuple[bool, ...],
+        half_max: tf.Tensor | None,
+        healthy: tf.Tensor,
+    ) -> tf.Tensor:
+        assert self._channels is not None and self._scalars is not None
         nan = tf.constant(float("nan"))
-        head = tf.stack(
-            [
-                tf.cast(loss, tf.float32),
-                tf.cast(grad_sq, tf.float32),
-                tf.cast(half_max, tf.float32) if half_max is not None else nan,
-            ]
-        )
-        if names == self.names:
-            squares = tf.cast(weight_sq, tf.float32)
+        width = len(self.names)
+        state = self._channels.read_value()
+        scalars = self._scalars.read_value()
+        base, dev, over_n, prev, onset, *back = tf.unstack(state)
+        n, loss_fast, armed, under, loss_peak = tf.unstack(scalars)
+
+        if names == self.names and width:
+            log_w = 0.5 * tf.math.log(weight_sq)
+            change = tf.abs(log_w - prev[2 : 2 + width])
+            # an unchanged norm (a skipped or frozen step) says nothing about the update size
+            log_ratio = tf.where(change > 0.0, tf.math.log(change), nan)
         else:
-            squares = tf.fill([len(self.names)], nan)
-        return tf.concat([head, squares], 0)
+            log_w = tf.fill([width], nan)
+            log_ratio = log_w
+        x = tf.concat(
+            [
+                tf.reshape(0.5 * tf.math.log(tf.cast(grad_sq, tf.float32)), [1]),
+                tf.reshape(tf.cast(loss, tf.float32), [1]),
+                log_w,
+                log_ratio,
+                tf.reshape(
+                    tf.math.log(tf.cast(half_max, tf.float32)) if half_max is not None else nan,
+                    [1],
+                ),
+            ],
+            0,
+        )
+        c = {key: tf.constant(value) for key, value in self._constants.items()}
+        finite = tf.math.is_finite(x)
+        base = tf.where(tf.math.is_nan(base), x, base)
+        diff = x - base
+        margin = tf.maximum(c["k"] * dev, c["margin"] + c["proportional"] * tf.abs(base))
+        warm = n >= WARMUP
+        # over its margin and its absolute floor (update ratio, float16), or near the float16
+        # limit whatever the run's own level
+        above = ((diff > margin) & (x > c["floor"])) | (x > c["hard"])
+        over = finite & c["eligible"] & warm & above
+        onset = tf.where(over & (over_n == 0.0), x, onset)
+        over_n = tf.where(over, over_n + 1.0, 0.0)
+        # still growing: up by half of its margin, or of its excess at the onset if larger (a
+        # jump far over the threshold must keep climbing, not just stay up), and still rising
+        # over the last RECENT steps (not a jump at the onset followed by a flat level)
+        climb = GROWTH * tf.maximum(margin, onset - base)
+        climbing = (x - onset >= climb) & (x - back[0] >= RISE * margin)
+        if half_max is not None:
+            climbing = climbing | (x > c["hard"])
+        # ...or over for long (a run stuck far above its healthy level)
+        stuck = over_n >= LONG * c["sustain"]
 
-    # -- host: the update -----------------------------------------------------------------------
-    def update(self, row: np.ndarray, healthy: bool) -> int:
-        """Advance the detectors by one step from its row (:meth:`row`, read with the step's
-        status); returns a bit mask of the signals that fired a new warning (bit i:
-        ``SIGNALS[i]``), 0 on almost every step. A tripped step (``healthy`` False: rolled
-        back, or skipped under on_nan="warn") leaves no trace. float32 throughout, as the
-        in-graph update it replaces computed."""
-        if self._state is None or not healthy:
-            return 0
-        state, bits = _advance(self._state, self._scalars, self._constants, row, len(self.names))
-        self._state, self._scalars = state
-        return bits
+        # the loss gate: the recent loss above its healthy baseline (or no loss to compare)
+        loss_now = x[1]
+        loss_known = tf.math.is_finite(loss_now)
+        loss_fast = tf.where(
+            loss_known,
+            tf.where(
+                tf.math.is_nan(loss_fast), loss_now, loss_fast + LOSS_FAST * (loss_now - loss_fast)
+            ),
+            loss_fast,
+        )
+        loss_up = tf.logical_or(tf.logical_not(loss_known), loss_fast > base[1])
+        # recovering: after a peak of the fast loss that was a loss spike, the fast loss is back
+        # under RECOVERED of that peak's excess (the peak decays toward the baseline, so a run
+        # that settles high for long is not "recovering" forever)
+        loss_peak = tf.where(
+            loss_known,
+            tf.where(
+                tf.math.is_nan(loss_peak),
+                loss_fast,
+                tf.maximum(loss_fast, base[1] + LOSS_PEAK_DECAY * (loss_peak - base[1])),
+            ),
+            loss_peak,
+        )
+        peak_excess = loss_peak - base[1]
+        recovering = (peak_excess > margin[1]) & (loss_fast - base[1] < RECOVERED * peak_excess)
+        free = tf.logical_not(c["gated"]) | (diff > c["bypass"] * margin)
+        # a channel stuck high (not climbing) fires only while the loss is clearly worse: over
+        # the loss signal's own threshold, not just above its baseline by noise (one outlier
+        # update can leave a kernel's norm at a new, higher level for good: not divergence)
+        loss_high = tf.logical_or(tf.logical_not(loss_known), loss_fast - base[1] > margin[1])
+        # neither a growth signal (bypass included) nor the loss itself fires while the loss
+        # recovers; the float16 signal (a hard limit) does
+        calm = tf.logical_not(recovering & c["pauses"])
+        growing = (climbing & (loss_up | free)) | (stuck & (loss_high | free))
+        fire = over & (over_n >= c["sustain"]) & growing & calm
+        fired = tf.linalg.matvec(c["onehot"], tf.cast(fire, tf.float32)) > 0.0
+        any_over = tf.reduce_any(over)
+        new = fired & (armed > 0.0)
+        any_new = tf.reduce_any(new)
 
-    # -- state ----------------------------------------------------------------------------------
+        # baselines move on healthy, finite, not-over steps only
+        move = finite & tf.logical_not(over)
+        alpha = tf.where(warm, c["alpha"], 1.0 / (n + 1.0))
+        bound = 3.0 * dev + 1e-6
+        step_diff = tf.where(warm, tf.clip_by_value(diff, -bound, bound), diff)
+        new_base = tf.where(move, base + alpha * step_diff, base)
+        new_dev = tf.where(move, dev + alpha * (tf.abs(diff) - dev), dev)
+        new_prev = tf.where(finite, x, prev)
+        under = tf.where(any_over, 0.0, under + 1.0)
+        armed = tf.where(any_new, 0.0, tf.where(under >= REARM, 1.0, armed))
+        new_state = tf.stack([new_base, new_dev, over_n, new_prev, onset, *back[1:], prev])
+        new_scalars = tf.stack([n + 1.0, loss_fast, armed, under, loss_peak])
+        # a tripped step (rolled back, or skipped under on_nan="warn") leaves no trace here
+        self._channels.assign(tf.where(healthy, new_state, state), read_value=False)
+        self._scalars.assign(tf.where(healthy, new_scalars, scalars), read_value=False)
+        weights = tf.constant([2**i for i in range(len(SIGNALS))], tf.int32)
+        bits = tf.reduce_sum(tf.cast(new, tf.int32) * weights)
+        return tf.where(healthy, bits, 0)
+
+    # -- host ---------------------------------------------------------------------------------
     def state(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """Copies of the detectors' state (a re-run from the anchor puts it back)."""
-        if self._state is None or self._scalars is None:
+        """Host copies of the detectors' state (a re-run from the anchor puts it back)."""
+        if self._channels is None or self._scalars is None:
             return None
-        return self._state.copy(), self._scalars.copy()
+        return self._channels.numpy(), self._scalars.numpy()
 
     def set_state(self, state: tuple[np.ndarray, np.ndarray]) -> None:
-        self._state, self._scalars = state[0].copy(), state[1].copy()
+        assert self._channels is not None and self._scalars is not None
+        self._channels.assign(state[0], read_value=False)
+        self._scalars.assign(state[1], read_value=False)
 
     def signals(self, bits: int) -> tuple[tuple[Signal, ...], tuple[Signal, ...]]:
         """(fired, over): the signals whose bit is set, and every signal over its threshold at
@@ -274,104 +429,6 @@ class EarlyWarning:
         fired = tuple(best[s] for i, s in enumerate(SIGNALS) if bits >> i & 1 and s in best)
         over = fired + tuple(best[s] for s in SIGNALS if s in best and best[s] not in fired)
         return fired, over
-
-
-def _advance(
-    state: np.ndarray,
-    scalars: np.ndarray,
-    c: dict[str, np.ndarray],
-    row: np.ndarray,
-    width: int,
-) -> tuple[tuple[np.ndarray, np.ndarray], int]:
-    """One healthy step of every channel (the module doc says what each line decides):
-    ((new state, new scalars), bit mask of the signals that fired a new warning)."""
-    f32 = np.float32
-    with np.errstate(all="ignore"):  # logs of 0 and NaN channels are expected
-        base, dev, over_n, prev, onset, *back = state
-        n, loss_fast, armed, under, loss_peak = scalars
-        row = np.asarray(row, f32)
-        log_w = f32(0.5) * np.log(row[_ROW_WEIGHTS:])
-        change = np.abs(log_w - prev[2 : 2 + width])
-        # an unchanged norm (a skipped or frozen step) says nothing about the update size
-        log_ratio = np.where(change > 0.0, np.log(change), f32(np.nan))
-        x = np.concatenate(
-            [
-                [f32(0.5) * np.log(row[_ROW_GRAD]), row[_ROW_LOSS]],
-                log_w,
-                log_ratio,
-                [np.log(row[_ROW_HALF])],
-            ]
-        ).astype(f32)
-        finite = np.isfinite(x)
-        base = np.where(np.isnan(base), x, base)
-        diff = x - base
-        margin = np.maximum(c["k"] * dev, c["margin"] + c["proportional"] * np.abs(base))
-        warm = bool(n >= WARMUP)
-        # over its margin and its absolute floor (update ratio, float16), or near the float16
-        # limit whatever the run's own level
-        above = ((diff > margin) & (x > c["floor"])) | (x > c["hard"])
-        over = finite & c["eligible"] & warm & above
-        onset = np.where(over & (over_n == 0.0), x, onset)
-        over_n = np.where(over, over_n + f32(1.0), f32(0.0))
-        # still growing: up by half of its margin, or of its excess at the onset if larger (a
-        # jump far over the threshold must keep climbing, not just stay up), and still rising
-        # over the last RECENT steps (not a jump at the onset followed by a flat level)
-        climb = f32(GROWTH) * np.maximum(margin, onset - base)
-        climbing = (x - onset >= climb) & (x - back[0] >= f32(RISE) * margin)
-        climbing = climbing | (x > c["hard"])  # (only the float16 channel has a finite limit)
-        # ...or over for long (a run stuck far above its healthy level)
-        stuck = over_n >= f32(LONG) * c["sustain"]
-
-        # the loss gate: the recent loss above its healthy baseline (or no loss to compare)
-        loss_now = x[1]
-        loss_known = bool(np.isfinite(loss_now))
-        if loss_known:
-            loss_fast = (
-                loss_now
-                if np.isnan(loss_fast)
-                else loss_fast + f32(LOSS_FAST) * (loss_now - loss_fast)
-            )
-        loss_up = not loss_known or bool(loss_fast > base[1])
-        # recovering: after a peak of the fast loss that was a loss spike, the fast loss is back
-        # under RECOVERED of that peak's excess (the peak decays toward the baseline, so a run
-        # that settles high for long is not "recovering" forever)
-        if loss_known:
-            loss_peak = (
-                loss_fast
-                if np.isnan(loss_peak)
-                else np.maximum(loss_fast, base[1] + f32(LOSS_PEAK_DECAY) * (loss_peak - base[1]))
-            )
-        peak_excess = loss_peak - base[1]
-        recovering = bool(
-            (peak_excess > margin[1]) & (loss_fast - base[1] < f32(RECOVERED) * peak_excess)
-        )
-        free = ~c["gated"] | (diff > c["bypass"] * margin)
-        # a channel stuck high (not climbing) fires only while the loss is clearly worse: over
-        # the loss signal's own threshold, not just above its baseline by noise (one outlier
-        # update can leave a kernel's norm at a new, higher level for good: not divergence)
-        loss_high = not loss_known or bool(loss_fast - base[1] > margin[1])
-        # neither a growth signal (bypass included) nor the loss itself fires while the loss
-        # recovers; the float16 signal (a hard limit) does
-        calm = ~(recovering & c["pauses"])
-        growing = (climbing & (loss_up | free)) | (stuck & (loss_high | free))
-        fire = over & (over_n >= c["sustain"]) & growing & calm
-        fired = c["onehot"] @ fire.astype(f32) > 0.0
-        new = fired & bool(armed > 0.0)
-
-        # baselines move on healthy, finite, not-over steps only
-        move = finite & ~over
-        alpha = c["alpha"] if warm else f32(1.0) / (n + f32(1.0))
-        bound = f32(3.0) * dev + f32(1e-6)
-        step_diff = np.clip(diff, -bound, bound) if warm else diff
-        new_base = np.where(move, base + alpha * step_diff, base)
-        new_dev = np.where(move, dev + alpha * (np.abs(diff) - dev), dev)
-        new_prev = np.where(finite, x, prev)
-        under = f32(0.0) if over.any() else under + f32(1.0)
-        armed = f32(0.0) if new.any() else (f32(1.0) if under >= REARM else armed)
-        new_state = np.stack([new_base, new_dev, over_n, new_prev, onset, *back[1:], prev])
-        new_scalars = np.array([n + 1.0, loss_fast, armed, under, loss_peak], f32)
-    bits = sum(1 << i for i in np.flatnonzero(new))
-    return (new_state.astype(f32), new_scalars), int(bits)
 
 
 def signals_in(bits: int) -> list[str]:

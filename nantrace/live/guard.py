@@ -1,8 +1,7 @@
 """``nantrace.watch``: guard every step cheaply, and diagnose the first one that goes non-finite.
 
 The healthy path is the user's step plus the in-graph sentinel (:mod:`nantrace.live.sentinel`) and
-one host read of a small status vector (trip flags, and the early-warning detectors' inputs,
-which they update on the host: :mod:`nantrace.live.early_warning`). Only when
+one host read of a 6-element status vector (trip flags and the early-warning bits). Only when
 the sentinel trips does nantrace do expensive work: it replays the step eagerly with per-op
 capture and builds the report.
 """
@@ -38,6 +37,7 @@ from nantrace.live.sentinel import (
     STATUS_SIZE,
     STATUS_TRIPPED,
     STATUS_VARIABLES,
+    STATUS_WARNING,
     StepSentinel,
 )
 from nantrace.replay import hooks
@@ -372,9 +372,8 @@ class Watched:
         seconds = time.perf_counter() - began
         step = self.step
         self.step += 1
-        row_end = STATUS_SIZE + (self.detector.row_size if self.detector is not None else 0)
         # a variable the step never writes changed since the last call: written between them
-        unwritten = flags[row_end:]
+        unwritten = flags[STATUS_SIZE:]
         as_bytes = unwritten.tobytes()  # (bytes compare in ~0.1 us, arrays ~3)
         written_between = self._unwritten_bits is not None and as_bytes != self._unwritten_bits
         self._unwritten_bits = as_bytes
@@ -416,11 +415,10 @@ class Watched:
                 self._choose_restore(seconds)
             if self._tensorboard is not None and self.step % _flush_every() == 0:
                 self.flush_log()
-            warning = self._detect(flags, healthy=True)
-            if warning:
+            if flags[STATUS_WARNING]:
                 from nantrace.live.early_warning import on_warning
 
-                on_warning(self, step, warning, args, kwargs)
+                on_warning(self, step, int(flags[STATUS_WARNING]), args, kwargs)
         return outputs
 
     def __get__(self, instance: Any, owner: type | None = None) -> Any:
@@ -489,17 +487,8 @@ class Watched:
         its bit mask is left in ``last_warning``."""
         outputs, status, _ = self._step_fn(*args, **kwargs)
         flags = status.numpy()
-        tripped = bool(flags[STATUS_TRIPPED])
-        self.last_warning = self._detect(flags, healthy=not tripped)
-        return outputs, tripped
-
-    def _detect(self, flags: np.ndarray, healthy: bool) -> int:
-        """The early-warning detectors' step on the row the status carries (0 without them):
-        the bit mask of the signals that fired a new warning."""
-        if self.detector is None or not self.detector.row_size:
-            return 0
-        row = flags[STATUS_SIZE : STATUS_SIZE + self.detector.row_size].view(np.float32)
-        return self.detector.update(row, healthy)
+        self.last_warning = int(flags[STATUS_WARNING])
+        return outputs, bool(flags[STATUS_TRIPPED])
 
     def flush_log(self) -> int:
         """Write the history rows and reports not yet written to ``log_dir`` (TensorBoard); done

@@ -95,10 +95,10 @@ def replayable(graph: Any) -> bool:
 #: writes the in-graph restore cannot undo ran (host restore, or a gated update applied), so
 #: the host must restore from its anchor.
 STATUS_TRIPPED, STATUS_LOSS, STATUS_GRADIENTS, STATUS_VARIABLES, STATUS_COMMITTED = range(5)
-#: the flags' length. With early warning on, the detectors' row follows (``EarlyWarning.row``:
-#: ``row_size`` float32 values, bit-cast to int32); a compiled step then appends
-#: outside_writes' bits.
-STATUS_SIZE = 5
+#: the early-warning bit mask (nantrace.live.early_warning): 0 unless a new warning fired.
+STATUS_WARNING = 5
+#: the status vector's length; a compiled step appends outside_writes' bits after it
+STATUS_SIZE = 6
 
 
 def _flat_float_tensors(values: Any) -> list[tf.Tensor]:
@@ -266,11 +266,10 @@ def _status(
     grads_ok: tf.Tensor,
     vars_ok: tf.Tensor,
     committed: tf.Tensor,
-    row: tf.Tensor | None,
+    warning: tf.Tensor,
     host_restore: bool,
 ) -> tf.Tensor:
-    """The status vector the host reads after each step (layout: ``STATUS_*``), with the
-    detectors' row (float32) bit-cast into it: one read for both."""
+    """The status vector the host reads after each step (layout: ``STATUS_*``)."""
     vars_bad = tf.logical_not(vars_ok)
     if host_restore:  # the update of a non-finite loss's or gradient's step ran, and its
         # non-finite weights follow from them (the report names those)
@@ -278,9 +277,7 @@ def _status(
     flags = tf.stack(
         [tripped, tf.logical_not(loss_ok), tf.logical_not(grads_ok), vars_bad, committed]
     )
-    if row is None:
-        return tf.cast(flags, tf.int32)
-    return tf.concat([tf.cast(flags, tf.int32), tf.bitcast(row, tf.int32)], 0)
+    return tf.concat([tf.cast(flags, tf.int32), tf.reshape(warning, [1])], 0)
 
 
 class StepSentinel(hooks.StepObserver):
@@ -544,12 +541,20 @@ class StepSentinel(hooks.StepObserver):
             if self.history is not None:
                 self.history.record(loss_mean, grad_sq, weight_squares, names)
             tripped = _tripped(loss_ok, grads_ok, vars_ok)
-            row = None
-            if self.detector is not None:
-                self.detector.prepare(names, kernels)
-                row = self.detector.row(
-                    loss_mean, grad_sq, weight_squares, names, self._half_max(losses, values)
+            warning = (
+                self.detector.update(
+                    loss_mean,
+                    grad_sq,
+                    weight_squares,
+                    names,
+                    kernels,
+                    self._half_max(losses, values),
+                    tf.logical_not(tripped),
+                    compiled=self.fuse_tail,
                 )
+                if self.detector is not None
+                else tf.constant(0)
+            )
             if self.strategy is not None:  # one decision for every worker, before restoring
                 tripped, *bad = distributed.agree(
                     self.strategy,
@@ -581,7 +586,9 @@ class StepSentinel(hooks.StepObserver):
                 committed = tf.logical_and(tripped, any_applied)
             else:
                 committed = tf.constant(False)
-            return _status(tripped, loss_ok, grads_ok, vars_ok, committed, row, self.host_restore)
+            return _status(
+                tripped, loss_ok, grads_ok, vars_ok, committed, warning, self.host_restore
+            )
 
     def _tail_compiles(self) -> bool:
         """Whether the checks after the step run as one XLA cluster (:meth:`_fused_tail`):
@@ -651,15 +658,23 @@ class StepSentinel(hooks.StepObserver):
             )
             grads_ok = tf.logical_and(grads_ok, scale_ok)
             tripped = _tripped(loss_ok, grads_ok, vars_ok)
-            row = None
+            warning = tf.constant(0)
             if loss_mean is not None:
                 grad_sq, squares = _grad_sq(grad_half), 2.0 * halves
                 if history is not None:
                     history.record(loss_mean, grad_sq, squares, names)
                 if detector is not None:
-                    row = detector.row(loss_mean, grad_sq, squares, names, half_max)
+                    warning = detector.update_ops(
+                        loss_mean,
+                        grad_sq,
+                        squares,
+                        names,
+                        kernels,
+                        half_max,
+                        tf.logical_not(tripped),
+                    )
             # host restore: every trip is undone by the host (committed)
-            return _status(tripped, loss_ok, grads_ok, vars_ok, tripped, row, host_restore=True)
+            return _status(tripped, loss_ok, grads_ok, vars_ok, tripped, warning, host_restore=True)
 
         compiled = _tf_compat.own_function(tail, jit_compile=True, autograph=False)
         return compiled(
