@@ -21,7 +21,15 @@ import nantrace
 from nantrace.diagnosis.evidence import Evidence, LayerScale
 from nantrace.diagnosis.warning import infer_warning_cause
 from nantrace.keras import NanTraceCallback
-from nantrace.live.early_warning import REARM, WARMUP, EarlyWarning, signals_in
+from nantrace.live.early_warning import (
+    _FULL,
+    _OVER,
+    QUIET_EVERY,
+    REARM,
+    WARMUP,
+    EarlyWarning,
+    signals_in,
+)
 from nantrace.live.history import HistoryRecord
 from nantrace.report.warning_records import Signal
 
@@ -161,6 +169,24 @@ def test_one_episode_warns_once_and_rearms_after_quiet_steps():
             warned.append(step)
     assert len(warned) == 2, warned
     assert warned[0] < 70 and warned[1] >= 70 + REARM + 15
+
+
+def test_quiet_steps_skip_the_full_update_and_an_over_step_runs_it():
+    """After the warm-up a step with nothing over its threshold runs only the cheap part: the
+    baselines move on one such step in QUIET_EVERY. A step with a channel over runs the full
+    update on that very step (its over count starts there, so sustain counts stay exact)."""
+    rng = np.random.default_rng(5)
+    detector = EarlyWarning()
+    full = 0
+    for _ in range(100):
+        before = detector.state()[1][_FULL] if detector.state() is not None else -1.0
+        feed(detector, noisy(rng, 1.0), loss=noisy(rng, 1.0))
+        full += detector.state()[1][_FULL] != before
+    expected = WARMUP + (100 - WARMUP) // QUIET_EVERY
+    assert expected - 1 <= full <= expected + 6, full  # (+ the rare noisy step over)
+    feed(detector, 1e3, loss=noisy(rng, 1.0))
+    channels, scalars = detector.state()
+    assert channels[_OVER][0] == 1.0 and scalars[_FULL] == 100.0
 
 
 def test_tripped_steps_leave_no_trace():

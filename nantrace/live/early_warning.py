@@ -13,7 +13,8 @@ variable's norm (:mod:`nantrace.live.sentinel`). The detectors read those number
 
 Every channel keeps a baseline and a mean absolute deviation of its own healthy steps (an
 exponential average, deviations clipped at 3x, so one outlier barely moves it; cumulative during
-the warm-up). A channel is *over* when it exceeds its baseline by ``max(K * deviation, margin)``;
+the warm-up; after it, fed one quiet step in ``QUIET_EVERY`` at the rate that keeps the same
+time constant). A channel is *over* when it exceeds its baseline by ``max(K * deviation, margin)``;
 it *fires* after several consecutive over steps if it is still growing: up, since it went over,
 by half its margin or half its excess at that step, whichever is larger, *and* up over the last
 ``RECENT`` steps (a jump that then stays flat is not growth); or over for three times that many
@@ -25,9 +26,13 @@ its recent peak's excess): after one outlier batch the updates can stay large, o
 tens of steps while the loss comes back. One episode warns once: after a warning nothing warns
 again until no channel has been over for ``REARM`` steps.
 
-All of it is one read and one write of two small ``tf.Variable`` s and about 150 small
-element-wise ops on vectors of ``3 + 2 x variables`` floats, as separate TensorFlow ops in the
-step's graph. They can also be compiled into one XLA cluster, the guard's own with its finite
+All of it is one read and one write of two small ``tf.Variable`` s and small element-wise ops
+on vectors of ``3 + 2 x variables`` floats, as separate TensorFlow ops in the step's graph:
+~40 every step (the channels' values, the loss's fast average, the last values) and ~130 in
+one ``If`` only on the steps where they can change something (a channel over its threshold,
+the warm-up, and one quiet step in ``QUIET_EVERY`` for the baselines; :meth:`_update`). In a
+whole step the executor's cost per op is what the update costs (bench/README.md). They can
+also be compiled into one XLA cluster, the guard's own with its finite
 checks and history (``Watched.fuse_tail = True``: ``StepSentinel._fused_tail``, the default for
 a step the user compiles with XLA) or the detectors' alone (``EarlyWarning._fused``); that is
 not the default for other steps, since in a whole step it is no faster and XLA's runtime costs
@@ -116,12 +121,19 @@ LONG = 3
 RISE = 0.1
 RECENT = 4
 
+#: a step on which no channel is over its threshold runs only the cheap part of the update
+#: (the last values, the loss's fast average); the baselines take such a step's values on one
+#: quiet step in this many, their rate raised to keep the same time constant (see ``_update``)
+QUIET_EVERY = 8
+
 # rows of the per-channel state: baseline, deviation, consecutive over steps, the last value,
-# the value at the onset, and the values 4, 3 and 2 steps back
+# the value at the onset, the values 4, 3 and 2 steps back, and the threshold over which a
+# value is over (from the baseline and deviation: what a quiet step compares with)
 _BASE, _DEV, _OVER, _PREV, _ONSET = range(5)
-_ROWS = 5 + RECENT - 1
-# entries of the scalar state
-_N, _LOSS_FAST, _ARMED, _UNDER, _LOSS_PEAK = range(5)
+_THRESHOLD = 5 + RECENT - 1
+_ROWS = _THRESHOLD + 1
+# entries of the scalar state (_FULL: the step count at the last full update)
+_N, _LOSS_FAST, _ARMED, _UNDER, _LOSS_PEAK, _FULL = range(6)
 
 
 def float16_policy() -> bool:
@@ -186,6 +198,7 @@ class EarlyWarning:
         initial = np.full((_ROWS, size), np.nan, np.float32)
         initial[_DEV] = 0.0
         initial[_OVER] = 0.0
+        initial[_THRESHOLD] = -np.inf  # the warm-up runs the full update on every step
         with tf.init_scope():
             self._channels = tf.Variable(
                 initial,
@@ -194,7 +207,7 @@ class EarlyWarning:
                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
             )
             self._scalars = tf.Variable(
-                np.array([0.0, np.nan, 1.0, 0.0, np.nan], np.float32),
+                np.array([0.0, np.nan, 1.0, 0.0, np.nan, 0.0], np.float32),
                 trainable=False,
                 name="nantrace_warning_state",
                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
@@ -277,13 +290,21 @@ class EarlyWarning:
         half_max: tf.Tensor | None,
         healthy: tf.Tensor,
     ) -> tf.Tensor:
+        """One step. Every step: the channels' values, the loss's fast average and recent
+        peak, the last values (~40 small ops). The rest (baselines, deviations, the over and
+        firing logic, ~130 ops) runs in one ``If`` only where it can change something: when a
+        channel is over the threshold the last full update left (or has none yet), during the
+        warm-up, and on one quiet step in ``QUIET_EVERY``. A quiet step has nothing over, so
+        the full update would only have moved the baselines: they take one quiet step in
+        ``QUIET_EVERY``, at the rate ``1 - (1 - alpha) ** k`` for the ``k`` steps since the last
+        full update (the same time constant), where every step moved them before 2026-12-04."""
         assert self._channels is not None and self._scalars is not None
         nan = tf.constant(float("nan"))
         width = len(self.names)
         state = self._channels.read_value()
         scalars = self._scalars.read_value()
-        base, dev, over_n, prev, onset, *back = tf.unstack(state)
-        n, loss_fast, armed, under, loss_peak = tf.unstack(scalars)
+        base, dev, over_n, prev, onset, *back, threshold = tf.unstack(state)
+        n, loss_fast, armed, under, loss_peak, last_full = tf.unstack(scalars)
 
         if names == self.names and width:
             log_w = 0.5 * tf.math.log(weight_sq)
@@ -308,29 +329,15 @@ class EarlyWarning:
         )
         c = {key: tf.constant(value) for key, value in self._constants.items()}
         finite = tf.math.is_finite(x)
-        base = tf.where(tf.math.is_nan(base), x, base)
-        diff = x - base
-        margin = tf.maximum(c["k"] * dev, c["margin"] + c["proportional"] * tf.abs(base))
-        warm = n >= WARMUP
-        # over its margin and its absolute floor (update ratio, float16), or near the float16
-        # limit whatever the run's own level
-        above = ((diff > margin) & (x > c["floor"])) | (x > c["hard"])
-        over = finite & c["eligible"] & warm & above
-        onset = tf.where(over & (over_n == 0.0), x, onset)
-        over_n = tf.where(over, over_n + 1.0, 0.0)
-        # still growing: up by half of its margin, or of its excess at the onset if larger (a
-        # jump far over the threshold must keep climbing, not just stay up), and still rising
-        # over the last RECENT steps (not a jump at the onset followed by a flat level)
-        climb = GROWTH * tf.maximum(margin, onset - base)
-        climbing = (x - onset >= climb) & (x - back[0] >= RISE * margin)
-        if half_max is not None:
-            climbing = climbing | (x > c["hard"])
-        # ...or over for long (a run stuck far above its healthy level)
-        stuck = over_n >= LONG * c["sustain"]
 
-        # the loss gate: the recent loss above its healthy baseline (or no loss to compare)
+        # the loss gate's fast average and recent peak move every step: the recent loss above
+        # its healthy baseline (or no loss to compare); recovering: after a peak of the fast
+        # loss that was a loss spike, the fast loss is back under RECOVERED of that peak's
+        # excess (the peak decays toward the baseline, so a run that settles high for long is
+        # not "recovering" forever)
         loss_now = x[1]
         loss_known = tf.math.is_finite(loss_now)
+        loss_base = tf.where(tf.math.is_nan(base[1]), loss_now, base[1])
         loss_fast = tf.where(
             loss_known,
             tf.where(
@@ -338,53 +345,97 @@ class EarlyWarning:
             ),
             loss_fast,
         )
-        loss_up = tf.logical_or(tf.logical_not(loss_known), loss_fast > base[1])
-        # recovering: after a peak of the fast loss that was a loss spike, the fast loss is back
-        # under RECOVERED of that peak's excess (the peak decays toward the baseline, so a run
-        # that settles high for long is not "recovering" forever)
         loss_peak = tf.where(
             loss_known,
             tf.where(
                 tf.math.is_nan(loss_peak),
                 loss_fast,
-                tf.maximum(loss_fast, base[1] + LOSS_PEAK_DECAY * (loss_peak - base[1])),
+                tf.maximum(loss_fast, loss_base + LOSS_PEAK_DECAY * (loss_peak - loss_base)),
             ),
             loss_peak,
         )
-        peak_excess = loss_peak - base[1]
-        recovering = (peak_excess > margin[1]) & (loss_fast - base[1] < RECOVERED * peak_excess)
-        free = tf.logical_not(c["gated"]) | (diff > c["bypass"] * margin)
-        # a channel stuck high (not climbing) fires only while the loss is clearly worse: over
-        # the loss signal's own threshold, not just above its baseline by noise (one outlier
-        # update can leave a kernel's norm at a new, higher level for good: not divergence)
-        loss_high = tf.logical_or(tf.logical_not(loss_known), loss_fast - base[1] > margin[1])
-        # neither a growth signal (bypass included) nor the loss itself fires while the loss
-        # recovers; the float16 signal (a hard limit) does
-        calm = tf.logical_not(recovering & c["pauses"])
-        growing = (climbing & (loss_up | free)) | (stuck & (loss_high | free))
-        fire = over & (over_n >= c["sustain"]) & growing & calm
-        fired = tf.linalg.matvec(c["onehot"], tf.cast(fire, tf.float32)) > 0.0
-        any_over = tf.reduce_any(over)
-        new = fired & (armed > 0.0)
-        any_new = tf.reduce_any(new)
+        # a finite value over its threshold, or with none yet (a channel first finite now)
+        unsettled = tf.reduce_any(finite & tf.logical_not(x <= threshold))
+        full = unsettled | (n < WARMUP) | (n - last_full >= QUIET_EVERY)
 
-        # baselines move on healthy, finite, not-over steps only
-        move = finite & tf.logical_not(over)
-        alpha = tf.where(warm, c["alpha"], 1.0 / (n + 1.0))
-        bound = 3.0 * dev + 1e-6
-        step_diff = tf.where(warm, tf.clip_by_value(diff, -bound, bound), diff)
-        new_base = tf.where(move, base + alpha * step_diff, base)
-        new_dev = tf.where(move, dev + alpha * (tf.abs(diff) - dev), dev)
+        def full_update() -> tuple[tf.Tensor, ...]:
+            base_ = tf.where(tf.math.is_nan(base), x, base)
+            diff = x - base_
+            margin = tf.maximum(c["k"] * dev, c["margin"] + c["proportional"] * tf.abs(base_))
+            warm = n >= WARMUP
+            # over its margin and its absolute floor (update ratio, float16), or near the
+            # float16 limit whatever the run's own level
+            above = ((diff > margin) & (x > c["floor"])) | (x > c["hard"])
+            over = finite & c["eligible"] & warm & above
+            onset_ = tf.where(over & (over_n == 0.0), x, onset)
+            over_n_ = tf.where(over, over_n + 1.0, 0.0)
+            # still growing: up by half of its margin, or of its excess at the onset if larger
+            # (a jump far over the threshold must keep climbing, not just stay up), and still
+            # rising over the last RECENT steps (not a jump at the onset followed by a flat
+            # level)
+            climb = GROWTH * tf.maximum(margin, onset_ - base_)
+            climbing = (x - onset_ >= climb) & (x - back[0] >= RISE * margin)
+            if half_max is not None:
+                climbing = climbing | (x > c["hard"])
+            # ...or over for long (a run stuck far above its healthy level)
+            stuck = over_n_ >= LONG * c["sustain"]
+            loss_up = tf.logical_or(tf.logical_not(loss_known), loss_fast > base_[1])
+            peak_excess = loss_peak - base_[1]
+            recovering = (peak_excess > margin[1]) & (
+                loss_fast - base_[1] < RECOVERED * peak_excess
+            )
+            free = tf.logical_not(c["gated"]) | (diff > c["bypass"] * margin)
+            # a channel stuck high (not climbing) fires only while the loss is clearly worse:
+            # over the loss signal's own threshold, not just above its baseline by noise (one
+            # outlier update can leave a kernel's norm at a new, higher level for good)
+            loss_high = tf.logical_or(tf.logical_not(loss_known), loss_fast - base_[1] > margin[1])
+            # neither a growth signal (bypass included) nor the loss itself fires while the
+            # loss recovers; the float16 signal (a hard limit) does
+            calm = tf.logical_not(recovering & c["pauses"])
+            growing = (climbing & (loss_up | free)) | (stuck & (loss_high | free))
+            fire = over & (over_n_ >= c["sustain"]) & growing & calm
+            fired = tf.linalg.matvec(c["onehot"], tf.cast(fire, tf.float32)) > 0.0
+            new = fired & (armed > 0.0)
+
+            # baselines move on healthy, finite, not-over steps only, at the rate that keeps
+            # their time constant over the quiet steps since the last full update
+            move = finite & tf.logical_not(over)
+            steps = tf.maximum(n - last_full, 1.0)
+            alpha = tf.where(warm, 1.0 - tf.pow(1.0 - c["alpha"], steps), 1.0 / (n + 1.0))
+            bound = 3.0 * dev + 1e-6
+            step_diff = tf.where(warm, tf.clip_by_value(diff, -bound, bound), diff)
+            new_base = tf.where(move, base_ + alpha * step_diff, base_)
+            new_dev = tf.where(move, dev + alpha * (tf.abs(diff) - dev), dev)
+            new_margin = tf.maximum(
+                c["k"] * new_dev, c["margin"] + c["proportional"] * tf.abs(new_base)
+            )
+            new_threshold = tf.where(
+                c["eligible"],
+                tf.minimum(tf.maximum(new_base + new_margin, c["floor"]), c["hard"]),
+                math.inf,
+            )
+            under_ = tf.where(tf.reduce_any(over), 0.0, under + 1.0)
+            armed_ = tf.where(tf.reduce_any(new), 0.0, tf.where(under_ >= REARM, 1.0, armed))
+            weights = tf.constant([2**i for i in range(len(SIGNALS))], tf.int32)
+            bits = tf.reduce_sum(tf.cast(new, tf.int32) * weights)
+            return new_base, new_dev, over_n_, onset_, new_threshold, under_, armed_, bits, n
+
+        def quiet_update() -> tuple[tf.Tensor, ...]:
+            # nothing over: the counts of over steps are 0, one more step with none over
+            under_ = under + 1.0
+            armed_ = tf.where(under_ >= REARM, 1.0, armed)
+            zeros = tf.zeros_like(over_n)
+            return base, dev, zeros, onset, threshold, under_, armed_, tf.constant(0), last_full
+
+        base, dev, over_n, onset, threshold, under, armed, bits, last_full = (
+            _tf_compat.unlowered_cond(full, full_update, quiet_update)
+        )
         new_prev = tf.where(finite, x, prev)
-        under = tf.where(any_over, 0.0, under + 1.0)
-        armed = tf.where(any_new, 0.0, tf.where(under >= REARM, 1.0, armed))
-        new_state = tf.stack([new_base, new_dev, over_n, new_prev, onset, *back[1:], prev])
-        new_scalars = tf.stack([n + 1.0, loss_fast, armed, under, loss_peak])
+        new_state = tf.stack([base, dev, over_n, new_prev, onset, *back[1:], prev, threshold])
+        new_scalars = tf.stack([n + 1.0, loss_fast, armed, under, loss_peak, last_full])
         # a tripped step (rolled back, or skipped under on_nan="warn") leaves no trace here
         self._channels.assign(tf.where(healthy, new_state, state), read_value=False)
         self._scalars.assign(tf.where(healthy, new_scalars, scalars), read_value=False)
-        weights = tf.constant([2**i for i in range(len(SIGNALS))], tf.int32)
-        bits = tf.reduce_sum(tf.cast(new, tf.int32) * weights)
         return tf.where(healthy, bits, 0)
 
     # -- host ---------------------------------------------------------------------------------
