@@ -2350,6 +2350,45 @@ def relu_layer_on_the_scores_with_a_probability_loss():
     return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), loss), batches(x, y))
 
 
+class SqrtDecayToZero(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up, then peak * sqrt((total - step) / (total - warmup)): the learning rate
+    reaches 0 at ``total`` steps, and past it takes the square root of a negative number."""
+
+    def __init__(self, peak, warmup, total):
+        self.peak, self.warmup, self.total = peak, warmup, total
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        warm = self.peak * step / self.warmup
+        remaining = (self.total - step) / (self.total - self.warmup)
+        return tf.where(step < self.warmup, warm, self.peak * tf.sqrt(remaining))
+
+
+def sqrt_decay_schedule_past_its_total_steps():
+    """A churn classifier trained with Adam under a hand-written warm-up + square-root decay
+    schedule whose total is computed as epochs * (rows // batch), while the batches keep the
+    last partial one: past ``total`` steps the schedule takes the square root of a negative
+    number and the learning rate is NaN, so the update writes NaN into every weight. Written
+    2026-12-04 (session 25) from that pattern, before any change for a schedule whose formula
+    leaves its domain, with what a right report says decided before its first run; not blind."""
+    rng = seeded(951)
+    n, batch, epochs = 200, 32, 8
+    x = rng.normal(size=(n, 12)).astype("float32")
+    y = (x[:, :3].sum(axis=1, keepdims=True) > 0).astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((12,)),
+            keras.layers.Dense(32, activation="relu", name="hidden"),
+            keras.layers.Dense(1, name="churn_logit"),
+        ],
+        name="churn_classifier",
+    )
+    total = epochs * (n // batch)
+    optimizer = keras.optimizers.Adam(SqrtDecayToZero(3e-3, 10, total))
+    loss = keras.losses.BinaryCrossentropy(from_logits=True)
+    return run_loop(standard_step(model, optimizer, loss), batches(x, y, size=batch, epochs=epochs))
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -3231,5 +3270,16 @@ SCENARIOS: list[Scenario] = [
         story="Dense + ReLU outputs fed to CategoricalCrossentropy on probabilities: Keras "
         "divides each row by its sum, 0/0 for a row of ReLU zeros; the outputs are no "
         "probabilities: logits with from_logits=True",
+    ),
+    Scenario(
+        "sqrt_decay_schedule_past_its_total_steps",
+        sqrt_decay_schedule_past_its_total_steps,
+        "optimizer_update",
+        frozenset({"Sqrt"}),
+        cause="domain_error",
+        fixes=frozenset({"clamp_argument"}),
+        story="a hand-written square-root decay schedule whose total steps miss the last "
+        "partial batch: past it the learning rate is sqrt(negative) = NaN; clamp the "
+        "schedule's remaining fraction at 0 (as PolynomialDecay clamps the step)",
     ),
 ]
