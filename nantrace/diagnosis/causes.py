@@ -228,6 +228,41 @@ def _captured_nan(record: OpRecord, evidence: Evidence) -> Cause | None:
 # ---------------------------------------------------------------------------------------------
 # the optimizer update
 # ---------------------------------------------------------------------------------------------
+def _update_domain_error(
+    origin: Origin, record: OpRecord, evidence: Evidence, problem: str
+) -> Cause:
+    """An op of the update with finite arguments outside its domain: in a learning-rate
+    schedule (the rate is then NaN) a formula taken past its end, e.g. the remaining fraction
+    of a decay gone negative under a power or a square root. No learning rate is too high
+    there: the argument needs clamping into the domain, as Keras' own schedules clamp the
+    step at their end."""
+    lr = evidence.learning_rate
+    schedule = lr is not None and not math.isfinite(lr)
+    where = os.path.basename(record.source) if record.source else "an unknown line"
+    subject = f"the learning-rate schedule ({where})" if schedule else f"the update ({where})"
+    return Cause(
+        "domain_error",
+        f"{record.op_type} in {subject} receives {problem}: "
+        + (
+            f"the learning rate is NaN and so is every weight it updates ({origin.variable} "
+            "first); no lower rate helps: clamp the argument into the domain (a schedule's "
+            "remaining fraction at 0 past its end)"
+            if schedule
+            else "outside its domain, so no epsilon can help; clamp the argument into the domain"
+        ),
+        {
+            "op_type": record.op_type,
+            "layer": None,
+            "problem": problem,
+            "min_value": _min_value(record),
+            "schedule": schedule,
+            "variable": origin.variable,
+            "inputs": [_health_summary(h) for h in record.float_inputs],
+        },
+        confidence=0.9,
+    )
+
+
 def _optimizer_update(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
     if origin.kind != "optimizer_update":
         return None
@@ -236,6 +271,9 @@ def _optimizer_update(origin: Origin, record: OpRecord, evidence: Evidence) -> C
     eps = evidence.optimizer_epsilon
     dtype = _dtype_of(record)
     zero_denominator = _denominator_has_zero(record) or any(h.zeros for h in record.float_inputs)
+    problem = _outside_domain(record)
+    if problem is not None:
+        return _update_domain_error(origin, record, evidence, problem)
     if (lr is not None and not math.isfinite(lr)) or not record.inputs_finite:
         return Cause(
             "learning_rate_too_high",
