@@ -13,6 +13,7 @@ Run from the repository root::
     python -m bench.parts launch --rounds 20               # an XLA call's fixed cost
     python -m bench.parts host --workload attention --rounds 60  # the guard's host work
     python -m bench.parts dispatch --workload attention --rounds 100  # tf.function's dispatch
+    python -m bench.parts detectors-ab --other ../old --workload attention --rounds 250  # A/B
 
 ``xla``: the same compiled (``jit_compile=True``) train step built five ways and timed
 interleaved (bench.timing): ``plain``, ``plain2`` (a second identical plain step: the noise
@@ -67,6 +68,11 @@ a read and unchanged write of the detectors' state, or by 150 small element-wise
 vector of the step's norms (which of the two the update's cost in a whole step is). ``--only``
 keeps the plain step and the variants whose names contain one of its comma-separated strings.
 Whole-step differences of 2-4 % need ~150 rounds here to stand out of the noise.
+
+``detectors-ab``: the watch with this tree's early-warning detectors against the same watch
+with another checkout's (``--other PATH``: its ``nantrace/live/early_warning.py``, loaded as a
+module of its own; e.g. a ``git worktree`` of an older commit) and ``early_warning="off"``,
+interleaved in one process.
 
 ``first``: the first call of a watched step (trace, and XLA compiles for an XLA workload)
 with its checks as separate ops and as one XLA cluster, each in a fresh process (``--rounds``
@@ -783,6 +789,47 @@ def run_detectors(workload: str, rounds: int) -> None:
         print(f"| {name} | {wall * 1e6:.1f} | {cpu * 1e6:.1f} | {first[name]:.2f} |")
 
 
+def run_detectors_ab(workload: str, rounds: int, other: str) -> None:
+    """The watch with this tree's early-warning detectors against the same watch with another
+    checkout's (its ``nantrace/live/early_warning.py``, loaded as a module of its own), and
+    ``early_warning="off"``, interleaved in one process: two versions of the detectors
+    compared without the drift between two runs."""
+    import importlib.util
+
+    import nantrace
+    from nantrace.live import guard
+
+    path = os.path.join(other, "nantrace", "live", "early_warning.py")
+    if not os.path.isfile(path):
+        raise SystemExit(f"detectors-ab: no {path}; give --other the root of a nantrace checkout")
+    spec = importlib.util.spec_from_file_location("other_early_warning", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # (dataclasses look their module up)
+    spec.loader.exec_module(module)
+    wl = build_workload(workload)
+    wl.optimizer.build(wl.model.trainable_variables)
+
+    def watched(**options: Any) -> Any:
+        step = wl.compile(make_train_step(wl.model, wl.optimizer, wl.loss_fn))
+        return nantrace.watch(step, **options)
+
+    this = watched()
+    with mock.patch.object(guard, "EarlyWarning", module.EarlyWarning):
+        theirs = watched()
+    variants = [
+        Variant("plain", floor_step(wl, "plain"), 10),
+        Variant("watch (this tree's detectors)", this, 10),
+        Variant(f"watch (the detectors of {other})", theirs, 10),
+        Variant("watch(early_warning='off')", watched(early_warning="off"), 10),
+    ]
+    for variant in variants:
+        warm_up(variant.step, wl.batches)
+    assert type(theirs.detector).__module__ == spec.name  # the other tree's detectors ran
+    interleave(variants, wl.batches, rounds)
+    _print_ratios(f"{workload}, {rounds} rounds: two versions of the detectors", variants)
+
+
 LAUNCH_CALLS = 500
 
 
@@ -953,6 +1000,7 @@ def main(argv: list[str] | None = None) -> int:
             "host",
             "dispatch",
             "first",
+            "detectors-ab",
         ),
     )
     parser.add_argument(
@@ -968,7 +1016,18 @@ def main(argv: list[str] | None = None) -> int:
         help="tail: the plain step and only the variants whose names contain one of these "
         "comma-separated strings (e.g. 'fuse_tail')",
     )
+    parser.add_argument(
+        "--other",
+        default="",
+        help="detectors-ab: the root of another checkout whose nantrace/live/early_warning.py "
+        "the second watch uses (e.g. a git worktree of an older commit)",
+    )
     args = parser.parse_args(argv)
+    if args.what == "detectors-ab":
+        if not args.other:
+            parser.error("detectors-ab needs --other PATH (the root of another checkout)")
+        run_detectors_ab(args.workload, args.rounds, args.other)
+        return 0
     if args.what == "xla":
         run_xla(args.workload, args.rounds)
     elif args.what == "modes":
