@@ -2389,6 +2389,35 @@ def sqrt_decay_schedule_past_its_total_steps():
     return run_loop(standard_step(model, optimizer, loss), batches(x, y, size=batch, epochs=epochs))
 
 
+def multilabel_likelihood_as_a_product_of_label_probabilities():
+    """A 120-tag image-tag model whose loss is written as the negative log of the joint
+    likelihood, -log(prod_k p_k^y_k (1 - p_k)^(1 - y_k)), the product taken first: 120 factors
+    near 0.5 multiply to ~1e-36 and below that the product underflows to exactly 0, so the log
+    is -inf. An epsilon inside the log, log(prod + eps), keeps it finite but constant (the
+    product is still 0 and passes no gradient): nothing learns. The sum of per-label log
+    probabilities (binary cross-entropy from logits) never underflows. Written 2026-12-04
+    (session 25) from that pattern, before any change for a fix whose replay leaves the loss
+    frozen, with what a right report says decided before its first run; not blind."""
+    rng = seeded(953)
+    n, tags = 256, 160
+    x = rng.normal(size=(n, 24)).astype("float32")
+    y = (rng.random((n, tags)) < 0.3).astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((24,)),
+            keras.layers.Dense(64, activation="relu", name="hidden"),
+            keras.layers.Dense(tags, activation="sigmoid", name="tag_probabilities"),
+        ],
+        name="image_tagger",
+    )
+
+    def joint_nll(y_true, p):
+        likelihood = tf.reduce_prod(p**y_true * (1.0 - p) ** (1.0 - y_true), axis=-1)
+        return -tf.reduce_mean(tf.math.log(likelihood))
+
+    return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), joint_nll), batches(x, y))
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -3270,6 +3299,17 @@ SCENARIOS: list[Scenario] = [
         story="Dense + ReLU outputs fed to CategoricalCrossentropy on probabilities: Keras "
         "divides each row by its sum, 0/0 for a row of ReLU zeros; the outputs are no "
         "probabilities: logits with from_logits=True",
+    ),
+    Scenario(
+        "multilabel_likelihood_as_a_product_of_label_probabilities",
+        multilabel_likelihood_as_a_product_of_label_probabilities,
+        "loss",
+        frozenset({"Log"}),
+        cause="unstable_loss",
+        fixes=frozenset({"use_from_logits"}),
+        story="-log of a joint likelihood written as a product over 160 labels: the product "
+        "underflows to 0 and log(0) = -inf; an epsilon in the log keeps a frozen loss, the sum "
+        "of log probabilities (cross-entropy from logits) does not underflow",
     ),
     Scenario(
         "sqrt_decay_schedule_past_its_total_steps",
