@@ -844,6 +844,15 @@ class Judgement:
     at: int | None = None  # run index where it tripped or diverged
     diverged: bool = False
     level: float | None = None
+    #: finite, but the loss never changed: the fix stopped the learning, not the NaN's cause
+    frozen: bool = False
+
+
+#: a run at least this long whose losses all agree to this relative tolerance learned nothing:
+#: batches differ and the weights move, so a loss that never changes no longer depends on
+#: either (an epsilon that swamps an underflowed product, a clamp that cut every gradient)
+FROZEN_STEPS = 20
+FROZEN_RTOL = 1e-6
 
 
 def healthy_level(history: Any) -> float | None:
@@ -881,6 +890,10 @@ def judge(
     if not losses:
         return Judgement(None)
     values = np.asarray(losses, dtype=np.float64)
+    if values.size >= FROZEN_STEPS and np.ptp(values) <= FROZEN_RTOL * max(
+        float(np.max(np.abs(values))), 1e-30
+    ):
+        return Judgement("fails", at=0, frozen=True)
     start = float(np.median(values[:3]))
     level = max(2.0 * (healthy if healthy is not None else start), start)
     tail = float(np.mean(values[-TAIL:]))
@@ -1207,6 +1220,11 @@ def _verify_one(
     ran = f"{run.steps} steps {start}"
     if run.nothing:
         what = f"fails: {run.nothing}"
+    elif judgement.frozen:
+        what = (
+            f"fails: finite, but the loss never changed ({ran}, {loss}): the fix keeps the "
+            "values finite and stops the learning"
+        )
     elif verdict is None:
         cut = f": {run.cut}" if run.cut else ""
         what = f"unchecked: {failure}{cut} ({ran}, {loss})"
