@@ -272,7 +272,17 @@ def test_judge_finite_but_diverging_postpones():
 
 
 def test_judge_incomplete_horizon_is_unchecked():
-    assert judge([1.0] * 20, None, trip_index=5, healthy=1.0, complete=False).verdict is None
+    losses = [1.0 + 0.01 * i for i in range(20)]
+    assert judge(losses, None, trip_index=5, healthy=1.0, complete=False).verdict is None
+
+
+def test_judge_a_loss_that_never_changes_fails():
+    """Finite, but frozen (an epsilon that swamps an underflowed product): nothing learns."""
+    judgement = judge([27.631021] * 40, None, trip_index=0, healthy=None)
+    assert judgement.verdict == "fails" and judgement.frozen
+    moving = [27.631021 * (1.0 - 1e-4 * i) for i in range(40)]  # a slow but real descent
+    assert judge(moving, None, trip_index=0, healthy=None).verdict == "trains"
+    assert judge([27.631021] * 10, None, trip_index=0, healthy=None).verdict == "trains"
 
 
 def test_healthy_level_ignores_the_run_up():
