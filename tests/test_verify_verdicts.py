@@ -283,6 +283,8 @@ def test_judge_a_loss_that_never_changes_fails():
     moving = [27.631021 * (1.0 - 1e-4 * i) for i in range(40)]  # a slow but real descent
     assert judge(moving, None, trip_index=0, healthy=None).verdict == "trains"
     assert judge([27.631021] * 10, None, trip_index=0, healthy=None).verdict == "trains"
+    # a batch already fit: its error is exactly 0 (sqrt(mse + 1e-12) of a perfect prediction)
+    assert judge([1e-6] * 40, None, trip_index=0, healthy=None).verdict == "trains"
 
 
 def test_healthy_level_ignores_the_run_up():

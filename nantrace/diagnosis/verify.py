@@ -848,11 +848,13 @@ class Judgement:
     frozen: bool = False
 
 
-#: a run at least this long whose losses all agree to this relative tolerance learned nothing:
-#: batches differ and the weights move, so a loss that never changes no longer depends on
-#: either (an epsilon that swamps an underflowed product, a clamp that cut every gradient)
+#: a run at least this long whose losses all agree to this relative tolerance, away from 0,
+#: learned nothing: the weights no longer move the loss (an epsilon that swamps an underflowed
+#: product, a clamp that cut every gradient). A loss frozen at ~0 is a batch already fit (the
+#: horizon may repeat the one batch seen before the trip, whose error is then exactly 0).
 FROZEN_STEPS = 20
 FROZEN_RTOL = 1e-6
+FROZEN_FLOOR = 1e-3
 
 
 def healthy_level(history: Any) -> float | None:
@@ -890,8 +892,11 @@ def judge(
     if not losses:
         return Judgement(None)
     values = np.asarray(losses, dtype=np.float64)
-    if values.size >= FROZEN_STEPS and np.ptp(values) <= FROZEN_RTOL * max(
-        float(np.max(np.abs(values))), 1e-30
+    largest = float(np.max(np.abs(values)))
+    if (
+        values.size >= FROZEN_STEPS
+        and largest > FROZEN_FLOOR
+        and np.ptp(values) <= FROZEN_RTOL * largest
     ):
         return Judgement("fails", at=0, frozen=True)
     start = float(np.median(values[:3]))
