@@ -330,6 +330,10 @@ class EarlyWarning:
         c = {key: tf.constant(value) for key, value in self._constants.items()}
         finite = tf.math.is_finite(x)
 
+        def margin_of(base: tf.Tensor, dev: tf.Tensor) -> tf.Tensor:
+            # how far over its baseline a channel must be to be over
+            return tf.maximum(c["k"] * dev, c["margin"] + c["proportional"] * tf.abs(base))
+
         # the loss gate's fast average and recent peak move every step: the recent loss above
         # its healthy baseline (or no loss to compare); recovering: after a peak of the fast
         # loss that was a loss spike, the fast loss is back under RECOVERED of that peak's
@@ -361,7 +365,7 @@ class EarlyWarning:
         def full_update() -> tuple[tf.Tensor, ...]:
             base_ = tf.where(tf.math.is_nan(base), x, base)
             diff = x - base_
-            margin = tf.maximum(c["k"] * dev, c["margin"] + c["proportional"] * tf.abs(base_))
+            margin = margin_of(base_, dev)
             warm = n >= WARMUP
             # over its margin and its absolute floor (update ratio, float16), or near the
             # float16 limit whatever the run's own level
@@ -406,9 +410,7 @@ class EarlyWarning:
             step_diff = tf.where(warm, tf.clip_by_value(diff, -bound, bound), diff)
             new_base = tf.where(move, base_ + alpha * step_diff, base_)
             new_dev = tf.where(move, dev + alpha * (tf.abs(diff) - dev), dev)
-            new_margin = tf.maximum(
-                c["k"] * new_dev, c["margin"] + c["proportional"] * tf.abs(new_base)
-            )
+            new_margin = margin_of(new_base, new_dev)
             new_threshold = tf.where(
                 c["eligible"],
                 tf.minimum(tf.maximum(new_base + new_margin, c["floor"]), c["hard"]),
