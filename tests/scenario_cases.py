@@ -2418,6 +2418,38 @@ def multilabel_likelihood_as_a_product_of_label_probabilities():
     return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), joint_nll), batches(x, y))
 
 
+def log_accuracy_ratio_loss_on_days_without_sales():
+    """Daily item sales forecast with a ReLU head (sales are never negative) trained on the
+    squared log accuracy ratio, mean(log(pred / actual) ** 2), a forecasting metric written as
+    the loss in two lines. Days without sales have actual = 0: pred / 0 is inf (0 / 0 where the
+    ReLU head is dead). An epsilon in the division alone is not enough: a row whose prediction
+    is exactly 0 then has a ratio of 0 and log(0) = -inf on the next line; both ops need their
+    epsilon. Written 2026-12-04 (session 26) from that pattern, before any change for a fix that
+    needs edits at two ops, with what a right report says decided before its first run; not
+    blind."""
+    rng = seeded(955)
+    n = 256
+    x = rng.normal(size=(n, 10)).astype("float32")
+    sales = np.maximum(0.0, np.round(2.0 + 1.5 * x[:, :2].sum(axis=1) + rng.normal(size=n)))
+    model = keras.Sequential(
+        [
+            keras.Input((10,)),
+            keras.layers.Dense(32, activation="relu", name="hidden"),
+            keras.layers.Dense(1, activation="relu", name="daily_sales"),
+        ],
+        name="sales_forecaster",
+    )
+
+    def log_accuracy_ratio(actual, predicted):
+        ratio = predicted / actual
+        return tf.reduce_mean(tf.square(tf.math.log(ratio)))
+
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), log_accuracy_ratio),
+        batches(x, sales[:, None].astype("float32")),
+    )
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -3321,5 +3353,16 @@ SCENARIOS: list[Scenario] = [
         story="a hand-written square-root decay schedule whose total steps miss the last "
         "partial batch: past it the learning rate is sqrt(negative) = NaN; clamp the "
         "schedule's remaining fraction at 0 (as PolynomialDecay clamps the step)",
+    ),
+    Scenario(
+        "log_accuracy_ratio_loss_on_days_without_sales",
+        log_accuracy_ratio_loss_on_days_without_sales,
+        "loss",
+        frozenset({"RealDiv"}),
+        cause="missing_epsilon",
+        fixes=frozenset({"add_epsilon"}),
+        story="log(pred / actual) ** 2 as the loss with days of zero sales and a ReLU head: "
+        "pred / 0 = inf; with an epsilon in the division alone, a prediction of exactly 0 gives "
+        "log(0) on the next line: both ops need their epsilon",
     ),
 ]
