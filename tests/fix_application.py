@@ -31,9 +31,9 @@ What each fix id means here (the fix params contract):
   (``dtype="float32"`` at its construction; its variables are float32 under mixed precision).
 * a code change at the user's line (params ``edit`` and ``where``: ``add_epsilon`` in user code,
   ``use_from_logits``, ``clamp_argument``, ``divide_no_nan``, ``double_where``): the line the
-  snippet shows (``<line>  # at file:line``) replaces that line in a copy of the scenario's
-  source file, and the scenario is built from the copy (:func:`edited_build`); nothing else is
-  configured.
+  snippet shows (``<line>  # at file:line``; a fix that edits several statements shows one
+  such line each) replaces that line in a copy of the scenario's source file, and the scenario
+  is built from the copy (:func:`edited_build`); nothing else is configured.
 """
 
 from __future__ import annotations
@@ -118,26 +118,30 @@ def is_code_change(fix: Fix) -> bool:
 
 
 def edited_build(fix: Fix, build: Any) -> Any:
-    """``build`` taken from a copy of its module in which the fix's line is replaced by the line
-    the snippet shows (as a user would type it). NotApplicable when the snippet is not a line of
-    that module."""
+    """``build`` taken from a copy of its module in which each line the snippet shows (one per
+    edited statement, as a user would type them) replaces the line it names; one of them is
+    the fix's own ``where``. NotApplicable when the snippet is not lines of that module."""
     where = str(fix.params.get("where") or "")
-    match = _SNIPPET_LINE.fullmatch(fix.snippet)
-    if not match or ":" not in where:
-        raise NotApplicable(f"the snippet is not an edited line: {fix.snippet!r}")
+    matches = [_SNIPPET_LINE.fullmatch(line) for line in fix.snippet.splitlines()]
+    if not matches or not all(matches) or ":" not in where:
+        raise NotApplicable(f"the snippet is not edited lines: {fix.snippet!r}")
     file, line = where.rsplit(":", 1)
-    if os.path.basename(file) != match.group(2) or int(line) != int(match.group(3)):
-        raise NotApplicable(f"the snippet names {match.group(2)}:{match.group(3)}, not {where}")
+    named = {(m.group(2), int(m.group(3))) for m in matches}
+    if (os.path.basename(file), int(line)) not in named:
+        raise NotApplicable(f"the snippet names {sorted(named)}, not {where}")
+    if len({name for name, _ in named}) != 1:
+        raise NotApplicable(f"the snippet edits more than one file: {sorted(named)}")
     module = inspect.getmodule(build)
     if module is None or os.path.abspath(module.__file__ or "") != os.path.abspath(file):
         raise NotApplicable(f"the edited line {where} is not in the scenario's own module")
     lines = open(file, encoding="utf-8").read().splitlines(keepends=True)
-    first = int(match.group(4) or line)
-    last = int(match.group(5) or line)
-    old = lines[first - 1]
-    lines[first - 1 : last] = [old[: len(old) - len(old.lstrip())] + match.group(1) + "\n"]
-    if last > first:  # keep the line numbers of the rest of the file
-        lines[first:first] = ["\n"] * (last - first)
+    for match in sorted(matches, key=lambda m: -int(m.group(3))):  # bottom up: rows stay put
+        first = int(match.group(4) or match.group(3))
+        last = int(match.group(5) or match.group(3))
+        old = lines[first - 1]
+        lines[first - 1 : last] = [old[: len(old) - len(old.lstrip())] + match.group(1) + "\n"]
+        if last > first:  # keep the line numbers of the rest of the file
+            lines[first:first] = ["\n"] * (last - first)
     folder = tempfile.mkdtemp(prefix="nantrace-edited-")
     name = f"edited_{module.__name__}_{abs(hash((fix.snippet, where)))}"
     path = os.path.join(folder, f"{name}.py")

@@ -146,38 +146,102 @@ class EditTrace:
 @contextlib.contextmanager
 def simulating(edit: CallSiteEdit) -> Iterator[EditTrace]:
     """While active, graph ops of ``edit.op_type`` built from ``edit.where`` are edited."""
-    trace = EditTrace()
+    with simulating_each([edit]) as traces:
+        yield traces[0]
+
+
+@dataclass
+class SiteFlags:
+    """Which ops built directly at a user line produced a non-finite value, per run step:
+    filled at run time by the flags :func:`simulating_each` puts into the traced step."""
+
+    step: int = 0  # set by the caller before each step it runs
+    sites: list[tuple[str, str]] = field(default_factory=list)  # index -> (file:line, op type)
+    bad: dict[int, set[int]] = field(default_factory=dict)  # step -> indices non-finite
+
+    def record(self, index: int, finite: Any) -> None:
+        if not bool(np.asarray(finite)):
+            self.bad.setdefault(self.step, set()).add(index)
+
+    def first_bad(self, step: int) -> tuple[str, str] | None:
+        """``(file:line, op type)`` of the first op, in build order (a topological order of
+        the forward pass), whose output was non-finite at run step ``step``."""
+        indices = self.bad.get(step)
+        return self.sites[min(indices)] if indices else None
+
+
+@contextlib.contextmanager
+def simulating_each(
+    edits: list[CallSiteEdit], flags: SiteFlags | None = None
+) -> Iterator[list[EditTrace]]:
+    """While active, each edit is made to the ops it names (the first edit that matches an op
+    takes it); with ``flags``, every floating op built directly at a user line also reports
+    at run time whether its output is finite (a probe run that finds where a fix's replay
+    still trips: not for the runs that are judged)."""
+    traces = [EditTrace() for _ in edits]
     busy = [False]
-    span = edit.statement_span()
-    op_types = _matching_op_types(edit)
+    spans = [edit.statement_span() for edit in edits]
+    op_types = [_matching_op_types(edit) for edit in edits]
+    any_type = set().union(*op_types)
 
     with _tf_compat.autograph_source_maps() as source_map:
 
         def rewrite(build: Any, op_type: str, keywords: dict) -> tuple | None:
-            if busy[0] or op_type not in op_types:
+            if busy[0] or (flags is None and op_type not in any_type):
                 return None
             site, converted = _direct_user_site(source_map)
-            if site != edit.where and not (converted and _within(site, edit.file, span)):
+            for edit, trace, span, types in zip(edits, traces, spans, op_types, strict=True):
+                if op_type not in types:
+                    continue
+                if site != edit.where and not (converted and _within(site, edit.file, span)):
+                    continue
+                busy[0] = True
+                try:
+                    result = edit_inputs(edit, keywords)
+                finally:
+                    busy[0] = False
+                if result is None:
+                    trace.declined += 1
+                    continue
+                trace.rewritten += 1
+                # a converted frame names its statement, whose only such call is on edit.where
+                trace.sites.add(edit.where if converted else site)
+                graph = id(tf.compat.v1.get_default_graph())
+                trace.per_trace[graph] = trace.per_trace.get(graph, 0) + 1
+                if isinstance(result, dict):
+                    built = build(op_type, **result)
+                    return _flagged(built, flags, site if converted else None, op_type, busy)
+                return result
+            if flags is None or site is None or not converted:
+                # not converted: built outside the step's own code (tf.function's outputs and
+                # plumbing, whose flags could only run after what they flag: a cycle)
                 return None
-            busy[0] = True
-            try:
-                result = edit_inputs(edit, keywords)
-            finally:
-                busy[0] = False
-            if result is None:
-                trace.declined += 1
-                return None
-            trace.rewritten += 1
-            # a converted frame names its statement, whose only such call is on edit.where
-            trace.sites.add(edit.where if converted else site)
-            graph = id(tf.compat.v1.get_default_graph())
-            trace.per_trace[graph] = trace.per_trace.get(graph, 0) + 1
-            if isinstance(result, dict):
-                return build(op_type, **result)
-            return result
+            return _flagged(build(op_type, **keywords), flags, site, op_type, busy)
 
         with _tf_compat.intercept_graph_ops(rewrite):
-            yield trace
+            yield traces
+
+
+def _flagged(
+    built: tuple, flags: SiteFlags | None, site: str | None, op_type: str, busy: list[bool]
+) -> tuple:
+    """``built`` (the op helper's result) unchanged; with ``flags``, a run-time record of
+    whether the op's first output is finite, tied to the step by a stateful op."""
+    outputs = built[3] if len(built) > 3 else None
+    if flags is None or site is None or not outputs or built[1]:  # a stateful op: not flagged
+        return built
+    first = outputs[0]
+    if not isinstance(first, tf.Tensor) or not first.dtype.is_floating:
+        return built
+    index = len(flags.sites)
+    flags.sites.append((site, op_type))
+    busy[0] = True
+    try:
+        finite = tf.reduce_all(tf.math.is_finite(first))
+        tf.py_function(lambda ok, i=index: flags.record(i, ok) or [], [finite], [])
+    finally:
+        busy[0] = False
+    return built
 
 
 #: Library code between the op and the user's frame that makes the op not the user's own call

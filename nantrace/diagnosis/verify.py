@@ -53,8 +53,14 @@ import tensorflow as tf
 
 from nantrace.compat.tf import accumulator_slots
 from nantrace.diagnosis.call_site import CallSiteEdit, search_space
-from nantrace.diagnosis.call_site_replay import simulating
+from nantrace.diagnosis.call_site_replay import simulating_each
 from nantrace.diagnosis.evidence import kernel_of
+from nantrace.diagnosis.further_sites import (
+    combined_snippet,
+    edits_of,
+    locate_trip,
+    next_edit,
+)
 from nantrace.errors import internal_error_text
 from nantrace.replay.step import DeviceSnapshot, StateSnapshot, step_variables
 from nantrace.report.records import Fix, Report
@@ -749,35 +755,46 @@ def _edit_attempts(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
             f"{edit.generic_snippet()}"
         )
 
-    def attempt(candidate: CallSiteEdit) -> Attempt:
-        values = (("value", candidate.value), ("low", candidate.low))
-        params: dict[str, Any] = {k: v for k, v in values if v is not None}
-        return Attempt(
-            f"{candidate.generic_snippet().split('  #')[0]} at {where}",
-            apply=lambda: _simulated(candidate, params),
-            params=params,
-            retrace=True,
-        )
+    return [_edits_attempt([c]) for c in search_space(edit, _edit_dtype(fix, ctx))]
 
+
+def _edit_dtype(fix: Fix, ctx: VerifyContext) -> str | None:
     dtypes = [h.dtype for h in ctx.report.origin.inputs if h.dtype]
-    dtype = fix.params.get("dtype") or (dtypes[0] if dtypes else None)
-    return [attempt(c) for c in search_space(edit, dtype)]
+    return fix.params.get("dtype") or (dtypes[0] if dtypes else None)
+
+
+def _edits_attempt(edits: list[CallSiteEdit]) -> Attempt:
+    """The step re-traced with every edit of ``edits`` made (the first is the fix's own; the
+    others, in ``params["also"]``, are further sites, see ``further_sites``)."""
+    first = edits[0]
+    values = (("value", first.value), ("low", first.low))
+    params: dict[str, Any] = {k: v for k, v in values if v is not None}
+    if len(edits) > 1:
+        params["also"] = [edit.to_params() for edit in edits[1:]]
+    label = " and ".join(
+        f"{e.generic_snippet().split('  #')[0]} at {os.path.basename(e.file)}:{e.line}"
+        for e in edits
+    )
+    return Attempt(label, apply=lambda: _simulated(edits, params), params=params, retrace=True)
 
 
 @contextlib.contextmanager
-def _simulated(edit: CallSiteEdit, params: dict[str, Any]) -> Iterator[None]:
-    """The step re-traced with the edit; a run whose trace never reached the call site is not
+def _simulated(edits: list[CallSiteEdit], params: dict[str, Any]) -> Iterator[None]:
+    """The step re-traced with the edits; a run whose trace never reached a call site is not
     a simulation of the edit, so it is refused (not judged)."""
-    with simulating(edit) as trace:
+    with simulating_each(edits) as traces:
         yield
-    if not trace.rewritten:
-        declined = f" ({trace.declined} there could not take the edit)" if trace.declined else ""
-        raise _CannotSimulate(
-            f"no {edit.op_type} op was built directly at {edit.where} when the step was "
-            f"traced{declined}"
-        )
-    params["rewritten_ops"] = trace.ops_per_trace
-    params["call_sites"] = sorted(trace.sites)
+    for edit, trace in zip(edits, traces, strict=True):
+        if not trace.rewritten:
+            declined = (
+                f" ({trace.declined} there could not take the edit)" if trace.declined else ""
+            )
+            raise _CannotSimulate(
+                f"no {edit.op_type} op was built directly at {edit.where} when the step was "
+                f"traced{declined}"
+            )
+    params["rewritten_ops"] = traces[0].ops_per_trace
+    params["call_sites"] = sorted(set().union(*(trace.sites for trace in traces)))
 
 
 def _clamp_attempts(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
@@ -1193,16 +1210,18 @@ def _verify_one(
         return (run, judgement), judgement.verdict, {"steps": run.steps, **at}, run.horizon
 
     search = search_candidates(attempts, try_one, deadline)
+    if edits_of(fix.params):
+        search = _with_further_sites(
+            ctx, fix, search, try_one, sequence, from_anchor, pre_step, deadline
+        )
     failure = search.failure
-    if len(attempts) > 1 and search.candidates:
+    if (len(attempts) > 1 or len(search.candidates) > 1) and search.candidates:
         params["candidates"] = search.candidates
     if not search.simulated:
         params["verification"] = failure or "not simulated"
         return dataclasses.replace(fix, params=params, verified=None, verdict=None)
     # every candidate tripped or diverged: report the one that went furthest
-    attempt, (run, judgement), verdict = search.final(
-        lambda o: (o[2] == "postpones", o[1][1].at or 0)
-    )
+    attempt, (run, judgement), verdict = search.final(_furthest)
     params.update(attempt.params)
     params.update(
         {
@@ -1256,9 +1275,9 @@ def _verify_one(
             f'{params.get("layer_class", "Layer")}(..., dtype="float32")  # every one: '
             + ", ".join(params["layers"])
         )
-    edit = CallSiteEdit.from_params(params)
-    if edit is not None:  # the value that was judged, on the line that was simulated
-        snippet = edit.snippet()
+    edits = edits_of(params)
+    if edits:  # the values that were judged, on the lines that were simulated
+        snippet = combined_snippet(edits) or edits[0].snippet()
     return dataclasses.replace(
         fix,
         params=params,
@@ -1266,3 +1285,51 @@ def _verify_one(
         verified=None if verdict is None else verdict == "trains",
         verdict=verdict,
     )
+
+
+def _furthest(outcome: tuple[Attempt, Any, str | None]) -> tuple[bool, int]:
+    """How far a candidate that did not train went: postponing beats failing, later beats
+    earlier."""
+    return outcome[2] == "postpones", outcome[1][1].at or 0
+
+
+def _with_further_sites(
+    ctx: VerifyContext,
+    fix: Fix,
+    search: Search,
+    try_one: Callable[[Attempt], tuple[Any, str | None, dict[str, Any], int]],
+    sequence: list[Batch],
+    from_anchor: bool,
+    pre_step: StateSnapshot,
+    deadline: float,
+) -> Search:
+    """A code fix whose every candidate still trips: the edit made at the op where its replay
+    goes non-finite next as well (``further_sites``), each added site searched like the first;
+    rounds that could not be judged in full are left out (the fix's own verdict stands)."""
+    dtype = _edit_dtype(fix, ctx)
+    last = search
+    while last.simulated and not last.failure and time.perf_counter() < deadline:
+        attempt, (run, _), verdict = last.final(_furthest)
+        if verdict == "trains" or run.tripped_at is None:
+            break
+        edits = edits_of({**fix.params, **attempt.params})
+        try:
+            pre_step.restore()
+            if from_anchor:
+                ctx.anchor.restore()
+            found = locate_trip(edits, lambda: _probe(ctx), sequence[: run.tripped_at + 1])
+        except Exception:  # a step whose ops cannot be flagged (XLA, a strategy): no more sites
+            found = None
+        finally:
+            pre_step.restore()
+        extra = next_edit(edits, found)
+        if extra is None:
+            break
+        attempts = [_edits_attempt([*edits, c]) for c in search_space(extra, dtype)]
+        last = search_candidates(attempts, try_one, deadline)
+        if not last.outcomes or last.failure:
+            break
+        search = Search(
+            search.outcomes + last.outcomes, search.candidates + last.candidates, search.failure
+        )
+    return search

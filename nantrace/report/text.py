@@ -122,7 +122,7 @@ def why_and_what_lines(report: Any, tried_title: str) -> list[tuple[str, str]]:
                 ("", f"  - {fix.id} [{fix.verdict}]: {fix.params.get('verification', '')}")
             )
             if fix.snippet:
-                lines.append(("dim", f"     {fix.snippet}"))
+                lines += [("dim", f"     {line}") for line in fix.snippet.splitlines()]
     return lines
 
 
@@ -135,8 +135,8 @@ def _fix_details(fix: Any) -> list[tuple[str, str]]:
         out.append(("dim", f"     {params}"))
     if fix.params.get("verification"):
         out.append(("dim", f"     replay: {fix.params['verification']}"))
-    if fix.snippet:
-        out.append(("cyan", f"     {fix.snippet}"))
+    if fix.snippet:  # a fix that edits several lines shows one snippet line each
+        out += [("cyan", f"     {line}") for line in fix.snippet.splitlines()]
     return out
 
 
