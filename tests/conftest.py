@@ -39,6 +39,7 @@ FAST_FILES = frozenset(
     {
         "test_cause_rules.py",
         "test_call_site.py",
+        "test_further_sites.py",
         "test_health.py",
         "test_bundle_security.py",
         "test_cli.py",

@@ -1,0 +1,141 @@
+"""A code fix that needs the same edit at several ops (``nantrace.diagnosis.further_sites``).
+
+The probe that finds where a replay still trips runs a real traced step (flags put in by the
+op-building hook); the snippet of several edits is the user's lines, one per statement.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from nantrace.diagnosis.call_site import CallSiteEdit
+from nantrace.diagnosis.further_sites import (
+    MAX_SITES,
+    combined_snippet,
+    edits_of,
+    locate_trip,
+    next_edit,
+)
+
+SOURCE = textwrap.dedent(
+    """
+    import tensorflow as tf
+
+    W = tf.Variable([[1.0], [0.0]])
+
+
+    def log_ratio(x, y):
+        p = tf.nn.relu(tf.matmul(x, W))
+        ratio = p / y  # DIV
+        return tf.reduce_mean(tf.square(tf.math.log(ratio)))  # LOG
+
+
+    def log_of_a_ratio_on_one_line(x, y):
+        p = tf.nn.relu(tf.matmul(x, W))
+        return tf.reduce_mean(tf.math.log(p / y))  # ONE
+
+
+    def spread(x, y):
+        p = tf.nn.relu(tf.matmul(x, W))
+        return tf.reduce_mean(tf.math.log(  # SPREAD
+            p / y
+        ))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def module(tmp_path_factory):
+    path = tmp_path_factory.mktemp("further") / "further_sites_case.py"
+    path.write_text(SOURCE)
+    spec = importlib.util.spec_from_file_location("further_sites_case", path)
+    loaded = importlib.util.module_from_spec(spec)
+    sys.modules["further_sites_case"] = loaded
+    spec.loader.exec_module(loaded)
+    return loaded
+
+
+def _where(module, tag: str) -> str:
+    lines = open(module.__file__).read().splitlines()
+    return f"{module.__file__}:{next(i + 1 for i, t in enumerate(lines) if f'# {tag}' in t)}"
+
+
+class _Runner:
+    """What verification's runners give: one traced step, ``(outputs, tripped)``."""
+
+    def __init__(self, fn):
+        self.step = tf.function(fn)
+
+    def run_checked(self, *args, **kwargs):
+        loss = self.step(*args, **kwargs)
+        return loss, not bool(np.isfinite(loss.numpy()))
+
+
+# x rows: p = 2, 0, 3; y: 1, 0, 0 -> 2/1, 0/0, 3/0
+BATCH = (
+    (tf.constant([[2.0, 1.0], [0.0, 1.0], [3.0, 1.0]]), tf.constant([[1.0], [0.0], [0.0]])),
+    {},
+)
+ZEROS = ((tf.constant([[0.0, 1.0], [2.0, 1.0]]), tf.constant([[1.0], [1.0]])), {})
+
+
+def test_the_probe_finds_the_next_op_that_goes_non_finite(module):
+    division = CallSiteEdit("epsilon", "RealDiv", _where(module, "DIV"), 1e-7)
+    runner = lambda: _Runner(module.log_ratio)  # noqa: E731
+    # nothing edited: the division is the first non-finite op
+    assert locate_trip([], runner, [BATCH]) == (_where(module, "DIV"), "RealDiv")
+    # with its epsilon, a prediction of 0 gives log(0) on the next line
+    assert locate_trip([division], runner, [ZEROS]) == (_where(module, "LOG"), "Log")
+    both = [division, CallSiteEdit("epsilon", "Log", _where(module, "LOG"), 1e-7)]
+    assert locate_trip(both, runner, [ZEROS]) is None  # finite: no trip, no site
+
+
+def test_the_next_edit_is_the_same_kind_at_a_guarded_op(module):
+    division = CallSiteEdit("epsilon", "RealDiv", _where(module, "DIV"), 1e-7)
+    added = next_edit([division], (_where(module, "LOG"), "Log"))
+    assert added == CallSiteEdit("epsilon", "Log", _where(module, "LOG"), 1e-7)
+    assert next_edit([division], (_where(module, "DIV"), "RealDiv")) is None  # same op
+    assert next_edit([division], (_where(module, "LOG"), "Square")) is None  # no epsilon form
+    assert next_edit([division], None) is None
+    assert next_edit([division] * MAX_SITES, (_where(module, "LOG"), "Log")) is None
+
+
+def test_the_snippet_shows_each_edited_line(module):
+    division = CallSiteEdit("epsilon", "RealDiv", _where(module, "DIV"), 1e-7)
+    log = CallSiteEdit("epsilon", "Log", _where(module, "LOG"), 1e-12)
+    snippet = combined_snippet([log, division])  # in the order of the file
+    name = "further_sites_case.py"
+    div_line, log_line = (int(_where(module, t).rsplit(":", 1)[1]) for t in ("DIV", "LOG"))
+    assert snippet == (
+        f"ratio = p / (y + 1e-7)  # at {name}:{div_line}\n"
+        f"return tf.reduce_mean(tf.square(tf.math.log(ratio + 1e-12)))  # at {name}:{log_line}"
+    )
+    params = {**division.to_params(), "also": [log.to_params()]}
+    assert edits_of(params) == [division, log]
+    # two edits on one line: the line with both
+    one = _where(module, "ONE")
+    both = [
+        CallSiteEdit("epsilon", "RealDiv", one, 1e-7),
+        CallSiteEdit("epsilon", "Log", one, 1e-7),
+    ]
+    assert combined_snippet(both).startswith(
+        "return tf.reduce_mean(tf.math.log(p / (y + 1e-7) + 1e-7))"
+    )
+    # a statement over several lines: no line of its own per edit, so no snippet
+    spread = _where(module, "SPREAD")
+    lines = [CallSiteEdit("epsilon", "Log", spread, 1e-7)]
+    lines.append(
+        CallSiteEdit(
+            "epsilon",
+            "RealDiv",
+            spread.rsplit(":", 1)[0] + f":{int(spread.rsplit(':', 1)[1]) + 1}",
+            1e-7,
+        )
+    )
+    assert combined_snippet(lines) is None
