@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 
 from nantrace.diagnosis.call_site import CallSiteEdit
+from nantrace.diagnosis.call_site_replay import SiteFlags, simulating_each
 from nantrace.diagnosis.further_sites import (
     MAX_SITES,
     combined_snippet,
@@ -139,3 +140,12 @@ def test_the_snippet_shows_each_edited_line(module):
         )
     )
     assert combined_snippet(lines) is None
+
+
+def test_an_op_that_only_passes_on_a_non_finite_input_is_not_flagged(module):
+    flags = SiteFlags()
+    with simulating_each([], flags):
+        _Runner(module.log_ratio).run_checked(*BATCH[0])
+    bad = {flags.sites[i] for i in flags.bad[0]}
+    assert (_where(module, "DIV"), "RealDiv") in bad  # made inf and 0/0 of finite inputs
+    assert (_where(module, "LOG"), "Log") not in bad  # log(inf): its input was not finite

@@ -152,7 +152,8 @@ def simulating(edit: CallSiteEdit) -> Iterator[EditTrace]:
 
 @dataclass
 class SiteFlags:
-    """Which ops built directly at a user line produced a non-finite value, per run step:
+    """Which ops built directly at a user line made a non-finite value of finite inputs, per
+    run step:
     filled at run time by the flags :func:`simulating_each` puts into the traced step."""
 
     step: int = 0  # set by the caller before each step it runs
@@ -235,10 +236,15 @@ def _flagged(
         return built
     index = len(flags.sites)
     flags.sites.append((site, op_type))
+    inputs = [t for t in getattr(built[2], "inputs", ()) if t.dtype.is_floating]
     busy[0] = True
     try:
-        finite = tf.reduce_all(tf.math.is_finite(first))
-        tf.py_function(lambda ok, i=index: flags.record(i, ok) or [], [finite], [])
+        # only an op that makes a non-finite value out of finite inputs counts (one that
+        # passes on a NaN from a Keras layer is not where an edit would help)
+        ok = tf.reduce_all(tf.math.is_finite(first))
+        for tensor in inputs:
+            ok = tf.logical_or(ok, tf.logical_not(tf.reduce_all(tf.math.is_finite(tensor))))
+        tf.py_function(lambda flag, i=index: flags.record(i, flag) or [], [ok], [])
     finally:
         busy[0] = False
     return built
