@@ -21,10 +21,6 @@ KNOWN_MISSES = {
     "conv1d_periodic": "same as siren_with_huge_frequency",
     "embedding_branch_and_exp_overflow": "rescale_input trains in replay and ranks first; the "
     "scenario accepts only clamp_argument (the real bug is a lost minus sign)",
-    "masked_nan_labels_and_relu_sigma_nll": "the zero sigma feeds the log and a division on the "
-    "same line; the simulated edit (epsilon inside the log) still trips at the division in "
-    "replay, so add_epsilon is listed as tried; positive_output (softplus on the ReLU sigma "
-    "head) trains and ranks first, which the scenario does not list",
     "info_nce_by_hand_with_a_small_temperature": "the log-space form (use_logsumexp) cannot be "
     "simulated, so the clamp of exp's argument, which trains in replay, ranks above it; the "
     "scenario accepts only the log-space forms",
