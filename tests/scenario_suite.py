@@ -37,14 +37,14 @@ def _blind(number: int) -> list[Scenario]:
 
 def all_scenarios(suite: str = "all") -> list[Scenario]:
     """``own``, ``patterns`` (issue 10, blind), ``codefix`` (issue 16, blind: fixes that are a
-    change to the user's code), ``blind3`` to ``blind10`` (written blind
+    change to the user's code), ``blind3`` to ``blind11`` (written blind
     on 2026-12-03 / 2026-12-04, measurements only: not in the test suite); ``all`` = own +
     patterns, what the test suite runs."""
     own = list(SCENARIOS)
     patterns, _ = _patterns()
     if suite == "codefix":
         return _codefix()[0]
-    if suite in ("blind3", "blind4", "blind5", "blind6", "blind7", "blind8", "blind9", "blind10"):
+    if suite.startswith("blind") and suite[len("blind") :].isdigit():
         return _blind(int(suite[len("blind") :]))
     return {"own": own, "patterns": patterns}.get(suite, own + patterns)
 

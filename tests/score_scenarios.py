@@ -5,7 +5,7 @@ the cause when it names one (``unknown`` is counted apart from a wrong cause: an
 "don't know" is not a confident wrong answer), the first fix and the top 3 against its
 acceptable set, and whether the first fix was verified by replay (``trains``).
 
-Run: python tests/score_scenarios.py [--jobs 2] [--only NAME ...] [--suite all|own|patterns|codefix|blind3|blind4|blind5|blind6|blind7|blind8|blind9|blind10]
+Run: python tests/score_scenarios.py [--jobs 2] [--only NAME ...] [--suite all|own|patterns|codefix|blind3|blind4|blind5|blind6|blind7|blind8|blind9|blind10|blind11]
 """
 
 from __future__ import annotations
@@ -106,6 +106,7 @@ def main() -> int:
             "blind8",
             "blind9",
             "blind10",
+            "blind11",
         ),
         default="all",
     )
