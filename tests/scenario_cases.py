@@ -2450,6 +2450,37 @@ def log_accuracy_ratio_loss_on_days_without_sales():
     )
 
 
+class DayOverDayLogChange(keras.layers.Layer):
+    """log(count[t] / count[t - 1]) of a row of daily counts, as a feature layer."""
+
+    def call(self, counts):
+        ratio = counts[:, 1:] / counts[:, :-1]
+        return tf.math.log(ratio)
+
+
+def log_change_layer_on_daily_counts_with_zeros():
+    """Next-day store visits predicted from the day-over-day log changes of the last 14 days,
+    computed by a custom layer as log(count[t] / count[t - 1]) in two lines. A small store
+    has days with no visit: a 0 before a visit gives x / 0 = inf (0 / 0 between two empty
+    days), and with an epsilon in the division alone a 0 after a visit still gives log(0) on
+    the next line of the layer: both ops need their epsilon. Written 2026-12-04 (session 26)
+    from that pattern, before any change for a layer whose fix needs edits at two ops (the
+    probe of such a fix had flagged only code autograph converts, not a layer's call), with
+    what a right report says decided before its first run; not blind."""
+    rng = seeded(957)
+    n, days = 256, 14
+    visits = rng.poisson(1.5, size=(n, days + 1)).astype("float32")
+    inputs = keras.Input((days,))
+    change = DayOverDayLogChange(name="log_change")(inputs)
+    hidden = keras.layers.Dense(16, activation="relu", name="hidden")(change)
+    outputs = keras.layers.Dense(1, name="next_day_visits")(hidden)
+    model = keras.Model(inputs, outputs, name="visit_forecaster")
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError()),
+        batches(visits[:, :days], visits[:, days:]),
+    )
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -3364,5 +3395,17 @@ SCENARIOS: list[Scenario] = [
         story="log(pred / actual) ** 2 as the loss with days of zero sales and a ReLU head: "
         "pred / 0 = inf; with an epsilon in the division alone, a prediction of exactly 0 gives "
         "log(0) on the next line: both ops need their epsilon",
+    ),
+    Scenario(
+        "log_change_layer_on_daily_counts_with_zeros",
+        log_change_layer_on_daily_counts_with_zeros,
+        "activation",
+        frozenset({"RealDiv"}),
+        layer="visit_forecaster/log_change",
+        cause="missing_epsilon",
+        fixes=frozenset({"add_epsilon"}),
+        story="a custom layer's log(count[t] / count[t - 1]) on daily counts with zeros: x / 0; "
+        "with an epsilon in the division alone, a 0 after a visit gives log(0) on the next line "
+        "of the layer: both ops need their epsilon",
     ),
 ]
