@@ -26,9 +26,16 @@ from nantrace.diagnosis.further_sites import (
 
 SOURCE = textwrap.dedent(
     """
+    import keras
     import tensorflow as tf
 
     W = tf.Variable([[1.0], [0.0]])
+
+
+    class LogRatio(keras.layers.Layer):  # a layer's call: code autograph does not convert
+        def call(self, x, y):
+            ratio = tf.nn.relu(tf.matmul(x, W)) / y  # LAYERDIV
+            return tf.math.log(ratio)  # LAYERLOG
 
 
     def log_ratio(x, y):
@@ -95,6 +102,14 @@ def test_the_probe_finds_the_next_op_that_goes_non_finite(module):
     assert locate_trip([division], runner, [ZEROS]) == (_where(module, "LOG"), "Log")
     both = [division, CallSiteEdit("epsilon", "Log", _where(module, "LOG"), 1e-7)]
     assert locate_trip(both, runner, [ZEROS]) is None  # finite: no trip, no site
+
+
+def test_the_probe_sees_a_layers_own_code(module):
+    layer = module.LogRatio()
+    runner = lambda: _Runner(lambda x, y: tf.reduce_mean(layer(x, y)))  # noqa: E731
+    assert locate_trip([], runner, [BATCH]) == (_where(module, "LAYERDIV"), "RealDiv")
+    division = CallSiteEdit("epsilon", "RealDiv", _where(module, "LAYERDIV"), 1e-7)
+    assert locate_trip([division], runner, [ZEROS]) == (_where(module, "LAYERLOG"), "Log")
 
 
 def test_the_next_edit_is_the_same_kind_at_a_guarded_op(module):

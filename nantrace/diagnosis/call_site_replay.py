@@ -190,7 +190,7 @@ def simulating_each(
         def rewrite(build: Any, op_type: str, keywords: dict) -> tuple | None:
             if busy[0] or (flags is None and op_type not in any_type):
                 return None
-            site, converted = _direct_user_site(source_map)
+            site, converted, inside = _direct_user_site(source_map)
             for edit, trace, span, types in zip(edits, traces, spans, op_types, strict=True):
                 if op_type not in types:
                     continue
@@ -211,11 +211,11 @@ def simulating_each(
                 trace.per_trace[graph] = trace.per_trace.get(graph, 0) + 1
                 if isinstance(result, dict):
                     built = build(op_type, **result)
-                    return _flagged(built, flags, site if converted else None, op_type, busy)
+                    return _flagged(built, flags, site if inside else None, op_type, busy)
                 return result
-            if flags is None or site is None or not converted:
-                # not converted: built outside the step's own code (tf.function's outputs and
-                # plumbing, whose flags could only run after what they flag: a cycle)
+            if flags is None or site is None or not inside:
+                # tf.function's outputs and plumbing: their flags could only run after what
+                # they flag (a cycle)
                 return None
             return _flagged(build(op_type, **keywords), flags, site, op_type, busy)
 
@@ -262,22 +262,35 @@ def _within(site: str | None, file: str, span: tuple[int, int] | None) -> bool:
     return name == file and span[0] <= int(line) <= span[1]
 
 
-def _direct_user_site(source_map: dict) -> tuple[str | None, bool]:
+def _direct_user_site(source_map: dict) -> tuple[str | None, bool, bool]:
     """``file:line`` of the user frame that built the op directly (through op APIs only:
-    ``tf.*``, ``keras.ops.*``, operators), else None; and whether that frame was code autograph
-    converted (its line is then its statement's)."""
+    ``tf.*``, ``keras.ops.*``, operators), else None; whether that frame was code autograph
+    converted (its line is then its statement's); and whether it was reached without passing
+    ``tf.function``'s own tracing code (False for the outputs and plumbing ``tf.function``
+    adds after the step's code returned, whose nearest user frame is the step's caller)."""
     from nantrace.replay.capture import is_user_file
 
     frame = sys._getframe(2)
+    inside = True
     while frame is not None:
         filename = frame.f_code.co_filename
         if any(marker in filename for marker in _INDIRECT):
-            return None, False
+            return None, False, False
+        if any(marker in filename for marker in _TRACING):
+            inside = False
         mapped = _mapped(f"{filename}:{frame.f_lineno}", source_map)
         if mapped and is_user_file(mapped.rsplit(":", 1)[0]):
-            return mapped, bool(_GENERATED.search(filename))
+            return mapped, bool(_GENERATED.search(filename)), inside
         frame = frame.f_back
-    return None, False
+    return None, False, False
+
+
+#: TensorFlow's tracing code: a frame of it between an op and the user's frame means the op was
+#: built by ``tf.function`` itself, not by the code it traced.
+_TRACING = (
+    "/tensorflow/python/framework/func_graph.py",
+    "/tensorflow/python/eager/polymorphic_function/",
+)
 
 
 def _matching_op_types(edit: CallSiteEdit) -> set[str]:
