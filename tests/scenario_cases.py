@@ -2481,6 +2481,41 @@ def log_change_layer_on_daily_counts_with_zeros():
     )
 
 
+def adapted_normalization_of_pascals_under_mixed_float16():
+    """Rain-tomorrow classifier on station readings (pressure in pascals, ~101325, humidity,
+    temperature, wind) standardized by a keras.layers.Normalization adapted on the training
+    table, the whole model then run under mixed_float16 with a float32 output layer. Under the
+    policy the Normalization layer computes in float16: the pressure column (and the adapted
+    mean Keras derives from its float32 statistics in the layer's compute dtype when adapt
+    finishes) is beyond 65504. ``dtype="float32"`` on the Normalization layer at its
+    construction keeps both in float32. Written 2026-12-04 (session 26) from that pattern,
+    before any change for a layer whose adapted constants are derived in its compute dtype, with
+    what a right report says decided before its first run; not blind."""
+    rng = seeded(959)
+    n = 512
+    pressure = rng.normal(101325.0, 900.0, size=n)
+    humidity = rng.uniform(20.0, 100.0, size=n)
+    temperature = rng.normal(15.0, 8.0, size=n)
+    wind = rng.gamma(2.0, 3.0, size=n)
+    x = np.stack([pressure, humidity, temperature, wind], axis=1).astype("float32")
+    score = -(pressure - 101325.0) / 900.0 + (humidity - 60.0) / 20.0
+    y = (score + rng.normal(size=n) > 0).astype("float32")[:, None]
+    with dtype_policy("mixed_float16"):
+        norm = keras.layers.Normalization(name="station_norm")
+        norm.adapt(x)
+        model = keras.Sequential(
+            [
+                keras.Input((4,)),
+                norm,
+                keras.layers.Dense(32, activation="relu", name="hidden"),
+                keras.layers.Dense(1, dtype="float32", name="rain_logit"),
+            ],
+            name="rain_classifier",
+        )
+        loss = keras.losses.BinaryCrossentropy(from_logits=True)
+        return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), loss), batches(x, y))
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -3407,5 +3442,17 @@ SCENARIOS: list[Scenario] = [
         story="a custom layer's log(count[t] / count[t - 1]) on daily counts with zeros: x / 0; "
         "with an epsilon in the division alone, a 0 after a visit gives log(0) on the next line "
         "of the layer: both ops need their epsilon",
+    ),
+    Scenario(
+        "adapted_normalization_of_pascals_under_mixed_float16",
+        adapted_normalization_of_pascals_under_mixed_float16,
+        "activation",
+        frozenset({"Cast"}),
+        layer="rain_classifier/station_norm",
+        cause="float16_range",
+        fixes=frozenset({"float32_layer"}),
+        story="a Normalization layer adapted on pressures in pascals (~101325) under "
+        "mixed_float16: the layer computes in float16, the column and its adapted mean are "
+        "inf; keep that layer in float32",
     ),
 ]
