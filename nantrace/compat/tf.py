@@ -637,6 +637,19 @@ def residual_branch_ends(layers: dict[str, Any]) -> list[str]:
     return ends
 
 
+def rederive_adapted_state(layer: Any) -> None:
+    """Let a preprocessing layer re-derive what ``adapt()`` left it in its *current* compute
+    dtype (``Normalization`` casts its float32 mean and variance to the compute dtype in
+    ``finalize_state``): after its dtype policy changed, it holds what the layer built with
+    that policy would hold. A layer without adapted state is left as it is."""
+    finalize = getattr(layer, "finalize_state", None)
+    if callable(finalize) and getattr(layer, "built", False):
+        try:
+            finalize()
+        except Exception:  # not adapted, or a layer whose state cannot be re-derived
+            pass
+
+
 def has_normalization(layers: dict[str, Any]) -> bool:
     """Whether any layer normalizes its activations (BatchNormalization, LayerNormalization,
     GroupNormalization, UnitNormalization, RMS norm)."""

@@ -51,7 +51,7 @@ from typing import Any, Protocol
 import numpy as np
 import tensorflow as tf
 
-from nantrace.compat.tf import accumulator_slots
+from nantrace.compat.tf import accumulator_slots, rederive_adapted_state
 from nantrace.diagnosis.call_site import CallSiteEdit, search_space
 from nantrace.diagnosis.call_site_replay import simulating_each
 from nantrace.diagnosis.evidence import kernel_of
@@ -682,11 +682,7 @@ def _float32_layer_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
     if getattr(layer, "compute_dtype", None) == "float32":
         raise _CannotSimulate(f"{path} already computes in float32")
     attempts = [
-        Attempt(
-            f'{path} dtype="float32"',
-            apply=lambda: _attributes(layer, dtype_policy="float32"),
-            retrace=True,
-        )
+        Attempt(f'{path} dtype="float32"', apply=lambda: _float32_policy(layer), retrace=True)
     ]
     # the same computation repeated (a hand-written activation after every block) overflows
     # in each instance: when one alone is not enough, every layer of its class in float32
@@ -702,7 +698,7 @@ def _float32_layer_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
         def every() -> Iterator[None]:
             with contextlib.ExitStack() as stack:
                 for other in same.values():
-                    stack.enter_context(_attributes(other, dtype_policy="float32"))
+                    stack.enter_context(_float32_policy(other))
                 yield
 
         attempts.append(
@@ -714,6 +710,19 @@ def _float32_layer_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
             )
         )
     return attempts
+
+
+@contextlib.contextmanager
+def _float32_policy(layer: Any) -> Iterator[None]:
+    """The layer as ``dtype="float32"`` at its construction makes it: the policy set, and what
+    ``adapt()`` left it (a Normalization's mean and variance) re-derived in float32 -- and in
+    the original compute dtype again afterwards."""
+    try:
+        with _attributes(layer, dtype_policy="float32"):
+            rederive_adapted_state(layer)
+            yield
+    finally:
+        rederive_adapted_state(layer)
 
 
 def _positive_output_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
