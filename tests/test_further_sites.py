@@ -119,6 +119,12 @@ def test_the_next_edit_is_the_same_kind_at_a_guarded_op(module):
     assert next_edit([division], (_where(module, "DIV"), "RealDiv")) is None  # same op
     assert next_edit([division], (_where(module, "LOG"), "Square")) is None  # no epsilon form
     assert next_edit([division], None) is None
+    no_nan = CallSiteEdit("divide_no_nan", "RealDiv", _where(module, "DIV"))
+    layer_division = (_where(module, "LAYERDIV"), "RealDiv")
+    assert next_edit([no_nan], layer_division) == CallSiteEdit(
+        "divide_no_nan", "RealDiv", _where(module, "LAYERDIV")
+    )  # a second division of a divide_no_nan fix is one too
+    assert next_edit([no_nan], (_where(module, "LOG"), "Log")).kind == "epsilon"
     assert next_edit([division] * MAX_SITES, (_where(module, "LOG"), "Log")) is None
 
 

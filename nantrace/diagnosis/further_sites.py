@@ -25,8 +25,9 @@ MAX_SITES = 3
 GUARDED_OPS = frozenset(
     {"Log", "Log1p", "Sqrt", "Rsqrt", "RealDiv", "Div", "Reciprocal", "Pow", "Xlogy"}
 )
-#: The edit kinds a second site may take (the first site's kind when it is one of these).
-_SECOND_KINDS = ("epsilon", "clamp_min")
+#: The edit kinds a second site may take (the first site's kind when it is one of these and
+#: the op can take it: a second division of a ``divide_no_nan`` fix is a ``divide_no_nan``).
+_SECOND_KINDS = ("epsilon", "clamp_min", "divide_no_nan")
 
 
 def edits_of(params: dict[str, Any]) -> list[CallSiteEdit]:
@@ -95,7 +96,7 @@ def next_edit(edits: Sequence[CallSiteEdit], found: tuple[str, str] | None) -> C
     if not editable(kind, op_type):
         return None
     value = first.value if first.kind == kind and first.value is not None else 1e-7
-    candidate = CallSiteEdit(kind, op_type, where, value)
+    candidate = CallSiteEdit(kind, op_type, where, None if kind == "divide_no_nan" else value)
     if combined_snippet([*edits, candidate]) is None:
         return None
     return candidate
