@@ -287,6 +287,18 @@ def test_judge_a_loss_that_never_changes_fails():
     assert judge([1e-6] * 40, None, trip_index=0, healthy=None).verdict == "trains"
 
 
+def test_judge_a_negative_loss_is_held_to_its_distance_from_zero():
+    """A loss that can be negative (-SI-SDR in dB, a log-likelihood of a density): "left its
+    healthy level" means as far above it as a positive loss at twice its level, not a small
+    rise above its start."""
+    wobbling = [-10.7 + 0.3 * i / 99 for i in range(100)]  # -10.7 -> -10.4: finite, goes on
+    assert judge(wobbling, None, trip_index=1, healthy=-10.7).verdict == "trains"
+    assert judge(wobbling, None, trip_index=1, healthy=None).verdict == "trains"
+    runaway = [-10.7] * 50 + [-10.7 + 2.0 * i for i in range(50)]  # to +87: diverged
+    judgement = judge(runaway, None, trip_index=1, healthy=-10.7)
+    assert judgement.verdict == "postpones" and judgement.diverged
+
+
 def test_healthy_level_ignores_the_run_up():
     class History:
         loss = np.array([2.0, 1.5, 1.0, 1.0, 1.0, 1.0, 5.0, 50.0, 500.0, np.nan])

@@ -14,8 +14,8 @@ The horizon is ``max(MIN_HORIZON, HORIZON_FACTOR x steps since the anchor)`` ste
 wall-clock budget per report. The verdict (``records.VERDICTS``):
 
 * ``trains``: finite over the whole horizon, and the mean loss of the last ``TAIL`` steps is
-  back at the healthy level (``<= max(2 x healthy, the loss at the start of the run)``) and not
-  growing. The healthy level is the median of the first half of the pre-trip loss history.
+  back at the healthy level (``<= max(healthy + |healthy|, the loss at the start of the run)``:
+  twice a positive level, 0 for a negative one) and not growing. The healthy level is the median of the first half of the pre-trip loss history.
 * ``postpones``: finite for a while, then a trip or a divergence (the step is recorded).
 * ``fails``: a trip before or within ``FAIL_WINDOW`` steps of the tripping batch, or a fix
   that leaves nothing to train on (every row filtered out).
@@ -926,11 +926,17 @@ def judge(
     ):
         return Judgement("fails", at=0, frozen=True)
     start = float(np.median(values[:3]))
-    level = max(2.0 * (healthy if healthy is not None else start), start)
+    base = healthy if healthy is not None else start
+    # twice the healthy level, as a distance: a negative loss (-SI-SDR, a density's NLL) has
+    # left it above 0, not at the first small rise
+    level = max(base + abs(base), start)
     tail = float(np.mean(values[-TAIL:]))
     before = values[-2 * TAIL : -TAIL]
     growing = (
-        before.size > 0 and tail > 4.0 * float(np.mean(before)) + 1e-12 and tail > 0.25 * level
+        before.size > 0
+        and float(np.mean(before)) > 0
+        and tail > 4.0 * float(np.mean(before)) + 1e-12
+        and tail > 0.25 * level
     )
     if tail <= level and not growing:
         return Judgement("trains" if complete else None, level=level)
