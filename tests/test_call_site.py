@@ -398,3 +398,17 @@ def test_params_round_trip():
     edit = CallSiteEdit("clamp_range", "Acos", "/a/b.py:7", 0.999, low=-0.999)
     assert CallSiteEdit.from_params(edit.to_params()) == edit
     assert CallSiteEdit.from_params({"op_type": "Log", "where": "a.py:1"}) is None
+
+
+def test_numpy_and_math_calls_on_the_line_are_left_alone(tmp_path):
+    """np.log(10.0) is computed on the host, not a graph op: the simulation cannot edit it,
+    so the snippet must not either (or the line typed is not the line simulated)."""
+    path = tmp_path / "host_calls.py"
+    path.write_text(
+        "import math\nimport numpy as np\nimport tensorflow as tf\n\n\ndef f(r):\n"
+        "    return tf.math.log(r) / np.log(10.0) + math.log(2.0)\n"
+    )
+    edit = CallSiteEdit("epsilon", "Log", f"{path}:7", 1e-3)
+    assert edit.rewrite_line().strip() == (
+        "return tf.math.log(r + 0.001) / np.log(10.0) + math.log(2.0)"
+    )

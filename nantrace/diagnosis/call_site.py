@@ -505,6 +505,8 @@ class CallSiteEdit:
                 return self._assigned_probability(arg.id) is not None
             return isinstance(arg, ast.Call) and _called_name(arg) in {"softmax", "sigmoid"}
         if isinstance(node, ast.Call):
+            if _host_call(node):  # np.log(10.0) builds no graph op: the simulation leaves it
+                return False
             return _called_name(node) in _CALL_NAMES.get(self.op_type, ())
         return False
 
@@ -718,6 +720,20 @@ def _called_name(node: ast.Call) -> str | None:
     if isinstance(func, ast.Name):
         return func.id
     return None
+
+
+#: Modules whose functions compute on the host (no graph op to edit): ``np.log(10.0)``.
+_HOST_MODULES = frozenset({"np", "numpy", "math", "scipy", "special"})
+
+
+def _host_call(node: ast.Call) -> bool:
+    """A call of a NumPy / math function (``np.log``, ``numpy.sqrt``, ``math.log``)."""
+    func = node.func
+    while isinstance(func, ast.Attribute):
+        func = func.value
+        if isinstance(func, ast.Name):
+            return func.id in _HOST_MODULES
+    return False
 
 
 def _as_statement(body: str) -> str:
