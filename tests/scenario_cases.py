@@ -8,6 +8,7 @@ expectations can name them; no nantrace rule reads a name.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -2516,6 +2517,56 @@ def adapted_normalization_of_pascals_under_mixed_float16():
         return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), loss), batches(x, y))
 
 
+def probit_default_model_with_a_hand_written_normal_cdf():
+    """Loan-default probit model: a linear score on 20 credit features put through the normal
+    CDF written with erf, p = 0.5 * (1 + erf(z / sqrt(2))), and the Bernoulli log-likelihood by
+    hand. Scores beyond about +-5.5 make p exactly 1 or 0 in float32, and log(0) follows: a
+    probability computed in probability space (the log-CDF form, or a logistic link with a
+    cross-entropy from logits, stays finite). Written 2026-12-04 (session 26) from that pattern,
+    before any change for a CDF-made probability, with what a right report says decided before
+    its first run; not blind."""
+    rng = seeded(961)
+    n = 512
+    x = rng.normal(0.0, 3.0, size=(n, 20)).astype("float32")
+    y = (x[:, :5].sum(axis=1) + rng.normal(size=n) > 0).astype("float32")[:, None]
+    model = keras.Sequential(
+        [keras.Input((20,)), keras.layers.Dense(1, name="score")], name="probit_default"
+    )
+
+    def probit_nll(y_true, z):
+        p = 0.5 * (1.0 + tf.math.erf(z / math.sqrt(2.0)))
+        return -tf.reduce_mean(y_true * tf.math.log(p) + (1.0 - y_true) * tf.math.log(1.0 - p))
+
+    return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), probit_nll), batches(x, y))
+
+
+def sparsemax_tagger_with_the_gold_tag_likelihood():
+    """Entity-type tagger with a sparsemax output layer (sparse, interpretable tag
+    distributions) trained on the negative log of the gold tag's probability,
+    -log(sum(y * p)). Sparsemax gives exact zeros by design: where the gold tag is outside the
+    support, its probability is 0 and the log is -inf (the sparsemax loss, or a softmax
+    cross-entropy from the logits, is the matching loss). Written 2026-12-04 (session 26) from
+    that pattern, before any change for a sparse probability output, with what a right report
+    says decided before its first run; not blind."""
+    rng = seeded(962)
+    n, tags = 512, 12
+    x = rng.normal(size=(n, 16)).astype("float32")
+    y = np.eye(tags, dtype="float32")[rng.integers(0, tags, size=n)]
+    model = keras.Sequential(
+        [
+            keras.Input((16,)),
+            keras.layers.Dense(32, activation="relu", name="hidden"),
+            keras.layers.Dense(tags, activation="sparsemax", name="tag_probabilities"),
+        ],
+        name="entity_tagger",
+    )
+
+    def gold_tag_nll(y_true, p):
+        return -tf.reduce_mean(tf.math.log(tf.reduce_sum(y_true * p, axis=-1)))
+
+    return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), gold_tag_nll), batches(x, y))
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -3454,5 +3505,26 @@ SCENARIOS: list[Scenario] = [
         story="a Normalization layer adapted on pressures in pascals (~101325) under "
         "mixed_float16: the layer computes in float16, the column and its adapted mean are "
         "inf; keep that layer in float32",
+    ),
+    Scenario(
+        "probit_default_model_with_a_hand_written_normal_cdf",
+        probit_default_model_with_a_hand_written_normal_cdf,
+        "loss",
+        frozenset({"Log"}),
+        cause="unstable_loss",
+        fixes=frozenset({"use_from_logits", "add_epsilon"}),
+        story="a probit link written with erf and the log-likelihood by hand: the CDF is "
+        "exactly 0 or 1 beyond +-5.5 and log(0) follows; a probability made in probability "
+        "space",
+    ),
+    Scenario(
+        "sparsemax_tagger_with_the_gold_tag_likelihood",
+        sparsemax_tagger_with_the_gold_tag_likelihood,
+        "loss",
+        frozenset({"Log"}),
+        cause="unstable_loss",
+        fixes=frozenset({"use_from_logits", "add_epsilon"}),
+        story="a sparsemax output trained on -log of the gold tag's probability: sparsemax "
+        "gives exact zeros by design, log(0) where the gold tag is outside the support",
     ),
 ]
