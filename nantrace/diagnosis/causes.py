@@ -80,7 +80,9 @@ SINGULAR_GRAD_OPS = frozenset(
 #: Ops whose result grows exponentially with their argument.
 EXP_OPS = frozenset({"Exp", "Expm1", "Softplus", "Cosh", "Sinh", "Pow"})
 #: Ops that make probabilities (a log of their output is a cross-entropy on probabilities).
-PROBABILITY_OPS = frozenset({"Softmax", "Sigmoid"})
+PROBABILITY_OPS = frozenset({"Softmax", "Sigmoid", "Erf", "Erfc"})  # erf: a normal CDF
+#: Output activations that make probabilities (sparsemax's are exactly 0 off its support).
+PROBABILITY_ACTIVATIONS = frozenset({"softmax", "sigmoid", "sparsemax"})
 #: Producers of a denominator that make it a norm or a spread (an epsilon belongs inside).
 NORM_OPS = frozenset({"Sqrt", "Rsqrt", "EuclideanNorm", "Pow", "Square", "Abs"})
 FLOAT16_MAX = 65504.0
@@ -649,7 +651,7 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
         and _looks_like_probability(subject)
         and (
             evidence.upstream_ops & PROBABILITY_OPS
-            or evidence.output_activation in {"softmax", "sigmoid"}
+            or evidence.output_activation in PROBABILITY_ACTIVATIONS
         )
     ):
         return Cause(

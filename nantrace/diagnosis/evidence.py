@@ -313,7 +313,7 @@ class Evidence:
     #: a forward op near the differentiated one made NaN/Inf that a tf.where then discarded:
     #: the op type, or None.
     discarded_by_where: str | None = None
-    #: op types within two hops upstream of the origin (or of the op it differentiates).
+    #: op types within three hops upstream of the origin (or of the op it differentiates).
     upstream_ops: frozenset[str] = frozenset()
     #: the exp-family origin feeds a sum and a division or log: a hand-written softmax or
     #: log-sum-exp, which the max-subtracted library form keeps finite.
@@ -540,8 +540,9 @@ def gather_evidence(
                 capture.records[i].op_type for i in graph.successors(subject.index)
             )
             evidence.discarded_by_where = discarded_by_where(graph, capture, subject.index)
+            # three ops up: a normal CDF written 0.5 * (1 + erf(z / sqrt(2))) is two from its erf
             evidence.upstream_ops = frozenset(
-                capture.records[i].op_type for i in _within(graph, subject.index, 2, up=True)
+                capture.records[i].op_type for i in _within(graph, subject.index, 3, up=True)
             )
             evidence.exp_normalized = _feeds_normalizer(graph, capture, subject.index)
             evidence.exp_into_log = feeds_a_log(graph, capture, subject.index)
