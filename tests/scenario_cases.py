@@ -2567,6 +2567,36 @@ def sparsemax_tagger_with_the_gold_tag_likelihood():
     return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), gold_tag_nll), batches(x, y))
 
 
+def page_view_model_with_its_exp_output_bias_at_the_mean():
+    """Daily page views per article (a mean near 400) modelled with a Poisson loss and an
+    output Dense(1, activation="exponential") -- a log link. The output bias is started at the
+    mean daily views, as 'initialize the last bias to the target mean' advises for a linear
+    output, but here the output goes through exp: exp(400) overflows float32 at the first
+    forward pass. The bias belongs at log(mean), about 6. Written 2026-12-04 (session 26) from
+    that pattern, before any change for an exponential output whose bias starts too large, with
+    what a right report says decided before its first run; not blind."""
+    rng = seeded(963)
+    n = 512
+    x = rng.normal(size=(n, 10)).astype("float32")
+    log_rate = np.log(400.0) + 0.4 * x[:, 0] - 0.3 * x[:, 1]
+    views = rng.poisson(np.exp(log_rate)).astype("float32")[:, None]
+    model = keras.Sequential(
+        [
+            keras.Input((10,)),
+            keras.layers.Dense(32, activation="relu", name="hidden"),
+            keras.layers.Dense(
+                1,
+                activation="exponential",
+                bias_initializer=keras.initializers.Constant(float(views.mean())),
+                name="daily_views",
+            ),
+        ],
+        name="page_view_model",
+    )
+    loss = keras.losses.Poisson()
+    return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), loss), batches(x, views))
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -3526,5 +3556,16 @@ SCENARIOS: list[Scenario] = [
         fixes=frozenset({"use_from_logits", "add_epsilon"}),
         story="a sparsemax output trained on -log of the gold tag's probability: sparsemax "
         "gives exact zeros by design, log(0) where the gold tag is outside the support",
+    ),
+    Scenario(
+        "page_view_model_with_its_exp_output_bias_at_the_mean",
+        page_view_model_with_its_exp_output_bias_at_the_mean,
+        "activation",
+        frozenset({"Exp"}),
+        layer="page_view_model/daily_views",
+        cause="initializer_scale",
+        fixes=frozenset({"change_initializer"}),
+        story="an exponential (log-link) output whose bias starts at the target's mean (~400): "
+        "exp(400) overflows at the first forward pass; start the bias at log(mean)",
     ),
 ]
