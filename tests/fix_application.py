@@ -28,7 +28,9 @@ What each fix id means here (the fix params contract):
 * ``positive_output``: the layer ``params["layer"]`` gets ``params["activation"]`` as its
   activation before training (what ``activation="softplus"`` at its construction does).
 * ``float32_layer``: the layer ``params["layer"]`` gets the float32 dtype policy before training
-  (``dtype="float32"`` at its construction; its variables are float32 under mixed precision).
+  (``dtype="float32"`` at its construction; its variables are float32 under mixed precision),
+  and a preprocessing layer's adapted constants are derived again in float32 (Keras'
+  ``finalize_state``, which ``adapt()`` ends with).
 * a code change at the user's line (params ``edit`` and ``where``: ``add_epsilon`` in user code,
   ``use_from_logits``, ``clamp_argument``, ``divide_no_nan``, ``double_where``): the line the
   snippet shows (``<line>  # at file:line``; a fix that edits several statements shows one
@@ -329,7 +331,11 @@ def configure(fix: Fix, model: Any, optimizer: Any) -> None:
         inner.clipnorm, inner.clipvalue = None, None
         inner.global_clipnorm = float(params["clipnorm"])
     elif fix.id == "change_initializer" and params.get("variable"):  # add_weight(initializer=)
-        initializer = keras.initializers.get(params["suggested"])
+        initializer = (
+            keras.initializers.Constant(float(params["constant"]))  # Constant(v) in the snippet
+            if params.get("constant") is not None
+            else keras.initializers.get(params["suggested"])
+        )
         weights = [w for w in model.weights if w.path.split(":")[0] == params["variable"]]
         if not weights:
             raise NotApplicable(f"weight {params['variable']} not found")
@@ -346,7 +352,10 @@ def configure(fix: Fix, model: Any, optimizer: Any) -> None:
             kernel.assign(initializer(tuple(kernel.shape), dtype=kernel.dtype))
     elif fix.id == "float32_layer":  # dtype="float32" on that layer (its variables: float32)
         for path in params.get("layers") or [params["layer"]]:
-            find_layer(model, path).dtype_policy = "float32"
+            layer = find_layer(model, path)
+            layer.dtype_policy = "float32"
+            if hasattr(layer, "finalize_state"):  # built with float32: adapt()'s constants too
+                layer.finalize_state()
     elif fix.id == "positive_output":  # activation="softplus" at that layer's construction
         find_layer(model, params["layer"]).activation = keras.activations.get(params["activation"])
     elif is_code_change(fix):

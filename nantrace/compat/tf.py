@@ -637,6 +637,20 @@ def residual_branch_ends(layers: dict[str, Any]) -> list[str]:
     return ends
 
 
+def initial_bias_constant(layer: Any) -> tuple[Any, float] | None:
+    """``(bias variable, value)`` of a layer whose bias is initialized with a constant
+    (``bias_initializer=keras.initializers.Constant(v)``), else None."""
+    bias = getattr(layer, "bias", None)
+    initializer = getattr(layer, "bias_initializer", None)
+    if bias is None or initializer is None or not hasattr(initializer, "get_config"):
+        return None
+    try:
+        value = initializer.get_config().get("value")
+        return (bias, float(value)) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
 def rederive_adapted_state(layer: Any) -> None:
     """Let a preprocessing layer re-derive what ``adapt()`` left it in its *current* compute
     dtype (``Normalization`` casts its float32 mean and variance to the compute dtype in

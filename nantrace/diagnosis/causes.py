@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nantrace.compat.tf import initial_bias_constant
 from nantrace.diagnosis.call_site import SOFTMAX_OPS, overflowing_literals
 from nantrace.diagnosis.evidence import (  # noqa: F401  (re-exported for older imports)
     HALF_DTYPES,
@@ -1096,6 +1097,48 @@ def _depth_growth(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause
     )
 
 
+def _exp_of_its_initial_bias(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
+    """exp() in a layer whose bias alone overflows it and is still the constant it was
+    initialized with: an output bias started at the target's mean on a log link (an
+    ``exponential`` activation), where the first prediction is exp(bias)."""
+    subject = _exp_subject(record, evidence)
+    if subject is None or subject.op_type != "Exp" or subject.layer_object is None:
+        return None
+    argument = _argument_max(subject)
+    dtype = _dtype_of(subject) or "float32"
+    limit = math.log(DTYPE_MAX.get(dtype, DTYPE_MAX["float32"]))
+    found = initial_bias_constant(subject.layer_object)
+    if argument is None or argument < 0.9 * limit or found is None:
+        return None
+    bias, initial = found
+    try:
+        values = np.asarray(bias, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if not values.size or not np.allclose(values, initial, rtol=1e-3, atol=1e-6):
+        return None  # moved since it was initialized: not the initializer's doing
+    if initial < 0.5 * limit or initial < 0.5 * argument:
+        return None  # the bias alone does not overflow it
+    suggested = math.log(initial)
+    return Cause(
+        "initializer_scale",
+        f"{subject.op_type} in {subject.layer} gets an argument up to {argument:.3g} and the "
+        f"layer's bias alone is {initial:.3g}, the constant it was initialized with: exp "
+        f"overflows {dtype} above {limit:.3g}. Its first prediction is exp(bias): a bias meant "
+        f"to start the output at {initial:.3g} belongs at log({initial:.3g}) = {suggested:.3g}",
+        {
+            "op_type": subject.op_type,
+            "layer": subject.layer,
+            "argument_max": argument,
+            "limit": limit,
+            "initial_bias": initial,
+            "variable": str(getattr(bias, "path", getattr(bias, "name", ""))).split(":")[0],
+            "suggested_bias": suggested,
+        },
+        confidence=0.85,
+    )
+
+
 #: The rules, most specific first. Each returns a Cause or None ("does not apply").
 RULES = (
     _stale_state,
@@ -1105,6 +1148,7 @@ RULES = (
     _where_trap,
     _domain_error,
     _zero_argument,
+    _exp_of_its_initial_bias,
     _exp_overflow,
     _missing_value_code,
     _unscaled_data,

@@ -390,6 +390,8 @@ def _float32_output(origin: Origin, score: float) -> Fix:
 
 def _initializer_scale(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
     ev = cause.evidence
+    if ev.get("initial_bias") is not None:
+        return [_bias_at_its_log(ev)]
     target = ev.get("layer") or origin.layer
     scales = evidence.layer_scales + evidence.model_layer_scales
     activation = [s.activation for s in scales if s.layer == target]
@@ -420,6 +422,26 @@ def _initializer_scale(origin: Origin, cause: Cause, evidence: Evidence) -> list
             score=1.0,
         )
     ]
+
+
+def _bias_at_its_log(ev: dict[str, Any]) -> Fix:
+    """An exp output's bias started at the value the output should start at: at its log."""
+    layer, initial, suggested = ev.get("layer"), ev["initial_bias"], ev["suggested_bias"]
+    return Fix(
+        "change_initializer",
+        f"{layer} starts its bias at {initial:.3g} and outputs exp(bias): start the bias at "
+        f"log({initial:.3g}) = {suggested:.3g} for a first prediction of {initial:.3g}",
+        {
+            "layer": layer,
+            "variable": ev.get("variable"),
+            "current": f"Constant({initial:.6g})",
+            "suggested": "constant",
+            "constant": round(float(suggested), 4),
+        },
+        f"bias_initializer=keras.initializers.Constant({round(float(suggested), 4)})  # in "
+        f"{layer}: log({initial:.3g}), as its output is exp()",
+        score=1.0,
+    )
 
 
 def _learning_rate(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:

@@ -576,19 +576,26 @@ def _initializer_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
 
     name = fix.params.get("suggested", "glorot_uniform")
     try:
-        keras.initializers.get(name)
-    except (ValueError, TypeError) as error:
+        if fix.params.get("constant") is None:
+            keras.initializers.get(name)
+    except (ValueError, TypeError, KeyError) as error:
         raise _CannotSimulate(f"unknown initializer {name!r}") from error
     if fix.params.get("variable"):  # one weight, not a layer's kernel: add_weight(initializer=)
         variable = _weight_named(ctx, str(fix.params["variable"]))
+        constant = fix.params.get("constant")
 
         @contextlib.contextmanager
         def refill() -> Iterator[None]:
-            initializer = keras.initializers.get(name)
+            initializer = (
+                keras.initializers.Constant(float(constant))
+                if constant is not None
+                else keras.initializers.get(name)
+            )
             variable.assign(initializer(tuple(variable.shape), dtype=variable.dtype))
             yield
 
-        return [Attempt(f"{fix.params['variable']} initialized with {name}", apply=refill)]
+        what = f"constant {constant}" if constant is not None else name
+        return [Attempt(f"{fix.params['variable']} initialized with {what}", apply=refill)]
     paths = list(fix.params.get("layers") or [fix.params.get("layer")])
     kernels = []
     for path in paths:
