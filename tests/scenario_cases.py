@@ -2597,6 +2597,40 @@ def page_view_model_with_its_exp_output_bias_at_the_mean():
     return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), loss), batches(x, views))
 
 
+def hmm_forward_algorithm_in_probability_space():
+    """Frame-level state tracking trained on an HMM's likelihood: a small network predicts each
+    of 4 states' mean for a 1-D signal, the emissions are Gaussian densities with sigma = 0.05
+    (up to ~8 per frame) and the forward algorithm runs in probability space over 120 frames,
+    alpha_t = (alpha_{t-1} @ A) * emission_t. The densities multiply past float32's largest
+    value about 45 frames in, and log(sum(alpha_T)) is log(inf); the forward algorithm in log
+    space (tf.reduce_logsumexp over log A + log alpha) stays finite. Written 2026-12-04
+    (session 26) from that pattern, before any rule for a recursion in probability space that
+    overflows, with what a right report says decided before its first run; not blind."""
+    rng = seeded(965)
+    n, frames, states, sigma = 64, 120, 4, 0.05
+    x = rng.normal(size=(n, frames, 6)).astype("float32")
+    signal = (0.02 * x[:, :, :1]).astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((frames, 6)),
+            keras.layers.Dense(16, activation="tanh", name="frame_features"),
+            keras.layers.Dense(states, kernel_initializer="zeros", name="state_means"),
+        ],
+        name="hmm_tracker",
+    )
+    transitions = tf.constant(np.full((states, states), 1.0 / states), tf.float32)
+
+    def hmm_nll(observed, means):
+        scale = sigma * math.sqrt(2.0 * math.pi)
+        emission = tf.exp(-tf.square(observed - means) / (2.0 * sigma**2)) / scale
+        alpha = emission[:, 0] / states
+        for t in range(1, frames):
+            alpha = tf.matmul(alpha, transitions) * emission[:, t]
+        return -tf.reduce_mean(tf.math.log(tf.reduce_sum(alpha, axis=-1)))
+
+    return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), hmm_nll), batches(x, signal))
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -3567,5 +3601,16 @@ SCENARIOS: list[Scenario] = [
         fixes=frozenset({"change_initializer"}),
         story="an exponential (log-link) output whose bias starts at the target's mean (~400): "
         "exp(400) overflows at the first forward pass; start the bias at log(mean)",
+    ),
+    Scenario(
+        "hmm_forward_algorithm_in_probability_space",
+        hmm_forward_algorithm_in_probability_space,
+        "loss",
+        frozenset({"MatMul", "Mul"}),
+        cause="unstable_loss",
+        fixes=frozenset({"use_logsumexp"}),
+        story="an HMM forward algorithm in probability space over 120 frames of Gaussian "
+        "densities up to ~8: the product overflows float32 about 45 frames in; in log space "
+        "(logsumexp) it stays finite",
     ),
 ]
