@@ -1139,6 +1139,49 @@ def _exp_of_its_initial_bias(origin: Origin, record: OpRecord, evidence: Evidenc
     )
 
 
+#: An unrolled recursion: this many earlier ops of the origin's type in the loss.
+RECURSION_OPS = 16
+#: A tensor whose every value is at least this large got there by repeated multiplication.
+RUNNING_PRODUCT_MIN = 1e30
+
+
+def _recursion_in_probability_space(
+    origin: Origin, record: OpRecord, evidence: Evidence
+) -> Cause | None:
+    """A product or matmul in the loss, run after many of its kind (a forward algorithm, a
+    running product over a sequence), overflows with every value of one input already near
+    float's limit: a recursion computed in probability space, whose log-space form
+    (logsumexp) cannot overflow."""
+    if origin.kind != "loss" or record.op_type not in {"Mul", "MatMul", "BatchMatMulV2"}:
+        return None
+    if evidence.repeated_before < RECURSION_OPS or not _overflowed(record):
+        return None
+    if not record.inputs_finite or evidence.input_abs_max > LOOSE_INPUT_ABS:
+        return None
+    lows = [
+        min(abs(h.min_value), abs(h.max_value))
+        for h in record.float_inputs
+        if h.min_value is not None and h.max_value is not None and h.min_value * h.max_value > 0
+    ]
+    if not lows or max(lows) < RUNNING_PRODUCT_MIN:
+        return None
+    return Cause(
+        "unstable_loss",
+        f"{record.op_type} in the loss, after {evidence.repeated_before} more of its kind (a "
+        f"recursion unrolled in the step), overflows with every value of an input already at "
+        f"|x| >= {max(lows):.3g}: a product over a sequence (a forward algorithm, a likelihood "
+        "of many terms) computed in probability space; in log space (tf.reduce_logsumexp) it "
+        "stays finite",
+        {
+            "op_type": record.op_type,
+            "repeated": evidence.repeated_before,
+            "running_min": max(lows),
+            "recursion": True,
+        },
+        confidence=0.8,
+    )
+
+
 #: The rules, most specific first. Each returns a Cause or None ("does not apply").
 RULES = (
     _stale_state,
@@ -1150,6 +1193,7 @@ RULES = (
     _zero_argument,
     _exp_of_its_initial_bias,
     _exp_overflow,
+    _recursion_in_probability_space,
     _missing_value_code,
     _unscaled_data,
     _recurrent,

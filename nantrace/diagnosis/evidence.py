@@ -315,6 +315,9 @@ class Evidence:
     discarded_by_where: str | None = None
     #: op types within three hops upstream of the origin (or of the op it differentiates).
     upstream_ops: frozenset[str] = frozenset()
+    #: ops of the origin's type and phase the step ran before it: a loop unrolled in the step
+    #: (a recursion such as a forward algorithm) repeats one op many times.
+    repeated_before: int = 0
     #: the exp-family origin feeds a sum and a division or log: a hand-written softmax or
     #: log-sum-exp, which the max-subtracted library form keeps finite.
     exp_normalized: bool = False
@@ -554,6 +557,11 @@ def gather_evidence(
             evidence.model_layer_scales = (
                 evidence.layer_scales if path_layers is layers else layer_scales(layers)
             )
+        evidence.repeated_before = sum(
+            1
+            for earlier in capture.records[: record.index]
+            if earlier.op_type == record.op_type and earlier.phase == record.phase
+        )
         evidence.argument_producers = tuple(_producer_type(capture, p) for p in subject.producers)
         evidence.divisor_factors = divisor_factors(capture, subject)
         evidence.divisor_variable = divisor_variable(capture, subject)

@@ -519,6 +519,19 @@ def _unstable_loss(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix
         return _exp_overflow(origin, cause, evidence)
     op = cause.evidence.get("op_type") or origin.op_type
     site = _site(origin, evidence)
+    if cause.evidence.get("recursion"):
+        return [
+            Fix(
+                "use_logsumexp",
+                f"the recursion multiplies {cause.evidence.get('repeated', 0) + 1} times in "
+                "probability space: carry its logarithm instead, each step a logsumexp",
+                {"op_type": op, "where": site},
+                "log_alpha = tf.reduce_logsumexp(log_alpha[:, :, None] + log_transitions, "
+                "axis=1) + log_emission[:, t]  # instead of alpha = (alpha @ transitions) * "
+                "emission[:, t]; at the end tf.reduce_logsumexp(log_alpha, -1)",
+                score=1.1,
+            )
+        ]
     underflow = bool(cause.evidence.get("exp_underflow"))
     epsilon = _edit_fix(
         "add_epsilon",
