@@ -2631,6 +2631,43 @@ def hmm_forward_algorithm_in_probability_space():
     return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), hmm_nll), batches(x, signal))
 
 
+def neural_hmm_likelihood_underflows_over_a_long_sequence():
+    """A neural HMM over 300-step event sequences: a network gives each frame's emission
+    distribution over 20 symbols for each of 4 states (a softmax), and the sequence likelihood
+    comes from the forward algorithm in probability space, alpha_t = (alpha_{t-1} @ A) *
+    p(symbol_t | state). Each step multiplies by ~1/20: after ~30 frames alpha is below
+    float32's smallest value and becomes exactly 0, so log(sum(alpha_T)) = log(0). The forward
+    algorithm in log space (logsumexp) stays finite; an epsilon inside the log would freeze the
+    loss at log(eps). Written 2026-12-04 (session 26) from that pattern, before any rule for a
+    recursion in probability space that underflows, with what a right report says decided
+    before its first run; not blind."""
+    rng = seeded(967)
+    n, frames, states, symbols = 64, 300, 4, 20
+    x = rng.normal(size=(n, frames, 6)).astype("float32")
+    observed = rng.integers(0, symbols, size=(n, frames)).astype("int32")
+    model = keras.Sequential(
+        [
+            keras.Input((frames, 6)),
+            keras.layers.Dense(16, activation="tanh", name="frame_features"),
+            keras.layers.Dense(states * symbols, name="emission_logits"),
+        ],
+        name="neural_hmm",
+    )
+    transitions = tf.constant(np.full((states, states), 1.0 / states), tf.float32)
+
+    def hmm_nll(symbols_seen, logits):
+        emission = tf.nn.softmax(tf.reshape(logits, (-1, frames, states, symbols)), axis=-1)
+        likelihood = tf.gather(emission, symbols_seen, axis=3, batch_dims=2)
+        alpha = likelihood[:, 0] / states
+        for t in range(1, frames):
+            alpha = tf.matmul(alpha, transitions) * likelihood[:, t]
+        return -tf.reduce_mean(tf.math.log(tf.reduce_sum(alpha, axis=-1)))
+
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), hmm_nll), batches(x, observed)
+    )
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -3612,5 +3649,15 @@ SCENARIOS: list[Scenario] = [
         story="an HMM forward algorithm in probability space over 120 frames of Gaussian "
         "densities up to ~8: the product overflows float32 about 45 frames in; in log space "
         "(logsumexp) it stays finite",
+    ),
+    Scenario(
+        "neural_hmm_likelihood_underflows_over_a_long_sequence",
+        neural_hmm_likelihood_underflows_over_a_long_sequence,
+        "loss",
+        frozenset({"Log"}),
+        cause="unstable_loss",
+        fixes=frozenset({"use_logsumexp"}),
+        story="a neural HMM's forward algorithm in probability space over 300 frames: alpha "
+        "underflows to exactly 0 and log(sum(alpha)) = log(0); in log space it stays finite",
     ),
 ]
