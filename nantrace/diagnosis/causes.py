@@ -84,6 +84,11 @@ EXP_OPS = frozenset({"Exp", "Expm1", "Softplus", "Cosh", "Sinh", "Pow"})
 PROBABILITY_OPS = frozenset({"Softmax", "Sigmoid", "Erf", "Erfc"})  # erf: a normal CDF
 #: Output activations that make probabilities (sparsemax's are exactly 0 off its support).
 PROBABILITY_ACTIVATIONS = frozenset({"softmax", "sigmoid", "sparsemax"})
+#: An unrolled recursion: this many earlier ops of the origin's type (or
+#: products, before a log) in the loss.
+RECURSION_OPS = 16
+#: A tensor whose every value is at least this large got there by repeated multiplication.
+RUNNING_PRODUCT_MIN = 1e30
 #: Producers of a denominator that make it a norm or a spread (an epsilon belongs inside).
 NORM_OPS = frozenset({"Sqrt", "Rsqrt", "EuclideanNorm", "Pow", "Square", "Abs"})
 FLOAT16_MAX = 65504.0
@@ -646,6 +651,31 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
             {"op_type": op, "zeros": zeros, "exp_underflow": True},
             confidence=0.85,
         )
+    underflowed = sum(h.zeros for h in subject.float_inputs[:1])
+    if (
+        origin.kind == "loss"
+        and op == "Log"
+        and evidence.products_before >= RECURSION_OPS
+        and _looks_like_probability(subject)
+        and subject.float_inputs
+        and underflowed * 2 >= subject.float_inputs[0].size
+    ):
+        return Cause(
+            "unstable_loss",
+            f"the loss takes {op} of values of which {underflowed} of "
+            f"{subject.float_inputs[0].size} are exactly 0 after {evidence.products_before} "
+            "products in the loss (a recursion unrolled in the step): a product over a "
+            "sequence (a forward algorithm, a likelihood of many terms) computed in "
+            "probability space underflowed; in log space (tf.reduce_logsumexp) it stays finite",
+            {
+                "op_type": op,
+                "zeros": zeros,
+                "repeated": evidence.products_before,
+                "recursion": True,
+                "underflow": True,
+            },
+            confidence=0.8,
+        )
     if (
         origin.kind == "loss"
         and op in {"Log", "Xlogy", "Log1p"}
@@ -1137,12 +1167,6 @@ def _exp_of_its_initial_bias(origin: Origin, record: OpRecord, evidence: Evidenc
         },
         confidence=0.85,
     )
-
-
-#: An unrolled recursion: this many earlier ops of the origin's type in the loss.
-RECURSION_OPS = 16
-#: A tensor whose every value is at least this large got there by repeated multiplication.
-RUNNING_PRODUCT_MIN = 1e30
 
 
 def _recursion_in_probability_space(

@@ -40,6 +40,10 @@ FALLING_STEPS = 20
 FALLING_BLOCK = 5
 
 
+#: Ops that multiply: a recursion in probability space runs one per step of its loop.
+PRODUCT_OPS = frozenset({"Mul", "MatMul", "BatchMatMulV2", "BatchMatMulV3"})
+
+
 @dataclass(frozen=True)
 class LayerScale:
     """Weight scale (RMS) of one layer against what He/Glorot would give for its fan-in.
@@ -318,6 +322,9 @@ class Evidence:
     #: ops of the origin's type and phase the step ran before it: a loop unrolled in the step
     #: (a recursion such as a forward algorithm) repeats one op many times.
     repeated_before: int = 0
+    #: products (Mul, MatMul) of the origin's phase the step ran before it: a recursion such as
+    #: a forward algorithm in probability space multiplies once per step of its loop.
+    products_before: int = 0
     #: the exp-family origin feeds a sum and a division or log: a hand-written softmax or
     #: log-sum-exp, which the max-subtracted library form keeps finite.
     exp_normalized: bool = False
@@ -557,11 +564,9 @@ def gather_evidence(
             evidence.model_layer_scales = (
                 evidence.layer_scales if path_layers is layers else layer_scales(layers)
             )
-        evidence.repeated_before = sum(
-            1
-            for earlier in capture.records[: record.index]
-            if earlier.op_type == record.op_type and earlier.phase == record.phase
-        )
+        earlier_ops = [r for r in capture.records[: record.index] if r.phase == record.phase]
+        evidence.repeated_before = sum(1 for r in earlier_ops if r.op_type == record.op_type)
+        evidence.products_before = sum(1 for r in earlier_ops if r.op_type in PRODUCT_OPS)
         evidence.argument_producers = tuple(_producer_type(capture, p) for p in subject.producers)
         evidence.divisor_factors = divisor_factors(capture, subject)
         evidence.divisor_variable = divisor_variable(capture, subject)
