@@ -301,6 +301,52 @@ def test_log_of_softmax_zero_is_unstable_loss():
     assert fixes[0].id == "use_from_logits"
 
 
+def test_a_probability_from_a_normal_cdf_or_a_sparsemax_output_is_unstable_loss():
+    rec = record("Log", [health(0.0, 1.0, zeros=3)], output=INF, phase="loss")
+    cause, _ = diagnose(rec, "loss", evidence(upstream_ops=frozenset({"Erf", "AddV2", "Mul"})))
+    assert cause.id == "unstable_loss"
+    cause, _ = diagnose(rec, "loss", evidence(output_activation="sparsemax"))
+    assert cause.id == "unstable_loss"
+
+
+def test_a_recursion_in_probability_space_is_unstable_loss_with_logsumexp():
+    huge = health(9e36, 1.3e38)
+    overflow = record("Mul", [huge, health(3.9, 8.0)], output=INF, phase="loss")
+    cause, fixes = diagnose(overflow, "loss", evidence(repeated_before=43))
+    assert cause.id == "unstable_loss" and cause.evidence["recursion"]
+    assert fixes[0].id == "use_logsumexp"
+    # a few products only: no recursion, no such cause
+    cause, _ = diagnose(overflow, "loss", evidence(repeated_before=3))
+    assert cause.id != "unstable_loss"
+    # its underflow: the log of values of which most are exactly 0, after many products
+    underflow = record("Log", [health(0.0, 0.0, zeros=32)], output=INF, phase="loss")
+    cause, fixes = diagnose(underflow, "loss", evidence(products_before=598))
+    assert cause.id == "unstable_loss" and cause.evidence["underflow"]
+    assert fixes[0].id == "use_logsumexp"
+    cause, _ = diagnose(underflow, "loss", evidence(products_before=2))
+    assert cause.id == "missing_epsilon"
+
+
+def test_exp_of_an_output_bias_started_at_the_target_mean_is_the_bias_initializer():
+    import keras
+
+    def head(initial, now):
+        layer = SimpleNamespace(
+            bias=np.full((1,), now, dtype="float32"),
+            bias_initializer=keras.initializers.Constant(initial),
+        )
+        rec = record("Exp", [health(180.0, 196.0)], output=INF)
+        return dataclasses.replace(rec, layer_object=layer)
+
+    cause, fixes = diagnose(head(190.0, 190.0), "activation")
+    assert cause.id == "initializer_scale"
+    assert fixes[0].id == "change_initializer"
+    assert fixes[0].params["constant"] == round(float(np.log(190.0)), 4)
+    # a bias that moved since it was initialized, or one too small to overflow exp alone
+    assert diagnose(head(190.0, 150.0), "activation")[0].id == "exp_overflow"
+    assert diagnose(head(5.0, 5.0), "activation")[0].id == "exp_overflow"
+
+
 def test_log_of_relu_zero_is_a_missing_epsilon_not_from_logits():
     rec = record("Log", [health(0.0, 0.9, zeros=3)], output=INF, phase="loss")
     cause, fixes = diagnose(
