@@ -15,7 +15,8 @@ wall-clock budget per report. The verdict (``records.VERDICTS``):
 
 * ``trains``: finite over the whole horizon, and the mean loss of the last ``TAIL`` steps is
   back at the healthy level (``<= max(healthy + |healthy|, the loss at the start of the run)``:
-  twice a positive level, 0 for a negative one) and not growing. The healthy level is the median of the first half of the pre-trip loss history.
+  twice a positive level, 0 for a negative one) and not growing. The healthy level is the
+  median of the first half of the pre-trip loss history.
 * ``postpones``: finite for a while, then a trip or a divergence (the step is recorded).
 * ``fails``: a trip before or within ``FAIL_WINDOW`` steps of the tripping batch, or a fix
   that leaves nothing to train on (every row filtered out).
