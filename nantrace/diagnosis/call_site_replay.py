@@ -152,9 +152,8 @@ def simulating(edit: CallSiteEdit) -> Iterator[EditTrace]:
 
 @dataclass
 class SiteFlags:
-    """Which ops built directly at a user line made a non-finite value of finite inputs, per
-    run step:
-    filled at run time by the flags :func:`simulating_each` puts into the traced step."""
+    """Which ops built directly at a user line made a non-finite value out of finite inputs,
+    per run step: filled at run time by the flags :func:`simulating_each` puts into the step."""
 
     step: int = 0  # set by the caller before each step it runs
     sites: list[tuple[str, str]] = field(default_factory=list)  # index -> (file:line, op type)
@@ -165,8 +164,8 @@ class SiteFlags:
             self.bad.setdefault(self.step, set()).add(index)
 
     def first_bad(self, step: int) -> tuple[str, str] | None:
-        """``(file:line, op type)`` of the first op, in build order (a topological order of
-        the forward pass), whose output was non-finite at run step ``step``."""
+        """``(file:line, op type)`` of the first flagged op, in build order (a topological
+        order of the forward pass), at run step ``step``."""
         indices = self.bad.get(step)
         return self.sites[min(indices)] if indices else None
 
@@ -177,8 +176,8 @@ def simulating_each(
 ) -> Iterator[list[EditTrace]]:
     """While active, each edit is made to the ops it names (the first edit that matches an op
     takes it); with ``flags``, every floating op built directly at a user line also reports
-    at run time whether its output is finite (a probe run that finds where a fix's replay
-    still trips: not for the runs that are judged)."""
+    at run time whether it made a non-finite value out of finite inputs (a probe run that
+    finds where a fix's replay still trips: not for the runs that are judged)."""
     traces = [EditTrace() for _ in edits]
     busy = [False]
     spans = [edit.statement_span() for edit in edits]
