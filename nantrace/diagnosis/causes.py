@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nantrace.compat.tf import initial_bias_constant
 from nantrace.diagnosis.call_site import SOFTMAX_OPS, overflowing_literals
 from nantrace.diagnosis.evidence import (  # noqa: F401  (re-exported for older imports)
     HALF_DTYPES,
@@ -1131,6 +1130,8 @@ def _exp_of_its_initial_bias(origin: Origin, record: OpRecord, evidence: Evidenc
     """exp() in a layer whose bias alone overflows it and is still the constant it was
     initialized with: an output bias started at the target's mean on a log link (an
     ``exponential`` activation), where the first prediction is exp(bias)."""
+    from nantrace.compat.tf import initial_bias_constant  # TensorFlow: only once a step ran
+
     subject = _exp_subject(record, evidence)
     if subject is None or subject.op_type != "Exp" or subject.layer_object is None:
         return None
