@@ -5,12 +5,13 @@ the cause when it names one (``unknown`` is counted apart from a wrong cause: an
 "don't know" is not a confident wrong answer), the first fix and the top 3 against its
 acceptable set, and whether the first fix was verified by replay (``trains``).
 
-Run: python tests/score_scenarios.py [--jobs 2] [--only NAME ...] [--suite all|own|patterns|codefix|blind3|blind4|blind5|blind6|blind7|blind8|blind9|blind10|blind11]
+Run: python tests/score_scenarios.py [--jobs 2] [--only NAME ...] [--suite all|own|patterns|codefix|blind3|...|blind12]
 """
 
 from __future__ import annotations
 
 import argparse
+import pathlib
 import os
 import sys
 import time
@@ -87,27 +88,20 @@ def summarize(rows: list[Row], label: str) -> None:
     )
 
 
+def _blind_suites() -> list[str]:
+    """``blind3`` ... for every ``scenario_blindN.py`` beside this script."""
+    here = pathlib.Path(__file__).parent
+    numbers = sorted(int(p.stem[len("scenario_blind") :]) for p in here.glob("scenario_blind*.py"))
+    return [f"blind{n}" for n in numbers]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument(
         "--suite",
-        choices=(
-            "all",
-            "own",
-            "patterns",
-            "codefix",
-            "blind3",
-            "blind4",
-            "blind5",
-            "blind6",
-            "blind7",
-            "blind8",
-            "blind9",
-            "blind10",
-            "blind11",
-        ),
+        choices=("all", "own", "patterns", "codefix", *_blind_suites()),
         default="all",
     )
     parser.add_argument("--no-healthy", action="store_true")
