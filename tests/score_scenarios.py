@@ -11,8 +11,8 @@ Run: python tests/score_scenarios.py [--jobs 2] [--only NAME ...] [--suite all|o
 from __future__ import annotations
 
 import argparse
-import pathlib
 import os
+import pathlib
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
