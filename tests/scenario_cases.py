@@ -2668,6 +2668,36 @@ def neural_hmm_likelihood_underflows_over_a_long_sequence():
     )
 
 
+def label_smoothing_by_hand_on_a_log_softmax_head():
+    """A ticket router ported from PyTorch keeps its output layer as log_softmax (the port's
+    NLLLoss wanted log-probabilities, and the ensembling code sums them), and trains it on a
+    hand-written label-smoothed cross-entropy, -sum((0.9 y + 0.1 / K) * log(p)). The outputs
+    are log-probabilities already, all negative: the log takes the log of a negative number,
+    NaN at the first step. The fix is to drop that log (-sum(w * log_probs)); a clamp inside
+    it would freeze the loss. Written 2026-12-04 (session 26) from that pattern, before any
+    change for a log taken twice, with what a right report says decided before its first run;
+    not blind."""
+    rng = seeded(969)
+    n, queues = 512, 8
+    x = rng.normal(size=(n, 20)).astype("float32")
+    y = np.eye(queues, dtype="float32")[rng.integers(0, queues, size=n)]
+    model = keras.Sequential(
+        [
+            keras.Input((20,)),
+            keras.layers.Dense(32, activation="relu", name="hidden"),
+            keras.layers.Dense(queues, activation="log_softmax", name="queue_log_probs"),
+        ],
+        name="ticket_router",
+    )
+
+    def smoothed_cross_entropy(y_true, log_probs):
+        weights = 0.9 * y_true + 0.1 / queues
+        return -tf.reduce_mean(tf.reduce_sum(weights * tf.math.log(log_probs), axis=-1))
+
+    loss = smoothed_cross_entropy
+    return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), loss), batches(x, y))
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -3659,5 +3689,16 @@ SCENARIOS: list[Scenario] = [
         fixes=frozenset({"use_logsumexp"}),
         story="a neural HMM's forward algorithm in probability space over 300 frames: alpha "
         "underflows to exactly 0 and log(sum(alpha)) = log(0); in log space it stays finite",
+    ),
+    Scenario(
+        "label_smoothing_by_hand_on_a_log_softmax_head",
+        label_smoothing_by_hand_on_a_log_softmax_head,
+        "loss",
+        frozenset({"Log"}),
+        cause="domain_error",
+        fixes=frozenset({"use_from_logits"}),
+        story="a log_softmax output layer (from a PyTorch port) under a hand-written "
+        "label-smoothed cross-entropy that takes its log again: log of negatives; drop the "
+        "second log",
     ),
 ]
