@@ -135,6 +135,11 @@ STEPS = textwrap.dedent(
         return tf.reduce_sum(keras.ops.std(h, axis=0))  # KSTD
 
 
+    def log_of_log_softmax(x):
+        log_probs = tf.nn.log_softmax(tf.matmul(x, W))
+        return -tf.reduce_sum(tf.math.log(log_probs))  # TWICE
+
+
     def layer_inside(x):
         h = LAYER(tf.matmul(x, W) * 0.0)  # LAYER
         return tf.reduce_sum(tf.math.rsqrt(tf.abs(h) + 1.0))
@@ -284,6 +289,12 @@ CASES = [
         "KSTD",
         CallSiteEdit("epsilon", "Sqrt", "", 1e-12),
         "keras.ops.sqrt(keras.ops.var(h, axis=0) + 1e-12)",
+    ),
+    (
+        "log_of_log_softmax",
+        "TWICE",
+        CallSiteEdit("drop_log", "Log", ""),
+        "return -tf.reduce_sum(log_probs)",
     ),
 ]
 

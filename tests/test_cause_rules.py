@@ -95,6 +95,20 @@ def test_log_of_negative_is_a_domain_error_with_a_clamp_not_an_epsilon():
     assert "add_epsilon" not in [f.id for f in fixes]
 
 
+def test_a_log_of_log_probabilities_drops_the_second_log():
+    rec = record("Log", [health(-4.3, -0.01)], phase="loss")
+    cause, fixes = diagnose(rec, "loss", evidence(output_activation="log_softmax"))
+    assert cause.id == "domain_error" and cause.evidence["log_probabilities"]
+    assert fixes[0].id == "use_from_logits"
+    # values of both signs are no log-probabilities: the clamp, as for any negative argument
+    cause, fixes = diagnose(
+        record("Log", [health(-2.0, 3.0)], phase="loss"),
+        "loss",
+        evidence(output_activation="log_softmax"),
+    )
+    assert "log_probabilities" not in cause.evidence and fixes[0].id == "clamp_argument"
+
+
 def test_a_negative_model_output_in_a_log_also_gets_a_positive_output_activation():
     log = record("Log", [health(-2.0, 3.0)], phase="loss", layer=None)
     head = {

@@ -30,6 +30,7 @@ from typing import Any
 #:   log_softmax  log(softmax(z)) -> tf.nn.log_softmax(z)  (the loss computed from logits)
 #:   divide_no_nan  x / y -> tf.math.divide_no_nan(x, y)
 #:   finite_constant  a constant +-inf argument -> +-value   (tf.where(mask, s, -1e9))
+#:   drop_log     log(log_probs) -> log_probs    (the values are log-probabilities already)
 EDIT_KINDS = (
     "epsilon",
     "clamp_min",
@@ -39,6 +40,7 @@ EDIT_KINDS = (
     "log_softmax",
     "divide_no_nan",
     "finite_constant",
+    "drop_log",
 )
 
 #: Op type -> (the keyword of the argument that is edited, the Python call a user writes).
@@ -154,7 +156,7 @@ _NEG_INF_NAMES = frozenset({"NINF"})
 
 def editable(kind: str, op_type: str) -> bool:
     """Whether an edit of ``kind`` can be made (and simulated) on ``op_type``."""
-    if kind == "log_softmax":
+    if kind in {"log_softmax", "drop_log"}:
         return op_type == "Log"
     if kind == "divide_no_nan":
         return op_type in {"RealDiv", "Div", "Reciprocal", "Mean"}
@@ -271,6 +273,8 @@ class CallSiteEdit:
                 "tf.nn.log_softmax(logits)  # instead of tf.math.log(tf.nn.softmax(logits)); "
                 "Keras losses: from_logits=True"
             )
+        if self.kind == "drop_log":
+            return "log_probs  # instead of tf.math.log(log_probs): log-probabilities already"
         if self.kind == "divide_no_nan" and self.op_type == "Mean":
             return "tf.math.divide_no_nan(tf.reduce_sum(x), tf.cast(tf.size(x), x.dtype))"
         if self.kind == "divide_no_nan":
@@ -495,6 +499,14 @@ class CallSiteEdit:
                 return True
         if self.op_type == "Pow" and isinstance(node, ast.BinOp):
             return isinstance(node.op, ast.Pow)
+        if self.kind == "drop_log":
+            return (
+                isinstance(node, ast.Call)
+                and not _host_call(node)
+                and _called_name(node) == "log"
+                and len(node.args) == 1
+                and not node.keywords
+            )
         if self.kind == "log_softmax":
             if not (isinstance(node, ast.Call) and _called_name(node) == "log"):
                 return False
@@ -515,6 +527,9 @@ class CallSiteEdit:
         if self.kind == "finite_constant":
             sign = _constant_sign(node, self._dtype_limit()) or 1.0
             return _num(sign * abs(self.value if self.value is not None else 1e9))
+        if self.kind == "drop_log":
+            argument = node.args[0]  # type: ignore[attr-defined]
+            return _operand(str(segment(argument)), argument)
         if self.kind == "log_softmax":
             inner, inner_source = node.args[0], source  # type: ignore[attr-defined]
             if isinstance(inner, ast.Name):  # probs = softmax(z) on an earlier line

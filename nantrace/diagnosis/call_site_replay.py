@@ -38,6 +38,8 @@ def edit_inputs(edit: CallSiteEdit, keywords: dict[str, Any]) -> tuple | dict | 
         if producer == "Sigmoid":
             return _tf_compat.built_outputs(tf.math.log_sigmoid(x.op.inputs[0]))
         return None
+    if edit.kind == "drop_log":  # the log's argument itself: log-probabilities already
+        return _tf_compat.built_outputs(tf.identity(tf.convert_to_tensor(keywords.get("x"))))
     if edit.kind == "divide_no_nan" and edit.op_type == "Mean":
         x = tf.convert_to_tensor(keywords["input"])
         total = tf.reduce_sum(x, keywords["reduction_indices"], keywords.get("keep_dims", False))

@@ -550,6 +550,12 @@ def _domain_error(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause
     if problem is None:
         return None
     mask = evidence.inf_constant_op
+    twice = _log_of_log_probabilities(subject, evidence)
+    if twice:
+        advice = (
+            ": they are log-probabilities already (a log_softmax gives values <= 0), so the "
+            "log is taken twice; drop this log"
+        )
     return Cause(
         "domain_error",
         f"{subject.op_type} in {subject.layer or subject.phase} receives {problem}{advice}",
@@ -560,9 +566,21 @@ def _domain_error(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause
             "min_value": _min_value(subject),
             "inputs": [_health_summary(h) for h in subject.float_inputs],
             **(_mask_evidence(mask) if mask is not None else {}),
+            **({"log_probabilities": True} if twice else {}),
         },
         confidence=0.9,
     )
+
+
+def _log_of_log_probabilities(subject: OpRecord, evidence: Evidence) -> bool:
+    """A log of values that are all <= 0 and come from a log-softmax (within three ops, or the
+    model's output activation): log-probabilities, whose log is being taken a second time."""
+    if subject.op_type != "Log" or not subject.float_inputs:
+        return False
+    high = subject.float_inputs[0].max_value
+    if high is None or high > 0:
+        return False
+    return "LogSoftmax" in evidence.upstream_ops or evidence.output_activation == "log_softmax"
 
 
 def _mask_evidence(mask: OpRecord) -> dict[str, Any]:

@@ -828,7 +828,22 @@ def _domain_error(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]
     ]
     positive = _positive_output(op, evidence)
     batch = _clamp_batch_tensor(op, bound, ev, evidence)
-    return [f for f in (batch, *fixes, mask, positive) if f is not None]
+    twice = _drop_the_second_log(op, site) if ev.get("log_probabilities") else None
+    return [f for f in (twice, batch, *fixes, mask, positive) if f is not None]
+
+
+def _drop_the_second_log(op: str, site: str | None) -> Fix:
+    """The model gives log-probabilities (a log_softmax): the loss uses them as they are."""
+    return _edit_fix(
+        "use_from_logits",
+        "the values are log-probabilities already (a log_softmax output): use them as they "
+        "are instead of taking their log again",
+        _edit("drop_log", op, site),
+        {"op_type": op, "where": site, "log_probabilities": True},
+        "-tf.reduce_sum(y_true * log_probs, axis=-1)  # instead of tf.math.log(log_probs); "
+        "or keras.losses.CategoricalCrossentropy(from_logits=True) on the logits",
+        1.1,
+    )
 
 
 def _clamp_batch_tensor(op: str, bound: Any, ev: dict, evidence: Evidence) -> Fix | None:
