@@ -88,6 +88,8 @@ PROBABILITY_ACTIVATIONS = frozenset({"softmax", "sigmoid", "sparsemax"})
 RECURSION_OPS = 16
 #: A tensor whose every value is at least this large got there by repeated multiplication.
 RUNNING_PRODUCT_MIN = 1e30
+#: Producers of a denominator that make it a count (a sum of a mask, a size).
+COUNT_PRODUCERS = frozenset({"Sum", "Cast", "Size", "Prod", "Count"})
 #: Producers of a denominator that make it a norm or a spread (an epsilon belongs inside).
 NORM_OPS = frozenset({"Sqrt", "Rsqrt", "EuclideanNorm", "Pow", "Square", "Abs"})
 FLOAT16_MAX = 65504.0
@@ -792,8 +794,13 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
             "exponentials that every one underflowed to 0 (normalized weights computed in "
             "probability space)"
         )
-    elif empty_count:
+    elif empty_count and denominator in COUNT_PRODUCERS:
         what = "0/0: a sum over an empty selection divided by its count of 0"
+    elif empty_count:
+        what = (
+            "0/0: the divisor is exactly 0 where the dividend is 0 too (a quantity divided by "
+            "its own normalizer, both 0)"
+        )
         if padding:
             what += (
                 f" (rows {list(evidence.empty_rows[:10])} of {padding['padded_tensor']} hold "

@@ -683,7 +683,8 @@ def _missing_epsilon(origin: Origin, cause: Cause, evidence: Evidence) -> list[F
         return [
             _edit_fix(
                 "divide_no_nan",
-                "the denominator is a count that is 0 when the selection is empty (0/0)",
+                "0/0: divide_no_nan gives 0 where the denominator is 0 (a count of an empty "
+                "selection, a normalizer that is 0 with its quantity)",
                 _edit("divide_no_nan", op, site),
                 {"op_type": op, "where": site},
                 "tf.math.divide_no_nan(total, count)  # 0 where count == 0",
