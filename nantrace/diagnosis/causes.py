@@ -794,12 +794,12 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
             "exponentials that every one underflowed to 0 (normalized weights computed in "
             "probability space)"
         )
-    elif empty_count and denominator in COUNT_PRODUCERS:
-        what = "0/0: a sum over an empty selection divided by its count of 0"
     elif empty_count:
         what = (
-            "0/0: the divisor is exactly 0 where the dividend is 0 too (a quantity divided by "
-            "its own normalizer, both 0)"
+            "0/0: a sum over an empty selection divided by its count of 0"
+            if denominator in COUNT_PRODUCERS or padding
+            else "0/0: the divisor is exactly 0 where the dividend is 0 too (a quantity divided "
+            "by its own normalizer, both 0)"
         )
         if padding:
             what += (
