@@ -2698,6 +2698,37 @@ def label_smoothing_by_hand_on_a_log_softmax_head():
     return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), loss), batches(x, y))
 
 
+def vibration_counts_read_back_as_float32():
+    """Bearing-fault classifier on vibration snapshots. The logger wrote its int16 ADC counts
+    with ndarray.tofile(); the training script reads them back with np.fromfile(path,
+    dtype=np.float32) -- two int16 samples become one float32 bit pattern, so the features hold
+    NaN (and values up to ~3e38 next to denormals around 1e-40) in almost half the rows. These
+    are not missing values: imputing them leaves values near 1e38; the file must be decoded as
+    int16 (and scaled). Written 2026-12-04 (session 26) from that pattern, before any change for
+    bytes decoded as the wrong dtype, with what a right report says decided before its first
+    run; not blind."""
+    rng = seeded(971)
+    n, samples = 256, 64
+    t = np.arange(samples) / samples
+    fault = rng.integers(0, 2, size=n)
+    counts = 1500.0 * np.sin(2 * np.pi * (3 + 5 * fault[:, None]) * t) + rng.normal(
+        0, 200, (n, samples)
+    )
+    raw = counts.astype(np.int16).tobytes()  # what ndarray.tofile() wrote
+    x = np.frombuffer(raw, dtype=np.float32).reshape(n, samples // 2).copy()  # read as float32
+    y = fault.astype("float32")[:, None]
+    model = keras.Sequential(
+        [
+            keras.Input((samples // 2,)),
+            keras.layers.Dense(32, activation="relu", name="hidden"),
+            keras.layers.Dense(1, name="fault_logit"),
+        ],
+        name="bearing_classifier",
+    )
+    loss = keras.losses.BinaryCrossentropy(from_logits=True)
+    return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), loss), batches(x, y))
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -3700,5 +3731,14 @@ SCENARIOS: list[Scenario] = [
         story="a log_softmax output layer (from a PyTorch port) under a hand-written "
         "label-smoothed cross-entropy that takes its log again: log of negatives; drop the "
         "second log",
+    ),
+    Scenario(
+        "vibration_counts_read_back_as_float32",
+        vibration_counts_read_back_as_float32,
+        "input_data",
+        cause="non_finite_input",
+        fixes=frozenset({"clean_input"}),
+        story="int16 ADC counts written with tofile() and read back as float32: NaN and values "
+        "up to 3e38 beside denormals in many rows; decode the bytes as int16, not impute",
     ),
 ]
