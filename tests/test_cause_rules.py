@@ -770,6 +770,32 @@ def test_every_row_non_finite_imputes_instead_of_dropping_rows():
     assert fixes[0].params["mode"] == "impute"
 
 
+def test_bytes_decoded_as_the_wrong_dtype_are_decoded_not_imputed():
+    def origin_with(max_abs, min_abs_nonzero):
+        health = Health(
+            nan=15,
+            size=1024,
+            dtype="float32",
+            shape=(32, 32),
+            max_abs=max_abs,
+            min_abs_nonzero=min_abs_nonzero,
+        )
+        return Origin(
+            kind="input_data", phase="input", step=0, tensor="x", rows=(1, 2, 6), output=health
+        )
+
+    ev = evidence(arguments=["x", "y"])
+    misread = origin_with(3.4e38, 9.1e-41)
+    cause = infer_cause(misread, None, ev)
+    fixes = rank_fixes(misread, cause, ev)
+    assert cause.evidence["misread_bytes"] and fixes[0].params["mode"] == "decode"
+    assert fixes[1].params["mode"] == "drop_rows"  # still offered, checked by replay
+    # real data with missing values: finite values of an ordinary range
+    plain = origin_with(250.0, 0.01)
+    fixes = rank_fixes(plain, infer_cause(plain, None, ev), ev)
+    assert fixes[0].params["mode"] == "drop_rows"
+
+
 def test_some_rows_non_finite_filters_on_the_named_tensor():
     origin = Origin(
         kind="input_data",

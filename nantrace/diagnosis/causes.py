@@ -88,6 +88,8 @@ PROBABILITY_ACTIVATIONS = frozenset({"softmax", "sigmoid", "sparsemax"})
 RECURSION_OPS = 16
 #: A tensor whose every value is at least this large got there by repeated multiplication.
 RUNNING_PRODUCT_MIN = 1e30
+#: Finite values above this (and below its inverse) in one tensor: bytes decoded as float.
+MISREAD_ABS_MAX = 1e30
 #: Producers of a denominator that make it a count (a sum of a mask, a size).
 COUNT_PRODUCERS = frozenset({"Sum", "Cast", "Size", "Prod", "Count"})
 #: Producers of a denominator that make it a norm or a spread (an epsilon belongs inside).
@@ -140,11 +142,22 @@ def _non_finite_input(origin: Origin, evidence: Evidence) -> Cause:
     health = origin.output
     size = health.shape[0] if health is not None and health.shape else None
     every_row = size is not None and len(origin.rows) >= size
+    misread = _misread_bytes(health)
     return Cause(
         "non_finite_input",
         f"the batch tensor {origin.tensor} already holds NaN/Inf in {len(origin.rows)} "
-        f"sample(s)" + (" — every row of the batch" if every_row else "") + " before any op runs",
+        f"sample(s)"
+        + (" — every row of the batch" if every_row else "")
+        + " before any op runs"
+        + (
+            f", and its finite values span {health.min_abs_nonzero:.2g} to {health.max_abs:.2g} "
+            "in magnitude: no data looks like that — these are bytes written as another type "
+            "(uint8 pixels, int16 samples) and decoded as float, not missing values"
+            if misread and health is not None
+            else ""
+        ),
         {
+            **({"misread_bytes": True} if misread else {}),
             "tensor": origin.tensor,
             "rows": list(origin.rows[:100]),
             "every_row": every_row,
@@ -154,6 +167,15 @@ def _non_finite_input(origin: Origin, evidence: Evidence) -> Cause:
         },
         confidence=0.95,
     )
+
+
+def _misread_bytes(health: Health | None) -> bool:
+    """Finite values from below 1e-30 to above 1e30 beside NaN/Inf: random bit patterns, what
+    bytes of another type (uint8, int16) decoded as float32 look like; no measured quantity
+    spans 60 orders of magnitude."""
+    if health is None or health.min_abs_nonzero is None:
+        return False
+    return health.max_abs >= MISREAD_ABS_MAX and health.min_abs_nonzero <= 1.0 / MISREAD_ABS_MAX
 
 
 def _stale_state(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:

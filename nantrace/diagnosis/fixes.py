@@ -226,6 +226,36 @@ def _non_finite_input(origin: Origin, cause: Cause, evidence: Evidence) -> list[
     tensor = origin.tensor or "x"
     every_row = bool(cause.evidence.get("every_row"))
     size = cause.evidence.get("batch_size")
+    decode = (
+        [
+            Fix(
+                "clean_input",
+                f"{tensor} is bytes of another type decoded as float32: NaN and values near "
+                "1e38 beside 1e-40 are bit patterns, not data; decode the file as the dtype it "
+                "was written in, then scale",
+                {"tensor": tensor, "rows": rows, "mode": "decode"},
+                f"{tensor} = np.fromfile(path, dtype=np.int16).astype('float32') / 32768.0"
+                "  # the dtype the file was written in (uint8 pixels: np.uint8, / 255.0), not "
+                "np.float32",
+                score=1.1,
+            )
+        ]
+        if cause.evidence.get("misread_bytes")
+        else []
+    )
+    return decode + _cleaning(origin, cause, evidence, tensor, rows, every_row, size)
+
+
+def _cleaning(
+    origin: Origin,
+    cause: Cause,
+    evidence: Evidence,
+    tensor: str,
+    rows: list[int],
+    every_row: bool,
+    size: Any,
+) -> list[Fix]:
+    """Drop the rows that hold NaN/Inf, or impute when every row does."""
     if every_row:
         return [
             Fix(

@@ -89,7 +89,9 @@ def _code_in(array: np.ndarray, tensor: str) -> MissingCode | None:
     columns = np.flatnonzero(reach >= CODE_MIN_ABS)
     if columns.size == 0:
         return None
-    code = _code_in_columns(array[:, columns].astype(np.float64), tensor)
+    with np.errstate(invalid="ignore"):  # a signalling NaN (bytes read as float) warns
+        widened = array[:, columns].astype(np.float64)
+    code = _code_in_columns(widened, tensor)
     return None if code is None else dataclasses.replace(code, column=int(columns[code.column]))
 
 

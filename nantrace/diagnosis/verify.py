@@ -388,6 +388,11 @@ def _clean_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
             "the values were set into the variable before training, from an array the report "
             "does not hold; apply it by hand"
         )
+    if fix.params.get("mode") == "decode":
+        raise _CannotSimulate(
+            "decoding needs the file's bytes, which the report does not have (the batch holds "
+            "them already decoded as float32); apply it by hand"
+        )
     if fix.params.get("mode") == "adapt":
         raise _CannotSimulate(
             "re-adapting the layer needs the data it was adapted on, which the report does "

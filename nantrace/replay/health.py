@@ -180,5 +180,6 @@ def non_finite_rows(array: np.ndarray) -> list[int]:
     """Sample indices (axis 0) that hold a NaN/Inf anywhere."""
     if array.ndim == 0:
         return [] if np.isfinite(array) else [0]
-    bad = ~np.isfinite(np.asarray(array, dtype=np.float64))
+    with np.errstate(invalid="ignore"):  # a signalling NaN (bytes read as float) warns
+        bad = ~np.isfinite(np.asarray(array, dtype=np.float64))
     return [int(i) for i in np.nonzero(bad.reshape(bad.shape[0], -1).any(axis=1))[0]]
