@@ -24,6 +24,9 @@ PATTERNS = (
     "exploding_simple_rnn",
     "deep_mlp_whose_adam_moments_overflow",
     "batch_standardization_on_a_last_batch_of_one",
+    # a fix that needs the same edit at two ops (verification's further sites)
+    "log_accuracy_ratio_loss_on_days_without_sales",
+    "log_change_layer_on_daily_counts_with_zeros",
 )
 
 _scenario_batches = scenario_cases.batches
