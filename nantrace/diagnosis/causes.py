@@ -866,9 +866,7 @@ def _exp_overflow(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause
     subject = _exp_subject(record, evidence)
     if subject is None:
         return None
-    argument = _argument_max(subject)
-    dtype = _dtype_of(subject) or "float32"
-    limit = math.log(DTYPE_MAX.get(dtype, DTYPE_MAX["float32"]))
+    argument, dtype, limit = _exp_argument(subject)
     if argument is None or argument < 0.9 * limit:
         return None
     if _fixed_power(subject) and evidence.input_abs_max > UNSCALED_INPUT_ABS:
@@ -1182,9 +1180,7 @@ def _exp_of_its_initial_bias(origin: Origin, record: OpRecord, evidence: Evidenc
     subject = _exp_subject(record, evidence)
     if subject is None or subject.op_type != "Exp" or subject.layer_object is None:
         return None
-    argument = _argument_max(subject)
-    dtype = _dtype_of(subject) or "float32"
-    limit = math.log(DTYPE_MAX.get(dtype, DTYPE_MAX["float32"]))
+    argument, dtype, limit = _exp_argument(subject)
     found = initial_bias_constant(subject.layer_object)
     if argument is None or argument < 0.9 * limit or found is None:
         return None
@@ -1390,6 +1386,12 @@ def _exp_subject(record: OpRecord, evidence: Evidence) -> OpRecord | None:
         if candidate is not None and candidate.op_type in EXP_OPS and candidate.inputs_finite:
             return candidate
     return None
+
+
+def _exp_argument(subject: OpRecord) -> tuple[float | None, str, float]:
+    """The exp-family op's largest argument, its dtype and ln(dtype max): where exp overflows."""
+    dtype = _dtype_of(subject) or "float32"
+    return _argument_max(subject), dtype, math.log(DTYPE_MAX.get(dtype, DTYPE_MAX["float32"]))
 
 
 def _overflowed(record: OpRecord) -> bool:

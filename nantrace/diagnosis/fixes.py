@@ -222,40 +222,32 @@ def _rescale(
 # per cause
 # ---------------------------------------------------------------------------------------------
 def _non_finite_input(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
+    decode = [_decode_bytes(origin)] if cause.evidence.get("misread_bytes") else []
+    return decode + _clean_rows(origin, cause, evidence)
+
+
+def _decode_bytes(origin: Origin) -> Fix:
+    """Bytes of another type decoded as float32: decode them as what they were written as."""
+    tensor = origin.tensor or "x"
+    return Fix(
+        "clean_input",
+        f"{tensor} is bytes of another type decoded as float32: NaN and values near 1e38 beside "
+        "1e-40 are bit patterns, not data; decode the file as the dtype it was written in, "
+        "then scale",
+        {"tensor": tensor, "rows": list(origin.rows), "mode": "decode"},
+        f"{tensor} = np.fromfile(path, dtype=np.int16).astype('float32') / 32768.0"
+        "  # the dtype the file was written in (uint8 pixels: np.uint8, / 255.0), not "
+        "np.float32",
+        score=1.1,
+    )
+
+
+def _clean_rows(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
+    """Drop the rows that hold NaN/Inf, or impute when every row does."""
     rows = list(origin.rows)
     tensor = origin.tensor or "x"
     every_row = bool(cause.evidence.get("every_row"))
     size = cause.evidence.get("batch_size")
-    decode = (
-        [
-            Fix(
-                "clean_input",
-                f"{tensor} is bytes of another type decoded as float32: NaN and values near "
-                "1e38 beside 1e-40 are bit patterns, not data; decode the file as the dtype it "
-                "was written in, then scale",
-                {"tensor": tensor, "rows": rows, "mode": "decode"},
-                f"{tensor} = np.fromfile(path, dtype=np.int16).astype('float32') / 32768.0"
-                "  # the dtype the file was written in (uint8 pixels: np.uint8, / 255.0), not "
-                "np.float32",
-                score=1.1,
-            )
-        ]
-        if cause.evidence.get("misread_bytes")
-        else []
-    )
-    return decode + _cleaning(origin, cause, evidence, tensor, rows, every_row, size)
-
-
-def _cleaning(
-    origin: Origin,
-    cause: Cause,
-    evidence: Evidence,
-    tensor: str,
-    rows: list[int],
-    every_row: bool,
-    size: Any,
-) -> list[Fix]:
-    """Drop the rows that hold NaN/Inf, or impute when every row does."""
     if every_row:
         return [
             Fix(
@@ -456,7 +448,8 @@ def _initializer_scale(origin: Origin, cause: Cause, evidence: Evidence) -> list
 
 def _bias_at_its_log(ev: dict[str, Any]) -> Fix:
     """An exp output's bias started at the value the output should start at: at its log."""
-    layer, initial, suggested = ev.get("layer"), ev["initial_bias"], ev["suggested_bias"]
+    layer, initial = ev.get("layer"), ev["initial_bias"]
+    suggested = round(float(ev["suggested_bias"]), 4)
     return Fix(
         "change_initializer",
         f"{layer} starts its bias at {initial:.3g} and outputs exp(bias): start the bias at "
@@ -466,9 +459,9 @@ def _bias_at_its_log(ev: dict[str, Any]) -> Fix:
             "variable": ev.get("variable"),
             "current": f"Constant({initial:.6g})",
             "suggested": "constant",
-            "constant": round(float(suggested), 4),
+            "constant": suggested,
         },
-        f"bias_initializer=keras.initializers.Constant({round(float(suggested), 4)})  # in "
+        f"bias_initializer=keras.initializers.Constant({suggested})  # in "
         f"{layer}: log({initial:.3g}), as its output is exp()",
         score=1.0,
     )
