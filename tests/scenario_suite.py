@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import pathlib
 from collections.abc import Callable
 
 from scenario_cases import SCENARIOS, Scenario
@@ -26,6 +27,13 @@ def _codefix() -> tuple[list[Scenario], list[Callable]]:
     return list(CODEFIX_SCENARIOS), list(CODEFIX_HEALTHY)
 
 
+def blind_suites() -> list[str]:
+    """``blind3`` ... : one suite per ``scenario_blind<n>.py`` beside this module."""
+    here = pathlib.Path(__file__).parent
+    numbers = sorted(int(p.stem[len("scenario_blind") :]) for p in here.glob("scenario_blind*.py"))
+    return [f"blind{n}" for n in numbers]
+
+
 def _blind(number: int) -> list[Scenario]:
     """``BLIND<n>_SCENARIOS`` of ``scenario_blind<n>.py`` (empty when the file is absent)."""
     try:
@@ -37,14 +45,14 @@ def _blind(number: int) -> list[Scenario]:
 
 def all_scenarios(suite: str = "all") -> list[Scenario]:
     """``own``, ``patterns`` (issue 10, blind), ``codefix`` (issue 16, blind: fixes that are a
-    change to the user's code), ``blind3`` to ``blind11`` (written blind
+    change to the user's code), ``blind3`` ... (``blind_suites()``; written blind
     on 2026-12-03 / 2026-12-04, measurements only: not in the test suite); ``all`` = own +
     patterns, what the test suite runs."""
     own = list(SCENARIOS)
     patterns, _ = _patterns()
     if suite == "codefix":
         return _codefix()[0]
-    if suite.startswith("blind") and suite[len("blind") :].isdigit():
+    if suite in blind_suites():
         return _blind(int(suite[len("blind") :]))
     return {"own": own, "patterns": patterns}.get(suite, own + patterns)
 

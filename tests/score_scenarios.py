@@ -5,14 +5,13 @@ the cause when it names one (``unknown`` is counted apart from a wrong cause: an
 "don't know" is not a confident wrong answer), the first fix and the top 3 against its
 acceptable set, and whether the first fix was verified by replay (``trains``).
 
-Run: python tests/score_scenarios.py [--jobs 2] [--only NAME ...] [--suite all|own|patterns|codefix|blind3|...|blind12]
+Run: python tests/score_scenarios.py [--jobs 2] [--only NAME ...] [--suite all|own|patterns|codefix|blindN]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import pathlib
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from scenario_suite import all_healthy, all_scenarios  # noqa: E402
+from scenario_suite import all_healthy, all_scenarios, blind_suites  # noqa: E402
 
 #: (field name, header) in print order; each is True/False, or None when not checked.
 FIELDS = ("kind", "op", "layer", "cause", "fix1", "fix3")
@@ -88,20 +87,13 @@ def summarize(rows: list[Row], label: str) -> None:
     )
 
 
-def _blind_suites() -> list[str]:
-    """``blind3`` ... for every ``scenario_blindN.py`` beside this script."""
-    here = pathlib.Path(__file__).parent
-    numbers = sorted(int(p.stem[len("scenario_blind") :]) for p in here.glob("scenario_blind*.py"))
-    return [f"blind{n}" for n in numbers]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument(
         "--suite",
-        choices=("all", "own", "patterns", "codefix", *_blind_suites()),
+        choices=("all", "own", "patterns", "codefix", *blind_suites()),
         default="all",
     )
     parser.add_argument("--no-healthy", action="store_true")
