@@ -2729,6 +2729,36 @@ def vibration_counts_read_back_as_float32():
     return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), loss), batches(x, y))
 
 
+def churn_labels_coded_one_and_two_in_a_hand_written_bce():
+    """Churn classifier on a customer table exported from R / SPSS, where the outcome is a
+    factor coded 1 = stayed, 2 = churned (not 0 / 1), trained with a binary cross-entropy
+    written by hand on a sigmoid output, -(y log p + (1 - y) log(1 - p)). For y = 2 the loss is
+    -2 log p + log(1 - p): unbounded below, so the loss goes negative and the model drives p to
+    1 until 1 - p rounds to exactly 0 and log(0) = -inf. An epsilon keeps it finite and the
+    loss still runs away; the labels must be mapped onto [0, 1] (y - 1). Written 2026-12-05
+    (session 27) from that pattern, before any change for labels outside [0, 1], with what a
+    right report says decided before its first run; not blind."""
+    rng = seeded(977)
+    n = 1024
+    x = rng.normal(size=(n, 12)).astype("float32")
+    churned = (x[:, 0] + 0.5 * x[:, 1] + 0.3 * rng.normal(size=n)) > 0.4
+    y = np.where(churned, 2.0, 1.0).astype("float32")[:, None]  # the export's factor codes
+    model = keras.Sequential(
+        [
+            keras.Input((12,)),
+            keras.layers.Dense(32, activation="relu", name="hidden"),
+            keras.layers.Dense(1, activation="sigmoid", name="churn_prob"),
+        ],
+        name="churn_model",
+    )
+
+    def binary_cross_entropy(y_true, p):
+        return -tf.reduce_mean(y_true * tf.math.log(p) + (1.0 - y_true) * tf.math.log(1.0 - p))
+
+    step = standard_step(model, keras.optimizers.Adam(1e-2), binary_cross_entropy)
+    return run_loop(step, batches(x, y, size=64, epochs=25))
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -3740,5 +3770,16 @@ SCENARIOS: list[Scenario] = [
         fixes=frozenset({"clean_input"}),
         story="int16 ADC counts written with tofile() and read back as float32: NaN and values "
         "up to 3e38 beside denormals in many rows; decode the bytes as int16, not impute",
+    ),
+    Scenario(
+        "churn_labels_coded_one_and_two_in_a_hand_written_bce",
+        churn_labels_coded_one_and_two_in_a_hand_written_bce,
+        "loss",
+        frozenset({"Log"}),
+        cause="unscaled_target",
+        fixes=frozenset({"rescale_target"}),
+        story="binary labels coded 1 / 2 (an R / SPSS factor) in a hand-written BCE on a "
+        "sigmoid: the loss is unbounded below, p is driven to 1 and log(1 - p) = -inf; map the "
+        "labels onto [0, 1]",
     ),
 ]
