@@ -278,10 +278,11 @@ def transform_batches(fix: Fix, batches: list[tuple], names: list[str]) -> list[
     if fix.id in ("rescale_input", "rescale_target"):
         default = names[0] if fix.id == "rescale_input" else names[1]
         scale = np.asarray(params["scale"], dtype=np.float64)  # one factor, or one a column
+        shift = float(params.get("shift") or 0.0)  # labels mapped onto [0, 1]
         return _map_tensor(
             batches,
             _locate(params.get("tensor") or default, names),
-            lambda value: tf.cast(tf.cast(value, tf.float64) * scale, value.dtype),
+            lambda value: tf.cast((tf.cast(value, tf.float64) - shift) * scale, value.dtype),
         )
     return batches
 

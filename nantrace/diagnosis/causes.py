@@ -665,6 +665,40 @@ def _inf_arithmetic(record: OpRecord, evidence: Evidence) -> str | None:
     return None
 
 
+def _labels_outside_unit(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
+    """A cross-entropy whose labels leave [0, 1] (masks left at 0 / 255, classes coded 1 / 2,
+    targets in {-1, 1}): the loss has no lower bound, so training drives the probabilities to
+    0 or 1 until the log of one of them is log(0). An epsilon keeps it finite while the loss
+    still runs away; the labels need mapping onto [0, 1]."""
+    labels = evidence.labels_outside_unit
+    if labels is None or origin.kind not in ("loss", "gradient"):
+        return None
+    name, low, high = labels
+    fell = evidence.loss_fell_without_bound()
+    losses = evidence.history.finite_losses() if evidence.history is not None else np.zeros(0)
+    lowest = float(losses.min()) if losses.size else None
+    went_negative = (
+        f"; the loss fell to {float(lowest):.3g}, below any cross-entropy's 0"
+        if lowest is not None and lowest < 0
+        else ""
+    )
+    return Cause(
+        "unscaled_target",
+        f"the labels {name} span [{low:.3g}, {high:.3g}], outside a cross-entropy's [0, 1]: "
+        f"y * log(p) then has no lower bound, so training drives the probabilities to 0 or 1 "
+        f"until the log of one of them is log(0){went_negative}",
+        {
+            "tensor": name,
+            "label_min": low,
+            "label_max": high,
+            "op_type": (evidence.forward_op or record).op_type,
+            "loss_lowest": lowest,
+            "fell_without_bound": fell is not None,
+        },
+        confidence=0.9,
+    )
+
+
 def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
     """log/sqrt/rsqrt/division of an exact zero, forward or in the backward pass."""
     backward = origin.phase == "backward"
@@ -1258,6 +1292,7 @@ RULES = (
     _float16_overflow,
     _where_trap,
     _domain_error,
+    _labels_outside_unit,
     _zero_argument,
     _exp_of_its_initial_bias,
     _exp_overflow,

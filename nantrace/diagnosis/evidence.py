@@ -332,6 +332,10 @@ class Evidence:
     #: log takes back (a hand-written log-sum-exp, softmax cross-entropy, softplus, log-cosh),
     #: which a log-space library form computes without the exponential's overflow.
     exp_into_log: bool = False
+    #: a target batch tensor that weights the origin's log directly (``y * log(p)``,
+    #: ``(1 - y) * log(1 - p)``, ``xlogy(y, p)``) and lies outside [0, 1]: (name, min, max).
+    #: A cross-entropy with such labels has no lower bound.
+    labels_outside_unit: tuple[str, float, float] | None = None
     #: op types of the producers of that op's inputs (None: a batch tensor or a constant).
     argument_producers: tuple[str | None, ...] = ()
     #: when that op's second argument (a divisor) is a product: the op types of its factors'
@@ -556,6 +560,8 @@ def gather_evidence(
             )
             evidence.exp_normalized = _feeds_normalizer(graph, capture, subject.index)
             evidence.exp_into_log = feeds_a_log(graph, capture, subject.index)
+            if path is not None:
+                evidence.labels_outside_unit = labels_outside_unit(graph, capture, subject, path)
         if record.phase == "backward":
             evidence.backward_layers = backward_layer_scale(capture, record.index)
         if record.phase == "update":
@@ -890,6 +896,56 @@ def stale_variables(capture: ReplayCapture) -> list[str]:
         if output is not None and not output.finite and record.variable not in stale:
             stale.append(record.variable)
     return stale
+
+
+#: How far a label may pass [0, 1] by rounding (a smoothed or averaged label) and still count
+#: as inside it.
+LABEL_RANGE_SLACK = 1e-3
+
+
+def labels_outside_unit(
+    graph: Any, capture: ReplayCapture, subject: OpRecord, path: FailingPath
+) -> tuple[str, float, float] | None:
+    """The target tensor that multiplies ``subject`` (a log) as a cross-entropy's label, when
+    its values leave [0, 1]: ``y * log(p)`` or ``(1 - y) * log(1 - p)`` (the label at most two
+    ops up the product's other input: a ``1 - y``, a cast) or ``xlogy(y, p)``."""
+    if subject.op_type == "Xlogy":
+        weights = [subject.producers[0]] if subject.producers else []
+        names = [subject.batch_inputs[0]] if subject.batch_inputs else []
+    elif subject.op_type == "Log":
+        weights, names = [], []
+        for consumer in graph.successors(subject.index):
+            product = capture.records[consumer]
+            if product.op_type != "Mul" or product.phase not in ("forward", "loss"):
+                continue
+            names += [n for n in product.batch_inputs if n is not None]
+            weights += [p for p in product.producers if p is not None and p != subject.index]
+    else:
+        return None
+    for index in weights:
+        names += _batch_names_above(capture, index, hops=2)
+    health = {t.name: t.health for t in path.every_batch if t.role == TARGETS}
+    for name in names:
+        h = health.get(name)
+        if h is None or h.min_value is None or h.max_value is None:
+            continue
+        if h.min_value < -LABEL_RANGE_SLACK or h.max_value > 1.0 + LABEL_RANGE_SLACK:
+            return name, float(h.min_value), float(h.max_value)
+    return None
+
+
+def _batch_names_above(capture: ReplayCapture, index: int, hops: int) -> list[str]:
+    """The batch tensors ``index`` reads, itself or up to ``hops`` ops up its inputs."""
+    names: list[str] = []
+    frontier = [index]
+    for _ in range(hops + 1):
+        following = []
+        for i in frontier:
+            record = capture.records[i]
+            names += [n for n in record.batch_inputs if n is not None]
+            following += [p for p in record.producers if p is not None]
+        frontier = following
+    return names
 
 
 def feeds_a_log(graph: Any, capture: ReplayCapture, index: int) -> bool:

@@ -369,8 +369,30 @@ def _code_rows_dropped(ev: dict[str, Any], evidence: Evidence) -> Fix:
     )
 
 
+def _labels_onto_unit(ev: dict[str, Any], evidence: Evidence) -> Fix:
+    """Labels of a cross-entropy spanning [low, high]: (y - low) / (high - low) maps them onto
+    [0, 1] (0 / 255 masks: y / 255; classes coded 1 / 2: y - 1; targets in {-1, 1}: (y + 1) / 2),
+    simulated by the same map on every batch."""
+    name = ev["tensor"]
+    shown = _user_name(name, evidence.arguments)
+    low, high = float(ev["label_min"]), float(ev["label_max"])
+    span = high - low
+    shifted = f"{shown} - {low:g}" if low > 0 else f"{shown} + {-low:g}" if low < 0 else shown
+    if span != 1.0:
+        shifted = f"({shifted}) / {span:g}" if low else f"{shown} / {span:g}"
+    return Fix(
+        "rescale_target",
+        f"the labels {name} span [{low:g}, {high:g}]: a cross-entropy needs them in [0, 1]",
+        {"tensor": name, "shift": low, "scale": 1.0 / span},
+        f"{shown} = {shifted}  # the labels of a cross-entropy must lie in [0, 1]",
+        score=1.0,
+    )
+
+
 def _unscaled_target(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
     ev = cause.evidence
+    if ev.get("label_min") is not None and ev.get("tensor") and ev["label_max"] > ev["label_min"]:
+        return [_labels_onto_unit(ev, evidence)]
     if ev.get("missing_code") is not None and ev.get("tensor"):
         return [
             _code_rows_dropped(ev, evidence),

@@ -504,16 +504,19 @@ def _rescale_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
             raise _CannotSimulate("the step has no such argument")
         path = names[position]
 
+    shift = float(fix.params.get("shift") or 0.0)  # labels mapped onto [0, 1]: (y - low) * s
+
     def multiply(value: Any) -> Any:
         array = _float_array(value)
         if array is None:
             raise _CannotSimulate(f"{path} is not a floating-point tensor")
-        return _as_tensor_like(value, (array * scale).astype(array.dtype))
+        return _as_tensor_like(value, ((array - shift) * scale).astype(array.dtype))
 
     watched = ctx.watched
+    shifted = f"({path} - {shift:g})" if shift else path
     return [
         Attempt(
-            f"{path} = {path} * {_scale_text(scale)}",
+            f"{path} = {shifted} * {_scale_text(scale)}",
             transform=lambda batch: _map_named(watched, batch, path, multiply),
             params={"tensor": path},
         )
