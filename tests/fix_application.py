@@ -124,7 +124,10 @@ def edited_build(fix: Fix, build: Any) -> Any:
     edited statement, as a user would type them) replaces the line it names; one of them is
     the fix's own ``where``. NotApplicable when the snippet is not lines of that module."""
     where = str(fix.params.get("where") or "")
-    matches = [_SNIPPET_LINE.fullmatch(line) for line in fix.snippet.splitlines()]
+    # a batch tensor's map shown above the edited lines (labels onto [0, 1]) is applied to the
+    # batches by transform_batches, from the same params the snippet line was written from
+    lines = [line for line in fix.snippet.splitlines() if line != fix.params.get("batch_line")]
+    matches = [_SNIPPET_LINE.fullmatch(line) for line in lines]
     if not matches or not all(matches) or ":" not in where:
         raise NotApplicable(f"the snippet is not edited lines: {fix.snippet!r}")
     file, line = where.rsplit(":", 1)

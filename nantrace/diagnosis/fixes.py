@@ -369,10 +369,12 @@ def _code_rows_dropped(ev: dict[str, Any], evidence: Evidence) -> Fix:
     )
 
 
-def _labels_onto_unit(ev: dict[str, Any], evidence: Evidence) -> Fix:
+def _labels_onto_unit(ev: dict[str, Any], origin: Origin, evidence: Evidence) -> Fix:
     """Labels of a cross-entropy spanning [low, high]: (y - low) / (high - low) maps them onto
     [0, 1] (0 / 255 masks: y / 255; classes coded 1 / 2: y - 1; targets in {-1, 1}: (y + 1) / 2),
-    simulated by the same map on every batch."""
+    simulated by the same map on every batch. The hand-written log that went to log(0) gets its
+    epsilon too, where it can be edited: with right labels a confident model still rounds p to
+    exactly 0 or 1 (0 * log(0) = NaN), so the map alone only postpones the NaN."""
     name = ev["tensor"]
     shown = _user_name(name, evidence.arguments)
     low, high = float(ev["label_min"]), float(ev["label_max"])
@@ -380,11 +382,19 @@ def _labels_onto_unit(ev: dict[str, Any], evidence: Evidence) -> Fix:
     shifted = f"{shown} - {low:g}" if low > 0 else f"{shown} + {-low:g}" if low < 0 else shown
     if span != 1.0:
         shifted = f"({shifted}) / {span:g}" if low else f"{shown} / {span:g}"
+    line = f"{shown} = {shifted}  # the labels of a cross-entropy must lie in [0, 1]"
+    params: dict[str, Any] = {"tensor": name, "shift": low, "scale": 1.0 / span}
+    why = f"the labels {name} span [{low:g}, {high:g}]: a cross-entropy needs them in [0, 1]"
+    op = ev.get("op_type") or origin.op_type
+    edit = _edit("epsilon", op, _site(origin, evidence), 1e-7)
+    if edit is None:
+        return Fix("rescale_target", why, params, line, score=1.0)
     return Fix(
         "rescale_target",
-        f"the labels {name} span [{low:g}, {high:g}]: a cross-entropy needs them in [0, 1]",
-        {"tensor": name, "shift": low, "scale": 1.0 / span},
-        f"{shown} = {shifted}  # the labels of a cross-entropy must lie in [0, 1]",
+        f"{why}; and an epsilon in the hand-written {op}, which a confident model otherwise "
+        "still drives to log(0)",
+        {**params, **edit.to_params(), "batch_line": line},
+        f"{line}\n{edit.snippet()}",
         score=1.0,
     )
 
@@ -392,7 +402,7 @@ def _labels_onto_unit(ev: dict[str, Any], evidence: Evidence) -> Fix:
 def _unscaled_target(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
     ev = cause.evidence
     if ev.get("label_min") is not None and ev.get("tensor") and ev["label_max"] > ev["label_min"]:
-        return [_labels_onto_unit(ev, evidence)]
+        return [_labels_onto_unit(ev, origin, evidence)]
     if ev.get("missing_code") is not None and ev.get("tensor"):
         return [
             _code_rows_dropped(ev, evidence),

@@ -514,13 +514,20 @@ def _rescale_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
 
     watched = ctx.watched
     shifted = f"({path} - {shift:g})" if shift else path
-    return [
-        Attempt(
-            f"{path} = {shifted} * {_scale_text(scale)}",
-            transform=lambda batch: _map_named(watched, batch, path, multiply),
-            params={"tensor": path},
-        )
-    ]
+    label = f"{path} = {shifted} * {_scale_text(scale)}"
+    transform = lambda batch: _map_named(watched, batch, path, multiply)  # noqa: E731
+    edit = CallSiteEdit.from_params(fix.params)
+    if edit is not None:  # labels mapped and the loss's log guarded: both, as the snippet shows
+        return [
+            dataclasses.replace(
+                attempt,
+                label=f"{label} and {attempt.label}",
+                transform=transform,
+                params={**attempt.params, "tensor": path},
+            )
+            for attempt in (_edits_attempt([c]) for c in search_space(edit, _edit_dtype(fix, ctx)))
+        ]
+    return [Attempt(label, transform=transform, params={"tensor": path})]
 
 
 def _scale_text(scale: np.ndarray) -> str:
@@ -1309,6 +1316,8 @@ def _verify_one(
     edits = edits_of(params)
     if edits:  # the values that were judged, on the lines that were simulated
         snippet = combined_snippet(edits) or edits[0].snippet()
+        if params.get("batch_line"):  # a batch tensor mapped too (labels onto [0, 1])
+            snippet = f"{params['batch_line']}\n{snippet}"
     return dataclasses.replace(
         fix,
         params=params,
