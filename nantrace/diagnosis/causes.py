@@ -673,6 +673,14 @@ def _labels_outside_unit(origin: Origin, record: OpRecord, evidence: Evidence) -
     labels = evidence.labels_outside_unit
     if labels is None or origin.kind not in ("loss", "gradient"):
         return None
+    subject = evidence.forward_op if origin.phase == "backward" else record
+    if subject is None or not _looks_like_probability(subject):
+        return None
+    if not (
+        evidence.upstream_ops & PROBABILITY_OPS
+        or evidence.output_activation in PROBABILITY_ACTIVATIONS
+    ):  # a count times the log of a rate (Poisson's y * log(lambda)) is no cross-entropy
+        return None
     name, low, high = labels
     fell = evidence.loss_fell_without_bound()
     losses = evidence.history.finite_losses() if evidence.history is not None else np.zeros(0)
@@ -691,7 +699,7 @@ def _labels_outside_unit(origin: Origin, record: OpRecord, evidence: Evidence) -
             "tensor": name,
             "label_min": low,
             "label_max": high,
-            "op_type": (evidence.forward_op or record).op_type,
+            "op_type": subject.op_type,
             "loss_lowest": lowest,
             "fell_without_bound": fell is not None,
         },
