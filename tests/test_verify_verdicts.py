@@ -317,3 +317,16 @@ def test_healthy_level_of_a_run_that_grows_from_its_first_step():
             return self.loss.size
 
     assert healthy_level(History()) == pytest.approx(2.7)
+
+
+def test_judge_a_loss_that_falls_without_bound_is_not_trained():
+    """A fix that keeps an objective unbounded below finite (an epsilon in a cross-entropy whose
+    labels are 0 / 255) has not stopped it: the loss running from ~1 far below 0, steadily, is
+    the same test the cause rules use (``fell_without_bound``), from the healthy level."""
+    runaway = [1.0 - 4.0 * i for i in range(100)]  # 1 -> -395, every step lower
+    judgement = judge(runaway, None, trip_index=1, healthy=0.7)
+    assert judgement.verdict == "postpones" and judgement.diverged
+    assert judgement.at == int(np.argmax(np.asarray(runaway) < -10.0))
+    # a density's NLL that settles below 0 is not a runaway
+    settling = [1.0 - 6.0 * (1.0 - 0.95**i) for i in range(100)]  # 1 -> ~-5
+    assert judge(settling, None, trip_index=1, healthy=1.0).verdict == "trains"

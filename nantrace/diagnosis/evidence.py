@@ -420,19 +420,8 @@ class Evidence:
         (one bad step) is neither: its earlier blocks are level."""
         if self.history is None:
             return None
-        losses = self.history.finite_losses()
-        lowest_at = int(np.argmin(losses)) if losses.size else 0
-        if lowest_at < 5:
-            return None
-        first, lowest = float(losses[0]), float(losses[lowest_at])
-        if lowest >= -UNBOUNDED_DROP * max(abs(first), 1.0):
-            return None
-        recent = losses[max(0, lowest_at - FALLING_STEPS) : lowest_at + 1]
-        if float(np.mean(np.diff(recent) < 0)) >= FALLING_SHARE or _lower_block_after_block(
-            recent[1:]
-        ):
-            return first, lowest
-        return None
+        fell = fell_without_bound(self.history.finite_losses())
+        return None if fell is None else (fell[0], fell[1])
 
     def initial_grad_norm(self) -> float | None:
         """The gradient norm of the run's first step (the initial weights, before any update)
@@ -457,6 +446,27 @@ class Evidence:
             return None
         early = float(np.median(norms[: norms.size // 2]))
         return float(norms[-1]) / early if early > 0 else None
+
+
+def fell_without_bound(
+    losses: np.ndarray, reference: float | None = None
+) -> tuple[float, float, int] | None:
+    """(first, lowest, where the lowest is) of ``losses`` when they fell far below zero,
+    steadily (``Evidence.loss_fell_without_bound``; ``reference``, the level "far" is measured
+    from, defaults to the first loss); None otherwise. Verification applies the same test to a
+    fix's run, from the run's healthy level: a fix that keeps such an objective finite has not
+    stopped it."""
+    lowest_at = int(np.argmin(losses)) if losses.size else 0
+    if lowest_at < 5:
+        return None
+    first, lowest = float(losses[0]), float(losses[lowest_at])
+    scale = abs(first if reference is None else reference)
+    if lowest >= -UNBOUNDED_DROP * max(scale, 1.0):
+        return None
+    recent = losses[max(0, lowest_at - FALLING_STEPS) : lowest_at + 1]
+    if float(np.mean(np.diff(recent) < 0)) >= FALLING_SHARE or _lower_block_after_block(recent[1:]):
+        return first, lowest, lowest_at
+    return None
 
 
 def _lower_block_after_block(values: np.ndarray) -> bool:

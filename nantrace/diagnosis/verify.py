@@ -55,7 +55,7 @@ import tensorflow as tf
 from nantrace.compat.tf import accumulator_slots, rederive_adapted_state
 from nantrace.diagnosis.call_site import CallSiteEdit, search_space
 from nantrace.diagnosis.call_site_replay import simulating_each
-from nantrace.diagnosis.evidence import kernel_of
+from nantrace.diagnosis.evidence import UNBOUNDED_DROP, fell_without_bound, kernel_of
 from nantrace.diagnosis.further_sites import (
     combined_snippet,
     edits_of,
@@ -961,6 +961,11 @@ def judge(
         and tail > 4.0 * float(np.mean(before)) + 1e-12
         and tail > 0.25 * level
     )
+    fell = fell_without_bound(values, base)
+    if fell is not None:  # finite, but the objective runs away below 0: not stopped
+        verdict = "fails" if values.size <= trip_index + FAIL_WINDOW else "postpones"
+        below = np.nonzero(values < -UNBOUNDED_DROP * max(abs(base), 1.0))[0]
+        return Judgement(verdict, at=int(below[0]), diverged=True, level=level)
     if tail <= level and not growing:
         return Judgement("trains" if complete else None, level=level)
     if not complete and tail <= RUNAWAY * level:
