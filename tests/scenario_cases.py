@@ -2759,6 +2759,32 @@ def churn_labels_coded_one_and_two_in_a_hand_written_bce():
     return run_loop(step, batches(x, y, size=64, epochs=25))
 
 
+def meter_readings_in_wh_freeze_rmsprop():
+    """Next-day consumption forecast from smart-meter registers read as raw cumulative
+    watt-hours (2e10-9e10 Wh), fed straight into an MLP trained with RMSprop. The gradients
+    are finite (~7e21) but their squares are not: RMSprop's velocity is Inf after the first
+    step, and every later update is g / sqrt(Inf) = 0. No NaN ever shows: the weights never
+    move and the loss sits at ~3e21 for the whole run, with the optimizer's state non-finite
+    from step 0. The features need scaling. Written 2026-12-05 (session 27) from that pattern,
+    before any change for optimizer state going non-finite while the weights stay finite, with
+    what a right report says decided before its first run; not blind."""
+    rng = seeded(983)
+    n = 512
+    base = rng.uniform(2e10, 9e10, size=(n, 1))
+    x = (base + np.cumsum(rng.uniform(1e6, 5e7, size=(n, 6)), axis=1)).astype("float32")
+    y = ((np.diff(x, axis=1).mean(1, keepdims=True) - 2.5e7) / 1e7).astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(32, activation="relu", name="hidden"),
+            keras.layers.Dense(1, name="consumption"),
+        ],
+        name="meter_forecast",
+    )
+    step = standard_step(model, keras.optimizers.RMSprop(1e-3), keras.losses.MeanSquaredError())
+    return run_loop(step, batches(x, y, epochs=4))
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -3781,5 +3807,16 @@ SCENARIOS: list[Scenario] = [
         story="binary labels coded 1 / 2 (an R / SPSS factor) in a hand-written BCE on a "
         "sigmoid: the loss is unbounded below, p is driven to 1 and log(1 - p) = -inf; map the "
         "labels onto [0, 1]",
+    ),
+    Scenario(
+        "meter_readings_in_wh_freeze_rmsprop",
+        meter_readings_in_wh_freeze_rmsprop,
+        "optimizer_update",
+        frozenset({"Square"}),
+        cause="unscaled_input",
+        fixes=frozenset({"rescale_input"}),
+        story="raw cumulative meter readings in Wh (~5e10) into an MLP under RMSprop: the "
+        "squared gradients overflow its velocity to Inf at step 0 and every later update is 0; "
+        "no NaN ever shows, the loss sits at 3e21; scale the features",
     ),
 ]
