@@ -79,6 +79,39 @@ def test_finite_values_whose_squares_overflow_do_not_trip(
     assert np.allclose(big, scale, rtol=1e-3)
 
 
+@pytest.mark.parametrize("early_warning,fuse_tail", TAILS, ids=TAIL_IDS)
+def test_an_optimizer_state_made_infinite_by_finite_gradients_trips(early_warning, fuse_tail):
+    """The same finite gradient of 3e19 under RMSprop: its square is Inf in the velocity,
+    every later update is g / sqrt(Inf) = 0, the weights stay finite and frozen. No NaN would
+    ever show; the state the step wrote is non-finite, so the step trips (variables). Not
+    under XLA, where the guard reads no gradient (docs/how-it-works.md): the trigger of this
+    check, the gradients' sum of squares overflowing, is not there."""
+    jit = False
+    layer = Pair(3e19, "float32")
+    layer.build(None)
+    optimizer = keras.optimizers.RMSprop(1e-3)
+    x = tf.ones(())
+
+    @tf.function(jit_compile=jit)
+    def train_step(x):
+        with tf.GradientTape() as tape:
+            loss = layer(x)
+        grads = tape.gradient(loss, layer.trainable_variables)
+        optimizer.apply_gradients(zip(grads, layer.trainable_variables, strict=True))
+        return loss
+
+    step = nantrace.watch(
+        train_step, verify=False, early_warning=early_warning, on_nan="warn", optimizer=optimizer
+    )
+    step.fuse_tail = fuse_tail
+    before = layer.small.numpy().copy()
+    with pytest.warns(nantrace.NonFiniteWarning):
+        step(x)
+    assert step.trips == 1 and step.reports[0].origin.kind == "optimizer_update"
+    assert np.array_equal(layer.small.numpy(), before)  # restored, the velocity too
+    assert all(np.isfinite(v.numpy()).all() for v in optimizer.variables if v.dtype != "int64")
+
+
 def _mlp_run(fuse_tail, jit):
     keras.utils.set_random_seed(3)
     model = keras.Sequential(

@@ -392,11 +392,18 @@ def _squared_gradient_overflow(origin: Origin, evidence: Evidence, dtype: str) -
     grower = evidence.fastest_growing_weight()
     if any(s.grew for s in evidence.model_layer_scales) or (grower and grower[1] > WEIGHT_GROWTH):
         return None  # weights that grew over the run: the updates were too large after all
+    squared = (
+        f"{name} squares them into its second moment and g² overflows {dtype} (|g| > "
+        f"{limit:.2g}), so its state for {origin.variable or 'a variable'} became non-finite"
+    )
+    unscaled = unscaled_data_cause(
+        evidence, f"until {squared}", f"the gradients grow with the error until {squared}"
+    )
+    if unscaled is not None:  # gradients as large as the data: scale the data
+        return unscaled
     found = (
-        f"the gradients reach |g| = {evidence.gradient_abs_max:.3g}; {name} squares them into "
-        f"its second moment and g² overflows {dtype} (|g| > {limit:.2g}), so "
-        f"{origin.variable or 'its state'} became non-finite. {name}'s step is about the "
-        "learning rate whatever the gradient's size: a lower rate cannot help"
+        f"the gradients reach |g| = {evidence.gradient_abs_max:.3g}; {squared}. {name}'s step "
+        "is about the learning rate whatever the gradient's size: a lower rate cannot help"
     )
     scales = [s for s in evidence.model_layer_scales if math.isfinite(s.ratio)]
     # only kernels clearly above their scale compound: over ~80 layers, draws a few percent

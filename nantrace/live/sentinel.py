@@ -466,21 +466,48 @@ class StepSentinel(hooks.StepObserver):
             return []
         return _flat_float_tensors(self.gradients)
 
-    def _checked_variables(self) -> list[tf.Variable]:
-        optimizer_owned = set()
+    def _optimizer_owned(self) -> set[int]:
+        owned = set()
         for optimizer in self.optimizers:
             for v in _tf_compat.optimizer_variables(optimizer):
                 inner = _tf_compat.as_tf_variable(v)
-                optimizer_owned.add(id(inner if inner is not None else v))
-        # known_variables' order (first write first) keeps the history's columns stable
-        # across traces
+                owned.add(id(inner if inner is not None else v))
+        return owned
+
+    def _written_floats(self, owned_by_optimizer: bool) -> list[tf.Variable]:
+        """The float variables the step wrote: the optimizers' own state (moments,
+        velocities) or everything else. known_variables' order (first write first) keeps the
+        history's columns stable across traces."""
+        owned = self._optimizer_owned()
         return [
             v
             for key, v in self.known_variables.items()
             if (key in self.saved or key in self.host_written)
-            and key not in optimizer_owned
+            and (key in owned) == owned_by_optimizer
             and v.dtype.is_floating
         ]
+
+    def _checked_variables(self) -> list[tf.Variable]:
+        return self._written_floats(owned_by_optimizer=False)
+
+    def _state_ok(self, grad_half: tf.Tensor | None) -> tf.Tensor:
+        """Whether the optimizers' state the step wrote is finite, read element by element
+        only on a step whose gradients' sum of squares overflowed (some |g| > ~1e19): their
+        squares, which Adam, RMSprop or Adagrad keep, are Inf then although every gradient is
+        finite. RMSprop's velocity at Inf makes every later update g / sqrt(Inf) = 0: the
+        weights stay finite and frozen, no NaN ever shows, and only this check sees it. Any
+        other way into the state (a NaN gradient, a NaN rate) shows in the gradients or the
+        weights, so healthy steps pay two small ops, not a reduction per slot."""
+        state = self._written_floats(owned_by_optimizer=True)
+        if not state or grad_half is None:
+            return tf.constant(True)
+
+        def exact() -> tf.Tensor:
+            return _every_element_finite([v.value() for v in state], flatten=False)
+
+        return _tf_compat.unlowered_cond(
+            tf.math.is_inf(grad_half), exact, lambda: tf.constant(True)
+        )
 
     def check_usage(self, fn_name: str) -> None:
         distributed.check_supported(self.strategy, "nantrace.watch")
@@ -533,6 +560,9 @@ class StepSentinel(hooks.StepObserver):
             if self.uses_loss_scaling:
                 grads_ok = tf.logical_and(grads_ok, self._loss_scale_ok())
             vars_ok = all_finite(values, weight_halves)
+            vars_ok = tf.logical_and(
+                vars_ok, self._state_ok(self._sum_of_squares(gradient_tensors))
+            )
             if self.history is not None or self.detector is not None:
                 loss_mean = _loss_mean(losses)
                 grad_sq, weight_squares = _norms(
@@ -634,6 +664,7 @@ class StepSentinel(hooks.StepObserver):
         loss_half = self._sum_of_squares(losses)
         grad_half = self._sum_of_squares(grads)
         scale_ok = self._loss_scale_ok()
+        state_ok = self._state_ok(grad_half)
         half_max = self._half_max(losses, values) if detector is not None else None
         loss_mean = _loss_mean(losses) if history is not None or detector is not None else None
         if history is not None:
@@ -651,12 +682,14 @@ class StepSentinel(hooks.StepObserver):
             loss_mean: tf.Tensor | None,
             half_max: tf.Tensor | None,
             scale_ok: tf.Tensor,
+            state_ok: tf.Tensor,
         ) -> tf.Tensor:
             weights_half = tf.reduce_sum(halves) if values else None
             loss_ok, grads_ok, vars_ok = finite_groups(
                 [losses, grads, values], [loss_half, grad_half, weights_half], flatten=True
             )
             grads_ok = tf.logical_and(grads_ok, scale_ok)
+            vars_ok = tf.logical_and(vars_ok, state_ok)
             tripped = _tripped(loss_ok, grads_ok, vars_ok)
             warning = tf.constant(0)
             if loss_mean is not None:
@@ -689,6 +722,7 @@ class StepSentinel(hooks.StepObserver):
             loss_mean,
             half_max,
             scale_ok,
+            state_ok,
         )
 
     def _half_max(self, losses: list[tf.Tensor], values: list[tf.Tensor]) -> tf.Tensor | None:
