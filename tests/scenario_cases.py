@@ -2785,6 +2785,33 @@ def meter_readings_in_wh_freeze_rmsprop():
     return run_loop(step, batches(x, y, epochs=4))
 
 
+def missing_cells_in_features_and_in_the_target():
+    """House-price regression on a CSV read with pandas: some listings lack their floor area
+    (NaN in a feature column) and, in other rows, the sale price is missing (NaN in the
+    target: listings not sold yet). The first batch with a NaN has one in both tensors, in
+    different rows; cleaning only the features (or only the rows whose features are NaN)
+    leaves the NaN labels, and the loss is NaN again at the same step. Every batch tensor that
+    holds NaN must be cleaned. Written 2026-12-05 (session 27) from that pattern, before any
+    change for NaN in more than one batch tensor, with what a right report says decided before
+    its first run; not blind."""
+    rng = seeded(991)
+    n = 512
+    x = rng.normal(size=(n, 6)).astype("float32")
+    y = (x @ rng.normal(size=(6, 1)) + 0.1 * rng.normal(size=(n, 1))).astype("float32")
+    x[[40, 45, 130, 300], 1] = np.nan  # floor area missing
+    y[[38, 47, 200, 301]] = np.nan  # not sold yet
+    model = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(32, activation="relu", name="hidden"),
+            keras.layers.Dense(1, name="price"),
+        ],
+        name="house_prices",
+    )
+    step = standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError())
+    return run_loop(step, batches(x, y, epochs=3))
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -3818,5 +3845,14 @@ SCENARIOS: list[Scenario] = [
         story="raw cumulative meter readings in Wh (~5e10) into an MLP under RMSprop: the "
         "squared gradients overflow its velocity to Inf at step 0 and every later update is 0; "
         "no NaN ever shows, the loss sits at 3e21; scale the features",
+    ),
+    Scenario(
+        "missing_cells_in_features_and_in_the_target",
+        missing_cells_in_features_and_in_the_target,
+        "input_data",
+        cause="non_finite_input",
+        fixes=frozenset({"clean_input"}),
+        story="a CSV with NaN in a feature column in some rows and NaN targets in others, in the "
+        "same batch: cleaning the features alone leaves the NaN labels; clean every tensor",
     ),
 ]
