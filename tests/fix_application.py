@@ -240,13 +240,17 @@ def transform_batches(fix: Fix, batches: list[tuple], names: list[str]) -> list[
     if fix.id == "clean_input":
         position, keys = _locate(params["tensor"], names)
         mode = params.get("mode", "drop_rows")
+        every = [_locate(t, names) for t in params.get("tensors") or [params["tensor"]]]
         out = []
         for batch in batches:
             array = np.asarray(_get(batch[position], keys))
-            if mode == "impute":
-                fixed = np.where(np.isfinite(array), array, params.get("value", 0.0))
-                new = tf.constant(fixed.astype(array.dtype))
-                out.append(tuple(_set(list(batch), [position, *keys], new)))
+            if mode == "impute":  # x = tf.where(tf.math.is_finite(x), x, 0.0), each tensor
+                for where, at in every:
+                    values = np.asarray(_get(batch[where], at))
+                    fixed = np.where(np.isfinite(values), values, params.get("value", 0.0))
+                    new = tf.constant(fixed.astype(values.dtype))
+                    batch = tuple(_set(list(batch), [where, *at], new))
+                out.append(batch)
                 continue
             if mode == "missing_code":  # x = tf.where(tf.equal(x, code), value, x)
                 tensor = tf.constant(array)
@@ -261,8 +265,11 @@ def transform_batches(fix: Fix, batches: list[tuple], names: list[str]) -> list[
                 keep = (array.reshape(array.shape[0], -1) != params["code"]).all(axis=1)
             elif mode != "drop_rows":
                 raise NotApplicable(f"clean_input mode {mode!r}")
-            else:
-                keep = np.isfinite(array.reshape(array.shape[0], -1)).all(axis=1)
+            else:  # tf.reduce_all(tf.math.is_finite(x)) & ... for each tensor
+                keep = np.ones(array.shape[0], dtype=bool)
+                for where, at in every:
+                    values = np.asarray(_get(batch[where], at))
+                    keep &= np.isfinite(values.reshape(values.shape[0], -1)).all(axis=1)
             if keep.all():
                 out.append(batch)
             elif keep.any():

@@ -149,6 +149,7 @@ def _non_finite_input(origin: Origin, evidence: Evidence) -> Cause:
         f"sample(s)"
         + (" — every row of the batch" if every_row else "")
         + " before any op runs"
+        + "".join(f"; so does {t}" for t in evidence.non_finite_tensors if t != origin.tensor)
         + (
             f", and its finite values span {health.min_abs_nonzero:.2g} to {health.max_abs:.2g} "
             "in magnitude: no data looks like that — these are bytes written as another type "
@@ -160,6 +161,11 @@ def _non_finite_input(origin: Origin, evidence: Evidence) -> Cause:
             **({"misread_bytes": True} if misread else {}),
             "tensor": origin.tensor,
             "rows": list(origin.rows[:100]),
+            **(
+                {"tensors": [origin.tensor, *others]}
+                if (others := [t for t in evidence.non_finite_tensors if t != origin.tensor])
+                else {}
+            ),
             "every_row": every_row,
             "batch_size": size,
             "nan": health.nan if health else None,

@@ -332,6 +332,9 @@ class Evidence:
     #: log takes back (a hand-written log-sum-exp, softmax cross-entropy, softplus, log-cosh),
     #: which a log-space library form computes without the exponential's overflow.
     exp_into_log: bool = False
+    #: for an input_data origin: every batch tensor whose NaN/Inf an op going non-finite
+    #: reads (the origin's own first), so a cleaning fix covers all of them.
+    non_finite_tensors: tuple[str, ...] = ()
     #: a target batch tensor that weights the origin's log directly (``y * log(p)``,
     #: ``(1 - y) * log(1 - p)``, ``xlogy(y, p)``) and lies outside [0, 1]: (name, min, max).
     #: A cross-entropy with such labels has no lower bound.

@@ -243,32 +243,38 @@ def _decode_bytes(origin: Origin) -> Fix:
 
 
 def _clean_rows(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
-    """Drop the rows that hold NaN/Inf, or impute when every row does."""
+    """Drop the rows that hold NaN/Inf, or impute when every row does; in every batch tensor
+    whose NaN/Inf reaches the failure (a feature and the labels), not only the first."""
     rows = list(origin.rows)
     tensor = origin.tensor or "x"
+    tensors = list(cause.evidence.get("tensors") or [tensor])
+    several = {"tensors": tensors} if len(tensors) > 1 else {}
     every_row = bool(cause.evidence.get("every_row"))
     size = cause.evidence.get("batch_size")
+    named = " and ".join(tensors)
     if every_row:
         return [
             Fix(
                 "clean_input",
-                f"{tensor} holds NaN/Inf in every row of the batch: filtering rows would leave "
-                "nothing to train on; replace the missing values (impute) instead",
-                {"tensor": tensor, "rows": rows, "mode": "impute", "value": 0.0},
-                f"{tensor} = tf.where(tf.math.is_finite({tensor}), {tensor}, 0.0)"
-                "  # or impute each column's mean when loading the data",
+                f"{named} hold{'s' if len(tensors) == 1 else ''} NaN/Inf in every row of the "
+                "batch: filtering rows would leave nothing to train on; replace the missing "
+                "values (impute) instead",
+                {"tensor": tensor, "rows": rows, "mode": "impute", "value": 0.0, **several},
+                "\n".join(f"{t} = tf.where(tf.math.is_finite({t}), {t}, 0.0)" for t in tensors)
+                + "  # or impute each column's mean when loading the data",
                 score=1.0,
             )
         ]
+    finite = " & ".join(f"tf.reduce_all(tf.math.is_finite({t}))" for t in tensors)
     return [
         Fix(
             "clean_input",
             f"{tensor} holds NaN/Inf in {len(rows)} of {size or '?'} rows: {rows[:10]}"
-            + (" ..." if len(rows) > 10 else ""),
-            {"tensor": tensor, "rows": rows, "mode": "drop_rows"},
+            + (" ..." if len(rows) > 10 else "")
+            + "".join(f"; {t} holds some too" for t in tensors[1:]),
+            {"tensor": tensor, "rows": rows, "mode": "drop_rows", **several},
             f"dataset = dataset.filter(lambda {_filter_arguments(evidence.arguments, tensor)}: "
-            f"tf.reduce_all(tf.math.is_finite({tensor})))  # drops the rows whose {tensor} "
-            "is not finite",
+            f"{finite})  # drops the rows whose {' or '.join(tensors)} is not finite",
             score=1.0,
         )
     ]

@@ -208,6 +208,30 @@ def _reads_bad_batch(record: OpRecord) -> str | None:
     return None
 
 
+def _reached(starts: list[OpRecord], by_name: dict[str, InputFinding]) -> list[str]:
+    """The bad batch tensors that ops going non-finite read directly, first read first."""
+    names = [_reads_bad_batch(r) for r in starts]
+    return list(dict.fromkeys(n for n in names if n is not None and n in by_name))
+
+
+def reaching_bad_inputs(
+    capture: ReplayCapture | None, graph: nx.DiGraph | None, bad_inputs: list[InputFinding]
+) -> list[InputFinding]:
+    """The batch tensors holding NaN/Inf whose values an op going non-finite reads (a feature
+    and the labels both, in different rows: cleaning one leaves the other); all of them when
+    the replay shows none."""
+    by_name = {finding.tensor: finding for finding in bad_inputs}
+    if capture is None or graph is None:
+        return list(bad_inputs)
+    bad = non_finite_subgraph(graph)
+    sinks = {i for group in capture.sinks().values() for i in group if i in bad}
+    reaching = set(sinks).union(*(nx.ancestors(bad, sink) for sink in sinks))
+    # any op on the way to the failure, not only the first to go non-finite: the loss's
+    # y - pred reads the NaN labels although pred is NaN already (from a NaN feature)
+    reached = _reached([capture.records[i] for i in sorted(reaching)], by_name)
+    return [by_name[name] for name in reached] if reached else list(bad_inputs)
+
+
 def locate_origin(
     capture: ReplayCapture | None,
     graph: nx.DiGraph | None,
@@ -222,8 +246,7 @@ def locate_origin(
     starts = non_finite_starts(capture, graph) if capture is not None and graph is not None else []
     if bad_inputs:
         by_name = {finding.tensor: finding for finding in bad_inputs}
-        reached = [_reads_bad_batch(r) for r in starts]
-        reached = [name for name in reached if name is not None and name in by_name]
+        reached = _reached(starts, by_name)
         if reached or not starts or not any(r.inputs_finite for r in starts):
             first = by_name[reached[0]] if reached else bad_inputs[0]
             return (

@@ -10,7 +10,13 @@ from nantrace.diagnosis.causes import infer_cause
 from nantrace.diagnosis.evidence import gather_evidence, writing_optimizer
 from nantrace.diagnosis.fixes import generic_candidates, rank_fixes
 from nantrace.diagnosis.missing_codes import column_abs_max, find_missing_code
-from nantrace.diagnosis.origin import find_bad_inputs, input_range, locate_origin, padding_rows
+from nantrace.diagnosis.origin import (
+    find_bad_inputs,
+    input_range,
+    locate_origin,
+    padding_rows,
+    reaching_bad_inputs,
+)
 from nantrace.errors import internal_error_text
 from nantrace.replay.failing_path import FEATURES, TARGETS, FailingPath, failing_path
 from nantrace.replay.graph import build_graph, path_between, provenance_summary
@@ -63,6 +69,10 @@ def build_report(
             record=record,
         )
         evidence.arguments = names
+        if origin.kind == "input_data":
+            evidence.non_finite_tensors = tuple(
+                b.tensor for b in reaching_bad_inputs(capture, graph, bad_inputs)
+            )
         kept = [(args, kwargs), *reversed(list(getattr(watched, "since_anchor", ())))]
         evidence.missing_code, evidence.missing_code_role = _missing_code(names, kept, failing)
         if evidence.feature:

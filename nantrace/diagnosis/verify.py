@@ -403,12 +403,18 @@ def _clean_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
         raise _CannotSimulate("the fix names no tensor")
     mode = fix.params.get("mode", "drop_rows")
     watched = ctx.watched
+    paths = list(fix.params.get("tensors") or [path])  # every tensor the snippet cleans
     if mode == "impute":
         value = float(fix.params.get("value", 0.0))
         return [
             Attempt(
-                f"NaN/Inf of {path} replaced by {value:g}",
-                transform=_replacing(watched, path, lambda a: np.where(np.isfinite(a), a, value)),
+                f"NaN/Inf of {' and '.join(paths)} replaced by {value:g}",
+                transform=_in_turn(
+                    [
+                        _replacing(watched, p, lambda a: np.where(np.isfinite(a), a, value))
+                        for p in paths
+                    ]
+                ),
             )
         ]
     if mode == "missing_code":
@@ -445,10 +451,26 @@ def _clean_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
         raise _CannotSimulate(f"clean_input mode {mode!r} is not simulated")
     return [
         Attempt(
-            f"rows whose {path} holds NaN/Inf dropped",
-            transform=_dropping(watched, path, lambda rows: ~np.isfinite(rows).all(axis=1)),
+            f"rows whose {' or '.join(paths)} holds NaN/Inf dropped",
+            transform=_in_turn(
+                [_dropping(watched, p, lambda rows: ~np.isfinite(rows).all(axis=1)) for p in paths]
+            ),
         )
     ]
+
+
+def _in_turn(transforms: list[Callable[[Batch], Batch | None]]) -> Callable[[Batch], Batch | None]:
+    """The batch transforms applied one after the other (rows dropped for one tensor are gone
+    from the next); None as soon as one empties the batch."""
+
+    def apply(batch: Batch) -> Batch | None:
+        for transform in transforms:
+            if batch is None:
+                return None
+            batch = transform(batch)
+        return batch
+
+    return apply
 
 
 def _replacing(
