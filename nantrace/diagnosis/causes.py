@@ -78,7 +78,9 @@ SINGULAR_GRAD_OPS = frozenset(
     }
 )
 #: Ops whose result grows exponentially with their argument.
-EXP_OPS = frozenset({"Exp", "Expm1", "Softplus", "Cosh", "Sinh", "Pow"})
+#: Ops whose result grows exponentially with the argument (I0 and I1 like e^x / sqrt(2 pi x)).
+BESSEL_OPS = frozenset({"BesselI0", "BesselI1"})
+EXP_OPS = frozenset({"Exp", "Expm1", "Softplus", "Cosh", "Sinh", "Pow"}) | BESSEL_OPS
 #: Ops that make probabilities (a log of their output is a cross-entropy on probabilities).
 PROBABILITY_OPS = frozenset({"Softmax", "Sigmoid", "Erf", "Erfc"})  # erf: a normal CDF
 #: Output activations that make probabilities (sparsemax's are exactly 0 off its support).
@@ -941,11 +943,17 @@ def _exp_overflow(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause
         # a cross-entropy on logits, softplus) never holds the exponential, so cannot overflow.
         # Not when the features are out of range: the argument is large because the data is
         # (rescaling them comes first; the exp_overflow cause below says so)
+        written = (
+            "a log of a modified Bessel function computed before its log; in log space "
+            "(its exponentially scaled form) it stays finite"
+            if subject.op_type in BESSEL_OPS
+            else "a log-sum-exp, softmax cross-entropy or softplus written by hand in "
+            "probability space; in log space it stays finite"
+        )
         return Cause(
             "unstable_loss",
             f"the loss takes the log of {subject.op_type} of arguments up to {argument:.3g}, "
-            f"which overflows {dtype} above {limit:.3g}: a log-sum-exp, softmax cross-entropy "
-            "or softplus written by hand in probability space; in log space it stays finite",
+            f"which overflows {dtype} above {limit:.3g}: {written}",
             {**ev, "normalized": True, "exp_overflow": True},
             confidence=0.85,
         )
@@ -1447,7 +1455,10 @@ def _exp_subject(record: OpRecord, evidence: Evidence) -> OpRecord | None:
 def _exp_argument(subject: OpRecord) -> tuple[float | None, str, float]:
     """The exp-family op's largest argument, its dtype and ln(dtype max): where exp overflows."""
     dtype = _dtype_of(subject) or "float32"
-    return _argument_max(subject), dtype, math.log(DTYPE_MAX.get(dtype, DTYPE_MAX["float32"]))
+    limit = math.log(DTYPE_MAX.get(dtype, DTYPE_MAX["float32"]))
+    if subject.op_type in BESSEL_OPS:  # I(z) ~ e^z / sqrt(2 pi z): overflows a little later
+        limit += 0.5 * math.log(2.0 * math.pi * limit)
+    return _argument_max(subject), dtype, limit
 
 
 def _overflowed(record: OpRecord) -> bool:

@@ -1028,6 +1028,8 @@ def _exp_overflow(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]
         "Cosh": "tf.cosh",
         "Sinh": "tf.sinh",
         "Pow": "tf.pow",
+        "BesselI0": "tf.math.bessel_i0",
+        "BesselI1": "tf.math.bessel_i1",
     }.get(op, "tf.exp")
     site = _site(origin, evidence)
     clamp = _edit_fix(
@@ -1052,6 +1054,13 @@ def _exp_overflow(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]
             f"{op}'s result goes into a log: log(cosh(x)) = x + softplus(-2x) - log(2) never "
             "holds cosh(x)",
             "x + tf.nn.softplus(-2.0 * x) - math.log(2.0)  # instead of tf.math.log(tf.cosh(x))",
+        )
+    elif ev.get("exp_overflow") and op in {"BesselI0", "BesselI1"}:
+        scaled = f"{name}e"  # the exponentially scaled form: exp(-|z|) I(z)
+        log_space = (
+            f"{op}'s result goes into a log: log(I(z)) = log({scaled}(z)) + |z|, and the "
+            "scaled form never overflows",
+            f"tf.math.log({scaled}(z)) + tf.abs(z)  # instead of tf.math.log({name}(z))",
         )
     elif ev.get("exp_overflow"):
         log_space = (
