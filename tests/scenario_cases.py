@@ -2850,6 +2850,44 @@ def rician_likelihood_with_the_log_of_bessel_i0():
     return run_loop(step, batches(x, y, epochs=10))
 
 
+class WindowZScore(keras.layers.Layer):
+    """Per-window standardization with the one-pass variance mean(x^2) - mean(x)^2."""
+
+    def call(self, x):
+        mean = tf.reduce_mean(x, axis=1, keepdims=True)
+        var = tf.reduce_mean(tf.square(x), axis=1, keepdims=True) - tf.square(mean)
+        return (x - mean) / tf.sqrt(var)
+
+
+def window_zscore_of_raw_pressures_under_mixed_bfloat16():
+    """Barometric trend classifier: windows of 24 station pressures in hPa (~1013 +- 3) are
+    standardized per window by a custom layer with the one-pass variance mean(x^2) - mean(x)^2,
+    then a small dense net; trained under mixed_bfloat16. bfloat16 keeps 8 bits of mantissa:
+    x^2 ~ 1e6 is rounded by ~4000, far more than the window's variance (~9), so the difference
+    is as often negative as not and sqrt gives NaN at the first step. In float32 (the layer's
+    dtype) the variance keeps its sign; a clamp only hides that it is noise in bfloat16. Written
+    2026-12-05 (session 27) from that pattern, before any change for a domain error made by
+    half precision, with what a right report says decided before its first run; not blind."""
+    rng = seeded(1003)
+    n, steps = 512, 24
+    level = rng.uniform(990.0, 1030.0, size=(n, 1, 1))
+    x = (level + 3.0 * rng.normal(size=(n, steps, 1))).astype("float32")
+    y = (x[:, -1, 0] - x[:, -6, 0] > 0).astype("float32")[:, None]
+    with dtype_policy("mixed_bfloat16"):
+        model = keras.Sequential(
+            [
+                keras.Input((steps, 1)),
+                WindowZScore(name="zscore"),
+                keras.layers.Flatten(name="flatten"),
+                keras.layers.Dense(16, activation="tanh", name="hidden"),
+                keras.layers.Dense(1, dtype="float32", name="rising_logit"),
+            ],
+            name="pressure_trend",
+        )
+        loss = keras.losses.BinaryCrossentropy(from_logits=True)
+        return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), loss), batches(x, y))
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -3903,5 +3941,17 @@ SCENARIOS: list[Scenario] = [
         story="a Rician NLL by hand with log(bessel_i0(x nu / s2)) on magnitudes in scanner "
         "units: I0 overflows past ~92 and the loss is -inf; log(bessel_i0e(z)) + z never holds "
         "I0",
+    ),
+    Scenario(
+        "window_zscore_of_raw_pressures_under_mixed_bfloat16",
+        window_zscore_of_raw_pressures_under_mixed_bfloat16,
+        "activation",
+        frozenset({"Sqrt"}),
+        "pressure_trend/zscore",
+        cause=frozenset({"domain_error", "float16_range"}),
+        fixes=frozenset({"float32_layer"}),
+        story="a per-window z-score layer with the one-pass variance on raw hPa under "
+        "mixed_bfloat16: cancellation makes the variance negative and sqrt NaN; in float32 it "
+        "keeps its sign",
     ),
 ]
