@@ -18,6 +18,7 @@ import numpy as np
 from nantrace.diagnosis.call_site import SOFTMAX_OPS, overflowing_literals
 from nantrace.diagnosis.evidence import (  # noqa: F401  (re-exported for older imports)
     HALF_DTYPES,
+    HALF_SPACING,
     RELU_FAMILY,
     SELECT_OPS,
     Evidence,
@@ -595,6 +596,15 @@ def _domain_error(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause
             ": they are log-probabilities already (a log_softmax gives values <= 0), so the "
             "log is taken twice; drop this log"
         )
+    rounding = evidence.half_cancellation
+    if rounding is not None and not twice and mask is None:
+        dtype, largest = rounding
+        advice = (
+            f": its argument is a difference of {dtype} values up to {largest:.3g}, which "
+            f"{dtype} rounds by ~{largest * HALF_SPACING[dtype]:.3g} — more than the "
+            "difference itself (a one-pass variance mean(x^2) - mean(x)^2 of raw-unit data): "
+            "in float32 it keeps its sign"
+        )
     return Cause(
         "domain_error",
         f"{subject.op_type} in {subject.layer or subject.phase} receives {problem}{advice}",
@@ -606,6 +616,18 @@ def _domain_error(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause
             "inputs": [_health_summary(h) for h in subject.float_inputs],
             **(_mask_evidence(mask) if mask is not None else {}),
             **({"log_probabilities": True} if twice else {}),
+            **(
+                {
+                    "half_cancellation": True,
+                    "dtype": rounding[0],
+                    "difference_of": rounding[1],
+                    "layer_class": type(subject.layer_object).__name__
+                    if subject.layer_object is not None
+                    else None,
+                }
+                if rounding is not None and not twice and mask is None
+                else {}
+            ),
         },
         confidence=0.9,
     )

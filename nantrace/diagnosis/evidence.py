@@ -332,6 +332,9 @@ class Evidence:
     #: log takes back (a hand-written log-sum-exp, softmax cross-entropy, softplus, log-cosh),
     #: which a log-space library form computes without the exponential's overflow.
     exp_into_log: bool = False
+    #: the origin's (negative) argument is a difference of two half-precision values this
+    #: large, and it is no further below 0 than their rounding: (dtype, largest |input|).
+    half_cancellation: tuple[str, float] | None = None
     #: for an input_data origin: every batch tensor whose NaN/Inf an op going non-finite
     #: reads (the origin's own first), so a cleaning fix covers all of them.
     non_finite_tensors: tuple[str, ...] = ()
@@ -596,6 +599,7 @@ def gather_evidence(
             evidence.argument_activation = _activation_name(layers[evidence.argument_layer])
             evidence.argument_layer_class = type(layers[evidence.argument_layer]).__name__
         evidence.inf_constant_op = inf_constant_op(capture, subject)
+        evidence.half_cancellation = half_cancellation(capture, subject)
         evidence.exp_underflow = exp_underflow(capture, subject)
         if subject.op_type in {"RealDiv", "Div", "DivNoNan", "Xdivy"}:
             evidence.denominator_exp_underflow = exp_underflow(capture, subject, argument=1)
@@ -944,6 +948,43 @@ def labels_outside_unit(
             continue
         if h.min_value < -LABEL_RANGE_SLACK or h.max_value > 1.0 + LABEL_RANGE_SLACK:
             return name, float(h.min_value), float(h.max_value)
+    return None
+
+
+#: Relative spacing of the half-precision dtypes (machine epsilon): a difference of values
+#: of size M computed in them is rounded by up to ~M times this.
+HALF_SPACING = {"bfloat16": 2.0**-7, "float16": 2.0**-10}
+#: Ops that pass a difference on (an epsilon added, a cast, a reshape).
+_PASS_THROUGH = frozenset({"AddV2", "Add", "Cast", "Identity", "Reshape", "Squeeze"})
+
+
+def half_cancellation(capture: ReplayCapture, record: OpRecord) -> tuple[str, float] | None:
+    """(dtype, M) when ``record``'s first argument is negative only by rounding: it is a
+    half-precision difference a - b (at most two pass-through ops up: ``var + eps``) of values
+    up to M, no further below 0 than 4 x the dtype's spacing x M. The one-pass variance
+    mean(x^2) - mean(x)^2 of raw-unit data under mixed_bfloat16 is such a difference."""
+    inputs = record.float_inputs
+    if not inputs or inputs[0].min_value is None or inputs[0].min_value >= 0:
+        return None
+    index = record.producers[0] if record.producers else None
+    for _ in range(3):
+        if index is None:
+            return None
+        producer = capture.records[index]
+        if producer.op_type == "Sub":
+            break
+        if producer.op_type not in _PASS_THROUGH:
+            return None
+        index = producer.producers[0] if producer.producers else None
+    else:
+        return None
+    dtype = producer.float_inputs[0].dtype if producer.float_inputs else ""
+    spacing = HALF_SPACING.get(dtype)
+    if spacing is None:
+        return None
+    largest = max(h.max_abs for h in producer.float_inputs)
+    if -inputs[0].min_value <= 4.0 * spacing * largest:
+        return dtype, float(largest)
     return None
 
 

@@ -891,7 +891,26 @@ def _domain_error(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]
     positive = _positive_output(op, evidence)
     batch = _clamp_batch_tensor(op, bound, ev, evidence)
     twice = _drop_the_second_log(op, site) if ev.get("log_probabilities") else None
-    return [f for f in (twice, batch, *fixes, mask, positive) if f is not None]
+    wider = _float32_for_rounding(ev, origin) if ev.get("half_cancellation") else None
+    return [f for f in (twice, wider, batch, *fixes, mask, positive) if f is not None]
+
+
+def _float32_for_rounding(ev: dict[str, Any], origin: Origin) -> Fix | None:
+    """A difference that is negative only by half-precision rounding: the layer that computes
+    it in float32 (a clamp would keep values that are rounding noise)."""
+    layer = ev.get("layer") or origin.layer
+    if not layer:
+        return None
+    return Fix(
+        "float32_layer",
+        f"{layer} computes a difference of values up to {ev.get('difference_of', 0):.3g} in "
+        f"{ev.get('dtype')}, whose rounding is larger than the difference; in float32 it keeps "
+        "its sign",
+        {"layer": layer, "dtype": "float32"},
+        f'{ev.get("layer_class") or "keras.layers.<Layer>"}(..., dtype="float32")  # keep '
+        f"{layer} in float32 under the mixed policy",
+        score=1.1,
+    )
 
 
 def _drop_the_second_log(op: str, site: str | None) -> Fix:
