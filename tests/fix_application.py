@@ -413,3 +413,31 @@ def train_with_fix(
     variables = list(getattr(model, "weights", [])) if model is not None else []
     result.weights_finite = all(np.isfinite(np.asarray(v)).all() for v in variables)
     return result
+
+
+def verified_fix_problems(scenario: Any, report: Any) -> list[str]:
+    """Each fix ``report`` marks verified, applied to a fresh run of ``scenario`` as its snippet
+    says (a code change typed into a copy of the scenario's source) and trained unwatched over
+    its batches cycled EPOCHS times: what went wrong, one line a fix (empty: all trained)."""
+    problems = []
+    for fix in [f for f in report.fixes if f.verified]:
+        with applying(fix):
+            try:
+                if is_code_change(fix):
+                    build = edited_build(fix, scenario.build)
+                    token = SOURCE_EDITED.set(True)
+                    try:
+                        result = build()
+                    finally:
+                        SOURCE_EDITED.reset(token)
+                else:
+                    result = scenario.build()
+            except NotApplicable as error:
+                problems.append(
+                    f"{fix.id}: verified but not applicable as its snippet says: {error}"
+                )
+                continue
+        trouble = result.trouble()
+        if trouble:
+            problems.append(f"{fix.id} {fix.params.get('verification')!r}: {trouble}")
+    return problems

@@ -25,31 +25,10 @@ def test_verified_fixes_train_from_scratch(scenario):
     report = report_for(scenario)
     if report is None:
         pytest.skip("the guard never tripped")
-    verified = [fix for fix in report.fixes if fix.verified]
     for fix in list(report.fixes) + list(report.tried):
         assert fix.verified is (None if fix.verdict is None else fix.verdict == "trains"), fix
     assert all(fix.verified is not True for fix in report.tried)
-    problems = []
-    for fix in verified:
-        with fix_application.applying(fix):
-            try:
-                if fix_application.is_code_change(fix):  # typed into a copy of the source
-                    build = fix_application.edited_build(fix, scenario.build)
-                    token = fix_application.SOURCE_EDITED.set(True)
-                    try:
-                        result = build()
-                    finally:
-                        fix_application.SOURCE_EDITED.reset(token)
-                else:
-                    result = scenario.build()
-            except fix_application.NotApplicable as error:
-                problems.append(
-                    f"{fix.id}: verified but not applicable as its snippet says: {error}"
-                )
-                continue
-        trouble = result.trouble()
-        if trouble:
-            problems.append(f"{fix.id} {fix.params.get('verification')!r}: {trouble}")
+    problems = fix_application.verified_fix_problems(scenario, report)
     assert not problems, "\n".join(problems)
 
 
