@@ -25,6 +25,8 @@ def test_verified_fixes_train_from_scratch(scenario):
     report = report_for(scenario)
     if report is None:
         pytest.skip("the guard never tripped")
+    # no report of any scenario (the code-fix ones included) hides an internal error
+    assert report.cause is None or "internal_error" not in report.cause.evidence, report.cause
     for fix in list(report.fixes) + list(report.tried):
         assert fix.verified is (None if fix.verdict is None else fix.verdict == "trains"), fix
     assert all(fix.verified is not True for fix in report.tried)

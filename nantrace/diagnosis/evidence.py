@@ -927,7 +927,7 @@ def labels_outside_unit(
     its values leave [0, 1]: ``y * log(p)`` or ``(1 - y) * log(1 - p)`` (the label at most two
     ops up the product's other input: a ``1 - y``, a cast) or ``xlogy(y, p)``."""
     if subject.op_type == "Xlogy":
-        weights = [subject.producers[0]] if subject.producers else []
+        weights = [p for p in subject.producers[:1] if p is not None]
         names = [subject.batch_inputs[0]] if subject.batch_inputs else []
     elif subject.op_type == "Log":
         weights, names = [], []
