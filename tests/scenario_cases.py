@@ -2888,6 +2888,38 @@ def window_zscore_of_raw_pressures_under_mixed_bfloat16():
         return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), loss), batches(x, y))
 
 
+def sensor_gap_in_windowed_temperature_forecasting():
+    """Next-hour temperature forecaster (a GRU over the last 24 readings) on a station's hourly
+    series with a sensor dropout: a few hours logged as NaN. Windowing the series puts the gap
+    first into a target (the window just before it) and, in the next batches, into the features
+    of the windows that span it. The first trip shows NaN only in y; a filter on y alone lets
+    the next batch's NaN features through, so a cleaning fix must check every tensor of the
+    batch. Written 2026-12-05 (session 27) from that pattern, before any change for it (found
+    while measuring whether held-out verified fixes train as typed: a label-only filter failed
+    two batches later), with what a right report says decided before its first run; not
+    blind."""
+    rng = seeded(1009)
+    hours = 1200
+    t = np.arange(hours)
+    temp = 12.0 + 6.0 * np.sin(2 * np.pi * t / 24) + np.cumsum(0.1 * rng.normal(size=hours))
+    temp[727] = np.nan  # the sensor dropped one reading (the target of batch 10's last window)
+    series = ((temp - np.nanmean(temp)) / np.nanstd(temp)).astype("float32")
+    window = 24
+    starts = np.arange(0, hours - window)
+    x = np.stack([series[s : s + window] for s in starts])[..., None]
+    y = series[starts + window].reshape(-1, 1)
+    model = keras.Sequential(
+        [
+            keras.Input((window, 1)),
+            keras.layers.GRU(16, name="gru"),
+            keras.layers.Dense(1, name="next_hour"),
+        ],
+        name="temperature_forecaster",
+    )
+    step = standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError())
+    return run_loop(step, batches(x, y, size=64))
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -3953,5 +3985,14 @@ SCENARIOS: list[Scenario] = [
         story="a per-window z-score layer with the one-pass variance on raw hPa under "
         "mixed_bfloat16: cancellation makes the variance negative and sqrt NaN; in float32 it "
         "keeps its sign",
+    ),
+    Scenario(
+        "sensor_gap_in_windowed_temperature_forecasting",
+        sensor_gap_in_windowed_temperature_forecasting,
+        "input_data",
+        cause="non_finite_input",
+        fixes=frozenset({"clean_input"}),
+        story="a NaN gap in an hourly series, windowed: it reaches a target first and the "
+        "features of the next batches after; a filter on y alone fails two batches later",
     ),
 ]
