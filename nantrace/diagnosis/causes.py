@@ -169,6 +169,9 @@ def _non_finite_input(origin: Origin, evidence: Evidence) -> Cause:
                 if (others := [t for t in evidence.non_finite_tensors if t != origin.tensor])
                 else {}
             ),
+            **(
+                {"row_tensors": list(evidence.row_tensors)} if len(evidence.row_tensors) > 1 else {}
+            ),
             "every_row": every_row,
             "batch_size": size,
             "nan": health.nan if health else None,

@@ -338,6 +338,10 @@ class Evidence:
     #: for an input_data origin: every batch tensor whose NaN/Inf an op going non-finite
     #: reads (the origin's own first), so a cleaning fix covers all of them.
     non_finite_tensors: tuple[str, ...] = ()
+    #: for an input_data origin: the float batch tensors with as many rows as the origin's
+    #: (features, labels, weights): a row filter checks them all (the next batch's NaN may
+    #: sit in any of them).
+    row_tensors: tuple[str, ...] = ()
     #: a target batch tensor that weights the origin's log directly (``y * log(p)``,
     #: ``(1 - y) * log(1 - p)``, ``xlogy(y, p)``) and lies outside [0, 1]: (name, min, max).
     #: A cross-entropy with such labels has no lower bound.

@@ -247,9 +247,16 @@ def _clean_rows(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
     whose NaN/Inf reaches the failure (a feature and the labels), not only the first."""
     rows = list(origin.rows)
     tensor = origin.tensor or "x"
-    tensors = list(cause.evidence.get("tensors") or [tensor])
-    several = {"tensors": tensors} if len(tensors) > 1 else {}
+    holding = list(cause.evidence.get("tensors") or [tensor])  # NaN in this batch
     every_row = bool(cause.evidence.get("every_row"))
+    # a row filter looks at every float tensor of the batch: a later batch's NaN may sit in
+    # another one (the features of the windows after a NaN label)
+    tensors = (
+        holding
+        if every_row
+        else list(dict.fromkeys([*holding, *cause.evidence.get("row_tensors", ())]))
+    )
+    several = {"tensors": tensors} if len(tensors) > 1 else {}
     size = cause.evidence.get("batch_size")
     named = " and ".join(tensors)
     if every_row:
@@ -271,7 +278,13 @@ def _clean_rows(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
             "clean_input",
             f"{tensor} holds NaN/Inf in {len(rows)} of {size or '?'} rows: {rows[:10]}"
             + (" ..." if len(rows) > 10 else "")
-            + "".join(f"; {t} holds some too" for t in tensors[1:]),
+            + "".join(f"; {t} holds some too" for t in holding[1:])
+            + (
+                f"; the filter checks {' and '.join(tensors)}, since a later batch's NaN may sit "
+                "in any of them"
+                if len(tensors) > len(holding)
+                else ""
+            ),
             {"tensor": tensor, "rows": rows, "mode": "drop_rows", **several},
             f"dataset = dataset.filter(lambda {_filter_arguments(evidence.arguments, tensor)}: "
             f"{finite})  # drops the rows whose {' or '.join(tensors)} is not finite",

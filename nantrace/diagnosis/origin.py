@@ -69,6 +69,17 @@ def find_bad_inputs(names: list[str], args: tuple, kwargs: dict) -> list[InputFi
     return findings
 
 
+def row_tensors(names: list[str], args: tuple, kwargs: dict, rows: int) -> tuple[str, ...]:
+    """The step's float batch tensors with ``rows`` samples (features, labels, sample
+    weights): what a row filter has to look at, since the next batch's NaN may sit in any."""
+    found = []
+    for path, leaf in batch_leaves(names, args, kwargs):
+        array = to_numpy(leaf)
+        if array is not None and array.ndim and array.shape[0] == rows and array.dtype.kind == "f":
+            found.append(path)
+    return tuple(found)
+
+
 def padding_rows(
     names: list[str], args: tuple, kwargs: dict, tensor: str, value: float
 ) -> tuple[int, ...]:

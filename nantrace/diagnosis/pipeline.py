@@ -16,6 +16,7 @@ from nantrace.diagnosis.origin import (
     locate_origin,
     padding_rows,
     reaching_bad_inputs,
+    row_tensors,
 )
 from nantrace.errors import internal_error_text
 from nantrace.replay.failing_path import FEATURES, TARGETS, FailingPath, failing_path
@@ -73,6 +74,9 @@ def build_report(
             evidence.non_finite_tensors = tuple(
                 b.tensor for b in reaching_bad_inputs(capture, graph, bad_inputs)
             )
+            shape = origin.output.shape if origin.output is not None else ()
+            if shape:
+                evidence.row_tensors = row_tensors(names, args, kwargs, shape[0])
         kept = [(args, kwargs), *reversed(list(getattr(watched, "since_anchor", ())))]
         evidence.missing_code, evidence.missing_code_role = _missing_code(names, kept, failing)
         if evidence.feature:
