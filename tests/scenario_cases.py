@@ -2920,6 +2920,45 @@ def sensor_gap_in_windowed_temperature_forecasting():
     return run_loop(step, batches(x, y, size=64))
 
 
+class DailyRate(keras.layers.Layer):
+    """Spend per day of a rental: amount / (end_day - start_day), from raw day numbers."""
+
+    def call(self, x):
+        days = x[:, 1:2] - x[:, 0:1]
+        return tf.concat([x[:, 2:3] / days, x[:, 3:]], axis=1)
+
+
+def rental_day_numbers_subtracted_under_mixed_float16():
+    """Churn model for equipment rentals whose first layer turns (start day, end day, amount,
+    other standardized columns) into a spend per day. The days are day numbers since 1970
+    (~19,000-20,000), the model runs under mixed_float16, and the custom layer computes in
+    float16, where numbers that large are 16 apart: a rental shorter than ~16 days has end -
+    start = 0 and amount / 0 = inf at the first step. No epsilon helps (the durations are
+    rounded away, not small); in float32 the layer keeps every day. Written 2026-12-05
+    (session 27) from that pattern, before any change for a zero made by half-precision
+    rounding, with what a right report says decided before its first run; not blind."""
+    rng = seeded(1013)
+    n = 512
+    start = rng.integers(19000, 20000, size=n).astype("float32")
+    length = rng.integers(1, 60, size=n).astype("float32")
+    amount = (length * rng.uniform(20.0, 80.0, size=n)).astype("float32")
+    other = rng.normal(size=(n, 4)).astype("float32")
+    x = np.column_stack([start, start + length, amount / 1000.0, other]).astype("float32")
+    y = (length < 7).astype("float32")[:, None]
+    with dtype_policy("mixed_float16"):
+        model = keras.Sequential(
+            [
+                keras.Input((7,)),
+                DailyRate(name="daily_rate"),
+                keras.layers.Dense(16, activation="tanh", name="hidden"),
+                keras.layers.Dense(1, dtype="float32", name="churn_logit"),
+            ],
+            name="rental_churn",
+        )
+        loss = keras.losses.BinaryCrossentropy(from_logits=True)
+        return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), loss), batches(x, y))
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -3994,5 +4033,16 @@ SCENARIOS: list[Scenario] = [
         fixes=frozenset({"clean_input"}),
         story="a NaN gap in an hourly series, windowed: it reaches a target first and the "
         "features of the next batches after; a filter on y alone fails two batches later",
+    ),
+    Scenario(
+        "rental_day_numbers_subtracted_under_mixed_float16",
+        rental_day_numbers_subtracted_under_mixed_float16,
+        "activation",
+        frozenset({"RealDiv"}),
+        "rental_churn/daily_rate",
+        cause="float16_range",
+        fixes=frozenset({"float32_layer"}),
+        story="end - start of day numbers (~19,500) in a float16 custom layer: durations under "
+        "~16 days round to 0 and amount / 0 = inf; the layer in float32",
     ),
 ]
