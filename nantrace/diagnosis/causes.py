@@ -751,6 +751,28 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
     """log/sqrt/rsqrt/division of an exact zero, forward or in the backward pass."""
     backward = origin.phase == "backward"
     subject = evidence.forward_op if backward and evidence.forward_op is not None else record
+    rounded = evidence.half_cancellation
+    if rounded is not None and subject is record and _has_zero_argument(subject):
+        dtype, largest = rounded
+        return Cause(
+            "float16_range",
+            f"{subject.op_type} in {subject.layer or subject.phase} gets an exact 0 that is a "
+            f"difference of {dtype} values up to {largest:.3g}, which {dtype} holds only "
+            f"{largest * HALF_SPACING[dtype]:.3g} apart: smaller differences (durations, "
+            "steps between timestamps) round to exactly 0. An epsilon hides it; in float32 the "
+            "difference is kept",
+            {
+                "op_type": subject.op_type,
+                "layer": subject.layer,
+                "half_cancellation": True,
+                "dtype": dtype,
+                "difference_of": largest,
+                "layer_class": type(subject.layer_object).__name__
+                if subject.layer_object is not None
+                else None,
+            },
+            confidence=0.85,
+        )
     if _mean_of_empty(subject):
         return Cause(
             "missing_epsilon",

@@ -963,14 +963,21 @@ _PASS_THROUGH = frozenset({"AddV2", "Add", "Cast", "Identity", "Reshape", "Squee
 
 
 def half_cancellation(capture: ReplayCapture, record: OpRecord) -> tuple[str, float] | None:
-    """(dtype, M) when ``record``'s first argument is negative only by rounding: it is a
-    half-precision difference a - b (at most two pass-through ops up: ``var + eps``) of values
-    up to M, no further below 0 than 4 x the dtype's spacing x M. The one-pass variance
-    mean(x^2) - mean(x)^2 of raw-unit data under mixed_bfloat16 is such a difference."""
+    """(dtype, M) when ``record``'s argument (a division's divisor, else its first input) is
+    outside the op's domain only by rounding: a half-precision difference a - b (at most two
+    pass-through ops up: ``var + eps``) of values up to M that is negative by no more than 4 x
+    the dtype's spacing x M (the one-pass variance mean(x^2) - mean(x)^2 of raw-unit data under
+    mixed_bfloat16), or exactly 0 where values of size M are at least 1 apart (day numbers or
+    timestamps subtracted in float16: durations shorter than the spacing vanish)."""
+    position = 1 if record.op_type in {"RealDiv", "Div", "FloorDiv", "DivNoNan", "Xdivy"} else 0
     inputs = record.float_inputs
-    if not inputs or inputs[0].min_value is None or inputs[0].min_value >= 0:
+    if len(inputs) <= position or inputs[position].min_value is None:
         return None
-    index = record.producers[0] if record.producers else None
+    argument = inputs[position]
+    negative = argument.min_value < 0
+    if not negative and not argument.zeros:
+        return None
+    index = record.producers[position] if len(record.producers) > position else None
     for _ in range(3):
         if index is None:
             return None
@@ -987,7 +994,9 @@ def half_cancellation(capture: ReplayCapture, record: OpRecord) -> tuple[str, fl
     if spacing is None:
         return None
     largest = max(h.max_abs for h in producer.float_inputs)
-    if -inputs[0].min_value <= 4.0 * spacing * largest:
+    if negative and -argument.min_value <= 4.0 * spacing * largest:
+        return dtype, float(largest)
+    if not negative and largest * spacing >= 1.0:
         return dtype, float(largest)
     return None
 

@@ -917,8 +917,8 @@ def _float32_for_rounding(ev: dict[str, Any], origin: Origin) -> Fix | None:
     return Fix(
         "float32_layer",
         f"{layer} computes a difference of values up to {ev.get('difference_of', 0):.3g} in "
-        f"{ev.get('dtype')}, whose rounding is larger than the difference; in float32 it keeps "
-        "its sign",
+        f"{ev.get('dtype')}, whose rounding is larger than the difference; in float32 it is "
+        "kept",
         {"layer": layer, "dtype": "float32"},
         f'{ev.get("layer_class") or "keras.layers.<Layer>"}(..., dtype="float32")  # keep '
         f"{layer} in float32 under the mixed policy",
@@ -1205,6 +1205,9 @@ def _non_finite_state(origin: Origin, cause: Cause, evidence: Evidence) -> list[
 
 def _float16_range(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
     ev = cause.evidence
+    if ev.get("half_cancellation"):
+        wider = _float32_for_rounding(ev, origin)
+        return [wider] if wider is not None else []
     mask = _finite_mask(cause, 1.0)
     if mask is not None:  # a number written beyond float16's range
         layer = ev.get("layer") or origin.layer
