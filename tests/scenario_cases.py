@@ -2959,6 +2959,30 @@ def rental_day_numbers_subtracted_under_mixed_float16():
         return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), loss), batches(x, y))
 
 
+def focal_loss_with_a_fractional_gamma_on_a_linear_head():
+    """Fraud classifier (standardized transaction features, ~8 % positives) whose output layer
+    is a plain Dense(1): it returns logits. The loss is keras.losses.BinaryFocalCrossentropy
+    (gamma=0.5) with its default from_logits=False, so Keras treats the logits as
+    probabilities: 1 - p_t is negative wherever a logit is above 1 or below 0, and its power
+    0.5 is NaN at the first step. The loss must be told it gets logits. Written 2026-12-05
+    (session 27) from that pattern, before any change for logits fed to a probability loss of
+    Keras, with what a right report says decided before its first run; not blind."""
+    rng = seeded(1019)
+    n = 1024
+    x = rng.normal(size=(n, 10)).astype("float32")
+    y = ((x[:, 0] + 0.5 * x[:, 3] + 0.3 * rng.normal(size=n)) > 1.6).astype("float32")[:, None]
+    model = keras.Sequential(
+        [
+            keras.Input((10,)),
+            keras.layers.Dense(32, activation="relu", name="hidden"),
+            keras.layers.Dense(1, name="fraud_score"),
+        ],
+        name="fraud_model",
+    )
+    loss = keras.losses.BinaryFocalCrossentropy(gamma=0.5)
+    return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), loss), batches(x, y))
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -4044,5 +4068,15 @@ SCENARIOS: list[Scenario] = [
         fixes=frozenset({"float32_layer"}),
         story="end - start of day numbers (~19,500) in a float16 custom layer: durations under "
         "~16 days round to 0 and amount / 0 = inf; the layer in float32",
+    ),
+    Scenario(
+        "focal_loss_with_a_fractional_gamma_on_a_linear_head",
+        focal_loss_with_a_fractional_gamma_on_a_linear_head,
+        "loss",
+        frozenset({"Pow"}),
+        cause="domain_error",
+        fixes=frozenset({"use_from_logits"}),
+        story="keras.losses.BinaryFocalCrossentropy(gamma=0.5) left at from_logits=False on a "
+        "linear Dense(1): 1 - p_t < 0 for logits outside [0, 1] and its power 0.5 is NaN",
     ),
 ]
