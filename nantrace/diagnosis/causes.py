@@ -599,6 +599,13 @@ def _domain_error(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause
             ": they are log-probabilities already (a log_softmax gives values <= 0), so the "
             "log is taken twice; drop this log"
         )
+    logits = _logits_into_probability_loss(origin, evidence)
+    if logits is not None and not twice:
+        advice = (
+            f": the output layer {evidence.output_layer} is linear, so it gives logits, but "
+            f"{logits} was built with from_logits=False and treats them as probabilities; "
+            "tell the loss it gets logits"
+        )
     rounding = evidence.half_cancellation
     if rounding is not None and not twice and mask is None:
         dtype, largest = rounding
@@ -620,6 +627,11 @@ def _domain_error(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause
             **(_mask_evidence(mask) if mask is not None else {}),
             **({"log_probabilities": True} if twice else {}),
             **(
+                {"logits_into": logits, "output_layer": evidence.output_layer}
+                if logits is not None and not twice
+                else {}
+            ),
+            **(
                 {
                     "half_cancellation": True,
                     "dtype": rounding[0],
@@ -634,6 +646,17 @@ def _domain_error(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause
         },
         confidence=0.9,
     )
+
+
+def _logits_into_probability_loss(origin: Origin, evidence: Evidence) -> str | None:
+    """The Keras loss (class name) that got a linear output layer's logits as probabilities:
+    an origin in the loss, a loss of the step built with from_logits=False, and an output
+    layer with no activation."""
+    if origin.kind != "loss" or evidence.probability_loss is None:
+        return None
+    if evidence.output_layer is None or evidence.output_activation not in (None, "linear"):
+        return None
+    return evidence.probability_loss
 
 
 def _log_of_log_probabilities(subject: OpRecord, evidence: Evidence) -> bool:

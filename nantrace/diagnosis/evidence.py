@@ -338,6 +338,8 @@ class Evidence:
     #: for an input_data origin: every batch tensor whose NaN/Inf an op going non-finite
     #: reads (the origin's own first), so a cleaning fix covers all of them.
     non_finite_tensors: tuple[str, ...] = ()
+    #: a Keras loss of the step called with from_logits=False (it expects probabilities).
+    probability_loss: str | None = None
     #: for an input_data origin: the float batch tensors with as many rows as the origin's
     #: (features, labels, weights): a row filter checks them all (the next batch's NaN may
     #: sit in any of them).
@@ -534,6 +536,8 @@ def gather_evidence(
         losses = [capture.records[i].result_health for i in capture.sinks()["loss"]]
         if losses and all(h is not None for h in losses):
             evidence.loss_finite = all(h.finite for h in losses)
+        probability_losses = getattr(capture, "probability_losses", [])
+        evidence.probability_loss = probability_losses[0] if probability_losses else None
         evidence.untrained_variables = frozenset(
             r.variable for r in capture.records if r.variable and r.variable_trainable is False
         )

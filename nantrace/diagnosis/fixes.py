@@ -905,7 +905,22 @@ def _domain_error(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]
     batch = _clamp_batch_tensor(op, bound, ev, evidence)
     twice = _drop_the_second_log(op, site) if ev.get("log_probabilities") else None
     wider = _float32_for_rounding(ev, origin) if ev.get("half_cancellation") else None
-    return [f for f in (twice, wider, batch, *fixes, mask, positive) if f is not None]
+    logits = _loss_from_logits(ev) if ev.get("logits_into") else None
+    return [f for f in (twice, logits, wider, batch, *fixes, mask, positive) if f is not None]
+
+
+def _loss_from_logits(ev: dict[str, Any]) -> Fix:
+    """A Keras probability loss fed a linear layer's logits: tell it they are logits (not
+    simulated: the loss object is the user's)."""
+    loss, layer = ev["logits_into"], ev.get("output_layer")
+    return Fix(
+        "use_from_logits",
+        f"the output layer {layer} is linear (it returns logits) while {loss} expects "
+        "probabilities (from_logits=False): give the loss from_logits=True",
+        {"loss": loss, "output_layer": layer, "from_logits": True},
+        f"keras.losses.{loss}(..., from_logits=True)  # {layer} returns logits",
+        score=1.1,
+    )
 
 
 def _float32_for_rounding(ev: dict[str, Any], origin: Origin) -> Fix | None:

@@ -155,6 +155,9 @@ class ReplayCapture(hooks.StepObserver):
         self.target_ops: set[int] = set()
         self.gradient_ops: set[int] = set()
         self.loss_names: list[str] = []
+        #: class names of the Keras losses called with from_logits=False (they expect
+        #: probabilities from the model).
+        self.probability_losses: list[str] = []
         self.optimizers: list[Any] = []
         #: (optimizer, first op index, end index) of each optimizer's update, in order: which
         #: optimizer wrote an update op (two optimizers in one step, e.g. a GAN).
@@ -324,6 +327,8 @@ class ReplayCapture(hooks.StepObserver):
     def loss_enter(self, loss: Any) -> None:
         self.loss_depth += 1
         self.loss_names.append(getattr(loss, "name", type(loss).__name__))
+        if getattr(loss, "from_logits", None) is False:
+            self.probability_losses.append(type(loss).__name__)
 
     def loss_exit(self, loss: Any) -> None:
         self.loss_depth -= 1
