@@ -372,6 +372,9 @@ def configure(fix: Fix, model: Any, optimizer: Any) -> None:
     elif is_code_change(fix):
         if not SOURCE_EDITED.get():
             raise NotApplicable("a code change: build the scenario with edited_build")
+    elif fix.id == "use_from_logits" and params.get("mode") == "loss_from_logits":
+        if not SOURCE_EDITED.get():
+            raise NotApplicable("build the scenario inside loss_built_from_logits")
     elif fix.id == "add_epsilon":
         target = params.get("target")
         if target and target.startswith("optimizer."):  # Optimizer(..., <setting>=value)
@@ -415,6 +418,26 @@ def train_with_fix(
     return result
 
 
+@contextlib.contextmanager
+def loss_built_from_logits(name: str) -> Iterator[None]:
+    """``keras.losses.<name>(..., from_logits=True)`` as typed: while the scenario builds, its
+    loss of that class is constructed with from_logits=True whatever its code passes."""
+    cls = getattr(keras.losses, name)
+    original = cls.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs["from_logits"] = True
+        original(self, *args, **kwargs)
+
+    cls.__init__ = init
+    token = SOURCE_EDITED.set(True)
+    try:
+        yield
+    finally:
+        SOURCE_EDITED.reset(token)
+        cls.__init__ = original
+
+
 def verified_fix_problems(scenario: Any, report: Any) -> list[str]:
     """Each fix ``report`` marks verified, applied to a fresh run of ``scenario`` as its snippet
     says (a code change typed into a copy of the scenario's source) and trained unwatched over
@@ -430,6 +453,9 @@ def verified_fix_problems(scenario: Any, report: Any) -> list[str]:
                         result = build()
                     finally:
                         SOURCE_EDITED.reset(token)
+                elif fix.id == "use_from_logits" and fix.params.get("mode") == "loss_from_logits":
+                    with loss_built_from_logits(str(fix.params["loss"])):
+                        result = scenario.build()
                 else:
                     result = scenario.build()
             except NotApplicable as error:

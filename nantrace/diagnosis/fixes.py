@@ -910,14 +910,14 @@ def _domain_error(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]
 
 
 def _loss_from_logits(ev: dict[str, Any]) -> Fix:
-    """A Keras probability loss fed a linear layer's logits: tell it they are logits (not
-    simulated: the loss object is the user's)."""
+    """A Keras probability loss fed a linear layer's logits: tell it they are logits
+    (simulated by setting that on the step's loss object and re-tracing)."""
     loss, layer = ev["logits_into"], ev.get("output_layer")
     return Fix(
         "use_from_logits",
         f"the output layer {layer} is linear (it returns logits) while {loss} expects "
         "probabilities (from_logits=False): give the loss from_logits=True",
-        {"loss": loss, "output_layer": layer, "from_logits": True},
+        {"loss": loss, "output_layer": layer, "from_logits": True, "mode": "loss_from_logits"},
         f"keras.losses.{loss}(..., from_logits=True)  # {layer} returns logits",
         score=1.1,
     )

@@ -125,6 +125,8 @@ class VerifyContext:
     since_anchor: list[Batch] = field(default_factory=list)
     #: the pre-trip history (``HistoryRecord``); read from ``watched.history`` when None.
     history: Any = None
+    #: the Keras loss objects the step called with from_logits=False.
+    losses: list[Any] = field(default_factory=list)
 
 
 class Verification(tuple):
@@ -812,6 +814,32 @@ def _edit_attempts(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
     return [_edits_attempt([c]) for c in search_space(edit, _edit_dtype(fix, ctx))]
 
 
+def _loss_from_logits_attempts(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
+    """``keras.losses.<Loss>(..., from_logits=True)``: the step re-traced with the user's loss
+    object of that class told it gets logits (Keras passes ``from_logits`` to the loss function
+    from the object's ``_fn_kwargs``, which the constructor fills)."""
+    name = fix.params.get("loss")
+    losses = [loss for loss in ctx.losses if type(loss).__name__ == name]
+    if not losses or not all(isinstance(getattr(o, "_fn_kwargs", None), dict) for o in losses):
+        raise _CannotSimulate(f"the {name} object of the step was not found")
+
+    @contextlib.contextmanager
+    def from_logits() -> Iterator[None]:
+        saved = [(loss, dict(loss._fn_kwargs), loss.from_logits) for loss in losses]
+        try:
+            for loss in losses:
+                loss._fn_kwargs["from_logits"] = True
+                loss.from_logits = True
+            yield
+        finally:
+            for loss, kwargs, value in saved:
+                loss._fn_kwargs.clear()
+                loss._fn_kwargs.update(kwargs)
+                loss.from_logits = value
+
+    return [Attempt(f"{name}(..., from_logits=True)", apply=from_logits, retrace=True)]
+
+
 def _edit_dtype(fix: Fix, ctx: VerifyContext) -> str | None:
     dtypes = [h.dtype for h in ctx.report.origin.inputs if h.dtype]
     return fix.params.get("dtype") or (dtypes[0] if dtypes else None)
@@ -879,7 +907,11 @@ _ATTEMPTS: dict[str, Callable[[Fix, VerifyContext], list[Attempt]]] = {
     "add_epsilon": _epsilon_attempt,
     "float32_layer": _float32_layer_attempt,
     "positive_output": _positive_output_attempt,
-    "use_from_logits": _edit_attempts,
+    "use_from_logits": lambda fix, ctx: (
+        _loss_from_logits_attempts(fix, ctx)
+        if fix.params.get("mode") == "loss_from_logits"
+        else _edit_attempts(fix, ctx)
+    ),
     "clamp_argument": _clamp_attempts,
     "divide_no_nan": _edit_attempts,
     "double_where": _edit_attempts,

@@ -158,6 +158,8 @@ class ReplayCapture(hooks.StepObserver):
         #: class names of the Keras losses called with from_logits=False (they expect
         #: probabilities from the model).
         self.probability_losses: list[str] = []
+        #: the loss objects themselves, for verification to set from_logits on
+        self.probability_loss_objects: list[Any] = []
         self.optimizers: list[Any] = []
         #: (optimizer, first op index, end index) of each optimizer's update, in order: which
         #: optimizer wrote an update op (two optimizers in one step, e.g. a GAN).
@@ -329,6 +331,7 @@ class ReplayCapture(hooks.StepObserver):
         self.loss_names.append(getattr(loss, "name", type(loss).__name__))
         if getattr(loss, "from_logits", None) is False:
             self.probability_losses.append(type(loss).__name__)
+            self.probability_loss_objects.append(loss)
 
     def loss_exit(self, loss: Any) -> None:
         self.loss_depth -= 1
