@@ -460,6 +460,12 @@ class Evidence:
         return float(norms[-1]) / early if early > 0 else None
 
 
+def unbounded_floor(reference: float) -> float:
+    """How far below 0 a loss that started at ``reference`` must fall to count as falling
+    without bound: -UNBOUNDED_DROP x max(|reference|, 1)."""
+    return -UNBOUNDED_DROP * max(abs(reference), 1.0)
+
+
 def fell_without_bound(
     losses: np.ndarray, reference: float | None = None
 ) -> tuple[float, float, int] | None:
@@ -472,8 +478,7 @@ def fell_without_bound(
     if lowest_at < 5:
         return None
     first, lowest = float(losses[0]), float(losses[lowest_at])
-    scale = abs(first if reference is None else reference)
-    if lowest >= -UNBOUNDED_DROP * max(scale, 1.0):
+    if lowest >= unbounded_floor(first if reference is None else reference):
         return None
     recent = losses[max(0, lowest_at - FALLING_STEPS) : lowest_at + 1]
     if float(np.mean(np.diff(recent) < 0)) >= FALLING_SHARE or _lower_block_after_block(recent[1:]):
@@ -536,8 +541,10 @@ def gather_evidence(
         losses = [capture.records[i].result_health for i in capture.sinks()["loss"]]
         if losses and all(h is not None for h in losses):
             evidence.loss_finite = all(h.finite for h in losses)
-        probability_losses = getattr(capture, "probability_losses", [])
-        evidence.probability_loss = probability_losses[0] if probability_losses else None
+        losses_of_probabilities = capture.probability_loss_objects
+        evidence.probability_loss = (
+            type(losses_of_probabilities[0]).__name__ if losses_of_probabilities else None
+        )
         evidence.untrained_variables = frozenset(
             r.variable for r in capture.records if r.variable and r.variable_trainable is False
         )
@@ -641,10 +648,13 @@ def padding_source(capture: ReplayCapture, ops: Any) -> tuple[str, float, str] |
 SHAPE_OPS = frozenset({"Squeeze", "Reshape", "ExpandDims", "Identity", "Cast", "BroadcastTo"})
 
 
-def _through_shape_ops(capture: ReplayCapture, index: int | None, hops: int = 3) -> int | None:
-    """``index``, or the op it reshapes / relabels, up to ``hops`` shape-only ops up."""
+def _through_shape_ops(
+    capture: ReplayCapture, index: int | None, hops: int = 3, passing: frozenset[str] = SHAPE_OPS
+) -> int | None:
+    """``index``, or the op it reshapes / relabels, up to ``hops`` shape-only ops up (or ops of
+    ``passing``) along their first inputs."""
     for _ in range(hops):
-        if index is None or capture.records[index].op_type not in SHAPE_OPS:
+        if index is None or capture.records[index].op_type not in passing:
             return index
         producers = capture.records[index].producers
         index = producers[0] if producers else None
@@ -948,7 +958,7 @@ def labels_outside_unit(
     else:
         return None
     for index in weights:
-        names += _batch_names_above(capture, index, hops=2)
+        names += _batch_names_above(graph, capture, index, hops=2)
     health = {t.name: t.health for t in path.every_batch if t.role == TARGETS}
     for name in names:
         h = health.get(name)
@@ -982,17 +992,10 @@ def half_cancellation(capture: ReplayCapture, record: OpRecord) -> tuple[str, fl
     if not negative and not argument.zeros:
         return None
     index = record.producers[position] if len(record.producers) > position else None
-    for _ in range(3):
-        if index is None:
-            return None
-        producer = capture.records[index]
-        if producer.op_type == "Sub":
-            break
-        if producer.op_type not in _PASS_THROUGH:
-            return None
-        index = producer.producers[0] if producer.producers else None
-    else:
+    index = _through_shape_ops(capture, index, hops=2, passing=_PASS_THROUGH)
+    if index is None or capture.records[index].op_type != "Sub":
         return None
+    producer = capture.records[index]
     dtype = producer.float_inputs[0].dtype if producer.float_inputs else ""
     spacing = HALF_SPACING.get(dtype)
     if spacing is None:
@@ -1005,18 +1008,10 @@ def half_cancellation(capture: ReplayCapture, record: OpRecord) -> tuple[str, fl
     return None
 
 
-def _batch_names_above(capture: ReplayCapture, index: int, hops: int) -> list[str]:
+def _batch_names_above(graph: Any, capture: ReplayCapture, index: int, hops: int) -> list[str]:
     """The batch tensors ``index`` reads, itself or up to ``hops`` ops up its inputs."""
-    names: list[str] = []
-    frontier = [index]
-    for _ in range(hops + 1):
-        following = []
-        for i in frontier:
-            record = capture.records[i]
-            names += [n for n in record.batch_inputs if n is not None]
-            following += [p for p in record.producers if p is not None]
-        frontier = following
-    return names
+    nodes = sorted({index} | _within(graph, index, hops, up=True))
+    return [n for i in nodes for n in capture.records[i].batch_inputs if n is not None]
 
 
 def feeds_a_log(graph: Any, capture: ReplayCapture, index: int) -> bool:

@@ -110,7 +110,7 @@ def build_report(
             optimizer=optimizers[0] if optimizers else None,
             anchor=watched.anchor,
             since_anchor=list(watched.since_anchor),
-            losses=list(getattr(capture, "probability_loss_objects", [])),
+            losses=list(capture.probability_loss_objects),
         )
         fixes, tried, verify_notes = verify_fixes(context, fixes)
         notes += verify_notes

@@ -55,7 +55,7 @@ import tensorflow as tf
 from nantrace.compat.tf import accumulator_slots, rederive_adapted_state
 from nantrace.diagnosis.call_site import CallSiteEdit, search_space
 from nantrace.diagnosis.call_site_replay import simulating_each
-from nantrace.diagnosis.evidence import UNBOUNDED_DROP, fell_without_bound, kernel_of
+from nantrace.diagnosis.evidence import fell_without_bound, kernel_of, unbounded_floor
 from nantrace.diagnosis.further_sites import (
     combined_snippet,
     edits_of,
@@ -825,17 +825,11 @@ def _loss_from_logits_attempts(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
 
     @contextlib.contextmanager
     def from_logits() -> Iterator[None]:
-        saved = [(loss, dict(loss._fn_kwargs), loss.from_logits) for loss in losses]
-        try:
+        with contextlib.ExitStack() as stack:
             for loss in losses:
-                loss._fn_kwargs["from_logits"] = True
-                loss.from_logits = True
+                kwargs = {**loss._fn_kwargs, "from_logits": True}
+                stack.enter_context(_attributes(loss, from_logits=True, _fn_kwargs=kwargs))
             yield
-        finally:
-            for loss, kwargs, value in saved:
-                loss._fn_kwargs.clear()
-                loss._fn_kwargs.update(kwargs)
-                loss.from_logits = value
 
     return [Attempt(f"{name}(..., from_logits=True)", apply=from_logits, retrace=True)]
 
@@ -1018,7 +1012,7 @@ def judge(
     fell = fell_without_bound(values, base)
     if fell is not None:  # finite, but the objective runs away below 0: not stopped
         verdict = "fails" if values.size <= trip_index + FAIL_WINDOW else "postpones"
-        below = np.nonzero(values < -UNBOUNDED_DROP * max(abs(base), 1.0))[0]
+        below = np.nonzero(values < unbounded_floor(base))[0]
         return Judgement(verdict, at=int(below[0]), diverged=True, level=level)
     if tail <= level and not growing:
         return Judgement("trains" if complete else None, level=level)

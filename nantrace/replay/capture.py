@@ -155,10 +155,8 @@ class ReplayCapture(hooks.StepObserver):
         self.target_ops: set[int] = set()
         self.gradient_ops: set[int] = set()
         self.loss_names: list[str] = []
-        #: class names of the Keras losses called with from_logits=False (they expect
-        #: probabilities from the model).
-        self.probability_losses: list[str] = []
-        #: the loss objects themselves, for verification to set from_logits on
+        #: the Keras loss objects called with from_logits=False (they expect probabilities
+        #: from the model; verification sets from_logits on them).
         self.probability_loss_objects: list[Any] = []
         self.optimizers: list[Any] = []
         #: (optimizer, first op index, end index) of each optimizer's update, in order: which
@@ -330,7 +328,6 @@ class ReplayCapture(hooks.StepObserver):
         self.loss_depth += 1
         self.loss_names.append(getattr(loss, "name", type(loss).__name__))
         if getattr(loss, "from_logits", None) is False:
-            self.probability_losses.append(type(loss).__name__)
             self.probability_loss_objects.append(loss)
 
     def loss_exit(self, loss: Any) -> None:
