@@ -19,6 +19,7 @@ from nantrace.diagnosis.call_site import SOFTMAX_OPS, overflowing_literals
 from nantrace.diagnosis.evidence import (  # noqa: F401  (re-exported for older imports)
     HALF_DTYPES,
     HALF_SPACING,
+    PROBABILITY_OPS,
     RELU_FAMILY,
     SELECT_OPS,
     Evidence,
@@ -82,8 +83,6 @@ SINGULAR_GRAD_OPS = frozenset(
 #: Ops whose result grows exponentially with the argument (I0 and I1 like e^x / sqrt(2 pi x)).
 BESSEL_OPS = frozenset({"BesselI0", "BesselI1"})
 EXP_OPS = frozenset({"Exp", "Expm1", "Softplus", "Cosh", "Sinh", "Pow"}) | BESSEL_OPS
-#: Ops that make probabilities (a log of their output is a cross-entropy on probabilities).
-PROBABILITY_OPS = frozenset({"Softmax", "Sigmoid", "Erf", "Erfc"})  # erf: a normal CDF
 #: Output activations that make probabilities (sparsemax's are exactly 0 off its support).
 PROBABILITY_ACTIVATIONS = frozenset({"softmax", "sigmoid", "sparsemax"})
 #: An unrolled recursion: this many earlier ops of the origin's type (or
@@ -739,9 +738,8 @@ def _labels_outside_unit(origin: Origin, record: OpRecord, evidence: Evidence) -
     subject = evidence.forward_op if origin.phase == "backward" else record
     if subject is None or not _looks_like_probability(subject):
         return None
-    if not (
-        evidence.upstream_ops & PROBABILITY_OPS
-        or evidence.output_activation in PROBABILITY_ACTIVATIONS
+    if not _of_probabilities(
+        evidence
     ):  # a count times the log of a rate (Poisson's y * log(lambda)) is no cross-entropy
         return None
     name, low, high = labels
@@ -848,10 +846,7 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
         origin.kind == "loss"
         and op in {"Log", "Xlogy", "Log1p"}
         and _looks_like_probability(subject)
-        and (
-            evidence.upstream_ops & PROBABILITY_OPS
-            or evidence.output_activation in PROBABILITY_ACTIVATIONS
-        )
+        and _of_probabilities(evidence)
     ):
         return Cause(
             "unstable_loss",
@@ -1667,6 +1662,16 @@ def _zero_over_zero(record: OpRecord) -> bool:
     """A division whose NaN comes from 0/0 (x/0 with x != 0 is Inf, not NaN)."""
     out = record.result_health
     return out is not None and out.nan > 0 and out.inf == 0
+
+
+def _of_probabilities(evidence: Evidence) -> bool:
+    """The origin's argument is made of a probability op's outputs: near it, through mixing
+    ops however far up, or from a model whose output activation makes probabilities."""
+    return bool(
+        evidence.upstream_ops & PROBABILITY_OPS
+        or evidence.probability_source is not None
+        or evidence.output_activation in PROBABILITY_ACTIVATIONS
+    )
 
 
 def _looks_like_probability(record: OpRecord) -> bool:

@@ -319,6 +319,9 @@ class Evidence:
     discarded_by_where: str | None = None
     #: op types within three hops upstream of the origin (or of the op it differentiates).
     upstream_ops: frozenset[str] = frozenset()
+    #: the op that made probabilities (``Softmax``, ``Sigmoid``) the origin's argument is a
+    #: mixture, selection or reshaping of, however far up; None when no such op is.
+    probability_source: str | None = None
     #: ops of the origin's type and phase the step ran before it: a loop unrolled in the step
     #: (a recursion such as a forward algorithm) repeats one op many times.
     repeated_before: int = 0
@@ -589,6 +592,7 @@ def gather_evidence(
             evidence.upstream_ops = frozenset(
                 capture.records[i].op_type for i in _within(graph, subject.index, 3, up=True)
             )
+            evidence.probability_source = probability_source(graph, capture, subject.index)
             evidence.exp_normalized = _feeds_normalizer(graph, capture, subject.index)
             evidence.exp_into_log = feeds_a_log(graph, capture, subject.index)
             if path is not None:
@@ -851,6 +855,47 @@ def _scalar_factor(op: OpRecord) -> list[float]:
             return []
         value = 1.0 / value
     return [abs(value)]
+
+
+#: Ops that make probabilities (a log of their output is a cross-entropy on probabilities).
+PROBABILITY_OPS = frozenset({"Softmax", "Sigmoid", "Erf", "Erfc"})  # erf: a normal CDF
+#: Ops whose result is still a probability, or a mixture or selection of probabilities, when
+#: their inputs are: reshaping, picking, stacking, weighting, summing and 1 - p. No matmul
+#: with a weight and no nonlinearity: a walk through these cannot leave a probability's
+#: distribution for a layer's activations.
+MIXING_OPS = SHAPE_OPS | frozenset(
+    {
+        "GatherV2", "GatherNd", "Pack", "ConcatV2", "Mean", "Sum", "AddV2", "AddN", "Mul",
+        "Sub", "Pad", "PadV2", "Transpose", "Slice", "StridedSlice", "Tile", "SelectV2",
+        "Maximum", "Minimum", "ClipByValue", "UnsortedSegmentSum", "ScatterNd",
+        "TensorScatterAdd", "TensorScatterUpdate", "BatchMatMulV2", "BatchMatMulV3", "Einsum",
+        "Unpack", "Split", "SplitV", "OneHot",
+    }
+)  # fmt: skip
+#: How many mixing ops a probability may pass through on its way to the origin.
+MIXING_HOPS = 12
+
+
+def probability_source(graph: Any, capture: ReplayCapture, index: int) -> str | None:
+    """The op that made the probabilities ``index``'s arguments are built from through mixing
+    ops only (a pointer-generator's p_gen P_vocab + (1 - p_gen) copy, an ensemble's mean of
+    softmaxes, a gathered gold probability), however far up; None when none is."""
+    seen = {index}
+    frontier = [index]
+    for _ in range(MIXING_HOPS):
+        upper = []
+        for node in frontier:
+            for producer in graph.predecessors(node):
+                if producer in seen:
+                    continue
+                seen.add(producer)
+                op_type = capture.records[producer].op_type
+                if op_type in PROBABILITY_OPS:
+                    return op_type
+                if op_type in MIXING_OPS:
+                    upper.append(producer)
+        frontier = upper
+    return None
 
 
 def _within(graph: Any, index: int, depth: int, up: bool = False) -> set[int]:
