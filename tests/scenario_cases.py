@@ -3025,6 +3025,58 @@ class _SharpenedAverage(keras.layers.Layer):
         return tf.reduce_mean(tf.stack(probabilities, axis=1), axis=1)
 
 
+def feature_normalization_copied_with_invert_true():
+    """Household energy model (floor area in square feet, annual kWh, occupants and year built,
+    plus an embedded climate zone; a standardized target; SGD with momentum) whose numeric
+    branch starts with a keras.layers.Normalization adapted on the features and built with
+    invert=True, copied from the line that turns standardized predictions back into kWh. An
+    inverted layer computes mean + x * std: the branch sees ~1e6-3e7 instead of ~1, the first
+    update moves the kernels by far more than their size and a matmul overflows a step or two
+    later. Rescaling the features cannot help while the layer multiplies them again; the layer
+    must be built without invert. Written 2026-12-05 (session 28) from the pattern of a
+    de-normalizing layer at a model's input, before any change for it, with what a right
+    report says decided before its first run; not blind."""
+    rng = seeded(1023)
+    n = 1024
+    area = rng.normal(2000.0, 600.0, size=n).clip(400.0, None)
+    occupants = rng.integers(1, 6, size=n).astype("float64")
+    year = rng.normal(1980.0, 20.0, size=n)
+    zone = rng.integers(0, 5, size=n)
+    kwh = 4.0 * area + 900.0 * occupants - 20.0 * (year - 1980.0) + 800.0 * zone
+    kwh = kwh + rng.normal(0.0, 1500.0, size=n)
+    target = 0.8 * kwh + 300.0 * zone + rng.normal(0.0, 800.0, size=n)
+    numeric = np.stack([area, kwh, occupants, year], axis=1).astype("float32")
+    y = ((target - target.mean()) / target.std()).astype("float32").reshape(-1, 1)
+    normalize = keras.layers.Normalization(invert=True, name="numeric_norm")
+    normalize.adapt(numeric)
+    numbers = keras.Input((4,), name="numeric")
+    zones = keras.Input((), dtype="int32", name="climate_zone")
+    h = keras.layers.Concatenate(name="features")(
+        [normalize(numbers), keras.layers.Embedding(5, 4, name="zone_embedding")(zones)]
+    )
+    h = keras.layers.Dense(64, activation="relu", name="hidden0")(h)
+    h = keras.layers.Dense(32, activation="relu", name="hidden1")(h)
+    model = keras.Model([numbers, zones], keras.layers.Dense(1, name="usage")(h), name="energy")
+    optimizer = keras.optimizers.SGD(learning_rate=1e-3, momentum=0.9)
+
+    def train_step(x, zone, y):
+        with tf.GradientTape() as tape:
+            loss = keras.losses.MeanSquaredError()(y, model([x, zone], training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    data = [
+        (
+            tf.constant(numeric[i : i + 32]),
+            tf.constant(zone[i : i + 32].astype("int32")),
+            tf.constant(y[i : i + 32]),
+        )
+        for i in range(0, n, 32)
+    ]
+    return run_loop(train_step, data, model=model, optimizer=optimizer)
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -4130,5 +4182,15 @@ SCENARIOS: list[Scenario] = [
         fixes=frozenset({"add_epsilon", "use_logsumexp"}),
         story="three heads' softmaxes at temperature 0.02 averaged in probability space by a "
         "custom layer: the gold class gets exactly 0 and its log in the hand-written NLL is -inf",
+    ),
+    Scenario(
+        "feature_normalization_copied_with_invert_true",
+        feature_normalization_copied_with_invert_true,
+        None,
+        cause="unscaled_input",
+        fixes=frozenset({"rescale_input"}),
+        story="the numeric branch's keras.layers.Normalization built with invert=True (copied "
+        "from the de-normalizer of the predictions): mean + x * std feeds ~1e6-3e7 to the "
+        "network and a matmul overflows; build the layer without invert",
     ),
 ]
