@@ -20,7 +20,9 @@ What each fix id means here (the fix params contract):
   ``clamp_argument`` with ``mode="clip_batch"``: the tensor clipped into
   [``params["min"]``, ``params["max"]``] (``tf.clip_by_value``, or ``tf.maximum`` without a max).
 * ``rescale_input`` / ``rescale_target``: only the named tensor (default: the first / second
-  argument) multiplied by ``params["scale"]``.
+  argument) multiplied by ``params["scale"]``; ``rescale_input`` with
+  ``mode="normalization_not_inverted"``: the Normalization layer ``params["layer"]`` (its last
+  name) constructed without ``invert=True`` while the scenario builds.
 * ``change_initializer``: the kernels of ``params["layers"]`` re-drawn with
   ``params["suggested"]`` before training.
 * ``add_epsilon``: the optimizer's setting (``optimizer.epsilon``, ``optimizer.initial_accumulator_value``)
@@ -285,6 +287,8 @@ def transform_batches(fix: Fix, batches: list[tuple], names: list[str]) -> list[
             return tf.clip_by_value(value, low, tf.constant(params["max"], value.dtype))
 
         return _map_tensor(batches, _locate(params["tensor"], names), clip)
+    if fix.id == "rescale_input" and params.get("mode") == "normalization_not_inverted":
+        return batches  # a layer built differently (normalization_built_without_invert)
     if fix.id in ("rescale_input", "rescale_target"):
         default = names[0] if fix.id == "rescale_input" else names[1]
         scale = np.asarray(params["scale"], dtype=np.float64)  # one factor, or one a column
@@ -375,6 +379,9 @@ def configure(fix: Fix, model: Any, optimizer: Any) -> None:
     elif fix.id == "use_from_logits" and params.get("mode") == "loss_from_logits":
         if not SOURCE_EDITED.get():
             raise NotApplicable("build the scenario inside loss_built_from_logits")
+    elif fix.id == "rescale_input" and params.get("mode") == "normalization_not_inverted":
+        if not SOURCE_EDITED.get():
+            raise NotApplicable("build the scenario inside normalization_built_without_invert")
     elif fix.id == "add_epsilon":
         target = params.get("target")
         if target and target.startswith("optimizer."):  # Optimizer(..., <setting>=value)
@@ -438,6 +445,27 @@ def loss_built_from_logits(name: str) -> Iterator[None]:
         cls.__init__ = original
 
 
+@contextlib.contextmanager
+def normalization_built_without_invert(name: str) -> Iterator[None]:
+    """``keras.layers.Normalization(name=...)`` without ``invert=True``, as typed: while the
+    scenario builds, the Normalization layer of that name is constructed with invert=False."""
+    cls = keras.layers.Normalization
+    original = cls.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get("name") == name:
+            kwargs["invert"] = False
+        original(self, *args, **kwargs)
+
+    cls.__init__ = init
+    token = SOURCE_EDITED.set(True)
+    try:
+        yield
+    finally:
+        SOURCE_EDITED.reset(token)
+        cls.__init__ = original
+
+
 def verified_fix_problems(scenario: Any, report: Any) -> list[str]:
     """Each fix ``report`` marks verified, applied to a fresh run of ``scenario`` as its snippet
     says (a code change typed into a copy of the scenario's source) and trained unwatched over
@@ -455,6 +483,10 @@ def verified_fix_problems(scenario: Any, report: Any) -> list[str]:
                         SOURCE_EDITED.reset(token)
                 elif fix.id == "use_from_logits" and fix.params.get("mode") == "loss_from_logits":
                     with loss_built_from_logits(str(fix.params["loss"])):
+                        result = scenario.build()
+                elif fix.params.get("mode") == "normalization_not_inverted":
+                    name = str(fix.params["layer"]).split("/")[-1]
+                    with normalization_built_without_invert(name):
                         result = scenario.build()
                 else:
                     result = scenario.build()

@@ -664,6 +664,14 @@ def rederive_adapted_state(layer: Any) -> None:
             pass
 
 
+def is_inverted_normalization(layer: Any) -> bool:
+    """A ``keras.layers.Normalization`` built with ``invert=True``: it computes mean + x * std,
+    the inverse of a normalization (meant for turning predictions back into data units)."""
+    import keras
+
+    return isinstance(layer, keras.layers.Normalization) and bool(getattr(layer, "invert", False))
+
+
 def has_normalization(layers: dict[str, Any]) -> bool:
     """Whether any layer normalizes its activations (BatchNormalization, LayerNormalization,
     GroupNormalization, UnitNormalization, RMS norm)."""

@@ -1089,6 +1089,12 @@ def unscaled_data_cause(evidence: Evidence, until: str, then: str) -> Cause | No
             if targets > UNSCALED_INPUT_ABS
             else ""
         )
+        inverted = evidence.inverted_input_normalization
+        if inverted is not None:
+            also += (
+                f"; the layer {inverted} is a Normalization built with invert=True: it computes "
+                "mean + x * std, so the network sees them multiplied by their spread"
+            )
         return Cause(
             "unscaled_input",
             f"the features {evidence.feature or 'of the batch'} reach |x| = {features:.3g}, far "
@@ -1099,6 +1105,7 @@ def unscaled_data_cause(evidence: Evidence, until: str, then: str) -> Cause | No
                 "input_abs_max": features,
                 "target": evidence.target if targets > UNSCALED_INPUT_ABS else None,
                 "target_abs_max": targets,
+                **({"inverted_normalization": inverted} if inverted is not None else {}),
             },
             confidence=0.85,
         )

@@ -249,6 +249,23 @@ def zeroed_floors(optimizer: Any) -> tuple[tuple[str, float, float], ...]:
     return tuple(found)
 
 
+def inverted_input_normalization(capture: ReplayCapture, layers: dict[str, Any]) -> str | None:
+    """The path of a Normalization layer built with invert=True whose ops read a batch tensor
+    (the model's input goes through mean + x * std), or None. At a model's output such a layer
+    is the usual de-normalizer of predictions and reads no batch tensor."""
+    from nantrace.compat.tf import is_inverted_normalization
+
+    for path, layer in layers.items():
+        if not is_inverted_normalization(layer):
+            continue
+        inside = [
+            r for r in capture.records if r.layer == path or (r.layer or "").startswith(path + "/")
+        ]
+        if any(name is not None for r in inside for name in r.batch_inputs):
+            return path
+    return None
+
+
 def _is_ungated_recurrent(layer: Any) -> bool:
     """A recurrent layer whose state is not gated (SimpleRNN-like): the kind that explodes
     over time steps. LSTM/GRU cells have a ``recurrent_activation`` for their gates."""
@@ -319,6 +336,9 @@ class Evidence:
     discarded_by_where: str | None = None
     #: op types within three hops upstream of the origin (or of the op it differentiates).
     upstream_ops: frozenset[str] = frozenset()
+    #: a Normalization layer built with invert=True that reads a batch tensor: the features
+    #: are multiplied by their spread on the way in (its path), or None.
+    inverted_input_normalization: str | None = None
     #: the op that made probabilities (``Softmax``, ``Sigmoid``) the origin's argument is a
     #: mixture, selection or reshaping of, however far up; None when no such op is.
     probability_source: str | None = None
@@ -532,6 +552,8 @@ def gather_evidence(
     from nantrace.compat.tf import has_normalization, residual_branch_ends
 
     evidence.residual_branch_ends = tuple(residual_branch_ends(layers))
+    if capture is not None:
+        evidence.inverted_input_normalization = inverted_input_normalization(capture, layers)
     evidence.normalized = has_normalization(layers)
     for layer in layers.values():
         compute = getattr(getattr(layer, "dtype_policy", None), "compute_dtype", None)

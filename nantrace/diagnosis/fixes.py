@@ -344,7 +344,10 @@ def _unscaled_input(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fi
             ),
         ]
     same = ev.get("tensor") is not None and ev.get("tensor") == evidence.feature
-    fixes = [
+    inverted = (
+        [_not_inverted(ev["inverted_normalization"])] if ev.get("inverted_normalization") else []
+    )
+    fixes = inverted + [
         _rescale(
             "rescale_input",
             ev.get("tensor"),
@@ -368,6 +371,23 @@ def _unscaled_input(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fi
             )
         )
     return fixes
+
+
+def _not_inverted(layer: str) -> Fix:
+    """The input's Normalization layer built without ``invert=True``: rescaled features would
+    only be multiplied by their spread again. Simulated by turning the layer's ``invert`` off
+    and re-tracing the step (the layer reads it when called)."""
+    short = layer.split("/")[-1]
+    return Fix(
+        "rescale_input",
+        f"{layer} is a keras.layers.Normalization built with invert=True: it computes mean + "
+        "x * std (the inverse, for turning predictions back into data units) and feeds the "
+        "network the features multiplied by their spread; build it without invert=True",
+        {"mode": "normalization_not_inverted", "layer": layer},
+        f'{short} = keras.layers.Normalization(name="{short}")  # without invert=True; '
+        f"{short}.adapt(features) as before: (x - mean) / std",
+        score=1.1,
+    )
 
 
 def _code_rows_dropped(ev: dict[str, Any], evidence: Evidence) -> Fix:

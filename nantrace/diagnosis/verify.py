@@ -515,6 +515,18 @@ def _dropping(
 
 
 def _rescale_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
+    if fix.params.get("mode") == "normalization_not_inverted":
+        path = str(fix.params.get("layer"))
+        layer = ctx.layers.get(path)
+        if layer is None or not hasattr(layer, "invert"):
+            raise _CannotSimulate(f"the layer {path} was not found")
+        return [
+            Attempt(
+                f"{path} built without invert=True",
+                apply=lambda: _attributes(layer, invert=False),
+                retrace=True,
+            )
+        ]
     raw = fix.params.get("scale")
     scale = np.asarray(raw if raw is not None else np.nan, dtype=np.float64)  # or per column
     if not np.all(np.isfinite(scale)) or not np.all(scale != 0):
