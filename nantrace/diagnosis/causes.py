@@ -848,11 +848,21 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
         and _looks_like_probability(subject)
         and _of_probabilities(evidence)
     ):
+        mixture = _mixture_only(evidence)
         return Cause(
             "unstable_loss",
-            f"the loss takes {op} of a probability that reached 0 (hand-written "
-            "cross-entropy on probabilities instead of logits)",
-            {"op_type": op, "zeros": zeros, "output_activation": evidence.output_activation},
+            f"the loss takes {op} of a probability that reached 0 "
+            + (
+                "(a mixture of probabilities, summed in probability space rather than in log space)"
+                if mixture
+                else "(hand-written cross-entropy on probabilities instead of logits)"
+            ),
+            {
+                "op_type": op,
+                "zeros": zeros,
+                "output_activation": evidence.output_activation,
+                **({"mixture": True} if mixture else {}),
+            },
             confidence=0.9,
         )
     layer_object = subject.layer_object
@@ -1678,6 +1688,16 @@ def _of_probabilities(evidence: Evidence) -> bool:
         evidence.upstream_ops & PROBABILITY_OPS
         or evidence.probability_source is not None
         or evidence.output_activation in PROBABILITY_ACTIVATIONS
+    )
+
+
+def _mixture_only(evidence: Evidence) -> bool:
+    """The probabilities are a mixture of a probability op's outputs (summed far up) with no
+    softmax / sigmoid next to the log and no probability output layer: no logits to take."""
+    return (
+        evidence.probability_mixture
+        and not evidence.upstream_ops & PROBABILITY_OPS
+        and evidence.output_activation not in PROBABILITY_ACTIVATIONS
     )
 
 

@@ -342,6 +342,8 @@ class Evidence:
     #: the op that made probabilities (``Softmax``, ``Sigmoid``) the origin's argument is a
     #: mixture, selection or reshaping of, however far up; None when no such op is.
     probability_source: str | None = None
+    #: the way from ``probability_source`` sums probabilities: a mixture, not one softmax.
+    probability_mixture: bool = False
     #: ops of the origin's type and phase the step ran before it: a loop unrolled in the step
     #: (a recursion such as a forward algorithm) repeats one op many times.
     repeated_before: int = 0
@@ -614,7 +616,9 @@ def gather_evidence(
             evidence.upstream_ops = frozenset(
                 capture.records[i].op_type for i in _within(graph, subject.index, 3, up=True)
             )
-            evidence.probability_source = probability_source(graph, capture, subject.index)
+            evidence.probability_source, evidence.probability_mixture = probability_source(
+                graph, capture, subject.index
+            )
             evidence.exp_normalized = _feeds_normalizer(graph, capture, subject.index)
             evidence.exp_into_log = feeds_a_log(graph, capture, subject.index)
             if path is not None:
@@ -894,30 +898,38 @@ MIXING_OPS = SHAPE_OPS | frozenset(
         "Unpack", "Split", "SplitV", "OneHot",
     }
 )  # fmt: skip
+#: Mixing ops that add probabilities up: past one, the argument is a mixture.
+SUMMING_OPS = frozenset(
+    {"Mean", "Sum", "AddV2", "AddN", "UnsortedSegmentSum", "ScatterNd", "TensorScatterAdd"}
+    | {"BatchMatMulV2", "BatchMatMulV3", "Einsum"}
+)
 #: How many mixing ops a probability may pass through on its way to the origin.
 MIXING_HOPS = 12
 
 
-def probability_source(graph: Any, capture: ReplayCapture, index: int) -> str | None:
+def probability_source(
+    graph: Any, capture: ReplayCapture, index: int
+) -> tuple[str, bool] | tuple[None, bool]:
     """The op that made the probabilities ``index``'s arguments are built from through mixing
     ops only (a pointer-generator's p_gen P_vocab + (1 - p_gen) copy, an ensemble's mean of
-    softmaxes, a gathered gold probability), however far up; None when none is."""
+    softmaxes, a gathered gold probability), however far up, and whether the way from it sums
+    probabilities (a mixture: no single logit vector behind it); (None, False) when none is."""
     seen = {index}
-    frontier = [index]
+    frontier = [(index, False)]
     for _ in range(MIXING_HOPS):
         upper = []
-        for node in frontier:
+        for node, summed in frontier:
             for producer in graph.predecessors(node):
                 if producer in seen:
                     continue
                 seen.add(producer)
                 op_type = capture.records[producer].op_type
                 if op_type in PROBABILITY_OPS:
-                    return op_type
+                    return op_type, summed
                 if op_type in MIXING_OPS:
-                    upper.append(producer)
+                    upper.append((producer, summed or op_type in SUMMING_OPS))
         frontier = upper
-    return None
+    return None, False
 
 
 def _within(graph: Any, index: int, depth: int, up: bool = False) -> set[int]:

@@ -661,6 +661,20 @@ def _unstable_loss(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix
                 score=1.0,
             )
         ]
+    if cause.evidence.get("mixture"):  # no logits behind a mixture: its log in log space
+        return [
+            Fix(
+                "use_logsumexp",
+                f"{op} of a mixture of probabilities (a weighted sum or mean of softmaxes): "
+                "computed in log space, log(sum_k w_k p_k) = logsumexp_k(log w_k + log p_k), "
+                "it has no exact 0 to take the log of",
+                {"op_type": op, "where": site},
+                "tf.reduce_logsumexp(tf.math.log(weights) + tf.nn.log_softmax(logits), axis=k)  "
+                "# instead of tf.math.log(tf.reduce_sum(weights * tf.nn.softmax(logits), axis=k))",
+                score=1.0,
+            ),
+            epsilon,
+        ]
     producer = evidence.argument_producers[0] if evidence.argument_producers else None
     logits = _edit("log_softmax", op, site) if producer in {"Softmax", "Sigmoid"} else None
     return [
