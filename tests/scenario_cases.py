@@ -3077,6 +3077,46 @@ def feature_normalization_copied_with_invert_true():
     return run_loop(train_step, data, model=model, optimizer=optimizer)
 
 
+def inverse_frequency_class_weights_of_a_batch_missing_a_class():
+    """Land-cover classifier (16 standardized spectral features, 6 classes, the rarest ~3 % of
+    the pixels) trained with a class-balanced cross-entropy whose weights are recomputed on each
+    batch: w_c = 1 / count_c over the batch's one-hot labels, normalized to sum to the number of
+    classes, then read per sample as sum(onehot * w). A batch of 32 that lacks the rare class
+    has count 0 and weight 1 / 0 = inf: the normalization gives NaN to every class at the first
+    step. An absent class should get weight 0 (tf.math.divide_no_nan); an epsilon gives it a
+    weight of ~1e7 that swamps the present classes. Written 2026-12-05 (session 28) from the
+    pattern of per-batch inverse-frequency weights, before any change for it, with what a right
+    report says decided before its first run; not blind."""
+    rng = seeded(1027)
+    n, features, classes = 1024, 16, 6
+    shares = np.array([0.3, 0.25, 0.2, 0.12, 0.1, 0.03])
+    y = rng.choice(classes, size=n, p=shares)
+    centers = rng.normal(size=(classes, features)) * 1.5
+    x = (centers[y] + rng.normal(size=(n, features))).astype("float32")
+    onehot = np.eye(classes, dtype="float32")[y]
+    model = keras.Sequential(
+        [
+            keras.Input((features,)),
+            keras.layers.Dense(32, activation="relu", name="hidden"),
+            keras.layers.Dense(classes, name="logits"),
+        ],
+        name="land_cover",
+    )
+
+    def balanced_cross_entropy(y_true, logits):
+        counts = tf.reduce_sum(y_true, axis=0)
+        weights = 1.0 / counts
+        weights = weights / tf.reduce_sum(weights) * classes
+        sample_weights = tf.reduce_sum(y_true * weights, axis=-1)
+        ce = tf.nn.softmax_cross_entropy_with_logits(y_true, logits)
+        return tf.reduce_mean(sample_weights * ce)
+
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), balanced_cross_entropy),
+        batches(x, onehot),
+    )
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -4192,5 +4232,16 @@ SCENARIOS: list[Scenario] = [
         story="the numeric branch's keras.layers.Normalization built with invert=True (copied "
         "from the de-normalizer of the predictions): mean + x * std feeds ~1e6-3e7 to the "
         "network and a matmul overflows; build the layer without invert",
+    ),
+    Scenario(
+        "inverse_frequency_class_weights_of_a_batch_missing_a_class",
+        inverse_frequency_class_weights_of_a_batch_missing_a_class,
+        "loss",
+        frozenset({"RealDiv"}),
+        cause="missing_epsilon",
+        fixes=frozenset({"divide_no_nan"}),
+        story="class weights 1 / count recomputed on each batch: a batch without the rare "
+        "class divides 1 by 0; the absent class's weight should be 0 (divide_no_nan), an "
+        "epsilon gives it ~1e7",
     ),
 ]
