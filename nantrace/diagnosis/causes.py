@@ -939,6 +939,8 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
     # a learned divisor (a temperature, a frequency) read straight from a weight that is 0
     learned = evidence.divisor_variable if op in DIVISION_OPS else None
     empty_count = zero_over_zero and not spread and not underflow and learned is None
+    # 1 / count of something absent from the batch (a class's inverse-frequency weight)
+    counted = evidence.counted_tensor if op in DIVISION_OPS and not zero_over_zero else None
     where = "the backward pass of " if backward else ""
     what = f"{op} of an exact 0"
     padding = _padding_evidence(evidence) if zero_over_zero else {}
@@ -960,6 +962,11 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
                 f" (rows {list(evidence.empty_rows[:10])} of {padding['padded_tensor']} hold "
                 f"only padding, which {padding['padding_layer']} masks out: empty sequences)"
             )
+    elif counted is not None and not backward:
+        what = (
+            f"a division by a count of 0: the sum of {counted} over the batch is 0 for some "
+            "entry (a class absent from this batch), and its inverse, a weight, is infinite"
+        )
     elif learned is not None:
         what = (
             f"{'0/0' if zero_over_zero else 'a division by 0'}: the divisor is the trainable "
@@ -980,6 +987,7 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
             "denominator_op": denominator,
             **({"exp_underflow": True} if underflow else {}),
             **({"divisor_variable": learned} if learned else {}),
+            **({"inverse_count": counted} if counted is not None and not backward else {}),
             "backward": backward,
             **padding,
             "min_abs_nonzero": min(

@@ -339,6 +339,8 @@ class Evidence:
     #: a Normalization layer built with invert=True that reads a batch tensor: the features
     #: are multiplied by their spread on the way in (its path), or None.
     inverted_input_normalization: str | None = None
+    #: the batch tensor whose sum (a class count, a mask's size) the origin divides by.
+    counted_tensor: str | None = None
     #: the op that made probabilities (``Softmax``, ``Sigmoid``) the origin's argument is a
     #: mixture, selection or reshaping of, however far up; None when no such op is.
     probability_source: str | None = None
@@ -636,6 +638,7 @@ def gather_evidence(
         evidence.products_before = sum(1 for r in earlier_ops if r.op_type in PRODUCT_OPS)
         evidence.argument_producers = tuple(_producer_type(capture, p) for p in subject.producers)
         evidence.divisor_factors = divisor_factors(capture, subject)
+        evidence.counted_tensor = counted_tensor(capture, subject)
         evidence.divisor_variable = divisor_variable(capture, subject)
         evidence.epsilon_lost_in = epsilon_lost_in(capture, subject)
         evidence.argument_layer = argument_layer(capture, subject)
@@ -714,6 +717,37 @@ def _producer_type(capture: ReplayCapture, index: int | None) -> str | None:
     batch tensor."""
     index = _through_shape_ops(capture, index)
     return capture.records[index].op_type if index is not None else None
+
+
+#: Powers a count may go through before it divides (1 / count ** 2: generalized Dice weights).
+COUNT_POWERS = frozenset({"Square", "Pow", "Sqrt"})
+#: Ops between a batch tensor and the sum that counts it: labels turned into indicators.
+INDICATOR_OPS = SHAPE_OPS | frozenset(
+    {"OneHot", "Equal", "NotEqual", "Greater", "GreaterEqual", "Less", "LessEqual"}
+    | {"StridedSlice", "Slice", "GatherV2", "Mul"}
+)
+
+
+def counted_tensor(capture: ReplayCapture, record: OpRecord) -> str | None:
+    """The batch tensor whose sum (or its power) is ``record``'s divisor: a count of a class or
+    of a mask's entries in this batch, a reference volume (``1 / reduce_sum(y_true, 0)``,
+    ``1 / tf.square(reduce_sum(y_true))``), read through indicator ops (one-hot, comparisons,
+    casts); None when the divisor is anything else."""
+    index = _through_shape_ops(capture, record.producers[1] if len(record.producers) > 1 else None)
+    if index is not None and capture.records[index].op_type in COUNT_POWERS:
+        producers = capture.records[index].producers
+        index = _through_shape_ops(capture, producers[0] if producers else None)
+    if index is None or capture.records[index].op_type != "Sum":
+        return None
+    current = capture.records[index]
+    for _ in range(4):
+        if current.batch_inputs and current.batch_inputs[0] is not None:
+            return current.batch_inputs[0]
+        producer = current.producers[0] if current.producers else None
+        if producer is None or capture.records[producer].op_type not in INDICATOR_OPS:
+            return None
+        current = capture.records[producer]
+    return None
 
 
 def divisor_factors(capture: ReplayCapture, record: OpRecord) -> tuple[str | None, ...]:

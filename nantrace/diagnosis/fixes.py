@@ -786,6 +786,21 @@ def _missing_epsilon(origin: Origin, cause: Cause, evidence: Evidence) -> list[F
             ),
             add,
         ]
+    if ev.get("inverse_count"):  # an absent entry's weight is 0, not 1 / epsilon
+        # no epsilon: its ~1 / epsilon weight swamps the rest (generalized Dice: the loss
+        # froze at 1; per-batch class weights: the batches without the class stopped training)
+        return [
+            _edit_fix(
+                "divide_no_nan",
+                f"1 / count of an entry absent from the batch ({ev['inverse_count']}): "
+                "divide_no_nan gives it the weight 0, where an epsilon gives it ~1 / epsilon "
+                "and lets it swamp the entries that are present",
+                _edit("divide_no_nan", op, site),
+                {"op_type": op, "where": site},
+                "tf.math.divide_no_nan(1.0, count)  # 0 for a class absent from the batch",
+                1.0,
+            )
+        ]
     if ev.get("empty_count"):
         drop = _drop_padding(ev, evidence)
         return [
