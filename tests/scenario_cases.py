@@ -3117,6 +3117,117 @@ def inverse_frequency_class_weights_of_a_batch_missing_a_class():
     )
 
 
+class _RmsNormByHand(keras.layers.Layer):
+    """RMS normalization written by hand, x * rsqrt(mean(x^2) + epsilon) * scale, computed in
+    the policy's compute dtype."""
+
+    def __init__(self, epsilon: float = 1e-10, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = epsilon
+
+    def build(self, input_shape):
+        self.scale = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="scale")
+
+    def call(self, x):
+        mean_square = tf.reduce_mean(tf.square(x), axis=-1, keepdims=True)
+        return x * tf.math.rsqrt(mean_square + self.epsilon) * tf.cast(self.scale, x.dtype)
+
+
+def rms_norm_epsilon_below_float16_on_padded_frames():
+    """Speaker-turn tagger over padded sequences of 40 audio frames (24 standardized filterbank
+    features; padding frames are all-zero vectors), two blocks of Dense + RMS normalization
+    written by hand with epsilon = 1e-10 + ReLU, under mixed_float16 with the output in float32.
+    The blocks compute in float16, where 1e-10 is below the smallest positive value and rounds
+    to 0: a padding frame's projection is exactly 0 (zero biases at the start), its mean square
+    is 0 and x * rsqrt(0) = 0 * inf = NaN in the first block at the first step. An epsilon
+    float16 can hold (or the blocks in float32). Written 2026-12-05 (session 28) from the
+    pattern of a layer's epsilon that rounds to 0 in half precision, before any change for it,
+    with what a right report says decided before its first run; not blind."""
+
+    def build():
+        rng = seeded(1031)
+        n, frames, features = 512, 40, 24
+        x = rng.normal(size=(n, frames, features)).astype("float32")
+        lengths = rng.integers(20, frames + 1, size=n)
+        for i, length in enumerate(lengths):
+            x[i, length:] = 0.0
+        turns = (rng.random(size=(n, frames, 1)) < 0.1).astype("float32")
+        inputs = keras.Input((frames, features))
+        h = keras.layers.Dense(32, name="proj0")(inputs)
+        h = keras.layers.ReLU(name="relu0")(_RmsNormByHand(1e-10, name="rms0")(h))
+        h = keras.layers.Dense(32, name="proj1")(h)
+        h = keras.layers.ReLU(name="relu1")(_RmsNormByHand(1e-10, name="rms1")(h))
+        outputs = keras.layers.Dense(1, dtype="float32", name="turn_logit")(h)
+        model = keras.Model(inputs, outputs, name="turn_tagger")
+        return run_loop(
+            standard_step(
+                model,
+                keras.optimizers.Adam(1e-3),
+                keras.losses.BinaryCrossentropy(from_logits=True),
+            ),
+            batches(x, turns),
+        )
+
+    with dtype_policy("mixed_float16"):
+        return build()
+
+
+class _LayerNormByHand(keras.layers.Layer):
+    """Layer normalization written by hand over the last axis, (x - mean) / sqrt(var + eps) *
+    gamma + beta, computed in the policy's compute dtype."""
+
+    def __init__(self, epsilon: float = 1e-12, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = epsilon
+
+    def build(self, input_shape):
+        self.gamma = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="gamma")
+        self.beta = self.add_weight(shape=(input_shape[-1],), initializer="zeros", name="beta")
+
+    def call(self, x):
+        mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
+        normalized = (x - mean) / tf.sqrt(variance + self.epsilon)
+        return normalized * tf.cast(self.gamma, x.dtype) + tf.cast(self.beta, x.dtype)
+
+
+def layer_norm_with_bert_epsilon_on_empty_baskets_under_mixed_float16():
+    """Next-basket model over 30 bag-of-products counts a shopper (log1p counts; a share of the
+    baskets in the export are empty: all zeros), Dense + a layer normalization written by hand
+    with epsilon = 1e-12 copied from a BERT config, twice, under mixed_float16 with the output
+    in float32. The layers compute in float16, where 1e-12 rounds to exactly 0: an empty
+    basket's projection is exactly 0 (zero biases at the start), its variance is 0 and
+    0 / sqrt(0) is NaN at the first step. An epsilon float16 can hold, or the layers in
+    float32. Written 2026-12-05 (session 28) from the pattern of a layer epsilon of 1e-12
+    that half precision rounds to 0, before any change for it, with what a right report says
+    decided before its first run; not blind."""
+
+    def build():
+        rng = seeded(1033)
+        n, products = 1024, 30
+        counts = rng.poisson(0.6, size=(n, products)).astype("float32")
+        counts[rng.random(n) < 0.06] = 0.0
+        x = np.log1p(counts)
+        y = (counts[:, :5].sum(1) + rng.normal(size=n) > 2.0).astype("float32")[:, None]
+        inputs = keras.Input((products,))
+        h = keras.layers.Dense(32, name="embed")(inputs)
+        h = keras.layers.ReLU(name="relu0")(_LayerNormByHand(1e-12, name="norm0")(h))
+        h = keras.layers.Dense(32, name="mix")(h)
+        h = keras.layers.ReLU(name="relu1")(_LayerNormByHand(1e-12, name="norm1")(h))
+        outputs = keras.layers.Dense(1, dtype="float32", name="repeat_logit")(h)
+        model = keras.Model(inputs, outputs, name="basket_model")
+        return run_loop(
+            standard_step(
+                model,
+                keras.optimizers.Adam(1e-3),
+                keras.losses.BinaryCrossentropy(from_logits=True),
+            ),
+            batches(x, y),
+        )
+
+    with dtype_policy("mixed_float16"):
+        return build()
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -4243,5 +4354,23 @@ SCENARIOS: list[Scenario] = [
         story="class weights 1 / count recomputed on each batch: a batch without the rare "
         "class divides 1 by 0; the absent class's weight should be 0 (divide_no_nan), an "
         "epsilon gives it ~1e7",
+    ),
+    Scenario(
+        "rms_norm_epsilon_below_float16_on_padded_frames",
+        rms_norm_epsilon_below_float16_on_padded_frames,
+        "activation",
+        cause="float16_range",
+        fixes=frozenset({"add_epsilon", "float32_layer"}),
+        story="a hand-written RMS norm with epsilon 1e-10 under mixed_float16: 1e-10 rounds to "
+        "0 in float16, an all-zero padding frame's mean square is 0 and x * rsqrt(0) is NaN",
+    ),
+    Scenario(
+        "layer_norm_with_bert_epsilon_on_empty_baskets_under_mixed_float16",
+        layer_norm_with_bert_epsilon_on_empty_baskets_under_mixed_float16,
+        "activation",
+        cause="float16_range",
+        fixes=frozenset({"add_epsilon", "float32_layer"}),
+        story="a hand-written layer norm with BERT's epsilon 1e-12 under mixed_float16: 1e-12 "
+        "is 0 in float16, an empty basket's projection has variance 0 and 0 / sqrt(0) is NaN",
     ),
 ]
