@@ -17,6 +17,7 @@ import numpy as np
 
 from nantrace.diagnosis.call_site import SOFTMAX_OPS, overflowing_literals
 from nantrace.diagnosis.evidence import (  # noqa: F401  (re-exported for older imports)
+    DIVISION_OPS,
     HALF_DTYPES,
     HALF_SPACING,
     PROBABILITY_OPS,
@@ -63,7 +64,6 @@ DOMAIN_OPS = frozenset(
         "EuclideanNorm",
     }
 )
-DIVISION_OPS = frozenset({"RealDiv", "Div", "Reciprocal", "Inv", "Xdivy", "FloorDiv"})
 #: Backward ops whose local gradient is singular at 0 (sqrt, rsqrt, 1/x, log, norm).
 SINGULAR_GRAD_OPS = frozenset(
     {
@@ -867,7 +867,9 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
         )
     layer_object = subject.layer_object
     layer_epsilon = _as_float(getattr(layer_object, "epsilon", None))
-    if layer_epsilon is not None and layer_epsilon <= 1e-12:
+    lost = evidence.epsilon_lost_in
+    # a tiny epsilon that the layer's half dtype rounds to 0: float16_range, below
+    if layer_epsilon is not None and layer_epsilon <= 1e-12 and lost is None:
         return Cause(
             "missing_epsilon",
             f"{type(layer_object).__name__} {subject.layer} is built with "
@@ -880,7 +882,6 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
             },
             confidence=0.9,
         )
-    lost = evidence.epsilon_lost_in
     if lost is not None and not backward:
         return Cause(
             "float16_range",

@@ -842,10 +842,22 @@ def inf_constant_op(capture: ReplayCapture, record: OpRecord, hops: int = 4) -> 
 HALF_DTYPES = frozenset({"float16", "bfloat16"})
 
 
+#: Ops that divide (by their second argument, or a reciprocal).
+DIVISION_OPS = frozenset({"RealDiv", "Div", "Reciprocal", "Inv", "Xdivy", "FloorDiv"})
+#: Roots a divisor may be taken with (a standard deviation, a norm).
+ROOT_OPS = frozenset({"Sqrt", "Pow"})
+
+
 def epsilon_lost_in(capture: ReplayCapture, record: OpRecord) -> str | None:
     """The half dtype of a constant scalar 0 added to one of ``record``'s arguments: an
-    epsilon the code adds (``x + 1e-8``) that the dtype cannot hold. None when there is none."""
-    for producer in record.producers:
+    epsilon the code adds (``x + 1e-8``) that the dtype cannot hold, also under a root a
+    division takes (``x / tf.sqrt(var + 1e-12)``). None when there is none."""
+    producers = list(record.producers)
+    for producer in record.producers[1:] if record.op_type in DIVISION_OPS else ():
+        index = _through_shape_ops(capture, producer)
+        if index is not None and capture.records[index].op_type in ROOT_OPS:
+            producers += capture.records[index].producers[:1]
+    for producer in producers:
         if producer is None or capture.records[producer].op_type not in {"AddV2", "Add"}:
             continue
         adder = capture.records[producer]
