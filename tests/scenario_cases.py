@@ -3228,6 +3228,56 @@ def layer_norm_with_bert_epsilon_on_empty_baskets_under_mixed_float16():
         return build()
 
 
+class _ZcaWhitening(keras.layers.Layer):
+    """ZCA whitening of the batch by hand (decorrelated batch normalization): the batch's
+    covariance C, its eigendecomposition and x C^{-1/2}, with no damping term."""
+
+    def call(self, x):
+        centered = x - tf.reduce_mean(x, axis=0, keepdims=True)
+        covariance = tf.matmul(centered, centered, transpose_a=True) / tf.cast(
+            tf.shape(x)[0], x.dtype
+        )
+        eigenvalues, eigenvectors = tf.linalg.eigh(covariance)
+        whitening = tf.matmul(
+            eigenvectors * tf.pow(eigenvalues, -0.5)[None, :], eigenvectors, transpose_b=True
+        )
+        return tf.matmul(centered, whitening)
+
+
+def zca_whitening_of_features_exported_twice():
+    """Credit-risk MLP whose first layer whitens the batch (ZCA, x C^{-1/2} from tf.linalg.eigh
+    of the batch covariance, as decorrelated batch normalization does) without a damping term.
+    The feature export repeats three columns under other names (the same values twice), so the
+    covariance is singular: its zero eigenvalues come back from eigh as roundoff-size values,
+    some of them negative, and their power -0.5 is NaN at the first step. A matrix root needs
+    damping: C + epsilon I (or the eigenvalues plus epsilon) before the power. Written
+    2026-12-05 (session 28) from the pattern of a matrix inverse root of a singular positive
+    semi-definite matrix, before any change for it, with what a right report says decided
+    before its first run; not blind."""
+    rng = seeded(1039)
+    n = 1024
+    base = rng.normal(size=(n, 9))
+    x = np.concatenate([base, base[:, :3]], axis=1).astype("float32")
+    y = (base[:, 0] - base[:, 4] + 0.5 * rng.normal(size=n) > 0).astype("float32")[:, None]
+    model = keras.Sequential(
+        [
+            keras.Input((12,)),
+            _ZcaWhitening(name="zca"),
+            keras.layers.Dense(32, activation="relu", name="hidden"),
+            keras.layers.Dense(1, name="default_logit"),
+        ],
+        name="credit_risk",
+    )
+    return run_loop(
+        standard_step(
+            model,
+            keras.optimizers.Adam(1e-3),
+            keras.losses.BinaryCrossentropy(from_logits=True),
+        ),
+        batches(x, y, size=64),
+    )
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -4372,5 +4422,16 @@ SCENARIOS: list[Scenario] = [
         fixes=frozenset({"add_epsilon", "float32_layer"}),
         story="a hand-written layer norm with BERT's epsilon 1e-12 under mixed_float16: 1e-12 "
         "is 0 in float16, an empty basket's projection has variance 0 and 0 / sqrt(0) is NaN",
+    ),
+    Scenario(
+        "zca_whitening_of_features_exported_twice",
+        zca_whitening_of_features_exported_twice,
+        "activation",
+        frozenset({"Pow"}),
+        cause=frozenset({"domain_error", "missing_epsilon"}),
+        fixes=frozenset({"add_epsilon"}),
+        story="ZCA whitening by hand, eigh of a batch covariance made singular by columns "
+        "exported twice: roundoff-size negative eigenvalues to the power -0.5 are NaN; damp "
+        "the root with an epsilon",
     ),
 ]
