@@ -270,6 +270,13 @@ def _captured_nan(record: OpRecord, evidence: Evidence) -> Cause | None:
 # ---------------------------------------------------------------------------------------------
 # the optimizer update
 # ---------------------------------------------------------------------------------------------
+_ROUNDING_ADVICE = (
+    "a value that is >= 0 in exact arithmetic (an eigenvalue of a singular covariance or Gram "
+    "matrix, a variance, a squared distance) came out below 0 by rounding only, against "
+    "values up to {:.3g}: an epsilon larger than the rounding (damping) keeps it positive"
+)
+
+
 def _update_domain_error(
     origin: Origin, record: OpRecord, evidence: Evidence, problem: str
 ) -> Cause:
@@ -282,6 +289,7 @@ def _update_domain_error(
     schedule = lr is not None and not math.isfinite(lr)
     where = os.path.basename(record.source) if record.source else "an unknown line"
     subject = f"the learning-rate schedule ({where})" if schedule else f"the update ({where})"
+    rounding = None if schedule else _negative_by_rounding(record)
     return Cause(
         "domain_error",
         f"{record.op_type} in {subject} receives {problem}: "
@@ -290,6 +298,8 @@ def _update_domain_error(
             "first); no lower rate helps: clamp the argument into the domain (a schedule's "
             "remaining fraction at 0 past its end)"
             if schedule
+            else _ROUNDING_ADVICE.format(record.float_inputs[0].max_abs)
+            if rounding is not None
             else "outside its domain, so no epsilon can help; clamp the argument into the domain"
         ),
         {
@@ -299,6 +309,7 @@ def _update_domain_error(
             "min_value": _min_value(record),
             "schedule": schedule,
             "variable": origin.variable,
+            **({"rounding_negative": rounding} if rounding is not None else {}),
             "inputs": [_health_summary(h) for h in record.float_inputs],
         },
         confidence=0.9,
@@ -605,6 +616,9 @@ def _domain_error(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause
             f"{logits} was built with from_logits=False and treats them as probabilities; "
             "tell the loss it gets logits"
         )
+    damped = _negative_by_rounding(subject) if not twice and mask is None else None
+    if damped is not None and logits is None:
+        advice = ": " + _ROUNDING_ADVICE.format(subject.float_inputs[0].max_abs)
     rounding = evidence.half_cancellation
     if rounding is not None and not twice and mask is None:
         dtype, largest = rounding
@@ -625,6 +639,7 @@ def _domain_error(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause
             "inputs": [_health_summary(h) for h in subject.float_inputs],
             **(_mask_evidence(mask) if mask is not None else {}),
             **({"log_probabilities": True} if twice else {}),
+            **({"rounding_negative": damped} if damped is not None and logits is None else {}),
             **(
                 {"logits_into": logits, "output_layer": evidence.output_layer}
                 if logits is not None and not twice
@@ -1558,6 +1573,29 @@ def _overflowed(record: OpRecord) -> bool:
     if out is None or out.finite:
         return False
     return bool(out.inf) or _inputs_max(record) > 1e3 or not _has_zero_argument(record)
+
+
+#: A negative argument no further below 0 than this share of its largest magnitude: rounding
+#: of a quantity that is >= 0 in exact arithmetic (~100 float32 spacings).
+ROUNDING_NEGATIVE = 1e-5
+#: Ops whose argument such a rounding negative leaves their domain at 0.
+ROOT_LIKE_OPS = frozenset({"Log", "Sqrt", "Rsqrt", "Pow"})
+
+
+def _negative_by_rounding(record: OpRecord) -> float | None:
+    """The minimum of a float32 / float64 argument that is negative by rounding only (an
+    eigenvalue of a singular covariance or Gram matrix from eigh, a variance, a squared
+    distance): below 0 by at most ``ROUNDING_NEGATIVE`` of the argument's largest magnitude.
+    An epsilon larger than the rounding keeps it positive (damping). None otherwise; half
+    precision has its own rule (``half_cancellation``)."""
+    inputs = record.float_inputs
+    if record.op_type not in ROOT_LIKE_OPS or not inputs or inputs[0].dtype in HALF_DTYPES:
+        return None
+    first = inputs[0]
+    low, high = first.min_value, first.max_value
+    if low is None or high is None or low >= 0 or high <= 0:
+        return None
+    return low if -low <= ROUNDING_NEGATIVE * first.max_abs else None
 
 
 def _outside_domain(record: OpRecord) -> str | None:

@@ -942,14 +942,33 @@ def _domain_error(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]
         _edit_fix(
             "clamp_argument",
             f"{op} receives {ev.get('problem')}; clamp the argument into its domain (or use a "
-            "form defined there) — an epsilon cannot fix "
-            + ("a row with no finite value" if op in SOFTMAX_OPS else "a negative argument"),
+            "form defined there)"
+            + (
+                ""
+                if ev.get("rounding_negative") is not None
+                else " — an epsilon cannot fix "
+                + ("a row with no finite value" if op in SOFTMAX_OPS else "a negative argument")
+            ),
             edit,
             {"op_type": op, "where": site, "layer": ev.get("layer"), "bound": bound},
             snippet,
             1.0,
         )
     ]
+    if ev.get("rounding_negative") is not None:  # damping first: the clamp keeps the noise
+        low = float(ev["rounding_negative"])
+        fixes.insert(
+            0,
+            _edit_fix(
+                "add_epsilon",
+                f"{op}'s argument is below 0 by rounding only (min {low:.3g}): an epsilon "
+                "larger than the rounding keeps it positive (for a matrix root: C + epsilon I)",
+                _edit("epsilon", op, site, 1e-5),
+                {"op_type": op, "where": site, "layer": ev.get("layer")},
+                _epsilon_snippet(op, 1e-5) + "  # for a matrix root: C + 1e-5 * tf.eye(n)",
+                1.05,
+            ),
+        )
     positive = _positive_output(op, evidence)
     batch = _clamp_batch_tensor(op, bound, ev, evidence)
     twice = _drop_the_second_log(op, site) if ev.get("log_probabilities") else None
