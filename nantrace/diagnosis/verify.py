@@ -101,6 +101,10 @@ EARLY_PACE_MARGIN = 2.0
 #: The run-up to a trip starts at the first loss above this many times the lowest one before.
 GROWTH = 4.0
 
+#: A replay over fewer distinct batches than this (and than its steps) says how few: a fix
+#: that trains on one batch cycled has not seen the rest of the user's data.
+HONEST_BATCHES = 4
+
 #: Fixes whose effect shows over many steps: verified from the anchor snapshot.
 DYNAMICS_FIXES = frozenset(
     {"lower_learning_rate", "clip_gradients", "rescale_input", "rescale_target"}
@@ -1344,7 +1348,14 @@ def _verify_one(
         if run.losses
         else "no finite step"
     )
-    ran = f"{run.steps} steps {start}"
+    distinct = len({id(batch[0]) for batch in sequence})
+    params["distinct_batches"] = distinct
+    # a trip at the first step leaves one batch to replay: say so, it is not the user's data
+    ran = f"{run.steps} steps {start}" + (
+        f" on {distinct} distinct batch{'es' if distinct != 1 else ''} cycled"
+        if distinct < min(run.steps, HONEST_BATCHES)
+        else ""
+    )
     if run.nothing:
         what = f"fails: {run.nothing}"
     elif judgement.frozen:
