@@ -3278,6 +3278,31 @@ def zca_whitening_of_features_exported_twice():
     )
 
 
+def age_in_years_left_unscaled_among_standardized_features():
+    """Insurance-claim regressor (an MLP, MSE on a standardized target, SGD with Nesterov
+    momentum at 0.02) on 12 standardized features plus the policy holder's age in years
+    (18-90), which the preprocessing forgot: its column is ~50x the others, so are its first-layer
+    gradients, and the step that suits the standardized columns makes the age column's weights
+    oscillate and grow until the loss overflows. Scale the age column like the others (the
+    learning rate only hides it). Written 2026-12-05 (session 28) from the pattern of one raw
+    column among standardized ones (below the 1e3 that makes a whole table 'unscaled'), before
+    any change for it, with what a right report says decided before its first run; not
+    blind."""
+    rng = seeded(1049)
+    n = 2048
+    features = rng.normal(size=(n, 12))
+    age = rng.uniform(18.0, 90.0, size=n)
+    claims = features[:, :4].sum(1) + 0.03 * (age - 50.0) + 0.5 * rng.normal(size=n)
+    x = np.concatenate([features, age[:, None]], axis=1).astype("float32")
+    y = ((claims - claims.mean()) / claims.std()).astype("float32")[:, None]
+    model = mlp([64, 32], name="claims_mlp", input_dim=13)
+    optimizer = keras.optimizers.SGD(learning_rate=0.02, momentum=0.9, nesterov=True)
+    return run_loop(
+        standard_step(model, optimizer, keras.losses.MeanSquaredError()),
+        batches(x, y, size=64, epochs=3),
+    )
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -4433,5 +4458,14 @@ SCENARIOS: list[Scenario] = [
         story="ZCA whitening by hand, eigh of a batch covariance made singular by columns "
         "exported twice: roundoff-size negative eigenvalues to the power -0.5 are NaN; damp "
         "the root with an epsilon",
+    ),
+    Scenario(
+        "age_in_years_left_unscaled_among_standardized_features",
+        age_in_years_left_unscaled_among_standardized_features,
+        None,
+        cause="unscaled_input",
+        fixes=frozenset({"rescale_input"}),
+        story="one raw column (age in years, up to 90) among 12 standardized ones: its "
+        "gradients are ~50x the others' and SGD with momentum diverges; scale that column",
     ),
 ]
