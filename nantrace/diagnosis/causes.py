@@ -31,6 +31,7 @@ from nantrace.diagnosis.evidence import (  # noqa: F401  (re-exported for older 
     initializer_std,
     kernel_of,
     layer_scales,
+    raw_columns,
 )
 from nantrace.report.records import Cause, Health, Origin
 
@@ -1151,6 +1152,25 @@ def unscaled_data_cause(evidence: Evidence, until: str, then: str) -> Cause | No
             f"large as the target, and {then}",
             {"tensor": evidence.target, "target_abs_max": targets, "input_abs_max": features},
             confidence=0.85,
+        )
+    raw = raw_columns(evidence.feature_columns_abs_max)
+    if raw:
+        columns = evidence.feature_columns_abs_max
+        shown = ", ".join(f"{i} (|x| <= {columns[i]:.3g})" for i in raw[:5])
+        return Cause(
+            "unscaled_input",
+            f"column(s) {shown} of the features {evidence.feature or 'of the batch'} were left "
+            f"in raw units among columns scaled to ~1 (median largest |x| "
+            f"{float(np.median(columns)):.3g}): their gradients are as many times larger, and "
+            f"a step that suits the other columns makes their weights grow {until}",
+            {
+                "tensor": evidence.feature,
+                "input_abs_max": features,
+                "raw_columns": list(raw),
+                "target": None,
+                "target_abs_max": targets,
+            },
+            confidence=0.75,
         )
     return None
 

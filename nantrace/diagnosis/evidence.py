@@ -266,6 +266,27 @@ def inverted_input_normalization(capture: ReplayCapture, layers: dict[str, Any])
     return None
 
 
+#: A column is raw among scaled ones when its largest |x| passes both of these: this many
+#: times the median column's, and this absolute size (beyond the ~[-10, 10] range).
+RAW_COLUMN_RATIO = 10.0
+RAW_COLUMN_ABS = 20.0
+#: The median column of a table whose other columns are scaled stays within this.
+SCALED_COLUMN_ABS = 10.0
+
+
+def raw_columns(columns: tuple[float, ...]) -> tuple[int, ...]:
+    """Columns left in raw units among scaled ones (age in years among standardized
+    features): each far above the median column, which is itself within ~[-10, 10]. () for
+    a table of fewer than 3 columns, or one whose columns are all of one scale."""
+    if len(columns) < 3:
+        return ()
+    median = float(np.median(columns))
+    if median > SCALED_COLUMN_ABS:
+        return ()
+    limit = max(RAW_COLUMN_ABS, RAW_COLUMN_RATIO * median)
+    return tuple(i for i, c in enumerate(columns) if c > limit)
+
+
 def _is_ungated_recurrent(layer: Any) -> bool:
     """A recurrent layer whose state is not gated (SimpleRNN-like): the kind that explodes
     over time steps. LSTM/GRU cells have a ``recurrent_activation`` for their gates."""

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from nantrace.diagnosis.call_site import SOFTMAX_OPS, CallSiteEdit, editable
-from nantrace.diagnosis.evidence import RELU_FAMILY, Evidence
+from nantrace.diagnosis.evidence import RELU_FAMILY, Evidence, raw_columns
 from nantrace.report.records import Cause, Fix, Origin
 
 #: Healthy steps needed before the clip norm is taken from the gradient-norm history.
@@ -145,12 +145,13 @@ def _clip(evidence: Evidence, score: float, why: str) -> Fix:
 
 
 def _column_scales(columns: tuple[float, ...]) -> tuple[float, ...]:
-    """Per-column factors when the table's columns differ in range by > 100x: each column
+    """Per-column factors when the table's columns differ in range by > 100x, or some are raw
+    among scaled ones (``evidence.raw_columns``): each column
     beyond ±10 scaled to ~1, the others left at 1; () otherwise (one factor then)."""
     if len(columns) < 2:
         return ()
     spread = [c for c in columns if c > 0]
-    if not spread or max(spread) < 100 * min(spread):
+    if not spread or (max(spread) < 100 * min(spread) and not raw_columns(columns)):
         return ()
     return tuple(_scale_for(c) if c > IN_RANGE else 1.0 for c in columns)
 
