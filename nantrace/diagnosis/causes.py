@@ -272,9 +272,9 @@ def _captured_nan(record: OpRecord, evidence: Evidence) -> Cause | None:
 # the optimizer update
 # ---------------------------------------------------------------------------------------------
 _ROUNDING_ADVICE = (
-    "a value that is >= 0 in exact arithmetic (an eigenvalue of a singular covariance or Gram "
-    "matrix, a variance, a squared distance) came out below 0 by rounding only, against "
-    "values up to {:.3g}: an epsilon larger than the rounding (damping) keeps it positive"
+    "eigenvalues of a singular (or nearly singular) covariance or Gram matrix, >= 0 in exact "
+    "arithmetic, came out below 0 by rounding only, against values up to {:.3g}: damping, an "
+    "epsilon larger than the rounding (C + epsilon I), keeps them positive"
 )
 
 
@@ -290,7 +290,7 @@ def _update_domain_error(
     schedule = lr is not None and not math.isfinite(lr)
     where = os.path.basename(record.source) if record.source else "an unknown line"
     subject = f"the learning-rate schedule ({where})" if schedule else f"the update ({where})"
-    rounding = None if schedule else _negative_by_rounding(record)
+    rounding = None if schedule else _negative_by_rounding(record, evidence)
     return Cause(
         "domain_error",
         f"{record.op_type} in {subject} receives {problem}: "
@@ -617,7 +617,7 @@ def _domain_error(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause
             f"{logits} was built with from_logits=False and treats them as probabilities; "
             "tell the loss it gets logits"
         )
-    damped = _negative_by_rounding(subject) if not twice and mask is None else None
+    damped = _negative_by_rounding(subject, evidence) if not twice and mask is None else None
     if damped is not None and logits is None:
         advice = ": " + _ROUNDING_ADVICE.format(subject.float_inputs[0].max_abs)
     rounding = evidence.half_cancellation
@@ -1602,14 +1602,17 @@ ROUNDING_NEGATIVE = 1e-5
 ROOT_LIKE_OPS = frozenset({"Log", "Sqrt", "Rsqrt", "Pow"})
 
 
-def _negative_by_rounding(record: OpRecord) -> float | None:
-    """The minimum of a float32 / float64 argument that is negative by rounding only (an
-    eigenvalue of a singular covariance or Gram matrix from eigh, a variance, a squared
-    distance): below 0 by at most ``ROUNDING_NEGATIVE`` of the argument's largest magnitude.
-    An epsilon larger than the rounding keeps it positive (damping). None otherwise; half
-    precision has its own rule (``half_cancellation``)."""
+def _negative_by_rounding(record: OpRecord, evidence: Evidence) -> float | None:
+    """The minimum of float32 / float64 eigenvalues (or singular values) that are negative by
+    rounding only: those of a singular covariance or Gram matrix from eigh, below 0 by at most
+    ``ROUNDING_NEGATIVE`` of their largest magnitude. A matrix root is damped: an epsilon
+    larger than the rounding keeps them positive. None otherwise: an element-wise rounding
+    negative (an expanded squared distance) is clamped at 0, as usual; half precision has its
+    own rule (``half_cancellation``)."""
     inputs = record.float_inputs
     if record.op_type not in ROOT_LIKE_OPS or not inputs or inputs[0].dtype in HALF_DTYPES:
+        return None
+    if not evidence.eigenvalues:
         return None
     first = inputs[0]
     low, high = first.min_value, first.max_value

@@ -360,6 +360,8 @@ class Evidence:
     #: a Normalization layer built with invert=True that reads a batch tensor: the features
     #: are multiplied by their spread on the way in (its path), or None.
     inverted_input_normalization: str | None = None
+    #: the origin's argument is eigenvalues or singular values of a decomposition (eigh, svd).
+    eigenvalues: bool = False
     #: the batch tensor whose sum (a class count, a mask's size) the origin divides by.
     counted_tensor: str | None = None
     #: the op that made probabilities (``Softmax``, ``Sigmoid``) the origin's argument is a
@@ -660,6 +662,7 @@ def gather_evidence(
         evidence.argument_producers = tuple(_producer_type(capture, p) for p in subject.producers)
         evidence.divisor_factors = divisor_factors(capture, subject)
         evidence.counted_tensor = counted_tensor(capture, subject)
+        evidence.eigenvalues = from_eigendecomposition(capture, subject)
         evidence.divisor_variable = divisor_variable(capture, subject)
         evidence.epsilon_lost_in = epsilon_lost_in(capture, subject)
         evidence.argument_layer = argument_layer(capture, subject)
@@ -738,6 +741,30 @@ def _producer_type(capture: ReplayCapture, index: int | None) -> str | None:
     batch tensor."""
     index = _through_shape_ops(capture, index)
     return capture.records[index].op_type if index is not None else None
+
+
+#: Decompositions whose eigen / singular values a matrix function raises to a power.
+EIGEN_OPS = frozenset({"SelfAdjointEigV2", "Svd", "Eig"})
+#: Ops that pick values out of a tensor without changing them.
+PICKING_OPS = SHAPE_OPS | frozenset({"StridedSlice", "Slice", "GatherV2", "Unpack", "Split"})
+
+
+def from_eigendecomposition(capture: ReplayCapture, record: OpRecord) -> bool:
+    """``record``'s first argument is eigenvalues (or singular values) of a decomposition,
+    picked out through at most three ops that change no value: a matrix root or inverse
+    (C^{-1/2}, Shampoo's L^{-1/4}) of a matrix that is singular or nearly so."""
+    index = record.producers[0] if record.producers else None
+    for _ in range(4):
+        if index is None:
+            return False
+        op_type = capture.records[index].op_type
+        if op_type in EIGEN_OPS:
+            return True
+        if op_type not in PICKING_OPS:
+            return False
+        producers = capture.records[index].producers
+        index = producers[0] if producers else None
+    return False
 
 
 #: Powers a count may go through before it divides (1 / count ** 2: generalized Dice weights).
