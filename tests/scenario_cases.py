@@ -3303,6 +3303,36 @@ def age_in_years_left_unscaled_among_standardized_features():
     )
 
 
+class _LinearWarmupThenConstant(keras.optimizers.schedules.LearningRateSchedule):
+    """base * min(1, step / warmup_steps): a linear warm-up written by hand."""
+
+    def __init__(self, base: float, warmup_steps: int):
+        self.base, self.warmup_steps = base, warmup_steps
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        return self.base * tf.minimum(1.0, step / float(self.warmup_steps))
+
+    def get_config(self):
+        return {"base": self.base, "warmup_steps": self.warmup_steps}
+
+
+def linear_warmup_configured_with_zero_warmup_steps():
+    """Fine-tuning config whose hand-written linear warm-up, base * min(1, step /
+    warmup_steps), is run with warmup_steps = 0 ('no warm-up for this run'): at step 0 the
+    schedule computes 0 / 0 = NaN, so the learning rate is NaN and Adam writes NaN into every
+    weight at the first update. The division needs a guard (divide_no_nan, or
+    max(warmup_steps, 1)); no learning rate is too high. Written 2026-12-05 (session 28) from
+    the pattern of a schedule's 0 / 0, before any change for it, with what a right report says
+    decided before its first run; not blind."""
+    rng = seeded(1051)
+    x = rng.normal(size=(512, 10)).astype("float32")
+    y = (x[:, :2].sum(1, keepdims=True) + 0.1 * rng.normal(size=(512, 1))).astype("float32")
+    model = mlp([32], input_dim=10, name="finetune_mlp")
+    optimizer = keras.optimizers.Adam(_LinearWarmupThenConstant(1e-3, warmup_steps=0))
+    return run_loop(standard_step(model, optimizer, keras.losses.MeanSquaredError()), batches(x, y))
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -4467,5 +4497,14 @@ SCENARIOS: list[Scenario] = [
         fixes=frozenset({"rescale_input"}),
         story="one raw column (age in years, up to 90) among 12 standardized ones: its "
         "gradients are ~50x the others' and SGD with momentum diverges; scale that column",
+    ),
+    Scenario(
+        "linear_warmup_configured_with_zero_warmup_steps",
+        linear_warmup_configured_with_zero_warmup_steps,
+        "optimizer_update",
+        cause="missing_epsilon",
+        fixes=frozenset({"divide_no_nan", "add_epsilon"}),
+        story="a hand-written linear warm-up base * min(1, step / warmup_steps) run with "
+        "warmup_steps = 0: 0 / 0 = NaN learning rate at step 0; guard the division",
     ),
 ]
