@@ -987,3 +987,19 @@ def test_kernels_a_few_percent_above_their_scale_do_not_compound_into_an_initial
     huge = dict(optimizer_name="Adam", learning_rate=1e-3, optimizer_epsilon=1e-7)
     ev = evidence(gradient_abs_max=1e21, model_layer_scales=near, **huge)
     assert diagnose(read, "optimizer_update", ev)[0].id == "gradient_explosion"
+
+
+def test_a_schedule_dividing_0_by_0_is_a_missing_guard_not_a_high_rate():
+    """0 / 0 in a learning-rate schedule (a warm-up over 0 steps): the rate is NaN, no rate is
+    too high; an Inf rate (x / 0) stays learning_rate_too_high."""
+    rec = record(
+        "RealDiv",
+        [health(0.0, 0.0, zeros=1, size=1), health(0.0, 0.0, zeros=1, size=1)],
+        output=health(None, None, nan=1, size=1),
+        phase="update",
+    )
+    cause, fixes = diagnose(rec, "optimizer_update", evidence(learning_rate=float("nan")))
+    assert cause.id == "missing_epsilon" and cause.evidence["schedule"]
+    assert "divide_no_nan" in [f.id for f in fixes]
+    inf_rate = evidence(learning_rate=float("inf"))
+    assert diagnose(rec, "optimizer_update", inf_rate)[0].id == "learning_rate_too_high"

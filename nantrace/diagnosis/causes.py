@@ -317,6 +317,29 @@ def _update_domain_error(
     )
 
 
+def _update_zero_over_zero(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause:
+    """0 / 0 of finite values that made the learning rate NaN: a schedule's division whose
+    quantity and divisor are both 0 (a warm-up over 0 steps, a closed-form cycle index with
+    equal cycles). No rate is too high: the division needs a guard."""
+    where = os.path.basename(record.source) if record.source else "an unknown line"
+    return Cause(
+        "missing_epsilon",
+        f"{record.op_type} in the learning-rate schedule ({where}) divides 0 by 0: the "
+        f"learning rate is NaN and so is every weight it updates ({origin.variable} first); "
+        "no lower rate helps: the division needs a guard",
+        {
+            "op_type": record.op_type,
+            "layer": None,
+            "zero_over_zero": True,
+            "empty_count": True,
+            "schedule": True,
+            "variable": origin.variable,
+            "zeros": sum(h.zeros for h in record.float_inputs),
+        },
+        confidence=0.85,
+    )
+
+
 def _optimizer_update(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
     if origin.kind != "optimizer_update":
         return None
@@ -328,6 +351,9 @@ def _optimizer_update(origin: Origin, record: OpRecord, evidence: Evidence) -> C
     problem = _outside_domain(record)
     if problem is not None:
         return _update_domain_error(origin, record, evidence, problem)
+    nan_rate = lr is not None and math.isnan(lr)  # a schedule's value, not an optimizer's own
+    if nan_rate and op in DIVISION_OPS and record.inputs_finite and _zero_over_zero(record):
+        return _update_zero_over_zero(origin, record, evidence)
     if (lr is not None and not math.isfinite(lr)) or not record.inputs_finite:
         return Cause(
             "learning_rate_too_high",
