@@ -3333,6 +3333,52 @@ def linear_warmup_configured_with_zero_warmup_steps():
     return run_loop(standard_step(model, optimizer, keras.losses.MeanSquaredError()), batches(x, y))
 
 
+def scaled_cosine_pairs_with_a_log1p_bce_by_hand():
+    """Duplicate-question detector: a shared encoder embeds both questions, the logit is their
+    cosine similarity times a scale of 30 (as metric-learning heads do), and the loss is a
+    binary cross-entropy written by hand on p = sigmoid(logit) with log1p(-p) 'for
+    stability'. Some pairs labelled 'not duplicate' have the same text: their cosine is 1, the
+    logit 30, sigmoid(30) rounds to exactly 1.0 in float32 and log1p(-1) = -inf at the first
+    step. The loss belongs on the logits (a from-logits cross-entropy); log1p of -p does not
+    help once p is 1. Written 2026-12-05 (session 28) from the pattern of log1p(-p) at its
+    singular point -1, before any change for it, with what a right report says decided before
+    its first run; not blind."""
+    rng = seeded(1061)
+    n, dim = 512, 16
+    left = rng.normal(size=(n, dim)).astype("float32")
+    right = left + 0.3 * rng.normal(size=(n, dim)).astype("float32")
+    same = rng.random(n) < 0.5
+    right[~same] = rng.normal(size=(int((~same).sum()), dim))
+    copied = rng.random(n) < 0.05
+    right[copied] = left[copied]
+    y = (same & ~copied).astype("float32")[:, None]
+    encoder = keras.Sequential(
+        [keras.Input((dim,)), keras.layers.Dense(32, activation="tanh", name="encode")],
+        name="encoder",
+    )
+    a_in, b_in = keras.Input((dim,), name="question_a"), keras.Input((dim,), name="question_b")
+    a = keras.layers.UnitNormalization(name="norm_a")(encoder(a_in))
+    b = keras.layers.UnitNormalization(name="norm_b")(encoder(b_in))
+    cosine = keras.layers.Dot(axes=-1, name="cosine")([a, b])
+    logit = keras.layers.Rescaling(30.0, name="scale")(cosine)
+    model = keras.Model([a_in, b_in], logit, name="duplicates")
+    optimizer = keras.optimizers.Adam(1e-3)
+
+    def train_step(xa, xb, yb):
+        with tf.GradientTape() as tape:
+            p = tf.sigmoid(model([xa, xb], training=True))
+            loss = -tf.reduce_mean(yb * tf.math.log(p) + (1.0 - yb) * tf.math.log1p(-p))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    data = [
+        (tf.constant(left[i : i + 32]), tf.constant(right[i : i + 32]), tf.constant(y[i : i + 32]))
+        for i in range(0, n, 32)
+    ]
+    return run_loop(train_step, data, model=model, optimizer=optimizer)
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -4506,5 +4552,15 @@ SCENARIOS: list[Scenario] = [
         fixes=frozenset({"divide_no_nan", "add_epsilon"}),
         story="a hand-written linear warm-up base * min(1, step / warmup_steps) run with "
         "warmup_steps = 0: 0 / 0 = NaN learning rate at step 0; guard the division",
+    ),
+    Scenario(
+        "scaled_cosine_pairs_with_a_log1p_bce_by_hand",
+        scaled_cosine_pairs_with_a_log1p_bce_by_hand,
+        "loss",
+        frozenset({"Log1p"}),
+        cause="unstable_loss",
+        fixes=frozenset({"use_from_logits", "add_epsilon", "clamp_argument"}),
+        story="cosine x 30 logits, a hand-written BCE with log1p(-sigmoid(logit)): identical "
+        "pairs labelled negative give sigmoid(30) = 1.0 and log1p(-1) = -inf",
     ),
 ]
