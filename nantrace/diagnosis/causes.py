@@ -893,7 +893,11 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
         mixture = _mixture_only(evidence)
         return Cause(
             "unstable_loss",
-            f"the loss takes {op} of a probability that reached 0 "
+            (
+                "the loss takes log1p(-p) of a probability p that rounded to 1 (log1p(-1) = -inf) "
+                if op == "Log1p" and _looks_like_probability(subject)
+                else f"the loss takes {op} of a probability that reached 0 "
+            )
             + (
                 "(a mixture of probabilities, summed in probability space rather than in log space)"
                 if mixture
@@ -1751,6 +1755,8 @@ def _has_zero_argument(record: OpRecord, backward: bool = False) -> bool:
         low = inputs[1].min_value
         singular_exponent = low is not None and low < (1.0 if backward else 0.0)
         return inputs[0].zeros > 0 and singular_exponent
+    if record.op_type == "Log1p":  # singular at -1: log1p(-p) of a p that rounded to 1
+        return inputs[0].min_value is not None and inputs[0].min_value == -1.0
     return any(h.zeros > 0 for h in inputs)
 
 
@@ -1800,6 +1806,14 @@ def _mixture_only(evidence: Evidence) -> bool:
 def _looks_like_probability(record: OpRecord) -> bool:
     inputs = record.float_inputs
     arguments = inputs[1:] if record.op_type == "Xlogy" else inputs[:1]
+    if record.op_type == "Log1p":  # log1p(-p): the argument is a negated probability
+        return all(
+            h.min_value is not None
+            and h.min_value >= -1
+            and h.max_value is not None
+            and h.max_value <= 0
+            for h in arguments
+        )
     return all(
         h.min_value is not None
         and h.min_value >= 0

@@ -630,7 +630,9 @@ def _unstable_loss(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix
     underflow = bool(cause.evidence.get("exp_underflow"))
     epsilon = _edit_fix(
         "add_epsilon",
-        f"{op} receives exact zeros",
+        "log1p receives exactly -1 (-p of a p that rounded to 1)"
+        if op == "Log1p"
+        else f"{op} receives exact zeros",
         _edit("epsilon", op, site, 1e-7),
         {"op_type": op, "where": site},
         "tf.math.log(x + 1e-7)" if underflow else "tf.math.log(tf.clip_by_value(p, 1e-7, 1.0))",
