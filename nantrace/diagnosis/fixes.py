@@ -793,28 +793,24 @@ def _missing_epsilon(origin: Origin, cause: Cause, evidence: Evidence) -> list[F
         # no epsilon: its ~1 / epsilon weight swamps the rest (generalized Dice: the loss
         # froze at 1; per-batch class weights: the batches without the class stopped training)
         return [
-            _edit_fix(
-                "divide_no_nan",
+            _no_nan_division(
                 f"1 / count of an entry absent from the batch ({ev['inverse_count']}): "
                 "divide_no_nan gives it the weight 0, where an epsilon gives it ~1 / epsilon "
                 "and lets it swamp the entries that are present",
-                _edit("divide_no_nan", op, site),
-                {"op_type": op, "where": site},
+                op,
+                site,
                 "tf.math.divide_no_nan(1.0, count)  # 0 for a class absent from the batch",
-                1.0,
             )
         ]
     if ev.get("empty_count"):
         drop = _drop_padding(ev, evidence)
         return [
-            _edit_fix(
-                "divide_no_nan",
+            _no_nan_division(
                 "0/0: divide_no_nan gives 0 where the denominator is 0 (a count of an empty "
                 "selection, a normalizer that is 0 with its quantity)",
-                _edit("divide_no_nan", op, site),
-                {"op_type": op, "where": site},
+                op,
+                site,
                 "tf.math.divide_no_nan(total, count)  # 0 where count == 0",
-                1.0,
             ),
             _edit_fix(
                 "add_epsilon",
@@ -827,6 +823,12 @@ def _missing_epsilon(origin: Origin, cause: Cause, evidence: Evidence) -> list[F
         ] + ([drop] if drop is not None else [])
     zero_head = _positive_head(op, origin, evidence)
     return [add] + ([zero_head] if zero_head is not None else [])
+
+
+def _no_nan_division(why: str, op: str | None, site: str | None, fallback: str) -> Fix:
+    """``tf.math.divide_no_nan`` at the division's call site: 0 where the divisor is 0."""
+    edit = _edit("divide_no_nan", op, site)
+    return _edit_fix("divide_no_nan", why, edit, {"op_type": op, "where": site}, fallback, 1.0)
 
 
 def _positive_head(op: str | None, origin: Origin, evidence: Evidence) -> Fix | None:

@@ -518,18 +518,20 @@ def _dropping(
     return drop
 
 
+def _layer_attribute_attempt(ctx: VerifyContext, path: str, label: str, **values: Any) -> Attempt:
+    """The layer at ``path`` with ``values`` set as its attributes (what its constructor
+    arguments set), the step re-traced: the layer reads them when called."""
+    layer = ctx.layers.get(path)
+    if layer is None or not all(hasattr(layer, name) for name in values):
+        raise _CannotSimulate(f"the layer {path} with {', '.join(values)} was not found")
+    return Attempt(label, apply=lambda: _attributes(layer, **values), retrace=True)
+
+
 def _rescale_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
     if fix.params.get("mode") == "normalization_not_inverted":
         path = str(fix.params.get("layer"))
-        layer = ctx.layers.get(path)
-        if layer is None or not hasattr(layer, "invert"):
-            raise _CannotSimulate(f"the layer {path} was not found")
         return [
-            Attempt(
-                f"{path} built without invert=True",
-                apply=lambda: _attributes(layer, invert=False),
-                retrace=True,
-            )
+            _layer_attribute_attempt(ctx, path, f"{path} built without invert=True", invert=False)
         ]
     raw = fix.params.get("scale")
     scale = np.asarray(raw if raw is not None else np.nan, dtype=np.float64)  # or per column
@@ -685,17 +687,8 @@ def _epsilon_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
     epsilon = float(fix.params.get("epsilon", 1e-7))
     target = fix.params.get("target")
     if target == "layer.epsilon":
-        path = fix.params.get("layer")
-        layer = ctx.layers.get(path) if path else None
-        if layer is None or not hasattr(layer, "epsilon"):
-            raise _CannotSimulate(f"layer {path} with an epsilon not found")
-        return [
-            Attempt(
-                f"{path} epsilon={epsilon:g}",
-                apply=lambda: _attributes(layer, epsilon=epsilon),
-                retrace=True,
-            )
-        ]
+        path = str(fix.params.get("layer"))
+        return [_layer_attribute_attempt(ctx, path, f"{path} epsilon={epsilon:g}", epsilon=epsilon)]
     if target and target.startswith("optimizer."):
         return [_optimizer_setting_attempt(target.removeprefix("optimizer."), epsilon, ctx)]
     return _edit_attempts(fix, ctx)
