@@ -101,8 +101,8 @@ EARLY_PACE_MARGIN = 2.0
 #: The run-up to a trip starts at the first loss above this many times the lowest one before.
 GROWTH = 4.0
 
-#: A replay over fewer distinct batches than this (and than its steps) says how few: a fix
-#: that trains on one batch cycled has not seen the rest of the user's data.
+#: A replay that trains over fewer distinct batches than this (and than its steps) says how
+#: few: a fix that trains on one batch cycled has not seen the rest of the user's data.
 HONEST_BATCHES = 4
 
 #: Fixes whose effect shows over many steps: verified from the anchor snapshot.
@@ -1344,11 +1344,9 @@ def _verify_one(
     distinct = len({id(batch[0]) for batch in sequence})
     params["distinct_batches"] = distinct
     # a trip at the first step leaves one batch to replay: say so, it is not the user's data
-    ran = f"{run.steps} steps {start}" + (
-        f" on {distinct} distinct batch{'es' if distinct != 1 else ''} cycled"
-        if distinct < min(run.steps, HONEST_BATCHES)
-        else ""
-    )
+    ran = f"{run.steps} steps {start}"
+    if verdict == "trains" and distinct < min(run.steps, HONEST_BATCHES):
+        ran += f" on {distinct} distinct batch{'es' if distinct != 1 else ''} cycled"
     if run.nothing:
         what = f"fails: {run.nothing}"
     elif judgement.frozen:
