@@ -360,6 +360,11 @@ def _unscaled_input(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fi
             columns=evidence.feature_columns_abs_max if same else (),
         )
     ]
+    if ev.get("raw_columns") and evidence.learning_rate is not None:
+        # a column of counts may be meant that way: the step size is the other suspect
+        fixes.append(
+            _lower_lr(evidence, 0.6, "smaller steps keep the raw columns' weights from growing")
+        )
     if ev.get("target"):
         fixes.append(
             _rescale(
