@@ -3379,6 +3379,52 @@ def scaled_cosine_pairs_with_a_log1p_bce_by_hand():
     return run_loop(train_step, data, model=model, optimizer=optimizer)
 
 
+class _TemperedAttentionPool(keras.layers.Layer):
+    """Attention pooling over time steps with scores divided by a temperature held in a
+    non-trainable variable (annealed by the training loop)."""
+
+    def build(self, input_shape):
+        self.query = self.add_weight(shape=(input_shape[-1],), initializer="glorot_uniform")
+        self.temperature = self.add_weight(shape=(), initializer="ones", trainable=False)
+
+    def call(self, x):
+        scores = tf.reduce_sum(x * self.query, axis=-1) / self.temperature
+        weights = tf.nn.softmax(scores, axis=-1)
+        return tf.reduce_sum(x * weights[..., None], axis=1)
+
+
+def attention_temperature_halved_every_step_without_a_floor():
+    """Sequence regressor (20 time steps of 6 standardized features, a Dense encoder, attention
+    pooling, MSE) whose training loop sharpens the pooling's softmax by halving its temperature
+    after every step, a schedule meant per epoch, with no lower bound. About 126 halvings take
+    the temperature below float32's smallest normal number (~1e-38): the scores divided by it
+    overflow to inf and the softmax of inf - inf is NaN inside the pooling layer. No rate is
+    too high: the divisor needs a floor (or an epsilon). Written 2026-12-05 (session 28) from
+    the pattern of a division by a scalar annealed toward 0, before any change for it, with
+    what a right report says decided before its first run; not blind."""
+    rng = seeded(1069)
+    n, steps, features = 128, 20, 6
+    x = rng.normal(size=(n, steps, features)).astype("float32")
+    y = (x[:, :, 0].mean(1, keepdims=True) + 0.1 * rng.normal(size=(n, 1))).astype("float32")
+    pool = _TemperedAttentionPool(name="attention_pool")
+    inputs = keras.Input((steps, features))
+    h = keras.layers.Dense(16, activation="tanh", name="encode")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(1, name="head")(pool(h)), name="seq_reg")
+    optimizer = keras.optimizers.Adam(1e-3)
+    mse = keras.losses.MeanSquaredError()
+
+    def train_step(xb, yb):
+        with tf.GradientTape() as tape:
+            loss = mse(yb, model(xb, training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        pool.temperature.assign(pool.temperature * 0.5)
+        return loss
+
+    train_step.model, train_step.optimizer = model, optimizer
+    return run_loop(train_step, batches(x, y, size=32, epochs=40))
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -4562,5 +4608,15 @@ SCENARIOS: list[Scenario] = [
         fixes=frozenset({"use_from_logits", "add_epsilon", "clamp_argument"}),
         story="cosine x 30 logits, a hand-written BCE with log1p(-sigmoid(logit)): identical "
         "pairs labelled negative give sigmoid(30) = 1.0 and log1p(-1) = -inf",
+    ),
+    Scenario(
+        "attention_temperature_halved_every_step_without_a_floor",
+        attention_temperature_halved_every_step_without_a_floor,
+        "activation",
+        frozenset({"RealDiv"}),
+        cause="missing_epsilon",
+        fixes=frozenset({"add_epsilon", "clamp_argument"}),
+        story="an attention temperature halved after every step with no floor: below ~1e-38 "
+        "the scores divided by it overflow and the softmax is NaN; floor the divisor",
     ),
 ]
