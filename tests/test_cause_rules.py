@@ -1003,3 +1003,14 @@ def test_a_schedule_dividing_0_by_0_is_a_missing_guard_not_a_high_rate():
     assert "divide_no_nan" in [f.id for f in fixes]
     inf_rate = evidence(learning_rate=float("inf"))
     assert diagnose(rec, "optimizer_update", inf_rate)[0].id == "learning_rate_too_high"
+
+
+def test_a_division_by_a_divisor_far_below_any_numerator_is_a_zero_divisor():
+    """A divisor that is not exactly 0 but tiny (a temperature annealed to 2e-38): the quotient
+    overflows as a division by 0 would; no learning rate is behind it."""
+    divisor = dataclasses.replace(health(2e-38, 2e-38, size=1), min_abs_nonzero=2e-38)
+    rec = record("RealDiv", [health(-8.0, 8.0), divisor], output=INF)
+    grown = evidence(learning_rate=1e-3)
+    cause, fixes = diagnose(rec, "activation", grown)
+    assert cause.id == "missing_epsilon" and cause.evidence["tiny_divisor"] == 2e-38
+    assert fixes and fixes[0].id == "add_epsilon"

@@ -988,6 +988,14 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
     empty_count = zero_over_zero and not spread and not underflow and learned is None
     # 1 / count of something absent from the batch (a class's inverse-frequency weight)
     counted = evidence.counted_tensor if op in DIVISION_OPS and not zero_over_zero else None
+    tiny = (
+        _tiny_divisor(subject)
+        if op in DIVISION_OPS
+        and not backward
+        and subject.float_inputs[1:2]
+        and subject.float_inputs[1].zeros == 0
+        else None
+    )
     where = "the backward pass of " if backward else ""
     what = f"{op} of an exact 0"
     padding = _padding_evidence(evidence) if zero_over_zero else {}
@@ -1009,6 +1017,11 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
                 f" (rows {list(evidence.empty_rows[:10])} of {padding['padded_tensor']} hold "
                 f"only padding, which {padding['padding_layer']} masks out: empty sequences)"
             )
+    elif tiny is not None:
+        what = (
+            f"a divisor of {tiny:.3g}: not 0, but so small that the quotient overflows as a "
+            "division by 0 would (a temperature or scale annealed toward 0 without a floor)"
+        )
     elif counted is not None and not backward:
         what = (
             f"a division by a count of 0: the sum of {counted} over the batch is 0 for some "
@@ -1035,6 +1048,7 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
             **({"exp_underflow": True} if underflow else {}),
             **({"divisor_variable": learned} if learned else {}),
             **({"inverse_count": counted} if counted is not None and not backward else {}),
+            **({"tiny_divisor": tiny} if tiny is not None else {}),
             "backward": backward,
             **padding,
             "min_abs_nonzero": min(
@@ -1748,8 +1762,14 @@ def _has_zero_argument(record: OpRecord, backward: bool = False) -> bool:
     if record.op_type == "Atan2" and len(inputs) > 1:
         return inputs[0].zeros > 0 and inputs[1].zeros > 0
     if record.op_type in {"RealDiv", "Div", "FloorDiv", "Xdivy"} and len(inputs) > 1:
-        return inputs[1].zeros > 0 or (
-            backward and inputs[1].min_abs_nonzero is not None and inputs[1].min_abs_nonzero < 1e-30
+        return (
+            inputs[1].zeros > 0
+            or _tiny_divisor(record) is not None
+            or (
+                backward
+                and inputs[1].min_abs_nonzero is not None
+                and inputs[1].min_abs_nonzero < 1e-30
+            )
         )
     if record.op_type == "Pow" and len(inputs) > 1:
         low = inputs[1].min_value
@@ -1758,6 +1778,22 @@ def _has_zero_argument(record: OpRecord, backward: bool = False) -> bool:
     if record.op_type == "Log1p":  # singular at -1: log1p(-p) of a p that rounded to 1
         return inputs[0].min_value is not None and inputs[0].min_value == -1.0
     return any(h.zeros > 0 for h in inputs)
+
+
+#: A divisor this small is as good as 0: any numerator of ordinary size divided by it
+#: overflows float32 (a temperature or scale annealed toward 0 without a floor).
+TINY_DIVISOR = 1e-30
+
+
+def _tiny_divisor(record: OpRecord) -> float | None:
+    """The smallest |divisor| of a forward division that overflowed by dividing by a number
+    that is not 0 but below ``TINY_DIVISOR``; None otherwise."""
+    inputs = record.float_inputs
+    out = record.result_health
+    if len(inputs) < 2 or out is None or out.inf == 0 or not record.inputs_finite:
+        return None
+    smallest = inputs[1].min_abs_nonzero
+    return smallest if smallest is not None and smallest < TINY_DIVISOR else None
 
 
 def _mean_of_empty(record: OpRecord) -> bool:
