@@ -14,7 +14,8 @@ The horizon is ``max(MIN_HORIZON, HORIZON_FACTOR x steps since the anchor)`` ste
 wall-clock budget per report. The verdict (``records.VERDICTS``):
 
 * ``trains``: finite over the whole horizon, and the mean loss of the last ``TAIL`` steps is
-  back at the healthy level (``<= max(healthy + |healthy|, the loss at the start of the run)``:
+  back at the healthy level (``<= max(healthy + |healthy|, the loss at the start of the run)``,
+  the start being the lower of the first loss and the median of the first three:
   twice a positive level, 0 for a negative one) and not growing. The healthy level is the
   median of the first half of the pre-trip loss history.
 * ``postpones``: finite for a while, then a trip or a divergence (the step is recorded).
@@ -1005,7 +1006,9 @@ def judge(
         and np.ptp(values) <= FROZEN_RTOL * largest
     ):
         return Judgement("fails", at=0, frozen=True)
-    start = float(np.median(values[:3]))
+    # the run's own start: a spike in its first steps must not raise the bar it is held to
+    # (a fix whose loss ends 9x above the untrained model's first loss has not trained)
+    start = min(float(values[0]), float(np.median(values[:3])))
     base = healthy if healthy is not None else start
     # twice the healthy level, as a distance: a negative loss (-SI-SDR, a density's NLL) has
     # left it above 0, not at the first small rise
