@@ -1014,3 +1014,12 @@ def test_a_division_by_a_divisor_far_below_any_numerator_is_a_zero_divisor():
     cause, fixes = diagnose(rec, "activation", grown)
     assert cause.id == "missing_epsilon" and cause.evidence["tiny_divisor"] == 2e-38
     assert fixes and fixes[0].id == "add_epsilon"
+
+
+def test_a_clip_norm_is_never_taken_from_steps_with_zero_gradients():
+    """Steps on batches the model fits exactly have a gradient norm of 0: a clip norm of 0
+    would stop every update; the clip comes from the steps that had something to learn."""
+    norms = np.array([589.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 612.0, 570.0])
+    clip, _ = clip_norm_from_history(norms)
+    assert clip > 100.0
+    assert clip_norm_from_history(np.zeros(20)) is None

@@ -56,7 +56,9 @@ def clip_norm_from_history(norms: np.ndarray) -> tuple[float, str] | None:
     RUN_UP_FACTOR x the median of the first half are dropped, and the clip is the median of
     what is left (never above that stable stretch's p90)."""
     norms = np.asarray(norms, dtype=np.float64)
-    norms = norms[np.isfinite(norms)]
+    # a zero norm is a step with nothing left to learn (a batch fit exactly), not a scale: a
+    # clip norm of 0 would stop every update
+    norms = norms[np.isfinite(norms) & (norms > 0)]
     if norms.size < MIN_HISTORY:
         return None
     early = norms[: max(MIN_HISTORY, norms.size // 2)]
