@@ -3425,6 +3425,39 @@ def attention_temperature_halved_every_step_without_a_floor():
     return run_loop(train_step, batches(x, y, size=32, epochs=40))
 
 
+def average_pooling_over_frames_a_slice_left_empty():
+    """Keyword spotter whose front end drops the first 20 frames of every clip (a microphone's
+    warm-up transient), copied from a model trained on 200-frame clips, now fed 16-frame clips:
+    the slice x[:, 20:] is empty, and GlobalAveragePooling1D's mean over 0 frames is 0 / 0 =
+    NaN inside the pooling layer at the first step. Nothing overflows: the pooling averages
+    nothing. Written 2026-12-05 (session 28) from the pattern of a reduction over an empty axis
+    inside a layer, to pin how such an origin is classified (not an accumulation overflow),
+    before any change for it, with what a right report says decided before its first run; not
+    blind."""
+    rng = seeded(1087)
+    n, frames, features = 256, 16, 8
+    x = rng.normal(size=(n, frames, features)).astype("float32")
+    y = rng.integers(0, 4, size=n).astype("int32")
+    model = keras.Sequential(
+        [
+            keras.Input((frames, features)),
+            keras.layers.Conv1D(16, 3, padding="same", activation="relu", name="conv"),
+            keras.layers.Lambda(lambda h: h[:, 20:], name="skip_warmup"),
+            keras.layers.GlobalAveragePooling1D(name="pool"),
+            keras.layers.Dense(4, name="keyword_logits"),
+        ],
+        name="clips",
+    )
+    return run_loop(
+        standard_step(
+            model,
+            keras.optimizers.Adam(1e-3),
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        ),
+        batches(x, y),
+    )
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -4618,5 +4651,14 @@ SCENARIOS: list[Scenario] = [
         fixes=frozenset({"add_epsilon", "clamp_argument"}),
         story="an attention temperature halved after every step with no floor: below ~1e-38 "
         "the scores divided by it overflow and the softmax is NaN; floor the divisor",
+    ),
+    Scenario(
+        "average_pooling_over_frames_a_slice_left_empty",
+        average_pooling_over_frames_a_slice_left_empty,
+        "activation",
+        frozenset({"Mean"}),
+        "clips/pool",
+        story="a slice x[:, 20:] of 16-frame clips is empty and GlobalAveragePooling1D averages "
+        "0 frames: 0 / 0 in the pooling layer, an empty mean, not an overflow",
     ),
 ]
