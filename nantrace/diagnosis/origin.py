@@ -39,7 +39,8 @@ MATMUL_OPS = frozenset(
 #: Accumulating ops that count as part of a layer's matmul when they consume one (bias adds,
 #: sums over the fan-in).
 ACCUMULATE_OPS = frozenset({"AddV2", "Add", "AddN", "Sum", "Mean", "BiasAdd"})
-#: Reductions inside a layer (pooling, sums over features): overflow by accumulation.
+#: Reductions inside a layer (pooling, sums over features): overflow by accumulation (a
+#: reduction over an empty tensor, 0 / 0, overflows nothing: `activation`).
 REDUCE_OPS = frozenset({"Sum", "Mean", "AddN", "Prod", "Cumsum"})
 
 
@@ -199,6 +200,9 @@ def classify(record: OpRecord, capture: ReplayCapture) -> str:
         return "loss"
     if record.op_type in MATMUL_OPS:
         return "matmul_overflow"
+    inputs = record.float_inputs
+    if inputs and inputs[0].size == 0:  # a reduction over nothing (an empty mean's 0 / 0)
+        return "activation"
     if record.op_type in ACCUMULATE_OPS or record.op_type in REDUCE_OPS:
         for producer in record.producers:
             if producer is None:
