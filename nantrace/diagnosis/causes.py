@@ -17,6 +17,7 @@ import numpy as np
 
 from nantrace.diagnosis.call_site import SOFTMAX_OPS, overflowing_literals
 from nantrace.diagnosis.evidence import (  # noqa: F401  (re-exported for older imports)
+    BESSEL_OPS,
     DIVISION_OPS,
     HALF_DTYPES,
     HALF_SPACING,
@@ -81,8 +82,6 @@ SINGULAR_GRAD_OPS = frozenset(
     }
 )
 #: Ops whose result grows exponentially with their argument.
-#: Ops whose result grows exponentially with the argument (I0 and I1 like e^x / sqrt(2 pi x)).
-BESSEL_OPS = frozenset({"BesselI0", "BesselI1"})
 EXP_OPS = frozenset({"Exp", "Expm1", "Softplus", "Cosh", "Sinh", "Pow"}) | BESSEL_OPS
 #: Output activations that make probabilities (sparsemax's are exactly 0 off its support).
 PROBABILITY_ACTIVATIONS = frozenset({"softmax", "sigmoid", "sparsemax"})
@@ -260,7 +259,7 @@ def _captured_nan(record: OpRecord, evidence: Evidence) -> Cause | None:
         {
             "captured": True,
             "layer": record.layer,
-            "layer_class": type(layer_object).__name__ if layer_object is not None else None,
+            "layer_class": _class_name(layer_object),
             "adapted": adapted,
             "inputs": [_health_summary(h) for h in record.float_inputs],
         },
@@ -278,6 +277,11 @@ _ROUNDING_ADVICE = (
 )
 
 
+def _line_of(record: OpRecord) -> str:
+    """The file:line an op was written at, as a report names it."""
+    return os.path.basename(record.source) if record.source else "an unknown line"
+
+
 def _update_domain_error(
     origin: Origin, record: OpRecord, evidence: Evidence, problem: str
 ) -> Cause:
@@ -288,7 +292,7 @@ def _update_domain_error(
     step at their end."""
     lr = evidence.learning_rate
     schedule = lr is not None and not math.isfinite(lr)
-    where = os.path.basename(record.source) if record.source else "an unknown line"
+    where = _line_of(record)
     subject = f"the learning-rate schedule ({where})" if schedule else f"the update ({where})"
     rounding = None if schedule else _negative_by_rounding(record, evidence)
     return Cause(
@@ -321,7 +325,7 @@ def _update_zero_over_zero(origin: Origin, record: OpRecord, evidence: Evidence)
     """0 / 0 of finite values that made the learning rate NaN: a schedule's division whose
     quantity and divisor are both 0 (a warm-up over 0 steps, a closed-form cycle index with
     equal cycles). No rate is too high: the division needs a guard."""
-    where = os.path.basename(record.source) if record.source else "an unknown line"
+    where = _line_of(record)
     return Cause(
         "missing_epsilon",
         f"{record.op_type} in the learning-rate schedule ({where}) divides 0 by 0: the "
@@ -677,9 +681,7 @@ def _domain_error(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause
                     "half_cancellation": True,
                     "dtype": rounding[0],
                     "difference_of": rounding[1],
-                    "layer_class": type(subject.layer_object).__name__
-                    if subject.layer_object is not None
-                    else None,
+                    "layer_class": _class_name(subject.layer_object),
                 }
                 if rounding is not None and not twice and mask is None
                 else {}
@@ -830,9 +832,7 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
                 "half_cancellation": True,
                 "dtype": dtype,
                 "difference_of": largest,
-                "layer_class": type(subject.layer_object).__name__
-                if subject.layer_object is not None
-                else None,
+                "layer_class": _class_name(subject.layer_object),
             },
             confidence=0.85,
         )
@@ -895,7 +895,7 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
             "unstable_loss",
             (
                 "the loss takes log1p(-p) of a probability p that rounded to 1 (log1p(-1) = -inf) "
-                if op == "Log1p" and _looks_like_probability(subject)
+                if op == "Log1p"
                 else f"the loss takes {op} of a probability that reached 0 "
             )
             + (
@@ -987,15 +987,9 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
     learned = evidence.divisor_variable if op in DIVISION_OPS else None
     empty_count = zero_over_zero and not spread and not underflow and learned is None
     # 1 / count of something absent from the batch (a class's inverse-frequency weight)
-    counted = evidence.counted_tensor if op in DIVISION_OPS and not zero_over_zero else None
-    tiny = (
-        _tiny_divisor(subject)
-        if op in DIVISION_OPS
-        and not backward
-        and subject.float_inputs[1:2]
-        and subject.float_inputs[1].zeros == 0
-        else None
-    )
+    inverse = op in DIVISION_OPS and not zero_over_zero and not backward
+    counted = evidence.counted_tensor if inverse else None
+    tiny = _tiny_divisor(subject) if op in DIVISION_OPS and not backward else None
     where = "the backward pass of " if backward else ""
     what = f"{op} of an exact 0"
     padding = _padding_evidence(evidence) if zero_over_zero else {}
@@ -1022,7 +1016,7 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
             f"a divisor of {tiny:.3g}: not 0, but so small that the quotient overflows as a "
             "division by 0 would (a temperature or scale annealed toward 0 without a floor)"
         )
-    elif counted is not None and not backward:
+    elif counted is not None:
         what = (
             f"a division by a count of 0: the sum of {counted} over the batch is 0 for some "
             "entry (a class absent from this batch), and its inverse, a weight, is infinite"
@@ -1047,7 +1041,7 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
             "denominator_op": denominator,
             **({"exp_underflow": True} if underflow else {}),
             **({"divisor_variable": learned} if learned else {}),
-            **({"inverse_count": counted} if counted is not None and not backward else {}),
+            **({"inverse_count": counted} if counted is not None else {}),
             **({"tiny_divisor": tiny} if tiny is not None else {}),
             "backward": backward,
             **padding,
@@ -1768,7 +1762,7 @@ def _has_zero_argument(record: OpRecord, backward: bool = False) -> bool:
             or (
                 backward
                 and inputs[1].min_abs_nonzero is not None
-                and inputs[1].min_abs_nonzero < 1e-30
+                and inputs[1].min_abs_nonzero < TINY_DIVISOR
             )
         )
     if record.op_type == "Pow" and len(inputs) > 1:
@@ -1786,11 +1780,11 @@ TINY_DIVISOR = 1e-30
 
 
 def _tiny_divisor(record: OpRecord) -> float | None:
-    """The smallest |divisor| of a forward division that overflowed by dividing by a number
-    that is not 0 but below ``TINY_DIVISOR``; None otherwise."""
+    """The smallest |divisor| of a forward division that overflowed by dividing by numbers
+    none of which is 0, one below ``TINY_DIVISOR``; None otherwise."""
     inputs = record.float_inputs
     out = record.result_health
-    if len(inputs) < 2 or out is None or out.inf == 0 or not record.inputs_finite:
+    if len(inputs) < 2 or inputs[1].zeros or out is None or not out.inf or not record.inputs_finite:
         return None
     smallest = inputs[1].min_abs_nonzero
     return smallest if smallest is not None and smallest < TINY_DIVISOR else None
@@ -1839,22 +1833,20 @@ def _mixture_only(evidence: Evidence) -> bool:
     )
 
 
+def _class_name(obj: Any) -> str | None:
+    return type(obj).__name__ if obj is not None else None
+
+
 def _looks_like_probability(record: OpRecord) -> bool:
     inputs = record.float_inputs
     arguments = inputs[1:] if record.op_type == "Xlogy" else inputs[:1]
-    if record.op_type == "Log1p":  # log1p(-p): the argument is a negated probability
-        return all(
-            h.min_value is not None
-            and h.min_value >= -1
-            and h.max_value is not None
-            and h.max_value <= 0
-            for h in arguments
-        )
+    # log1p(-p): the argument is a negated probability
+    low, high = (-1.0, 0.0) if record.op_type == "Log1p" else (0.0, 1.0)
     return all(
         h.min_value is not None
-        and h.min_value >= 0
+        and h.min_value >= low
         and h.max_value is not None
-        and h.max_value <= 1
+        and h.max_value <= high
         for h in arguments
     )
 

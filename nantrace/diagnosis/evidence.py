@@ -977,6 +977,8 @@ def _scalar_factor(op: OpRecord) -> list[float]:
     return [abs(value)]
 
 
+#: Ops whose result grows exponentially with the argument (I0 and I1 like e^x / sqrt(2 pi x)).
+BESSEL_OPS = frozenset({"BesselI0", "BesselI1"})
 #: Ops that make probabilities (a log of their output is a cross-entropy on probabilities).
 PROBABILITY_OPS = frozenset({"Softmax", "Sigmoid", "Erf", "Erfc"})  # erf: a normal CDF
 #: Ops whose result is still a probability, or a mixture or selection of probabilities, when

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from nantrace.diagnosis.call_site import SOFTMAX_OPS, CallSiteEdit, editable
-from nantrace.diagnosis.evidence import RELU_FAMILY, Evidence, raw_columns
+from nantrace.diagnosis.evidence import BESSEL_OPS, RELU_FAMILY, Evidence, raw_columns
 from nantrace.report.records import Cause, Fix, Origin
 
 #: Healthy steps needed before the clip norm is taken from the gradient-norm history.
@@ -1182,7 +1182,7 @@ def _exp_overflow(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]
             "holds cosh(x)",
             "x + tf.nn.softplus(-2.0 * x) - math.log(2.0)  # instead of tf.math.log(tf.cosh(x))",
         )
-    elif ev.get("exp_overflow") and op in {"BesselI0", "BesselI1"}:
+    elif ev.get("exp_overflow") and op in BESSEL_OPS:
         scaled = f"{name}e"  # the exponentially scaled form: exp(-|z|) I(z)
         log_space = (
             f"{op}'s result goes into a log: log(I(z)) = log({scaled}(z)) + |z|, and the "
