@@ -3117,6 +3117,51 @@ def inverse_frequency_class_weights_of_a_batch_missing_a_class():
     )
 
 
+class _ReluRoutedExperts(keras.layers.Layer):
+    """A mixture of small experts whose gates are a ReLU of a router, normalized to sum to 1
+    by their own sum (ReLU routing, written without the epsilon in the normalizer)."""
+
+    def __init__(self, experts: int = 4, units: int = 16, **kwargs):
+        super().__init__(**kwargs)
+        self.router = keras.layers.Dense(experts, name="router")
+        self.experts = [
+            keras.layers.Dense(units, activation="relu", name=f"expert{i}") for i in range(experts)
+        ]
+
+    def call(self, x):
+        gates = tf.nn.relu(self.router(x))
+        gates = gates / tf.reduce_sum(gates, axis=-1, keepdims=True)
+        outputs = tf.stack([expert(x) for expert in self.experts], axis=1)
+        return tf.reduce_sum(gates[..., None] * outputs, axis=1)
+
+
+def relu_routed_experts_normalized_by_their_own_sum():
+    """House-price regression (8 standardized features) through a mixture of four experts whose
+    gates are ReLU(router(x)) divided by their sum, so they add up to 1. A row whose four router
+    outputs are all negative has four gates of exactly 0: 0 / 0 = NaN in the layer at the first
+    step. The normalizer is computed by the model (it moves with the router's weights), so a
+    sum that is exactly 0 on this batch is a tiny positive one on the next: the usual guard is
+    an epsilon in the normalizer (gates / (sum + eps)). Written 2026-12-05 (session 29) from the
+    pattern of sum-normalized ReLU weights (ReLU routing, ReLU attention), before any change
+    for it, with what a right report says decided before its first run; not blind."""
+    rng = seeded(1029)
+    n, features = 1024, 8
+    x = rng.normal(size=(n, features)).astype("float32")
+    y = (x @ rng.normal(size=(features, 1)) + 0.1 * rng.normal(size=(n, 1))).astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((features,)),
+            _ReluRoutedExperts(name="relu_moe"),
+            keras.layers.Dense(1, name="price"),
+        ],
+        name="moe_regressor",
+    )
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError()),
+        batches(x, y),
+    )
+
+
 class _RmsNormByHand(keras.layers.Layer):
     """RMS normalization written by hand, x * rsqrt(mean(x^2) + epsilon) * scale, computed in
     the policy's compute dtype."""
@@ -4584,6 +4629,18 @@ SCENARIOS: list[Scenario] = [
         story="class weights 1 / count recomputed on each batch: a batch without the rare "
         "class divides 1 by 0; the absent class's weight should be 0 (divide_no_nan), an "
         "epsilon gives it ~1e7",
+    ),
+    Scenario(
+        "relu_routed_experts_normalized_by_their_own_sum",
+        relu_routed_experts_normalized_by_their_own_sum,
+        "activation",
+        frozenset({"RealDiv"}),
+        "moe_regressor/relu_moe",
+        cause="missing_epsilon",
+        fixes=frozenset({"add_epsilon"}),
+        story="mixture-of-experts gates ReLU(router(x)) / their sum: a row whose router outputs "
+        "are all negative is 0 / 0; the normalizer moves with the weights, so an epsilon in it, "
+        "not a guard of exact zeros only",
     ),
     Scenario(
         "rms_norm_epsilon_below_float16_on_padded_frames",
