@@ -3162,6 +3162,35 @@ def relu_routed_experts_normalized_by_their_own_sum():
     )
 
 
+def daily_unit_sales_regressed_under_mixed_float16_with_a_float16_head():
+    """Demand forecasting of daily unit sales (hundreds to ~5,000 units a store-day; 12
+    standardized features) with a hand-written mean squared error (the targets cast to the
+    predictions' dtype) under the mixed_float16 policy, the output Dense left in the policy's
+    float16 (the mixed-precision guide's float32 output layer forgotten). The targets are representable in float16 (below 65504), but the squared error
+    of an untrained model, ~(5000)^2, is not: the loss is inf at the first step. In float32 the
+    same model trains: the loss belongs in float32 (the output layer in float32). Written
+    2026-12-05 (session 29) from the pattern of a mixed-precision regression whose head stayed
+    float16, before any change for it, with what a right report says decided before its first
+    run; not blind. Its first construction used keras.losses.MeanSquaredError, which computes
+    in float32 whatever the predictions' dtype: it never overflowed; the loss is now written by
+    hand, as custom loops do (expectations unchanged)."""
+
+    def squared_error(y_true, y_pred):
+        return tf.reduce_mean(tf.square(y_pred - tf.cast(y_true, y_pred.dtype)))
+
+    with dtype_policy("mixed_float16"):
+        rng = seeded(1031)
+        n, features = 1024, 12
+        x = rng.normal(size=(n, features)).astype("float32")
+        level = np.exp(6.5 + 0.6 * (x @ rng.normal(scale=0.5, size=(features, 1))))
+        y = np.clip(np.round(level + rng.normal(scale=20.0, size=(n, 1))), 0, 5000)
+        model = mlp([32, 32], name="unit_sales", input_dim=features)
+        return run_loop(
+            standard_step(model, keras.optimizers.Adam(1e-3), squared_error),
+            batches(x, y.astype("float32"), size=64),
+        )
+
+
 class _RmsNormByHand(keras.layers.Layer):
     """RMS normalization written by hand, x * rsqrt(mean(x^2) + epsilon) * scale, computed in
     the policy's compute dtype."""
@@ -4641,6 +4670,18 @@ SCENARIOS: list[Scenario] = [
         story="mixture-of-experts gates ReLU(router(x)) / their sum: a row whose router outputs "
         "are all negative is 0 / 0; the normalizer moves with the weights, so an epsilon in it, "
         "not a guard of exact zeros only",
+    ),
+    Scenario(
+        "daily_unit_sales_regressed_under_mixed_float16_with_a_float16_head",
+        daily_unit_sales_regressed_under_mixed_float16_with_a_float16_head,
+        "loss",
+        frozenset({"Square"}),
+        cause="float16_range",
+        fixes=frozenset({"float32_layer"}),
+        story="unit sales up to 5,000 regressed with a hand-written MSE under mixed_float16, the "
+        "output layer "
+        "left in float16: the targets fit float16, their squared errors do not; the output "
+        "layer in float32",
     ),
     Scenario(
         "rms_norm_epsilon_below_float16_on_padded_frames",
