@@ -3191,6 +3191,70 @@ def daily_unit_sales_regressed_under_mixed_float16_with_a_float16_head():
         )
 
 
+class _OdeGru(keras.layers.Layer):
+    """ODE-RNN by hand: between two observations the hidden state follows dh/dt = f(h) (a
+    linear Dense), integrated with one explicit Euler step of the whole gap, then a GRU cell
+    reads the observation."""
+
+    def __init__(self, units: int = 32, **kwargs):
+        super().__init__(**kwargs)
+        self.cell = keras.layers.GRUCell(units, name="gru_cell")
+        self.dynamics = keras.layers.Dense(units, name="ode_func")
+        self.units = units
+
+    def call(self, inputs):
+        values, gaps = inputs
+        h = tf.zeros((tf.shape(values)[0], self.units))
+        for t in range(values.shape[1]):
+            h = h + gaps[:, t] * self.dynamics(h)  # one Euler step over the gap
+            h = self.cell(values[:, t], [h])[0]
+        return h
+
+
+def ode_rnn_with_one_euler_step_per_observation_gap():
+    """Irregularly sampled sensor series (40 observations of 4 channels, gaps of 0.5-12 hours)
+    classified by an ODE-RNN written by hand: between observations the GRU's hidden state is
+    evolved by dh/dt = W h + b, integrated with ONE explicit Euler step over the whole gap,
+    h + gap * (W h + b). With gaps of hours the step is far outside Euler's stable region:
+    every gap multiplies the state by up to |1 + gap * lambda| >> 1, the GRU's update gate
+    carries it to the next observation, and the state grows over the sequence by many orders
+    of magnitude; its gradients compound back through the same steps (several small steps per
+    gap, or an adaptive solver, and a bounded f). Written 2026-12-05 (session 29) from the
+    pattern of ODE-RNN / latent-ODE ports with a too-large fixed solver step, before any change
+    for it, with what a right report says decided before its first run; not blind. Its first
+    run (before any rule change): the forward pass stays finite and the first update is not,
+    Adam's squared gradient of the GRU kernel (|g| ~ 2e28) overflows; nantrace said
+    gradient_explosion."""
+    rng = seeded(1033)
+    n, steps, channels = 512, 40, 4
+    values = rng.normal(size=(n, steps, channels)).astype("float32")
+    gaps = rng.uniform(0.5, 12.0, size=(n, steps, 1)).astype("float32")
+    labels = (values[:, -5:, 0].mean(axis=1) > 0).astype("float32").reshape(-1, 1)
+    values_in = keras.Input((steps, channels))
+    gaps_in = keras.Input((steps, 1))
+    h = _OdeGru(32, name="ode_gru")([values_in, gaps_in])
+    model = keras.Model([values_in, gaps_in], keras.layers.Dense(1, name="head")(h), name="ode_rnn")
+    bce = keras.losses.BinaryCrossentropy(from_logits=True)
+    optimizer = keras.optimizers.Adam(1e-3)
+
+    def train_step(values, gaps, labels):
+        with tf.GradientTape() as tape:
+            loss = bce(labels, model([values, gaps], training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    data = [
+        (
+            tf.constant(values[i : i + 64]),
+            tf.constant(gaps[i : i + 64]),
+            tf.constant(labels[i : i + 64]),
+        )
+        for i in range(0, n, 64)
+    ]
+    return run_loop(train_step, data, model=model, optimizer=optimizer)
+
+
 class _RmsNormByHand(keras.layers.Layer):
     """RMS normalization written by hand, x * rsqrt(mean(x^2) + epsilon) * scale, computed in
     the policy's compute dtype."""
@@ -4682,6 +4746,15 @@ SCENARIOS: list[Scenario] = [
         "output layer "
         "left in float16: the targets fit float16, their squared errors do not; the output "
         "layer in float32",
+    ),
+    Scenario(
+        "ode_rnn_with_one_euler_step_per_observation_gap",
+        ode_rnn_with_one_euler_step_per_observation_gap,
+        None,
+        cause="recurrent_explosion",
+        story="an ODE-RNN by hand, one explicit Euler step over each gap of hours: the GRU "
+        "state is multiplied by |1 + gap * lambda| >> 1 at every observation and overflows "
+        "over the sequence; no fix id of ours is the change (smaller solver steps)",
     ),
     Scenario(
         "rms_norm_epsilon_below_float16_on_padded_frames",
