@@ -676,3 +676,14 @@ def has_normalization(layers: dict[str, Any]) -> bool:
     """Whether any layer normalizes its activations (BatchNormalization, LayerNormalization,
     GroupNormalization, UnitNormalization, RMS norm)."""
     return any("Normalization" in type(layer).__name__ for layer in layers.values())
+
+
+def steps_a_cell(layer: Any) -> bool:
+    """A layer that steps a recurrent cell: Keras' RNN layers (``layer.cell``) and custom
+    layers that own a cell (a direct sublayer with a ``state_size``, Keras' cell protocol)
+    and call it in their own loop over time."""
+    if getattr(layer, "cell", None) is not None:
+        return True
+    # Keras 3 (and tf_keras) track a layer's direct sublayers in ``_layers``
+    sublayers = getattr(layer, "_layers", None) or ()
+    return any(sub is not layer and hasattr(sub, "state_size") for sub in sublayers)

@@ -458,6 +458,17 @@ def _squared_gradient_overflow(origin: Origin, evidence: Evidence, dtype: str) -
         f"the gradients reach |g| = {evidence.gradient_abs_max:.3g}; {squared}. {name}'s step "
         "is about the learning rate whatever the gradient's size: a lower rate cannot help"
     )
+    # a state that grows over the time steps: its gradients compound back through them
+    grown = _recurrent_growth(evidence) or _recurrent_growth(evidence, gated=True)
+    if grown is not None:
+        layer, growth = grown
+        return _recurrent_cause(
+            f"{found}. The recurrent layer {layer} amplifies its input {growth:.3g}x over the "
+            "time steps of the sequence, and the gradients compound back through the same steps",
+            layer,
+            growth,
+            evidence,
+        )
     scales = [s for s in evidence.model_layer_scales if math.isfinite(s.ratio)]
     # only kernels clearly above their scale compound: over ~80 layers, draws a few percent
     # above He's scale would multiply past any threshold by sampling noise alone
@@ -993,11 +1004,20 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
     where = "the backward pass of " if backward else ""
     what = f"{op} of an exact 0"
     padding = _padding_evidence(evidence) if zero_over_zero else {}
+    # a 0/0 whose divisor is computed from trainable weights (a sum of ReLU gates, a
+    # gradient's squared norm), not a count: an epsilon in it, as such normalizers are written
+    normalizer = evidence.divisor_weight if empty_count and not padding else None
     if underflow:
         what = (
             f"{'0/0' if zero_over_zero else 'a division by 0'}: the denominator sums "
             "exponentials that every one underflowed to 0 (normalized weights computed in "
             "probability space)"
+        )
+    elif normalizer is not None:
+        what = (
+            "0/0: the divisor is a normalizer the model computes (it moves with the weight "
+            f"{normalizer}), exactly 0 where the dividend is 0 too; on other batches it is "
+            "tiny rather than 0"
         )
     elif empty_count:
         what = (
@@ -1041,6 +1061,7 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
             "denominator_op": denominator,
             **({"exp_underflow": True} if underflow else {}),
             **({"divisor_variable": learned} if learned else {}),
+            **({"learned_normalizer": normalizer} if normalizer is not None else {}),
             **({"inverse_count": counted} if counted is not None else {}),
             **({"tiny_divisor": tiny} if tiny is not None else {}),
             "backward": backward,
@@ -1214,9 +1235,9 @@ def unscaled_data_cause(evidence: Evidence, until: str, then: str) -> Cause | No
 
 
 def _recurrent(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
-    if not _overflowed(record) or not evidence.recurrent_layers:
+    if not _overflowed(record) or not evidence.recurrent_hosts:
         return None
-    grown = _recurrent_growth(evidence)
+    grown = _recurrent_growth(evidence) or _recurrent_growth(evidence, gated=True)
     in_recurrent = _in_recurrent_layer(record, evidence)
     if grown is None and not (origin.phase == "backward" and in_recurrent):
         return None
@@ -1229,10 +1250,28 @@ def _recurrent(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | 
     else:
         layer, growth = in_recurrent, None
         summary = f"gradients compound over the time steps of {in_recurrent} until they overflow"
+    return _recurrent_cause(summary, layer, growth, evidence)
+
+
+def _recurrent_cause(
+    summary: str, layer: str | None, growth: float | None, evidence: Evidence
+) -> Cause:
+    ungated = {entry.split(" (")[0] for entry in evidence.recurrent_layers}
     return Cause(
         "recurrent_explosion",
-        summary,
-        {"layer": layer, "growth": growth, "recurrent_layers": evidence.recurrent_layers},
+        summary
+        + (
+            ""
+            if layer in ungated
+            else " (the cell is gated: something the layer does outside the gates, between "
+            "the time steps, multiplies the state)"
+        ),
+        {
+            "layer": layer,
+            "growth": growth,
+            "recurrent_layers": evidence.recurrent_layers,
+            **({} if layer in ungated else {"gated": True}),
+        },
         confidence=0.8,
     )
 
@@ -1863,8 +1902,12 @@ def _in_recurrent_layer(record: OpRecord, evidence: Evidence) -> str | None:
     return None
 
 
-def _recurrent_growth(evidence: Evidence) -> tuple[str, float] | None:
-    recurrent = {entry.split(" (")[0] for entry in evidence.recurrent_layers}
+def _recurrent_growth(evidence: Evidence, gated: bool = False) -> tuple[str, float] | None:
+    """The recurrent layer that amplifies its input most over the sequence, past
+    ``RECURRENT_GROWTH``: among the ungated ones, or (``gated``) among every layer that steps a
+    cell, whose gates alone keep a healthy state bounded."""
+    listed = evidence.recurrent_hosts if gated else evidence.recurrent_layers
+    recurrent = {entry.split(" (")[0] for entry in listed}
     worst = None
     for layer, growth in evidence.layer_growth.items():
         if (

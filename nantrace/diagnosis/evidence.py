@@ -319,6 +319,10 @@ class Evidence:
     input_abs_max: float
     layer_scales: list[LayerScale] = field(default_factory=list)
     recurrent_layers: list[str] = field(default_factory=list)
+    #: layers on the failing path that step a recurrent cell over time, gated ones included
+    #: (an LSTM, a custom layer that calls a GRUCell in its own loop), as ``"name (Class)"``:
+    #: their state can still grow when the layer multiplies it outside the gates.
+    recurrent_hosts: list[str] = field(default_factory=list)
     learning_rate: float | None = None
     #: where ``learning_rate`` was read: ``"optimizer"`` (a Keras or tf_keras optimizer's
     #: attribute), ``"update"`` (the scalar that scales the gradient in a hand-written update,
@@ -406,6 +410,9 @@ class Evidence:
     #: the trainable weight that is the divisor itself (a learned temperature or scale read
     #: through shape ops only) when it holds exact zeros: a parameter that starts at 0.
     divisor_variable: str | None = None
+    #: a trainable variable the origin's divisor is computed from, however far up (a normalizer
+    #: the model computes: it moves with the weights), or None (made from the batch alone).
+    divisor_weight: str | None = None
     #: a batch tensor whose padding a layer on the failing path masks out: (the tensor's name,
     #: the padding value, the layer) — ``Embedding(mask_zero=True)`` (0), ``Masking`` — or None.
     padded: tuple[str, float, str] | None = None
@@ -573,11 +580,13 @@ def gather_evidence(
         evidence.feature, evidence.input_abs_max = path.batch_max(FEATURES)
         # Every weight's gradient comes from the loss: the targets shape all of them.
         evidence.target, evidence.target_abs_max = path.batch_max(TARGETS, anywhere=True)
+    from nantrace.compat.tf import has_normalization, residual_branch_ends, steps_a_cell
+
     for path_name, layer in path_layers.items():
         if _is_ungated_recurrent(layer):
             evidence.recurrent_layers.append(f"{path_name} ({type(layer).__name__})")
-    from nantrace.compat.tf import has_normalization, residual_branch_ends
-
+        if steps_a_cell(layer):
+            evidence.recurrent_hosts.append(f"{path_name} ({type(layer).__name__})")
     evidence.residual_branch_ends = tuple(residual_branch_ends(layers))
     if capture is not None:
         evidence.inverted_input_normalization = inverted_input_normalization(capture, layers)
@@ -587,7 +596,7 @@ def gather_evidence(
         if compute in ("float16", "bfloat16"):
             evidence.half_precision = True
     if capture is not None:
-        recurrent = [entry.split(" (")[0] for entry in evidence.recurrent_layers]
+        recurrent = [entry.split(" (")[0] for entry in evidence.recurrent_hosts]
         evidence.layer_growth = layer_growth(capture, recurrent)
         evidence.stale_variables = stale_variables(capture)
         losses = [capture.records[i].result_health for i in capture.sinks()["loss"]]
@@ -664,6 +673,7 @@ def gather_evidence(
         evidence.counted_tensor = counted_tensor(capture, subject)
         evidence.eigenvalues = from_eigendecomposition(capture, subject)
         evidence.divisor_variable = divisor_variable(capture, subject)
+        evidence.divisor_weight = divisor_weight(capture, subject)
         evidence.epsilon_lost_in = epsilon_lost_in(capture, subject)
         evidence.argument_layer = argument_layer(capture, subject)
         evidence.argument_tensor = argument_tensor(capture, subject)
@@ -807,6 +817,35 @@ def divisor_factors(capture: ReplayCapture, record: OpRecord) -> tuple[str | Non
         return ()
     product = capture.records[divisor]
     return tuple(_producer_type(capture, p) for p in product.producers)
+
+
+def divisor_weight(capture: ReplayCapture, record: OpRecord, limit: int = 2000) -> str | None:
+    """A trainable variable that ``record``'s divisor is computed from, searched up through
+    every input (at most ``limit`` ops): a normalizer the model computes (a sum of its own
+    gates, a gradient norm) is exactly 0 on one batch and tiny on the next, where a count (made
+    from the batch, or of what a comparison selects) is 0 or at least 1. None for a divisor made of batch tensors and
+    constants only, or for an op that divides nothing."""
+    if record.op_type not in DIVISION_OPS or len(record.producers) < 2:
+        return None
+    start = record.producers[1]
+    seen: set[int] = set()
+    stack = [start] if start is not None else []
+    while stack and len(seen) < limit:
+        index = stack.pop()
+        if index in seen:
+            continue
+        seen.add(index)
+        current = capture.records[index]
+        if current.variable and current.variable_trainable:
+            return current.variable
+        # float inputs only: a count of the entries a comparison selects (a cast of a bool)
+        # is 0 or at least 1 whatever the weights compared
+        stack.extend(
+            p
+            for p, health in zip(current.producers, current.inputs, strict=False)
+            if p is not None and health is not None and p not in seen
+        )
+    return None
 
 
 def divisor_variable(capture: ReplayCapture, record: OpRecord) -> str | None:

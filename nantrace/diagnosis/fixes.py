@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from nantrace.diagnosis.call_site import SOFTMAX_OPS, CallSiteEdit, editable
+from nantrace.diagnosis.causes import FLOAT16_MAX
 from nantrace.diagnosis.evidence import BESSEL_OPS, RELU_FAMILY, Evidence, raw_columns
 from nantrace.report.records import Cause, Fix, Origin
 
@@ -599,19 +600,26 @@ def _residual_fixes(evidence: Evidence) -> list[Fix]:
 
 def _recurrent_explosion(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
     layers = cause.evidence.get("recurrent_layers") or []
+    gated = (
+        []
+        if cause.evidence.get("gated")
+        else [
+            Fix(
+                "use_gated_rnn",
+                "gated cells (LSTM/GRU) keep the state and its gradients bounded over long sequences",
+                {"layers": layers, "suggested": "LSTM"},
+                "keras.layers.LSTM(units)  # instead of the ungated recurrent layer",
+                score=0.9,
+            )
+        ]
+    )  # a gated cell already: what grows is outside its gates, no other cell helps
     return [
         _clip(
             evidence,
             1.0,
             "clipping the global gradient norm is the standard cure for exploding RNN gradients",
         ),
-        Fix(
-            "use_gated_rnn",
-            "gated cells (LSTM/GRU) keep the state and its gradients bounded over long sequences",
-            {"layers": layers, "suggested": "LSTM"},
-            "keras.layers.LSTM(units)  # instead of the ungated recurrent layer",
-            score=0.9,
-        ),
+        *gated,
         _lower_lr(evidence, 0.5, "smaller steps slow the growth of the recurrent weights"),
     ]
 
@@ -809,6 +817,21 @@ def _missing_epsilon(origin: Origin, cause: Cause, evidence: Evidence) -> list[F
                 "tf.math.divide_no_nan(1.0, count)  # 0 for a class absent from the batch",
             )
         ]
+    if ev.get("learned_normalizer"):
+        # the normalizer moves with the weights: exactly 0 here, tiny on the next batch, where
+        # divide_no_nan no longer guards it; an epsilon bounds both (a clamp at 1 would change
+        # every normalizer below 1)
+        return [
+            add,
+            _no_nan_division(
+                "0/0: divide_no_nan gives 0 where the normalizer is exactly 0 (not where it is "
+                "tiny)",
+                op,
+                site,
+                "tf.math.divide_no_nan(x, normalizer)  # 0 where normalizer == 0",
+                score=0.8,
+            ),
+        ]
     if ev.get("empty_count"):
         drop = _drop_padding(ev, evidence)
         return [
@@ -832,10 +855,12 @@ def _missing_epsilon(origin: Origin, cause: Cause, evidence: Evidence) -> list[F
     return [add] + ([zero_head] if zero_head is not None else [])
 
 
-def _no_nan_division(why: str, op: str | None, site: str | None, fallback: str) -> Fix:
+def _no_nan_division(
+    why: str, op: str | None, site: str | None, fallback: str, score: float = 1.0
+) -> Fix:
     """``tf.math.divide_no_nan`` at the division's call site: 0 where the divisor is 0."""
     edit = _edit("divide_no_nan", op, site)
-    return _edit_fix("divide_no_nan", why, edit, {"op_type": op, "where": site}, fallback, 1.0)
+    return _edit_fix("divide_no_nan", why, edit, {"op_type": op, "where": site}, fallback, score)
 
 
 def _positive_head(op: str | None, origin: Origin, evidence: Evidence) -> Fix | None:
@@ -1377,13 +1402,16 @@ def _float16_range(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix
             ),
         )
     if ev.get("target"):  # targets of 1e5 cannot live in float16 errors and gradients
+        # a target float16 holds (below 65504) meets only the loss, which a float32 output
+        # layer puts in float32: that comes first; one beyond it is Inf before any op runs
+        target_max = float(ev.get("target_abs_max") or 0.0)
         fixes.insert(
             0,
             _rescale(
                 "rescale_target",
                 ev.get("target"),
-                float(ev.get("target_abs_max") or 0.0),
-                1.1,
+                target_max,
+                1.1 if target_max > FLOAT16_MAX else 0.95,
                 f"the target {ev.get('target')} reaches |y| = {ev.get('target_abs_max'):.3g}; "
                 "errors and gradients of that size leave float16's range",
                 arguments=evidence.arguments,
