@@ -107,3 +107,34 @@ def test_the_capture_knows_a_frozen_layers_variables_are_not_trained():
     }
     assert {f for n, f in flags.items() if "frozen" in n} == {False}, flags
     assert {f for n, f in flags.items() if "head" in n} == {True}, flags
+
+
+def test_gradients_made_non_finite_after_the_tape_still_reach_the_update():
+    """Normalized gradient descent by hand, g / ||g||, behind a zero-initialized head: the
+    tape's gradients of the hidden layer are exactly 0 (finite, so the guard's gate lets the
+    update run) and the division makes them 0/0. The replay must run that update too: the
+    variables it wrote are the sink the origin reaches."""
+    keras.utils.set_random_seed(9)
+    model = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(8, activation="relu", name="hidden"),
+            keras.layers.Dense(1, kernel_initializer="zeros", name="head"),
+        ]
+    )
+    optimizer = keras.optimizers.SGD(1e-2)
+
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
+        grads = tape.gradient(loss, model.trainable_variables)
+        grads = [g / tf.norm(g) for g in grads]  # unit-norm steps, no epsilon
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    watched = nantrace.watch(tf.function(step), verify=False)
+    report = _trip(watched, _batch(9))
+    assert report is not None and report.reproduced
+    assert report.origin.kind == "optimizer_update"
+    assert report.origin.op_type == "RealDiv"
+    assert report.origin.variable is not None and "hidden" in report.origin.variable
