@@ -271,8 +271,11 @@ class ReplayCapture(hooks.StepObserver):
 
     def run_apply(self, optimizer: Any, call: Any) -> Any:
         """Run the optimizer's update, unless the gradients it was handed are already
-        non-finite: the gated guard skipped that very update in the compiled step, and every
-        op of it would be downstream of the first non-finite value, never the origin. At tens
+        non-finite and so were the tape's: the gated guard skipped that very update in the
+        compiled step, and every op of it would be downstream of the first non-finite value,
+        never the origin. (Finite tape gradients made non-finite on their way to the update,
+        by a clip or a hand-written transform, passed the gate: the update ran and wrote the
+        variables, its sink.) At tens
         of millions of parameters an eager Adam update, with the health of each of its
         outputs, was most of the time to report. Under tf.distribute the update runs (its
         all-reduce waits for every replica), and so does a loss-scaling optimizer's (skipping
@@ -287,6 +290,11 @@ class ReplayCapture(hooks.StepObserver):
             return False
         if hasattr(optimizer, "inner_optimizer") or hasattr(optimizer, "dynamic_scale"):
             return False
+        if self.gradient_ops and all(
+            self.records[i].result_health is None or self.records[i].result_health.finite
+            for i in self.gradient_ops
+        ):
+            return False  # the tape's gradients were finite: the gate let the update run
         for gradient in self._apply_gradients:
             if isinstance(gradient, tf.IndexedSlices):
                 gradient = gradient.values
