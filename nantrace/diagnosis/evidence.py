@@ -823,7 +823,7 @@ def divisor_weight(capture: ReplayCapture, record: OpRecord, limit: int = 2000) 
     """A trainable variable that ``record``'s divisor is computed from, searched up through
     every input (at most ``limit`` ops): a normalizer the model computes (a sum of its own
     gates, a gradient norm) is exactly 0 on one batch and tiny on the next, where a count (made
-    from the batch, or of what a comparison selects) is 0 or at least 1. None for a divisor made of batch tensors and
+    from the batch, or of what a comparison selects: ``DISCRETE_OPS``) is 0 or at least 1. None for a divisor made of batch tensors and
     constants only, or for an op that divides nothing."""
     if record.op_type not in DIVISION_OPS or len(record.producers) < 2:
         return None
@@ -838,14 +838,23 @@ def divisor_weight(capture: ReplayCapture, record: OpRecord, limit: int = 2000) 
         current = capture.records[index]
         if current.variable and current.variable_trainable:
             return current.variable
-        # float inputs only: a count of the entries a comparison selects (a cast of a bool)
-        # is 0 or at least 1 whatever the weights compared
+        # not through ops that make booleans or indices: a count of the entries a comparison
+        # selects is 0 or at least 1 whatever the weights compared (complex values, an FFT's,
+        # are followed: they carry the weights as floats do)
         stack.extend(
             p
-            for p, health in zip(current.producers, current.inputs, strict=False)
-            if p is not None and health is not None and p not in seen
+            for p in current.producers
+            if p is not None and p not in seen and capture.records[p].op_type not in DISCRETE_OPS
         )
     return None
+
+
+#: ops whose outputs are booleans or indices: what a divisor computes from them is a count.
+DISCRETE_OPS = frozenset(
+    {"Equal", "NotEqual", "Greater", "GreaterEqual", "Less", "LessEqual", "IsNan", "IsInf"}
+    | {"IsFinite", "LogicalAnd", "LogicalOr", "LogicalNot", "ArgMax", "ArgMin", "Shape"}
+    | {"Size", "Rank", "Where", "TopKV2", "UniqueV2", "Bucketize"}
+)
 
 
 def divisor_variable(capture: ReplayCapture, record: OpRecord) -> str | None:
