@@ -459,7 +459,7 @@ def _squared_gradient_overflow(origin: Origin, evidence: Evidence, dtype: str) -
         "is about the learning rate whatever the gradient's size: a lower rate cannot help"
     )
     # a state that grows over the time steps: its gradients compound back through them
-    grown = _recurrent_growth(evidence) or _recurrent_growth(evidence, gated=True)
+    grown = _recurrent_growth(evidence) or _gated_growth(evidence)
     if grown is not None:
         layer, growth = grown
         return _recurrent_cause(
@@ -1237,7 +1237,7 @@ def unscaled_data_cause(evidence: Evidence, until: str, then: str) -> Cause | No
 def _recurrent(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
     if not _overflowed(record) or not evidence.recurrent_hosts:
         return None
-    grown = _recurrent_growth(evidence) or _recurrent_growth(evidence, gated=True)
+    grown = _recurrent_growth(evidence) or _gated_growth(evidence)
     in_recurrent = _in_recurrent_layer(record, evidence)
     if grown is None and not (origin.phase == "backward" and in_recurrent):
         return None
@@ -1900,6 +1900,17 @@ def _in_recurrent_layer(record: OpRecord, evidence: Evidence) -> str | None:
             if layer == name or layer.startswith(name + "/"):
                 return name
     return None
+
+
+def _gated_growth(evidence: Evidence) -> tuple[str, float] | None:
+    """Growth past ``RECURRENT_GROWTH`` in a layer whose cell is gated, while the weights are
+    still near their initial scale: the layer itself multiplies its state (weights that grew
+    over the run make any cell amplify: that is the learning rate's doing)."""
+    grower = evidence.fastest_growing_weight()
+    scales = evidence.layer_scales + evidence.model_layer_scales
+    if any(s.grew for s in scales) or (grower and grower[1] > WEIGHT_GROWTH):
+        return None
+    return _recurrent_growth(evidence, gated=True)
 
 
 def _recurrent_growth(evidence: Evidence, gated: bool = False) -> tuple[str, float] | None:
