@@ -145,6 +145,16 @@ def build_report(
                 else ""
             )
         )
+        drawn = stateful_draws(capture)
+        if drawn:
+            notes.append(
+                f"the step draws random numbers with stateful ops ({', '.join(drawn)}: "
+                "tf.random.uniform / normal / ...), which the replay draws anew: a value made "
+                "by one rare draw (an exact 0 of tf.random.uniform under a log or a division) "
+                "cannot be shown again. Draw from a tf.random.Generator (or Keras' "
+                "keras.random with a SeedGenerator): its state is a variable the guard "
+                "restores, and the replay then draws the same numbers"
+            )
     if trip.gradients and any(getattr(o, "dynamic_scale", None) is not None for o in optimizers):
         notes.append(
             "the LossScaleOptimizer's dynamic scale collapsed below 1: every step was being "
@@ -243,3 +253,17 @@ def _internal_error(error: Exception) -> Cause:
         {"internal_error": what},
         confidence=0.0,
     )
+
+
+#: ops that draw from TensorFlow's hidden per-op random state: a replay draws other numbers.
+STATEFUL_RANDOM_OPS = frozenset(
+    {"RandomUniform", "RandomUniformInt", "RandomStandardNormal", "TruncatedNormal"}
+    | {"Multinomial", "RandomShuffle", "RandomGamma", "RandomPoisson", "RandomPoissonV2"}
+)
+
+
+def stateful_draws(capture: Any) -> list[str]:
+    """The op types of the replayed step that drew from hidden random state (not a
+    ``tf.random.Generator``'s or a Keras ``SeedGenerator``'s variable), sorted."""
+    records = getattr(capture, "records", None) or []
+    return sorted({r.op_type for r in records if r.op_type in STATEFUL_RANDOM_OPS})
