@@ -409,11 +409,15 @@ def test_log_of_a_sum_of_underflowed_exponentials_is_unstable_loss_in_log_space(
     assert not exp_underflow(SimpleNamespace(records=[None, None, finite, mul, total, log]), log)
 
 
-def test_zero_over_zero_count_gets_divide_no_nan_first():
+def test_zero_over_zero_count_gets_an_epsilon_first_and_divide_no_nan_second():
+    """0/0 of a count: the taxonomy's add_epsilon (an epsilon in the divisor: 0 / eps is 0, a
+    count of 1 or more barely moves) first, divide_no_nan as the equivalent second; not a
+    clamp at 1, which changes any divisor below 1 that is not a count."""
     rec = record("RealDiv", [health(0.0, 0.0, zeros=1, size=1), health(0.0, 0.0, zeros=1, size=1)])
     cause, fixes = diagnose(rec, "loss", evidence(argument_producers=("Sum", "Sum")))
     assert cause.id == "missing_epsilon" and cause.evidence["empty_count"]
-    assert fixes[0].id == "divide_no_nan"
+    assert [f.id for f in fixes] == ["add_epsilon", "divide_no_nan"]
+    assert "maximum" not in fixes[0].snippet
 
 
 def test_zero_over_exponentials_that_underflowed_is_not_an_empty_count():
@@ -450,7 +454,7 @@ def test_zero_over_a_product_of_standard_deviations_is_a_spread_not_an_empty_cou
     # a product with a count in it is still a count
     count = evidence(argument_producers=("Sum", "Mul"), divisor_factors=("Sum", "Cast"))
     cause, fixes = diagnose(rec, "loss", count)
-    assert cause.evidence["empty_count"] and fixes[0].id == "divide_no_nan"
+    assert cause.evidence["empty_count"] and fixes[0].id == "add_epsilon"
 
 
 def test_an_empty_count_from_padding_only_rows_offers_dropping_those_samples():
@@ -464,9 +468,9 @@ def test_an_empty_count_from_padding_only_rows_offers_dropping_those_samples():
     )
     cause, fixes = diagnose(rec, "activation", padded)
     assert cause.evidence["empty_rows"] == [6] and "padding" in cause.summary
-    assert [f.id for f in fixes] == ["divide_no_nan", "clean_input", "add_epsilon"]
-    assert fixes[1].params == {"tensor": "x", "rows": [6], "mode": "drop_padding", "value": 0.0}
-    assert "tf.reduce_any(tf.not_equal(x, 0))" in fixes[1].snippet
+    assert [f.id for f in fixes] == ["add_epsilon", "divide_no_nan", "clean_input"]
+    assert fixes[2].params == {"tensor": "x", "rows": [6], "mode": "drop_padding", "value": 0.0}
+    assert "tf.reduce_any(tf.not_equal(x, 0))" in fixes[2].snippet
     # no padding-only row: no such fix
     cause, fixes = diagnose(rec, "activation", evidence(argument_producers=("Sum", "Sum")))
     assert "clean_input" not in [f.id for f in fixes]
@@ -510,6 +514,25 @@ def test_mean_of_an_empty_tensor_is_zero_over_zero():
     cause, fixes = diagnose(rec, "loss")
     assert cause.id == "missing_epsilon"
     assert fixes[0].id == "divide_no_nan"
+
+
+def test_a_float16_loss_overflow_with_large_targets_keeps_the_output_layer_first():
+    """Targets meet only the loss, which a float32 output layer computes in float32, however
+    large they are (beyond 65504 they are Inf only once the float16 loss casts them):
+    float32_layer first, rescale_target second."""
+    for target_max in (5e3, 2e5):
+        big = health(0.0, target_max, dtype="float16")
+        square = record("Square", [big], output=health(None, None, inf=1, dtype="float16"))
+        square = dataclasses.replace(square, phase="loss", layer=None)
+        ev = evidence(
+            output_layer="net/head",
+            output_layer_class="Dense",
+            target="y",
+            target_abs_max=target_max,
+        )
+        cause, fixes = diagnose(square, "loss", ev)
+        assert cause.id == "float16_range"
+        assert [f.id for f in fixes] == ["float32_layer", "rescale_target"], target_max
 
 
 def test_singular_gradient_of_sqrt_at_zero_points_at_the_forward_op():
