@@ -19,8 +19,7 @@ from typing import Any
 import numpy as np
 
 from nantrace.diagnosis.call_site import SOFTMAX_OPS, CallSiteEdit, editable
-from nantrace.diagnosis.causes import FLOAT16_MAX
-from nantrace.diagnosis.evidence import BESSEL_OPS, RELU_FAMILY, Evidence, raw_columns
+from nantrace.diagnosis.evidence import BESSEL_OPS, DIVISION_OPS, RELU_FAMILY, Evidence, raw_columns
 from nantrace.report.records import Cause, Fix, Origin
 
 #: Healthy steps needed before the clip norm is taken from the gradient-norm history.
@@ -832,7 +831,9 @@ def _missing_epsilon(origin: Origin, cause: Cause, evidence: Evidence) -> list[F
                 score=0.8,
             ),
         ]
-    if ev.get("empty_count"):
+    if ev.get("empty_count") and (ev.get("schedule") or op not in DIVISION_OPS):
+        # a schedule's 0/0 (step / warmup_steps) wants the count clamped at 1, where an
+        # epsilon gives step / 1e-12; a mean of nothing has no divisor to put an epsilon in
         drop = _drop_padding(ev, evidence)
         return [
             _no_nan_division(
@@ -849,6 +850,22 @@ def _missing_epsilon(origin: Origin, cause: Cause, evidence: Evidence) -> list[F
                 params,
                 "total / tf.maximum(count, 1.0)",
                 0.8,
+            ),
+        ] + ([drop] if drop is not None else [])
+    if ev.get("empty_count"):
+        # 0/0 of a division: the taxonomy's epsilon in the divisor (0 / eps is 0; a count of
+        # 1 or more, or any normalizer well above eps, is barely moved) first, divide_no_nan
+        # its equivalent; not a clamp at 1, which changes every divisor below 1
+        drop = _drop_padding(ev, evidence)
+        return [
+            add,
+            _no_nan_division(
+                "0/0: divide_no_nan gives 0 where the denominator is 0 (a count of an empty "
+                "selection, a normalizer that is 0 with its quantity)",
+                op,
+                site,
+                "tf.math.divide_no_nan(total, count)  # 0 where count == 0",
+                score=0.95,
             ),
         ] + ([drop] if drop is not None else [])
     zero_head = _positive_head(op, origin, evidence)
@@ -1402,16 +1419,15 @@ def _float16_range(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix
             ),
         )
     if ev.get("target"):  # targets of 1e5 cannot live in float16 errors and gradients
-        # a target float16 holds (below 65504) meets only the loss, which a float32 output
-        # layer puts in float32: that comes first; one beyond it is Inf before any op runs
-        target_max = float(ev.get("target_abs_max") or 0.0)
+        # a target meets only the loss, which a float32 output layer computes in float32,
+        # however large (beyond 65504 it is Inf only once a float16 loss casts it): after it
         fixes.insert(
             0,
             _rescale(
                 "rescale_target",
                 ev.get("target"),
-                target_max,
-                1.1 if target_max > FLOAT16_MAX else 0.95,
+                float(ev.get("target_abs_max") or 0.0),
+                0.95,
                 f"the target {ev.get('target')} reaches |y| = {ev.get('target_abs_max'):.3g}; "
                 "errors and gradients of that size leave float16's range",
                 arguments=evidence.arguments,
