@@ -3255,6 +3255,27 @@ def ode_rnn_with_one_euler_step_per_observation_gap():
     return run_loop(train_step, data, model=model, optimizer=optimizer)
 
 
+def dense_stack_with_kernels_initialized_to_ones():
+    """A tabular regression MLP (8 standardized features, 5 x 64 ReLU, linear head, MSE, SGD
+    0.01) whose Dense layers were built with kernel_initializer="ones" (meant for the bias, or
+    a constant start to 'make the runs reproducible'). No kernel is more than ~6x the He scale
+    for its fan-in, but every unit of a layer gets the same all-positive weights: the layers
+    add up coherently, each multiplies the activations by about its fan-in, the first
+    predictions are in the tens of thousands and the first updates throw the weights out.
+    Written 2026-12-05 (session 29) from the pattern of a constant (or all-positive) kernel
+    initializer, before any change for it, with what a right report says decided before its
+    first run; not blind. First built with 3 hidden layers: the loss reached 4e16 and the ReLUs
+    died, finite; with 5 (before any run of nantrace on it) the loss is 7e14 and then inf."""
+    rng = seeded(1035)
+    x = rng.normal(size=(2048, 8)).astype("float32")
+    y = (np.sin(x[:, :1]) + 0.5 * x[:, 1:2]).astype("float32")
+    model = mlp([64] * 5, name="ones_init_mlp", kernel_initializer="ones")
+    return run_loop(
+        standard_step(model, keras.optimizers.SGD(0.01), keras.losses.MeanSquaredError()),
+        batches(x, y),
+    )
+
+
 class _RmsNormByHand(keras.layers.Layer):
     """RMS normalization written by hand, x * rsqrt(mean(x^2) + epsilon) * scale, computed in
     the policy's compute dtype."""
@@ -4755,6 +4776,16 @@ SCENARIOS: list[Scenario] = [
         story="an ODE-RNN by hand, one explicit Euler step over each gap of hours: the GRU "
         "state is multiplied by |1 + gap * lambda| >> 1 at every observation and overflows "
         "over the sequence; no fix id of ours is the change (smaller solver steps)",
+    ),
+    Scenario(
+        "dense_stack_with_kernels_initialized_to_ones",
+        dense_stack_with_kernels_initialized_to_ones,
+        None,
+        cause="initializer_scale",
+        fixes=frozenset({"change_initializer"}),
+        story="Dense layers built with kernel_initializer='ones': each kernel only a few times "
+        "the He scale, but all-positive and equal, so the layers compound; the first updates "
+        "blow up. A fan-in-scaled, zero-mean initializer",
     ),
     Scenario(
         "rms_norm_epsilon_below_float16_on_padded_frames",
