@@ -1352,6 +1352,33 @@ def _explosive_start(origin: Origin, record: OpRecord, evidence: Evidence) -> Ca
         return None
     if any((s.initial_ratio or 0.0) > INIT_SCALE_FACTOR for s in evidence.layer_scales):
         return None  # a kernel drawn far above its scale: the initializer rule names it
+    # kernels each a few times above their scale compound over depth (as rule 2's squared
+    # gradient does): the initializer, not the architecture, made the first step that size
+    over = [s for s in evidence.layer_scales if (s.initial_ratio or 0.0) > OVER_SCALE]
+    compounded = float(np.prod([s.initial_ratio for s in over])) if over else 1.0
+    if compounded > INIT_SCALE_FACTOR:
+        worst = max(over, key=lambda s: s.initial_ratio or 0.0)
+        return Cause(
+            "initializer_scale",
+            f"at the initial weights, before any update (step 0), the global gradient norm was "
+            f"already {initial:.3g}: {len(over)} of {len(evidence.layer_scales)} kernels start "
+            f"above the {'He' if worst.activation in RELU_FAMILY else 'Glorot'} scale for "
+            f"their fan-in (up to {worst.initial_ratio:.3g}x in {worst.layer}, initializer "
+            f"{worst.initializer}; {compounded:.3g}x compounded over depth): activations and "
+            f"gradients grow layer by layer, and the first updates blew the weights up until "
+            f"step {evidence.step} overflowed",
+            {
+                **_scale_evidence(worst, evidence),
+                # the kernel as initialized, not as the first updates left it
+                "weight_std": worst.initial_std,
+                "ratio": worst.initial_ratio,
+                "layers": [s.layer for s in over],
+                "compounded_ratio": compounded,
+                "initial_grad_norm": initial,
+                "at_init": True,
+            },
+            confidence=0.75,
+        )
     return Cause(
         "gradient_explosion",
         f"at the initial weights, before any update (step 0), the global gradient norm was "
