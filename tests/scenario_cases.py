@@ -3276,6 +3276,41 @@ def dense_stack_with_kernels_initialized_to_ones():
     )
 
 
+def exp_head_bias_started_at_the_log_mean_of_an_empty_region():
+    """Store-demand counts regressed through an exp head (log link, Poisson loss) whose bias is
+    started at log(mean target), the usual warm start, with the mean taken over the region
+    the model is first deployed to, where no sale has been recorded yet: mean 0, the
+    Constant initializer holds log(0) = -inf, and the first forward pass is exp(-inf + ...) = 0
+    into the Poisson loss's log: NaN at step 0. Take the mean with a floor (or the global
+    mean). Written 2026-12-05 (session 29) from the pattern of a warm-start constant computed
+    from statistics with a 0 in them, before its rule was committed, with what a right report
+    says decided before its first run; not blind (the rule was drafted while reading blind23's
+    prior-bias scenario)."""
+    rng = seeded(1037)
+    x = rng.normal(size=(1024, 10)).astype("float32")
+    y = rng.poisson(np.exp(0.5 + 0.3 * x[:, :1])).astype("float32")
+    region_sales = np.zeros(64, dtype="float32")  # the new region: nothing recorded yet
+    with np.errstate(divide="ignore"):
+        start = float(np.log(region_sales.mean()))
+    model = keras.Sequential(
+        [
+            keras.Input((10,)),
+            keras.layers.Dense(32, activation="relu", name="hidden"),
+            keras.layers.Dense(
+                1,
+                activation="exponential",
+                bias_initializer=keras.initializers.Constant(start),
+                name="rate",
+            ),
+        ],
+        name="demand",
+    )
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.Poisson()),
+        batches(x, y),
+    )
+
+
 class _RmsNormByHand(keras.layers.Layer):
     """RMS normalization written by hand, x * rsqrt(mean(x^2) + epsilon) * scale, computed in
     the policy's compute dtype."""
@@ -4786,6 +4821,16 @@ SCENARIOS: list[Scenario] = [
         story="Dense layers built with kernel_initializer='ones': each kernel only a few times "
         "the He scale, but all-positive and equal, so the layers compound; the first updates "
         "blow up. A fan-in-scaled, zero-mean initializer",
+    ),
+    Scenario(
+        "exp_head_bias_started_at_the_log_mean_of_an_empty_region",
+        exp_head_bias_started_at_the_log_mean_of_an_empty_region,
+        None,
+        layer="demand/rate",
+        cause="initializer_scale",
+        fixes=frozenset({"change_initializer"}),
+        story="an exp head's bias warm-started at log(mean target) over a region with no sales "
+        "yet: Constant(log(0)) = -inf, NaN at step 0; a finite initializer or a floored mean",
     ),
     Scenario(
         "rms_norm_epsilon_below_float16_on_padded_frames",
