@@ -687,3 +687,25 @@ def steps_a_cell(layer: Any) -> bool:
     # Keras 3 (and tf_keras) track a layer's direct sublayers in ``_layers``
     sublayers = getattr(layer, "_layers", None) or ()
     return any(sub is not layer and hasattr(sub, "state_size") for sub in sublayers)
+
+
+def non_finite_initializer(layer: Any, variable: str) -> tuple[str, float] | None:
+    """``(attribute, value)`` when ``layer``'s initializer for ``variable`` (``bias`` ->
+    ``bias_initializer``, ``kernel`` -> ``kernel_initializer``, ...) is a Constant whose value
+    holds NaN/Inf — computed from statistics that had a 0 in them (``log(pos / neg)`` with
+    ``pos == 0``) — else None."""
+    import numpy as np
+
+    stem = variable.split(":")[0].rsplit("/", 1)[-1]
+    initializer = getattr(layer, f"{stem}_initializer", None)
+    get_config = getattr(initializer, "get_config", None)
+    if get_config is None or "Constant" not in type(initializer).__name__:
+        return None
+    try:
+        value = np.asarray(get_config().get("value"), dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if value.size == 0 or np.isfinite(value).all():
+        return None
+    bad = value[~np.isfinite(value)]
+    return f"{stem}_initializer", float(bad.reshape(-1)[0])

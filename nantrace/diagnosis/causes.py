@@ -192,10 +192,15 @@ def _misread_bytes(health: Health | None) -> bool:
 def _stale_state(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
     """A variable was already NaN/Inf when the step read it: no op of this step made it."""
     if record.phase == "update":
-        return None
-    if record.op_type != "ReadVariableOp":
+        # an update that wrote a variable non-finite because it already was (x - 0 = -inf):
+        # the loss masked it (an exp of -inf is 0), the write is only where the guard saw it
+        if not record.variable or record.variable not in evidence.stale_variables:
+            return None
+    elif record.op_type != "ReadVariableOp":
         return _captured_nan(record, evidence)
     names = evidence.stale_variables or ([record.variable] if record.variable else [])
+    if record.variable in names:  # the origin's own variable first
+        names = [record.variable] + [n for n in names if n != record.variable]
     if not names:
         return None
     frozen = all(name in evidence.untrained_variables for name in names)
@@ -206,6 +211,28 @@ def _stale_state(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause 
         if evidence.iterations and not frozen
         else ""
     )
+    if set_before and not frozen and record.layer_object is not None:
+        from nantrace.compat.tf import non_finite_initializer
+
+        constant = non_finite_initializer(record.layer_object, names[0])
+        if constant is not None:  # the layer's own initializer made it: Constant(-inf)
+            attribute, value = constant
+            return Cause(
+                "initializer_scale",
+                f"{names[0]} was already {value} before step {evidence.step} ran: "
+                f"{record.layer}'s {attribute} is a Constant of {value}, a value computed from "
+                "statistics with a 0 in them (log(pos / neg) with no positives, 1 / std of a "
+                "constant column); no op of this step produced it",
+                {
+                    "layer": record.layer,
+                    "variable": names[0],
+                    "initializer_attribute": attribute,
+                    "initializer_value": value,
+                    "non_finite_initializer": True,
+                    "step": evidence.step,
+                },
+                confidence=0.9,
+            )
     if set_before:
         when = (
             " and it is not trainable (frozen: no step changes it)"

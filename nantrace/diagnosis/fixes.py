@@ -493,6 +493,25 @@ def _initializer_scale(origin: Origin, cause: Cause, evidence: Evidence) -> list
     ev = cause.evidence
     if ev.get("initial_bias") is not None:
         return [_bias_at_its_log(ev)]
+    if ev.get("non_finite_initializer"):
+        attribute, layer = ev["initializer_attribute"], ev.get("layer") or origin.layer
+        suggested = "zeros" if attribute == "bias_initializer" else "glorot_uniform"
+        return [
+            Fix(
+                "change_initializer",
+                f"{layer}'s {attribute} is a Constant of {ev['initializer_value']}: start it "
+                f"at a finite value ({suggested}), or compute the constant with an epsilon",
+                {
+                    "layer": layer,
+                    "variable": ev["variable"],
+                    "current": f"Constant({ev['initializer_value']})",
+                    "suggested": suggested,
+                },
+                f'{attribute}="{suggested}"  # in {layer}; or compute the constant with an '
+                "epsilon, e.g. np.log((pos + 1) / (neg + 1))",
+                score=1.0,
+            )
+        ]
     target = ev.get("layer") or origin.layer
     scales = evidence.layer_scales + evidence.model_layer_scales
     activation = [s.activation for s in scales if s.layer == target]
