@@ -3311,6 +3311,37 @@ def exp_head_bias_started_at_the_log_mean_of_an_empty_region():
     )
 
 
+def thumbnails_fed_as_raw_bytes_to_an_sgd_cnn():
+    """A small CNN regressing a brightness score from 16 x 16 grayscale thumbnails, decoded
+    with tf.io.decode_png and cast to float32 without the / 255 the recipe's data loader did:
+    pixels in [0, 255] instead of [0, 1]. The recipe's SGD(0.01, momentum 0.9) was tuned for
+    unit-range inputs; with inputs 255x larger the gradients of the first layers are too, the
+    first updates overshoot and the run diverges to inf within a few steps. Scale the pixels
+    (x / 255, or a Rescaling(1 / 255) layer first). Written 2026-12-05 (session 29) from the
+    pattern of unnormalized 8-bit images, before any change for it, with what a right report
+    says decided before its first run; not blind."""
+    rng = seeded(1039)
+    n = 1024
+    images = rng.integers(0, 256, size=(n, 16, 16, 1)).astype("float32")
+    score = (images.mean(axis=(1, 2, 3)) / 255.0 + 0.05 * rng.normal(size=n)).astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((16, 16, 1)),
+            keras.layers.Conv2D(16, 3, activation="relu", name="conv0"),
+            keras.layers.MaxPooling2D(name="pool0"),
+            keras.layers.Conv2D(32, 3, activation="relu", name="conv1"),
+            keras.layers.GlobalAveragePooling2D(name="gap"),
+            keras.layers.Dense(1, name="score"),
+        ],
+        name="brightness_cnn",
+    )
+    optimizer = keras.optimizers.SGD(0.01, momentum=0.9)
+    return run_loop(
+        standard_step(model, optimizer, keras.losses.MeanSquaredError()),
+        batches(images, score.reshape(-1, 1), size=32),
+    )
+
+
 class _RmsNormByHand(keras.layers.Layer):
     """RMS normalization written by hand, x * rsqrt(mean(x^2) + epsilon) * scale, computed in
     the policy's compute dtype."""
@@ -4831,6 +4862,16 @@ SCENARIOS: list[Scenario] = [
         fixes=frozenset({"change_initializer"}),
         story="an exp head's bias warm-started at log(mean target) over a region with no sales "
         "yet: Constant(log(0)) = -inf, NaN at step 0; a finite initializer or a floored mean",
+    ),
+    Scenario(
+        "thumbnails_fed_as_raw_bytes_to_an_sgd_cnn",
+        thumbnails_fed_as_raw_bytes_to_an_sgd_cnn,
+        None,
+        cause="unscaled_input",
+        fixes=frozenset({"rescale_input"}),
+        story="8-bit thumbnails cast to float32 without / 255 into a CNN with the recipe's "
+        "SGD(0.01, momentum 0.9): gradients 255x larger, divergence within a few steps; scale "
+        "the pixels",
     ),
     Scenario(
         "rms_norm_epsilon_below_float16_on_padded_frames",
