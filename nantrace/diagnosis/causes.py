@@ -105,6 +105,8 @@ DTYPE_MAX = {"float16": 65504.0, "bfloat16": 3.39e38, "float32": 3.4028e38, "flo
 UNSCALED_INPUT_ABS = 1e3
 #: Features above this are worth rescaling when something else overflows downstream.
 LOOSE_INPUT_ABS = 10.0
+#: Features above this (8-bit pixels, counts in the hundreds) are named when weights blew up.
+RAW_INPUT_ABS = 100.0
 #: A kernel is "badly initialized" when its std exceeds the He/Glorot std by this factor.
 INIT_SCALE_FACTOR = 10.0
 #: A recurrent layer whose output exceeds its input by this factor is exploding.
@@ -1369,6 +1371,35 @@ def _weight_scale(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause
     )
 
 
+def _raw_range_features(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
+    """Features in the hundreds (8-bit pixels never divided by 255, counts) are ten times past
+    the ~[-10, 10] range networks and their learning rates are tuned for, and the gradients of
+    the first layers are as many times larger: an overflow after the weights grew, or after a
+    first gradient that was already huge, is theirs before the initializer's or the rate's.
+    (Beyond ``UNSCALED_INPUT_ABS`` the unscaled-data rule has already named them.)"""
+    features = evidence.input_abs_max
+    if not _overflowed(record) or not RAW_INPUT_ABS < features <= UNSCALED_INPUT_ABS:
+        return None
+    grower = evidence.fastest_growing_weight()
+    grew = any(s.grew for s in evidence.layer_scales) or bool(grower and grower[1] > WEIGHT_GROWTH)
+    if not grew and evidence.explosive_start() is None:
+        return None
+    return Cause(
+        "unscaled_input",
+        f"the features {evidence.feature or 'of the batch'} reach |x| = {features:.3g} (raw "
+        "8-bit pixels or counts?), ten times past the ~[-10, 10] range networks and their "
+        "learning rates are tuned for: the first layers' gradients are as many times larger, "
+        "and the first updates blew the weights up until the values overflowed",
+        {
+            "tensor": evidence.feature,
+            "input_abs_max": features,
+            "target": None,
+            "target_abs_max": evidence.target_abs_max,
+        },
+        confidence=0.7,
+    )
+
+
 def _explosive_start(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
     """The gradient was already huge at the initial weights, before any update (the history's
     step 0), with the data in range: the network amplifies over its depth as initialized — a
@@ -1587,6 +1618,7 @@ RULES = (
     _unscaled_data,
     _recurrent,
     _unbounded_objective,
+    _raw_range_features,
     _explosive_start,
     _weight_scale,
     _depth_growth,
