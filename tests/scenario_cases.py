@@ -3342,6 +3342,29 @@ def thumbnails_fed_as_raw_bytes_to_an_sgd_cnn():
     )
 
 
+def exponential_decay_schedule_started_ten_times_too_high():
+    """A regression MLP (12 standardized features, 2 x 64 ReLU, MSE) trained with SGD on a
+    keras.optimizers.schedules.ExponentialDecay whose initial_learning_rate was copied as 0.5
+    from a recipe that used 0.05 (the decay is slow: 0.96 every 1000 steps). The first steps
+    at ~0.5 overshoot, the weights grow and the loss goes to inf within a few dozen steps.
+    Lower the schedule's rate. Written 2026-12-05 (session 29) from the pattern of a too-high
+    rate set through a Keras LearningRateSchedule (where `optimizer.learning_rate = x` does
+    not apply), before any change for it, with what a right report says decided before its
+    first run; not blind."""
+    rng = seeded(1041)
+    x = rng.normal(size=(2048, 12)).astype("float32")
+    y = (x @ rng.normal(size=(12, 1)) + np.sin(x[:, :1])).astype("float32")
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.5, decay_steps=1000, decay_rate=0.96)
+    return run_loop(
+        standard_step(
+            mlp([64, 64], name="decay_mlp", input_dim=12),
+            keras.optimizers.SGD(schedule),
+            keras.losses.MeanSquaredError(),
+        ),
+        batches(x, y),
+    )
+
+
 class _RmsNormByHand(keras.layers.Layer):
     """RMS normalization written by hand, x * rsqrt(mean(x^2) + epsilon) * scale, computed in
     the policy's compute dtype."""
@@ -4872,6 +4895,15 @@ SCENARIOS: list[Scenario] = [
         story="8-bit thumbnails cast to float32 without / 255 into a CNN with the recipe's "
         "SGD(0.01, momentum 0.9): gradients 255x larger, divergence within a few steps; scale "
         "the pixels",
+    ),
+    Scenario(
+        "exponential_decay_schedule_started_ten_times_too_high",
+        exponential_decay_schedule_started_ten_times_too_high,
+        None,
+        cause="learning_rate_too_high",
+        fixes=frozenset({"lower_learning_rate"}),
+        story="SGD on an ExponentialDecay schedule whose initial rate is 10x the recipe's: the "
+        "loss goes to inf within a few dozen steps; lower the schedule's rate",
     ),
     Scenario(
         "rms_norm_epsilon_below_float16_on_padded_frames",
