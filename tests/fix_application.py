@@ -7,7 +7,9 @@ batches, and the step is trained over the scenario's batches, cycled :data:`EPOC
 
 What each fix id means here (the fix params contract):
 
-* ``lower_learning_rate``: ``optimizer.learning_rate = params["suggested"]`` before training.
+* ``lower_learning_rate``: ``optimizer.learning_rate = params["suggested"]`` before training;
+  for an optimizer built on a Keras schedule, the schedule rebuilt from
+  ``params["schedule_config"]`` (the constructor line the snippet shows) in its place.
 * ``clip_gradients``: ``optimizer.global_clipnorm = params["clipnorm"]`` (clipnorm and
   clipvalue off), as ``Adam(..., global_clipnorm=X)``.
 * ``clean_input``: on the tensor ``params["tensor"]`` (``x``, ``y``, ``x['income']``,
@@ -335,7 +337,16 @@ def find_layer(model: Any, path: str) -> Any:
 
 def configure(fix: Fix, model: Any, optimizer: Any) -> None:
     params = fix.params
-    if fix.id == "lower_learning_rate":
+    if fix.id == "lower_learning_rate" and params.get("schedule"):
+        if optimizer is None:
+            raise NotApplicable("no optimizer")
+        # the snippet's constructor line: the same schedule class with the config it shows
+        inner = _inner(optimizer)
+        schedule_class = type(inner._learning_rate)
+        if schedule_class.__name__ != params["schedule"]:
+            raise NotApplicable(f"the optimizer's schedule is not a {params['schedule']}")
+        inner._learning_rate = schedule_class.from_config(dict(params["schedule_config"]))
+    elif fix.id == "lower_learning_rate":
         if optimizer is None:
             raise NotApplicable("no optimizer")
         _inner(optimizer).learning_rate = float(params["suggested"])

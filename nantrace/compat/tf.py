@@ -709,3 +709,54 @@ def non_finite_initializer(layer: Any, variable: str) -> tuple[str, float] | Non
         return None
     bad = value[~np.isfinite(value)]
     return f"{stem}_initializer", float(bad.reshape(-1)[0])
+
+
+#: config keys of Keras' learning-rate schedules that hold rates (not steps or fractions).
+SCHEDULE_RATE_KEYS = ("initial_learning_rate", "end_learning_rate", "warmup_target", "values")
+
+
+def learning_rate_schedule(optimizer: Any) -> Any:
+    """The Keras ``LearningRateSchedule`` an optimizer was built with, or None."""
+    from keras.optimizers.schedules import LearningRateSchedule
+
+    schedule = getattr(optimizer, "_learning_rate", None)
+    return schedule if isinstance(schedule, LearningRateSchedule) else None
+
+
+def scaled_schedule(schedule: Any, factor: float) -> tuple[Any, str, dict[str, Any]] | None:
+    """The same Keras schedule with every rate in its config multiplied by ``factor``:
+    ``(schedule, constructor line, config)``; None when its config names no rate (a custom
+    schedule without ``get_config``, or one whose rates are not in ``SCHEDULE_RATE_KEYS``)."""
+    try:
+        config = dict(schedule.get_config())
+    except (AttributeError, NotImplementedError, TypeError):
+        return None
+    scaled = False
+    for key in SCHEDULE_RATE_KEYS:
+        value = config.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            config[key] = float(f"{float(value) * factor:.3g}")
+            scaled = True
+        elif isinstance(value, (list, tuple)) and value:
+            config[key] = [float(f"{float(v) * factor:.3g}") for v in value]
+            scaled = True
+    if not scaled:
+        return None
+    try:
+        rebuilt = type(schedule).from_config(config)
+    except (TypeError, ValueError):
+        return None
+    shown = ", ".join(f"{k}={v!r}" for k, v in config.items() if k != "name" and v is not None)
+    module = "keras.optimizers.schedules." if type(schedule).__module__.startswith("keras") else ""
+    return rebuilt, f"{module}{type(schedule).__name__}({shown})", config
+
+
+@contextlib.contextmanager
+def schedule_in_place(optimizer: Any, schedule: Any) -> Iterator[None]:
+    """The optimizer runs on ``schedule`` (as if built with it), then on its own again."""
+    old = optimizer._learning_rate
+    optimizer._learning_rate = schedule
+    try:
+        yield
+    finally:
+        optimizer._learning_rate = old

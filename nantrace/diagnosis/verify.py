@@ -584,13 +584,35 @@ def _lr_attempts(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
     if optimizer is None:
         raise _CannotSimulate("no Keras optimizer was seen in the step")
     inner = _inner_optimizer(optimizer)
-    from keras.optimizers.schedules import LearningRateSchedule
+    from nantrace.compat.tf import learning_rate_schedule, scaled_schedule, schedule_in_place
 
-    if isinstance(getattr(inner, "_learning_rate", None), LearningRateSchedule):
-        raise _CannotSimulate(
-            "the learning rate is a LearningRateSchedule: `optimizer.learning_rate = X` "
-            "does not apply; change the schedule"
-        )
+    schedule = learning_rate_schedule(inner)
+    if schedule is not None:  # the same schedule, every rate in it divided
+        attempts = []
+        for divisor in LR_DIVISORS:
+            scaled = scaled_schedule(schedule, 1.0 / divisor)
+            if scaled is None:
+                raise _CannotSimulate(
+                    f"the learning rate is a {type(schedule).__name__} whose config names no "
+                    "rate to lower: `optimizer.learning_rate = X` does not apply; change the "
+                    "schedule"
+                )
+            rebuilt, line, config = scaled
+            attempts.append(
+                Attempt(
+                    f"the schedule's rates / {divisor:g}",
+                    apply=lambda rebuilt=rebuilt: schedule_in_place(inner, rebuilt),
+                    params={
+                        "suggested": _scaled_current(fix, divisor),
+                        "schedule": type(schedule).__name__,
+                        "schedule_config": config,
+                        "schedule_divisor": divisor,
+                        "schedule_line": line,
+                    },
+                    retrace=True,
+                )
+            )
+        return attempts
     current = fix.params.get("current")
     try:
         current = float(current) if current is not None else _current_learning_rate(optimizer)
@@ -609,6 +631,14 @@ def _lr_attempts(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
         )
 
     return [attempt(value) for value in candidates]
+
+
+def _scaled_current(fix: Fix, divisor: float) -> float | None:
+    """The schedule's rate at the trip divided as the schedule's rates are (for the report)."""
+    try:
+        return float(f"{float(fix.params['current']) / divisor:.3g}")
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _clip_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
@@ -1376,7 +1406,9 @@ def _verify_one(
         what += f"; {run.skipped} batch(es) the fix emptied were skipped"
     params["verification"] = f"{what}; with {attempt.label}"
     snippet = fix.snippet
-    if fix.id == "lower_learning_rate" and params.get("suggested") is not None:
+    if fix.id == "lower_learning_rate" and params.get("schedule_line"):
+        snippet = f"learning_rate = {params['schedule_line']}  # the optimizer's schedule"
+    elif fix.id == "lower_learning_rate" and params.get("suggested") is not None:
         snippet = f"optimizer.learning_rate = {float(params['suggested']):.3g}"
     if fix.id == "float32_layer" and params.get("layers"):
         snippet = (
