@@ -3365,6 +3365,39 @@ def exponential_decay_schedule_started_ten_times_too_high():
     )
 
 
+def normalization_adapted_on_rows_without_a_promotion():
+    """Daily sales regression (8 numeric features and a 0/1 promotion flag) whose first layer
+    is a keras.layers.Normalization adapted on the first 200 rows only, to save time: no
+    promotion ran in those days, the flag's adapted variance is 0, and Keras divides its
+    centred values by max(sqrt(0), 1e-7): every promotion day reaches the first Dense as
+    ~1e7. SGD diverges to inf within a few steps. Adapt on the whole training set (or keep
+    the flag out of the Normalization). Written 2026-12-05 (session 29) from the pattern of a
+    Normalization adapted on a sample where a column never varies, before any change for it,
+    with what a right report says decided before its first run; not blind."""
+    rng = seeded(1043)
+    n = 2048
+    numeric = rng.normal(loc=50.0, scale=10.0, size=(n, 8))
+    promotion = (rng.random(n) < 0.2).astype("float64")
+    promotion[:200] = 0.0  # the sample the layer is adapted on
+    x = np.concatenate([numeric, promotion[:, None]], axis=1).astype("float32")
+    y = ((numeric[:, :1] - 50.0) / 10.0 + 2.0 * promotion[:, None]).astype("float32")
+    norm = keras.layers.Normalization(name="features_norm")
+    norm.adapt(x[:200])
+    model = keras.Sequential(
+        [
+            keras.Input((9,)),
+            norm,
+            keras.layers.Dense(32, activation="relu", name="hidden"),
+            keras.layers.Dense(1, name="sales"),
+        ],
+        name="sales_mlp",
+    )
+    return run_loop(
+        standard_step(model, keras.optimizers.SGD(0.01), keras.losses.MeanSquaredError()),
+        batches(x, y),
+    )
+
+
 class _RmsNormByHand(keras.layers.Layer):
     """RMS normalization written by hand, x * rsqrt(mean(x^2) + epsilon) * scale, computed in
     the policy's compute dtype."""
@@ -4904,6 +4937,15 @@ SCENARIOS: list[Scenario] = [
         fixes=frozenset({"lower_learning_rate"}),
         story="SGD on an ExponentialDecay schedule whose initial rate is 10x the recipe's: the "
         "loss goes to inf within a few dozen steps; lower the schedule's rate",
+    ),
+    Scenario(
+        "normalization_adapted_on_rows_without_a_promotion",
+        normalization_adapted_on_rows_without_a_promotion,
+        None,
+        cause="unscaled_input",
+        fixes=frozenset({"rescale_input"}),
+        story="a Normalization layer adapted on 200 rows in which a promotion flag is always 0: "
+        "variance 0, promotion days reach the network as ~1e7; adapt on the whole training set",
     ),
     Scenario(
         "rms_norm_epsilon_below_float16_on_padded_frames",
