@@ -23,6 +23,8 @@ What each fix id means here (the fix params contract):
   [``params["min"]``, ``params["max"]``] (``tf.clip_by_value``, or ``tf.maximum`` without a max).
 * ``rescale_input`` / ``rescale_target``: only the named tensor (default: the first / second
   argument) multiplied by ``params["scale"]``; ``rescale_input`` with
+  ``mode="normalization_readapted"``: the Normalization layer ``params["layer"]`` adapted on
+  ``params["tensor"]`` of every batch before training (``layer.adapt(training_features)``).
   ``mode="normalization_not_inverted"``: the Normalization layer ``params["layer"]`` (its last
   name) constructed without ``invert=True`` while the scenario builds.
 * ``change_initializer``: the kernels of ``params["layers"]`` re-drawn with
@@ -291,6 +293,8 @@ def transform_batches(fix: Fix, batches: list[tuple], names: list[str]) -> list[
         return _map_tensor(batches, _locate(params["tensor"], names), clip)
     if fix.id == "rescale_input" and params.get("mode") == "normalization_not_inverted":
         return batches  # a layer built differently (normalization_built_without_invert)
+    if fix.id == "rescale_input" and params.get("mode") == "normalization_readapted":
+        return batches  # the layer adapted again (train_with_fix), the data as it is
     if fix.id in ("rescale_input", "rescale_target"):
         default = names[0] if fix.id == "rescale_input" else names[1]
         scale = np.asarray(params["scale"], dtype=np.float64)  # one factor, or one a column
@@ -421,6 +425,12 @@ def train_with_fix(
     names = argument_names(step_fn, len(batches[0]) if batches else 0)
     batches = transform_batches(fix, batches, names)
     configure(fix, model, optimizer)
+    if fix.id == "rescale_input" and fix.params.get("mode") == "normalization_readapted":
+        # `layer.adapt(training_features)` as the snippet says: every batch of that tensor
+        located = _locate(str(fix.params["tensor"]), names)
+        rows = [np.asarray(_get(batch[located[0]], located[1])) for batch in batches]
+        layer = find_layer(model, str(fix.params["layer"]))
+        layer.adapt(np.concatenate([r.reshape(-1, r.shape[-1]) for r in rows], axis=0))
     result = TrainResult(batches=len(batches), steps_planned=len(batches) * EPOCHS)
     fn = tf.function(step_fn) if compiled else step_fn
     for _ in range(EPOCHS):

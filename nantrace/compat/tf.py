@@ -760,3 +760,33 @@ def schedule_in_place(optimizer: Any, schedule: Any) -> Iterator[None]:
         yield
     finally:
         optimizer._learning_rate = old
+
+
+def zero_variance_columns(layer: Any) -> tuple[int, ...]:
+    """The features a (non-inverted) ``keras.layers.Normalization`` holds a variance of 0 for:
+    it divides their centred values by its epsilon (``max(sqrt(var), 1e-7)``), so any value
+    off the adapted mean reaches the network ~1e7 times larger. () for any other layer."""
+    import keras
+
+    if not isinstance(layer, keras.layers.Normalization) or getattr(layer, "invert", False):
+        return ()
+    variance = getattr(layer, "variance", None)
+    if variance is None:
+        return ()
+    try:
+        values = np.asarray(variance, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        return ()
+    return tuple(int(i) for i in np.nonzero(values <= 1e-12)[0])
+
+
+@contextlib.contextmanager
+def readapted(layer: Any, data: np.ndarray) -> Iterator[None]:
+    """``layer.adapt(data)`` while the block runs; the layer's own adapted state after it."""
+    old = [np.array(w, copy=True) for w in layer.get_weights()]
+    layer.adapt(data)
+    try:
+        yield
+    finally:
+        layer.set_weights(old)
+        rederive_adapted_state(layer)

@@ -1206,6 +1206,25 @@ def unscaled_data_cause(evidence: Evidence, until: str, then: str) -> Cause | No
     only the consequence differs: what the gradients grow ``until`` (features), and what
     happens ``then`` (targets)."""
     features, targets = evidence.input_abs_max, evidence.target_abs_max
+    degenerate = evidence.degenerate_normalization
+    if degenerate is not None:
+        layer, columns, tensor = degenerate
+        return Cause(
+            "unscaled_input",
+            f"the Normalization layer {layer} holds a variance of 0 for column(s) "
+            f"{list(columns)[:10]} of {tensor} (adapted on data where they never varied): it "
+            "divides their centred values by its epsilon, and the network receives them ~1e7 "
+            f"times larger; pre-activations and gradients grow with them {until}",
+            {
+                "tensor": tensor,
+                "input_abs_max": features,
+                "target": None,
+                "target_abs_max": targets,
+                "degenerate_normalization": layer,
+                "zero_variance_columns": list(columns),
+            },
+            confidence=0.85,
+        )
     if features > UNSCALED_INPUT_ABS:
         also = (
             f"; the target {evidence.target} reaches |y| = {targets:.3g} too"

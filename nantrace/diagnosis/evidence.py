@@ -249,6 +249,29 @@ def zeroed_floors(optimizer: Any) -> tuple[tuple[str, float, float], ...]:
     return tuple(found)
 
 
+def degenerate_input_normalization(
+    capture: ReplayCapture, layers: dict[str, Any]
+) -> tuple[str, tuple[int, ...], str] | None:
+    """``(layer path, columns, batch tensor)`` of a Normalization layer that reads a batch
+    tensor, holds a variance of 0 for some of its columns (adapted on a sample where they never
+    varied) and put out values beyond ``1e3`` in this step: it divided them by its epsilon.
+    None otherwise."""
+    from nantrace.compat.tf import zero_variance_columns
+
+    for path, layer in layers.items():
+        columns = zero_variance_columns(layer)
+        if not columns:
+            continue
+        inside = [
+            r for r in capture.records if r.layer == path or (r.layer or "").startswith(path + "/")
+        ]
+        tensors = [name for r in inside for name in r.batch_inputs if name is not None]
+        largest = max((h.max_abs for r in inside for h in r.float_outputs if h.finite), default=0.0)
+        if tensors and largest > 1e3:
+            return path, columns, tensors[0]
+    return None
+
+
 def inverted_input_normalization(capture: ReplayCapture, layers: dict[str, Any]) -> str | None:
     """The path of a Normalization layer built with invert=True whose ops read a batch tensor
     (the model's input goes through mean + x * std), or None. At a model's output such a layer
@@ -364,6 +387,9 @@ class Evidence:
     #: a Normalization layer built with invert=True that reads a batch tensor: the features
     #: are multiplied by their spread on the way in (its path), or None.
     inverted_input_normalization: str | None = None
+    #: a Normalization layer reading a batch tensor that divided columns it holds a variance
+    #: of 0 for by its epsilon: (layer path, columns, batch tensor), or None.
+    degenerate_normalization: tuple[str, tuple[int, ...], str] | None = None
     #: the origin's argument is eigenvalues or singular values of a decomposition (eigh, svd).
     eigenvalues: bool = False
     #: the batch tensor whose sum (a class count, a mask's size) the origin divides by.
@@ -590,6 +616,7 @@ def gather_evidence(
     evidence.residual_branch_ends = tuple(residual_branch_ends(layers))
     if capture is not None:
         evidence.inverted_input_normalization = inverted_input_normalization(capture, layers)
+        evidence.degenerate_normalization = degenerate_input_normalization(capture, layers)
     evidence.normalized = has_normalization(layers)
     for layer in layers.values():
         compute = getattr(getattr(layer, "dtype_policy", None), "compute_dtype", None)

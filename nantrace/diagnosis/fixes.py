@@ -333,6 +333,25 @@ def _missing_code_fix(ev: dict[str, Any], evidence: Evidence) -> Fix:
 def _unscaled_input(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
     ev = cause.evidence
     reach = float(ev.get("input_abs_max") or evidence.input_abs_max)
+    if ev.get("degenerate_normalization"):
+        layer, tensor = ev["degenerate_normalization"], ev.get("tensor")
+        name = str(layer).split("/")[-1]
+        return [
+            Fix(
+                "rescale_input",
+                f"{layer} was adapted on data where column(s) {ev.get('zero_variance_columns')} "
+                "never varied: adapted on the whole training set it scales them like the others",
+                {
+                    "mode": "normalization_readapted",
+                    "layer": layer,
+                    "tensor": tensor,
+                    "columns": ev.get("zero_variance_columns"),
+                },
+                f"{name}.adapt(training_features)  # all of {tensor}'s training rows, not a "
+                "sample where these columns never vary",
+                score=1.1,
+            )
+        ]
     if ev.get("missing_code") is not None and ev.get("tensor"):
         # rescaling every input by the code's size would crush the real values: a fallback
         return [

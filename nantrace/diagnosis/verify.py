@@ -528,7 +528,39 @@ def _layer_attribute_attempt(ctx: VerifyContext, path: str, label: str, **values
     return Attempt(label, apply=lambda: _attributes(layer, **values), retrace=True)
 
 
+def _readapt_attempt(fix: Fix, ctx: VerifyContext) -> Attempt:
+    """The Normalization layer adapted on the named tensor of every batch the guard kept (the
+    training data nantrace holds), the step re-traced; its own state restored after."""
+    from nantrace.compat.tf import readapted
+
+    path, tensor = str(fix.params.get("layer")), fix.params.get("tensor")
+    layer = ctx.layers.get(path)
+    if layer is None or not tensor:
+        raise _CannotSimulate(f"the Normalization layer {path} was not found")
+    seen: dict[int, np.ndarray] = {}
+
+    def keep(value: Any) -> Any:
+        array = _float_array(value)
+        if array is not None:
+            seen.setdefault(id(value), array)
+        return value
+
+    for batch in [*ctx.since_anchor, *ctx.recent, ctx.batch]:
+        _map_named(ctx.watched, batch, str(tensor), keep)
+    if not seen:
+        raise _CannotSimulate(f"no batch of {tensor} was kept to adapt {path} on")
+    data = np.concatenate([a.reshape(-1, a.shape[-1]) for a in seen.values()], axis=0)
+    return Attempt(
+        f"{path} adapted on {data.shape[0]} rows of {tensor} (every batch kept)",
+        apply=lambda: readapted(layer, data),
+        params={"rows_adapted": int(data.shape[0])},
+        retrace=True,
+    )
+
+
 def _rescale_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
+    if fix.params.get("mode") == "normalization_readapted":
+        return [_readapt_attempt(fix, ctx)]
     if fix.params.get("mode") == "normalization_not_inverted":
         path = str(fix.params.get("layer"))
         return [
