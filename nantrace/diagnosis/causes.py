@@ -196,7 +196,12 @@ def _stale_state(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause 
     if record.phase == "update":
         # an update that wrote a variable non-finite because it already was (x - 0 = -inf):
         # the loss masked it (an exp of -inf is 0), the write is only where the guard saw it
-        if not record.variable or record.variable not in evidence.stale_variables:
+        if (
+            not record.variable
+            or record.variable not in evidence.stale_variables
+            or record.variable_after is None  # a read (the rate itself): the update's rules
+            or record.variable_trainable is False
+        ):
             return None
     elif record.op_type != "ReadVariableOp":
         return _captured_nan(record, evidence)
