@@ -522,7 +522,7 @@ def _initializer_scale(origin: Origin, cause: Cause, evidence: Evidence) -> list
                 f"at a finite value ({suggested}), or compute the constant with an epsilon",
                 {
                     "layer": layer,
-                    "variable": ev["variable"],
+                    "variable": str(ev["variable"]).split(":")[0],
                     "current": f"Constant({ev['initializer_value']})",
                     "suggested": suggested,
                 },
