@@ -3398,6 +3398,36 @@ def normalization_adapted_on_rows_without_a_promotion():
     )
 
 
+def gru_with_relu_activation_over_long_windows():
+    """Load forecasting from 300-step windows of 4 standardized channels with
+    keras.layers.GRU(64, activation="relu") (ReLU for the candidate state, as in a tutorial
+    on 'faster' recurrent nets), MSE, Adam 1e-3. The gates still mix old and new state, but
+    the candidate is no longer bounded by tanh: a state that grows feeds a larger candidate at
+    the next step, and over 300 steps the state and the gradients through it blow up once
+    training has moved the weights a little. Keep the default tanh. Written 2026-12-05
+    (session 29) from the pattern of a ReLU activation in a gated recurrent cell, before any
+    change for it, with what a right report says decided before its first run; not blind."""
+    rng = seeded(1045)
+    n, steps = 512, 300
+    t = np.arange(steps)
+    phase = rng.uniform(0, 2 * np.pi, size=(n, 1))
+    base = np.sin(2 * np.pi * t / 48 + phase)
+    x = np.stack([base + 0.1 * rng.normal(size=(n, steps)) for _ in range(4)], axis=-1)
+    y = np.sin(2 * np.pi * steps / 48 + phase)
+    model = keras.Sequential(
+        [
+            keras.Input((steps, 4)),
+            keras.layers.GRU(64, activation="relu", name="gru"),
+            keras.layers.Dense(1, name="load"),
+        ],
+        name="relu_gru",
+    )
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(1e-3), keras.losses.MeanSquaredError()),
+        batches(x.astype("float32"), y.astype("float32"), size=32, epochs=20),
+    )
+
+
 class _RmsNormByHand(keras.layers.Layer):
     """RMS normalization written by hand, x * rsqrt(mean(x^2) + epsilon) * scale, computed in
     the policy's compute dtype."""
@@ -4946,6 +4976,15 @@ SCENARIOS: list[Scenario] = [
         fixes=frozenset({"rescale_input"}),
         story="a Normalization layer adapted on 200 rows in which a promotion flag is always 0: "
         "variance 0, promotion days reach the network as ~1e7; adapt on the whole training set",
+    ),
+    Scenario(
+        "gru_with_relu_activation_over_long_windows",
+        gru_with_relu_activation_over_long_windows,
+        None,
+        cause="recurrent_explosion",
+        story="GRU(activation='relu') over 300-step windows: the candidate state is unbounded, "
+        "the state grows over the steps and the gradients blow up; keep tanh (no fix id of "
+        "ours names it)",
     ),
     Scenario(
         "rms_norm_epsilon_below_float16_on_padded_frames",
