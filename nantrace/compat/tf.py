@@ -790,3 +790,24 @@ def readapted(layer: Any, data: np.ndarray) -> Iterator[None]:
     finally:
         layer.set_weights(old)
         rederive_adapted_state(layer)
+
+
+#: activations that keep a recurrent cell's candidate state bounded.
+BOUNDED_ACTIVATIONS = frozenset({"tanh", "sigmoid", "hard_sigmoid", "softsign", "hard_tanh"})
+
+
+def unbounded_cell_activation(layer: Any) -> str | None:
+    """The name of the activation of a gated cell that ``layer`` steps (an LSTM's or GRU's
+    candidate, ``activation=``) when it does not bound the state (``relu``, ``linear``,
+    ``elu``, ...): the gates then mix values that can grow step after step. None for tanh /
+    sigmoid, for an ungated cell, or for a layer that steps no cell."""
+    cell = getattr(layer, "cell", None)
+    cells = getattr(cell, "cells", None) or ([cell] if cell is not None else [])
+    for each in cells:
+        if getattr(each, "recurrent_activation", None) is None:
+            continue  # ungated: named as such elsewhere
+        activation = getattr(each, "activation", None)
+        name = getattr(activation, "__name__", None) or str(activation)
+        if activation is not None and name not in BOUNDED_ACTIVATIONS:
+            return name
+    return None

@@ -477,12 +477,23 @@ def _squared_gradient_overflow(origin: Origin, evidence: Evidence, dtype: str) -
     if name not in SQUARING_OPTIMIZERS or evidence.gradient_abs_max <= limit:
         return None
     grower = evidence.fastest_growing_weight()
-    if any(s.grew for s in evidence.model_layer_scales) or (grower and grower[1] > WEIGHT_GROWTH):
-        return None  # weights that grew over the run: the updates were too large after all
     squared = (
         f"{name} squares them into its second moment and g² overflows {dtype} (|g| > "
         f"{limit:.2g}), so its state for {origin.variable or 'a variable'} became non-finite"
     )
+    unbounded = _unbounded_growth(evidence)
+    if unbounded is not None:  # whatever the weights did: the cell lets its state grow
+        layer, growth = unbounded
+        return _recurrent_cause(
+            f"the gradients reach |g| = {evidence.gradient_abs_max:.3g}; {squared}. The "
+            f"recurrent layer {layer} amplifies its input {growth:.3g}x over the time steps of "
+            "the sequence, and the gradients compound back through the same steps",
+            layer,
+            growth,
+            evidence,
+        )
+    if any(s.grew for s in evidence.model_layer_scales) or (grower and grower[1] > WEIGHT_GROWTH):
+        return None  # weights that grew over the run: the updates were too large after all
     unscaled = unscaled_data_cause(
         evidence, f"until {squared}", f"the gradients grow with the error until {squared}"
     )
@@ -1310,20 +1321,25 @@ def _recurrent_cause(
     summary: str, layer: str | None, growth: float | None, evidence: Evidence
 ) -> Cause:
     ungated = {entry.split(" (")[0] for entry in evidence.recurrent_layers}
+    activation = evidence.unbounded_recurrent.get(layer) if layer else None
+    if layer in ungated:
+        why = ""
+    elif activation is not None:
+        why = f" (the cell is gated, but activation={activation!r} does not bound its state)"
+    else:
+        why = (
+            " (the cell is gated: something the layer does outside the gates, between the "
+            "time steps, multiplies the state)"
+        )
     return Cause(
         "recurrent_explosion",
-        summary
-        + (
-            ""
-            if layer in ungated
-            else " (the cell is gated: something the layer does outside the gates, between "
-            "the time steps, multiplies the state)"
-        ),
+        summary + why,
         {
             "layer": layer,
             "growth": growth,
             "recurrent_layers": evidence.recurrent_layers,
             **({} if layer in ungated else {"gated": True}),
+            **({"unbounded_activation": activation} if activation is not None else {}),
         },
         confidence=0.8,
     )
@@ -2015,12 +2031,26 @@ def _in_recurrent_layer(record: OpRecord, evidence: Evidence) -> str | None:
 def _gated_growth(evidence: Evidence) -> tuple[str, float] | None:
     """Growth past ``RECURRENT_GROWTH`` in a layer whose cell is gated, while the weights are
     still near their initial scale: the layer itself multiplies its state (weights that grew
-    over the run make any cell amplify: that is the learning rate's doing)."""
+    over the run make any cell amplify: that is the learning rate's doing) — or, whatever the
+    weights, in a gated cell whose activation does not bound the state (relu)."""
+    unbounded = _unbounded_growth(evidence)
+    if unbounded is not None:
+        return unbounded
     grower = evidence.fastest_growing_weight()
     scales = evidence.layer_scales + evidence.model_layer_scales
     if any(s.grew for s in scales) or (grower and grower[1] > WEIGHT_GROWTH):
         return None
     return _recurrent_growth(evidence, gated=True)
+
+
+def _unbounded_growth(evidence: Evidence) -> tuple[str, float] | None:
+    """Growth past ``RECURRENT_GROWTH`` in a gated layer whose cell activation is unbounded."""
+    grown = [
+        (layer, growth)
+        for layer, growth in evidence.layer_growth.items()
+        if layer in evidence.unbounded_recurrent and growth > RECURRENT_GROWTH
+    ]
+    return max(grown, key=lambda item: item[1]) if grown else None
 
 
 def _recurrent_growth(evidence: Evidence, gated: bool = False) -> tuple[str, float] | None:

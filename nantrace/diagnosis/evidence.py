@@ -346,6 +346,9 @@ class Evidence:
     #: (an LSTM, a custom layer that calls a GRUCell in its own loop), as ``"name (Class)"``:
     #: their state can still grow when the layer multiplies it outside the gates.
     recurrent_hosts: list[str] = field(default_factory=list)
+    #: gated recurrent layers on the failing path whose cell activation does not bound the
+    #: state (``LSTM(activation="relu")``): layer path -> activation name.
+    unbounded_recurrent: dict[str, str] = field(default_factory=dict)
     learning_rate: float | None = None
     #: where ``learning_rate`` was read: ``"optimizer"`` (a Keras or tf_keras optimizer's
     #: attribute), ``"update"`` (the scalar that scales the gradient in a hand-written update,
@@ -606,9 +609,17 @@ def gather_evidence(
         evidence.feature, evidence.input_abs_max = path.batch_max(FEATURES)
         # Every weight's gradient comes from the loss: the targets shape all of them.
         evidence.target, evidence.target_abs_max = path.batch_max(TARGETS, anywhere=True)
-    from nantrace.compat.tf import has_normalization, residual_branch_ends, steps_a_cell
+    from nantrace.compat.tf import (
+        has_normalization,
+        residual_branch_ends,
+        steps_a_cell,
+        unbounded_cell_activation,
+    )
 
     for path_name, layer in path_layers.items():
+        unbounded = unbounded_cell_activation(layer)
+        if unbounded is not None:
+            evidence.unbounded_recurrent[path_name] = unbounded
         if _is_ungated_recurrent(layer):
             evidence.recurrent_layers.append(f"{path_name} ({type(layer).__name__})")
         if steps_a_cell(layer):
