@@ -869,43 +869,34 @@ def _missing_epsilon(origin: Origin, cause: Cause, evidence: Evidence) -> list[F
                 score=0.8,
             ),
         ]
-    if ev.get("empty_count") and (ev.get("schedule") or op not in DIVISION_OPS):
-        # a schedule's 0/0 (step / warmup_steps) wants the count clamped at 1, where an
-        # epsilon gives step / 1e-12; a mean of nothing has no divisor to put an epsilon in
+    if ev.get("empty_count"):
         drop = _drop_padding(ev, evidence)
-        return [
-            _no_nan_division(
-                "0/0: divide_no_nan gives 0 where the denominator is 0 (a count of an empty "
-                "selection, a normalizer that is 0 with its quantity)",
-                op,
-                site,
-                "tf.math.divide_no_nan(total, count)  # 0 where count == 0",
-            ),
-            _edit_fix(
+        no_nan = _no_nan_division(
+            "0/0: divide_no_nan gives 0 where the denominator is 0 (a count of an empty "
+            "selection, a normalizer that is 0 with its quantity)",
+            op,
+            site,
+            "tf.math.divide_no_nan(total, count)  # 0 where count == 0",
+            score=0.95,
+        )
+        if ev.get("schedule") or op not in DIVISION_OPS:
+            # a schedule's 0/0 (step / warmup_steps) wants the count clamped at 1, where an
+            # epsilon gives step / 1e-12; a mean of nothing has no divisor for an epsilon
+            clamp = _edit_fix(
                 "add_epsilon",
                 why,
                 _edit("clamp_min", op, site, 1.0),
                 params,
                 "total / tf.maximum(count, 1.0)",
                 0.8,
-            ),
-        ] + ([drop] if drop is not None else [])
-    if ev.get("empty_count"):
-        # 0/0 of a division: the taxonomy's epsilon in the divisor (0 / eps is 0; a count of
-        # 1 or more, or any normalizer well above eps, is barely moved) first, divide_no_nan
-        # its equivalent; not a clamp at 1, which changes every divisor below 1
-        drop = _drop_padding(ev, evidence)
-        return [
-            add,
-            _no_nan_division(
-                "0/0: divide_no_nan gives 0 where the denominator is 0 (a count of an empty "
-                "selection, a normalizer that is 0 with its quantity)",
-                op,
-                site,
-                "tf.math.divide_no_nan(total, count)  # 0 where count == 0",
-                score=0.95,
-            ),
-        ] + ([drop] if drop is not None else [])
+            )
+            ranked = [dataclasses.replace(no_nan, score=1.0), clamp]
+        else:
+            # 0/0 of a division: the taxonomy's epsilon in the divisor (0 / eps is 0; a count
+            # of 1 or more, or any normalizer well above eps, is barely moved) first,
+            # divide_no_nan its equivalent; not a clamp at 1, which changes every divisor below 1
+            ranked = [add, no_nan]
+        return ranked + ([drop] if drop is not None else [])
     zero_head = _positive_head(op, origin, evidence)
     return [add] + ([zero_head] if zero_head is not None else [])
 
