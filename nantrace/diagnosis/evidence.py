@@ -860,9 +860,10 @@ def divisor_factors(capture: ReplayCapture, record: OpRecord) -> tuple[str | Non
 def divisor_weight(capture: ReplayCapture, record: OpRecord, limit: int = 2000) -> str | None:
     """A trainable variable that ``record``'s divisor is computed from, searched up through
     every input (at most ``limit`` ops): a normalizer the model computes (a sum of its own
-    gates, a gradient norm) is exactly 0 on one batch and tiny on the next, where a count (made
-    from the batch, or of what a comparison selects: ``DISCRETE_OPS``) is 0 or at least 1. None for a divisor made of batch tensors and
-    constants only, or for an op that divides nothing."""
+    gates, a gradient norm) is exactly 0 on one batch and tiny on the next, where a count
+    (made from the batch, or of what a comparison selects: ``DISCRETE_OPS``) is 0 or at
+    least 1. None for a divisor made of batch tensors and constants only, or for an op that
+    divides nothing."""
     if record.op_type not in DIVISION_OPS or len(record.producers) < 2:
         return None
     start = record.producers[1]
