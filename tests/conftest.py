@@ -47,6 +47,8 @@ FAST_FILES = frozenset(
         "test_bad_files.py",
         "test_chart_axis.py",
         "test_docs_generated.py",
+        "test_schedules.py",
+        "test_normalization_state.py",
     }
 )
 
