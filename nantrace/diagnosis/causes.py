@@ -1325,7 +1325,10 @@ def _recurrent_cause(
     if layer in ungated:
         why = ""
     elif activation is not None:
-        why = f" (the cell is gated, but activation={activation!r} does not bound its state)"
+        why = (
+            f" (the cell is gated, but activation={activation!r} does not bound its state: "
+            "keep the default activation='tanh')"
+        )
     else:
         why = (
             " (the cell is gated: something the layer does outside the gates, between the "

@@ -636,6 +636,12 @@ def _residual_fixes(evidence: Evidence) -> list[Fix]:
 
 
 def _recurrent_explosion(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
+    if cause.evidence.get("unbounded_activation"):
+        # the state grows whatever the step: a lower rate or a clip only postpones it (typed
+        # from step 0: non-finite at step 352 of 960, and at 60-69 of 384, where the replay
+        # from a mid-run anchor had trained); the change is the cell's activation, which no
+        # fix id of ours simulates
+        return []
     layers = cause.evidence.get("recurrent_layers") or []
     gated = (
         []
