@@ -4,8 +4,10 @@ Written without reading nantrace's package, its docs, its README, its benchmarks
 modules (only the scenario helpers of ``scenario_cases.py`` (lines 1-120) /
 ``scenario_patterns.py`` (lines 1-50: ``_custom_step``), the format of ``scenario_blind20.py``,
 the taxonomy section of the design notes and the list of names and one-line stories of the
-existing scenarios), without git log or diff output of other files, and without importing or
-running nantrace: each expectation comes from the bug pattern itself (where a careful ML
+existing scenarios; and, the writer reported afterwards, Keras' own installed source for the
+``Normalization`` epsilon and ``CosineDecay``'s ``warmup_target``, which is not nantrace; this
+sentence was added by the maintainer after the first scoring), without git log or diff output
+of other files, and without importing or running nantrace: each expectation comes from the bug pattern itself (where a careful ML
 engineer would say the first non-finite value appears, why, and the first fix to try), and all
 ten were written into this file before anything was run. The patterns come from public reports
 found with a search over GitHub issues and pull requests and stored web pages (Q&A threads,
