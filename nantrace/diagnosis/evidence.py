@@ -76,17 +76,20 @@ class LayerScale:
         return self.initial_std is not None and self.std > 3.0 * max(self.initial_std, 1e-12)
 
 
+def records_in_layer(capture: ReplayCapture, path: str) -> list[OpRecord]:
+    """The ops the layer at ``path`` ran, its sublayers' included."""
+    prefix = path + "/"
+    return [
+        r for r in capture.records if r.layer and (r.layer == path or r.layer.startswith(prefix))
+    ]
+
+
 def layer_growth(capture: ReplayCapture, layers: list[str]) -> dict[str, float]:
     """How much each of ``layers`` (and its sublayers) amplifies its input in the forward pass:
     largest |output| of its ops over largest |input| that came from outside it."""
     growth = {}
     for layer in layers:
-        prefix = layer + "/"
-        records = [
-            r
-            for r in capture.records
-            if r.phase == "forward" and r.layer and (r.layer == layer or r.layer.startswith(prefix))
-        ]
+        records = [r for r in records_in_layer(capture, layer) if r.phase == "forward"]
         members = {r.index for r in records}
         in_max = out_max = 0.0
         for record in records:
@@ -262,9 +265,7 @@ def degenerate_input_normalization(
         columns = zero_variance_columns(layer)
         if not columns:
             continue
-        inside = [
-            r for r in capture.records if r.layer == path or (r.layer or "").startswith(path + "/")
-        ]
+        inside = records_in_layer(capture, path)
         tensors = [name for r in inside for name in r.batch_inputs if name is not None]
         largest = max((h.max_abs for r in inside for h in r.float_outputs if h.finite), default=0.0)
         if tensors and largest > 1e3:
@@ -281,9 +282,7 @@ def inverted_input_normalization(capture: ReplayCapture, layers: dict[str, Any])
     for path, layer in layers.items():
         if not is_inverted_normalization(layer):
             continue
-        inside = [
-            r for r in capture.records if r.layer == path or (r.layer or "").startswith(path + "/")
-        ]
+        inside = records_in_layer(capture, path)
         if any(name is not None for r in inside for name in r.batch_inputs):
             return path
     return None

@@ -537,19 +537,9 @@ def _readapt_attempt(fix: Fix, ctx: VerifyContext) -> Attempt:
     layer = ctx.layers.get(path)
     if layer is None or not tensor:
         raise _CannotSimulate(f"the Normalization layer {path} was not found")
-    seen: dict[int, np.ndarray] = {}
-
-    def keep(value: Any) -> Any:
-        array = _float_array(value)
-        if array is not None:
-            seen.setdefault(id(value), array)
-        return value
-
-    for batch in [*ctx.since_anchor, *ctx.recent, ctx.batch]:
-        _map_named(ctx.watched, batch, str(tensor), keep)
-    if not seen:
-        raise _CannotSimulate(f"no batch of {tensor} was kept to adapt {path} on")
-    data = np.concatenate([a.reshape(-1, a.shape[-1]) for a in seen.values()], axis=0)
+    kept = {id(batch[0]): batch for batch in [*ctx.since_anchor, *ctx.recent, ctx.batch]}
+    arrays = [_named_array(ctx.watched, batch, str(tensor)) for batch in kept.values()]
+    data = np.concatenate([a.reshape(-1, a.shape[-1]) for a in arrays], axis=0)
     return Attempt(
         f"{path} adapted on {data.shape[0]} rows of {tensor} (every batch kept)",
         apply=lambda: readapted(layer, data),
