@@ -860,30 +860,26 @@ def _missing_epsilon(origin: Origin, cause: Cause, evidence: Evidence) -> list[F
                 "tf.math.divide_no_nan(1.0, count)  # 0 for a class absent from the batch",
             )
         ]
-    if ev.get("learned_normalizer"):
-        # the normalizer moves with the weights: exactly 0 here, tiny on the next batch, where
-        # divide_no_nan no longer guards it; an epsilon bounds both (a clamp at 1 would change
-        # every normalizer below 1)
-        return [
-            add,
-            _no_nan_division(
+    if ev.get("empty_count"):
+        drop = _drop_padding(ev, evidence)
+        no_nan = (
+            _no_nan_division(  # it moves with the weights: 0 here, tiny on the next batch
                 "0/0: divide_no_nan gives 0 where the normalizer is exactly 0 (not where it is "
                 "tiny)",
                 op,
                 site,
                 "tf.math.divide_no_nan(x, normalizer)  # 0 where normalizer == 0",
                 score=0.8,
-            ),
-        ]
-    if ev.get("empty_count"):
-        drop = _drop_padding(ev, evidence)
-        no_nan = _no_nan_division(
-            "0/0: divide_no_nan gives 0 where the denominator is 0 (a count of an empty "
-            "selection, a normalizer that is 0 with its quantity)",
-            op,
-            site,
-            "tf.math.divide_no_nan(total, count)  # 0 where count == 0",
-            score=0.95,
+            )
+            if ev.get("learned_normalizer")
+            else _no_nan_division(
+                "0/0: divide_no_nan gives 0 where the denominator is 0 (a count of an empty "
+                "selection, a normalizer that is 0 with its quantity)",
+                op,
+                site,
+                "tf.math.divide_no_nan(total, count)  # 0 where count == 0",
+                score=0.95,
+            )
         )
         if ev.get("schedule") or op not in DIVISION_OPS:
             # a schedule's 0/0 (step / warmup_steps) wants the count clamped at 1, where an
