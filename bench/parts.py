@@ -65,7 +65,9 @@ previous step's inputs, kept in a one-row buffer, as separate ops or as one XLA 
 (nothing of the current step feeds it, so the executor may run it beside the forward pass:
 what the update's place on the step's critical path costs), and with the update replaced by
 a read and unchanged write of the detectors' state, or by 150 small element-wise ops on a
-vector of the step's norms (which of the two the update's cost in a whole step is). ``--only``
+vector of the step's norms (which of the two the update's cost in a whole step is), and with
+the exact check's conditional reading no tensor (a stand-in that is not exact: what the
+conditional's reads of every gradient, weight and optimizer slot cost where it is not taken). ``--only``
 keeps the plain step and the variants whose names contain one of its comma-separated strings.
 Whole-step differences of 2-4 % need ~150 rounds here to stand out of the noise.
 
@@ -567,6 +569,19 @@ def run_tail(workload: str, rounds: int, only: list[str] | None = None) -> None:
     variants.append(
         with_update(
             "watch(detectors a step behind, one XLA cluster)", _update_a_step_behind(compiled=True)
+        )
+    )
+    # traced with the exact check's conditional reading no tensor (a stand-in, not exact: an
+    # overflowing sum would read as non-finite): what its reads of every gradient, weight and
+    # optimizer slot cost on every step, where the branch is not taken
+    variants.append(
+        Variant(
+            "watch(fuse_tail off, exact check reading nothing)",
+            watched(fuse_tail=False),
+            10,
+            context=lambda: mock.patch.object(
+                sentinel, "_every_element_finite", lambda tensors, flatten: tf.constant(False)
+            ),
         )
     )
     # traced with each gradient's sum of squares its own op, as before the small vectors
