@@ -3365,6 +3365,31 @@ def exponential_decay_schedule_started_ten_times_too_high():
     )
 
 
+def exponential_decay_schedule_whose_rate_grows():
+    """A house-price regression MLP (10 standardized features, 2 x 32 ReLU, MSE) trained with
+    plain SGD on keras.optimizers.schedules.ExponentialDecay(0.01, decay_steps=10,
+    decay_rate=1.5): the author meant "change the rate by a factor of 1.5 every 10 steps" and
+    wrote the factor the schedule multiplies by, so the rate grows 1.5x every 10 steps, passes
+    the stable range after ~80 steps and the loss goes to inf. Make the schedule decay
+    (decay_rate=1/1.5): a schedule divided by any constant still grows and only postpones the
+    NaN. Written 2026-12-05 (session 30) from the pattern of a Keras schedule whose factor
+    makes the rate grow (prompted by blind7's `exponential_decay_rate_above_one`, which is
+    therefore no check of the rule), before any change for it, with what a right report says
+    decided before its first run; not blind."""
+    rng = seeded(1051)
+    x = rng.normal(size=(2048, 10)).astype("float32")
+    y = (x @ rng.normal(size=(10, 1)) / 3.0 + 0.3 * np.tanh(x[:, 1:2])).astype("float32")
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.01, decay_steps=10, decay_rate=1.5)
+    return run_loop(
+        standard_step(
+            mlp([32, 32], name="price_mlp", input_dim=10),
+            keras.optimizers.SGD(schedule),
+            keras.losses.MeanSquaredError(),
+        ),
+        batches(x, y, epochs=4),
+    )
+
+
 def normalization_adapted_on_rows_without_a_promotion():
     """Daily sales regression (8 numeric features and a 0/1 promotion flag) whose first layer
     is a keras.layers.Normalization adapted on the first 200 rows only, to save time: no
@@ -4967,6 +4992,15 @@ SCENARIOS: list[Scenario] = [
         fixes=frozenset({"lower_learning_rate"}),
         story="SGD on an ExponentialDecay schedule whose initial rate is 10x the recipe's: the "
         "loss goes to inf within a few dozen steps; lower the schedule's rate",
+    ),
+    Scenario(
+        "exponential_decay_schedule_whose_rate_grows",
+        exponential_decay_schedule_whose_rate_grows,
+        None,
+        cause="learning_rate_too_high",
+        fixes=frozenset({"lower_learning_rate"}),
+        story="SGD on ExponentialDecay(0.01, decay_steps=10, decay_rate=1.5): the rate grows "
+        "1.5x every 10 steps and the loss goes to inf; make the schedule decay",
     ),
     Scenario(
         "normalization_adapted_on_rows_without_a_promotion",
