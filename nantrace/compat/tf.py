@@ -746,9 +746,42 @@ def scaled_schedule(schedule: Any, factor: float) -> tuple[Any, str, dict[str, A
         rebuilt = type(schedule).from_config(config)
     except (TypeError, ValueError):
         return None
+    return rebuilt, _schedule_line(schedule, config), config
+
+
+def _schedule_line(schedule: Any, config: dict[str, Any]) -> str:
+    """The constructor line of a Keras schedule with ``config``."""
     shown = ", ".join(f"{k}={v!r}" for k, v in config.items() if k != "name" and v is not None)
     module = "keras.optimizers.schedules." if type(schedule).__module__.startswith("keras") else ""
-    return rebuilt, f"{module}{type(schedule).__name__}({shown})", config
+    return f"{module}{type(schedule).__name__}({shown})"
+
+
+def decaying_schedule(schedule: Any) -> tuple[Any, str, dict[str, Any], str] | None:
+    """A Keras schedule whose factor makes the rate grow without bound, rebuilt to decay by
+    the same factor: ``(schedule, constructor line, config, what changed)``; None for any
+    other schedule. ``ExponentialDecay`` multiplies the rate by ``decay_rate`` every
+    ``decay_steps`` (``decay_rate=10`` read as "divide by 10" grows it 10x); ``InverseTimeDecay``
+    divides it by ``1 + decay_rate * t``, which a negative ``decay_rate`` drives to 0 and
+    past. Dividing such a schedule's rates only postpones the NaN: its growth is the bug."""
+    from keras.optimizers.schedules import ExponentialDecay, InverseTimeDecay
+
+    try:
+        config = dict(schedule.get_config())
+        rate = float(config["decay_rate"])
+    except (AttributeError, NotImplementedError, TypeError, KeyError, ValueError):
+        return None
+    if isinstance(schedule, ExponentialDecay) and rate > 1.0:
+        config["decay_rate"] = float(f"{1.0 / rate:.3g}")
+    elif isinstance(schedule, InverseTimeDecay) and rate < 0.0:
+        config["decay_rate"] = float(f"{-rate:.3g}")
+    else:
+        return None
+    try:
+        rebuilt = type(schedule).from_config(config)
+    except (TypeError, ValueError):
+        return None
+    change = f"decay_rate={rate:g} -> {config['decay_rate']:g}"
+    return rebuilt, _schedule_line(schedule, config), config, change
 
 
 @contextlib.contextmanager

@@ -606,9 +606,31 @@ def _lr_attempts(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
     if optimizer is None:
         raise _CannotSimulate("no Keras optimizer was seen in the step")
     inner = _inner_optimizer(optimizer)
-    from nantrace.compat.tf import learning_rate_schedule, scaled_schedule, schedule_in_place
+    from nantrace.compat.tf import (
+        decaying_schedule,
+        learning_rate_schedule,
+        scaled_schedule,
+        schedule_in_place,
+    )
 
     schedule = learning_rate_schedule(inner)
+    decaying = decaying_schedule(schedule) if schedule is not None else None
+    if decaying is not None:  # a schedule that grows: made to decay, its rates kept
+        rebuilt, line, config, change = decaying
+        return [
+            Attempt(
+                f"the schedule made to decay ({change})",
+                apply=lambda: schedule_in_place(inner, rebuilt),
+                params={
+                    "suggested": None,
+                    "schedule": type(schedule).__name__,
+                    "schedule_config": config,
+                    "schedule_change": change,
+                    "schedule_line": line,
+                },
+                retrace=True,
+            )
+        ]
     if schedule is not None:  # the same schedule, every rate in it divided
         attempts = []
         for divisor in LR_DIVISORS:
