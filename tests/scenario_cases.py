@@ -3390,6 +3390,47 @@ def exponential_decay_schedule_whose_rate_grows():
     )
 
 
+class _RobbinsMonroDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """lr = base * t ** -0.75 (the classic stochastic-approximation decay), with t the
+    optimizer's iteration count as Keras passes it: 0 at the first step."""
+
+    def __init__(self, base):
+        self.base = base
+
+    def __call__(self, step):
+        return self.base * tf.pow(tf.cast(step, tf.float32), -0.75)
+
+    def get_config(self):
+        return {"base": self.base}
+
+
+def robbins_monro_schedule_from_iteration_zero():
+    """A click-through-rate logistic model (16 standardized features, one sigmoid unit, BCE)
+    trained with SGD on a hand-written schedule lr = 0.5 * t ** -0.75, the Robbins-Monro decay
+    of the papers, where t counts from 1; Keras passes the optimizer's iterations, which start
+    at 0, so the first rate is 0.5 * 0 ** -0.75 = inf and every weight is inf or NaN after the
+    first update. Clamp the step at 1 (or count from 1). Written 2026-12-05 (session 30) from
+    the pattern of a hand-written schedule evaluated at iteration 0 (prompted by blind26's
+    inverse-square-root schedule, which is therefore no check of the rule), before any change
+    for it, with what a right report says decided before its first run; not blind."""
+    rng = seeded(1053)
+    x = rng.normal(size=(2048, 16)).astype("float32")
+    logits = x @ rng.normal(size=(16, 1)) / 2.0
+    y = (rng.random((2048, 1)) < 1.0 / (1.0 + np.exp(-logits))).astype("float32")
+    model = keras.Sequential(
+        [keras.Input((16,)), keras.layers.Dense(1, activation="sigmoid", name="ctr")],
+        name="ctr_logistic",
+    )
+    return run_loop(
+        standard_step(
+            model,
+            keras.optimizers.SGD(_RobbinsMonroDecay(0.5)),
+            keras.losses.BinaryCrossentropy(),
+        ),
+        batches(x, y),
+    )
+
+
 def normalization_adapted_on_rows_without_a_promotion():
     """Daily sales regression (8 numeric features and a 0/1 promotion flag) whose first layer
     is a keras.layers.Normalization adapted on the first 200 rows only, to save time: no
@@ -5001,6 +5042,17 @@ SCENARIOS: list[Scenario] = [
         fixes=frozenset({"lower_learning_rate"}),
         story="SGD on ExponentialDecay(0.01, decay_steps=10, decay_rate=1.5): the rate grows "
         "1.5x every 10 steps and the loss goes to inf; make the schedule decay",
+    ),
+    Scenario(
+        "robbins_monro_schedule_from_iteration_zero",
+        robbins_monro_schedule_from_iteration_zero,
+        "optimizer_update",
+        frozenset({"Pow"}),
+        None,
+        cause="missing_epsilon",
+        fixes=frozenset({"add_epsilon"}),
+        story="a hand-written schedule 0.5 * t ** -0.75 evaluated at Keras' first iteration, "
+        "t = 0: the rate is inf and so is every weight after the first update; clamp t at 1",
     ),
     Scenario(
         "normalization_adapted_on_rows_without_a_promotion",
