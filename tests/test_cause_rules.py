@@ -1014,7 +1014,9 @@ def test_kernels_a_few_percent_above_their_scale_do_not_compound_into_an_initial
 
 def test_a_schedule_dividing_0_by_0_is_a_missing_guard_not_a_high_rate():
     """0 / 0 in a learning-rate schedule (a warm-up over 0 steps): the rate is NaN, no rate is
-    too high; an Inf rate (x / 0) stays learning_rate_too_high."""
+    too high; nor for an Inf rate from x / 0 (a formula in a step count that starts at 0,
+    since session 30: it was learning_rate_too_high); an Inf rate that no zero made (a
+    product that overflows) stays learning_rate_too_high."""
     rec = record(
         "RealDiv",
         [health(0.0, 0.0, zeros=1, size=1), health(0.0, 0.0, zeros=1, size=1)],
@@ -1025,7 +1027,27 @@ def test_a_schedule_dividing_0_by_0_is_a_missing_guard_not_a_high_rate():
     assert cause.id == "missing_epsilon" and cause.evidence["schedule"]
     assert "divide_no_nan" in [f.id for f in fixes]
     inf_rate = evidence(learning_rate=float("inf"))
-    assert diagnose(rec, "optimizer_update", inf_rate)[0].id == "learning_rate_too_high"
+    over = record(
+        "RealDiv",
+        [health(1.0, 1.0, size=1), health(0.0, 0.0, zeros=1, size=1)],
+        output=INF,
+        phase="update",
+    )
+    cause, fixes = diagnose(over, "optimizer_update", inf_rate)
+    assert cause.id == "missing_epsilon" and cause.evidence["schedule"]
+    power = record(
+        "Pow",
+        [health(0.0, 0.0, zeros=1, size=1), health(-0.5, -0.5, size=1)],
+        output=INF,
+        phase="update",
+    )
+    cause, fixes = diagnose(power, "optimizer_update", inf_rate)
+    assert cause.id == "missing_epsilon" and [f.id for f in fixes] == ["add_epsilon"]
+    assert "tf.maximum(step, 1.0)" in fixes[0].snippet  # no call site here: the generic form
+    product = record(
+        "Mul", [health(1e30, 1e30, size=1), health(1e30, 1e30, size=1)], output=INF, phase="update"
+    )
+    assert diagnose(product, "optimizer_update", inf_rate)[0].id == "learning_rate_too_high"
 
 
 def test_a_division_by_a_divisor_far_below_any_numerator_is_a_zero_divisor():

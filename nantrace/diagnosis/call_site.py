@@ -154,6 +154,12 @@ _INF_NAMES = frozenset({"inf", "Inf", "infty", "Infinity", "PINF"})
 _NEG_INF_NAMES = frozenset({"NINF"})
 
 
+#: A power or root of a step count (a schedule's t ** -0.5) is clamped at 1, the first count,
+#: not at a searched epsilon (t = 1e-12 would make the rate 1e6 times the base).
+COUNT_OPS = frozenset({"Pow", "Rsqrt"})
+COUNT_FLOOR = 1.0
+
+
 def editable(kind: str, op_type: str) -> bool:
     """Whether an edit of ``kind`` can be made (and simulated) on ``op_type``."""
     if kind in {"log_softmax", "drop_log"}:
@@ -189,6 +195,8 @@ def search_space(edit: CallSiteEdit, dtype: str | None) -> list[CallSiteEdit]:
     if edit.kind == "finite_constant":
         sign = -1.0 if (edit.value or -1.0) < 0 else 1.0
         return [edit.with_value(sign * abs(v)) for v in _MASK_FLOORS[key]]
+    if edit.kind == "clamp_min" and edit.op_type in COUNT_OPS and edit.value == COUNT_FLOOR:
+        return [edit]  # a step count clamped at 1, not searched
     if edit.kind == "clamp_min" and edit.op_type not in {"RealDiv", "Div"}:
         bound = _LOWER_BOUNDS.get(edit.op_type)
         if bound is not None:

@@ -378,6 +378,47 @@ def _update_zero_over_zero(origin: Origin, record: OpRecord, evidence: Evidence)
     )
 
 
+def _divides_by_zero(record: OpRecord) -> bool:
+    """x / 0 of finite values in any form: a division by a zero, the reciprocal or inverse
+    square root of 0, 0 to a negative power."""
+    inputs = record.float_inputs
+    op = record.op_type
+    if not inputs or not record.inputs_finite:
+        return False
+    if op in DIVISION_OPS:
+        return _denominator_has_zero(record) or (len(inputs) == 1 and inputs[0].zeros > 0)
+    if op == "Rsqrt":
+        return inputs[0].zeros > 0
+    if op == "Pow" and len(inputs) > 1:
+        low = inputs[1].min_value
+        return inputs[0].zeros > 0 and low is not None and low < 0
+    return False
+
+
+def _update_division_by_zero(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause:
+    """An infinite learning rate from a schedule's x / 0: a formula in the step count written
+    for steps counted from 1 (t ** -0.5, 1 / t) that Keras evaluates at its first iteration,
+    0. No rate is too high: the count needs clamping at 1."""
+    where = _line_of(record)
+    return Cause(
+        "missing_epsilon",
+        f"{record.op_type} in the learning-rate schedule ({where}) divides by 0 (a power, "
+        f"root or quotient of a step count that is 0 at Keras' first iteration): the "
+        f"learning rate is inf and every weight it updates is non-finite ({origin.variable} "
+        "first); no lower rate helps: clamp the count at 1 (or count from 1)",
+        {
+            "op_type": record.op_type,
+            "layer": None,
+            "zero_over_zero": False,
+            "empty_count": True,
+            "schedule": True,
+            "variable": origin.variable,
+            "zeros": sum(h.zeros for h in record.float_inputs),
+        },
+        confidence=0.85,
+    )
+
+
 def _optimizer_update(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
     if origin.kind != "optimizer_update":
         return None
@@ -392,6 +433,8 @@ def _optimizer_update(origin: Origin, record: OpRecord, evidence: Evidence) -> C
     nan_rate = lr is not None and math.isnan(lr)  # a schedule's value, not an optimizer's own
     if nan_rate and op in DIVISION_OPS and record.inputs_finite and _zero_over_zero(record):
         return _update_zero_over_zero(origin, record, evidence)
+    if lr is not None and math.isinf(lr) and _divides_by_zero(record):
+        return _update_division_by_zero(origin, record, evidence)
     if (lr is not None and not math.isfinite(lr)) or not record.inputs_finite:
         return Cause(
             "learning_rate_too_high",

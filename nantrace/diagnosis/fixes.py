@@ -881,6 +881,18 @@ def _missing_epsilon(origin: Origin, cause: Cause, evidence: Evidence) -> list[F
                 score=0.95,
             )
         )
+        if ev.get("schedule") and op not in DIVISION_OPS:
+            # a schedule's power or root of a step count at 0 (t ** -0.75, rsqrt(t)): the
+            # count clamped at 1, the one form that keeps the formula (no quotient to guard)
+            clamp = _edit_fix(
+                "add_epsilon",
+                why,
+                _edit("clamp_min", op, site, 1.0),
+                params,
+                "tf.maximum(step, 1.0)",
+                1.0,
+            )
+            return [clamp]
         if ev.get("schedule") or op not in DIVISION_OPS:
             # a schedule's 0/0 (step / warmup_steps) wants the count clamped at 1, where an
             # epsilon gives step / 1e-12; a mean of nothing has no divisor for an epsilon
