@@ -3431,6 +3431,51 @@ def robbins_monro_schedule_from_iteration_zero():
     )
 
 
+def cnn_under_the_float16_policy_with_global_norm_clipping():
+    """A small CNN counting cells in 16 x 16 microscope crops (counts up to ~30, MSE) trained
+    in a custom loop with tf.clip_by_global_norm(grads, 1.0) before SGD with momentum, under
+    Keras' plain "float16" dtype policy (float16 variables and gradients, no loss scaling) where
+    "mixed_float16" was meant. The gradients are finite, but the sum of their squares that the
+    global norm takes passes 65504 in float16: the norm is inf, and clip_by_global_norm makes
+    every clipped gradient NaN (by design, for a non-finite norm). In float32 the same norm is
+    a few million. Float16's range: the norm belongs in float32 (mixed_float16 keeps the
+    variables and gradients in float32). Written 2026-12-05 (session 30) from the pattern of a
+    float16 reduction in the update overflowing (prompted by blind26's float16 policy with
+    clip_by_global_norm, which is therefore no check of the rule), before any change for it,
+    with what a right report says decided before its first run; not blind. Its first
+    construction counted up to ~150: the loss's own float16 mean overflowed first (a loss
+    overflow, not this pattern); the counts now reach ~30, from crops of photon counts 0-4
+    through two 64-filter convolutions (with counts of ~30 from [0, 1] crops and 16 / 32
+    filters nothing overflowed: a norm of ~130), expectations unchanged."""
+    with dtype_policy("float16"):
+        rng = seeded(1055)
+        n = 512
+        x = (4.0 * rng.random((n, 16, 16, 1))).astype("float32")  # photon counts, 0-4
+        y = (30.0 * (x.mean(axis=(1, 2, 3)) / 4.0) ** 2 * 4.0).reshape(-1, 1).astype("float32")
+        model = keras.Sequential(
+            [
+                keras.Input((16, 16, 1)),
+                keras.layers.Conv2D(64, 3, activation="relu", name="conv0"),
+                keras.layers.Conv2D(64, 3, activation="relu", name="conv1"),
+                keras.layers.GlobalAveragePooling2D(name="pool"),
+                keras.layers.Dense(1, name="count"),
+            ],
+            name="cell_counter",
+        )
+        optimizer = keras.optimizers.SGD(1e-3, momentum=0.9)
+
+        def train_step(x, y):
+            with tf.GradientTape() as tape:
+                pred = model(x)
+                loss = tf.reduce_mean(tf.square(pred - tf.cast(y, pred.dtype)))
+            grads = tape.gradient(loss, model.trainable_variables)
+            grads, _ = tf.clip_by_global_norm(grads, 1.0)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+            return loss
+
+        return run_loop(train_step, batches(x, y, size=32))
+
+
 def normalization_adapted_on_rows_without_a_promotion():
     """Daily sales regression (8 numeric features and a 0/1 promotion flag) whose first layer
     is a keras.layers.Normalization adapted on the first 200 rows only, to save time: no
@@ -5053,6 +5098,15 @@ SCENARIOS: list[Scenario] = [
         fixes=frozenset({"add_epsilon"}),
         story="a hand-written schedule 0.5 * t ** -0.75 evaluated at Keras' first iteration, "
         "t = 0: the rate is inf and so is every weight after the first update; clamp t at 1",
+    ),
+    Scenario(
+        "cnn_under_the_float16_policy_with_global_norm_clipping",
+        cnn_under_the_float16_policy_with_global_norm_clipping,
+        None,
+        cause="float16_range",
+        story="a CNN under Keras' plain 'float16' policy clipping with tf.clip_by_global_norm: "
+        "the global norm's sum of squares passes 65504 in float16 and the clipped gradients "
+        "are NaN; the norm belongs in float32",
     ),
     Scenario(
         "normalization_adapted_on_rows_without_a_promotion",
