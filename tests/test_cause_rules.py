@@ -1068,3 +1068,26 @@ def test_a_clip_norm_is_never_taken_from_steps_with_zero_gradients():
     clip, _ = clip_norm_from_history(norms)
     assert clip > 100.0
     assert clip_norm_from_history(np.zeros(20)) is None
+
+
+def test_a_float16_statistic_of_the_update_overflowing_is_float16s_range():
+    """A global norm's sum of squares in float16 (Keras' plain float16 policy, a clip before
+    the update) passes 65504 from finite gradients: float16's range, not a rate too high, and
+    no layer or loss scaling holds it (no fix id); a variable-sized step keeps the rate rules."""
+    half = dict(dtype="float16")
+    norm = record(
+        "Sum",
+        [health(0.0, 3.68e4, size=6, **half)],
+        output=health(None, None, inf=1, size=1, **half),
+        phase="update",
+    )
+    ev = evidence(learning_rate=0.01, optimizer_name="SGD")
+    cause, fixes = diagnose(norm, "optimizer_update", ev)
+    assert cause.id == "float16_range" and cause.evidence["update_statistic"] and fixes == []
+    step = record(
+        "Sub",
+        [health(-6e4, 6e4, size=64, **half), health(-6e4, 6e4, size=64, **half)],
+        output=health(None, None, inf=3, size=64, **half),
+        phase="update",
+    )
+    assert not diagnose(step, "optimizer_update", ev)[0].evidence.get("update_statistic")

@@ -9,6 +9,7 @@ cause is ``unknown`` with the evidence shown: a confident wrong cause is worse t
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from typing import TYPE_CHECKING, Any
@@ -419,6 +420,39 @@ def _update_division_by_zero(origin: Origin, record: OpRecord, evidence: Evidenc
     )
 
 
+def _half_statistic_cause(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause:
+    """``_float16_overflow`` told as what it is in the update: a statistic of the gradients."""
+    cause = _float16_overflow(origin, record, evidence)
+    assert cause is not None
+    return dataclasses.replace(
+        cause,
+        summary=(
+            f"{record.op_type} in the update ({_line_of(record)}) computes a statistic of the "
+            f"gradients in float16 (e.g. a global norm before a clip) and it exceeds ±"
+            f"{FLOAT16_MAX:.0f} from finite inputs (up to |x| = {_inputs_max(record):.3g}); "
+            "float32 holds it: keep the variables and gradients in float32 (the "
+            "'mixed_float16' policy, not 'float16') or cast the gradients to float32 first"
+        ),
+        evidence={**cause.evidence, "update_statistic": True},
+    )
+
+
+def _half_statistic_overflow(origin: Origin, record: OpRecord, evidence: Evidence) -> bool:
+    """A scalar of the update computed in float16 (a global norm's sum of squares before a
+    clip, a mean of the gradients) that overflows from finite inputs: float16's range, not a
+    step too large (the step itself is an op the size of the variable). ``_float16_overflow``
+    still rules out what is non-finite in every precision."""
+    out = record.result_health
+    return (
+        _dtype_of(record) == "float16"
+        and record.inputs_finite
+        and out is not None
+        and out.size == 1
+        and out.pos_inf + out.neg_inf > 0
+        and _float16_overflow(origin, record, evidence) is not None
+    )
+
+
 def _optimizer_update(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
     if origin.kind != "optimizer_update":
         return None
@@ -435,6 +469,8 @@ def _optimizer_update(origin: Origin, record: OpRecord, evidence: Evidence) -> C
         return _update_zero_over_zero(origin, record, evidence)
     if lr is not None and math.isinf(lr) and _divides_by_zero(record):
         return _update_division_by_zero(origin, record, evidence)
+    if _half_statistic_overflow(origin, record, evidence):
+        return _half_statistic_cause(origin, record, evidence)
     if (lr is not None and not math.isfinite(lr)) or not record.inputs_finite:
         return Cause(
             "learning_rate_too_high",

@@ -1414,6 +1414,11 @@ def _float16_range(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix
                 score=1.0,
             )
         ]
+    if origin.phase == "update":
+        # a statistic the update computes in float16 (a global norm before a clip): no layer
+        # runs it, and loss scaling makes the gradients larger still; what holds it is float32
+        # variables and gradients (mixed_float16), for which no fix id of the taxonomy stands
+        return []
     layer = origin.layer
     snippet = 'keras.layers.<Layer>(..., dtype="float32")  # keep this layer in float32'
     why = f"{layer or origin.op_type} overflows float16's range (±65504)"
