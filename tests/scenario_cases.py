@@ -3476,6 +3476,33 @@ def cnn_under_the_float16_policy_with_global_norm_clipping():
         return run_loop(train_step, batches(x, y, size=32))
 
 
+def hand_written_bce_on_a_linear_fraud_head():
+    """Fraud detection (20 standardized transaction features, 2 x 32 ReLU) with a hand-written
+    binary cross-entropy, -mean(y log(p + 1e-7) + (1 - y) log(1 - p + 1e-7)), where the output
+    Dense(1) was left linear (the sigmoid forgotten): p is a logit, negative for about half the
+    rows, and log of a negative number is NaN at the first step. The model returns logits: make
+    the head a sigmoid (or use keras.losses.BinaryCrossentropy(from_logits=True) on the
+    logits). Written 2026-12-05 (session 30) from the pattern of a probability loss written by
+    hand on a linear head (prompted by blind26's GAN losses on a logit discriminator, which is
+    therefore no check of the rule), before any change for it, with what a right report says
+    decided before its first run; not blind."""
+    rng = seeded(1057)
+    x = rng.normal(size=(2048, 20)).astype("float32")
+    y = (x[:, :1] + 0.5 * x[:, 1:2] * x[:, 2:3] > 1.2).astype("float32")
+
+    def bce(y_true, p):
+        return -tf.reduce_mean(
+            y_true * tf.math.log(p + 1e-7) + (1.0 - y_true) * tf.math.log(1.0 - p + 1e-7)
+        )
+
+    return run_loop(
+        standard_step(
+            mlp([32, 32], name="fraud_mlp", input_dim=20), keras.optimizers.Adam(1e-3), bce
+        ),
+        batches(x, y),
+    )
+
+
 def normalization_adapted_on_rows_without_a_promotion():
     """Daily sales regression (8 numeric features and a 0/1 promotion flag) whose first layer
     is a keras.layers.Normalization adapted on the first 200 rows only, to save time: no
@@ -5107,6 +5134,18 @@ SCENARIOS: list[Scenario] = [
         story="a CNN under Keras' plain 'float16' policy clipping with tf.clip_by_global_norm: "
         "the global norm's sum of squares passes 65504 in float16 and the clipped gradients "
         "are NaN; the norm belongs in float32",
+    ),
+    Scenario(
+        "hand_written_bce_on_a_linear_fraud_head",
+        hand_written_bce_on_a_linear_fraud_head,
+        "loss",
+        frozenset({"Log"}),
+        None,
+        cause="domain_error",
+        fixes=frozenset({"use_from_logits"}),
+        story="a hand-written binary cross-entropy on a linear Dense(1) head: the logits go "
+        "negative and log(p + 1e-7) is NaN at step 0; the head needs its sigmoid (or "
+        "BinaryCrossentropy(from_logits=True))",
     ),
     Scenario(
         "normalization_adapted_on_rows_without_a_promotion",
