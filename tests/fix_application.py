@@ -31,7 +31,8 @@ What each fix id means here (the fix params contract):
   ``params["suggested"]`` before training.
 * ``add_epsilon``: the optimizer's setting (``optimizer.epsilon``, ``optimizer.initial_accumulator_value``)
   or the layer's ``epsilon`` attribute.
-* ``positive_output``: the layer ``params["layer"]`` gets ``params["activation"]`` as its
+* ``positive_output`` (and ``use_from_logits`` in mode ``sigmoid_output``): the layer
+  ``params["layer"]`` gets ``params["activation"]`` as its
   activation before training (what ``activation="softplus"`` at its construction does).
 * ``float32_layer``: the layer ``params["layer"]`` gets the float32 dtype policy before training
   (``dtype="float32"`` at its construction; its variables are float32 under mixed precision),
@@ -386,7 +387,8 @@ def configure(fix: Fix, model: Any, optimizer: Any) -> None:
             layer.dtype_policy = "float32"
             if hasattr(layer, "finalize_state"):  # built with float32: adapt()'s constants too
                 layer.finalize_state()
-    elif fix.id == "positive_output":  # activation="softplus" at that layer's construction
+    elif fix.id == "positive_output" or params.get("mode") == "sigmoid_output":
+        # activation="softplus" (or the head's "sigmoid") at that layer's construction
         find_layer(model, params["layer"]).activation = keras.activations.get(params["activation"])
     elif is_code_change(fix):
         if not SOURCE_EDITED.get():

@@ -461,6 +461,10 @@ class Evidence:
     #: the last layer the step called (the model's output) and its class name.
     output_layer: str | None = None
     output_layer_class: str | None = None
+    #: that output layer, when it is linear and the loss takes the log of 1 minus its output
+    #: (``log(1 - p + eps)``: a binary cross-entropy written by hand): the loss reads the
+    #: layer's logits as probabilities.
+    logits_as_probabilities: str | None = None
     #: the half dtype in which a scalar constant added to one of that op's arguments is exactly
     #: 0 (``log(x + 1e-8)`` under mixed_float16: the epsilon rounds to 0), or None.
     epsilon_lost_in: str | None = None
@@ -650,6 +654,10 @@ def gather_evidence(
         evidence.output_layer = list(layers)[-1]
         evidence.output_layer_class = type(layers[evidence.output_layer]).__name__
         evidence.output_activation = _activation_name(layers[evidence.output_layer])
+        if evidence.output_activation in (None, "linear") and evidence.output_layer in (
+            complement_log_layers(capture)
+        ):
+            evidence.logits_as_probabilities = evidence.output_layer
     writer = writing_optimizer(capture, record)
     if writer is not None:  # the optimizer whose update made the origin comes first
         optimizers = [writer] + [o for o in optimizers if o is not writer]
@@ -922,6 +930,52 @@ def argument_layer(capture: ReplayCapture, record: OpRecord, hops: int = 3) -> s
             return source.layer
         producer = source.producers[0] if source.producers else None
     return None
+
+
+def _input_layer(
+    capture: ReplayCapture, record: OpRecord, argument: int, hops: int = 3
+) -> str | None:
+    """:func:`argument_layer` for ``record``'s input ``argument``."""
+    producer = record.producers[argument] if len(record.producers) > argument else None
+    for _ in range(hops):
+        if producer is None:
+            return None
+        source = capture.records[producer]
+        if source.layer is not None:
+            return source.layer
+        producer = source.producers[0] if source.producers else None
+    return None
+
+
+def complement_log_layers(capture: ReplayCapture, hops: int = 3) -> set[str]:
+    """The layers whose output some ``Log`` takes as ``1 - output`` (``log(1 - p + eps)``,
+    within ``hops`` ops of no layer): the half of a binary cross-entropy that reads the output
+    as a probability."""
+    layers: set[str] = set()
+    for record in capture.records:
+        if record.op_type != "Log" or not record.producers:
+            continue
+        producer = record.producers[0]
+        for _ in range(hops):
+            if producer is None:
+                break
+            source = capture.records[producer]
+            if source.op_type == "Sub" and len(source.inputs) == 2:
+                first = source.inputs[0]
+                if (
+                    source.producers[0] is None
+                    and first is not None
+                    and first.min_value == 1.0
+                    and first.max_value == 1.0
+                ):
+                    layer = _input_layer(capture, source, 1)
+                    if layer is not None:
+                        layers.add(layer)
+                break
+            if source.layer is not None:
+                break
+            producer = source.producers[0] if source.producers else None
+    return layers
 
 
 def exp_underflow(

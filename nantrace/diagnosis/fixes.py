@@ -1071,7 +1071,27 @@ def _domain_error(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]
     twice = _drop_the_second_log(op, site) if ev.get("log_probabilities") else None
     wider = _float32_for_rounding(ev, origin) if ev.get("half_cancellation") else None
     logits = _loss_from_logits(ev) if ev.get("logits_into") else None
+    if logits is None and op == "Log" and evidence.logits_as_probabilities:
+        logits = _sigmoid_head(evidence)
+        positive = None  # a softplus keeps log(p) defined, not log(1 - p): not a probability
     return [f for f in (twice, logits, wider, batch, *fixes, mask, positive) if f is not None]
+
+
+def _sigmoid_head(evidence: Evidence) -> Fix:
+    """A loss written by hand on probabilities (``log(p)``, ``log(1 - p)``) fed a linear
+    output layer's logits: the head's sigmoid (simulated by setting that layer's activation
+    and re-tracing), or a library loss from the logits."""
+    layer = evidence.logits_as_probabilities
+    return Fix(
+        "use_from_logits",
+        f"the output layer {layer} is linear (it returns logits) while the loss takes log(p) "
+        "and log(1 - p) of it as probabilities: give the head its sigmoid, or compute the loss "
+        "from the logits (keras.losses.BinaryCrossentropy(from_logits=True))",
+        {"layer": layer, "activation": "sigmoid", "mode": "sigmoid_output"},
+        f'keras.layers.{evidence.output_layer_class or "Dense"}(..., activation="sigmoid")  '
+        f"# the output layer {layer}; or BinaryCrossentropy(from_logits=True) on its logits",
+        score=1.1,
+    )
 
 
 def _loss_from_logits(ev: dict[str, Any]) -> Fix:

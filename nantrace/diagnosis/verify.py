@@ -857,8 +857,9 @@ def _float32_policy(layer: Any) -> Iterator[None]:
 
 
 def _positive_output_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
-    """``activation="softplus"`` on the output layer while the step is re-traced (a Keras layer
-    reads ``self.activation`` when it is called)."""
+    """``activation="softplus"`` (or the fix's ``activation``: a head's sigmoid) on the output
+    layer while the step is re-traced (a Keras layer reads ``self.activation`` when it is
+    called)."""
     import keras
 
     path = fix.params.get("layer")
@@ -988,6 +989,8 @@ _ATTEMPTS: dict[str, Callable[[Fix, VerifyContext], list[Attempt]]] = {
     "use_from_logits": lambda fix, ctx: (
         _loss_from_logits_attempts(fix, ctx)
         if fix.params.get("mode") == "loss_from_logits"
+        else _positive_output_attempt(fix, ctx)
+        if fix.params.get("mode") == "sigmoid_output"
         else _edit_attempts(fix, ctx)
     ),
     "clamp_argument": _clamp_attempts,
