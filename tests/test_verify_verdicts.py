@@ -330,3 +330,17 @@ def test_judge_a_loss_that_falls_without_bound_is_not_trained():
     # a density's NLL that settles below 0 is not a runaway
     settling = [1.0 - 6.0 * (1.0 - 0.95**i) for i in range(100)]  # 1 -> ~-5
     assert judge(settling, None, trip_index=1, healthy=1.0).verdict == "trains"
+
+
+def test_judge_a_run_far_below_its_healthy_level_all_along_is_not_trained():
+    """A fix verified from an anchor taken mid-divergence (a loss unbounded below, at -3e29
+    already): its run stays finite, and noisy, between -1e29 and -1e34 — never near the healthy
+    level of ~2.7, so not "back at its healthy level" however it wobbles (session 30: blind25's
+    negative sample weights were "trains" this way)."""
+    rng = np.random.default_rng(0)
+    noisy = list(-(10.0 ** rng.uniform(29, 34, size=147)))
+    judgement = judge(noisy, None, trip_index=0, healthy=2.7)
+    assert judgement.verdict == "postpones" and judgement.diverged and judgement.at == 0
+    # a loss legitimately below 0 near its healthy level still trains
+    near = [-50.0 + 0.1 * np.sin(i) for i in range(100)]
+    assert judge(near, None, trip_index=0, healthy=-48.0).verdict == "trains"

@@ -16,8 +16,10 @@ wall-clock budget per report. The verdict (``records.VERDICTS``):
 * ``trains``: finite over the whole horizon, and the mean loss of the last ``TAIL`` steps is
   back at the healthy level (``<= max(healthy + |healthy|, the loss at the start of the run)``,
   the start being the lower of the first loss and the median of the first three:
-  twice a positive level, 0 for a negative one) and not growing. The healthy level is the
-  median of the first half of the pre-trip loss history.
+  twice a positive level, 0 for a negative one), not growing, and not far below it either
+  (``>= -RUNAWAY x max(|healthy|, 1)``: a run that stays finite at -1e30 from an anchor taken
+  mid-divergence has not come back). The healthy level is the median of the first half of the
+  pre-trip loss history.
 * ``postpones``: finite for a while, then a trip or a divergence (the step is recorded).
 * ``fails``: a trip before or within ``FAIL_WINDOW`` steps of the tripping batch, or a fix
   that leaves nothing to train on (every row filtered out).
@@ -1102,6 +1104,12 @@ def judge(
     if fell is not None:  # finite, but the objective runs away below 0: not stopped
         verdict = "fails" if values.size <= trip_index + FAIL_WINDOW else "postpones"
         below = np.nonzero(values < unbounded_floor(base))[0]
+        return Judgement(verdict, at=int(below[0]), diverged=True, level=level)
+    floor = -RUNAWAY * max(abs(base), 1.0)
+    if tail < floor:  # far below the healthy level, however it got there (an anchor taken
+        # mid-divergence starts the run there): not back at that level
+        verdict = "fails" if values.size <= trip_index + FAIL_WINDOW else "postpones"
+        below = np.nonzero(values < floor)[0]
         return Judgement(verdict, at=int(below[0]), diverged=True, level=level)
     if tail <= level and not growing:
         return Judgement("trains" if complete else None, level=level)
