@@ -3503,6 +3503,43 @@ def hand_written_bce_on_a_linear_fraud_head():
     )
 
 
+def rescaling_to_minus_one_one_written_with_the_divisor():
+    """A leaf-disease CNN fed 8-bit RGB crops (0-255) whose first layer should map them to
+    [-1, 1] as MobileNet expects, keras.layers.Rescaling(1 / 127.5, offset=-1), but was written
+    Rescaling(127.5, offset=-1): the network receives values up to ~32,500, and SGD with
+    momentum blows the weights up within a few steps until the loss overflows. Make the layer
+    divide (scale=1/127.5); rescaling the batch as well would only be multiplied back. Its
+    first construction used a ReLU convolution: the first update killed every unit and the
+    loss sat at log 2 (no trip); the convolution now uses a leaky ReLU (expectations
+    unchanged). Written
+    2026-12-05 (session 30) from the pattern of a Keras Rescaling layer given the divisor
+    instead of its inverse (prompted by blind25's Rescaling(255), which is therefore no check of
+    the rule), before any change for it, with what a right report says decided before its first
+    run; not blind."""
+    rng = seeded(1059)
+    n = 512
+    x = rng.integers(0, 256, size=(n, 16, 16, 3)).astype("float32")
+    y = (x[..., 1].mean(axis=(1, 2)) > x[..., 0].mean(axis=(1, 2))).astype("int32")
+    model = keras.Sequential(
+        [
+            keras.Input((16, 16, 3)),
+            keras.layers.Rescaling(127.5, offset=-1.0, name="to_unit_range"),
+            keras.layers.Conv2D(16, 3, activation="leaky_relu", name="conv0"),
+            keras.layers.GlobalAveragePooling2D(name="pool"),
+            keras.layers.Dense(2, name="head"),
+        ],
+        name="leaf_cnn",
+    )
+    return run_loop(
+        standard_step(
+            model,
+            keras.optimizers.SGD(0.01, momentum=0.9),
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        ),
+        batches(x, y, size=32, epochs=2),
+    )
+
+
 def normalization_adapted_on_rows_without_a_promotion():
     """Daily sales regression (8 numeric features and a 0/1 promotion flag) whose first layer
     is a keras.layers.Normalization adapted on the first 200 rows only, to save time: no
@@ -5146,6 +5183,15 @@ SCENARIOS: list[Scenario] = [
         story="a hand-written binary cross-entropy on a linear Dense(1) head: the logits go "
         "negative and log(p + 1e-7) is NaN at step 0; the head needs its sigmoid (or "
         "BinaryCrossentropy(from_logits=True))",
+    ),
+    Scenario(
+        "rescaling_to_minus_one_one_written_with_the_divisor",
+        rescaling_to_minus_one_one_written_with_the_divisor,
+        None,
+        cause="unscaled_input",
+        fixes=frozenset({"rescale_input"}),
+        story="keras.layers.Rescaling(127.5, offset=-1) where 1 / 127.5 was meant: 8-bit "
+        "pixels reach the CNN as ~32,500 and SGD diverges; make the layer divide",
     ),
     Scenario(
         "normalization_adapted_on_rows_without_a_promotion",
