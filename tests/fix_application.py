@@ -396,6 +396,8 @@ def configure(fix: Fix, model: Any, optimizer: Any) -> None:
     elif fix.id == "use_from_logits" and params.get("mode") == "loss_from_logits":
         if not SOURCE_EDITED.get():
             raise NotApplicable("build the scenario inside loss_built_from_logits")
+    elif fix.id == "rescale_input" and params.get("mode") == "rescaling_layer":
+        find_layer(model, params["layer"]).scale = float(params["scale"])  # Rescaling(scale=)
     elif fix.id == "rescale_input" and params.get("mode") == "normalization_not_inverted":
         if not SOURCE_EDITED.get():
             raise NotApplicable("build the scenario inside normalization_built_without_invert")

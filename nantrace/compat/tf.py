@@ -795,6 +795,19 @@ def schedule_in_place(optimizer: Any, schedule: Any) -> Iterator[None]:
         optimizer._learning_rate = old
 
 
+def rescaling_of(layer: Any) -> tuple[float, float] | None:
+    """``(scale, offset)`` of a ``keras.layers.Rescaling`` with scalar ones (``x * scale +
+    offset``), None for any other layer (or per-channel values)."""
+    import keras
+
+    if not isinstance(layer, keras.layers.Rescaling):
+        return None
+    try:
+        return float(layer.scale), float(layer.offset)
+    except (TypeError, ValueError):
+        return None
+
+
 def zero_variance_columns(layer: Any) -> tuple[int, ...]:
     """The features a (non-inverted) ``keras.layers.Normalization`` holds a variance of 0 for:
     it divides their centred values by its epsilon (``max(sqrt(var), 1e-7)``), so any value

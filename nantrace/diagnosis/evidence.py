@@ -273,6 +273,40 @@ def degenerate_input_normalization(
     return None
 
 
+#: A preprocessing layer's output beyond this is out of the range it exists to produce.
+PREPROCESSED_ABS = 10.0
+
+
+def amplifying_rescaling(
+    capture: ReplayCapture, layers: dict[str, Any]
+) -> tuple[str, float, float, float] | None:
+    """(path, scale, offset, largest |input|) of a ``keras.layers.Rescaling`` that reads a
+    batch tensor, multiplies it by |scale| > 1 and put out values beyond PREPROCESSED_ABS in
+    this step; None otherwise."""
+    from nantrace.compat.tf import rescaling_of
+
+    for path, layer in layers.items():
+        rescaling = rescaling_of(layer)
+        if rescaling is None or abs(rescaling[0]) <= 1.0:
+            continue
+        inside = records_in_layer(capture, path)
+        if not any(name is not None for r in inside for name in r.batch_inputs):
+            continue
+        largest_in = max(
+            (
+                h.max_abs
+                for r in inside
+                for h, name in zip(r.inputs, r.batch_inputs, strict=False)
+                if name is not None and h is not None
+            ),
+            default=0.0,
+        )
+        largest_out = max((h.max_abs for r in inside for h in r.float_outputs), default=0.0)
+        if largest_out > PREPROCESSED_ABS:
+            return path, rescaling[0], rescaling[1], largest_in
+    return None
+
+
 def inverted_input_normalization(capture: ReplayCapture, layers: dict[str, Any]) -> str | None:
     """The path of a Normalization layer built with invert=True whose ops read a batch tensor
     (the model's input goes through mean + x * std), or None. At a model's output such a layer
@@ -392,6 +426,10 @@ class Evidence:
     #: a Normalization layer reading a batch tensor that divided columns it holds a variance
     #: of 0 for by its epsilon: (layer path, columns, batch tensor), or None.
     degenerate_normalization: tuple[str, tuple[int, ...], str] | None = None
+    #: a keras.layers.Rescaling reading a batch tensor that multiplies it by |scale| > 1 into
+    #: values beyond ~[-10, 10] (``Rescaling(255)`` typed for ``Rescaling(1 / 255)``): (layer
+    #: path, scale, offset, the batch's largest |x| into it), or None.
+    amplifying_rescaling: tuple[str, float, float, float] | None = None
     #: the origin's argument is eigenvalues or singular values of a decomposition (eigh, svd).
     eigenvalues: bool = False
     #: the batch tensor whose sum (a class count, a mask's size) the origin divides by.
@@ -631,6 +669,7 @@ def gather_evidence(
     if capture is not None:
         evidence.inverted_input_normalization = inverted_input_normalization(capture, layers)
         evidence.degenerate_normalization = degenerate_input_normalization(capture, layers)
+        evidence.amplifying_rescaling = amplifying_rescaling(capture, layers)
     evidence.normalized = has_normalization(layers)
     for layer in layers.values():
         compute = getattr(getattr(layer, "dtype_policy", None), "compute_dtype", None)

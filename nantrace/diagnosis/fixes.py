@@ -331,6 +331,36 @@ def _missing_code_fix(ev: dict[str, Any], evidence: Evidence) -> Fix:
 
 
 def _unscaled_input(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
+    """The fixes of unscaled features; a Rescaling layer that multiplies them up comes first
+    (rescaling the batch alone, it would multiply it back)."""
+    fixes = _unscaled_input_fixes(origin, cause, evidence)
+    if evidence.amplifying_rescaling is None:
+        return fixes
+    return [_rescaling_divides(evidence.amplifying_rescaling), *fixes]
+
+
+def _rescaling_divides(rescaling: tuple[str, float, float, float]) -> Fix:
+    """A ``keras.layers.Rescaling`` given the divisor (255) where its inverse was meant: the
+    layer made to divide (simulated by setting its ``scale`` and re-tracing); a batch already
+    within ~[-1, 1] gets scale 1 (the layer scales nothing it should)."""
+    layer, scale, offset, reach = rescaling
+    divides = reach > 1.5
+    new = float(f"{1.0 / scale:.4g}") if divides else 1.0
+    shown = f"1.0 / {scale:g}" if divides else "1.0"
+    short = layer.split("/")[-1]
+    offset_text = f", offset={offset:g}" if offset else ""
+    return Fix(
+        "rescale_input",
+        f"{layer} is a keras.layers.Rescaling with scale={scale:g}: it multiplies the input "
+        f"(up to |x| = {reach:.3g}) by {scale:g} where "
+        + (f"dividing by {scale:g} was meant" if divides else "the data is already in range"),
+        {"mode": "rescaling_layer", "layer": layer, "scale": new, "current": scale},
+        f'keras.layers.Rescaling({shown}{offset_text}, name="{short}")  # was scale={scale:g}',
+        score=1.15,
+    )
+
+
+def _unscaled_input_fixes(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
     ev = cause.evidence
     reach = float(ev.get("input_abs_max") or evidence.input_abs_max)
     if ev.get("degenerate_normalization"):

@@ -553,6 +553,9 @@ def _readapt_attempt(fix: Fix, ctx: VerifyContext) -> Attempt:
 def _rescale_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
     if fix.params.get("mode") == "normalization_readapted":
         return [_readapt_attempt(fix, ctx)]
+    if fix.params.get("mode") == "rescaling_layer":
+        path, scale = str(fix.params.get("layer")), float(fix.params.get("scale") or 1.0)
+        return [_layer_attribute_attempt(ctx, path, f"{path} with scale={scale:.4g}", scale=scale)]
     if fix.params.get("mode") == "normalization_not_inverted":
         path = str(fix.params.get("layer"))
         return [
