@@ -3540,6 +3540,48 @@ def rescaling_to_minus_one_one_written_with_the_divisor():
     )
 
 
+def normalization_statistics_from_kilopascal_fed_pascal():
+    """Leak detection on pipeline sensors (6 pressures and 2 temperatures, MSE on a leak rate):
+    the first layer is keras.layers.Normalization(mean=..., variance=...) with statistics
+    computed from last year's CSV export, where the pressures were in kPa; this year's
+    pipeline reads them in Pa, 1000x larger. The layer subtracts ~350 and divides by ~40, so
+    the pressure columns reach the network as ~10,000 instead of ~1, and SGD with momentum
+    diverges within a few steps. The layer's statistics do not fit the data it reads: compute
+    them on that data (or adapt the layer on it). Written 2026-12-05 (session 30) from the
+    pattern of a Normalization given statistics of other data (prompted by blind25's
+    Normalization given the scaler's std as its variance, which is therefore no check of the
+    rule), before any change for it, with what a right report says decided before its first
+    run; not blind."""
+    rng = seeded(1061)
+    n = 2048
+    kpa = rng.normal(350.0, 40.0, size=(n, 6))
+    celsius = rng.normal(12.0, 6.0, size=(n, 2))
+    z = np.concatenate([(kpa - 350.0) / 40.0, (celsius - 12.0) / 6.0], axis=1)
+    y = (np.tanh(z @ rng.normal(size=(8, 1)) / 3.0) + 0.05 * rng.normal(size=(n, 1))).astype(
+        "float32"
+    )
+    stats = np.concatenate([kpa, celsius], axis=1)
+    x = np.concatenate([kpa * 1000.0, celsius], axis=1).astype("float32")  # Pa this year
+    model = keras.Sequential(
+        [
+            keras.Input((8,)),
+            keras.layers.Normalization(
+                mean=stats.mean(axis=0), variance=stats.var(axis=0), name="sensor_norm"
+            ),
+            keras.layers.Dense(32, activation="relu", name="hidden0"),
+            keras.layers.Dense(32, activation="relu", name="hidden1"),
+            keras.layers.Dense(1, name="leak_rate"),
+        ],
+        name="leak_mlp",
+    )
+    return run_loop(
+        standard_step(
+            model, keras.optimizers.SGD(0.01, momentum=0.9), keras.losses.MeanSquaredError()
+        ),
+        batches(x, y),
+    )
+
+
 def normalization_adapted_on_rows_without_a_promotion():
     """Daily sales regression (8 numeric features and a 0/1 promotion flag) whose first layer
     is a keras.layers.Normalization adapted on the first 200 rows only, to save time: no
@@ -5192,6 +5234,16 @@ SCENARIOS: list[Scenario] = [
         fixes=frozenset({"rescale_input"}),
         story="keras.layers.Rescaling(127.5, offset=-1) where 1 / 127.5 was meant: 8-bit "
         "pixels reach the CNN as ~32,500 and SGD diverges; make the layer divide",
+    ),
+    Scenario(
+        "normalization_statistics_from_kilopascal_fed_pascal",
+        normalization_statistics_from_kilopascal_fed_pascal,
+        None,
+        cause="unscaled_input",
+        fixes=frozenset({"rescale_input"}),
+        story="a Normalization given mean and variance computed on pressures in kPa, fed "
+        "pressures in Pa: the network receives ~10,000 and SGD diverges; compute the "
+        "statistics on the data the layer reads",
     ),
     Scenario(
         "normalization_adapted_on_rows_without_a_promotion",
