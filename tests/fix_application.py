@@ -24,7 +24,8 @@ What each fix id means here (the fix params contract):
 * ``rescale_input`` / ``rescale_target``: only the named tensor (default: the first / second
   argument) multiplied by ``params["scale"]``; ``rescale_input`` with
   ``mode="normalization_readapted"``: the Normalization layer ``params["layer"]`` adapted on
-  ``params["tensor"]`` of every batch before training (``layer.adapt(training_features)``).
+  ``params["tensor"]`` of every batch before training (``layer.adapt(training_features)``; a
+  layer built with ``mean=`` / ``variance=`` is given that data's mean and variance instead).
   ``mode="normalization_not_inverted"``: the Normalization layer ``params["layer"]`` (its last
   name) constructed without ``invert=True`` while the scenario builds.
 * ``change_initializer``: the kernels of ``params["layers"]`` re-drawn with
@@ -434,7 +435,15 @@ def train_with_fix(
         located = _locate(str(fix.params["tensor"]), names)
         rows = [np.asarray(_get(batch[located[0]], located[1])) for batch in batches]
         layer = find_layer(model, str(fix.params["layer"]))
-        layer.adapt(np.concatenate([r.reshape(-1, r.shape[-1]) for r in rows], axis=0))
+        data = np.concatenate([r.reshape(-1, r.shape[-1]) for r in rows], axis=0)
+        if getattr(layer, "input_mean", None) is not None:
+            # built with mean= / variance=: the snippet's Normalization(mean=features.mean(0),
+            # variance=features.var(0)) on the same rows
+            shape = layer._broadcast_shape
+            layer.mean = tf.constant(data.mean(axis=0).astype("float32").reshape(shape))
+            layer.variance = tf.constant(data.var(axis=0).astype("float32").reshape(shape))
+        else:
+            layer.adapt(data)
     result = TrainResult(batches=len(batches), steps_planned=len(batches) * EPOCHS)
     fn = tf.function(step_fn) if compiled else step_fn
     for _ in range(EPOCHS):

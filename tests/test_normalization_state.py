@@ -25,3 +25,20 @@ def test_zero_variance_columns_and_a_readapt_that_is_undone():
     inverted.adapt(sample)
     assert zero_variance_columns(inverted) == ()
     assert zero_variance_columns(keras.layers.Dense(2)) == ()
+
+
+def test_a_normalization_given_statistics_is_restated_not_adapted_and_put_back():
+    """A Normalization built with mean= / variance= holds constants and cannot adapt(): the
+    verification gives it the data's mean and variance for the run and its own after."""
+    from nantrace.compat.tf import has_given_statistics, is_input_normalization, restated
+
+    layer = keras.layers.Normalization(mean=[350.0, 12.0], variance=[1600.0, 36.0])
+    layer.build((None, 2))
+    assert has_given_statistics(layer) and is_input_normalization(layer)
+    data = np.array([[3.5e5, 10.0], [3.6e5, 14.0], [3.4e5, 12.0]], dtype="float32")
+    with restated(layer, data):
+        out = np.asarray(layer(data))
+        assert np.allclose(out.mean(axis=0), 0.0, atol=1e-3) and np.abs(out).max() < 2.0
+    assert np.abs(np.asarray(layer(data))).max() > 1e3  # its own statistics again
+    assert not has_given_statistics(keras.layers.Normalization())
+    assert not is_input_normalization(keras.layers.Normalization(invert=True))

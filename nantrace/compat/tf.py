@@ -808,6 +808,36 @@ def rescaling_of(layer: Any) -> tuple[float, float] | None:
         return None
 
 
+def is_input_normalization(layer: Any) -> bool:
+    """A ``keras.layers.Normalization`` that standardizes (not built with ``invert=True``)."""
+    import keras
+
+    return isinstance(layer, keras.layers.Normalization) and not getattr(layer, "invert", False)
+
+
+def has_given_statistics(layer: Any) -> bool:
+    """A Normalization built with ``mean=`` and ``variance=`` (constants: it cannot adapt)."""
+    return getattr(layer, "input_mean", None) is not None
+
+
+@contextlib.contextmanager
+def restated(layer: Any, data: np.ndarray) -> Iterator[None]:
+    """A Normalization built with ``mean=`` / ``variance=`` given those of ``data`` (rows x
+    features, the last axis kept) while the block runs; its own constants after it. Adapting
+    is what the others get (:func:`readapted`); these hold constants, not weights."""
+    shape = getattr(layer, "_broadcast_shape", None)
+    if shape is None:
+        raise ValueError("the Normalization layer is not built")
+    old = (layer.mean, layer.variance)
+    mean = np.asarray(data.mean(axis=0), dtype=np.float32).reshape(shape)
+    variance = np.asarray(data.var(axis=0), dtype=np.float32).reshape(shape)
+    layer.mean, layer.variance = tf.constant(mean), tf.constant(variance)
+    try:
+        yield
+    finally:
+        layer.mean, layer.variance = old
+
+
 def zero_variance_columns(layer: Any) -> tuple[int, ...]:
     """The features a (non-inverted) ``keras.layers.Normalization`` holds a variance of 0 for:
     it divides their centred values by its epsilon (``max(sqrt(var), 1e-7)``), so any value

@@ -1304,12 +1304,19 @@ def unscaled_data_cause(evidence: Evidence, until: str, then: str) -> Cause | No
     degenerate = evidence.degenerate_normalization
     if degenerate is not None:
         layer, columns, tensor = degenerate
+        what = (
+            f"holds a variance of 0 for column(s) {list(columns)[:10]} of {tensor} (adapted on "
+            "data where they never varied): it divides their centred values by its epsilon, "
+            "and the network receives them ~1e7 times larger"
+            if columns
+            else f"has statistics that do not fit {tensor}: it puts out values over 100 of its "
+            "standard deviations (a mean and variance of other data or units, or a standard "
+            "deviation given as the variance), and the network receives them that large"
+        )
         return Cause(
             "unscaled_input",
-            f"the Normalization layer {layer} holds a variance of 0 for column(s) "
-            f"{list(columns)[:10]} of {tensor} (adapted on data where they never varied): it "
-            "divides their centred values by its epsilon, and the network receives them ~1e7 "
-            f"times larger; pre-activations and gradients grow with them {until}",
+            f"the Normalization layer {layer} {what}; pre-activations and gradients grow with "
+            f"them {until}",
             {
                 "tensor": tensor,
                 "input_abs_max": features,

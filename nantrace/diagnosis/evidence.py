@@ -252,23 +252,30 @@ def zeroed_floors(optimizer: Any) -> tuple[tuple[str, float, float], ...]:
     return tuple(found)
 
 
+#: A standardizing layer's output beyond this many of its standard deviations: its
+#: statistics do not fit the data it reads (other data, other units, the std as variance).
+MISFIT_NORMALIZED_ABS = 100.0
+
+
 def degenerate_input_normalization(
     capture: ReplayCapture, layers: dict[str, Any]
 ) -> tuple[str, tuple[int, ...], str] | None:
     """``(layer path, columns, batch tensor)`` of a Normalization layer that reads a batch
-    tensor, holds a variance of 0 for some of its columns (adapted on a sample where they never
-    varied) and put out values beyond ``1e3`` in this step: it divided them by its epsilon.
-    None otherwise."""
-    from nantrace.compat.tf import zero_variance_columns
+    tensor and whose statistics do not fit it: it holds a variance of 0 for some of its
+    ``columns`` (adapted on a sample where they never varied) and put out values beyond
+    ``1e3`` in this step (it divided them by its epsilon), or, ``columns`` empty, it put out
+    values beyond MISFIT_NORMALIZED_ABS (statistics of other data or units, a standard
+    deviation given as the variance). None otherwise."""
+    from nantrace.compat.tf import is_input_normalization, zero_variance_columns
 
     for path, layer in layers.items():
-        columns = zero_variance_columns(layer)
-        if not columns:
+        if not is_input_normalization(layer):
             continue
+        columns = zero_variance_columns(layer)
         inside = records_in_layer(capture, path)
         tensors = [name for r in inside for name in r.batch_inputs if name is not None]
         largest = max((h.max_abs for r in inside for h in r.float_outputs if h.finite), default=0.0)
-        if tensors and largest > 1e3:
+        if tensors and largest > (1e3 if columns else MISFIT_NORMALIZED_ABS):
             return path, columns, tensors[0]
     return None
 
@@ -426,6 +433,8 @@ class Evidence:
     #: a Normalization layer reading a batch tensor that divided columns it holds a variance
     #: of 0 for by its epsilon: (layer path, columns, batch tensor), or None.
     degenerate_normalization: tuple[str, tuple[int, ...], str] | None = None
+    #: that layer was built with ``mean=`` / ``variance=`` (constants: it cannot adapt).
+    normalization_given_statistics: bool = False
     #: a keras.layers.Rescaling reading a batch tensor that multiplies it by |scale| > 1 into
     #: values beyond ~[-10, 10] (``Rescaling(255)`` typed for ``Rescaling(1 / 255)``): (layer
     #: path, scale, offset, the batch's largest |x| into it), or None.
@@ -670,6 +679,12 @@ def gather_evidence(
         evidence.inverted_input_normalization = inverted_input_normalization(capture, layers)
         evidence.degenerate_normalization = degenerate_input_normalization(capture, layers)
         evidence.amplifying_rescaling = amplifying_rescaling(capture, layers)
+        if evidence.degenerate_normalization is not None:
+            from nantrace.compat.tf import has_given_statistics
+
+            evidence.normalization_given_statistics = has_given_statistics(
+                layers[evidence.degenerate_normalization[0]]
+            )
     evidence.normalized = has_normalization(layers)
     for layer in layers.values():
         compute = getattr(getattr(layer, "dtype_policy", None), "compute_dtype", None)

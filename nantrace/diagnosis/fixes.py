@@ -366,19 +366,32 @@ def _unscaled_input_fixes(origin: Origin, cause: Cause, evidence: Evidence) -> l
     if ev.get("degenerate_normalization"):
         layer, tensor = ev["degenerate_normalization"], ev.get("tensor")
         name = str(layer).split("/")[-1]
+        columns = ev.get("zero_variance_columns")
+        snippet = (
+            f"{name}.adapt(training_features)  # all of {tensor}'s training rows, not a "
+            "sample where these columns never vary"
+            if columns
+            else f"keras.layers.Normalization(mean=features.mean(axis=0), variance="
+            f'features.var(axis=0), name="{name}")  # the variance, of the very {tensor} '
+            "the model reads"
+            if evidence.normalization_given_statistics
+            else f"{name}.adapt(training_features)  # on the very {tensor} the model reads"
+        )
         return [
             Fix(
                 "rescale_input",
-                f"{layer} was adapted on data where column(s) {ev.get('zero_variance_columns')} "
-                "never varied: adapted on the whole training set it scales them like the others",
+                f"{layer} was adapted on data where column(s) {columns} never varied: adapted "
+                "on the whole training set it scales them like the others"
+                if columns
+                else f"{layer}'s mean and variance are not those of {tensor}: computed on the "
+                "data it reads, it puts out standardized values",
                 {
                     "mode": "normalization_readapted",
                     "layer": layer,
                     "tensor": tensor,
-                    "columns": ev.get("zero_variance_columns"),
+                    "columns": columns,
                 },
-                f"{name}.adapt(training_features)  # all of {tensor}'s training rows, not a "
-                "sample where these columns never vary",
+                snippet,
                 score=1.1,
             )
         ]

@@ -533,7 +533,7 @@ def _layer_attribute_attempt(ctx: VerifyContext, path: str, label: str, **values
 def _readapt_attempt(fix: Fix, ctx: VerifyContext) -> Attempt:
     """The Normalization layer adapted on the named tensor of every batch the guard kept (the
     training data nantrace holds), the step re-traced; its own state restored after."""
-    from nantrace.compat.tf import readapted
+    from nantrace.compat.tf import has_given_statistics, readapted, restated
 
     path, tensor = str(fix.params.get("layer")), fix.params.get("tensor")
     layer = ctx.layers.get(path)
@@ -542,9 +542,11 @@ def _readapt_attempt(fix: Fix, ctx: VerifyContext) -> Attempt:
     kept = {id(batch[0]): batch for batch in [*ctx.since_anchor, *ctx.recent, ctx.batch]}
     arrays = [_named_array(ctx.watched, batch, str(tensor)) for batch in kept.values()]
     data = np.concatenate([a.reshape(-1, a.shape[-1]) for a in arrays], axis=0)
+    given = has_given_statistics(layer)  # mean= / variance= constants: no adapt()
     return Attempt(
-        f"{path} adapted on {data.shape[0]} rows of {tensor} (every batch kept)",
-        apply=lambda: readapted(layer, data),
+        f"{path} {'given the mean and variance of' if given else 'adapted on'} "
+        f"{data.shape[0]} rows of {tensor} (every batch kept)",
+        apply=lambda: restated(layer, data) if given else readapted(layer, data),
         params={"rows_adapted": int(data.shape[0])},
         retrace=True,
     )
