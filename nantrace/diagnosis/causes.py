@@ -404,9 +404,10 @@ def _update_division_by_zero(origin: Origin, record: OpRecord, evidence: Evidenc
     return Cause(
         "missing_epsilon",
         f"{record.op_type} in the learning-rate schedule ({where}) divides by 0 (a power, "
-        f"root or quotient of a step count that is 0 at Keras' first iteration): the "
-        f"learning rate is inf and every weight it updates is non-finite ({origin.variable} "
-        "first); no lower rate helps: clamp the count at 1 (or count from 1)",
+        "root or quotient of a quantity that is 0 at this step, e.g. a step count that is 0 "
+        f"at Keras' first iteration): the learning rate is inf and every weight it updates is "
+        f"non-finite ({origin.variable} first); no lower rate helps: the division needs a "
+        "guard (a count clamped at 1)",
         {
             "op_type": record.op_type,
             "layer": None,

@@ -916,8 +916,11 @@ def _missing_epsilon(origin: Origin, cause: Cause, evidence: Evidence) -> list[F
             )
             if ev.get("learned_normalizer")
             else _no_nan_division(
-                "0/0: divide_no_nan gives 0 where the denominator is 0 (a count of an empty "
-                "selection, a normalizer that is 0 with its quantity)",
+                "x/0: divide_no_nan gives 0 where the denominator is 0 (a schedule's divisor "
+                "at the step it reaches 0)"
+                if ev.get("zero_over_zero") is False
+                else "0/0: divide_no_nan gives 0 where the denominator is 0 (a count of an "
+                "empty selection, a normalizer that is 0 with its quantity)",
                 op,
                 site,
                 "tf.math.divide_no_nan(total, count)  # 0 where count == 0",
