@@ -3582,6 +3582,63 @@ def normalization_statistics_from_kilopascal_fed_pascal():
     )
 
 
+class _LinearRecurrence(keras.layers.Layer):
+    """A linear recurrence written by hand, h_t = h_{t-1} A + x_t B, stepped in a Python loop
+    over the sequence (as state-space model sketches do), the last state returned."""
+
+    def __init__(self, units: int, scale: float, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.scale = units, scale
+
+    def build(self, input_shape):
+        self.a = self.add_weight(
+            shape=(self.units, self.units),
+            initializer=keras.initializers.Orthogonal(gain=self.scale, seed=5),
+            name="transition",
+        )
+        self.b = self.add_weight(
+            shape=(int(input_shape[-1]), self.units),
+            initializer=keras.initializers.GlorotUniform(seed=6),
+            name="input_map",
+        )
+
+    def call(self, x):
+        h = tf.zeros((tf.shape(x)[0], self.units), dtype=x.dtype)
+        for t in range(x.shape[1]):
+            h = tf.matmul(h, self.a) + tf.matmul(x[:, t], self.b)
+        return h
+
+
+def hand_written_linear_recurrence_with_a_transition_above_one():
+    """Vibration-sensor classification over 240 time steps with a linear recurrence written by
+    hand (h_t = h_{t-1} A + x_t B, a Python loop in a custom layer, no activation), its
+    transition A initialized orthogonal with gain 1.5 (meant: 0.95, a decaying memory): every
+    step multiplies the state by 1.5, 1.5 ** 240 ~ 1e42, and the state overflows in the first
+    forward pass. The recurrence explodes over the time steps. Written 2026-12-05 (session 30)
+    from the pattern of a recurrence unrolled by hand in a custom layer (prompted by blind26's
+    LRU port, which is therefore no check of the rule), before any change for it, with what a
+    right report says decided before its first run; not blind."""
+    rng = seeded(1063)
+    x = rng.normal(size=(256, 240, 4)).astype("float32")
+    y = (x[:, -20:, 0].mean(axis=1) > 0).astype("int32")
+    model = keras.Sequential(
+        [
+            keras.Input((240, 4)),
+            _LinearRecurrence(16, 1.5, name="recurrence"),
+            keras.layers.Dense(2, name="head"),
+        ],
+        name="vibration_ssm",
+    )
+    return run_loop(
+        standard_step(
+            model,
+            keras.optimizers.Adam(1e-3),
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        ),
+        batches(x, y),
+    )
+
+
 def normalization_adapted_on_rows_without_a_promotion():
     """Daily sales regression (8 numeric features and a 0/1 promotion flag) whose first layer
     is a keras.layers.Normalization adapted on the first 200 rows only, to save time: no
@@ -5248,6 +5305,15 @@ SCENARIOS: list[Scenario] = [
         story="a Normalization given mean and variance computed on pressures in kPa, fed "
         "pressures in Pa: the network receives ~10,000 and SGD diverges; compute the "
         "statistics on the data the layer reads",
+    ),
+    Scenario(
+        "hand_written_linear_recurrence_with_a_transition_above_one",
+        hand_written_linear_recurrence_with_a_transition_above_one,
+        None,
+        layer="vibration_ssm/recurrence",
+        cause="recurrent_explosion",
+        story="a linear recurrence stepped by hand in a custom layer with its transition "
+        "initialized at gain 1.5: the state grows 1.5x a step over 240 steps and overflows",
     ),
     Scenario(
         "normalization_adapted_on_rows_without_a_promotion",
