@@ -111,6 +111,48 @@ def layer_growth(capture: ReplayCapture, layers: list[str]) -> dict[str, float]:
     return growth
 
 
+#: A layer whose own forward ops repeat one product (MatMul, Mul, ...) at least this many
+#: times in one call steps a loop it unrolls (a recurrence over time written by hand).
+UNROLLED_STEPS = 32
+
+
+def unrolled_steps(capture: ReplayCapture, path: str) -> int:
+    """How many of the layer at ``path``'s most repeated product op, in its own forward ops
+    (its sublayers' not counted: a nested model repeats layers, not steps), read an earlier one
+    within a few ops (a chain, as a state carried from step to step is: h_t = h_{t-1} A + x_t B
+    chains its h products, not its x products), when at least UNROLLED_STEPS do; 0
+    otherwise."""
+    from collections import Counter
+
+    own = [r for r in capture.records if r.layer == path and r.phase == "forward"]
+    counts = Counter(r.op_type for r in own if r.op_type in PRODUCT_OPS)
+    if not counts:
+        return 0
+    op, count = counts.most_common(1)[0]
+    if count < UNROLLED_STEPS:
+        return 0
+    members = {r.index for r in own}
+    repeats = [r for r in own if r.op_type == op]
+    # each repeat (but the first) reads, within a few of the layer's own ops, an earlier one
+    chained = sum(1 for r in repeats[1:] if _reads_repeat(capture, r, op, members))
+    return chained + 1 if chained + 1 >= UNROLLED_STEPS else 0
+
+
+def _reads_repeat(
+    capture: ReplayCapture, record: OpRecord, op: str, members: set, hops: int = 3
+) -> bool:
+    frontier = [p for p in record.producers if p is not None and p in members]
+    for _ in range(hops):
+        upstream = []
+        for index in frontier:
+            source = capture.records[index]
+            if source.op_type == op:
+                return True
+            upstream.extend(p for p in source.producers if p is not None and p in members)
+        frontier = upstream
+    return False
+
+
 def kernel_of(layer: Any) -> Any:
     for attribute in ("kernel", "depthwise_kernel", "embeddings"):
         value = getattr(layer, attribute, None)
@@ -674,6 +716,12 @@ def gather_evidence(
             evidence.recurrent_layers.append(f"{path_name} ({type(layer).__name__})")
         if steps_a_cell(layer):
             evidence.recurrent_hosts.append(f"{path_name} ({type(layer).__name__})")
+        elif capture is not None and not _is_ungated_recurrent(layer):
+            steps = unrolled_steps(capture, path_name)
+            if steps:  # a loop over time written in the layer: nothing known gates it
+                entry = f"{path_name} ({type(layer).__name__}, a loop of {steps} steps)"
+                evidence.recurrent_layers.append(entry)
+                evidence.recurrent_hosts.append(entry)
     evidence.residual_branch_ends = tuple(residual_branch_ends(layers))
     if capture is not None:
         evidence.inverted_input_normalization = inverted_input_normalization(capture, layers)
