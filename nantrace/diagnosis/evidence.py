@@ -716,12 +716,19 @@ def gather_evidence(
             evidence.recurrent_layers.append(f"{path_name} ({type(layer).__name__})")
         if steps_a_cell(layer):
             evidence.recurrent_hosts.append(f"{path_name} ({type(layer).__name__})")
-        elif capture is not None and not _is_ungated_recurrent(layer):
-            steps = unrolled_steps(capture, path_name)
-            if steps:  # a loop over time written in the layer: nothing known gates it
-                entry = f"{path_name} ({type(layer).__name__}, a loop of {steps} steps)"
-                evidence.recurrent_layers.append(entry)
-                evidence.recurrent_hosts.append(entry)
+    known = [e.split(" (")[0] for e in evidence.recurrent_layers + evidence.recurrent_hosts]
+    for path_name, layer in path_layers.items():
+        if (
+            capture is None
+            or hasattr(layer, "state_size")  # a cell: its layer's steps call it, once a step
+            or any(path_name == k or path_name.startswith(k + "/") for k in known)
+        ):
+            continue
+        steps = unrolled_steps(capture, path_name)
+        if steps:  # a loop over time written in the layer: nothing known gates it
+            entry = f"{path_name} ({type(layer).__name__}, a loop of {steps} steps)"
+            evidence.recurrent_layers.append(entry)
+            evidence.recurrent_hosts.append(entry)
     evidence.residual_branch_ends = tuple(residual_branch_ends(layers))
     if capture is not None:
         evidence.inverted_input_normalization = inverted_input_normalization(capture, layers)
