@@ -1041,10 +1041,18 @@ def argument_layer(capture: ReplayCapture, record: OpRecord, hops: int = 3) -> s
     return None
 
 
+#: Ops that pass a tensor's values on unchanged (a cast, a reshape, a slice of it).
+VALUE_PRESERVING_OPS = frozenset(
+    {"Identity", "Cast", "Reshape", "Squeeze", "ExpandDims", "StridedSlice", "Slice", "Unpack"}
+)
+
+
 def _input_layer(
     capture: ReplayCapture, record: OpRecord, argument: int, hops: int = 3
 ) -> str | None:
-    """:func:`argument_layer` for ``record``'s input ``argument``."""
+    """The layer whose output is ``record``'s input ``argument`` itself, read through at most
+    ``hops`` value-preserving ops of no layer (a cast, a reshape, a slice), or None: 1 - p of
+    the output p, not 1 - p**2 of it."""
     producer = record.producers[argument] if len(record.producers) > argument else None
     for _ in range(hops):
         if producer is None:
@@ -1052,6 +1060,8 @@ def _input_layer(
         source = capture.records[producer]
         if source.layer is not None:
             return source.layer
+        if source.op_type not in VALUE_PRESERVING_OPS:
+            return None
         producer = source.producers[0] if source.producers else None
     return None
 
