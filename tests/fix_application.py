@@ -325,6 +325,8 @@ def _inner(optimizer: Any) -> Any:
 
 def find_layer(model: Any, path: str) -> Any:
     """The layer at ``model_name/layer/sublayer``."""
+    if model is None:  # a scenario that trains several models passes none to run_loop
+        raise NotApplicable(f"layer {path}: the scenario names no model to find it in")
     parts = path.split("/")
     if parts and parts[0] == model.name:
         parts = parts[1:]
