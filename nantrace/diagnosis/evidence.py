@@ -472,8 +472,10 @@ class Evidence:
     #: a Normalization layer built with invert=True that reads a batch tensor: the features
     #: are multiplied by their spread on the way in (its path), or None.
     inverted_input_normalization: str | None = None
-    #: a Normalization layer reading a batch tensor that divided columns it holds a variance
-    #: of 0 for by its epsilon: (layer path, columns, batch tensor), or None.
+    #: a Normalization layer reading a batch tensor whose statistics do not fit it — it
+    #: divided columns it holds a variance of 0 for by its epsilon, or (columns empty) it put
+    #: out values beyond 100 of its standard deviations: (layer path, columns, batch tensor),
+    #: or None.
     degenerate_normalization: tuple[str, tuple[int, ...], str] | None = None
     #: that layer was built with ``mean=`` / ``variance=`` (constants: it cannot adapt).
     normalization_given_statistics: bool = False
