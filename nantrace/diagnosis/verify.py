@@ -624,12 +624,16 @@ def _lr_attempts(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
     decaying = decaying_schedule(schedule) if schedule is not None else None
     if decaying is not None:  # a schedule that grows: made to decay, its rates kept
         rebuilt, line, config, change = decaying
+        try:  # the rate it gives at the tripping step, where the growing one gave `current`
+            at_trip = float(f"{float(rebuilt(int(np.asarray(inner.iterations)))):.3g}")
+        except (TypeError, ValueError, AttributeError):
+            at_trip = None
         return [
             Attempt(
                 f"the schedule made to decay ({change})",
                 apply=lambda: schedule_in_place(inner, rebuilt),
                 params={
-                    "suggested": None,
+                    "suggested": at_trip,
                     "schedule": type(schedule).__name__,
                     "schedule_config": config,
                     "schedule_change": change,
