@@ -3639,6 +3639,41 @@ def hand_written_linear_recurrence_with_a_transition_above_one():
     )
 
 
+def log_compression_of_a_standardized_spectrogram_before_max_pooling():
+    """Bird-call detection on 32 x 32 spectrogram patches with a CNN whose first layer is a
+    log compression, Lambda(tf.math.log(x + 1e-6)), copied from a recipe that feeds power
+    spectrograms; this pipeline standardizes the patches first (mean 0, std 1), so half the
+    values are negative and their log is NaN. A 2 x 2 max-pooling follows: max over a window
+    of NaN returns the lowest float32 (-3.4e38), finite, and the next convolution overflows to
+    -inf / +inf. The first non-finite value is the Log, a domain error (the NaN reaches the
+    loss through the pooling's -3.4e38, not as a NaN). Written 2026-12-05 (session 30) from
+    the pattern of a NaN laundered by max pooling (prompted by blind25's BatchNorm statistics
+    swapped before a max-pooling, which is therefore no check of the rule), before any change
+    for it, with what a right report says decided before its first run; not blind."""
+    rng = seeded(1065)
+    x = rng.normal(size=(512, 32, 32, 1)).astype("float32")  # standardized patches
+    y = (x[:, 8:24, 8:24, 0].mean(axis=(1, 2)) > 0).astype("int32")
+    model = keras.Sequential(
+        [
+            keras.Input((32, 32, 1)),
+            keras.layers.Lambda(lambda t: tf.math.log(t + 1e-6), name="log_compress"),
+            keras.layers.MaxPooling2D(2, name="pool0"),
+            keras.layers.Conv2D(8, 3, activation="relu", name="conv0"),
+            keras.layers.GlobalAveragePooling2D(name="pool1"),
+            keras.layers.Dense(2, name="head"),
+        ],
+        name="bird_cnn",
+    )
+    return run_loop(
+        standard_step(
+            model,
+            keras.optimizers.Adam(1e-3),
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        ),
+        batches(x, y),
+    )
+
+
 def normalization_adapted_on_rows_without_a_promotion():
     """Daily sales regression (8 numeric features and a 0/1 promotion flag) whose first layer
     is a keras.layers.Normalization adapted on the first 200 rows only, to save time: no
@@ -5314,6 +5349,17 @@ SCENARIOS: list[Scenario] = [
         cause="recurrent_explosion",
         story="a linear recurrence stepped by hand in a custom layer with its transition "
         "initialized at gain 1.5: the state grows 1.5x a step over 240 steps and overflows",
+    ),
+    Scenario(
+        "log_compression_of_a_standardized_spectrogram_before_max_pooling",
+        log_compression_of_a_standardized_spectrogram_before_max_pooling,
+        "activation",
+        frozenset({"Log"}),
+        "bird_cnn/log_compress",
+        cause="domain_error",
+        story="log(x + 1e-6) of standardized (half negative) spectrogram patches, then a max "
+        "pooling that turns windows of NaN into -3.4e38: the next convolution overflows; the "
+        "first non-finite value is the Log",
     ),
     Scenario(
         "normalization_adapted_on_rows_without_a_promotion",
