@@ -140,8 +140,68 @@ def non_finite_starts(capture: ReplayCapture, graph: nx.DiGraph) -> list[OpRecor
         turned = (
             _nan_from_mask(records, bad, i) & reaching if _masks_with_inf(records[i]) else set()
         )
-        starts |= turned or {i}
+        # An overflow of values that a max pooling made out of NaN (the dtype's lowest value,
+        # finite) started where that NaN did.
+        starts |= turned or _laundered_starts(records, bad, i) or {i}
     return [records[i] for i in sorted(starts)]
+
+
+#: Values this close to the dtype's limit carry a laundered NaN on (a convolution of -3.4e38).
+NEAR_LIMIT = 0.01
+#: How many ops of near-limit values an overflow is followed back through to a max pooling.
+LAUNDER_HOPS = 16
+
+
+def _laundered_starts(records: list[OpRecord], bad: nx.DiGraph, start: int) -> set[int]:
+    """The ops that started a NaN which a max-style reduction (a max pooling over a window of
+    NaN) turned into the dtype's extreme value, finite, from which ``start``'s overflow came:
+    followed up ``start``'s inputs through ops whose values are within NEAR_LIMIT of the
+    dtype's largest (LAUNDER_HOPS at most). Empty when there is no such reduction."""
+    frontier, seen = [start], {start}
+    for _ in range(LAUNDER_HOPS):
+        upstream = []
+        for index in frontier:
+            record = records[index]
+            for producer, health in zip(record.producers, record.inputs, strict=False):
+                if producer is None or producer in seen or health is None:
+                    continue
+                seen.add(producer)
+                source = records[producer]
+                limit = _dtype_limit(health.dtype)
+                if limit is None or health.max_abs < NEAR_LIMIT * limit:
+                    continue
+                if health.max_abs >= limit and _reads_non_finite(source):
+                    return _starts_upstream(records, bad, source)
+                upstream.append(producer)
+        frontier = upstream
+    return set()
+
+
+def _dtype_limit(dtype: str) -> float | None:
+    try:
+        return float(np.finfo(np.dtype(dtype)).max) if dtype != "bfloat16" else 3.3895314e38
+    except TypeError:
+        return None
+
+
+def _reads_non_finite(record: OpRecord) -> bool:
+    return any(
+        h is not None and not h.finite and p is not None
+        for p, h in zip(record.producers, record.inputs, strict=False)
+    )
+
+
+def _starts_upstream(records: list[OpRecord], bad: nx.DiGraph, launderer: OpRecord) -> set[int]:
+    """The ops that start the non-finite values ``launderer`` read (its non-finite inputs'
+    ancestors among the non-finite ops, whose own inputs were finite)."""
+    feeding = {
+        p
+        for p, h in zip(launderer.producers, launderer.inputs, strict=False)
+        if p is not None and h is not None and not h.finite and p in bad
+    }
+    for node in list(feeding):
+        feeding |= nx.ancestors(bad, node)
+    return {i for i in feeding if _starts_non_finite(records[i])}
 
 
 def _masks_with_inf(record: OpRecord) -> bool:
