@@ -742,11 +742,16 @@ def scaled_schedule(schedule: Any, factor: float) -> tuple[Any, str, dict[str, A
             scaled = True
     if not scaled:
         return None
+    rebuilt = _rebuilt_schedule(schedule, config)
+    return None if rebuilt is None else (rebuilt, _schedule_line(schedule, config), config)
+
+
+def _rebuilt_schedule(schedule: Any, config: dict[str, Any]) -> Any:
+    """The schedule's class built from ``config``, or None when it refuses that config."""
     try:
-        rebuilt = type(schedule).from_config(config)
+        return type(schedule).from_config(config)
     except (TypeError, ValueError):
         return None
-    return rebuilt, _schedule_line(schedule, config), config
 
 
 def _schedule_line(schedule: Any, config: dict[str, Any]) -> str:
@@ -776,9 +781,8 @@ def decaying_schedule(schedule: Any) -> tuple[Any, str, dict[str, Any], str] | N
         config["decay_rate"] = float(f"{-rate:.3g}")
     else:
         return None
-    try:
-        rebuilt = type(schedule).from_config(config)
-    except (TypeError, ValueError):
+    rebuilt = _rebuilt_schedule(schedule, config)
+    if rebuilt is None:
         return None
     change = f"decay_rate={rate:g} -> {config['decay_rate']:g}"
     return rebuilt, _schedule_line(schedule, config), config, change
@@ -842,9 +846,7 @@ def zero_variance_columns(layer: Any) -> tuple[int, ...]:
     """The features a (non-inverted) ``keras.layers.Normalization`` holds a variance of 0 for:
     it divides their centred values by its epsilon (``max(sqrt(var), 1e-7)``), so any value
     off the adapted mean reaches the network ~1e7 times larger. () for any other layer."""
-    import keras
-
-    if not isinstance(layer, keras.layers.Normalization) or getattr(layer, "invert", False):
+    if not is_input_normalization(layer):
         return ()
     variance = getattr(layer, "variance", None)
     if variance is None:

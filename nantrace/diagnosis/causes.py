@@ -421,10 +421,24 @@ def _update_division_by_zero(origin: Origin, record: OpRecord, evidence: Evidenc
     )
 
 
-def _half_statistic_cause(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause:
-    """``_float16_overflow`` told as what it is in the update: a statistic of the gradients."""
+def _half_statistic(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
+    """A scalar of the update computed in float16 (a global norm's sum of squares before a
+    clip, a mean of the gradients) that overflows from finite inputs: float16's range, not a
+    step too large (the step itself is an op the size of the variable), told as a statistic
+    of the gradients. ``_float16_overflow`` still rules out what is non-finite in every
+    precision. None for any other op."""
+    out = record.result_health
+    if not (
+        _dtype_of(record) == "float16"
+        and record.inputs_finite
+        and out is not None
+        and out.size == 1
+        and out.pos_inf + out.neg_inf > 0
+    ):
+        return None
     cause = _float16_overflow(origin, record, evidence)
-    assert cause is not None
+    if cause is None:
+        return None
     return dataclasses.replace(
         cause,
         summary=(
@@ -435,22 +449,6 @@ def _half_statistic_cause(origin: Origin, record: OpRecord, evidence: Evidence) 
             "'mixed_float16' policy, not 'float16') or cast the gradients to float32 first"
         ),
         evidence={**cause.evidence, "update_statistic": True},
-    )
-
-
-def _half_statistic_overflow(origin: Origin, record: OpRecord, evidence: Evidence) -> bool:
-    """A scalar of the update computed in float16 (a global norm's sum of squares before a
-    clip, a mean of the gradients) that overflows from finite inputs: float16's range, not a
-    step too large (the step itself is an op the size of the variable). ``_float16_overflow``
-    still rules out what is non-finite in every precision."""
-    out = record.result_health
-    return (
-        _dtype_of(record) == "float16"
-        and record.inputs_finite
-        and out is not None
-        and out.size == 1
-        and out.pos_inf + out.neg_inf > 0
-        and _float16_overflow(origin, record, evidence) is not None
     )
 
 
@@ -470,8 +468,9 @@ def _optimizer_update(origin: Origin, record: OpRecord, evidence: Evidence) -> C
         return _update_zero_over_zero(origin, record, evidence)
     if lr is not None and math.isinf(lr) and _divides_by_zero(record):
         return _update_division_by_zero(origin, record, evidence)
-    if _half_statistic_overflow(origin, record, evidence):
-        return _half_statistic_cause(origin, record, evidence)
+    statistic = _half_statistic(origin, record, evidence)
+    if statistic is not None:
+        return statistic
     if (lr is not None and not math.isfinite(lr)) or not record.inputs_finite:
         return Cause(
             "learning_rate_too_high",

@@ -84,6 +84,11 @@ def records_in_layer(capture: ReplayCapture, path: str) -> list[OpRecord]:
     ]
 
 
+def batch_tensors_read(records: list[OpRecord]) -> list[str]:
+    """The batch tensors (their paths) that ``records`` read, in order, repeats kept."""
+    return [name for r in records for name in r.batch_inputs if name is not None]
+
+
 def layer_growth(capture: ReplayCapture, layers: list[str]) -> dict[str, float]:
     """How much each of ``layers`` (and its sublayers) amplifies its input in the forward pass:
     largest |output| of its ops over largest |input| that came from outside it."""
@@ -315,7 +320,7 @@ def degenerate_input_normalization(
             continue
         columns = zero_variance_columns(layer)
         inside = records_in_layer(capture, path)
-        tensors = [name for r in inside for name in r.batch_inputs if name is not None]
+        tensors = batch_tensors_read(inside)
         largest = max((h.max_abs for r in inside for h in r.float_outputs if h.finite), default=0.0)
         if tensors and largest > (1e3 if columns else MISFIT_NORMALIZED_ABS):
             return path, columns, tensors[0]
@@ -339,7 +344,7 @@ def amplifying_rescaling(
         if rescaling is None or abs(rescaling[0]) <= 1.0:
             continue
         inside = records_in_layer(capture, path)
-        if not any(name is not None for r in inside for name in r.batch_inputs):
+        if not batch_tensors_read(inside):
             continue
         largest_in = max(
             (
@@ -366,7 +371,7 @@ def inverted_input_normalization(capture: ReplayCapture, layers: dict[str, Any])
         if not is_inverted_normalization(layer):
             continue
         inside = records_in_layer(capture, path)
-        if any(name is not None for r in inside for name in r.batch_inputs):
+        if batch_tensors_read(inside):
             return path
     return None
 

@@ -170,7 +170,7 @@ def _laundered_starts(records: list[OpRecord], bad: nx.DiGraph, start: int) -> s
                 limit = _dtype_limit(health.dtype)
                 if limit is None or health.max_abs < NEAR_LIMIT * limit:
                     continue
-                if health.max_abs >= limit and _reads_non_finite(source):
+                if health.max_abs >= limit and not _starts_non_finite(source):
                     return _starts_upstream(records, bad, source)
                 upstream.append(producer)
         frontier = upstream
@@ -178,17 +178,11 @@ def _laundered_starts(records: list[OpRecord], bad: nx.DiGraph, start: int) -> s
 
 
 def _dtype_limit(dtype: str) -> float | None:
+    """The dtype's exact largest finite value: what a max over NaN gives (its negative)."""
     try:
         return float(np.finfo(np.dtype(dtype)).max) if dtype != "bfloat16" else 3.3895314e38
     except TypeError:
         return None
-
-
-def _reads_non_finite(record: OpRecord) -> bool:
-    return any(
-        h is not None and not h.finite and p is not None
-        for p, h in zip(record.producers, record.inputs, strict=False)
-    )
 
 
 def _starts_upstream(records: list[OpRecord], bad: nx.DiGraph, launderer: OpRecord) -> set[int]:
