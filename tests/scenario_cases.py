@@ -4078,6 +4078,38 @@ def average_pooling_over_frames_a_slice_left_empty():
     )
 
 
+def percentage_error_metric_on_days_without_demand():
+    """Daily demand forecasting (12 features, Huber loss) in a custom loop that returns the
+    batch's mean absolute percentage error beside the loss, written by hand as
+    100 * mean(|y - p| / |y|) for the progress log. Days without demand have y = 0 and the
+    metric is +Inf (x / 0) on the first batch that holds one, while the loss, the gradients
+    and the weights stay finite: what the user sees is "mape: inf" in the log. Keras' own MAPE
+    divides by max(|y|, epsilon). Written 2026-12-05 (session 31) from the pattern of a NaN /
+    Inf only in a metric the step returns (prompted by blind26's three such scenarios, which
+    are therefore no check of the change), before any change for it, with what a right
+    report says decided before its first run; not blind."""
+    rng = seeded(1066)
+    x = rng.normal(size=(512, 12)).astype("float32")
+    demand = np.maximum(0.0, 3.0 * x[:, 0] + x[:, 1] + rng.normal(size=512)).astype("float32")
+    demand[rng.random(512) < 0.1] = 0.0  # shop closed
+    y = demand[:, None]
+    model = mlp([32, 32], name="demand", input_dim=12)
+    optimizer = keras.optimizers.Adam(1e-3)
+    huber = keras.losses.Huber()
+
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            prediction = model(x, training=True)
+            loss = huber(y, prediction)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        mape = 100.0 * tf.reduce_mean(tf.abs(y - prediction) / tf.abs(y))
+        return loss, mape
+
+    train_step.model, train_step.optimizer = model, optimizer
+    return run_loop(train_step, batches(x, y))
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -5454,5 +5486,16 @@ SCENARIOS: list[Scenario] = [
         "clips/pool",
         story="a slice x[:, 20:] of 16-frame clips is empty and GlobalAveragePooling1D averages "
         "0 frames: 0 / 0 in the pooling layer, an empty mean, not an overflow",
+    ),
+    Scenario(
+        "percentage_error_metric_on_days_without_demand",
+        percentage_error_metric_on_days_without_demand,
+        "loss",
+        frozenset({"RealDiv"}),
+        cause="missing_epsilon",
+        fixes=frozenset({"add_epsilon"}),
+        story="a custom loop returns 100 * mean(|y - p| / |y|) beside a finite Huber loss; days "
+        "without demand make the metric +Inf (x / 0) while loss, gradients and weights stay "
+        "finite; divide by max(|y|, epsilon)",
     ),
 ]
