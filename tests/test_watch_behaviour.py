@@ -232,3 +232,47 @@ def test_large_batches_re_anchor_early(monkeypatch):
         step(*data())  # each batch holds 16 x (4 + 1) floats = 320 bytes
         assert step._since_anchor_bytes <= 1000
         assert len(step.since_anchor) <= 3
+
+
+def metric_step(model, optimizer):
+    """A step that returns, beside its finite loss, a percentage error that is +Inf where a
+    target is 0, and an integer count (never checked)."""
+
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            pred = model(x, training=True)
+            loss = tf.reduce_mean(tf.square(pred - y))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        percentage = 100.0 * tf.reduce_mean(tf.abs(pred - y) / tf.abs(y))
+        return loss, percentage, tf.size(y)
+
+    return train_step
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_a_non_finite_returned_metric_trips_and_is_located(compiled):
+    model, optimizer = make_model()
+    step = metric_step(model, optimizer)
+    watched = nantrace.watch(tf.function(step) if compiled else step, verify=False)
+    x, y = data()
+    watched(x, y)  # no zero target: finite
+    before = state(model, optimizer)
+    y_zero = tf.tensor_scatter_nd_update(y, [[2, 0]], [0.0])
+    with pytest.raises(nantrace.NonFiniteError) as caught:
+        watched(x, y_zero)
+    report = caught.value.report
+    assert report.trip.outputs and not (report.trip.loss or report.trip.gradients)
+    assert report.origin.op_type == "RealDiv" and report.origin.kind == "loss"
+    assert report.cause.id == "missing_epsilon"
+    assert any("a metric it logs" in note for note in report.notes)
+    for a, b in zip(before, state(model, optimizer), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_check_outputs_false_leaves_returned_values_unchecked():
+    model, optimizer = make_model()
+    watched = nantrace.watch(tf.function(metric_step(model, optimizer)), check_outputs=False)
+    x, y = data()
+    _, percentage, _ = watched(x, tf.tensor_scatter_nd_update(y, [[2, 0]], [0.0]))
+    assert not np.isfinite(percentage.numpy()) and watched.trips == 0

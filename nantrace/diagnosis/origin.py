@@ -301,6 +301,31 @@ def reaching_bad_inputs(
     return [by_name[name] for name in reached] if reached else list(bad_inputs)
 
 
+def _rephase_returned_value(record: OpRecord, capture: ReplayCapture, graph: nx.DiGraph) -> None:
+    """An op after ``tape.gradient`` that only feeds a value the step returns (a metric
+    computed from the predictions and labels after the update) is recorded in the update
+    phase by its position; when it reads no gradient, runs outside the optimizer's update and
+    feeds no loss, gradient or variable write, it belongs to the loss (after the model
+    output) or to the forward pass (inside a layer)."""
+
+    def updating(index: int) -> bool:
+        return capture.records[index].phase == "backward" or any(
+            start <= index < end for _, start, end in capture.apply_spans
+        )
+
+    if record.phase != "update" or updating(record.index):
+        return
+    sinks = capture.sinks()
+    after = nx.descendants(graph, record.index) | {record.index}
+    if not after & set(sinks["outputs"]):
+        return
+    if after & {i for group in ("loss", "gradients", "variables") for i in sinks[group]}:
+        return
+    if any(updating(i) for i in nx.ancestors(graph, record.index)):
+        return
+    record.phase = "forward" if record.layer else "loss"
+
+
 def locate_origin(
     capture: ReplayCapture | None,
     graph: nx.DiGraph | None,
@@ -331,6 +356,8 @@ def locate_origin(
             )
         starts = [r for r in starts if r.inputs_finite]
     record = starts[0] if starts else None
+    if record is not None:
+        _rephase_returned_value(record, capture, graph)
     if record is None:
         phase = (
             "update"

@@ -123,12 +123,19 @@ def build_report(
     steps: list[int] = []
     if record is not None:
         sinks = capture.sinks()
-        for group in ("loss", "gradients", "variables"):  # prefer the path to the loss
+        # prefer the path to the loss
+        for group in ("loss", "gradients", "variables", "outputs"):
             steps = path_between(graph, record.index, sinks[group])
             if len(steps) > 1 or record.index in sinks[group]:
                 break
         path = tuple(capture.records[i].op_name for i in steps)
     reproduced = record is not None or bool(bad_inputs) or bool(notes)
+    if trip.outputs and not (trip.loss or trip.gradients or trip.variables):
+        notes.append(
+            "the loss, gradients and weights of this step were finite: the non-finite value "
+            "is one the step returns (a metric it logs); training itself was not harmed "
+            "(nantrace.watch(check_outputs=False) leaves returned values unchecked)"
+        )
     if not reproduced:
         notes.append(
             "the eager, un-compiled replay of this step stayed finite: the non-finite value "

@@ -34,6 +34,7 @@ from nantrace.live.sentinel import (
     STATUS_COMMITTED,
     STATUS_GRADIENTS,
     STATUS_LOSS,
+    STATUS_OUTPUTS,
     STATUS_SIZE,
     STATUS_TRIPPED,
     STATUS_VARIABLES,
@@ -126,6 +127,7 @@ class Watched:
         verify: bool = True,
         log_dir: str | None = None,
         early_warning: str = "warn",
+        check_outputs: bool = True,
     ) -> None:
         self.early_warning = check_mode(early_warning, "nantrace.watch")
         #: the options, for the per-instance guard of a decorated method (``__get__``).
@@ -139,6 +141,7 @@ class Watched:
             verify=verify,
             log_dir=log_dir,
             early_warning=early_warning,
+            check_outputs=check_outputs,
         )
         if on_nan not in ON_NAN_MODES:
             raise NantraceError(
@@ -156,6 +159,8 @@ class Watched:
         self.bundle_dir = bundle_dir
         #: replay the top fixes after a trip (seconds of work); False: rank them unchecked.
         self.verify = bool(verify)
+        #: also trip on a non-finite float value the step returns (a metric it logs).
+        self.check_outputs = bool(check_outputs)
         self.anchor_every = max(0, int(anchor_every))
         self.step = 0
         self.reports: list[Report] = []
@@ -312,6 +317,7 @@ class Watched:
             with hooks.observing(sentinel):
                 outputs = self._user_callable(*args, **kwargs)
         sentinel.check_usage(self.name)
+        sentinel.returned = outputs if self.check_outputs else None
         if split:  # the XLA function's tensors cannot be used out here: its outputs are
             sentinel.targets, sentinel.gradients = [losses], []
         for optimizer in sentinel.optimizers:
@@ -383,6 +389,7 @@ class Watched:
                 loss=bool(flags[STATUS_LOSS]),
                 gradients=bool(flags[STATUS_GRADIENTS]),
                 variables=bool(flags[STATUS_VARIABLES]),
+                outputs=bool(flags[STATUS_OUTPUTS]),
             )
             if consumed:
                 self._materialize_kept()
@@ -446,6 +453,7 @@ class Watched:
             model=self.model,
             optimizer=self.optimizer,
             early_warning=early_warning,
+            check_outputs=self.check_outputs,
         )
         return runner
 
@@ -1000,8 +1008,10 @@ def watch(
     verify: bool = True,
     log_dir: str | None = None,
     early_warning: str = "warn",
+    check_outputs: bool = True,
 ) -> Any:
-    """Guard a training step; on the first non-finite loss, gradient or variable, diagnose it.
+    """Guard a training step; on the first non-finite loss, gradient, variable or returned
+    value, diagnose it.
 
     Use bare (``@nantrace.watch`` above ``@tf.function``) or with options::
 
@@ -1030,7 +1040,9 @@ def watch(
     issues one :class:`~nantrace.DivergenceWarning` per episode, ``"raise"`` raises
     :class:`~nantrace.DivergenceError` after the step, ``"off"`` leaves the detectors out of
     the graph; every warning's report is kept in ``train_step.early_warnings``
-    (``docs/early-warning.md``).
+    (``docs/early-warning.md``). ``check_outputs`` also trips on a non-finite float value the
+    step returns besides its loss (a metric it logs: a perplexity, a percentage error), where
+    many users first see a NaN; ``False`` for a step that returns non-finite values on purpose.
     """
     check_mode(early_warning, "nantrace.watch")
     if fn is not None and _looks_like_model(fn):
@@ -1056,6 +1068,7 @@ def watch(
             verify=verify,
             log_dir=log_dir,
             early_warning=early_warning,
+            check_outputs=check_outputs,
         )
 
     if fn is None:

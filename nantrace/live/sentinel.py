@@ -97,8 +97,10 @@ def replayable(graph: Any) -> bool:
 STATUS_TRIPPED, STATUS_LOSS, STATUS_GRADIENTS, STATUS_VARIABLES, STATUS_COMMITTED = range(5)
 #: the early-warning bit mask (nantrace.live.early_warning): 0 unless a new warning fired.
 STATUS_WARNING = 5
+#: a float value the step returns (a metric, a logged perplexity) is non-finite.
+STATUS_OUTPUTS = 6
 #: the status vector's length; a compiled step appends outside_writes' bits after it
-STATUS_SIZE = 6
+STATUS_SIZE = 7
 
 
 def _flat_float_tensors(values: Any) -> list[tf.Tensor]:
@@ -249,8 +251,12 @@ def _grad_sq(grad_half: tf.Tensor | None) -> tf.Tensor:
     return 2.0 * grad_half if grad_half is not None else tf.constant(float("nan"))
 
 
-def _tripped(loss_ok: tf.Tensor, grads_ok: tf.Tensor, vars_ok: tf.Tensor) -> tf.Tensor:
-    return tf.logical_not(tf.logical_and(loss_ok, tf.logical_and(grads_ok, vars_ok)))
+def _tripped(
+    loss_ok: tf.Tensor, grads_ok: tf.Tensor, vars_ok: tf.Tensor, outputs_ok: tf.Tensor
+) -> tf.Tensor:
+    return tf.logical_not(
+        tf.logical_and(tf.logical_and(loss_ok, outputs_ok), tf.logical_and(grads_ok, vars_ok))
+    )
 
 
 def _loss_mean(losses: list[tf.Tensor]) -> tf.Tensor:
@@ -268,6 +274,7 @@ def _status(
     committed: tf.Tensor,
     warning: tf.Tensor,
     host_restore: bool,
+    outputs_ok: tf.Tensor,
 ) -> tf.Tensor:
     """The status vector the host reads after each step (layout: ``STATUS_*``)."""
     vars_bad = tf.logical_not(vars_ok)
@@ -277,7 +284,8 @@ def _status(
     flags = tf.stack(
         [tripped, tf.logical_not(loss_ok), tf.logical_not(grads_ok), vars_bad, committed]
     )
-    return tf.concat([tf.cast(flags, tf.int32), tf.reshape(warning, [1])], 0)
+    outputs_bad = tf.cast(tf.reshape(tf.logical_not(outputs_ok), [1]), tf.int32)
+    return tf.concat([tf.cast(flags, tf.int32), tf.reshape(warning, [1]), outputs_bad], 0)
 
 
 class StepSentinel(hooks.StepObserver):
@@ -315,6 +323,10 @@ class StepSentinel(hooks.StepObserver):
         self.fuse_tail = fuse_tail
         self.targets: list[Any] = []
         self.gradients: list[Any] = []
+        #: what the step returned (set by the guard before :meth:`finalize`): its float
+        #: tensors other than the loss are checked too, since a metric the loop logs (a
+        #: perplexity, a percentage error) is where many users first see a NaN.
+        self.returned: Any = None
         self.optimizers: list[Any] = []
         self.saved: dict[int, tuple[tf.Variable, tf.Tensor]] = {}
         #: variables never copied, put back from the anchor when a trip needs it: written
@@ -459,6 +471,15 @@ class StepSentinel(hooks.StepObserver):
         """The float loss tensors the step's tapes differentiated."""
         return _flat_float_tensors(self.targets)
 
+    def returned_values(self) -> list[tf.Tensor]:
+        """The float tensors the step returns that are not a loss it differentiated (one
+        more sum of squares each, only for a step that returns such values)."""
+        if self.returned is None:
+            return []
+        losses = {id(t) for t in self.losses()}
+        tensors = [t for t in tf.nest.flatten(self.returned) if isinstance(t, tf.Tensor)]
+        return [t for t in _flat_float_tensors(tensors) if id(t) not in losses]
+
     def _gradient_tensors(self) -> list[tf.Tensor]:
         # A LossScaleOptimizer skips steps whose scaled gradients overflow, by design:
         # those gradients are not an alarm; the loss and the variables still are.
@@ -542,6 +563,7 @@ class StepSentinel(hooks.StepObserver):
         """Check the step and roll it back if anything is non-finite; returns the status."""
         with hooks.suspended(self):
             losses = self.losses()
+            returned = self.returned_values()
             gradient_tensors = self._gradient_tensors()
             checked = self._checked_variables()
             # value(): the read without read_value()'s extra Identity op
@@ -554,12 +576,13 @@ class StepSentinel(hooks.StepObserver):
                 self.replayable = replayable(tf.compat.v1.get_default_graph())
             if self._tail_compiles():
                 return self._fused_tail(
-                    losses, gradient_tensors, values, weight_halves, names, kernels
+                    losses, gradient_tensors, values, weight_halves, names, kernels, returned
                 )
             loss_ok, grads_ok = self._loss_grad_flags(losses, gradient_tensors)
             if self.uses_loss_scaling:
                 grads_ok = tf.logical_and(grads_ok, self._loss_scale_ok())
             vars_ok = all_finite(values, weight_halves)
+            outputs_ok = all_finite(returned) if returned else tf.constant(True)
             vars_ok = tf.logical_and(
                 vars_ok, self._state_ok(self._sum_of_squares(gradient_tensors))
             )
@@ -570,7 +593,7 @@ class StepSentinel(hooks.StepObserver):
                 )
             if self.history is not None:
                 self.history.record(loss_mean, grad_sq, weight_squares, names)
-            tripped = _tripped(loss_ok, grads_ok, vars_ok)
+            tripped = _tripped(loss_ok, grads_ok, vars_ok, outputs_ok)
             warning = (
                 self.detector.update(
                     loss_mean,
@@ -588,9 +611,12 @@ class StepSentinel(hooks.StepObserver):
             if self.strategy is not None:  # one decision for every worker, before restoring
                 tripped, *bad = distributed.agree(
                     self.strategy,
-                    [tripped, *(tf.logical_not(f) for f in (loss_ok, grads_ok, vars_ok))],
+                    [
+                        tripped,
+                        *(tf.logical_not(f) for f in (loss_ok, grads_ok, vars_ok, outputs_ok)),
+                    ],
                 )
-                loss_ok, grads_ok, vars_ok = (tf.logical_not(f) for f in bad)
+                loss_ok, grads_ok, vars_ok, outputs_ok = (tf.logical_not(f) for f in bad)
             restore_list = [
                 (variable, old)
                 for key, (variable, old) in self.saved.items()
@@ -617,7 +643,14 @@ class StepSentinel(hooks.StepObserver):
             else:
                 committed = tf.constant(False)
             return _status(
-                tripped, loss_ok, grads_ok, vars_ok, committed, warning, self.host_restore
+                tripped,
+                loss_ok,
+                grads_ok,
+                vars_ok,
+                committed,
+                warning,
+                self.host_restore,
+                outputs_ok,
             )
 
     def _tail_compiles(self) -> bool:
@@ -645,6 +678,7 @@ class StepSentinel(hooks.StepObserver):
         weight_halves: list[tf.Tensor],
         names: tuple[str, ...],
         kernels: tuple[bool, ...],
+        returned: list[tf.Tensor],
     ) -> tf.Tensor:
         """Everything after the sums of squares as ONE XLA cluster: the finite flags (with
         the element-wise check in an XLA conditional per group, run only on a sum of +Inf),
@@ -663,6 +697,7 @@ class StepSentinel(hooks.StepObserver):
         history, detector = self.history, self.detector
         loss_half = self._sum_of_squares(losses)
         grad_half = self._sum_of_squares(grads)
+        returned_half = self._sum_of_squares(returned)
         scale_ok = self._loss_scale_ok()
         state_ok = self._state_ok(grad_half)
         half_max = self._half_max(losses, values) if detector is not None else None
@@ -676,8 +711,10 @@ class StepSentinel(hooks.StepObserver):
             losses: list[tf.Tensor],
             grads: list[tf.Tensor],
             values: list[tf.Tensor],
+            returned: list[tf.Tensor],
             loss_half: tf.Tensor | None,
             grad_half: tf.Tensor | None,
+            returned_half: tf.Tensor | None,
             halves: tf.Tensor,
             loss_mean: tf.Tensor | None,
             half_max: tf.Tensor | None,
@@ -685,12 +722,14 @@ class StepSentinel(hooks.StepObserver):
             state_ok: tf.Tensor,
         ) -> tf.Tensor:
             weights_half = tf.reduce_sum(halves) if values else None
-            loss_ok, grads_ok, vars_ok = finite_groups(
-                [losses, grads, values], [loss_half, grad_half, weights_half], flatten=True
+            loss_ok, grads_ok, vars_ok, outputs_ok = finite_groups(
+                [losses, grads, values, returned],
+                [loss_half, grad_half, weights_half, returned_half],
+                flatten=True,
             )
             grads_ok = tf.logical_and(grads_ok, scale_ok)
             vars_ok = tf.logical_and(vars_ok, state_ok)
-            tripped = _tripped(loss_ok, grads_ok, vars_ok)
+            tripped = _tripped(loss_ok, grads_ok, vars_ok, outputs_ok)
             warning = tf.constant(0)
             if loss_mean is not None:
                 grad_sq, squares = _grad_sq(grad_half), 2.0 * halves
@@ -707,15 +746,17 @@ class StepSentinel(hooks.StepObserver):
                         tf.logical_not(tripped),
                     )
             # host restore: every trip is undone by the host (committed)
-            return _status(tripped, loss_ok, grads_ok, vars_ok, tripped, warning, host_restore=True)
+            return _status(tripped, loss_ok, grads_ok, vars_ok, tripped, warning, True, outputs_ok)
 
         compiled = _tf_compat.own_function(tail, jit_compile=True, autograph=False)
         return compiled(
             losses,
             grads,
             values,
+            returned,
             loss_half,
             grad_half,
+            returned_half,
             # one vector, not a scalar per variable: every input adds to the call's fixed
             # cost (``python -m bench.parts launch``)
             tf.stack(weight_halves) if weight_halves else tf.zeros([0], tf.float32),

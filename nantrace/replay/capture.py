@@ -154,6 +154,8 @@ class ReplayCapture(hooks.StepObserver):
         #: when ``tape.gradient`` runs: those tensors may be gone by the end of the replay.
         self.target_ops: set[int] = set()
         self.gradient_ops: set[int] = set()
+        #: ops that produced the float values the step returned (a metric it logs).
+        self.output_ops: set[int] = set()
         self.loss_names: list[str] = []
         #: the Keras loss objects called with from_logits=False (they expect probabilities
         #: from the model; verification sets from_logits on them).
@@ -442,12 +444,21 @@ class ReplayCapture(hooks.StepObserver):
             self._refs.pop(key, None)
 
     # -- after the replay ---------------------------------------------------------------------
+    def note_returned(self, result: Any) -> None:
+        """Know the ops behind the values the step returned (read right after it returns,
+        while those tensors are alive)."""
+        for t in tf.nest.flatten(result):
+            if isinstance(t, tf.Tensor) and id(t) in self._producer:
+                self.output_ops.add(self._producer[id(t)])
+
     def sinks(self) -> dict[str, list[int]]:
-        """Ops whose results are the step's loss, its gradients and its variable writes."""
+        """Ops whose results are the step's loss, its gradients, its variable writes and the
+        values it returns."""
         loss = sorted(self.target_ops)
         grads = sorted(self.gradient_ops)
         writes = [r.index for r in self.records if r.variable_after is not None]
-        return {"loss": loss, "gradients": grads, "variables": writes}
+        outputs = sorted(self.output_ops)
+        return {"loss": loss, "gradients": grads, "variables": writes, "outputs": outputs}
 
     def attribute_layers(self) -> None:
         """Give backward and update ops the layer of the forward op or variable they belong to."""

@@ -93,7 +93,7 @@ def replay_step(watched: Any, args: tuple, kwargs: dict) -> ReplayCapture:
             _tf_compat.op_callback(capture.on_op),
             _tf_compat.gradient_functions_observed(capture.gradient_of),
         ):
-            watched.python_fn(*args, **kwargs)
+            capture.note_returned(watched.python_fn(*args, **kwargs))
     except Exception as error:  # a user check_numerics/assert firing is evidence, not a crash
         capture.error = error
     finally:

@@ -219,6 +219,8 @@ class Trip:
     loss: bool
     gradients: bool
     variables: bool
+    #: a float value the step returned (not its loss) was non-finite: a metric
+    outputs: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
