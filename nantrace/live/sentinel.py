@@ -232,6 +232,20 @@ def finite_groups(
     return out
 
 
+def _returned_finite(tensors: list[tf.Tensor]) -> tf.Tensor:
+    """Every element of the values a step returns is finite: read element by element, each
+    in its own dtype (a float64 metric past float32's range is still finite). They are
+    usually a few scalars, for which one ``is_finite`` each costs less than a sum of squares
+    and its conditional; a step that returns only its loss gets no op at all."""
+    flags = [
+        tf.math.is_finite(t) if t.shape.rank == 0 else tf.reduce_all(tf.math.is_finite(t))
+        for t in tensors
+    ]
+    if not flags:
+        return tf.constant(True)
+    return flags[0] if len(flags) == 1 else tf.reduce_all(tf.stack(flags))
+
+
 def _total(halves: list[tf.Tensor]) -> tf.Tensor | None:
     """The sum of several (half) sums of squares, None for none."""
     if not halves:
@@ -472,8 +486,7 @@ class StepSentinel(hooks.StepObserver):
         return _flat_float_tensors(self.targets)
 
     def returned_values(self) -> list[tf.Tensor]:
-        """The float tensors the step returns that are not a loss it differentiated (one
-        more sum of squares each, only for a step that returns such values)."""
+        """The float tensors the step returns that are not a loss it differentiated."""
         if self.returned is None:
             return []
         losses = {id(t) for t in self.losses()}
@@ -564,6 +577,7 @@ class StepSentinel(hooks.StepObserver):
         with hooks.suspended(self):
             losses = self.losses()
             returned = self.returned_values()
+            outputs_ok = _returned_finite(returned)
             gradient_tensors = self._gradient_tensors()
             checked = self._checked_variables()
             # value(): the read without read_value()'s extra Identity op
@@ -576,13 +590,12 @@ class StepSentinel(hooks.StepObserver):
                 self.replayable = replayable(tf.compat.v1.get_default_graph())
             if self._tail_compiles():
                 return self._fused_tail(
-                    losses, gradient_tensors, values, weight_halves, names, kernels, returned
+                    losses, gradient_tensors, values, weight_halves, names, kernels, outputs_ok
                 )
             loss_ok, grads_ok = self._loss_grad_flags(losses, gradient_tensors)
             if self.uses_loss_scaling:
                 grads_ok = tf.logical_and(grads_ok, self._loss_scale_ok())
             vars_ok = all_finite(values, weight_halves)
-            outputs_ok = all_finite(returned) if returned else tf.constant(True)
             vars_ok = tf.logical_and(
                 vars_ok, self._state_ok(self._sum_of_squares(gradient_tensors))
             )
@@ -678,7 +691,7 @@ class StepSentinel(hooks.StepObserver):
         weight_halves: list[tf.Tensor],
         names: tuple[str, ...],
         kernels: tuple[bool, ...],
-        returned: list[tf.Tensor],
+        outputs_ok: tf.Tensor,
     ) -> tf.Tensor:
         """Everything after the sums of squares as ONE XLA cluster: the finite flags (with
         the element-wise check in an XLA conditional per group, run only on a sum of +Inf),
@@ -697,7 +710,6 @@ class StepSentinel(hooks.StepObserver):
         history, detector = self.history, self.detector
         loss_half = self._sum_of_squares(losses)
         grad_half = self._sum_of_squares(grads)
-        returned_half = self._sum_of_squares(returned)
         scale_ok = self._loss_scale_ok()
         state_ok = self._state_ok(grad_half)
         half_max = self._half_max(losses, values) if detector is not None else None
@@ -711,21 +723,18 @@ class StepSentinel(hooks.StepObserver):
             losses: list[tf.Tensor],
             grads: list[tf.Tensor],
             values: list[tf.Tensor],
-            returned: list[tf.Tensor],
             loss_half: tf.Tensor | None,
             grad_half: tf.Tensor | None,
-            returned_half: tf.Tensor | None,
             halves: tf.Tensor,
             loss_mean: tf.Tensor | None,
             half_max: tf.Tensor | None,
             scale_ok: tf.Tensor,
             state_ok: tf.Tensor,
+            outputs_ok: tf.Tensor,
         ) -> tf.Tensor:
             weights_half = tf.reduce_sum(halves) if values else None
-            loss_ok, grads_ok, vars_ok, outputs_ok = finite_groups(
-                [losses, grads, values, returned],
-                [loss_half, grad_half, weights_half, returned_half],
-                flatten=True,
+            loss_ok, grads_ok, vars_ok = finite_groups(
+                [losses, grads, values], [loss_half, grad_half, weights_half], flatten=True
             )
             grads_ok = tf.logical_and(grads_ok, scale_ok)
             vars_ok = tf.logical_and(vars_ok, state_ok)
@@ -753,10 +762,8 @@ class StepSentinel(hooks.StepObserver):
             losses,
             grads,
             values,
-            returned,
             loss_half,
             grad_half,
-            returned_half,
             # one vector, not a scalar per variable: every input adds to the call's fixed
             # cost (``python -m bench.parts launch``)
             tf.stack(weight_halves) if weight_halves else tf.zeros([0], tf.float32),
@@ -764,6 +771,7 @@ class StepSentinel(hooks.StepObserver):
             half_max,
             scale_ok,
             state_ok,
+            outputs_ok,
         )
 
     def _half_max(self, losses: list[tf.Tensor], values: list[tf.Tensor]) -> tf.Tensor | None:
