@@ -4110,6 +4110,118 @@ def percentage_error_metric_on_days_without_demand():
     return run_loop(train_step, batches(x, y))
 
 
+def gradient_norm_balancing_with_an_auxiliary_loss_cut_off_by_stop_gradient():
+    """A two-task regression (a shared trunk, a main head and an auxiliary head) in a custom
+    loop that balances the tasks GradNorm-style: each step, weight = ||g_main|| / ||g_aux||
+    over the trunk's variables, kept as a moving average in a tf.Variable. The auxiliary head
+    was later switched to read tf.stop_gradient(trunk features), so that it no longer shapes
+    the trunk, and its missing gradients are filled with zeros as the loop always did: ||g_aux||
+    is exactly 0, the ratio +Inf at the first step, and weight * g_aux = Inf * 0 = NaN in
+    the update. The first non-finite value is that division, after tape.gradient and before
+    the optimizer's update (add an epsilon to the norm, or drop the balancing). Written
+    2026-12-05 (session 31) from the pattern of a hand-written division by an exact 0 between
+    the gradients and the update (prompted by blind29's PINN loss annealing, which is therefore
+    no check of the change), with what a right report says decided before its first run; not
+    blind."""
+    rng = seeded(1068)
+    x = rng.normal(size=(512, 10)).astype("float32")
+    y_main = (x[:, :1] - 0.5 * x[:, 1:2]).astype("float32")
+    y_aux = (x[:, 2:3] * x[:, 3:4]).astype("float32")
+    inputs = keras.Input((10,))
+    features = keras.layers.Dense(32, activation="relu", name="trunk")(inputs)
+    main = keras.layers.Dense(1, name="main_head")(features)
+    aux = keras.layers.Dense(1, name="aux_head")(keras.layers.Lambda(tf.stop_gradient)(features))
+    model = keras.Model(inputs, [main, aux], name="two_task")
+    optimizer = keras.optimizers.Adam(1e-3)
+    weight = tf.Variable(1.0, trainable=False, name="aux_weight")
+    trunk = model.get_layer("trunk").trainable_variables
+
+    def train_step(x, y_main, y_aux):
+        with tf.GradientTape(persistent=True) as tape:
+            main_out, aux_out = model(x, training=True)
+            loss_main = tf.reduce_mean(tf.square(main_out - y_main))
+            loss_aux = tf.reduce_mean(tf.square(aux_out - y_aux))
+        variables = model.trainable_variables
+        g_main = tape.gradient(loss_main, variables)
+        g_aux = tape.gradient(loss_aux, variables)
+        g_main = [
+            tf.zeros_like(v) if g is None else g for g, v in zip(g_main, variables, strict=True)
+        ]
+        g_aux = [
+            tf.zeros_like(v) if g is None else g for g, v in zip(g_aux, variables, strict=True)
+        ]
+        main_norm = tf.linalg.global_norm(g_main[: len(trunk)])
+        aux_norm = tf.linalg.global_norm(g_aux[: len(trunk)])
+        weight.assign(0.9 * weight + 0.1 * (main_norm / aux_norm))
+        grads = [gm + weight * ga for gm, ga in zip(g_main, g_aux, strict=True)]
+        optimizer.apply_gradients(zip(grads, variables, strict=True))
+        return loss_main + weight * loss_aux
+
+    data = [
+        (
+            tf.constant(x[i : i + 32]),
+            tf.constant(y_main[i : i + 32]),
+            tf.constant(y_aux[i : i + 32]),
+        )
+        for i in range(0, 512, 32)
+    ]
+    return run_loop(train_step, data, model=model, optimizer=optimizer)
+
+
+def hand_written_poisson_nll_on_a_log_link_at_a_high_sgd_rate():
+    """Call-centre volumes (calls per hour, mean ~60) regressed on 8 standardized features
+    with a log link written by hand: the head is linear, the loss mean(exp(eta) - y * eta),
+    the Poisson negative log-likelihood. Plain SGD at 0.05, a rate that suits a squared error
+    on standardized targets: the first gradient, exp(eta) - y ~ -60 a row, throws eta far
+    up, exp(eta) then overshoots by orders of magnitude and within a few steps exp() of the
+    head's output overflows. The data and the loss are right; the step size is not (a lower
+    rate, or clipping). Written 2026-12-05 (session 31) from the pattern of an exponential
+    head driven to overflow by the updates (prompted by blind29's Poisson regression at SGD's
+    default rate, which is therefore no check of the change), with what a right report says
+    decided before its first run, except its kind: written as `activation`, corrected to
+    `loss` after the first run showed the exp() is the hand-written loss's own, as written
+    here (DESIGN: an op of the loss computation is `loss`); not blind."""
+    rng = seeded(1069)
+    x = rng.normal(size=(1024, 8)).astype("float32")
+    rate = np.exp(4.1 + 0.3 * x[:, 0] - 0.2 * x[:, 1])
+    y = rng.poisson(rate).astype("float32")[:, None]
+    model = mlp([16], name="calls", input_dim=8, activation="tanh")
+
+    def poisson_nll(y_true, eta):
+        return tf.reduce_mean(tf.exp(eta) - y_true * eta)
+
+    return run_loop(
+        standard_step(model, keras.optimizers.SGD(0.05), poisson_nll), batches(x, y, epochs=2)
+    )
+
+
+def hand_written_bce_on_the_flag_column_of_packed_targets():
+    """A chargeback classifier whose labels arrive packed as y = [amount, is_chargeback]
+    (the amount, in dollars up to ~2000, is kept for a cost-weighted report) and whose loss
+    is a binary cross-entropy written by hand on the flag column of a sigmoid head:
+    -mean(f * log(p) + (1 - f) * log(1 - p)), no epsilon. Adam at 0.05 makes the head
+    confident within a few steps; a probability that rounds to exactly 1.0 in float32 makes
+    log(1 - p) = log(0) = -inf in the loss. The labels the loss reads are 0 / 1: the amount
+    column never reaches the log. Written 2026-12-05 (session 31) from the pattern of a
+    label tensor that packs a target with other columns (prompted by blind29's DeepHit
+    likelihood, which is therefore no check of the change), with what a right report says
+    decided before its first run; not blind."""
+    rng = seeded(1070)
+    x = rng.normal(size=(2048, 12)).astype("float32")
+    flag = (x[:, 0] + 0.5 * x[:, 1] > 0.8).astype("float32")
+    amount = rng.gamma(2.0, 150.0, size=2048).clip(1.0, 2000.0).astype("float32")
+    y = np.stack([amount, flag], axis=1)
+    model = mlp([32, 32], name="chargeback", input_dim=12, out_activation="sigmoid")
+
+    def flag_bce(y_true, p):
+        f = y_true[:, 1:2]
+        return -tf.reduce_mean(f * tf.math.log(p) + (1.0 - f) * tf.math.log(1.0 - p))
+
+    return run_loop(
+        standard_step(model, keras.optimizers.Adam(0.05), flag_bce), batches(x, y, epochs=3)
+    )
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -5497,5 +5609,36 @@ SCENARIOS: list[Scenario] = [
         story="a custom loop returns 100 * mean(|y - p| / |y|) beside a finite Huber loss; days "
         "without demand make the metric +Inf (x / 0) while loss, gradients and weights stay "
         "finite; divide by max(|y|, epsilon)",
+    ),
+    Scenario(
+        "gradient_norm_balancing_with_an_auxiliary_loss_cut_off_by_stop_gradient",
+        gradient_norm_balancing_with_an_auxiliary_loss_cut_off_by_stop_gradient,
+        "optimizer_update",
+        frozenset({"RealDiv"}),
+        cause="missing_epsilon",
+        fixes=frozenset({"add_epsilon"}),
+        story="GradNorm-style weight ||g_main|| / ||g_aux|| after the auxiliary head was cut off "
+        "by stop_gradient and its missing gradients filled with zeros: x / 0 between the "
+        "gradients and the update; add an epsilon to the norm",
+    ),
+    Scenario(
+        "hand_written_poisson_nll_on_a_log_link_at_a_high_sgd_rate",
+        hand_written_poisson_nll_on_a_log_link_at_a_high_sgd_rate,
+        "loss",
+        frozenset({"Exp"}),
+        cause="learning_rate_too_high",
+        fixes=frozenset({"lower_learning_rate", "clip_gradients"}),
+        story="exp(eta) - y * eta on counts of ~60 with SGD at 0.05: the updates throw the log "
+        "link's eta up until exp overflows within a few steps; lower the rate",
+    ),
+    Scenario(
+        "hand_written_bce_on_the_flag_column_of_packed_targets",
+        hand_written_bce_on_the_flag_column_of_packed_targets,
+        "loss",
+        frozenset({"Log"}),
+        cause="unstable_loss",
+        fixes=frozenset({"use_from_logits", "add_epsilon"}),
+        story="a BCE by hand on the 0/1 column of y = [amount, flag]: the sigmoid saturates to "
+        "1.0 and log(1 - p) is log(0); the amount column never reaches the log",
     ),
 ]

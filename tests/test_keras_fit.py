@@ -217,3 +217,22 @@ def test_fit_step_gated_after_its_first_steps(monkeypatch, budget):
     assert report.origin.rows == (200 - 192,) and report.trip.step == 6
     undone = [n for n in report.notes if n.startswith("optimizer update undone")]
     assert len(undone) == (budget > 0)
+
+
+def test_a_compiled_metric_that_divides_by_a_zero_target_is_the_metrics_not_the_updates():
+    """A metric passed to compile() runs after the update in Keras' train_step; its x / 0 on
+    a zero target makes its state (and the returned logs) +Inf while the loss, gradients and
+    weights stay finite: the origin is the metric's division, not an optimizer update."""
+
+    def relative_error(y_true, y_pred):
+        return tf.reduce_mean(tf.abs(y_true - y_pred) / tf.abs(y_true))
+
+    keras.utils.set_random_seed(0)
+    x, y = regression_data()
+    y[5, 0] = 0.0
+    model = sequential(keras.layers.Dense(16, activation="relu"))
+    model.compile(keras.optimizers.Adam(1e-3), "mse", metrics=[relative_error])
+    report = fit_report(model, x, y)
+    assert report is not None and not (report.trip.loss or report.trip.gradients)
+    assert report.origin.op_type == "RealDiv" and report.origin.kind == "loss"
+    assert report.cause.id == "missing_epsilon"
