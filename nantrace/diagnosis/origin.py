@@ -302,26 +302,33 @@ def reaching_bad_inputs(
 
 
 def _rephase_returned_value(record: OpRecord, capture: ReplayCapture, graph: nx.DiGraph) -> None:
-    """An op after ``tape.gradient`` that only feeds a value the step returns (a metric
-    computed from the predictions and labels after the update) is recorded in the update
-    phase by its position; when it reads no gradient, runs outside the optimizer's update and
-    feeds no loss, gradient or variable write, it belongs to the loss (after the model
+    """A metric computed after ``tape.gradient`` (a value the step returns, or the state of a
+    Keras metric, which ``fit``'s train step updates after the optimizer's) is recorded in the
+    update phase by its position. When the op reads no gradient, runs outside the optimizer's
+    update and feeds no loss, gradient, trainable variable or variable the update reads (a
+    learning rate set by hand stays the update's), it belongs to the loss (after the model
     output) or to the forward pass (inside a layer)."""
 
-    def updating(index: int) -> bool:
-        return capture.records[index].phase == "backward" or any(
-            start <= index < end for _, start, end in capture.apply_spans
-        )
+    def in_update(index: int) -> bool:
+        return any(start <= index < end for _, start, end in capture.apply_spans)
 
-    if record.phase != "update" or updating(record.index):
+    if record.phase != "update" or in_update(record.index):
         return
+    if any(
+        capture.records[i].phase == "backward" or in_update(i)
+        for i in nx.ancestors(graph, record.index)
+    ):
+        return
+    read_by_update = {
+        r.variable for r in capture.records if r.variable is not None and in_update(r.index)
+    }
     sinks = capture.sinks()
-    after = nx.descendants(graph, record.index) | {record.index}
-    if not after & set(sinks["outputs"]):
-        return
-    if after & {i for group in ("loss", "gradients", "variables") for i in sinks[group]}:
-        return
-    if any(updating(i) for i in nx.ancestors(graph, record.index)):
+    training = set(sinks["loss"]) | set(sinks["gradients"])
+    for i in sinks["variables"]:
+        write = capture.records[i]
+        if write.variable_trainable or in_update(i) or write.variable in read_by_update:
+            training.add(i)
+    if ({record.index} | nx.descendants(graph, record.index)) & training:
         return
     record.phase = "forward" if record.layer else "loss"
 
