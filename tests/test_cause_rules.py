@@ -496,9 +496,13 @@ def test_a_hand_written_update_dividing_by_a_zero_norm_misses_an_epsilon():
     cause, fixes = diagnose(ratio, "optimizer_update", ev)
     assert cause.id == "missing_epsilon" and fixes[0].id == "add_epsilon"
     assert fixes[0].params.get("target") != "optimizer.epsilon"  # no Keras optimizer here
-    # with a Keras optimizer's epsilon known, its own rules decide
+    # beside a Keras optimizer (its epsilon known) the division is still the user's own: the
+    # zero is named, not the step size
     keras_ev = evidence(argument_producers=("Sqrt", "Sqrt"), optimizer_epsilon=1e-7)
-    assert diagnose(ratio, "optimizer_update", keras_ev)[0].id == "learning_rate_too_high"
+    assert diagnose(ratio, "optimizer_update", keras_ev)[0].id == "missing_epsilon"
+    # the same division inside the optimizer's own update: its rules decide
+    own = dataclasses.replace(ratio, in_optimizer=True)
+    assert diagnose(own, "optimizer_update", keras_ev)[0].id == "learning_rate_too_high"
 
 
 def test_zero_norm_denominator_gets_an_epsilon_first():
@@ -770,6 +774,7 @@ def test_float16_adam_epsilon_that_underflows_is_float16_range():
         [health(0.0, 0.0, dtype="float16", zeros=8), health(0.0, 1.0, dtype="float16", zeros=8)],
         output=health(None, None, nan=8, dtype="float16"),
         phase="update",
+        in_optimizer=True,
     )
     ev = evidence(optimizer_epsilon=1e-8, learning_rate=1e-3, optimizer_name="Adam")
     cause, fixes = diagnose(rec, "optimizer_update", ev)

@@ -116,6 +116,10 @@ RECURRENT_GROWTH = 1e3
 WEIGHT_GROWTH = 3.0
 #: Growth of the global gradient norm (last healthy / early median) that says "exploding".
 GRAD_NORM_GROWTH = 10.0
+#: The last healthy steps read for a run that was diverging fast just before the trip, and the
+#: growth over them (of |loss| or of the gradient norm) that says the updates threw it there.
+RAPID_STEPS = 8
+RAPID_GROWTH = 10.0
 #: exponents up to this are a polynomial's powers (``x ** 5``), not an exponential's argument
 MAX_POLYNOMIAL_POWER = 16.0
 #: optimizers that square the gradient into their state (a second moment or an accumulator)
@@ -468,6 +472,10 @@ def _optimizer_update(origin: Origin, record: OpRecord, evidence: Evidence) -> C
         return _update_zero_over_zero(origin, record, evidence)
     if lr is not None and math.isinf(lr) and _divides_by_zero(record):
         return _update_division_by_zero(origin, record, evidence)
+    if not record.in_optimizer and _divides_by_zero(record):
+        # the user's own x / 0 between the gradients and the update (a loss weight from
+        # gradient norms): the zero, not the step size (the zero-argument rule names it)
+        return None
     statistic = _half_statistic(origin, record, evidence)
     if statistic is not None:
         return statistic
@@ -1240,6 +1248,24 @@ def _exp_overflow(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause
             {**ev, "normalized": True, "exp_overflow": True},
             confidence=0.85,
         )
+    rapid = _rapid_divergence(evidence)
+    if rapid is not None and "feature" not in ev:
+        # the argument was thrown there by the last updates: the loss or the gradient norm
+        # grew by an order of magnitude or more within a few steps before the trip (a log
+        # link's exp(eta) at too high a rate), so the step size, not the formula, is at fault
+        return Cause(
+            "learning_rate_too_high",
+            f"{subject.op_type} in {subject.layer or subject.phase} gets an argument up to "
+            f"{argument:.3g} at step {evidence.step}, after {rapid['text']} over the last "
+            f"{rapid['steps']} steps: the updates threw it there; exp overflows {dtype} above "
+            f"{limit:.3g}",
+            {
+                **ev,
+                **{k: v for k, v in rapid.items() if k != "text"},
+                "learning_rate": evidence.learning_rate,
+            },
+            confidence=0.7,
+        )
     return Cause(
         "exp_overflow",
         f"{subject.op_type} in {subject.layer or subject.phase} gets an argument up to "
@@ -1252,6 +1278,34 @@ def _exp_overflow(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause
         ev,
         confidence=0.85,
     )
+
+
+def _rapid_divergence(evidence: Evidence) -> dict[str, Any] | None:
+    """What grew by RAPID_GROWTH or more over the last RAPID_STEPS healthy steps: |loss| (from
+    max(|first|, 1)) or the global gradient norm (an Inf norm of finite gradients counts);
+    None for a trip at the first step, or when nothing did."""
+    history = evidence.history
+    if history is None or len(history) < 3 or evidence.step == 0:
+        return None
+    losses = np.asarray(history.loss[:-1], dtype=np.float64)[-RAPID_STEPS:]
+    norms = np.asarray(history.grad_norm[:-1], dtype=np.float64)[-RAPID_STEPS:]
+    found: dict[str, Any] = {"steps": int(losses.size)}
+    said = []
+    if losses.size >= 2 and np.isfinite(losses[0]) and np.isfinite(losses[-1]):
+        growth = abs(float(losses[-1])) / max(abs(float(losses[0])), 1.0)
+        if growth >= RAPID_GROWTH:
+            found.update(loss_first=float(losses[0]), loss_last=float(losses[-1]))
+            said.append(f"the loss went from {losses[0]:.3g} to {losses[-1]:.3g}")
+    first = float(norms[0]) if norms.size >= 2 else math.nan
+    if math.isfinite(first) and first > 0 and not math.isnan(norms[-1]):
+        growth = float(norms[-1]) / first
+        if growth >= RAPID_GROWTH:
+            found.update(grad_norm_first=first, grad_norm_last=float(norms[-1]))
+            said.append(f"the gradient norm from {first:.3g} to {float(norms[-1]):.3g}")
+    if not said:
+        return None
+    found["text"] = " and ".join(said)
+    return found
 
 
 def _missing_value_code(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:

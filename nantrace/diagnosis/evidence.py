@@ -21,6 +21,7 @@ if (
 ):  # keep `import nantrace.diagnosis.evidence` free of TensorFlow (the scan CLI uses it)
     from nantrace.diagnosis.missing_codes import MissingCode
     from nantrace.replay.capture import OpRecord, ReplayCapture
+    from nantrace.report.records import Health
 
 RELU_FAMILY = frozenset({"relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "swish"})
 #: a gradient norm above this at the initial weights (step 0) is not a healthy start
@@ -1390,12 +1391,22 @@ def labels_outside_unit(
         names = [subject.batch_inputs[0]] if subject.batch_inputs else []
     elif subject.op_type == "Log":
         weights, names = [], []
+        factors_in_unit = []
         for consumer in graph.successors(subject.index):
             product = capture.records[consumer]
             if product.op_type != "Mul" or product.phase not in ("forward", "loss"):
                 continue
             names += [n for n in product.batch_inputs if n is not None]
             weights += [p for p in product.producers if p is not None and p != subject.index]
+            factors_in_unit += [
+                _within_unit(h)
+                for h, p in zip(product.inputs, product.producers, strict=False)
+                if h is not None and p != subject.index
+            ]
+        if factors_in_unit and all(factors_in_unit):
+            # the labels as the product reads them (a column of a packed target tensor, a
+            # 1 - y) are in [0, 1]: the tensor's other columns never reach the log
+            return None
     else:
         return None
     for index in weights:
@@ -1408,6 +1419,17 @@ def labels_outside_unit(
         if h.min_value < -LABEL_RANGE_SLACK or h.max_value > 1.0 + LABEL_RANGE_SLACK:
             return name, float(h.min_value), float(h.max_value)
     return None
+
+
+def _within_unit(health: Health) -> bool:
+    """Every value of the tensor lies in [0, 1] (up to LABEL_RANGE_SLACK)."""
+    low, high = health.min_value, health.max_value
+    return (
+        low is not None
+        and high is not None
+        and low >= -LABEL_RANGE_SLACK
+        and high <= 1.0 + LABEL_RANGE_SLACK
+    )
 
 
 #: Relative spacing of the half-precision dtypes (machine epsilon): a difference of values

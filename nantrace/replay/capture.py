@@ -63,6 +63,8 @@ class OpRecord:
     #: per input: the batch tensor's name (``x``, ``y``, ``x['age']``) when the input is one of
     #: the step's arguments itself, else None.
     batch_inputs: list[str | None] = field(default_factory=list)
+    #: run inside an optimizer's own update (``apply``): its ops, not the user's code around it
+    in_optimizer: bool = False
 
     @property
     def float_inputs(self) -> list[Health]:
@@ -409,6 +411,7 @@ class ReplayCapture(hooks.StepObserver):
             batch_inputs=[self._batch.get(id(t)) for t in inputs],
             op_name=f"{scope}/{op_type}" + (f"_{count}" if count else ""),
             layer_object=self.layer_stack[-1] if self.layer_stack and layer else None,
+            in_optimizer=bool(self.in_apply) or self._merging_update(),
         )
         if outputs:
             record.device = getattr(outputs[0], "device", None) or None
