@@ -273,6 +273,8 @@ def _site(
         "op_name": op_name,
         # the live capture ties reads and updates to their variable
         "variable": s.name if op_type in ("ReadVariableOp", "RealDiv") else None,
+        # the update a checkpoint's slots reconstruct is the optimizer's own
+        "in_optimizer": phase == "update",
     }
     return _Site(origin, fields)
 
