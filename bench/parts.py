@@ -14,6 +14,7 @@ Run from the repository root::
     python -m bench.parts host --workload attention --rounds 60  # the guard's host work
     python -m bench.parts dispatch --workload attention --rounds 100  # tf.function's dispatch
     python -m bench.parts detectors-ab --other ../old --workload attention --rounds 250  # A/B
+    python -m bench.parts outputs --workload mlp --rounds 60  # a returned metric checked
 
 ``xla``: the same compiled (``jit_compile=True``) train step built five ways and timed
 interleaved (bench.timing): ``plain``, ``plain2`` (a second identical plain step: the noise
@@ -105,6 +106,11 @@ difference, anchors every ``anchor_every`` steps included.
 (``compat.tf.DirectCalls``, as ``nantrace.watch`` calls its own traced step) and
 ``nantrace.watch``: the watch's ratio to the plain step includes the dispatch it skips; its
 ratio to the plain step called directly is the guard's own cost.
+
+``outputs``: a step that returns its batch accuracy beside the loss, plain, under
+``nantrace.watch(check_outputs=False)`` and under ``nantrace.watch`` (the default, which also
+checks the returned accuracy: one ``is_finite``); the last two paired are what checking a
+returned metric costs.
 
 ``profile``: plain vs ``nantrace.watch`` on the same workload (``tf.function``, not XLA), 40
 steps each under the TF profiler; prints op self time per step, watch - plain, by op type.
@@ -977,6 +983,44 @@ def run_dispatch(workload: str, rounds: int) -> None:
     )
 
 
+def run_outputs(workload: str, rounds: int) -> None:
+    import tensorflow as tf
+
+    import nantrace
+
+    wl = build_workload(workload)
+    wl.optimizer.build(wl.model.trainable_variables)
+    model, optimizer, loss_fn = wl.model, wl.optimizer, wl.loss_fn
+
+    def step(x: Any, y: Any) -> Any:
+        with tf.GradientTape() as tape:
+            logits = model(x, training=True)
+            loss = loss_fn(y, logits)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        hits = tf.equal(tf.argmax(logits, -1, output_type=tf.int32), tf.cast(y, tf.int32))
+        return loss, tf.reduce_mean(tf.cast(hits, tf.float32))
+
+    def loss_only(call: Any) -> Any:
+        return lambda x, y: call(x, y)[0]
+
+    variants = [
+        Variant("plain", loss_only(wl.compile(step)), 10),
+        Variant(
+            "watch(check_outputs=False)",
+            loss_only(nantrace.watch(wl.compile(step), check_outputs=False)),
+            10,
+        ),
+        Variant(
+            "watch (checks the returned accuracy)", loss_only(nantrace.watch(wl.compile(step))), 10
+        ),
+    ]
+    for variant in variants:
+        warm_up(variant.step, wl.batches)
+    interleave(variants, wl.batches, rounds)
+    _print_ratios(f"{workload}, {rounds} rounds: a returned metric checked or not", variants)
+
+
 def run_profile(workload: str) -> None:
     import tensorflow as tf
 
@@ -1016,6 +1060,7 @@ def main(argv: list[str] | None = None) -> int:
             "dispatch",
             "first",
             "detectors-ab",
+            "outputs",
         ),
     )
     parser.add_argument(
@@ -1065,6 +1110,8 @@ def main(argv: list[str] | None = None) -> int:
         run_dispatch(args.workload, args.rounds)
     elif args.what == "first":
         run_first(args.workload, args.rounds)
+    elif args.what == "outputs":
+        run_outputs(args.workload, args.rounds)
     else:
         run_profile(args.workload)
     return 0
