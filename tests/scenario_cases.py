@@ -4222,6 +4222,32 @@ def hand_written_bce_on_the_flag_column_of_packed_targets():
     )
 
 
+def pos_weight_from_a_training_split_without_positives():
+    """A defect detector (a small MLP on 16 sensor features, binary, logits) trained with
+    tf.nn.weighted_cross_entropy_with_logits and pos_weight = negatives / positives, computed
+    with numpy on the labels of the split it trains on, as tutorials on imbalanced data do. The
+    split was drawn from a single production line that had no defect in that week: positives
+    = 0, numpy's n / 0.0 is +inf (a RuntimeWarning only), and TensorFlow's
+    1 + (pos_weight - 1) * labels is inf x 0 = NaN on every row at the first step. The
+    infinite weight was computed before the step, outside it. Written 2026-12-05 (session 31)
+    from the pattern of a weight computed outside the step as x / 0 (prompted by blind25's
+    multi-task loss weights 1 / var of a constant target, which is therefore no check of the
+    change), with what a right report says decided before its first run; not blind."""
+    rng = seeded(1071)
+    x = rng.normal(size=(1024, 16)).astype("float32")
+    y = np.zeros((1024, 1), dtype="float32")  # no defect this week
+    with np.errstate(divide="ignore"):
+        pos_weight = float(np.sum(y == 0) / np.sum(y == 1))
+    model = mlp([32], name="defects", input_dim=16)
+
+    def weighted_bce(y_true, logits):
+        return tf.reduce_mean(
+            tf.nn.weighted_cross_entropy_with_logits(y_true, logits, pos_weight=pos_weight)
+        )
+
+    return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), weighted_bce), batches(x, y))
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -5640,5 +5666,15 @@ SCENARIOS: list[Scenario] = [
         fixes=frozenset({"use_from_logits", "add_epsilon"}),
         story="a BCE by hand on the 0/1 column of y = [amount, flag]: the sigmoid saturates to "
         "1.0 and log(1 - p) is log(0); the amount column never reaches the log",
+    ),
+    Scenario(
+        "pos_weight_from_a_training_split_without_positives",
+        pos_weight_from_a_training_split_without_positives,
+        "loss",
+        cause="missing_epsilon",
+        fixes=frozenset({"add_epsilon"}),
+        story="pos_weight = negatives / positives computed with numpy on a split without "
+        "positives: +inf before the step, and inf x 0 in weighted_cross_entropy_with_logits; "
+        "floor the count",
     ),
 ]
