@@ -1096,3 +1096,25 @@ def test_a_float16_statistic_of_the_update_overflowing_is_float16s_range():
         phase="update",
     )
     assert not diagnose(step, "optimizer_update", ev)[0].evidence.get("update_statistic")
+
+
+def test_a_constant_inf_computed_before_the_step_is_a_missing_floor(tmp_path):
+    # pos_weight = negatives / positives with no positive: +inf captured by the step; the
+    # line that reads it writes no infinity, so it is no mask value
+    source = tmp_path / "train.py"
+    source.write_text(
+        "loss = tf.nn.weighted_cross_entropy_with_logits(y, logits, pos_weight=pos_weight)\n"
+        "scores = tf.where(mask, scores, float('inf'))\n"
+    )
+    inf = Health(pos_inf=1, size=1, dtype="float32")
+    rec = record("Mul", [inf, health(0.0, 0.0, zeros=32, size=32)], phase="loss", layer=None)
+    rec = dataclasses.replace(rec, source=f"{source}:1")
+    cause, fixes = diagnose(rec, "loss", evidence())
+    assert cause.id == "missing_epsilon" and cause.evidence["captured_inf"]
+    assert fixes[0].id == "add_epsilon" and fixes[0].params["mode"] == "before_the_step"
+    # the same constant written on the op's own line is a mask value, for the mask rules
+    written = dataclasses.replace(rec, source=f"{source}:2")
+    assert not diagnose(written, "loss", evidence())[0].evidence.get("captured_inf")
+    # -inf is a mask's sign, not a weight's
+    negative = dataclasses.replace(rec, inputs=[Health(neg_inf=1, size=1), rec.inputs[1]])
+    assert not diagnose(negative, "loss", evidence())[0].evidence.get("captured_inf")

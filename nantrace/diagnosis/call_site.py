@@ -711,6 +711,29 @@ def overflowing_literals(where: str, limit: float) -> list[str]:
     return found
 
 
+def writes_infinity(where: str) -> bool | None:
+    """Whether the line at ``where`` (``file:line``) writes an infinity (``float("inf")``,
+    ``np.inf``, ``math.inf``) or a number beyond float32's range; None when the line cannot be
+    read. A constant +-inf an op reads from no op of the step came from such a literal (a mask
+    value) or was computed before the step (a weight of n / 0)."""
+    file, _, line = where.rpartition(":")
+    text = linecache.getline(file, int(line)) if line.isdigit() else ""
+    body = _without_comment(text.strip())
+    if not body:
+        return None
+    try:
+        tree = ast.parse(_as_statement(body))
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if _infinity_sign(node) is not None:
+            return True
+        value = _number(node)
+        if value is not None and abs(value) > 3.4e38:
+            return True
+    return False
+
+
 def _infinity_sign(node: ast.AST) -> float | None:
     """+1.0 / -1.0 when ``node`` is infinity as a user writes it (``float("-inf")``,
     ``-np.inf``, ``math.inf``), else None."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nantrace.diagnosis.call_site import SOFTMAX_OPS, overflowing_literals
+from nantrace.diagnosis.call_site import SOFTMAX_OPS, overflowing_literals, writes_infinity
 from nantrace.diagnosis.evidence import (  # noqa: F401  (re-exported for older imports)
     BESSEL_OPS,
     DIVISION_OPS,
@@ -955,6 +955,42 @@ def _labels_outside_unit(origin: Origin, record: OpRecord, evidence: Evidence) -
     )
 
 
+def _captured_infinity(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
+    """The origin reads a constant +inf that no op of the step made, no batch tensor holds and
+    its own line does not write: a weight or scale computed before the step as n / 0 of a
+    statistic that was 0 there (a loss weight 1 / var of a constant target, a pos_weight of
+    negatives / positives with no positive; numpy only warns). A mask the code writes is -inf
+    or written on the line (the mask rules name it)."""
+    if record.phase == "update" or not record.source:
+        return None
+    batch = record.batch_inputs or [None] * len(record.inputs)
+    captured = [
+        health
+        for producer, health, tensor in zip(record.producers, record.inputs, batch, strict=False)
+        if producer is None and tensor is None and health is not None and health.pos_inf
+    ]
+    if not captured or any(h.nan or h.neg_inf for h in captured):
+        return None
+    if writes_infinity(record.source) is not False:
+        return None
+    where = _line_of(record)
+    return Cause(
+        "missing_epsilon",
+        f"{record.op_type} in {record.layer or record.phase} ({where}) reads a constant that "
+        f"is already +inf before step {evidence.step} ran and that its line does not write: a "
+        "weight or scale computed before the step, typically n / 0 of a statistic that is 0 "
+        "there (1 / variance of a constant target, negatives / positives with no positive); "
+        "floor that statistic where it is computed",
+        {
+            "op_type": record.op_type,
+            "layer": record.layer,
+            "captured_inf": True,
+            "inputs": [_health_summary(h) for h in record.float_inputs],
+        },
+        confidence=0.6,
+    )
+
+
 def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
     """log/sqrt/rsqrt/division of an exact zero, forward or in the backward pass."""
     backward = origin.phase == "backward"
@@ -1788,6 +1824,7 @@ def _recursion_in_probability_space(
 RULES = (
     _stale_state,
     _optimizer_update,
+    _captured_infinity,
     _half_constant,
     _float16_overflow,
     _where_trap,

@@ -803,6 +803,19 @@ def _unstable_loss(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix
 def _missing_epsilon(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
     ev = cause.evidence
     layer = origin.layer
+    if ev.get("captured_inf"):
+        # computed before the step: no line of the step to edit, nothing to replay
+        return [
+            Fix(
+                "add_epsilon",
+                f"{ev.get('op_type')} reads a constant that is +inf before the step: floor the "
+                "statistic it was divided by where it is computed",
+                {"op_type": ev.get("op_type"), "mode": "before_the_step", "epsilon": 1e-8},
+                "weight = n / max(count, 1)  # or 1.0 / max(np.var(y), 1e-8): where the "
+                "constant is computed, before training",
+                score=1.0,
+            )
+        ]
     if origin.kind == "optimizer_update" and ev.get("setting"):
         setting, default = ev["setting"], ev.get("default")
         return [
