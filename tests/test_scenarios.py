@@ -34,10 +34,6 @@ KNOWN_MISSES = {
     "epsilon under the square root the loss is finite but never changes in replay (1.01 for "
     "100 steps: nothing learns); since 9d2aedf such a frozen replay fails, add_epsilon is listed "
     "as tried and no fix ranks; the scenario expects add_epsilon",
-    "linear_rnn_long_sequence": "the origin's layer is the SimpleRNN's cell "
-    "(linear_rnn/rnn/simple_rnn_cell, as the other RNN scenarios name it) now that backward ops "
-    "of gradients TF runs without outputs are tied to their forward op; the scenario names the "
-    "RNN layer",
 }
 
 
