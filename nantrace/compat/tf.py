@@ -678,6 +678,16 @@ def has_normalization(layers: dict[str, Any]) -> bool:
     return any("Normalization" in type(layer).__name__ for layer in layers.values())
 
 
+def is_inner_sublayer(parent: Any, child: Any) -> bool:
+    """``child`` is a layer Keras builds inside ``parent`` that the model's summary does not
+    show: a recurrent layer's cell (or one of a stacked cell's cells), a ``Bidirectional``'s
+    forward or backward copy of the layer it wraps."""
+    cell = getattr(parent, "cell", None)
+    if cell is not None and (cell is child or any(c is child for c in getattr(cell, "cells", ()))):
+        return True
+    return any(getattr(parent, name, None) is child for name in ("forward_layer", "backward_layer"))
+
+
 def steps_a_cell(layer: Any) -> bool:
     """A layer that steps a recurrent cell: Keras' RNN layers (``layer.cell``) and custom
     layers that own a cell (a direct sublayer with a ``state_size``, Keras' cell protocol)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import networkx as nx
 import numpy as np
 
+from nantrace.compat.tf import is_inner_sublayer
 from nantrace.diagnosis.evidence import SELECT_OPS
 from nantrace.replay.capture import OpRecord, ReplayCapture, batch_array, batch_leaves
 from nantrace.replay.failing_path import forward_op_of
@@ -333,6 +335,22 @@ def _rephase_returned_value(record: OpRecord, capture: ReplayCapture, graph: nx.
     record.phase = "forward" if record.layer else "loss"
 
 
+def summary_layer(path: str | None, layers: dict[str, Any]) -> str | None:
+    """The layer as the model's summary names it: a recurrent layer's cell and a
+    ``Bidirectional``'s forward / backward copy (layers Keras builds inside the layer the user
+    added, ``seq/lstm/lstm_cell``) are reported as that layer (``seq/lstm``)."""
+    if not path:
+        return path
+    parts = path.split("/")
+    while len(parts) > 1:
+        parent = layers.get("/".join(parts[:-1]))
+        child = layers.get("/".join(parts))
+        if parent is None or child is None or not is_inner_sublayer(parent, child):
+            break
+        parts.pop()
+    return "/".join(parts)
+
+
 def locate_origin(
     capture: ReplayCapture | None,
     graph: nx.DiGraph | None,
@@ -386,7 +404,7 @@ def locate_origin(
             step=trip.step,
             op_type=record.op_type,
             op_name=record.op_name,
-            layer=record.layer,
+            layer=summary_layer(record.layer, capture.layers_seen),
             source=source,
             inputs=tuple(record.float_inputs),
             output=record.result_health,
