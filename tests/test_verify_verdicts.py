@@ -332,6 +332,18 @@ def test_judge_a_loss_that_falls_without_bound_is_not_trained():
     assert judge(settling, None, trip_index=1, healthy=1.0).verdict == "trains"
 
 
+def test_judge_a_loss_settled_far_below_zero_is_not_a_runaway():
+    """A likelihood without its constant (a Poisson NLL exp(eta) - y * eta on counts of ~60)
+    settles near y - y log y ~ -186 from a start near -4: far below zero, 46x its start, but
+    settled: its last steps carry nothing of the fall. An unbounded objective is still
+    falling at the end of the run."""
+    settled = [-4.0 - 182.0 * (1.0 - 0.8**i) for i in range(100)]  # flat after ~40 steps
+    assert judge(settled, None, trip_index=1, healthy=-4.0).verdict == "trains"
+    # the same fall, still going at the end of the horizon, is a runaway
+    going = [-4.0 - 1.82 * i for i in range(100)]
+    assert judge(going, None, trip_index=1, healthy=-4.0).verdict == "postpones"
+
+
 def test_judge_a_run_far_below_its_healthy_level_all_along_is_not_trained():
     """A fix verified from an anchor taken mid-divergence (a loss unbounded below, at -3e29
     already): its run stays finite, and noisy, between -1e29 and -1e34 — never near the healthy

@@ -36,6 +36,9 @@ UNBOUNDED_DROP = 10.0
 #: ...still falling: down on at least this share of its last FALLING_STEPS steps...
 FALLING_SHARE = 0.75
 FALLING_STEPS = 20
+#: ...and still falling: its last FALLING_STEPS steps carry at least this share of the whole
+#: fall (a likelihood without its constant settles far below 0, then stays)
+STILL_FALLING_SHARE = 0.05
 #: ...or, through minibatch noise, lower block after block: the medians of the FALLING_STEPS
 #: steps up to the lowest, in blocks of this many, each under the one before.
 FALLING_BLOCK = 5
@@ -667,6 +670,8 @@ def fell_without_bound(
     if lowest >= unbounded_floor(first if reference is None else reference):
         return None
     recent = losses[max(0, lowest_at - FALLING_STEPS) : lowest_at + 1]
+    if float(recent[0] - recent[-1]) < STILL_FALLING_SHARE * (first - lowest):
+        return None  # settled: a bounded objective whose optimum is far below 0
     if float(np.mean(np.diff(recent) < 0)) >= FALLING_SHARE or _lower_block_after_block(recent[1:]):
         return first, lowest, lowest_at
     return None
