@@ -339,6 +339,9 @@ def test_judge_a_loss_settled_far_below_zero_is_not_a_runaway():
     falling at the end of the run."""
     settled = [-4.0 - 182.0 * (1.0 - 0.8**i) for i in range(100)]  # flat after ~40 steps
     assert judge(settled, None, trip_index=1, healthy=-4.0).verdict == "trains"
+    # settled on three batches cycled, each a little lower now and then: still settled
+    cycled = [v + (-12.0, 0.0, 12.0)[i % 3] - 0.05 * i for i, v in enumerate(settled)]
+    assert judge(cycled, None, trip_index=1, healthy=-4.0).verdict == "trains"
     # the same fall, still going at the end of the horizon, is a runaway
     going = [-4.0 - 1.82 * i for i in range(100)]
     assert judge(going, None, trip_index=1, healthy=-4.0).verdict == "postpones"

@@ -670,7 +670,14 @@ def fell_without_bound(
     if lowest >= unbounded_floor(first if reference is None else reference):
         return None
     recent = losses[max(0, lowest_at - FALLING_STEPS) : lowest_at + 1]
-    if float(recent[0] - recent[-1]) < STILL_FALLING_SHARE * (first - lowest):
+    # how far it fell over those steps, block medians through minibatch noise (a few batches
+    # cycled: a settled loss still dips to a new low now and then)
+    ends = (
+        (recent[:FALLING_BLOCK], recent[-FALLING_BLOCK:])
+        if recent.size >= 2 * FALLING_BLOCK
+        else (recent[:1], recent[-1:])
+    )
+    if float(np.median(ends[0]) - np.median(ends[1])) < STILL_FALLING_SHARE * (first - lowest):
         return None  # settled: a bounded objective whose optimum is far below 0
     if float(np.mean(np.diff(recent) < 0)) >= FALLING_SHARE or _lower_block_after_block(recent[1:]):
         return first, lowest, lowest_at
