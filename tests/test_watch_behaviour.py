@@ -276,3 +276,28 @@ def test_check_outputs_false_leaves_returned_values_unchecked():
     x, y = data()
     _, percentage, _ = watched(x, tf.tensor_scatter_nd_update(y, [[2, 0]], [0.0]))
     assert not np.isfinite(percentage.numpy()) and watched.trips == 0
+
+
+def test_a_loss_scaled_steps_returned_gradient_norm_is_not_checked():
+    # the scaled gradients' norm a loop logs is +inf by design on a loss-scaling optimizer's
+    # overflowing steps (here: its sum of squares, at a scale of 2**120), as the gradients
+    # themselves are not checked there
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8), keras.layers.Dense(1)])
+    optimizer = keras.optimizers.LossScaleOptimizer(
+        keras.optimizers.Adam(1e-3), initial_scale=2.0**120
+    )
+
+    @tf.function
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x) - y))
+            scaled = optimizer.scale_loss(loss)
+        grads = tape.gradient(scaled, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss, tf.linalg.global_norm(grads)
+
+    watched = nantrace.watch(train_step)
+    x, y = data()
+    _, norm = watched(x, y)
+    assert not np.isfinite(norm.numpy()) and watched.trips == 0

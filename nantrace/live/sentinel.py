@@ -486,8 +486,10 @@ class StepSentinel(hooks.StepObserver):
         return _flat_float_tensors(self.targets)
 
     def returned_values(self) -> list[tf.Tensor]:
-        """The float tensors the step returns that are not a loss it differentiated."""
-        if self.returned is None:
+        """The float tensors the step returns that are not a loss it differentiated. None
+        with a LossScaleOptimizer: a value made of its scaled gradients (a gradient norm the
+        loop logs) is +inf on the steps it skips by design, as those gradients are."""
+        if self.returned is None or self.uses_loss_scaling:
             return []
         losses = {id(t) for t in self.losses()}
         tensors = [t for t in tf.nest.flatten(self.returned) if isinstance(t, tf.Tensor)]
