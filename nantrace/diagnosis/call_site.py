@@ -689,18 +689,27 @@ def _number(node: ast.AST) -> float | None:
     return None
 
 
-def overflowing_literals(where: str, limit: float) -> list[str]:
-    """The number literals written at ``where`` (``file:line``) beyond +-``limit``, as
-    written (``-1e9``): constants a dtype whose largest value is ``limit`` turns into +-inf."""
+def _parsed_line(where: str) -> tuple[str, ast.AST] | None:
+    """The code of the line at ``where`` (``file:line``) without its comment, and its syntax
+    tree; None when the line cannot be read or parsed on its own."""
     file, _, line = where.rpartition(":")
     text = linecache.getline(file, int(line)) if line.isdigit() else ""
     body = _without_comment(text.strip())
+    if not body:
+        return None
     try:
-        tree = ast.parse(_as_statement(body)) if body else None
+        return body, ast.parse(_as_statement(body))
     except SyntaxError:
+        return None
+
+
+def overflowing_literals(where: str, limit: float) -> list[str]:
+    """The number literals written at ``where`` (``file:line``) beyond +-``limit``, as
+    written (``-1e9``): constants a dtype whose largest value is ``limit`` turns into +-inf."""
+    parsed = _parsed_line(where)
+    if parsed is None:
         return []
-    if tree is None:
-        return []
+    body, tree = parsed
     found = []
     for node in ast.walk(tree):
         value = _number(node)
@@ -716,16 +725,10 @@ def writes_infinity(where: str) -> bool | None:
     ``np.inf``, ``math.inf``) or a number beyond float32's range; None when the line cannot be
     read. A constant +-inf an op reads from no op of the step came from such a literal (a mask
     value) or was computed before the step (a weight of n / 0)."""
-    file, _, line = where.rpartition(":")
-    text = linecache.getline(file, int(line)) if line.isdigit() else ""
-    body = _without_comment(text.strip())
-    if not body:
+    parsed = _parsed_line(where)
+    if parsed is None:
         return None
-    try:
-        tree = ast.parse(_as_statement(body))
-    except SyntaxError:
-        return None
-    for node in ast.walk(tree):
+    for node in ast.walk(parsed[1]):
         if _infinity_sign(node) is not None:
             return True
         value = _number(node)

@@ -266,16 +266,22 @@ def _stale_state(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause 
     )
 
 
+def _captured_inputs(record: OpRecord) -> list[Health]:
+    """The health of each float input that no op of the step made and no batch tensor is: a
+    tensor the step captured when it was traced (or a constant written in its code)."""
+    batch = record.batch_inputs or [None] * len(record.inputs)
+    return [
+        health
+        for producer, health, tensor in zip(record.producers, record.inputs, batch, strict=False)
+        if producer is None and tensor is None and health is not None
+    ]
+
+
 def _captured_nan(record: OpRecord, evidence: Evidence) -> Cause | None:
     """The op reads a NaN that no op of this step made and that is not in the batch: a tensor
     the step captured when it was traced, such as the mean and variance a ``Normalization``
     layer computed in ``adapt()`` from data holding NaN."""
-    batch = record.batch_inputs or [None] * len(record.inputs)
-    captured = [
-        health
-        for producer, health, tensor in zip(record.producers, record.inputs, batch, strict=False)
-        if producer is None and tensor is None and health is not None and health.nan
-    ]
+    captured = [health for health in _captured_inputs(record) if health.nan]
     if not captured:
         return None
     layer_object = record.layer_object
@@ -963,12 +969,7 @@ def _captured_infinity(origin: Origin, record: OpRecord, evidence: Evidence) -> 
     or written on the line (the mask rules name it)."""
     if record.phase == "update" or not record.source:
         return None
-    batch = record.batch_inputs or [None] * len(record.inputs)
-    captured = [
-        health
-        for producer, health, tensor in zip(record.producers, record.inputs, batch, strict=False)
-        if producer is None and tensor is None and health is not None and health.pos_inf
-    ]
+    captured = [health for health in _captured_inputs(record) if health.pos_inf]
     if not captured or any(h.nan or h.neg_inf for h in captured):
         return None
     if writes_infinity(record.source) is not False:

@@ -1428,7 +1428,7 @@ def labels_outside_unit(
         h = health.get(name)
         if h is None or h.min_value is None or h.max_value is None:
             continue
-        if h.min_value < -LABEL_RANGE_SLACK or h.max_value > 1.0 + LABEL_RANGE_SLACK:
+        if not _within_unit(h):
             return name, float(h.min_value), float(h.max_value)
     return None
 

@@ -310,25 +310,20 @@ def _rephase_returned_value(record: OpRecord, capture: ReplayCapture, graph: nx.
     update and feeds no loss, gradient, trainable variable or variable the update reads (a
     learning rate set by hand stays the update's), it belongs to the loss (after the model
     output) or to the forward pass (inside a layer)."""
-
-    def in_update(index: int) -> bool:
-        return any(start <= index < end for _, start, end in capture.apply_spans)
-
-    if record.phase != "update" or in_update(record.index):
+    records = capture.records
+    if record.phase != "update" or record.in_optimizer:
         return
     if any(
-        capture.records[i].phase == "backward" or in_update(i)
+        records[i].phase == "backward" or records[i].in_optimizer
         for i in nx.ancestors(graph, record.index)
     ):
         return
-    read_by_update = {
-        r.variable for r in capture.records if r.variable is not None and in_update(r.index)
-    }
+    read_by_update = {r.variable for r in records if r.variable is not None and r.in_optimizer}
     sinks = capture.sinks()
     training = set(sinks["loss"]) | set(sinks["gradients"])
     for i in sinks["variables"]:
-        write = capture.records[i]
-        if write.variable_trainable or in_update(i) or write.variable in read_by_update:
+        write = records[i]
+        if write.variable_trainable or write.in_optimizer or write.variable in read_by_update:
             training.add(i)
     if ({record.index} | nx.descendants(graph, record.index)) & training:
         return

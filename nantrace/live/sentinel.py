@@ -179,13 +179,19 @@ def all_finite(tensors: list[tf.Tensor], squares: list[tf.Tensor] | None = None)
 
 
 def _every_element_finite(tensors: list[tf.Tensor], flatten: bool) -> tf.Tensor:
-    """The exact check of a group of tensors; ``flatten``: as one concatenated vector, one
-    reduction instead of one per tensor (inside an XLA cluster each reduction is a kernel to
-    compile, and the compile is part of a watched step's first call)."""
+    """The exact check of a group of tensors, each in its own dtype (a float64 value past
+    float32's range is still finite), a scalar with one op; ``flatten``: as one concatenated
+    float32 vector, one reduction instead of one per tensor (inside an XLA cluster each
+    reduction is a kernel to compile, and the compile is part of a watched step's first
+    call)."""
     if flatten:
         flat = tf.concat([tf.reshape(tf.cast(t, tf.float32), [-1]) for t in tensors], 0)
         return tf.reduce_all(tf.math.is_finite(flat))
-    return tf.reduce_all(tf.stack([tf.reduce_all(tf.math.is_finite(t)) for t in tensors]))
+    flags = [
+        tf.math.is_finite(t) if t.shape.rank == 0 else tf.reduce_all(tf.math.is_finite(t))
+        for t in tensors
+    ]
+    return flags[0] if len(flags) == 1 else tf.reduce_all(tf.stack(flags))
 
 
 def finite_groups(
@@ -230,20 +236,6 @@ def finite_groups(
     for i, flag in zip(present, flags, strict=True):
         out[i] = flag
     return out
-
-
-def _returned_finite(tensors: list[tf.Tensor]) -> tf.Tensor:
-    """Every element of the values a step returns is finite: read element by element, each
-    in its own dtype (a float64 metric past float32's range is still finite). They are
-    usually a few scalars, for which one ``is_finite`` each costs less than a sum of squares
-    and its conditional; a step that returns only its loss gets no op at all."""
-    flags = [
-        tf.math.is_finite(t) if t.shape.rank == 0 else tf.reduce_all(tf.math.is_finite(t))
-        for t in tensors
-    ]
-    if not flags:
-        return tf.constant(True)
-    return flags[0] if len(flags) == 1 else tf.reduce_all(tf.stack(flags))
 
 
 def _total(halves: list[tf.Tensor]) -> tf.Tensor | None:
@@ -578,8 +570,13 @@ class StepSentinel(hooks.StepObserver):
         """Check the step and roll it back if anything is non-finite; returns the status."""
         with hooks.suspended(self):
             losses = self.losses()
+            # the values a step returns are usually a few scalars: their exact check costs
+            # less than a sum of squares and its conditional, and is no op for a step that
+            # returns only its loss
             returned = self.returned_values()
-            outputs_ok = _returned_finite(returned)
+            outputs_ok = (
+                _every_element_finite(returned, flatten=False) if returned else tf.constant(True)
+            )
             gradient_tensors = self._gradient_tensors()
             checked = self._checked_variables()
             # value(): the read without read_value()'s extra Identity op
