@@ -4248,6 +4248,88 @@ def pos_weight_from_a_training_split_without_positives():
     return run_loop(standard_step(model, keras.optimizers.Adam(1e-3), weighted_bce), batches(x, y))
 
 
+def _weighted_step(model, optimizer, loss_fn):
+    """A custom step over ``(x, y, w)`` batches: ``loss_fn(y, prediction, w)``."""
+
+    def train_step(x, y, w):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True), w)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    train_step.model, train_step.optimizer = model, optimizer
+    return train_step
+
+
+def _weighted_batches(x, y, w, size=64, epochs=1):
+    return [
+        (tf.constant(x[i : i + size]), tf.constant(y[i : i + size]), tf.constant(w[i : i + size]))
+        for _ in range(epochs)
+        for i in range(0, len(x), size)
+    ]
+
+
+def advantages_used_as_regression_weights():
+    """Offline advantage-weighted behaviour cloning of a continuous-control policy (a linear
+    Dense(2) action head on 8 state features, SGD(0.05, momentum 0.9)): each logged action is
+    regressed with weight = its return minus the mean return, written by hand as
+    mean(w * (a - pi(s))^2). AWR weights exp(advantage / beta), which is positive; raw
+    advantages are negative for half the rows, so the loss is unbounded below: descent pushes
+    those rows' predicted actions away from the logged ones ever faster and the loss runs to
+    -inf while every input and weight is finite. The fix is in the data: weights >= 0 (clip
+    or drop the negative ones, or exponentiate). Written 2026-12-05 (session 32) from the
+    pattern of negative sample weights (prompted by blind25's refund lines weighted by their
+    net revenue, which therefore no longer checks the change), with what a right report says
+    decided before its first run; not blind."""
+    rng = seeded(3201)
+    n = 4096
+    states = rng.normal(size=(n, 8)).astype("float32")
+    actions = np.tanh(states[:, :2] + 0.1 * rng.normal(size=(n, 2))).astype("float32")
+    returns = states[:, 2] + rng.normal(size=n)
+    advantages = (returns - returns.mean()).astype("float32")
+    model = keras.Sequential(
+        [keras.Input((8,)), keras.layers.Dense(2, name="action_mean")], name="policy"
+    )
+
+    def weighted_bc(a, predicted, w):
+        return tf.reduce_mean(w[:, None] * tf.square(a - predicted))
+
+    optimizer = keras.optimizers.SGD(0.05, momentum=0.9)
+    step = _weighted_step(model, optimizer, weighted_bc)
+    return run_loop(step, _weighted_batches(states, actions, advantages, epochs=5))
+
+
+def inverse_store_frequencies_as_sample_weights():
+    """A demand regressor (MLP 12-32-1, MSE through keras.losses.MeanSquaredError with
+    sample_weight, SGD(0.01)) over sales rows of 50 stores, three of them opened last month
+    (0.1 % of the rows): to make every store count the same, each row is weighted by 1 /
+    (its store's share of the rows). The weights are 1.04 for the old stores and ~4000 for
+    the new ones, mean 50: the loss and its gradient on a batch holding a new store's row
+    are thousands of times what the rate was tuned for, and the updates overflow within a
+    few steps. Normalise the weights (divide by their mean, or cap them). Written 2026-12-05
+    (session 32) from the pattern of sample weights on a raw scale (prompted by blind23's
+    transaction counts passed as sample weights, which therefore no longer checks the
+    change), with what a right report says decided before its first run; not blind."""
+    rng = seeded(3202)
+    n = 8192
+    shares = np.r_[np.full(47, 0.9 / 47), np.full(3, 0.1 / 3 * 0.01)]
+    store = rng.choice(50, size=n, p=shares / shares.sum())
+    frequency = np.bincount(store, minlength=50) / n
+    weights = (1.0 / frequency[store]).astype("float32")
+    x = rng.normal(size=(n, 12)).astype("float32")
+    y = (x[:, :3].sum(axis=1, keepdims=True) + 0.1 * rng.normal(size=(n, 1))).astype("float32")
+    model = mlp([32], name="demand", input_dim=12)
+    mse = keras.losses.MeanSquaredError()
+
+    def weighted_mse(y_true, predicted, sample_weight):
+        return mse(y_true, predicted, sample_weight=sample_weight)
+
+    optimizer = keras.optimizers.SGD(0.01)
+    step = _weighted_step(model, optimizer, weighted_mse)
+    return run_loop(step, _weighted_batches(x, y, weights, epochs=2))
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -5676,5 +5758,24 @@ SCENARIOS: list[Scenario] = [
         story="pos_weight = negatives / positives computed with numpy on a split without "
         "positives: +inf before the step, and inf x 0 in weighted_cross_entropy_with_logits; "
         "floor the count",
+    ),
+    Scenario(
+        "advantages_used_as_regression_weights",
+        advantages_used_as_regression_weights,
+        None,
+        cause="negative_sample_weight",
+        fixes=frozenset({"clean_input"}),
+        story="raw advantages (half of them negative) as the weights of a hand-written "
+        "weighted regression: the loss is unbounded below and runs to -inf; keep the weights "
+        ">= 0",
+    ),
+    Scenario(
+        "inverse_store_frequencies_as_sample_weights",
+        inverse_store_frequencies_as_sample_weights,
+        None,
+        cause=frozenset({"unscaled_input", "learning_rate_too_high"}),
+        fixes=frozenset({"rescale_input"}),
+        story="sample weights 1 / store share, ~4000 for new stores: the weighted loss's "
+        "gradients are thousands of times the tuned scale; normalise the weights",
     ),
 ]
