@@ -49,6 +49,7 @@ FAST_FILES = frozenset(
         "test_docs_generated.py",
         "test_schedules.py",
         "test_normalization_state.py",
+        "test_sample_weights.py",
     }
 )
 

@@ -48,12 +48,14 @@ What each fix id means here (the fix params contract):
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import contextvars
 import importlib.util
 import inspect
 import os
 import re
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -156,6 +158,9 @@ def edited_build(fix: Fix, build: Any) -> Any:
         if last > first:  # keep the line numbers of the rest of the file
             lines[first:first] = ["\n"] * (last - first)
     folder = tempfile.mkdtemp(prefix="nantrace-edited-")
+    # the edited module's source is read back (call sites, tracebacks) while it runs: removed
+    # when the process ends, not before
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     name = f"edited_{module.__name__}_{abs(hash((fix.snippet, where)))}"
     path = os.path.join(folder, f"{name}.py")
     with open(path, "w", encoding="utf-8") as out:

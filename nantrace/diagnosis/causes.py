@@ -1444,6 +1444,24 @@ def unscaled_data_cause(evidence: Evidence, until: str, then: str) -> Cause | No
             },
             confidence=0.85,
         )
+    weights = evidence.sample_weights
+    if weights is not None and weights.high > UNSCALED_INPUT_ABS:
+        return Cause(
+            "unscaled_input",
+            f"the sample weights {weights.tensor} reach {weights.high:.3g} (mean "
+            f"{weights.mean:.3g} over the last {weights.batches} batches) instead of ~1: each "
+            "row's loss and gradient is multiplied by its weight, so the loss and the updates are "
+            f"up to that many times what the learning rate was tuned for, and {then}",
+            {
+                "tensor": weights.tensor,
+                "sample_weights": True,
+                "weight_max": weights.high,
+                "weight_mean": weights.mean,
+                "input_abs_max": features,
+                "target_abs_max": targets,
+            },
+            confidence=0.85,
+        )
     if targets > UNSCALED_INPUT_ABS:
         return Cause(
             "unscaled_target",
@@ -1535,6 +1553,23 @@ def _unbounded_objective(origin: Origin, record: OpRecord, evidence: Evidence) -
     fell = evidence.loss_fell_without_bound()
     if fell is None:
         return None
+    weights = evidence.sample_weights
+    if weights is not None and weights.low < 0:
+        return Cause(
+            "negative_sample_weight",
+            f"the loss fell steadily from {fell[0]:.3g} to {fell[1]:.3g} while values grew to "
+            f"overflow, and {weights.negative:.0%} of the sample weights {weights.tensor} are "
+            f"negative (down to {weights.low:.3g}): a row with a negative weight adds -|w| x "
+            "its loss, which is unbounded below, so descent pushes its prediction away from its "
+            "target ever faster",
+            {
+                **unbounded_evidence(fell, evidence),
+                "tensor": weights.tensor,
+                "weight_min": weights.low,
+                "negative_share": weights.negative,
+            },
+            confidence=0.85,
+        )
     return Cause(
         "unknown",
         f"the loss fell steadily from {fell[0]:.3g} to {fell[1]:.3g} while values grew to "

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nantrace.diagnosis.sample_weights import SampleWeights
 from nantrace.replay.failing_path import FEATURES, TARGETS, FailingPath
 
 if (
@@ -425,8 +426,8 @@ class Evidence:
     """What the cause rules read; also copied into the report.
 
     ``input_abs_max`` is the largest |x| of the batch *features* on the failing path;
-    ``target_abs_max`` that of the *targets* (labels, sample weights: tensors that reach only
-    the loss). ``stale_variables`` were already non-finite when the step read them.
+    ``target_abs_max`` that of the *targets* (labels: tensors that reach only the loss; sample
+    weights are read apart, in ``sample_weights``). ``stale_variables`` were already non-finite when the step read them.
     """
 
     step: int
@@ -460,6 +461,8 @@ class Evidence:
     feature: str | None = None
     target: str | None = None
     target_abs_max: float = 0.0
+    #: the batch's per-sample weights, over the batches kept since the anchor (None: none)
+    sample_weights: SampleWeights | None = None
     #: the evidence was read on the failing path (False: from the whole model).
     on_path: bool = False
     iterations: int | None = None

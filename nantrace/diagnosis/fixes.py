@@ -362,6 +362,8 @@ def _rescaling_divides(rescaling: tuple[str, float, float, float]) -> Fix:
 
 def _unscaled_input_fixes(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
     ev = cause.evidence
+    if ev.get("sample_weights"):
+        return _weights_rescaled(ev, evidence)
     reach = float(ev.get("input_abs_max") or evidence.input_abs_max)
     if ev.get("degenerate_normalization"):
         layer, tensor = ev["degenerate_normalization"], ev.get("tensor")
@@ -441,6 +443,54 @@ def _unscaled_input_fixes(origin: Origin, cause: Cause, evidence: Evidence) -> l
             )
         )
     return fixes
+
+
+def _weights_rescaled(ev: dict[str, Any], evidence: Evidence) -> list[Fix]:
+    """Sample weights on a raw scale divided by their mean: weights averaging ~1 keep the
+    loss and the updates at the scale the learning rate was tuned for, and the rows keep
+    their relative weights. A smaller rate is the other way to the same step size."""
+    tensor = str(ev["tensor"])
+    shown = _user_name(tensor, evidence.arguments)
+    mean, high = float(ev["weight_mean"]), float(ev["weight_max"])
+    divisor = mean if mean > 0 else high
+    scale = float(f"{1.0 / divisor:.3g}")
+    fixes = [
+        Fix(
+            "rescale_input",
+            f"the sample weights {tensor} average {mean:.3g} and reach {high:.3g}; divided by "
+            "their mean they average ~1 and keep their ratios",
+            {"tensor": tensor, "scale": scale, "weight_mean": mean, "weight_max": high},
+            f"{shown} = {shown} * {scale:.3g}  # sample weights averaging ~1 (divided by their "
+            f"mean, {divisor:.3g}): the loss keeps the scale the learning rate was tuned for",
+            score=1.0,
+        )
+    ]
+    if evidence.learning_rate is not None:
+        fixes.append(
+            _lower_lr(evidence, 0.6, "smaller steps make up for the weights' scale in the updates")
+        )
+    return fixes
+
+
+def _negative_sample_weight(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]:
+    """Weights kept >= 0: a row with a negative weight has a loss unbounded below. Clipped at
+    0 (the row left out of the loss) in the batch, as the snippet does."""
+    ev = cause.evidence
+    tensor = str(ev["tensor"])
+    shown = _user_name(tensor, evidence.arguments)
+    return [
+        Fix(
+            "clean_input",
+            f"{float(ev['negative_share']):.0%} of the sample weights {tensor} are negative "
+            f"(down to {float(ev['weight_min']):.3g}); a weight >= 0 keeps each row's loss "
+            "bounded below (if the sign was meant to say 'push away', use a loss built for "
+            "that, not a negative weight)",
+            {"tensor": tensor, "mode": "clip_negative", "weight_min": ev["weight_min"]},
+            f"{shown} = tf.maximum({shown}, 0.0)  # a negative weight makes its row's loss "
+            "unbounded below; 0 leaves the row out",
+            score=1.0,
+        )
+    ]
 
 
 def _not_inverted(layer: str) -> Fix:
@@ -1578,4 +1628,5 @@ _BUILDERS = {
     "where_gradient_trap": _where_trap,
     "non_finite_state": _non_finite_state,
     "float16_range": _float16_range,
+    "negative_sample_weight": _negative_sample_weight,
 }

@@ -18,8 +18,9 @@ from nantrace.diagnosis.origin import (
     reaching_bad_inputs,
     row_tensors,
 )
+from nantrace.diagnosis.sample_weights import weight_range
 from nantrace.errors import internal_error_text
-from nantrace.replay.failing_path import FEATURES, TARGETS, FailingPath, failing_path
+from nantrace.replay.failing_path import FEATURES, TARGETS, WEIGHTS, FailingPath, failing_path
 from nantrace.replay.graph import build_graph, path_between, provenance_summary
 from nantrace.replay.step import replay_step
 from nantrace.report.records import Cause, Fix, Origin, Report, Trip
@@ -81,6 +82,12 @@ def build_report(
         evidence.missing_code, evidence.missing_code_role = _missing_code(names, kept, failing)
         if evidence.feature:
             evidence.feature_columns_abs_max = column_abs_max(names, kept, evidence.feature)
+        weights = [t for t in failing.every_batch if t.role == WEIGHTS]
+        if weights:
+            # the rows with extreme weights may be rare: every batch the guard still holds
+            held = {id(batch[0]) for batch in kept}
+            older = [b for b in getattr(watched, "recent", ()) if id(b[0]) not in held]
+            evidence.sample_weights = weight_range(names, kept + older, weights[0].name)
         if evidence.padded is not None:
             tensor, value, _ = evidence.padded
             evidence.empty_rows = padding_rows(names, args, kwargs, tensor, value)

@@ -456,6 +456,13 @@ def _clean_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
                 ),
             )
         ]
+    if mode == "clip_negative":
+        return [
+            Attempt(
+                f"{path} = max({path}, 0)",
+                transform=_replacing(watched, path, lambda a: np.maximum(a, 0.0)),
+            )
+        ]
     if mode != "drop_rows":
         raise _CannotSimulate(f"clean_input mode {mode!r} is not simulated")
     return [

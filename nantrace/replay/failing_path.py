@@ -6,7 +6,8 @@ SimpleRNN somewhere in the model is not why a ``sqrt`` elsewhere has an infinite
 This module walks the provenance graph from the origin op back to the batch (and, for a
 backward-pass origin, from the forward op it differentiates on to the loss) so the rules
 read only what is on that path. It also tells the batch's *features* (what reaches the
-model's layers) from its *targets* (labels and sample weights: what reaches only the loss).
+model's layers) from its *targets* (labels: what reaches only the loss) and its *weights*
+(what reaches only the loss, as a factor of each row's loss).
 """
 
 from __future__ import annotations
@@ -24,6 +25,18 @@ if TYPE_CHECKING:
 #: Batch tensor roles.
 FEATURES = "features"
 TARGETS = "targets"
+#: a loss-only tensor that multiplies each row's loss (a sample weight), not a label
+WEIGHTS = "weights"
+
+#: Ops that only move, reshape or cast a tensor: a sample weight passes through them (Keras
+#: casts and expands it, ``w[:, None]`` slices it) on its way to the product with the loss.
+_CARRYING_OPS = frozenset(
+    {"Cast", "Identity", "Reshape", "ExpandDims", "Squeeze", "BroadcastTo", "StridedSlice"}
+)
+#: Products a weight enters the loss through.
+_PRODUCT_OPS = frozenset({"Mul", "MulNoNan"})
+#: A label multiplies a log-probability (cross-entropy written out), not a loss value.
+_LOG_OPS = frozenset({"Log", "LogSoftmax", "Log1p", "Xlogy", "Softplus", "LogSigmoid"})
 
 
 @dataclass(frozen=True)
@@ -31,7 +44,7 @@ class BatchTensor:
     """One argument tensor of the step as an op on the failing path read it."""
 
     name: str
-    role: str  # FEATURES (reaches a layer) or TARGETS (reaches only the loss)
+    role: str  # FEATURES (reaches a layer), TARGETS (reaches only the loss) or WEIGHTS
     health: Health
 
 
@@ -115,7 +128,69 @@ def batch_roles(capture: ReplayCapture, graph: nx.DiGraph) -> dict[str, str]:
             for i in reached
         )
         roles[name] = FEATURES if in_layer else TARGETS
+    for name in sample_weights(capture, graph, roles):
+        roles[name] = WEIGHTS
     return roles
+
+
+def sample_weights(
+    capture: ReplayCapture, graph: nx.DiGraph, roles: dict[str, str]
+) -> frozenset[str]:
+    """The loss-only batch tensors that are per-sample weights, told apart from labels by
+    how they enter the loss: (moved, reshaped or cast, then) only multiplied with a value the
+    loss computed from the predictions, never subtracted from or compared with them, and not
+    with a log-probability (the one-hot labels of a cross-entropy written out)."""
+    weights = set()
+    for name, role in roles.items():
+        if role == TARGETS and _only_weighs(capture, graph, name):
+            weights.add(name)
+    return frozenset(weights)
+
+
+def _only_weighs(capture: ReplayCapture, graph: nx.DiGraph, name: str) -> bool:
+    """Whether every use of the batch tensor ``name`` ends in a product with a loss value."""
+    carried = {r.index for r in capture.records if name in r.batch_inputs and _before(r)}
+    frontier, products = list(carried), []
+    while frontier:
+        index = frontier.pop()
+        op_type = capture.records[index].op_type
+        if not _before(capture.records[index]):  # the backward pass reads it too
+            continue
+        if op_type in _PRODUCT_OPS:
+            products.append(index)
+        elif op_type in _CARRYING_OPS:
+            after = [i for i in graph.successors(index) if i not in carried]
+            carried.update(after)
+            frontier.extend(after)
+        else:
+            return False
+    for index in products:
+        record = capture.records[index]
+        others = [
+            p
+            for p, batch in zip(record.producers, record.batch_inputs, strict=False)
+            if batch != name and p not in carried
+        ]
+        if not others or not all(_loss_value(capture, graph, p) for p in others):
+            return False
+    return bool(products)
+
+
+def _before(record: OpRecord) -> bool:
+    """Run before the gradients: what the user's code computed, not its backward pass."""
+    return record.phase in ("input", "forward", "loss")
+
+
+def _loss_value(capture: ReplayCapture, graph: nx.DiGraph, index: int | None) -> bool:
+    """A value the loss computed from the predictions, other than a log-probability."""
+    if index is None:
+        return False
+    record = capture.records[index]
+    return (
+        record.phase == "loss"
+        and record.op_type not in _LOG_OPS
+        and any(capture.records[a].phase == "forward" for a in nx.ancestors(graph, index))
+    )
 
 
 def failing_path(capture: ReplayCapture, graph: nx.DiGraph, record: OpRecord | None) -> FailingPath:
