@@ -4304,8 +4304,8 @@ def inverse_store_frequencies_as_sample_weights():
     """A demand regressor (MLP 12-32-1, MSE through keras.losses.MeanSquaredError with
     sample_weight, SGD(0.01)) over sales rows of 50 stores, three of them opened last month
     (0.1 % of the rows): to make every store count the same, each row is weighted by 1 /
-    (its store's share of the rows). The weights are 1.04 for the old stores and ~4000 for
-    the new ones, mean 50: the loss and its gradient on a batch holding a new store's row
+    (its store's share of the rows). The weights are about 47 for the old stores and
+    thousands for the new ones, mean 50: the loss and its gradient on a batch holding a new store's row
     are thousands of times what the rate was tuned for, and the updates overflow within a
     few steps. Normalise the weights (divide by their mean, or cap them). Written 2026-12-05
     (session 32) from the pattern of sample weights on a raw scale (prompted by blind23's
@@ -4328,6 +4328,62 @@ def inverse_store_frequencies_as_sample_weights():
     optimizer = keras.optimizers.SGD(0.01)
     step = _weighted_step(model, optimizer, weighted_mse)
     return run_loop(step, _weighted_batches(x, y, weights, epochs=2))
+
+
+def clip_logits_on_unnormalized_projections():
+    """A CLIP-style image-text contrastive model on paired tabular embeddings (an image tower
+    64 -> 64 -> 16 and a text tower 32 -> 64 -> 16, standardized inputs) with CLIP's learned
+    logit scale (exp(log(1 / 0.07)) = 14.3) and the symmetric cross-entropy written by hand
+    through exp(logits) / sum(exp(logits)). CLIP divides each projection by its norm before
+    the product; the port left that out, so the logits are 14.3 x dot products of
+    projections with norms of several units instead of cosines in [-1, 1]: exp overflows at
+    the first batch and inf / inf is NaN. L2-normalize the projections (then the logits stay
+    within +-14.3). Written 2026-12-05 (session 32) from the pattern of a similarity of
+    embeddings that were never normalized (prompted by blind31's uniformity loss and SwAV
+    projections, which therefore no longer check the change), with what a right report says
+    decided before its first run; not blind."""
+    rng = seeded(3203)
+    n = 2048
+    latent = rng.normal(size=(n, 8))
+    image = latent @ rng.normal(size=(8, 64)) + 0.5 * rng.normal(size=(n, 64))
+    text = latent @ rng.normal(size=(8, 32)) + 0.5 * rng.normal(size=(n, 32))
+    image = ((image - image.mean(0)) / image.std(0)).astype("float32")
+    text = ((text - text.mean(0)) / text.std(0)).astype("float32")
+
+    def tower(inputs, name):
+        return keras.Sequential(
+            [
+                keras.Input((inputs,)),
+                keras.layers.Dense(64, activation="relu", name="hidden0"),
+                keras.layers.Dense(16, name=f"{name}_projection"),
+            ],
+            name=f"{name}_tower",
+        )
+
+    image_tower, text_tower = tower(64, "image"), tower(32, "text")
+    inputs = keras.Input((64,)), keras.Input((32,))
+    model = keras.Model(inputs, [image_tower(inputs[0]), text_tower(inputs[1])], name="clip")
+    log_scale = tf.Variable(np.log(1 / 0.07), dtype=tf.float32, name="logit_scale")
+    optimizer = keras.optimizers.Adam(1e-3)
+
+    def clip_loss(a, b):
+        logits = tf.exp(log_scale) * tf.matmul(a, b, transpose_b=True)
+        scores = tf.exp(logits)
+        rows = tf.linalg.diag_part(scores) / tf.reduce_sum(scores, axis=1)
+        columns = tf.linalg.diag_part(scores) / tf.reduce_sum(scores, axis=0)
+        return -0.5 * tf.reduce_mean(tf.math.log(rows) + tf.math.log(columns))
+
+    def train_step(x_image, x_text):
+        variables = model.trainable_variables + [log_scale]
+        with tf.GradientTape() as tape:
+            loss = clip_loss(*model([x_image, x_text], training=True))
+        grads = tape.gradient(loss, variables)
+        optimizer.apply_gradients(zip(grads, variables, strict=True))
+        return loss
+
+    return run_loop(
+        train_step, batches(image, text, size=64, epochs=2), model=model, optimizer=optimizer
+    )
 
 
 SCENARIOS: list[Scenario] = [
@@ -5777,5 +5833,16 @@ SCENARIOS: list[Scenario] = [
         fixes=frozenset({"rescale_input"}),
         story="sample weights 1 / store share, ~4000 for new stores: the weighted loss's "
         "gradients are thousands of times the tuned scale; normalise the weights",
+    ),
+    Scenario(
+        "clip_logits_on_unnormalized_projections",
+        clip_logits_on_unnormalized_projections,
+        "loss",
+        frozenset({"Exp"}),
+        cause="unstable_loss",
+        fixes=frozenset({"add_normalization"}),
+        story="CLIP's logit scale times dot products of projections that were never "
+        "L2-normalized, softmax by hand: exp overflows at the first batch; normalize the "
+        "projections",
     ),
 ]
