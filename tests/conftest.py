@@ -50,6 +50,7 @@ FAST_FILES = frozenset(
         "test_schedules.py",
         "test_normalization_state.py",
         "test_sample_weights.py",
+        "test_similarity.py",
     }
 )
 

@@ -18,7 +18,8 @@ What each fix id means here (the fix params contract):
   at all means nothing trains); ``mode="impute"``: NaN/Inf replaced by ``params["value"]``;
   ``mode="drop_padding"``: rows whose tensor is nothing but ``params["value"]`` are removed;
   ``mode="missing_code"``: entries equal to ``params["code"]`` replaced by ``params["value"]``;
-  ``mode="drop_code"``: rows whose tensor holds ``params["code"]`` anywhere are removed.
+  ``mode="drop_code"``: rows whose tensor holds ``params["code"]`` anywhere are removed;
+  ``mode="clip_negative"``: the tensor's negative entries set to 0 (``tf.maximum(w, 0.0)``).
   ``clamp_argument`` with ``mode="clip_batch"``: the tensor clipped into
   [``params["min"]``, ``params["max"]``] (``tf.clip_by_value``, or ``tf.maximum`` without a max).
 * ``rescale_input`` / ``rescale_target``: only the named tensor (default: the first / second
@@ -35,6 +36,8 @@ What each fix id means here (the fix params contract):
 * ``positive_output`` (and ``use_from_logits`` in mode ``sigmoid_output``): the layer
   ``params["layer"]`` gets ``params["activation"]`` as its
   activation before training (what ``activation="softplus"`` at its construction does).
+* ``add_normalization`` in mode ``unit_norm``: a ``keras.layers.UnitNormalization()`` called on
+  the output of each layer of ``params["after"]`` (composed with its activation).
 * ``float32_layer``: the layer ``params["layer"]`` gets the float32 dtype policy before training
   (``dtype="float32"`` at its construction; its variables are float32 under mixed precision),
   and a preprocessing layer's adapted constants are derived again in float32 (Keras'
@@ -272,6 +275,10 @@ def transform_batches(fix: Fix, batches: list[tuple], names: list[str]) -> list[
                 new = tf.where(tf.equal(tensor, code), value, tensor)
                 out.append(tuple(_set(list(batch), [position, *keys], new)))
                 continue
+            if mode == "clip_negative":  # w = tf.maximum(w, 0.0)
+                new = tf.maximum(tf.constant(array), tf.constant(0.0, array.dtype))
+                out.append(tuple(_set(list(batch), [position, *keys], new)))
+                continue
             if mode == "drop_padding":  # tf.reduce_any(tf.not_equal(x, value))
                 keep = (array.reshape(array.shape[0], -1) != params.get("value", 0.0)).any(axis=1)
             elif mode == "drop_code":  # tf.reduce_all(tf.not_equal(y, code))
@@ -398,6 +405,12 @@ def configure(fix: Fix, model: Any, optimizer: Any) -> None:
     elif fix.id == "positive_output" or params.get("mode") == "sigmoid_output":
         # activation="softplus" (or the head's "sigmoid") at that layer's construction
         find_layer(model, params["layer"]).activation = keras.activations.get(params["activation"])
+    elif fix.id == "add_normalization" and params.get("mode") == "unit_norm":
+        # keras.layers.UnitNormalization() after each layer: that layer called on its output
+        for path in params["after"]:
+            layer = find_layer(model, path)
+            norm = keras.layers.UnitNormalization(axis=-1)
+            layer.activation = lambda x, a=layer.activation, n=norm: n(a(x))
     elif is_code_change(fix):
         if not SOURCE_EDITED.get():
             raise NotApplicable("a code change: build the scenario with edited_build")

@@ -899,3 +899,26 @@ def unbounded_cell_activation(layer: Any) -> str | None:
         if activation is not None and name not in BOUNDED_ACTIVATIONS:
             return name
     return None
+
+
+@contextlib.contextmanager
+def outputs_unit_normalized(layers: list[Any]) -> Iterator[None]:
+    """Each layer's output L2-normalized over its last axis, as a
+    ``keras.layers.UnitNormalization()`` placed after it computes it (the same
+    ``keras.ops.normalize`` call), for as long as the context lasts: the layer's activation
+    is composed with the normalization (a Keras layer reads ``self.activation`` when called;
+    the step must be re-traced)."""
+    import keras
+
+    before = [layer.activation for layer in layers]
+    try:
+        for layer, activation in zip(layers, before, strict=True):
+            layer.activation = functools.partial(_unit_normalized, activation, keras.ops)
+        yield
+    finally:
+        for layer, activation in zip(layers, before, strict=True):
+            layer.activation = activation
+
+
+def _unit_normalized(activation: Any, ops: Any, x: Any) -> Any:
+    return ops.normalize(activation(x), axis=-1, order=2, epsilon=1e-12)

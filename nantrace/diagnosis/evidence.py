@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nantrace.diagnosis.sample_weights import SampleWeights
+from nantrace.diagnosis.similarity import Similarity, unnormalized_similarity
 from nantrace.replay.failing_path import FEATURES, TARGETS, FailingPath
 
 if (
@@ -461,6 +462,9 @@ class Evidence:
     feature: str | None = None
     target: str | None = None
     target_abs_max: float = 0.0
+    #: dot products of model outputs that are not unit vectors, a few ops up the origin (a
+    #: contrastive loss whose embeddings were never L2-normalized)
+    unnormalized_similarity: Similarity | None = None
     #: the batch's per-sample weights, over the batches kept since the anchor (None: none)
     sample_weights: SampleWeights | None = None
     #: the evidence was read on the failing path (False: from the whole model).
@@ -818,6 +822,7 @@ def gather_evidence(
         forward = path.forward if path is not None else None
         subject = capture.records[forward] if forward is not None else record
         evidence.forward_op = capture.records[forward] if forward is not None else None
+        evidence.unnormalized_similarity = unnormalized_similarity(capture, subject)
         if graph is not None and subject.index in graph:
             evidence.forward_consumers = frozenset(
                 capture.records[i].op_type for i in graph.successors(subject.index)

@@ -20,6 +20,7 @@ import numpy as np
 
 from nantrace.diagnosis.call_site import SOFTMAX_OPS, CallSiteEdit, editable
 from nantrace.diagnosis.evidence import BESSEL_OPS, DIVISION_OPS, RELU_FAMILY, Evidence, raw_columns
+from nantrace.diagnosis.similarity import Similarity
 from nantrace.report.records import Cause, Fix, Origin
 
 #: Healthy steps needed before the clip norm is taken from the gradient-norm history.
@@ -34,7 +35,33 @@ def rank_fixes(origin: Origin, cause: Cause | None, evidence: Evidence) -> list[
         return []
     builder = _BUILDERS.get(cause.id)
     fixes = builder(origin, cause, evidence) if builder else []
+    if evidence.unnormalized_similarity is not None and cause.id in _OF_A_SIMILARITY:
+        fixes.append(_unit_normalization(evidence.unnormalized_similarity))
     return sorted(fixes, key=lambda f: -f.score)
+
+
+#: Causes an exp of dot products that grew with the embeddings' norms shows up as.
+_OF_A_SIMILARITY = frozenset({"unstable_loss", "exp_overflow", "missing_epsilon"})
+
+
+def _unit_normalization(similarity: Similarity) -> Fix:
+    """The L2 normalization the similarity assumes, after each compared layer: the dot
+    products are cosines in [-1, 1] whatever the embeddings' norms. Simulated by normalizing
+    those layers' outputs as ``keras.layers.UnitNormalization`` does and re-tracing."""
+    layers = list(similarity.layers)
+    named = " and ".join(layers)
+    return Fix(
+        "add_normalization",
+        f"the loss compares the outputs of {named} by their dot products ({similarity.op_name}) "
+        f"and exponentiates them, but they are not unit vectors (values up to "
+        f"{similarity.largest:.3g}): the products grow with the embeddings' norms, which the "
+        "loss rewards; L2-normalized, they are cosines in [-1, 1] and the exp stays in range",
+        {"mode": "unit_norm", "after": layers, "layer": "UnitNormalization"},
+        f"keras.layers.UnitNormalization(axis=-1)  # after {named}: embeddings on the unit "
+        "sphere, as a temperature-scaled similarity assumes (or z = tf.math.l2_normalize(z, "
+        "axis=-1) before the product)",
+        score=1.2,
+    )
 
 
 def generic_candidates(evidence: Evidence) -> list[Fix]:

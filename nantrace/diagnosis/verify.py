@@ -894,6 +894,26 @@ def _positive_output_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
     ]
 
 
+def _unit_norm_attempt(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
+    """A ``keras.layers.UnitNormalization()`` after each compared layer: their outputs
+    normalized the same way while the step is re-traced."""
+    if fix.params.get("mode") != "unit_norm":
+        raise _CannotSimulate("a normalization layer is a change to the model's code")
+    from nantrace.compat.tf import outputs_unit_normalized
+
+    paths = list(fix.params.get("after") or [])
+    layers = [ctx.layers.get(path) for path in paths]
+    if not layers or any(layer is None or not hasattr(layer, "activation") for layer in layers):
+        raise _CannotSimulate(f"the layers {paths} were not found, or one has no activation")
+    return [
+        Attempt(
+            f"UnitNormalization after {' and '.join(paths)}",
+            apply=lambda: outputs_unit_normalized(layers),
+            retrace=True,
+        )
+    ]
+
+
 def _edit_attempts(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
     """An edit at the user's call site (``nantrace.diagnosis.call_site``), simulated by
     re-tracing the step with that call rewritten; epsilons and clamps are searched (smallest /
@@ -1012,6 +1032,7 @@ _ATTEMPTS: dict[str, Callable[[Fix, VerifyContext], list[Attempt]]] = {
         else _edit_attempts(fix, ctx)
     ),
     "clamp_argument": _clamp_attempts,
+    "add_normalization": _unit_norm_attempt,
     "divide_no_nan": _edit_attempts,
     "double_where": _edit_attempts,
     "finite_mask_value": _edit_attempts,
