@@ -5137,7 +5137,9 @@ SCENARIOS: list[Scenario] = [
         "loss",
         frozenset({"Exp"}),
         cause="unstable_loss",
-        fixes=frozenset({"use_logsumexp", "use_from_logits"}),
+        # the L2 normalization the story names as forgotten is its own fix (policy of
+        # session 32: a similarity of unnormalized embeddings is normalized first)
+        fixes=frozenset({"use_logsumexp", "use_from_logits", "add_normalization"}),
         story="InfoNCE by hand, -log(exp(pos) / sum(exp(all))) over unnormalized embeddings at "
         "temperature 0.05: exp overflows as the embeddings grow; the library form "
         "(softmax cross-entropy on the logits, or logsumexp) subtracts the max and cannot",
