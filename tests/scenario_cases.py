@@ -4386,6 +4386,52 @@ def clip_logits_on_unnormalized_projections():
     )
 
 
+def offline_policy_gradient_with_a_gathered_log_of_softmax():
+    """Offline policy learning from a uniformly logged contextual bandit (40 arms, an MLP
+    policy on 12 context features, Adam(0.01)): the REINFORCE loss -mean(advantage *
+    log(pi(a | s))) written by hand, log(tf.gather(softmax(logits), a, batch_dims=1)), with
+    advantage = reward - mean reward. The advantages weigh the logged arms' log-probabilities
+    (the label is the arm index); half of them are negative, so those arms are pushed down
+    without bound, their softmax probability underflows to exactly 0 and the log is -inf.
+    Policy-gradient code takes tf.nn.log_softmax of the logits (or a sparse cross-entropy
+    from logits weighted by the advantage), which has no log of an underflowed probability.
+    Written 2026-12-05 (session 32) from the pattern of a hand-written log-probability of a
+    picked action weighted by signed advantages (prompted by blind32's REINFORCE
+    recommender, which therefore no longer checks the change), with what a right report says
+    decided before its first run; not blind."""
+    rng = seeded(3204)
+    n, dim, arms = 16384, 12, 40
+    context = rng.normal(size=(n, dim)).astype("float32")
+    taste = rng.normal(size=(dim, arms)) / np.sqrt(dim)
+    arm = rng.integers(0, arms, size=n).astype("int32")
+    reward = np.einsum("nd,dn->n", context, taste[:, arm]) + 0.5 * rng.normal(size=n)
+    advantage = (reward - reward.mean()).astype("float32")
+    policy = keras.Sequential(
+        [
+            keras.Input((dim,)),
+            keras.layers.Dense(64, activation="relu", name="hidden0"),
+            keras.layers.Dense(arms, name="arm_logits"),
+        ],
+        name="policy",
+    )
+    optimizer = keras.optimizers.Adam(0.01)
+
+    def reinforce(advantages, logits, arms_taken):
+        probabilities = tf.nn.softmax(logits)
+        picked = tf.gather(probabilities, arms_taken, batch_dims=1)
+        return -tf.reduce_mean(advantages * tf.math.log(picked))
+
+    def train_step(s, a, advantages):
+        with tf.GradientTape() as tape:
+            loss = reinforce(advantages, policy(s, training=True), a)
+        grads = tape.gradient(loss, policy.trainable_variables)
+        optimizer.apply_gradients(zip(grads, policy.trainable_variables, strict=True))
+        return loss
+
+    train_step.model, train_step.optimizer = policy, optimizer
+    return run_loop(train_step, _weighted_batches(context, arm, advantage, size=256, epochs=4))
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -5846,5 +5892,16 @@ SCENARIOS: list[Scenario] = [
         story="CLIP's logit scale times dot products of projections that were never "
         "L2-normalized, softmax by hand: exp overflows at the first batch; normalize the "
         "projections",
+    ),
+    Scenario(
+        "offline_policy_gradient_with_a_gathered_log_of_softmax",
+        offline_policy_gradient_with_a_gathered_log_of_softmax,
+        "loss",
+        frozenset({"Log"}),
+        cause="unstable_loss",
+        fixes=frozenset({"use_from_logits"}),
+        story="REINFORCE by hand on logged bandit data, -mean(advantage * log(gather(softmax, "
+        "a))) with signed advantages: arms pushed down until softmax underflows and log(0); "
+        "log_softmax of the logits",
     ),
 ]
