@@ -73,6 +73,30 @@ def test_a_weight_multiplies_the_loss_a_label_is_subtracted_or_multiplies_a_log(
     assert _roles(hinge)["y"] == TARGETS
 
 
+def test_a_factor_of_the_log_probability_an_index_picked_is_a_weight():
+    """``-mean(adv * log(gather(softmax(f(x)), a)))`` and the one-hot form: the label is the
+    index ``a``; the advantages that multiply its log-probability are weights."""
+    gathered = [
+        _op(0, "MatMul", "forward", [None], ["x"], layer="net/logits"),
+        _op(1, "Softmax", "loss", [0]),
+        _op(2, "GatherV2", "loss", [1, None], [None, "a"]),
+        _op(3, "Log", "loss", [2]),
+        _op(4, "Mul", "loss", [None, 3], ["adv", None]),
+        _op(5, "Mean", "loss", [4]),
+    ]
+    assert _roles(gathered) == {"x": FEATURES, "a": TARGETS, "adv": WEIGHTS}
+    one_hot = [
+        _op(0, "MatMul", "forward", [None], ["x"], layer="net/logits"),
+        _op(1, "Softmax", "loss", [0]),
+        _op(2, "OneHot", "loss", [None], ["a"]),
+        _op(3, "Mul", "loss", [1, 2]),
+        _op(4, "Sum", "loss", [3]),
+        _op(5, "Log", "loss", [4]),
+        _op(6, "Mul", "loss", [None, 5], ["adv", None]),
+    ]
+    assert _roles(one_hot) == {"x": FEATURES, "a": TARGETS, "adv": WEIGHTS}
+
+
 def test_the_weights_range_is_read_over_every_batch_held():
     """A rare row with a huge weight sits in one batch of many: the range covers them all."""
     batches = [

@@ -33,6 +33,8 @@ WEIGHTS = "weights"
 _CARRYING_OPS = frozenset(
     {"Cast", "Identity", "Reshape", "ExpandDims", "Squeeze", "BroadcastTo", "StridedSlice"}
 )
+#: Ops that pick each row's entry by an index.
+_GATHER_OPS = frozenset({"GatherV2", "GatherNd", "ResourceGather"})
 #: Products a weight enters the loss through.
 _PRODUCT_OPS = frozenset({"Mul", "MulNoNan"})
 #: A label multiplies a log-probability (cross-entropy written out), not a loss value.
@@ -182,15 +184,57 @@ def _before(record: OpRecord) -> bool:
 
 
 def _loss_value(capture: ReplayCapture, graph: nx.DiGraph, index: int | None) -> bool:
-    """A value the loss computed from the predictions, other than a log-probability."""
+    """A value the loss computed from the predictions, other than the log-probabilities a
+    one-hot label multiplies; the log-probability of the entry a batch of indices picked
+    (``log(gather(p, a))``: the label is the index) is such a value."""
     if index is None:
         return False
     record = capture.records[index]
     return (
         record.phase == "loss"
-        and record.op_type not in _LOG_OPS
+        and (record.op_type not in _LOG_OPS or _picked_by_index(capture, record))
         and any(capture.records[a].phase == "forward" for a in nx.ancestors(graph, index))
     )
+
+
+def _picked_by_index(capture: ReplayCapture, log: OpRecord) -> bool:
+    """The log's argument is the entry of each row that an integer batch tensor picks:
+    ``tf.gather(p, a, batch_dims=1)`` or ``tf.reduce_sum(p * tf.one_hot(a, n), axis=1)``."""
+    index = next((p for p in log.producers if p is not None), None)
+    if index is None:
+        return False
+    record = capture.records[index]
+    if record.op_type in _GATHER_OPS:
+        return _reads_batch(capture, record)
+    if record.op_type not in ("Sum", "Max"):
+        return False
+    products = [capture.records[p] for p in record.producers if p is not None]
+    return any(
+        product.op_type in _PRODUCT_OPS
+        and any(
+            p is not None
+            and capture.records[p].op_type == "OneHot"
+            and _reads_batch(capture, capture.records[p])
+            for p in product.producers
+        )
+        for product in products
+    )
+
+
+def _reads_batch(capture: ReplayCapture, record: OpRecord, hops: int = 2) -> bool:
+    """The op reads a batch tensor itself, or through a cast or reshape."""
+    for _ in range(hops + 1):
+        if any(name is not None for name in record.batch_inputs):
+            return True
+        carried = [
+            capture.records[p]
+            for p in record.producers
+            if p is not None and capture.records[p].op_type in _CARRYING_OPS
+        ]
+        if not carried:
+            return False
+        record = carried[0]
+    return False
 
 
 def failing_path(capture: ReplayCapture, graph: nx.DiGraph, record: OpRecord | None) -> FailingPath:
