@@ -59,6 +59,28 @@ def test_dot_products_of_two_model_outputs_beyond_unit_length_are_found():
     assert unnormalized_similarity(SimpleNamespace(records=records), records[-1]) is None
 
 
+def test_the_product_is_found_through_a_gaussian_potentials_squared_distance():
+    """log(mean(exp(-2 d^2))) with d^2 = |z_i|^2 + |z_j|^2 - 2 z_i.z_j: nine ops up."""
+    records = [
+        _op(0, "BiasAdd", "forward", [None], 4.0, layer="encoder/embedding"),
+        _op(1, "Transpose", "loss", [0], 4.0),
+        _op(2, "MatMul", "loss", [0, 1], 4.0),
+        _op(3, "Mul", "loss", [None, 2], 4.0),
+        _op(4, "Square", "loss", [0], 4.0),
+        _op(5, "Sum", "loss", [4], 4.0),
+        _op(6, "AddV2", "loss", [5, 5], 4.0),
+        _op(7, "Sub", "loss", [6, 3], 4.0),
+        _op(8, "Mul", "loss", [None, 7], 4.0),
+        _op(9, "Exp", "loss", [8], 4.0),
+        _op(10, "Mul", "loss", [9, None], 4.0),
+        _op(11, "Sum", "loss", [10], 4.0),
+        _op(12, "RealDiv", "loss", [11, None], 4.0),
+        _op(13, "Log", "loss", [12], 4.0, out=INF),
+    ]
+    found = unnormalized_similarity(SimpleNamespace(records=records), records[-1])
+    assert found is not None and found.layers == ("encoder/embedding",)
+
+
 def test_a_product_inside_a_layer_is_a_layer_not_a_similarity():
     """A Dense layer's MatMul of its input and kernel (a classifier's logits) is no
     comparison of embeddings."""

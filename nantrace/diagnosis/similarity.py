@@ -28,9 +28,11 @@ _PRODUCTS = frozenset({"MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3"
 _PASSING = frozenset(
     {"Identity", "Transpose", "Reshape", "StridedSlice", "ExpandDims", "Squeeze", "Cast"}
 )
-#: How far upstream of the origin the product may be (the uniformity loss's log of the mean
-#: of exp(-2 d^2) is seven ops from its z @ z.T).
-SEARCH_DEPTH = 8
+#: How far upstream of the origin the product may be: the log of a mean of Gaussian
+#: potentials exp(-2 d^2), d^2 = |z_i|^2 + |z_j|^2 - 2 z_i.z_j, is eight ops from its z @ z.T
+#: (log, division, sum, mask product, exp, scale, subtraction, product by 2), one more with a
+#: temperature.
+SEARCH_DEPTH = 10
 
 
 @dataclass(frozen=True)
