@@ -110,6 +110,16 @@ def test_the_weights_range_is_read_over_every_batch_held():
     assert weight_range(["x", "y", "w"], batches, "z") is None
 
 
+def test_per_pixel_weights_are_read_up_to_a_bound(monkeypatch):
+    """Millions of weights a batch: the tripping batch whole, then batches while they fit."""
+    import nantrace.diagnosis.sample_weights as module
+
+    monkeypatch.setattr(module, "MAX_ENTRIES", 10)
+    batches = [((tf.fill([2, 3], float(i)),), {}) for i in range(1, 6)]
+    found = weight_range(["w"], batches, "w")
+    assert found is not None and found.batches == 1 and found.high == 1.0
+
+
 def _history(losses):
     n = len(losses)
     return HistoryRecord(

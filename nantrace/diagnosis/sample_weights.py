@@ -19,6 +19,9 @@ from nantrace.replay.capture import batch_array
 
 #: Batches read (the tripping one first): a weight vector is small, a few hundred cost ~1 ms.
 MAX_BATCHES = 256
+#: ...and no more entries than this in all (per-pixel weights of a segmentation batch are
+#: millions a batch): the tripping batch is always read whole.
+MAX_ENTRIES = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,8 @@ def weight_range(
         values = values[np.isfinite(values)]
         if values.size == 0:
             continue
+        if seen and count + values.size > MAX_ENTRIES:
+            break
         seen += 1
         total += float(values.sum())
         count += values.size
