@@ -21,9 +21,11 @@ KNOWN_MISSES = {
     "conv1d_periodic": "same as siren_with_huge_frequency",
     "embedding_branch_and_exp_overflow": "rescale_input trains in replay and ranks first; the "
     "scenario accepts only clamp_argument (the real bug is a lost minus sign)",
-    "info_nce_by_hand_with_a_small_temperature": "the log-space form (use_logsumexp) cannot be "
-    "simulated, so the clamp of exp's argument, which trains in replay, ranks above it; the "
-    "scenario accepts only the log-space forms",
+    "offline_policy_gradient_with_a_gathered_log_of_softmax": "cause right; the log's epsilon "
+    "trains in replay and ranks first, use_from_logits (not simulated for a log of a gathered "
+    "softmax) second; with signed advantages on logged data the objective is unbounded below, "
+    "so even a log_softmax lets the loss run away in replay; the scenario accepts only "
+    "use_from_logits",
     "residual_cnn_with_batchnorm_removed": "cause right (the gradient norm was already ~1e6 at "
     "the initial weights, 24 residual branches without normalization), but the zero-initialized "
     "branches only postpone the NaN in replay (SGD 0.01 + momentum diverges by step ~33) and "

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nantrace.diagnosis.sample_weights import SampleWeights
 from nantrace.diagnosis.similarity import Similarity, unnormalized_similarity
 from nantrace.replay.failing_path import FEATURES, TARGETS, FailingPath
 
@@ -22,6 +21,7 @@ if (
     TYPE_CHECKING
 ):  # keep `import nantrace.diagnosis.evidence` free of TensorFlow (the scan CLI uses it)
     from nantrace.diagnosis.missing_codes import MissingCode
+    from nantrace.diagnosis.sample_weights import SampleWeights
     from nantrace.replay.capture import OpRecord, ReplayCapture
     from nantrace.report.records import Health
 
