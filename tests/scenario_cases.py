@@ -4432,6 +4432,31 @@ def offline_policy_gradient_with_a_gathered_log_of_softmax():
     return run_loop(train_step, _weighted_batches(context, arm, advantage, size=256, epochs=4))
 
 
+def categorical_cross_entropy_by_hand_on_a_linear_head():
+    """A 10-class classifier on 20 tabular features (MLP 20-64-10) whose output Dense was
+    left linear after the team moved to keras.losses.CategoricalCrossentropy(from_logits=True)
+    elsewhere, trained with the old hand-written loss -sum(y * log(p), axis=-1), written for
+    softmax outputs. The linear head's outputs are not probabilities: about half are negative
+    at the initial weights and log of them is NaN at the first batch. The log needs the
+    softmax back on the head (or the loss computed from the logits). Written 2026-12-05
+    (session 32) from the pattern of a log of class probabilities taken on a linear head
+    (prompted by blind33's CTC loss kept after the softmax was removed, which therefore no
+    longer checks the change), with what a right report says decided before its first run;
+    not blind."""
+    rng = seeded(3205)
+    n, dim, classes = 2048, 20, 10
+    x = rng.normal(size=(n, dim)).astype("float32")
+    labels = np.argmax(x[:, :classes] + 0.5 * rng.normal(size=(n, classes)), axis=1)
+    y = np.eye(classes, dtype="float32")[labels]
+    model = mlp([64], name="classifier", input_dim=dim, out=classes)
+
+    def cross_entropy(y_true, p):
+        return tf.reduce_mean(-tf.reduce_sum(y_true * tf.math.log(p), axis=-1))
+
+    step = standard_step(model, keras.optimizers.Adam(1e-3), cross_entropy)
+    return run_loop(step, batches(x, y, size=64))
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -5903,5 +5928,15 @@ SCENARIOS: list[Scenario] = [
         story="REINFORCE by hand on logged bandit data, -mean(advantage * log(gather(softmax, "
         "a))) with signed advantages: arms pushed down until softmax underflows and log(0); "
         "log_softmax of the logits",
+    ),
+    Scenario(
+        "categorical_cross_entropy_by_hand_on_a_linear_head",
+        categorical_cross_entropy_by_hand_on_a_linear_head,
+        "loss",
+        frozenset({"Log"}),
+        cause="domain_error",
+        fixes=frozenset({"use_from_logits"}),
+        story="-sum(y * log(p)) on a 10-unit linear head: log of negative outputs at the first "
+        "batch; the softmax back on the head, or the loss from logits",
     ),
 ]
