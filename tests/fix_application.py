@@ -33,7 +33,7 @@ What each fix id means here (the fix params contract):
   ``params["suggested"]`` before training.
 * ``add_epsilon``: the optimizer's setting (``optimizer.epsilon``, ``optimizer.initial_accumulator_value``)
   or the layer's ``epsilon`` attribute.
-* ``positive_output`` (and ``use_from_logits`` in mode ``sigmoid_output``): the layer
+* ``positive_output`` (and ``use_from_logits`` in mode ``sigmoid_output`` or ``softmax_output``): the layer
   ``params["layer"]`` gets ``params["activation"]`` as its
   activation before training (what ``activation="softplus"`` at its construction does).
 * ``add_normalization`` in mode ``unit_norm``: a ``keras.layers.UnitNormalization()`` called on
@@ -402,7 +402,7 @@ def configure(fix: Fix, model: Any, optimizer: Any) -> None:
             layer.dtype_policy = "float32"
             if hasattr(layer, "finalize_state"):  # built with float32: adapt()'s constants too
                 layer.finalize_state()
-    elif fix.id == "positive_output" or params.get("mode") == "sigmoid_output":
+    elif fix.id == "positive_output" or params.get("mode") in ("sigmoid_output", "softmax_output"):
         # activation="softplus" (or the head's "sigmoid") at that layer's construction
         find_layer(model, params["layer"]).activation = keras.activations.get(params["activation"])
     elif fix.id == "add_normalization" and params.get("mode") == "unit_norm":

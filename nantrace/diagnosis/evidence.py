@@ -572,6 +572,9 @@ class Evidence:
     #: (``log(1 - p + eps)``: a binary cross-entropy written by hand): the loss reads the
     #: layer's logits as probabilities.
     logits_as_probabilities: str | None = None
+    #: the linear output layer of several units whose output the loss takes the log of as a
+    #: distribution over classes (a CTC loss, -sum(y * log(p))): its softmax is missing
+    logits_as_class_probabilities: str | None = None
     #: the half dtype in which a scalar constant added to one of that op's arguments is exactly
     #: 0 (``log(x + 1e-8)`` under mixed_float16: the epsilon rounds to 0), or None.
     epsilon_lost_in: str | None = None
@@ -794,6 +797,10 @@ def gather_evidence(
             complement_log_layers(capture)
         ):
             evidence.logits_as_probabilities = evidence.output_layer
+        elif evidence.output_activation in (None, "linear") and evidence.output_layer in (
+            class_log_layers(capture)
+        ):
+            evidence.logits_as_class_probabilities = evidence.output_layer
     writer = writing_optimizer(capture, record)
     if writer is not None:  # the optimizer whose update made the origin comes first
         optimizers = [writer] + [o for o in optimizers if o is not writer]
@@ -1123,6 +1130,66 @@ def complement_log_layers(capture: ReplayCapture, hops: int = 3) -> set[str]:
                 break
             producer = source.producers[0] if source.producers else None
     return layers
+
+
+#: Losses that read log-probabilities of classes (the CTC ops take the log of a softmax).
+CLASS_LOG_CONSUMERS = frozenset({"CTCLoss", "CTCLossV2"})
+#: A constant below this added to the output before the log is an epsilon, not a shift.
+_LOG_EPSILON_MAX = 1e-3
+
+
+def class_log_layers(capture: ReplayCapture, hops: int = 3) -> set[str]:
+    """The layers whose output of several units some ``Log`` takes whole (through moves, a
+    transpose and an added epsilon at most) as a distribution over classes: the log goes into
+    a CTC loss, or is multiplied with a batch tensor (the one-hot labels of ``-sum(y *
+    log(p))``)."""
+    consumers: dict[int, list[OpRecord]] = {}
+    for record in capture.records:
+        for producer in record.producers:
+            if producer is not None:
+                consumers.setdefault(producer, []).append(record)
+    layers: set[str] = set()
+    for record in capture.records:
+        if record.op_type != "Log" or not record.producers or record.phase == "backward":
+            continue
+        readers = consumers.get(record.index, [])
+        if not any(
+            reader.op_type in CLASS_LOG_CONSUMERS
+            or (reader.op_type == "Mul" and any(name is not None for name in reader.batch_inputs))
+            for reader in readers
+        ):
+            continue
+        layer = _whole_output_layer(capture, record.producers[0], hops)
+        if layer is not None:
+            layers.add(layer)
+    return layers
+
+
+def _whole_output_layer(capture: ReplayCapture, producer: int | None, hops: int) -> str | None:
+    """The layer whose output of more than one unit reaches here unchanged but for moves, a
+    transpose and an epsilon added."""
+    for _ in range(hops + 1):
+        if producer is None:
+            return None
+        source = capture.records[producer]
+        if source.layer is not None:
+            output = source.result_health
+            units = output.shape[-1] if output is not None and output.shape else 0
+            return source.layer if units > 1 else None
+        epsilon = (
+            source.op_type in ("AddV2", "Add")
+            and len(source.inputs) == 2
+            and sum(p is None for p in source.producers) == 1
+            and all(
+                h is not None and h.max_abs <= _LOG_EPSILON_MAX
+                for p, h in zip(source.producers, source.inputs, strict=False)
+                if p is None
+            )
+        )
+        if not epsilon and source.op_type not in VALUE_PRESERVING_OPS | {"Transpose"}:
+            return None
+        producer = next((p for p in source.producers if p is not None), None)
+    return None
 
 
 def exp_underflow(

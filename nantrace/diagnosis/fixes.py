@@ -1210,6 +1210,9 @@ def _domain_error(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]
     if logits is None and op == "Log" and evidence.logits_as_probabilities:
         logits = _sigmoid_head(evidence)
         positive = None  # a softplus keeps log(p) defined, not log(1 - p): not a probability
+    elif logits is None and op == "Log" and evidence.logits_as_class_probabilities:
+        logits = _softmax_head(evidence)
+        positive = None  # a softplus makes the outputs positive, not a distribution
     return [f for f in (twice, logits, wider, batch, *fixes, mask, positive) if f is not None]
 
 
@@ -1226,6 +1229,24 @@ def _sigmoid_head(evidence: Evidence) -> Fix:
         {"layer": layer, "activation": "sigmoid", "mode": "sigmoid_output"},
         f'keras.layers.{evidence.output_layer_class or "Dense"}(..., activation="sigmoid")  '
         f"# the output layer {layer}; or BinaryCrossentropy(from_logits=True) on its logits",
+        score=1.1,
+    )
+
+
+def _softmax_head(evidence: Evidence) -> Fix:
+    """A loss that takes the log of class probabilities (a CTC loss, ``-sum(y * log(p))``) fed
+    a linear output layer's logits: the head's softmax (simulated by setting that layer's
+    activation and re-tracing), or a loss computed from the logits."""
+    layer = evidence.logits_as_class_probabilities
+    return Fix(
+        "use_from_logits",
+        f"the output layer {layer} is linear (it returns logits) while the loss takes the log "
+        "of its outputs as class probabilities: give the head its softmax, or compute the loss "
+        "from the logits (keras.losses.CategoricalCrossentropy(from_logits=True), "
+        "tf.nn.ctc_loss(..., logits_time_major=...) on logits)",
+        {"layer": layer, "activation": "softmax", "mode": "softmax_output"},
+        f'keras.layers.{evidence.output_layer_class or "Dense"}(..., activation="softmax")  '
+        f"# the output layer {layer}; or a loss from its logits",
         score=1.1,
     )
 

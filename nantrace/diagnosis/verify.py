@@ -1028,7 +1028,7 @@ _ATTEMPTS: dict[str, Callable[[Fix, VerifyContext], list[Attempt]]] = {
         _loss_from_logits_attempts(fix, ctx)
         if fix.params.get("mode") == "loss_from_logits"
         else _positive_output_attempt(fix, ctx)
-        if fix.params.get("mode") == "sigmoid_output"
+        if fix.params.get("mode") in ("sigmoid_output", "softmax_output")
         else _edit_attempts(fix, ctx)
     ),
     "clamp_argument": _clamp_attempts,
