@@ -144,7 +144,8 @@ class _Totals:
 
 
 def health_of(value: Any) -> Health | None:
-    """Health of a float tensor/array, or None when the value is not floating point.
+    """Health of a float tensor/array (of a complex one: of its magnitudes), or None when the
+    value is neither.
 
     An immutable tensor seen before (one op's output is the next op's input) is not read
     again: its health is remembered while the tensor lives."""
@@ -152,10 +153,18 @@ def health_of(value: Any) -> Health | None:
     known = _KNOWN.get(key)
     if known is not None and known[0]() is value:
         return known[1]
-    array = to_numpy(value)
+    dtype = getattr(value, "dtype", None)
+    if getattr(dtype, "is_complex", False):  # an FFT's values: NaN/Inf must not drop out of
+        # the chain between the float ops around it; read as magnitudes (|inf + nan j| is not
+        # finite either)
+        try:
+            array = np.abs(np.asarray(value))
+        except Exception:
+            return None
+    else:
+        array = to_numpy(value)
     if array is None:
         return None
-    dtype = getattr(value, "dtype", None)
     name = getattr(dtype, "name", None) or str(array.dtype)
     health = health_of_array(array, name)
     if _immutable(value):
