@@ -236,3 +236,32 @@ def test_a_compiled_metric_that_divides_by_a_zero_target_is_the_metrics_not_the_
     assert report is not None and not (report.trip.loss or report.trip.gradients)
     assert report.origin.op_type == "RealDiv" and report.origin.kind == "loss"
     assert report.cause.id == "missing_epsilon"
+
+
+def test_sample_weights_on_a_raw_scale_are_named_and_rescaled_by_their_mean():
+    """fit(..., sample_weight=w) with a rare weight of 5000: the third element of fit's data
+    is a weight, not a label; it is rescaled by its mean (named as fit's sample_weight)."""
+    keras.utils.set_random_seed(5)
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(512, 8)).astype("float32")
+    y = x[:, :2].sum(axis=1, keepdims=True).astype("float32")
+    w = rng.choice([1.0, 5000.0], p=[0.98, 0.02], size=512).astype("float32")
+    model = keras.Sequential(
+        [keras.Input((8,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(1)]
+    )
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
+    with pytest.raises(nantrace.NonFiniteError) as error:
+        model.fit(
+            x,
+            y,
+            sample_weight=w,
+            batch_size=32,
+            epochs=5,
+            verbose=0,
+            callbacks=[NanTraceCallback()],
+        )
+    report = error.value.report
+    assert report.cause.id == "unscaled_input" and report.cause.evidence["sample_weights"]
+    first = report.fixes[0]
+    assert first.id == "rescale_input" and first.params["tensor"].endswith("[2]")
+    assert first.snippet.startswith("sample_weight = sample_weight * ")

@@ -87,7 +87,8 @@ def build_report(
             # the rows with extreme weights may be rare: every batch the guard still holds
             held = {id(batch[0]) for batch in kept}
             older = [b for b in getattr(watched, "recent", ()) if id(b[0]) not in held]
-            evidence.sample_weights = weight_range(names, kept + older, weights[0].name)
+            widest = max(weights, key=lambda t: t.health.max_abs)
+            evidence.sample_weights = weight_range(names, kept + older, widest.name)
         if evidence.padded is not None:
             tensor, value, _ = evidence.padded
             evidence.empty_rows = padding_rows(names, args, kwargs, tensor, value)
