@@ -1218,35 +1218,43 @@ def _domain_error(origin: Origin, cause: Cause, evidence: Evidence) -> list[Fix]
 
 def _sigmoid_head(evidence: Evidence) -> Fix:
     """A loss written by hand on probabilities (``log(p)``, ``log(1 - p)``) fed a linear
-    output layer's logits: the head's sigmoid (simulated by setting that layer's activation
-    and re-tracing), or a library loss from the logits."""
-    layer = evidence.logits_as_probabilities
-    return Fix(
-        "use_from_logits",
-        f"the output layer {layer} is linear (it returns logits) while the loss takes log(p) "
-        "and log(1 - p) of it as probabilities: give the head its sigmoid, or compute the loss "
-        "from the logits (keras.losses.BinaryCrossentropy(from_logits=True))",
-        {"layer": layer, "activation": "sigmoid", "mode": "sigmoid_output"},
-        f'keras.layers.{evidence.output_layer_class or "Dense"}(..., activation="sigmoid")  '
-        f"# the output layer {layer}; or BinaryCrossentropy(from_logits=True) on its logits",
-        score=1.1,
+    output layer's logits: the head's sigmoid, or a library loss from the logits."""
+    return _head_activation(
+        evidence,
+        str(evidence.logits_as_probabilities),
+        "sigmoid",
+        "log(p) and log(1 - p) of it as probabilities",
+        "keras.losses.BinaryCrossentropy(from_logits=True)",
+        "BinaryCrossentropy(from_logits=True) on its logits",
     )
 
 
 def _softmax_head(evidence: Evidence) -> Fix:
     """A loss that takes the log of class probabilities (a CTC loss, ``-sum(y * log(p))``) fed
-    a linear output layer's logits: the head's softmax (simulated by setting that layer's
-    activation and re-tracing), or a loss computed from the logits."""
-    layer = evidence.logits_as_class_probabilities
+    a linear output layer's logits: the head's softmax, or a loss from the logits."""
+    return _head_activation(
+        evidence,
+        str(evidence.logits_as_class_probabilities),
+        "softmax",
+        "the log of its outputs as class probabilities",
+        "keras.losses.CategoricalCrossentropy(from_logits=True), tf.nn.ctc_loss(..., "
+        "logits_time_major=...) on logits",
+        "a loss from its logits",
+    )
+
+
+def _head_activation(
+    evidence: Evidence, layer: str, activation: str, reads: str, library: str, instead: str
+) -> Fix:
+    """The output layer given the activation its loss assumes (simulated by setting that
+    layer's activation and re-tracing)."""
     return Fix(
         "use_from_logits",
-        f"the output layer {layer} is linear (it returns logits) while the loss takes the log "
-        "of its outputs as class probabilities: give the head its softmax, or compute the loss "
-        "from the logits (keras.losses.CategoricalCrossentropy(from_logits=True), "
-        "tf.nn.ctc_loss(..., logits_time_major=...) on logits)",
-        {"layer": layer, "activation": "softmax", "mode": "softmax_output"},
-        f'keras.layers.{evidence.output_layer_class or "Dense"}(..., activation="softmax")  '
-        f"# the output layer {layer}; or a loss from its logits",
+        f"the output layer {layer} is linear (it returns logits) while the loss takes {reads}: "
+        f"give the head its {activation}, or compute the loss from the logits ({library})",
+        {"layer": layer, "activation": activation, "mode": f"{activation}_output"},
+        f'keras.layers.{evidence.output_layer_class or "Dense"}(..., activation="{activation}")'
+        f"  # the output layer {layer}; or {instead}",
         score=1.1,
     )
 
