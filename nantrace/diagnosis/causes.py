@@ -34,6 +34,7 @@ from nantrace.diagnosis.evidence import (  # noqa: F401  (re-exported for older 
     kernel_of,
     layer_scales,
     raw_columns,
+    user_name,
 )
 from nantrace.report.records import Cause, Health, Origin
 
@@ -1448,7 +1449,8 @@ def unscaled_data_cause(evidence: Evidence, until: str, then: str) -> Cause | No
     if weights is not None and weights.high > UNSCALED_INPUT_ABS:
         return Cause(
             "unscaled_input",
-            f"the sample weights {weights.tensor} reach {weights.high:.3g} (mean "
+            f"the sample weights {_weights_name(weights.tensor, evidence)} reach "
+            f"{weights.high:.3g} (mean "
             f"{weights.mean:.3g} over the last {weights.batches} batches) instead of ~1: each "
             "row's loss and gradient is multiplied by its weight, so the loss and the updates are "
             f"up to that many times what the learning rate was tuned for, and {then}",
@@ -1558,7 +1560,8 @@ def _unbounded_objective(origin: Origin, record: OpRecord, evidence: Evidence) -
         return Cause(
             "negative_sample_weight",
             f"the loss fell steadily from {fell[0]:.3g} to {fell[1]:.3g} while values grew to "
-            f"overflow, and {weights.negative:.0%} of the sample weights {weights.tensor} are "
+            f"overflow, and {weights.negative:.0%} of the sample weights "
+            f"{_weights_name(weights.tensor, evidence)} are "
             f"negative (down to {weights.low:.3g}): a row with a negative weight adds -|w| x "
             "its loss, which is unbounded below, so descent pushes its prediction away from its "
             "target ever faster",
@@ -1577,6 +1580,12 @@ def _unbounded_objective(origin: Origin, record: OpRecord, evidence: Evidence) -
         unbounded_evidence(fell, evidence),
         0.0,
     )
+
+
+def _weights_name(tensor: str, evidence: Evidence) -> str:
+    """The weights as the user passed them (fit's ``sample_weight``), with the step's name."""
+    shown = user_name(tensor, evidence.arguments)
+    return tensor if shown == tensor else f"{shown} ({tensor})"
 
 
 #: What an objective unbounded below means for the user (trips and early warnings).

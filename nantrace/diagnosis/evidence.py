@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,19 @@ if (
     from nantrace.diagnosis.sample_weights import SampleWeights
     from nantrace.replay.capture import OpRecord, ReplayCapture
     from nantrace.report.records import Health
+
+#: Keras ``train_step(data)``: what the elements of ``data`` are called in ``model.fit``.
+_FIT_NAMES = ("x", "y", "sample_weight")
+
+
+def user_name(tensor: str, arguments: list[str] | None) -> str:
+    """The name a user knows a batch tensor by: ``data[0]`` of a Keras ``train_step(data)``
+    is the ``x`` given to ``model.fit``."""
+    match = re.fullmatch(r"(\w+)\[(\d)\](.*)", tensor)
+    if arguments == [match.group(1) if match else None] and match and int(match.group(2)) < 3:
+        return _FIT_NAMES[int(match.group(2))] + match.group(3)
+    return tensor
+
 
 RELU_FAMILY = frozenset({"relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "swish"})
 #: a gradient norm above this at the initial weights (step 0) is not a healthy start

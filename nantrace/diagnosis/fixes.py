@@ -13,13 +13,19 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import re
 from typing import Any
 
 import numpy as np
 
 from nantrace.diagnosis.call_site import SOFTMAX_OPS, CallSiteEdit, editable
-from nantrace.diagnosis.evidence import BESSEL_OPS, DIVISION_OPS, RELU_FAMILY, Evidence, raw_columns
+from nantrace.diagnosis.evidence import (
+    BESSEL_OPS,
+    DIVISION_OPS,
+    RELU_FAMILY,
+    Evidence,
+    raw_columns,
+    user_name,
+)
 from nantrace.diagnosis.similarity import Similarity
 from nantrace.report.records import Cause, Fix, Origin
 
@@ -194,19 +200,6 @@ def _scale_for(abs_max: float) -> float:
     return float(f"{1.0 / abs_max:.3g}") if abs_max > 0 else 1.0
 
 
-#: Keras ``train_step(data)``: what the elements of ``data`` are called in ``model.fit``.
-_FIT_NAMES = ("x", "y", "sample_weight")
-
-
-def _user_name(tensor: str, arguments: list[str] | None) -> str:
-    """The name a user knows a batch tensor by: ``data[0]`` of a Keras ``train_step(data)``
-    is the ``x`` given to ``model.fit``."""
-    match = re.fullmatch(r"(\w+)\[(\d)\](.*)", tensor)
-    if arguments == [match.group(1) if match else None] and match and int(match.group(2)) < 3:
-        return _FIT_NAMES[int(match.group(2))] + match.group(3)
-    return tensor
-
-
 def _rescale(
     fix_id: str,
     tensor: str | None,
@@ -217,7 +210,7 @@ def _rescale(
     columns: tuple[float, ...] = (),
 ) -> Fix:
     name = tensor or ("x" if fix_id == "rescale_input" else "y")
-    shown = _user_name(name, arguments)
+    shown = user_name(name, arguments)
     scale = _scale_for(abs_max)
     scales = _column_scales(columns)
     if scales:  # only the columns out of range: one factor would crush the others
@@ -336,7 +329,7 @@ def _missing_code_fix(ev: dict[str, Any], evidence: Evidence) -> Fix:
     """Impute a missing-value code: every entry of the tensor equal to the code becomes the
     median of the column's other values (what the simulation does, exactly as typed)."""
     tensor = ev["tensor"]
-    shown = _user_name(tensor, evidence.arguments)
+    shown = user_name(tensor, evidence.arguments)
     code, fill = float(ev["missing_code"]), float(f"{float(ev['column_median']):.3g}")
     return Fix(
         "clean_input",
@@ -477,7 +470,7 @@ def _weights_rescaled(ev: dict[str, Any], evidence: Evidence) -> list[Fix]:
     loss and the updates at the scale the learning rate was tuned for, and the rows keep
     their relative weights. A smaller rate is the other way to the same step size."""
     tensor = str(ev["tensor"])
-    shown = _user_name(tensor, evidence.arguments)
+    shown = user_name(tensor, evidence.arguments)
     mean, high = float(ev["weight_mean"]), float(ev["weight_max"])
     divisor = mean if mean > 0 else high
     scale = float(f"{1.0 / divisor:.3g}")
@@ -504,7 +497,7 @@ def _negative_sample_weight(origin: Origin, cause: Cause, evidence: Evidence) ->
     0 (the row left out of the loss) in the batch, as the snippet does."""
     ev = cause.evidence
     tensor = str(ev["tensor"])
-    shown = _user_name(tensor, evidence.arguments)
+    shown = user_name(tensor, evidence.arguments)
     return [
         Fix(
             "clean_input",
@@ -541,7 +534,7 @@ def _code_rows_dropped(ev: dict[str, Any], evidence: Evidence) -> Fix:
     """Drop the rows whose target is a code (unlabelled): a ``dataset.filter``, simulated by
     dropping exactly the rows it drops."""
     tensor = ev["tensor"]
-    shown = _user_name(tensor, evidence.arguments)
+    shown = user_name(tensor, evidence.arguments)
     code = float(ev["missing_code"])
     return Fix(
         "clean_input",
@@ -562,7 +555,7 @@ def _labels_onto_unit(ev: dict[str, Any], origin: Origin, evidence: Evidence) ->
     epsilon too, where it can be edited: with right labels a confident model still rounds p to
     exactly 0 or 1 (0 * log(0) = NaN), so the map alone only postpones the NaN."""
     name = ev["tensor"]
-    shown = _user_name(name, evidence.arguments)
+    shown = user_name(name, evidence.arguments)
     low, high = float(ev["label_min"]), float(ev["label_max"])
     span = high - low
     shifted = f"{shown} - {low:g}" if low > 0 else f"{shown} + {-low:g}" if low < 0 else shown
