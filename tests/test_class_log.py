@@ -9,6 +9,7 @@ from nantrace.diagnosis.causes import infer_cause
 from nantrace.diagnosis.evidence import Evidence, class_log_layers
 from nantrace.diagnosis.fixes import rank_fixes
 from nantrace.replay.capture import OpRecord
+from nantrace.replay.graph import build_graph
 from nantrace.report.records import Health, Origin
 
 
@@ -60,10 +61,12 @@ def _records(units: int, consumer: str) -> list[OpRecord]:
 
 def test_a_log_of_a_multi_unit_head_read_as_class_probabilities_is_found():
     for consumer in ("Mul", "CTC"):
-        capture = SimpleNamespace(records=_records(10, consumer))
-        assert class_log_layers(capture) == {"net/head"}, consumer
+        records = _records(10, consumer)
+        found = class_log_layers(SimpleNamespace(records=records), build_graph(records))
+        assert found == {"net/head"}, consumer
     # one unit is no distribution over classes (a rate, a scale: a positive activation fits)
-    assert class_log_layers(SimpleNamespace(records=_records(1, "Mul"))) == set()
+    records = _records(1, "Mul")
+    assert class_log_layers(SimpleNamespace(records=records), build_graph(records)) == set()
 
 
 def test_the_softmax_head_comes_first_and_no_softplus_is_offered():

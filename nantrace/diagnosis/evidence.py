@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nantrace.diagnosis.similarity import Similarity, unnormalized_similarity
-from nantrace.replay.failing_path import FEATURES, TARGETS, FailingPath
+from nantrace.replay.failing_path import FEATURES, MOVING_OPS, TARGETS, FailingPath
 
 if (
     TYPE_CHECKING
@@ -811,8 +811,10 @@ def gather_evidence(
             complement_log_layers(capture)
         ):
             evidence.logits_as_probabilities = evidence.output_layer
-        elif evidence.output_activation in (None, "linear") and evidence.output_layer in (
-            class_log_layers(capture)
+        elif (
+            graph is not None
+            and evidence.output_activation in (None, "linear")
+            and evidence.output_layer in class_log_layers(capture, graph)
         ):
             evidence.logits_as_class_probabilities = evidence.output_layer
     writer = writing_optimizer(capture, record)
@@ -1091,9 +1093,7 @@ def argument_layer(capture: ReplayCapture, record: OpRecord, hops: int = 3) -> s
 
 
 #: Ops that pass a tensor's values on unchanged (a cast, a reshape, a slice of it).
-VALUE_PRESERVING_OPS = frozenset(
-    {"Identity", "Cast", "Reshape", "Squeeze", "ExpandDims", "StridedSlice", "Slice", "Unpack"}
-)
+VALUE_PRESERVING_OPS = MOVING_OPS | {"Slice", "Unpack"}
 
 
 def _input_layer(
@@ -1152,21 +1152,18 @@ CLASS_LOG_CONSUMERS = frozenset({"CTCLoss", "CTCLossV2"})
 _LOG_EPSILON_MAX = 1e-3
 
 
-def class_log_layers(capture: ReplayCapture, hops: int = 3) -> set[str]:
+def class_log_layers(capture: ReplayCapture, graph: Any, hops: int = 3) -> set[str]:
     """The layers whose output of several units some ``Log`` takes whole (through moves, a
     transpose and an added epsilon at most) as a distribution over classes: the log goes into
     a CTC loss, or is multiplied with a batch tensor (the one-hot labels of ``-sum(y *
     log(p))``)."""
-    consumers: dict[int, list[OpRecord]] = {}
-    for record in capture.records:
-        for producer in record.producers:
-            if producer is not None:
-                consumers.setdefault(producer, []).append(record)
     layers: set[str] = set()
     for record in capture.records:
         if record.op_type != "Log" or not record.producers or record.phase == "backward":
             continue
-        readers = consumers.get(record.index, [])
+        if record.index not in graph:
+            continue
+        readers = [capture.records[i] for i in graph.successors(record.index)]
         if not any(
             reader.op_type in CLASS_LOG_CONSUMERS
             or (reader.op_type == "Mul" and any(name is not None for name in reader.batch_inputs))

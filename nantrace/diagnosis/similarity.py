@@ -18,16 +18,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from nantrace.replay.failing_path import MOVING_OPS
+
 if TYPE_CHECKING:
     from nantrace.replay.capture import OpRecord, ReplayCapture
 
 #: Ops that multiply two tensors into their dot products.
 _PRODUCTS = frozenset({"MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3", "Einsum"})
-#: Ops a model output passes through on its way into the product (a transpose, a slice, a
-#: scale): no layer's work, so the value is still the embedding.
-_PASSING = frozenset(
-    {"Identity", "Transpose", "Reshape", "StridedSlice", "ExpandDims", "Squeeze", "Cast"}
-)
+#: Ops a model output passes through on its way into the product (a move, a slice, a cast,
+#: a transpose): no layer's work, so the value is still the embedding.
+_PASSING = MOVING_OPS | {"Transpose"}
 #: How far upstream of the origin the product may be: the log of a mean of Gaussian
 #: potentials exp(-2 d^2), d^2 = |z_i|^2 + |z_j|^2 - 2 z_i.z_j, is eight ops from its z @ z.T
 #: (log, division, sum, mask product, exp, scale, subtraction, product by 2), one more with a

@@ -169,9 +169,10 @@ def _replayed_evidence(
     capture = replay_step(watched, args, kwargs)
     if not capture.layers_seen:
         raise LookupError("the replay saw no layer")
-    path = failing_path(capture, build_graph(capture.records), None)
+    graph = build_graph(capture.records)
+    path = failing_path(capture, graph, None)
     evidence = gather_evidence(
-        step, batch_max, capture, list(watched.optimizers), history, path=path
+        step, batch_max, capture, list(watched.optimizers), history, path=path, graph=graph
     )
     evidence.arguments = watched.argument_names(args, kwargs)
     return evidence

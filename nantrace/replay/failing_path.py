@@ -28,11 +28,13 @@ TARGETS = "targets"
 #: a loss-only tensor that multiplies each row's loss (a sample weight), not a label
 WEIGHTS = "weights"
 
-#: Ops that only move, reshape or cast a tensor: a sample weight passes through them (Keras
-#: casts and expands it, ``w[:, None]`` slices it) on its way to the product with the loss.
-_CARRYING_OPS = frozenset(
-    {"Cast", "Identity", "Reshape", "ExpandDims", "Squeeze", "BroadcastTo", "StridedSlice"}
-)
+#: Ops that only move, reshape, slice or cast a tensor: its values go on unchanged. The
+#: walks up and down the provenance graph that look through such ops share this set and add
+#: what each also allows.
+MOVING_OPS = frozenset({"Identity", "Cast", "Reshape", "Squeeze", "ExpandDims", "StridedSlice"})
+#: A sample weight passes through them (Keras casts and expands it, ``w[:, None]`` slices it)
+#: on its way to the product with the loss; broadcast to the loss's shape too.
+_CARRYING_OPS = MOVING_OPS | {"BroadcastTo"}
 #: Ops that pick each row's entry by an index.
 _GATHER_OPS = frozenset({"GatherV2", "GatherNd", "ResourceGather"})
 #: Products a weight enters the loss through.
