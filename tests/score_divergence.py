@@ -11,8 +11,10 @@ Only what a scenario checks is counted (a scenario without acceptable causes doe
 the cause tally); a missing warning fails every check of its scenario. The headline counts
 the slowly diverging runs; the fast one (NaN within a few steps) is listed apart.
 
-Run: python tests/score_divergence.py [--only NAME ...] [--json out.json] [--plain]
-(``--plain``: only the runs without nantrace, i.e. the suite itself). When nantrace does not
+Run: python tests/score_divergence.py [--suite blind2] [--only NAME ...] [--json out.json]
+[--plain] (``--plain``: only the runs without nantrace, i.e. the suite itself; ``--suite blindN``:
+the scenarios of ``tests/divergence_blindN.py`` instead, another suite written blind, whose runs
+use the same records and helpers). When nantrace does not
 take ``early_warning=`` yet, prints "early warning not available" and exits 0.
 """
 
@@ -30,7 +32,26 @@ from typing import Any
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import importlib  # noqa: E402
+
 import divergence_suite as suite  # noqa: E402
+
+
+def suite_scenarios(name: str) -> list[suite.Scenario]:
+    """``main``: divergence_suite's runs; ``blindN``: ``SCENARIOS`` of divergence_blindN.py."""
+    if name == "main":
+        return suite.all_scenarios()
+    try:
+        module = importlib.import_module(f"divergence_{name}")
+    except ImportError as exc:
+        raise SystemExit(
+            f"no divergence suite {name!r} (tests/divergence_{name}.py): {exc}"
+        ) from None
+    scenarios = list(module.SCENARIOS)
+    names = [s.name for s in scenarios]
+    if len(names) != len(set(names)):
+        raise SystemExit(f"divergence suite {name!r}: scenario names must be unique")
+    return scenarios
 
 
 @dataclass(frozen=True)
@@ -213,11 +234,16 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--suite",
+        default="main",
+        help="main (divergence_suite.py) or blindN (divergence_blindN.py)",
+    )
     parser.add_argument("--only", nargs="+", metavar="NAME", help="score only these scenarios")
     parser.add_argument("--json", metavar="PATH", help="also write the rows and summary here")
     parser.add_argument("--plain", action="store_true", help="only the runs without nantrace")
     args = parser.parse_args(argv)
-    scenarios = suite.all_scenarios()
+    scenarios = suite_scenarios(args.suite)
     if args.only:
         known = {s.name for s in scenarios}
         unknown = [n for n in args.only if n not in known]
