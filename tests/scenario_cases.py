@@ -4457,6 +4457,43 @@ def categorical_cross_entropy_by_hand_on_a_linear_head():
     return run_loop(step, batches(x, y, size=64))
 
 
+def entropy_bonus_annealed_by_the_log_of_training_progress():
+    """A 5-class softmax classifier (MLP 12-32-5) trained with cross-entropy minus an entropy
+    bonus whose coefficient is annealed by hand as beta = 0.01 * -log(t / T), t read from
+    optimizer.iterations, T the planned steps: large early (explore), 0 at the end. The
+    counter is 0 at the first step, so the schedule takes log(0) = -inf and the loss is
+    -inf before the model has done anything; the log needs an epsilon (or the count to start
+    at 1). The log's argument comes from the optimizer's step counter, not from the model's
+    probabilities: nothing about the loss's probabilities is at fault. Written 2026-12-05
+    (session 33) from the pattern of a log of a value the step keeps itself (a counter, a
+    metric), prompted by blind36's task weights from a freshly reset accuracy metric (which
+    therefore no longer checks the change), with what a right report says decided before its
+    first run; not blind."""
+    rng = seeded(3301)
+    n, dim, classes = 1024, 12, 5
+    x = rng.normal(size=(n, dim)).astype("float32")
+    labels = np.argmax(x[:, :classes] + 0.3 * rng.normal(size=(n, classes)), axis=1)
+    y = np.eye(classes, dtype="float32")[labels]
+    model = mlp([32], name="explorer", input_dim=dim, out=classes, out_activation="softmax")
+    optimizer = keras.optimizers.Adam(1e-3)
+    planned_steps = 500.0
+
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            p = model(x, training=True)
+            cross_entropy = tf.reduce_mean(keras.losses.categorical_crossentropy(y, p))
+            entropy = tf.reduce_mean(-tf.reduce_sum(p * tf.math.log(p + 1e-7), axis=-1))
+            progress = tf.cast(optimizer.iterations, tf.float32) / planned_steps
+            beta = 0.01 * -tf.math.log(progress)
+            loss = cross_entropy - beta * entropy
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    train_step.model, train_step.optimizer = model, optimizer
+    return run_loop(train_step, batches(x, y, size=64))
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -5938,5 +5975,15 @@ SCENARIOS: list[Scenario] = [
         fixes=frozenset({"use_from_logits"}),
         story="-sum(y * log(p)) on a 10-unit linear head: log of negative outputs at the first "
         "batch; the softmax back on the head, or the loss from logits",
+    ),
+    Scenario(
+        "entropy_bonus_annealed_by_the_log_of_training_progress",
+        entropy_bonus_annealed_by_the_log_of_training_progress,
+        "loss",
+        frozenset({"Log"}),
+        cause="missing_epsilon",
+        fixes=frozenset({"add_epsilon"}),
+        story="an entropy bonus annealed as 0.01 * -log(iterations / T): log(0) at the first "
+        "step, from the optimizer's counter, not from the model's probabilities; an epsilon",
     ),
 ]
