@@ -52,6 +52,7 @@ FAST_FILES = frozenset(
         "test_sample_weights.py",
         "test_similarity.py",
         "test_class_log.py",
+        "test_state_argument.py",
     }
 )
 

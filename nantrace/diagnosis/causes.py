@@ -1070,6 +1070,8 @@ def _zero_argument(origin: Origin, record: OpRecord, evidence: Evidence) -> Caus
         and op in {"Log", "Xlogy", "Log1p"}
         and _looks_like_probability(subject)
         and _of_probabilities(evidence)
+        # a log of a counter or a metric's value: no probability of the model reached 0
+        and not evidence.argument_from_state
     ):
         mixture = _mixture_only(evidence)
         return Cause(

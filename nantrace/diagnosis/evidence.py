@@ -579,6 +579,11 @@ class Evidence:
     #: and class name.
     argument_activation: str | None = None
     argument_layer_class: str | None = None
+    #: that op's first argument is computed from the step's own state alone (a counter, a
+    #: metric's totals, a non-trainable variable, constants): no layer op, no trainable
+    #: variable and no batch tensor upstream of it. A log of it is no log of the model's
+    #: probabilities, whatever the model's output activation.
+    argument_from_state: bool = False
     #: the last layer the step called (the model's output) and its class name.
     output_layer: str | None = None
     output_layer_class: str | None = None
@@ -882,6 +887,7 @@ def gather_evidence(
         evidence.epsilon_lost_in = epsilon_lost_in(capture, subject)
         evidence.argument_layer = argument_layer(capture, subject)
         evidence.argument_tensor = argument_tensor(capture, subject)
+        evidence.argument_from_state = argument_from_state(capture, subject)
         if evidence.argument_layer in layers:
             evidence.argument_activation = _activation_name(layers[evidence.argument_layer])
             evidence.argument_layer_class = type(layers[evidence.argument_layer]).__name__
@@ -1090,6 +1096,31 @@ def argument_layer(capture: ReplayCapture, record: OpRecord, hops: int = 3) -> s
             return source.layer
         producer = source.producers[0] if source.producers else None
     return None
+
+
+def argument_from_state(capture: ReplayCapture, record: OpRecord) -> bool:
+    """Whether ``record``'s first argument is made only of what the step keeps itself: every
+    op upstream of it (however far) belongs to no layer, reads no trainable variable and takes
+    no batch tensor, and it is made by some op (a bare batch tensor or constant is not)."""
+    producer = record.producers[0] if record.producers else None
+    if producer is None:
+        return False
+    seen: set[int] = set()
+    stack = [producer]
+    while stack:
+        index = stack.pop()
+        if index in seen:
+            continue
+        seen.add(index)
+        source = capture.records[index]
+        if (
+            source.layer is not None
+            or source.variable_trainable
+            or any(name is not None for name in source.batch_inputs)
+        ):
+            return False
+        stack.extend(p for p in source.producers if p is not None)
+    return True
 
 
 #: Ops that pass a tensor's values on unchanged (a cast, a reshape, a slice of it).
