@@ -4494,6 +4494,44 @@ def entropy_bonus_annealed_by_the_log_of_training_progress():
     return run_loop(train_step, batches(x, y, size=64))
 
 
+def odometry_norm_errors_on_frames_standing_still():
+    """Visual odometry by hand: an MLP (24-64-6) regresses the relative pose between two
+    frames (3 translation, 3 rotation components) from 24 matched-feature statistics, with
+    the pose head zero-initialized so that training starts at 'no motion'. The loss is the
+    usual pair of unsquared Euclidean errors, written on two lines, sqrt(sum((t - t*)^2))
+    and sqrt(sum((r - r*)^2)). A quarter of the frame pairs were taken while the car stood
+    at a light: their relative pose is exactly 0, the zero head predicts it exactly, and
+    both square roots are taken at exactly 0, where their derivative is infinite: the
+    gradient is NaN at the first step. Both lines need the epsilon (or the squared errors);
+    one alone leaves the other's NaN. Written 2026-12-05 (session 33) from the pattern of
+    several square roots of one loss at exact zeros, prompted by blind35's Chamfer-L1 on a
+    zero-initialized offset head (which therefore no longer checks the change), with what a
+    right report says decided before its first run; not blind."""
+    rng = seeded(3302)
+    n, dim = 1024, 24
+    x = rng.normal(size=(n, dim)).astype("float32")
+    pose = (0.1 * x[:, :6] + 0.02 * rng.normal(size=(n, 6))).astype("float32")
+    standing = rng.random(n) < 0.25
+    x[standing, :6] = 0.0
+    pose[standing] = 0.0
+    model = keras.Sequential(
+        [
+            keras.Input((dim,)),
+            keras.layers.Dense(64, activation="relu", name="features"),
+            keras.layers.Dense(6, kernel_initializer="zeros", name="pose_head"),
+        ],
+        name="odometry",
+    )
+
+    def pose_error(y_true, y_pred):
+        t_err = tf.sqrt(tf.reduce_sum(tf.square(y_pred[:, :3] - y_true[:, :3]), axis=-1))
+        r_err = tf.sqrt(tf.reduce_sum(tf.square(y_pred[:, 3:] - y_true[:, 3:]), axis=-1))
+        return tf.reduce_mean(t_err + 2.0 * r_err)
+
+    step = standard_step(model, keras.optimizers.Adam(1e-3), pose_error)
+    return run_loop(step, batches(x, pose, size=64))
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -5985,5 +6023,16 @@ SCENARIOS: list[Scenario] = [
         fixes=frozenset({"add_epsilon"}),
         story="an entropy bonus annealed as 0.01 * -log(iterations / T): log(0) at the first "
         "step, from the optimizer's counter, not from the model's probabilities; an epsilon",
+    ),
+    Scenario(
+        "odometry_norm_errors_on_frames_standing_still",
+        odometry_norm_errors_on_frames_standing_still,
+        "gradient",
+        frozenset({"SqrtGrad"}),
+        cause="missing_epsilon",
+        fixes=frozenset({"add_epsilon"}),
+        story="two unsquared Euclidean pose errors on two lines, a zero-initialized head and "
+        "frames with zero motion: both square roots at exactly 0, NaN gradients; an epsilon "
+        "in both",
     ),
 ]
