@@ -54,6 +54,15 @@ SOURCE = textwrap.dedent(
         return tf.reduce_mean(tf.math.log(  # SPREAD
             p / y
         ))
+
+
+    def two_distances(x, y):
+        with tf.GradientTape() as tape:
+            p = tf.matmul(x, W)
+            first = tf.sqrt(tf.reduce_sum(tf.square(p - y), axis=-1))  # FIRSTSQRT
+            second = tf.sqrt(tf.reduce_sum(tf.square(2.0 * (p - y)), axis=-1))  # SECONDSQRT
+            loss = tf.reduce_mean(first + second)
+        return tf.reduce_sum(tape.gradient(loss, W))  # TAPE
     """
 )
 
@@ -170,3 +179,21 @@ def test_an_op_that_only_passes_on_a_non_finite_input_is_not_flagged(module):
     bad = {flags.sites[i] for i in flags.bad[0]}
     assert (_where(module, "DIV"), "RealDiv") in bad  # made inf and 0/0 of finite inputs
     assert (_where(module, "LOG"), "Log") not in bad  # log(inf): its input was not finite
+
+
+def test_a_backward_trip_finds_the_next_square_root_at_zero(module):
+    """The forward pass is finite (sqrt(0) = 0); the gradient of each square root at 0 is not.
+    With the first one guarded, the probe names the second (not an op of the tape's line)."""
+    runner = lambda: _Runner(module.two_distances)  # noqa: E731
+    exact = ((tf.constant([[1.0, 2.0]]), tf.constant([[1.0]])), {})  # p = 1 = y
+    assert locate_trip([], runner, [exact]) == (_where(module, "FIRSTSQRT"), "Sqrt")
+    first = CallSiteEdit("epsilon", "Sqrt", _where(module, "FIRSTSQRT"), 1e-12)
+    assert locate_trip([first], runner, [exact]) == (_where(module, "SECONDSQRT"), "Sqrt")
+    second = CallSiteEdit("epsilon", "Sqrt", _where(module, "SECONDSQRT"), 1e-12)
+    assert locate_trip([first, second], runner, [exact]) is None
+    flags = SiteFlags()
+    with simulating_each([], flags):
+        _Runner(module.two_distances).run_checked(*exact[0])
+    # the tape's ops (SqrtGrad, the Mul of the square's gradient) are no user's sites
+    at_tape = [op for site, op in flags.sites if site == _where(module, "TAPE")]
+    assert "Sum" in at_tape and not {"SqrtGrad", "Mul"} & set(at_tape), at_tape

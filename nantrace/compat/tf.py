@@ -433,6 +433,12 @@ def replica_values(value: Any) -> tuple[Any, ...] | None:
 OpBuilder = Callable[..., tuple]
 
 
+def built_by_gradient_tape(op: Any) -> bool:
+    """Whether a graph op belongs to a backward pass: ``tf.GradientTape.gradient`` builds its
+    ops in the ``gradient_tape`` name scope (a SqrtGrad, the Mul of a product's gradient)."""
+    return "gradient_tape/" in getattr(op, "name", "")
+
+
 @contextlib.contextmanager
 def intercept_graph_ops(rewrite: Callable[[OpBuilder, str, dict], tuple | None]) -> Iterator[None]:
     """Route every graph op built while active through ``rewrite(build, op_type, inputs)``.

@@ -152,23 +152,41 @@ def simulating(edit: CallSiteEdit) -> Iterator[EditTrace]:
         yield traces[0]
 
 
+#: Ops finite at an exact 0 whose derivative there is infinite: sqrt(0) = 0, but the backward
+#: pass of ``sqrt(sum(d ** 2))`` at a zero distance is inf * 0 = NaN.
+SINGULAR_AT_ZERO = frozenset({"Sqrt"})
+
+
 @dataclass
 class SiteFlags:
     """Which ops built directly at a user line made a non-finite value out of finite inputs,
-    per run step: filled at run time by the flags :func:`simulating_each` puts into the step."""
+    per run step, and which of them (``SINGULAR_AT_ZERO``) gave an exact 0 where their
+    derivative is infinite: filled at run time by the flags :func:`simulating_each` puts into
+    the step."""
 
     step: int = 0  # set by the caller before each step it runs
     sites: list[tuple[str, str]] = field(default_factory=list)  # index -> (file:line, op type)
     bad: dict[int, set[int]] = field(default_factory=dict)  # step -> indices non-finite
+    singular: dict[int, set[int]] = field(default_factory=dict)  # step -> indices at exact 0
 
     def record(self, index: int, finite: Any) -> None:
         if not bool(np.asarray(finite)):
             self.bad.setdefault(self.step, set()).add(index)
 
+    def record_singular(self, index: int, at_zero: Any) -> None:
+        if bool(np.asarray(at_zero)):
+            self.singular.setdefault(self.step, set()).add(index)
+
     def first_bad(self, step: int) -> tuple[str, str] | None:
         """``(file:line, op type)`` of the first flagged op, in build order (a topological
         order of the forward pass), at run step ``step``."""
         indices = self.bad.get(step)
+        return self.sites[min(indices)] if indices else None
+
+    def first_singular(self, step: int) -> tuple[str, str] | None:
+        """The same for the first op at an exact 0 of its infinite derivative: where the
+        backward pass of a step whose forward pass stayed finite goes non-finite."""
+        indices = self.singular.get(step)
         return self.sites[min(indices)] if indices else None
 
 
@@ -235,6 +253,9 @@ def _flagged(
     first = outputs[0]
     if not isinstance(first, tf.Tensor) or not first.dtype.is_floating:
         return built
+    if _tf_compat.built_by_gradient_tape(built[2]):
+        # built at the tape.gradient line: no edit of a backward op is a user's code change
+        return built
     index = len(flags.sites)
     flags.sites.append((site, op_type))
     inputs = [t for t in getattr(built[2], "inputs", ()) if t.dtype.is_floating]
@@ -246,6 +267,9 @@ def _flagged(
         for tensor in inputs:
             ok = tf.logical_or(ok, tf.logical_not(tf.reduce_all(tf.math.is_finite(tensor))))
         tf.py_function(lambda flag, i=index: flags.record(i, flag) or [], [ok], [])
+        if op_type in SINGULAR_AT_ZERO:
+            at_zero = tf.reduce_any(tf.equal(first, 0.0))
+            tf.py_function(lambda z, i=index: flags.record_singular(i, z) or [], [at_zero], [])
     finally:
         busy[0] = False
     return built

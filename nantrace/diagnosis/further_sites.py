@@ -113,8 +113,9 @@ def locate_trip(
 ) -> tuple[str, str] | None:
     """Run ``batches`` (the replay up to and including the step that tripped) on a fresh
     runner with ``edits`` made and every user-line op flagged; ``(file:line, op type)`` of the
-    first non-finite one in the last step, None when none was seen. The caller restores the
-    state before and after."""
+    first non-finite one in the step that trips, or, where the forward pass stayed finite
+    (the backward pass tripped), of the first square root at an exact 0; None when neither was
+    seen. The caller restores the state before and after."""
     flags = SiteFlags()
     with simulating_each(list(edits), flags):
         runner = make_runner()
@@ -122,5 +123,5 @@ def locate_trip(
             flags.step = index
             _, tripped = runner.run_checked(*args, **kwargs)
             if tripped:
-                return flags.first_bad(index)
+                return flags.first_bad(index) or flags.first_singular(index)
     return None
