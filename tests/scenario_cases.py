@@ -4532,6 +4532,46 @@ def odometry_norm_errors_on_frames_standing_still():
     return run_loop(step, batches(x, pose, size=64))
 
 
+def gaussian_process_head_on_repeated_measurements():
+    """An exact Gaussian-process regression head by hand (the 'deep kernel' recipe): an MLP
+    (6-32-4) maps each input to 4 features, K = exp(-|f_i - f_j|^2 / 2) over the batch, and
+    the loss is the GP's negative log marginal likelihood through tf.linalg.cholesky(K),
+    noise-free since the sensor is 'exact'. A third of the rows are repeated measurements of
+    the same input (the logger wrote each reading several times): identical rows make K
+    singular, and TensorFlow's Cholesky of a matrix that is not positive definite fills its
+    result with NaN at the first batch. The textbook remedy is a jitter on K's diagonal
+    (K + 1e-4 I). Written 2026-12-05 (session 33) from the pattern of a Cholesky of a kernel
+    or covariance matrix without enough jitter (GPflow and GPyTorch's 'Cholesky failed'
+    reports on duplicate inputs), prompted by blind35's GP with a float64-sized jitter in
+    float32 (which therefore no longer checks the change), with what a right report says
+    decided before its first run; not blind."""
+    rng = seeded(3303)
+    n, dim = 512, 6
+    distinct = rng.normal(size=(n // 3, dim)).astype("float32")
+    x = np.concatenate([distinct, distinct[rng.integers(0, n // 3, size=n - n // 3)]])
+    x = x[rng.permutation(n)]
+    y = (np.sin(x[:, 0]) + 0.5 * x[:, 1]).astype("float32")
+    model = mlp([32], name="kernel_features", input_dim=dim, out=4, activation="tanh")
+    optimizer = keras.optimizers.Adam(1e-3)
+
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            f = model(x, training=True)
+            sq = tf.reduce_sum(tf.square(f[:, None, :] - f[None, :, :]), axis=-1)
+            kernel = tf.exp(-0.5 * sq)
+            chol = tf.linalg.cholesky(kernel)
+            alpha = tf.linalg.cholesky_solve(chol, y[:, None])
+            fit = 0.5 * tf.reduce_sum(y[:, None] * alpha)
+            complexity = tf.reduce_sum(tf.math.log(tf.linalg.diag_part(chol)))
+            loss = (fit + complexity) / tf.cast(tf.shape(x)[0], tf.float32)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    train_step.model, train_step.optimizer = model, optimizer
+    return run_loop(train_step, batches(x, y, size=64))
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -6034,5 +6074,15 @@ SCENARIOS: list[Scenario] = [
         story="two unsquared Euclidean pose errors on two lines, a zero-initialized head and "
         "frames with zero motion: both square roots at exactly 0, NaN gradients; an epsilon "
         "in both",
+    ),
+    Scenario(
+        "gaussian_process_head_on_repeated_measurements",
+        gaussian_process_head_on_repeated_measurements,
+        "loss",
+        frozenset({"Cholesky"}),
+        cause="missing_epsilon",
+        fixes=frozenset({"add_epsilon"}),
+        story="a noise-free GP likelihood by hand on a batch with repeated inputs: the kernel "
+        "matrix is singular and tf.linalg.cholesky fills NaN; a jitter on its diagonal",
     ),
 ]
