@@ -120,6 +120,12 @@ STEPS = textwrap.dedent(
         return tf.reduce_sum(tf.math.reduce_euclidean_norm(h, axis=-1))  # EUCLID
 
 
+    def cholesky_of_a_singular_kernel(x):
+        f = tf.matmul(x, W)[:, :1]
+        kernel = tf.matmul(f, f, transpose_b=True)
+        return tf.reduce_sum(tf.math.log(tf.linalg.diag_part(tf.linalg.cholesky(kernel))))  # CHOL
+
+
     def keras_true_divide(x):
         d = tf.nn.relu(tf.matmul(x, W))
         return tf.reduce_sum(keras.ops.true_divide(x, d))  # TRUEDIV
@@ -204,6 +210,12 @@ def _hand_edited(path, edit, name):
 
 
 CASES = [
+    (
+        "cholesky_of_a_singular_kernel",
+        "CHOL",
+        CallSiteEdit("epsilon", "Cholesky", "", 1e-4),
+        "tf.linalg.cholesky(kernel + 0.0001 * tf.eye(tf.shape(kernel)[-1], dtype=kernel.dtype))",
+    ),
     ("log_of_zero", "LOG", CallSiteEdit("epsilon", "Log", "", 1e-7), "tf.math.log(p + 1e-7)"),
     ("log_of_zero", "LOG", CallSiteEdit("clamp_min", "Log", "", 1e-12), "tf.maximum(p, 1e-12)"),
     ("log_of_softmax", "SOFTMAX", CallSiteEdit("log_softmax", "Log", ""), "tf.nn.log_softmax(z)"),

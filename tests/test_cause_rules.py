@@ -370,6 +370,19 @@ def test_log_of_relu_zero_is_a_missing_epsilon_not_from_logits():
     assert fixes[0].id == "add_epsilon"
 
 
+def test_a_cholesky_of_a_finite_matrix_that_came_out_nan_needs_a_jitter():
+    kernel = dataclasses.replace(health(0.0, 1.0, size=4096), shape=(64, 64))
+    rec = record("Cholesky", [kernel], phase="loss", layer=None)
+    cause, fixes = diagnose(rec, "loss")
+    assert cause.id == "missing_epsilon" and cause.evidence["not_positive_definite"], cause
+    assert cause.evidence["matrix_size"] == 64
+    # no user line to edit here (train.py:42 is no file): the generic snippet
+    assert fixes[0].id == "add_epsilon" and "K + 0.0001 * tf.eye(" in fixes[0].snippet
+    # a non-finite matrix passed on is no factorization's fault
+    cause, _ = diagnose(record("Cholesky", [BAD], phase="loss", layer=None), "loss")
+    assert not cause.evidence.get("not_positive_definite")
+
+
 def test_an_epsilon_that_is_zero_in_float16_is_float16_range_not_a_missing_epsilon():
     half = health(0.0, 0.9, zeros=3, dtype="float16")
     adder = record("AddV2", [half, health(0.0, 0.0, zeros=1, size=1, dtype="float16")], index=4)

@@ -66,6 +66,9 @@ OP_ARGUMENTS: dict[str, tuple[str, str]] = {
     # the norm's gradient is x / |x|, 0/0 at a zero vector: the epsilon goes under the square
     # root, so the call is rewritten as tf.sqrt(tf.reduce_sum(tf.square(x), axis) + eps)
     "EuclideanNorm": ("input", "tf.math.reduce_euclidean_norm"),
+    # a matrix that is not positive definite (singular, or so in float32): the epsilon is a
+    # jitter on its diagonal, K + eps * I
+    "Cholesky": ("input", "tf.linalg.cholesky"),
     "Acos": ("x", "tf.acos"),
     "Asin": ("x", "tf.asin"),
     "Atanh": ("x", "tf.atanh"),
@@ -94,6 +97,7 @@ _CALL_NAMES: dict[str, tuple[str, ...]] = {
     "Xdivy": ("xdivy",),
     "Atan2": ("atan2", "arctan2"),
     "EuclideanNorm": ("reduce_euclidean_norm",),
+    "Cholesky": ("cholesky",),
     "Acos": ("acos", "arccos"),
     "Asin": ("asin", "arcsin"),
     "Atanh": ("atanh", "arctanh"),
@@ -131,6 +135,9 @@ _DOMAINS: dict[str, tuple[str, float]] = {
 #: Values tried, in order, for each kind (the first that trains is kept): the smallest epsilon,
 #: the loosest clamp. float16 cannot hold tiny epsilons or exp() of large arguments.
 _EPSILONS = {"float16": (1e-4, 1e-3, 1e-2), "default": (1e-12, 1e-9, 1e-7, 1e-5, 1e-3)}
+#: Jitters on a matrix's diagonal (``Cholesky``): relative to entries of order 1 (a kernel, a
+#: correlation), below ~1e-6 float32 cannot tell them from nothing.
+_JITTERS = {"float16": (1e-2, 1e-1), "default": (1e-6, 1e-5, 1e-4, 1e-3, 1e-2)}
 #: The float spacing at 1.0 (machine epsilon) per dtype family.
 _SPACING = {"float16": 2.0**-10, "default": 2.0**-23}
 _CAPS = {"float16": (10.0, 8.0, 5.0), "default": (80.0, 50.0, 30.0, 20.0, 10.0)}
@@ -170,7 +177,7 @@ def editable(kind: str, op_type: str) -> bool:
         return op_type in _DOMAINS or op_type == "Exp"
     if kind == "finite_constant":
         return op_type in MASK_VALUE_OPS
-    if op_type == "EuclideanNorm":  # only an epsilon under its square root has a form
+    if op_type in {"EuclideanNorm", "Cholesky"}:  # only an epsilon (a jitter) has a form
         return kind == "epsilon"
     return kind in EDIT_KINDS and op_type in OP_ARGUMENTS
 
@@ -178,6 +185,8 @@ def editable(kind: str, op_type: str) -> bool:
 def search_space(edit: CallSiteEdit, dtype: str | None) -> list[CallSiteEdit]:
     """The values to try for ``edit``, in the order tried (its own value when not searched)."""
     key = "float16" if dtype == "float16" else "default"
+    if edit.kind == "epsilon" and edit.op_type == "Cholesky":
+        return [edit.with_value(v) for v in _JITTERS[key]]
     if edit.kind == "epsilon":
         # an epsilon below half the float spacing of a number added in the same argument is
         # lost: rounded away, or folded into that number by TensorFlow's graph optimizer in a
@@ -256,6 +265,9 @@ class CallSiteEdit:
     def argument_text(self, arg: str) -> str:
         """The edited argument as a user writes it, for the argument written ``arg``."""
         v = _num(self.value)
+        if self.kind == "epsilon" and self.op_type == "Cholesky":
+            matrix = arg if arg.isidentifier() else f"({arg})"
+            return f"{matrix} + {v} * tf.eye(tf.shape({matrix})[-1], dtype={matrix}.dtype)"
         if self.kind == "epsilon":
             return f"{arg} + {v}"
         if self.kind == "clamp_min":

@@ -108,6 +108,8 @@ def _finite_constants(edit: CallSiteEdit, keywords: dict[str, Any]) -> dict | No
 
 def _edited(edit: CallSiteEdit, arg: Any) -> Any:
     value = tf.cast(edit.value if edit.value is not None else 0.0, arg.dtype)
+    if edit.kind == "epsilon" and edit.op_type == "Cholesky":  # K + eps * I, as the snippet
+        return arg + value * tf.eye(tf.shape(arg)[-1], dtype=arg.dtype)
     if edit.kind == "epsilon":
         return arg + value
     if edit.kind == "clamp_min":

@@ -762,6 +762,40 @@ def _where_trap(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause |
     )
 
 
+#: Factorizations defined only for a positive definite matrix, which TensorFlow fills with NaN
+#: (on CPU and GPU alike) when the matrix it gets is not.
+POSITIVE_DEFINITE_OPS = frozenset({"Cholesky"})
+
+
+def _not_positive_definite(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
+    """A Cholesky factorization of a finite matrix came out NaN: the matrix is not positive
+    definite -- singular (repeated inputs of a kernel, a low-rank covariance) or so close to
+    it that its smallest eigenvalues round below 0 in its dtype. Its diagonal needs a jitter."""
+    if record.op_type not in POSITIVE_DEFINITE_OPS or not record.inputs_finite:
+        return None
+    if not record.float_inputs or not record.produced_non_finite:
+        return None
+    matrix = record.float_inputs[0]
+    size = matrix.shape[-1] if matrix.shape else None
+    return Cause(
+        "missing_epsilon",
+        f"{record.op_type} in {record.layer or record.phase} gets a finite "
+        f"{size}x{size} {matrix.dtype} matrix that is not positive definite (singular, or "
+        f"nearly so in {matrix.dtype}: repeated or very close inputs of a kernel, a low-rank "
+        "covariance), and TensorFlow fills the factor with NaN: a jitter on its diagonal "
+        "(K + eps * I) makes it positive definite",
+        {
+            "op_type": record.op_type,
+            "layer": record.layer,
+            "not_positive_definite": True,
+            "matrix_size": size,
+            "dtype": matrix.dtype,
+            "inputs": [_health_summary(h) for h in record.float_inputs],
+        },
+        confidence=0.85,
+    )
+
+
 def _domain_error(origin: Origin, record: OpRecord, evidence: Evidence) -> Cause | None:
     subject = evidence.forward_op if origin.phase == "backward" and evidence.forward_op else record
     problem = _outside_domain(subject)
@@ -1876,6 +1910,7 @@ RULES = (
     _float16_overflow,
     _where_trap,
     _domain_error,
+    _not_positive_definite,
     _labels_outside_unit,
     _zero_argument,
     _exp_of_its_initial_bias,

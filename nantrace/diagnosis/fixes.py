@@ -937,6 +937,12 @@ def _missing_epsilon(origin: Origin, cause: Cause, evidence: Evidence) -> list[F
     why = f"{op} in {ev.get('layer') or layer or origin.phase} receives exact zeros" + (
         " (its gradient is infinite at 0)" if ev.get("backward") else ""
     )
+    if ev.get("not_positive_definite"):
+        epsilon = 1e-4
+        why = (
+            f"{op} in {ev.get('layer') or layer or origin.phase} gets a matrix that is not "
+            "positive definite: a jitter on its diagonal"
+        )
     params = {"op_type": op, "layer": ev.get("layer") or layer, "where": site}
     add = _edit_fix(
         "add_epsilon",
@@ -1137,6 +1143,8 @@ def _epsilon_the_dtype_holds(origin: Origin, cause: Cause, evidence: Evidence) -
 
 
 def _epsilon_snippet(op_type: str | None, epsilon: float) -> str:
+    if op_type == "Cholesky":
+        return f"tf.linalg.cholesky(K + {epsilon:g} * tf.eye(tf.shape(K)[-1], dtype=K.dtype))"
     if op_type in {"Sqrt", "SqrtGrad", "EuclideanNorm"}:
         return f"tf.sqrt(x + {epsilon:g})  # for a norm: tf.sqrt(tf.reduce_sum(x**2) + {epsilon:g})"
     if op_type in {"Rsqrt", "RsqrtGrad"}:
