@@ -284,7 +284,6 @@ def _scheduled_regression(learning_rate: float):
     return model, x, y, schedule
 
 
-@pytest.mark.xfail(strict=True, reason="verification assigns the rate the callback overwrites")
 def test_a_rate_a_callback_sets_is_not_verified_by_assigning_it():
     """`optimizer.learning_rate = X` typed before fit is overwritten by the callback that sets
     the rate every epoch, so training diverges as before: the fix is not simulated (verified

@@ -106,6 +106,12 @@ def test_a_learning_rate_set_between_steps_is_anchored_and_the_restore_is_exact(
         step(*batches[i])
     assert_restored_exactly(trip_at_25(step, batches), model, reference)
     assert float(optimizer.learning_rate.numpy()) == pytest.approx(1e-4)
+    from nantrace.compat.tf import learning_rate_variable
+
+    lr = learning_rate_variable(optimizer)
+    assert step.writes_between == {id(lr): 1}
+    first, last = step.values_between[id(lr)]
+    assert float(first) == pytest.approx(1e-2) and float(last) == pytest.approx(1e-4)
 
 
 def test_a_learning_rate_scheduler_callback_in_fit_keeps_the_restore_exact():
@@ -209,6 +215,12 @@ def test_the_bits_of_every_watched_dtype_decode_to_the_values():
         np.testing.assert_array_equal(value, variable.numpy())
         assert value.dtype == variable.numpy().dtype
     assert outside_writes.values(variables, bits[:-1]) is None  # another trace's bits
+    variables[1].assign(np.array([1.5, 4.0], np.float16))
+    variables[4].assign(np.int64(5))
+    after = tf.function(lambda: outside_writes.bits(variables))().numpy()
+    moved = outside_writes.changed(variables, bits, after)
+    assert [id(v) for v in moved] == [id(variables[1]), id(variables[4])]
+    assert outside_writes.changed(variables, bits[:-1], after[:-1]) == []  # not theirs
 
 
 def test_weights_set_between_steps_of_a_custom_loop_are_anchored():

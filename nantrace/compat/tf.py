@@ -739,6 +739,14 @@ def learning_rate_schedule(optimizer: Any) -> Any:
     return schedule if isinstance(schedule, LearningRateSchedule) else None
 
 
+def learning_rate_variable(optimizer: Any) -> tf.Variable | None:
+    """The tf.Variable that holds an optimizer's learning rate (None for a schedule): what
+    ``optimizer.learning_rate = x`` assigns, and a callback writes between steps."""
+    if learning_rate_schedule(optimizer) is not None:
+        return None
+    return as_tf_variable(getattr(optimizer, "_learning_rate", None))
+
+
 def scaled_schedule(schedule: Any, factor: float) -> tuple[Any, str, dict[str, Any]] | None:
     """The same Keras schedule with every rate in its config multiplied by ``factor``:
     ``(schedule, constructor line, config)``; None when its config names no rate (a custom

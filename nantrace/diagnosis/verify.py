@@ -162,7 +162,12 @@ class Verification(tuple):
 
 
 class _CannotSimulate(Exception):
-    pass
+    """A fix that cannot be replayed as its snippet says; ``snippet``: what to show instead
+    (the snippet as built would not apply)."""
+
+    def __init__(self, message: str, snippet: str | None = None) -> None:
+        super().__init__(message)
+        self.snippet = snippet
 
 
 class _NothingToTrain(Exception):
@@ -675,6 +680,7 @@ def _lr_attempts(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
                 )
             )
         return attempts
+    _refuse_a_rate_set_between_steps(fix, ctx, inner)
     current = fix.params.get("current")
     try:
         current = float(current) if current is not None else _current_learning_rate(optimizer)
@@ -693,6 +699,35 @@ def _lr_attempts(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
         )
 
     return [attempt(value) for value in candidates]
+
+
+def _refuse_a_rate_set_between_steps(fix: Fix, ctx: VerifyContext, optimizer: Any) -> None:
+    """A learning rate that changed between steps is set by code outside the step (a Keras
+    ``LearningRateScheduler`` or ``ReduceLROnPlateau``, the user's loop): the snippet's
+    ``optimizer.learning_rate = X`` would be overwritten at its next write, so assigning X
+    and replaying would check a run the user cannot get by typing it. Not simulated; the
+    snippet says to lower the rate where it is set."""
+    from nantrace.compat.tf import learning_rate_variable
+
+    variable = learning_rate_variable(optimizer)
+    writes = getattr(ctx.watched, "writes_between", {})
+    count = writes.get(id(variable), 0) if variable is not None else 0
+    if not count:
+        return
+    suggested = fix.params.get("suggested")
+    at_most = f"{float(suggested):.3g}" if suggested is not None else "a tenth of it"
+    span = getattr(ctx.watched, "values_between", {}).get(id(variable))
+    moved = ""
+    if span is not None and np.size(span[0]) == 1 and np.size(span[1]) == 1:
+        moved = f", from {float(np.ravel(span[0])[0]):.3g} to {float(np.ravel(span[1])[0]):.3g}"
+    raise _CannotSimulate(
+        f"the learning rate was set between steps {count} time(s) in this run{moved} (a "
+        "callback such as LearningRateScheduler, or the training loop): "
+        "`optimizer.learning_rate = X` would be overwritten at its next write; lower the rate "
+        "where it is set",
+        snippet=f"# where the learning rate is set between steps (a LearningRateScheduler or "
+        f"similar callback, the training loop): keep it at most {at_most} from this step on",
+    )
 
 
 def _scaled_current(fix: Fix, divisor: float) -> float | None:
@@ -1320,7 +1355,8 @@ def verify_fixes(
         try:
             plans.append((fix, builder(fix, ctx), ""))
         except _CannotSimulate as error:
-            plans.append((fix, None, f"not simulated: {error}"))
+            shown = dataclasses.replace(fix, snippet=error.snippet) if error.snippet else fix
+            plans.append((shown, None, f"not simulated: {error}"))
         except Exception as error:  # a nantrace bug on an unusual model: this fix unchecked
             plans.append((fix, None, _internal_error(error)))
     checked: list[Fix] = []

@@ -198,6 +198,12 @@ class Watched:
         self._anchor_forced = False
         #: the last step's bits of the small variables no trace writes (outside_writes)
         self._unwritten_bits: bytes | None = None
+        #: how many times each small variable the step never writes (by id of its
+        #: tf.Variable) changed between two steps: a learning rate a callback or the user's
+        #: loop sets, which a fix assigning it once would not survive
+        self.writes_between: dict[int, int] = {}
+        #: for each of those: its value before the first such change and after the last one
+        self.values_between: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         #: the step of the last such write, and (frequent writes) the values each step since
         #: the anchor saw, by step
         self._last_write_between: int | None = None
@@ -382,6 +388,8 @@ class Watched:
         unwritten = flags[STATUS_SIZE:]
         as_bytes = unwritten.tobytes()  # (bytes compare in ~0.1 us, arrays ~3)
         written_between = self._unwritten_bits is not None and as_bytes != self._unwritten_bits
+        if written_between:
+            self._count_writes_between(self._unwritten_bits or b"", unwritten)
         self._unwritten_bits = as_bytes
         if flags[STATUS_TRIPPED]:
             trip = Trip(
@@ -627,6 +635,24 @@ class Watched:
         self._last_outside_anchor = self.step
         self._anchor_before_next_call = True
         self._anchor_forced = True
+
+    def _count_writes_between(self, previous: bytes, bits: np.ndarray) -> None:
+        """Count, per variable, a change between the last step and this one, and keep its
+        first and latest values (``writes_between``, ``values_between``)."""
+        before = np.frombuffer(previous, dtype=bits.dtype)
+        moved = {id(v) for v in outside_writes.changed(self._unwritten, before, bits)}
+        if not moved:
+            return
+        old = outside_writes.values(self._unwritten, before) or []
+        new = outside_writes.values(self._unwritten, bits) or []
+        for index, variable in enumerate(self._unwritten):
+            key = id(variable)
+            if key not in moved:
+                continue
+            self.writes_between[key] = self.writes_between.get(key, 0) + 1
+            if index < len(old) and index < len(new):
+                first = self.values_between.get(key, (old[index], new[index]))[0]
+                self.values_between[key] = (first, new[index])
 
     def _on_write_between(self, step: int, bits: np.ndarray) -> None:
         """A variable the step never writes changed before ``step`` (a healthy step): the

@@ -61,6 +61,26 @@ def bits(variables: list[tf.Variable]) -> tf.Tensor:
     return parts[0] if len(parts) == 1 else tf.concat(parts, 0)
 
 
+def _width(variable: tf.Variable) -> int:
+    """How many int32 entries of :func:`bits` hold ``variable``."""
+    count = variable.shape.num_elements() or 0
+    return 2 * count if variable.dtype.base_dtype in (tf.float64, tf.int64) else count
+
+
+def changed(variables: list[tf.Variable], before: np.ndarray, after: np.ndarray) -> list[Any]:
+    """The variables whose bits differ between two of their :func:`bits` vectors (as two
+    steps saw them); empty when the two are not both theirs (another trace's)."""
+    if before.shape != after.shape or sum(_width(v) for v in variables) != after.size:
+        return []
+    moved, at = [], 0
+    for variable in variables:
+        width = _width(variable)
+        if not np.array_equal(before[at : at + width], after[at : at + width]):
+            moved.append(variable)
+        at += width
+    return moved
+
+
 def values(variables: list[tf.Variable], vector: np.ndarray) -> list[np.ndarray] | None:
     """The variables' values decoded from their :func:`bits` (as the host read them with the
     status, instead of an eager read of each variable); None if ``vector`` is not their bits
@@ -69,8 +89,7 @@ def values(variables: list[tf.Variable], vector: np.ndarray) -> list[np.ndarray]
     at = 0
     for variable in variables:
         dtype = variable.dtype.base_dtype
-        count = variable.shape.num_elements() or 0
-        width = 2 * count if dtype in (tf.float64, tf.int64) else count
+        width = _width(variable)
         part = vector[at : at + width]
         if part.size != width:
             return None
