@@ -63,6 +63,15 @@ SOURCE = textwrap.dedent(
             second = tf.sqrt(tf.reduce_sum(tf.square(2.0 * (p - y)), axis=-1))  # SECONDSQRT
             loss = tf.reduce_mean(first + second)
         return tf.reduce_sum(tape.gradient(loss, W))  # TAPE
+
+
+    def two_norms(x, y):
+        with tf.GradientTape() as tape:
+            p = tf.matmul(x, W)
+            first = tf.math.reduce_euclidean_norm(p - y, axis=-1)  # FIRSTNORM
+            second = tf.math.reduce_euclidean_norm(3.0 * (p - y), axis=-1)  # SECONDNORM
+            loss = tf.reduce_mean(first + second)
+        return tf.reduce_sum(tape.gradient(loss, W))
     """
 )
 
@@ -197,3 +206,12 @@ def test_a_backward_trip_finds_the_next_square_root_at_zero(module):
     # the tape's ops (SqrtGrad, the Mul of the square's gradient) are no user's sites
     at_tape = [op for site, op in flags.sites if site == _where(module, "TAPE")]
     assert "Sum" in at_tape and not {"SqrtGrad", "Mul"} & set(at_tape), at_tape
+
+
+def test_a_backward_trip_finds_the_next_euclidean_norm_at_zero(module):
+    runner = lambda: _Runner(module.two_norms)  # noqa: E731
+    exact = ((tf.constant([[1.0, 2.0]]), tf.constant([[1.0]])), {})
+    first = CallSiteEdit("epsilon", "EuclideanNorm", _where(module, "FIRSTNORM"), 1e-12)
+    second = (_where(module, "SECONDNORM"), "EuclideanNorm")
+    assert locate_trip([first], runner, [exact]) == second
+    assert next_edit([first], second) is not None

@@ -155,8 +155,9 @@ def simulating(edit: CallSiteEdit) -> Iterator[EditTrace]:
 
 
 #: Ops finite at an exact 0 whose derivative there is infinite: sqrt(0) = 0, but the backward
-#: pass of ``sqrt(sum(d ** 2))`` at a zero distance is inf * 0 = NaN.
-SINGULAR_AT_ZERO = frozenset({"Sqrt"})
+#: pass of ``sqrt(sum(d ** 2))`` at a zero distance is inf * 0 = NaN (a Euclidean norm's,
+#: x / |x|, is 0 / 0).
+SINGULAR_AT_ZERO = frozenset({"Sqrt", "EuclideanNorm"})
 
 
 @dataclass

@@ -23,7 +23,18 @@ from nantrace.diagnosis.call_site_replay import SiteFlags, simulating_each
 MAX_SITES = 3
 #: Ops whose domain an epsilon (or a lower bound) guards: a second site is only tried there.
 GUARDED_OPS = frozenset(
-    {"Log", "Log1p", "Sqrt", "Rsqrt", "RealDiv", "Div", "Reciprocal", "Pow", "Xlogy"}
+    {
+        "Log",
+        "Log1p",
+        "Sqrt",
+        "Rsqrt",
+        "RealDiv",
+        "Div",
+        "Reciprocal",
+        "Pow",
+        "Xlogy",
+        "EuclideanNorm",
+    }
 )
 #: The edit kinds a second site may take (the first site's kind when it is one of these and
 #: the op can take it: a second division of a ``divide_no_nan`` fix is a ``divide_no_nan``).
