@@ -4572,6 +4572,57 @@ def gaussian_process_head_on_repeated_measurements():
     return run_loop(train_step, batches(x, y, size=64))
 
 
+class AgeScaledHead(keras.layers.Layer):
+    """y = base(x) * exp(Dense(age)): a multiplicative effect of the policy's age."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.base = keras.layers.Dense(1, name="base")
+        self.log_scale = keras.layers.Dense(1, name="log_scale")
+
+    def call(self, features, age):
+        return self.base(features) * tf.exp(self.log_scale(age))
+
+
+def multiplicative_age_effect_on_raw_days():
+    """An insurance claim-size regressor (8 standardized features) with a multiplicative
+    effect of the policy's age written as a custom head, base(x) * exp(Dense(age)), the age
+    fed in raw days (0 to 12000) next to the standardized features: Dense(age) starts in the
+    hundreds and exp overflows at the first batch. Capping the exponent keeps it finite but
+    leaves the prediction e^cap times too large, whose loss stays astronomically high; what
+    trains is the age on the same scale as the other features. Written 2026-12-05 (session
+    33) from the pattern of an exponent fed a raw-unit input, where a clamp replays finite
+    with a loss orders of magnitude above a rescaled input's, prompted by blind37's FiLM
+    scale exp(Dense(t)) on raw diffusion steps (which therefore no longer checks the
+    change), with what a right report says decided before its first run; not blind."""
+    rng = seeded(3304)
+    n = 1024
+    features = rng.normal(size=(n, 8)).astype("float32")
+    age = rng.uniform(0.0, 12000.0, size=(n, 1)).astype("float32")
+    y = (features[:, :1] * np.exp(age / 12000.0) + 0.1 * rng.normal(size=(n, 1))).astype("float32")
+    head = AgeScaledHead(name="claims")
+    optimizer = keras.optimizers.Adam(1e-3)
+    head(features[:2], age[:2])
+
+    def train_step(features, age, y):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(head(features, age) - y))
+        grads = tape.gradient(loss, head.trainable_variables)
+        optimizer.apply_gradients(zip(grads, head.trainable_variables, strict=True))
+        return loss
+
+    train_step.model, train_step.optimizer = head, optimizer
+    data = [
+        (
+            tf.constant(features[i : i + 64]),
+            tf.constant(age[i : i + 64]),
+            tf.constant(y[i : i + 64]),
+        )
+        for i in range(0, n, 64)
+    ]
+    return run_loop(train_step, data)
+
+
 SCENARIOS: list[Scenario] = [
     # input_data
     Scenario(
@@ -6084,5 +6135,16 @@ SCENARIOS: list[Scenario] = [
         fixes=frozenset({"add_epsilon"}),
         story="a noise-free GP likelihood by hand on a batch with repeated inputs: the kernel "
         "matrix is singular and tf.linalg.cholesky fills NaN; a jitter on its diagonal",
+    ),
+    Scenario(
+        "multiplicative_age_effect_on_raw_days",
+        multiplicative_age_effect_on_raw_days,
+        "activation",
+        frozenset({"Exp"}),
+        layer="claims",
+        cause=frozenset({"exp_overflow", "unscaled_input"}),
+        fixes=frozenset({"rescale_input"}),
+        story="base(x) * exp(Dense(age)) with the age in raw days: exp overflows at the first "
+        "batch; a capped exponent stays finite at an astronomical loss, a rescaled age trains",
     ),
 ]
