@@ -359,3 +359,26 @@ def test_judge_a_run_far_below_its_healthy_level_all_along_is_not_trained():
     # a loss legitimately below 0 near its healthy level still trains
     near = [-50.0 + 0.1 * np.sin(i) for i in range(100)]
     assert judge(near, None, trip_index=0, healthy=-48.0).verdict == "trains"
+
+
+def test_a_fix_whose_loss_ends_far_above_anothers_ranks_after_it():
+    """Both train (finite, not above their own start), but a clamp ending at a loss of 3e17
+    ranks after a rescaled input ending at 8.5 (same loss, same batches); fixes that rescale
+    the loss itself (targets, sample weights) are not compared."""
+    from nantrace.diagnosis.verify import _by_reached_loss
+
+    def fix(fix_id: str, last: float, **params) -> Fix:
+        return Fix(fix_id, "", {"loss_last": last, **params}, "", verified=True, verdict="trains")
+
+    clamp, rescale = fix("clamp_argument", 3.3e17), fix("rescale_input", 8.53)
+    ordered = _by_reached_loss([clamp, rescale])
+    assert [f.id for f in ordered] == ["rescale_input", "clamp_argument"]
+    assert "above rescale_input's" in ordered[1].params["verification"]
+    close = fix("clamp_argument", 50.0)
+    assert _by_reached_loss([close, rescale]) == [close, rescale]  # within the factor
+    target = fix("rescale_target", 1e-6)
+    assert _by_reached_loss([clamp, target]) == [clamp, target]  # another scale: not compared
+    weights = fix("rescale_input", 1e-6, weight_mean=2000.0)
+    assert _by_reached_loss([clamp, weights]) == [clamp, weights]
+    negative = fix("rescale_input", -4.0)
+    assert _by_reached_loss([clamp, negative]) == [clamp, negative]

@@ -1403,7 +1403,7 @@ def verify_fixes(
     finally:
         pre_step.restore()
         runners.close()
-    ranked = [f for f in checked if f.verdict == "trains"]
+    ranked = _by_reached_loss([f for f in checked if f.verdict == "trains"])
     ranked += [f for f in checked if f.verdict is None]
     tried = [f for f in checked if f.verdict in ("postpones", "fails")]
     own = checked[0].verdict if checked else None
@@ -1555,6 +1555,49 @@ def _verify_one(
         verified=None if verdict is None else verdict == "trains",
         verdict=verdict,
     )
+
+
+#: A fix that trains whose loss ends more than this many times above another's (the same
+#: loss on the same batches) ranks after it.
+FAR_ABOVE = 1e3
+
+
+def _changes_loss_scale(fix: Fix) -> bool:
+    """The fix rescales what the loss is made of (the targets, the sample weights): its loss
+    is on another scale than the other fixes' and cannot be compared with theirs."""
+    return fix.id == "rescale_target" or "weight_mean" in fix.params
+
+
+def _by_reached_loss(fixes: list[Fix]) -> list[Fix]:
+    """Fixes that train, in their order, but one whose final loss ends more than
+    ``FAR_ABOVE`` times above another's after the others: both count as training (finite and
+    not above their own start), but a capped exponent that keeps the loss at 3e17 from the
+    pre-training state trains in name only next to a rescaled input whose loss ends at 8.5.
+    Only positive final losses of fixes that leave the loss's scale alone are compared."""
+    comparable = [
+        f
+        for f in fixes
+        if not _changes_loss_scale(f)
+        and isinstance(f.params.get("loss_last"), int | float)
+        and f.params["loss_last"] > 0
+    ]
+    if len(comparable) < 2:
+        return fixes
+    best = min(comparable, key=lambda f: f.params["loss_last"])
+    floor = float(best.params["loss_last"])
+    far = {id(f) for f in comparable if f.params["loss_last"] > FAR_ABOVE * floor}
+    if not far:
+        return fixes
+    kept, after = [], []
+    for fix in fixes:
+        if id(fix) not in far:
+            kept.append(fix)
+            continue
+        ratio = float(fix.params["loss_last"]) / floor
+        note = f"; its loss ends {ratio:.2g}x above {best.id}'s"
+        params = {**fix.params, "verification": f"{fix.params.get('verification', '')}{note}"}
+        after.append(dataclasses.replace(fix, params=params))
+    return kept + after
 
 
 def _furthest(outcome: tuple[Attempt, Any, str | None]) -> tuple[bool, int]:
