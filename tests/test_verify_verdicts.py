@@ -376,6 +376,9 @@ def test_a_fix_whose_loss_ends_far_above_anothers_ranks_after_it():
     assert "above rescale_input's" in ordered[1].params["verification"]
     close = fix("clamp_argument", 50.0)
     assert _by_reached_loss([close, rescale]) == [close, rescale]  # within the factor
+    # both train down to small losses: 0.2 is 2000x 1e-4, but not far above the start, 2.3
+    small = fix("rescale_input", 1e-4, loss_first=2.3)
+    assert _by_reached_loss([fix("clamp_argument", 0.2), small])[0].id == "clamp_argument"
     target = fix("rescale_target", 1e-6)
     assert _by_reached_loss([clamp, target]) == [clamp, target]  # another scale: not compared
     weights = fix("rescale_input", 1e-6, weight_mean=2000.0)

@@ -1570,7 +1570,7 @@ def _changes_loss_scale(fix: Fix) -> bool:
 
 def _by_reached_loss(fixes: list[Fix]) -> list[Fix]:
     """Fixes that train, in their order, but one whose final loss ends more than
-    ``FAR_ABOVE`` times above another's after the others: both count as training (finite and
+    ``FAR_ABOVE`` times above another's final loss and its first one after the others: both count as training (finite and
     not above their own start), but a capped exponent that keeps the loss at 3e17 from the
     pre-training state trains in name only next to a rescaled input whose loss ends at 8.5.
     Only positive final losses of fixes that leave the loss's scale alone are compared."""
@@ -1585,7 +1585,11 @@ def _by_reached_loss(fixes: list[Fix]) -> list[Fix]:
         return fixes
     best = min(comparable, key=lambda f: f.params["loss_last"])
     floor = float(best.params["loss_last"])
-    far = {id(f) for f in comparable if f.params["loss_last"] > FAR_ABOVE * floor}
+    # far above where the best one started, too: two fixes that both train down to small
+    # losses (1e-4 against 0.2 on a few cycled batches) are not told apart by their ratio
+    first = best.params.get("loss_first")
+    bar = FAR_ABOVE * max(floor, float(first) if isinstance(first, int | float) else floor)
+    far = {id(f) for f in comparable if f.params["loss_last"] > bar}
     if not far:
         return fixes
     kept, after = [], []
