@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from op_records import op_record
+
 from nantrace.diagnosis.causes import infer_cause
 from nantrace.diagnosis.evidence import Evidence, class_log_layers
 from nantrace.diagnosis.fixes import rank_fixes
@@ -29,17 +31,8 @@ NAN = Health(nan=10, size=320, dtype="float32", shape=(32, 10))
 
 
 def _op(index, op_type, phase, producers, inputs, batch=None, layer=None, out=None):
-    return OpRecord(
-        index=index,
-        op_type=op_type,
-        phase=phase,
-        layer=layer,
-        source="train.py:1",
-        inputs=inputs,
-        outputs=[out or inputs[0]],
-        producers=producers,
-        batch_inputs=batch or [None] * len(producers),
-    )
+    outputs = [out or inputs[0]]
+    return op_record(index, op_type, phase, producers, inputs, outputs, layer=layer, batch=batch)
 
 
 def _records(units: int, consumer: str) -> list[OpRecord]:

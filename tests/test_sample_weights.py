@@ -7,13 +7,13 @@ from types import SimpleNamespace
 
 import numpy as np
 import tensorflow as tf
+from op_records import op_record
 
 from nantrace.diagnosis.causes import infer_cause
 from nantrace.diagnosis.evidence import Evidence
 from nantrace.diagnosis.fixes import rank_fixes
 from nantrace.diagnosis.sample_weights import SampleWeights, weight_range
 from nantrace.live.history import HistoryRecord
-from nantrace.replay.capture import OpRecord
 from nantrace.replay.failing_path import FEATURES, TARGETS, WEIGHTS, batch_roles
 from nantrace.replay.graph import build_graph
 from nantrace.report.records import Health, Origin
@@ -23,18 +23,8 @@ INF = Health(pos_inf=64, size=64, dtype="float32")
 
 
 def _op(index, op_type, phase, producers, batch=None, layer=None):
-    batch = batch or [None] * len(producers)
-    return OpRecord(
-        index=index,
-        op_type=op_type,
-        phase=phase,
-        layer=layer,
-        source="train.py:1",
-        inputs=[FINE] * len(producers),
-        outputs=[FINE],
-        producers=list(producers),
-        batch_inputs=list(batch),
-    )
+    inputs = [FINE] * len(producers)
+    return op_record(index, op_type, phase, producers, inputs, [FINE], layer=layer, batch=batch)
 
 
 def _roles(records):
@@ -132,16 +122,7 @@ def _history(losses):
 
 
 def _overflow(phase="forward"):
-    return OpRecord(
-        index=9,
-        op_type="MatMul",
-        phase=phase,
-        layer="net/head",
-        source="train.py:1",
-        inputs=[FINE, FINE],
-        outputs=[INF],
-        producers=[None, None],
-    )
+    return op_record(9, "MatMul", phase, [None, None], [FINE, FINE], [INF], layer="net/head")
 
 
 def _diagnose(evidence):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from op_records import op_record
+
 from nantrace.diagnosis.causes import infer_cause
 from nantrace.diagnosis.evidence import Evidence
 from nantrace.diagnosis.fixes import rank_fixes
@@ -21,17 +23,10 @@ INF = Health(pos_inf=4, size=64, dtype="float32")
 
 
 def _op(index, op_type, phase, producers, largest=3.0, layer=None, out=None):
-    return OpRecord(
-        index=index,
-        op_type=op_type,
-        phase=phase,
-        layer=layer,
-        source="train.py:1",
-        inputs=[_health(largest)] * len(producers),
-        outputs=[out or _health(largest)],
-        producers=list(producers),
-        op_name=f"loss/{op_type}_{index}",
-    )
+    inputs = [_health(largest)] * len(producers)
+    outputs = [out or _health(largest)]
+    name = f"loss/{op_type}_{index}"
+    return op_record(index, op_type, phase, producers, inputs, outputs, layer=layer, op_name=name)
 
 
 def _contrastive(largest: float) -> list[OpRecord]:

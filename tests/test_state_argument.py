@@ -6,10 +6,10 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+from op_records import op_record
 
 from nantrace.diagnosis.causes import infer_cause
 from nantrace.diagnosis.evidence import Evidence, argument_from_state
-from nantrace.replay.capture import OpRecord
 from nantrace.report.records import Health, Origin
 
 ZERO = Health(size=1, dtype="float32", shape=(), zeros=1, max_abs=0.0, min_value=0.0, max_value=0.0)
@@ -20,21 +20,13 @@ NEG_INF = Health(neg_inf=1, size=1, dtype="float32", shape=())
 
 
 def _op(index, op_type, phase, producers, inputs, *, layer=None, trainable=None, batch=None):
-    return OpRecord(
-        index=index,
-        op_type=op_type,
-        phase=phase,
-        layer=layer,
-        source="train.py:1",
-        inputs=inputs,
-        outputs=[NEG_INF if op_type == "Log" else inputs[0]],
-        producers=producers,
-        variable_trainable=trainable,
-        batch_inputs=batch or [None] * len(producers),
+    out = [NEG_INF if op_type == "Log" else inputs[0]]
+    return op_record(
+        index, op_type, phase, producers, inputs, out, layer=layer, batch=batch, trainable=trainable
     )
 
 
-def _counter_log() -> list[OpRecord]:
+def _counter_log() -> list:
     """log(cast(iterations) / T): a read of a non-trainable counter, a division, the log."""
     return [
         _op(0, "ReadVariableOp", "loss", [None], [None], trainable=False),
@@ -44,7 +36,7 @@ def _counter_log() -> list[OpRecord]:
     ]
 
 
-def _model_log(**upstream) -> list[OpRecord]:
+def _model_log(**upstream) -> list:
     """log(softmax(head(x))), the head's op given ``upstream`` (a layer, a trainable read)."""
     return [
         _op(0, "MatMul", "forward", [None, None], [PROBS, PROBS], **upstream),
