@@ -1570,10 +1570,11 @@ def _changes_loss_scale(fix: Fix) -> bool:
 
 def _by_reached_loss(fixes: list[Fix]) -> list[Fix]:
     """Fixes that train, in their order, but one whose final loss ends more than
-    ``FAR_ABOVE`` times above another's final loss and its first one after the others: both count as training (finite and
-    not above their own start), but a capped exponent that keeps the loss at 3e17 from the
-    pre-training state trains in name only next to a rescaled input whose loss ends at 8.5.
-    Only positive final losses of fixes that leave the loss's scale alone are compared."""
+    ``FAR_ABOVE`` times above another's final loss and its first one after the others: both
+    count as training (finite and not above their own start), but a capped exponent that
+    keeps the loss at 3e17 from the pre-training state trains in name only next to a
+    rescaled input whose loss ends at 8.5. Only positive final losses of fixes that leave the
+    loss's scale alone are compared."""
     comparable = [
         f
         for f in fixes
