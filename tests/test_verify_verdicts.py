@@ -6,6 +6,8 @@ The reports are built with verification off (``watched.verify = False``); each t
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -385,3 +387,42 @@ def test_a_fix_whose_loss_ends_far_above_anothers_ranks_after_it():
     assert _by_reached_loss([clamp, weights]) == [clamp, weights]
     negative = fix("rescale_input", -4.0)
     assert _by_reached_loss([clamp, negative]) == [clamp, negative]
+
+
+def test_a_far_code_fix_searches_on_from_the_value_it_stopped_at():
+    """An epsilon that kept the run finite at 1e-12 but trains far above another fix goes on
+    to 1e-9, 1e-7, ... at every edit of its kind (a further site included); the first value
+    that trains at most at the bar replaces it, else it stays."""
+    from types import SimpleNamespace
+
+    from nantrace.diagnosis.call_site import CallSiteEdit
+    from nantrace.diagnosis.verify import _further_values, _searched_further
+
+    log = CallSiteEdit("epsilon", "Log", "/tmp/loss.py:3", 1e-12)
+    division = CallSiteEdit("epsilon", "RealDiv", "/tmp/loss.py:3", 1e-12)
+    params = {**log.to_params(), "also": [division.to_params()], "loss_last": 3e11}
+    far = Fix("add_epsilon", "", params, "", verified=True, verdict="trains")
+    good = Fix(
+        "positive_output", "", {"loss_last": 0.18, "loss_first": 1.7}, "", True, 1.0, "trains"
+    )
+    ctx = SimpleNamespace(report=SimpleNamespace(origin=SimpleNamespace(inputs=[])))
+    attempts = _further_values(far, ctx)
+    assert [a.params["value"] for a in attempts] == [1e-9, 1e-7, 1e-5, 1e-3]
+    assert all(a.params["also"][0]["value"] == a.params["value"] for a in attempts)
+    seen = []
+
+    def verify_one(fix, tried):
+        value = tried[0].params["value"]
+        seen.append(value)
+        last = 5e5 if value < 1e-5 else 2.0  # 1e-5 is the first within the bar (1700)
+        return dataclasses.replace(
+            fix, params={"loss_last": last, "value": value}, verdict="trains"
+        )
+
+    snapshot = SimpleNamespace(restore=lambda: None)
+    result = _searched_further(ctx, [far, good], [far, good], verify_one, snapshot, 1e30)
+    assert seen == [1e-9, 1e-7, 1e-5] and result[0].params["value"] == 1e-5
+    assert result[1] is good
+    # nothing within the bar: the fix stays as its first search left it
+    never = lambda fix, tried: dataclasses.replace(fix, params={"loss_last": 1e9})  # noqa: E731
+    assert _searched_further(ctx, [far, good], [far, good], never, snapshot, 1e30)[0] is far

@@ -1400,6 +1400,24 @@ def verify_fixes(
                 params = {**fix.params, "verification": _internal_error(error)}
                 checked.append(dataclasses.replace(fix, params=params))
             pre_step.restore()
+        checked = _searched_further(
+            ctx,
+            [fix for fix, _, _ in plans],
+            checked,
+            lambda fix, attempts: _verify_one(
+                ctx,
+                fix,
+                attempts,
+                pre_step,
+                healthy,
+                trip_step,
+                deadline,
+                min_horizon,
+                shared_runner,
+            ),
+            pre_step,
+            deadline,
+        )
     finally:
         pre_step.restore()
         runners.close()
@@ -1568,13 +1586,12 @@ def _changes_loss_scale(fix: Fix) -> bool:
     return fix.id == "rescale_target" or "weight_mean" in fix.params
 
 
-def _by_reached_loss(fixes: list[Fix]) -> list[Fix]:
-    """Fixes that train, in their order, but one whose final loss ends more than
-    ``FAR_ABOVE`` times above another's final loss and its first one after the others: both
-    count as training (finite and not above their own start), but a capped exponent that
-    keeps the loss at 3e17 from the pre-training state trains in name only next to a
-    rescaled input whose loss ends at 8.5. Only positive final losses of fixes that leave the
-    loss's scale alone are compared."""
+def _far_above(fixes: list[Fix]) -> tuple[set[int], Fix | None, float]:
+    """``(ids of the far fixes, the best fix, the bar)``: among fixes that train, those whose
+    final loss ends more than ``FAR_ABOVE`` times above the lowest final loss and that fix's
+    first loss (the bar). Only positive final losses of fixes that leave the loss's scale
+    alone are compared; two fixes that both train down to small losses (1e-4 against 0.2 on a
+    few cycled batches) are not told apart by their ratio."""
     comparable = [
         f
         for f in fixes
@@ -1583,16 +1600,23 @@ def _by_reached_loss(fixes: list[Fix]) -> list[Fix]:
         and f.params["loss_last"] > 0
     ]
     if len(comparable) < 2:
-        return fixes
+        return set(), None, math.inf
     best = min(comparable, key=lambda f: f.params["loss_last"])
     floor = float(best.params["loss_last"])
-    # far above where the best one started, too: two fixes that both train down to small
-    # losses (1e-4 against 0.2 on a few cycled batches) are not told apart by their ratio
     first = best.params.get("loss_first")
     bar = FAR_ABOVE * max(floor, float(first) if isinstance(first, int | float) else floor)
-    far = {id(f) for f in comparable if f.params["loss_last"] > bar}
-    if not far:
+    return {id(f) for f in comparable if f.params["loss_last"] > bar}, best, bar
+
+
+def _by_reached_loss(fixes: list[Fix]) -> list[Fix]:
+    """Fixes that train, in their order, but the ones far above another (``_far_above``)
+    after the others: both count as training (finite and not above their own start), but a
+    capped exponent that keeps the loss at 3e17 from the pre-training state trains in name
+    only next to a rescaled input whose loss ends at 8.5."""
+    far, best, _ = _far_above(fixes)
+    if not far or best is None:
         return fixes
+    floor = float(best.params["loss_last"])
     kept, after = [], []
     for fix in fixes:
         if id(fix) not in far:
@@ -1603,6 +1627,68 @@ def _by_reached_loss(fixes: list[Fix]) -> list[Fix]:
         params = {**fix.params, "verification": f"{fix.params.get('verification', '')}{note}"}
         after.append(dataclasses.replace(fix, params=params))
     return kept + after
+
+
+def _searched_further(
+    ctx: VerifyContext,
+    originals: list[Fix],
+    checked: list[Fix],
+    verify_one: Callable[[Fix, list[Attempt]], Fix],
+    pre_step: StateSnapshot,
+    deadline: float,
+) -> list[Fix]:
+    """A code fix that trains far above another (``_far_above``) stopped at the first value
+    that kept the run finite (the smallest epsilon, the loosest clamp); a larger epsilon or a
+    tighter clamp may train near the other. Its search goes on, one value at a time, while
+    the budget lasts, and the first value that trains at most at the bar replaces it; else it
+    stays as it was (ranked after the others by ``_by_reached_loss``)."""
+    far, _, bar = _far_above([f for f in checked if f.verdict == "trains"])
+    if not far:
+        return checked
+    result = list(checked)
+    for index, (original, fix) in enumerate(zip(originals, checked, strict=True)):
+        if id(fix) not in far:
+            continue
+        # the values after the one it stopped at (the original's params know no value yet)
+        for attempt in _further_values(fix, ctx):
+            if time.perf_counter() > deadline:
+                return result
+            try:
+                again = verify_one(original, [attempt])
+            except Exception:  # a nantrace bug: keep what the first search found
+                break
+            finally:
+                pre_step.restore()
+            last = again.params.get("loss_last")
+            if again.verdict == "trains" and isinstance(last, int | float) and last <= bar:
+                result[index] = again
+                break
+    return result
+
+
+def _further_values(fix: Fix, ctx: VerifyContext) -> list[Attempt]:
+    """A code fix's edits with each value its search had not reached yet (a larger epsilon, a
+    tighter clamp), the same value at every edit of the first one's kind; empty for a fix that
+    is no such edit or whose search reached its last value."""
+    edits = edits_of(fix.params)
+    if not edits or edits[0].value is None:
+        return []
+    space = search_space(edits[0], _edit_dtype(fix, ctx))
+    values = [c.value for c in space]
+    if edits[0].value not in values:
+        return []
+    later = space[values.index(edits[0].value) + 1 :]
+    kind = edits[0].kind
+    return [
+        _edits_attempt(
+            [c]
+            + [
+                e.with_value(c.value) if e.kind == kind and e.value is not None else e
+                for e in edits[1:]
+            ]
+        )
+        for c in later
+    ]
 
 
 def _furthest(outcome: tuple[Attempt, Any, str | None]) -> tuple[bool, int]:
