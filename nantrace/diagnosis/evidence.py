@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -1030,6 +1031,30 @@ def divisor_factors(capture: ReplayCapture, record: OpRecord) -> tuple[str | Non
     return tuple(_producer_type(capture, p) for p in product.producers)
 
 
+def upstream_records(
+    capture: ReplayCapture,
+    start: int | None,
+    limit: int | None = None,
+    skip: frozenset[str] = frozenset(),
+) -> Iterator[OpRecord]:
+    """The op ``start`` and every op upstream of it, each once, depth first (at most
+    ``limit``); an op whose type is in ``skip`` is not entered, nor what lies above it."""
+    seen: set[int] = set()
+    stack = [start] if start is not None else []
+    while stack and (limit is None or len(seen) < limit):
+        index = stack.pop()
+        if index in seen:
+            continue
+        seen.add(index)
+        current = capture.records[index]
+        yield current
+        stack.extend(
+            p
+            for p in current.producers
+            if p is not None and p not in seen and capture.records[p].op_type not in skip
+        )
+
+
 def divisor_weight(capture: ReplayCapture, record: OpRecord, limit: int = 2000) -> str | None:
     """A trainable variable that ``record``'s divisor is computed from, searched up through
     every input (at most ``limit`` ops): a normalizer the model computes (a sum of its own
@@ -1039,25 +1064,12 @@ def divisor_weight(capture: ReplayCapture, record: OpRecord, limit: int = 2000) 
     divides nothing."""
     if record.op_type not in DIVISION_OPS or len(record.producers) < 2:
         return None
-    start = record.producers[1]
-    seen: set[int] = set()
-    stack = [start] if start is not None else []
-    while stack and len(seen) < limit:
-        index = stack.pop()
-        if index in seen:
-            continue
-        seen.add(index)
-        current = capture.records[index]
+    # not through ops that make booleans or indices: a count of the entries a comparison
+    # selects is 0 or at least 1 whatever the weights compared (complex values, an FFT's,
+    # are followed: they carry the weights as floats do)
+    for current in upstream_records(capture, record.producers[1], limit, DISCRETE_OPS):
         if current.variable and current.variable_trainable:
             return current.variable
-        # not through ops that make booleans or indices: a count of the entries a comparison
-        # selects is 0 or at least 1 whatever the weights compared (complex values, an FFT's,
-        # are followed: they carry the weights as floats do)
-        stack.extend(
-            p
-            for p in current.producers
-            if p is not None and p not in seen and capture.records[p].op_type not in DISCRETE_OPS
-        )
     return None
 
 
@@ -1105,22 +1117,12 @@ def argument_from_state(capture: ReplayCapture, record: OpRecord) -> bool:
     producer = record.producers[0] if record.producers else None
     if producer is None:
         return False
-    seen: set[int] = set()
-    stack = [producer]
-    while stack:
-        index = stack.pop()
-        if index in seen:
-            continue
-        seen.add(index)
-        source = capture.records[index]
-        if (
-            source.layer is not None
-            or source.variable_trainable
-            or any(name is not None for name in source.batch_inputs)
-        ):
-            return False
-        stack.extend(p for p in source.producers if p is not None)
-    return True
+    return not any(
+        source.layer is not None
+        or source.variable_trainable
+        or any(name is not None for name in source.batch_inputs)
+        for source in upstream_records(capture, producer)
+    )
 
 
 #: Ops that pass a tensor's values on unchanged (a cast, a reshape, a slice of it).
