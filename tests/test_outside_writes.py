@@ -109,8 +109,8 @@ def test_a_learning_rate_set_between_steps_is_anchored_and_the_restore_is_exact(
     from nantrace.compat.tf import learning_rate_variable
 
     lr = learning_rate_variable(optimizer)
-    assert step.writes_between == {id(lr): 1}
-    first, last = step.values_between[id(lr)]
+    assert list(step.writes_between) == [id(lr)] and step.writes_between[id(lr)].count == 1
+    first, last = step.writes_between[id(lr)].first, step.writes_between[id(lr)].last
     assert float(first) == pytest.approx(1e-2) and float(last) == pytest.approx(1e-4)
 
 

@@ -711,17 +711,18 @@ def _refuse_a_rate_set_between_steps(fix: Fix, ctx: VerifyContext, optimizer: An
 
     variable = learning_rate_variable(optimizer)
     writes = getattr(ctx.watched, "writes_between", {})
-    count = writes.get(id(variable), 0) if variable is not None else 0
-    if not count:
+    seen = writes.get(id(variable)) if variable is not None else None
+    if seen is None:
         return
     suggested = fix.params.get("suggested")
     at_most = f"{float(suggested):.3g}" if suggested is not None else "a tenth of it"
-    span = getattr(ctx.watched, "values_between", {}).get(id(variable))
     moved = ""
-    if span is not None and np.size(span[0]) == 1 and np.size(span[1]) == 1:
-        moved = f", from {float(np.ravel(span[0])[0]):.3g} to {float(np.ravel(span[1])[0]):.3g}"
+    if np.size(seen.first) == 1 and np.size(seen.last) == 1:
+        moved = (
+            f", from {float(np.ravel(seen.first)[0]):.3g} to {float(np.ravel(seen.last)[0]):.3g}"
+        )
     raise _CannotSimulate(
-        f"the learning rate was set between steps {count} time(s) in this run{moved} (a "
+        f"the learning rate was set between steps {seen.count} time(s) in this run{moved} (a "
         "callback such as LearningRateScheduler, or the training loop): "
         "`optimizer.learning_rate = X` would be overwritten at its next write; lower the rate "
         "where it is set",

@@ -198,12 +198,9 @@ class Watched:
         self._anchor_forced = False
         #: the last step's bits of the small variables no trace writes (outside_writes)
         self._unwritten_bits: bytes | None = None
-        #: how many times each small variable the step never writes (by id of its
-        #: tf.Variable) changed between two steps: a learning rate a callback or the user's
-        #: loop sets, which a fix assigning it once would not survive
-        self.writes_between: dict[int, int] = {}
-        #: for each of those: its value before the first such change and after the last one
-        self.values_between: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        #: the changes between two steps of each small variable the step never writes, by
+        #: id of its tf.Variable (outside_writes.WritesBetween)
+        self.writes_between: dict[int, outside_writes.WritesBetween] = {}
         #: the step of the last such write, and (frequent writes) the values each step since
         #: the anchor saw, by step
         self._last_write_between: int | None = None
@@ -637,22 +634,25 @@ class Watched:
         self._anchor_forced = True
 
     def _count_writes_between(self, previous: bytes, bits: np.ndarray) -> None:
-        """Count, per variable, a change between the last step and this one, and keep its
-        first and latest values (``writes_between``, ``values_between``)."""
+        """Count, per variable, a change between the last step and this one, with its first
+        and latest values (``writes_between``)."""
         before = np.frombuffer(previous, dtype=bits.dtype)
         moved = {id(v) for v in outside_writes.changed(self._unwritten, before, bits)}
         if not moved:
             return
+        # changed() found both vectors to be these variables' bits: both decode
         old = outside_writes.values(self._unwritten, before) or []
         new = outside_writes.values(self._unwritten, bits) or []
-        for index, variable in enumerate(self._unwritten):
+        for variable, was, now in zip(self._unwritten, old, new, strict=False):
             key = id(variable)
             if key not in moved:
                 continue
-            self.writes_between[key] = self.writes_between.get(key, 0) + 1
-            if index < len(old) and index < len(new):
-                first = self.values_between.get(key, (old[index], new[index]))[0]
-                self.values_between[key] = (first, new[index])
+            seen = self.writes_between.get(key)
+            self.writes_between[key] = outside_writes.WritesBetween(
+                count=1 if seen is None else seen.count + 1,
+                first=was if seen is None else seen.first,
+                last=now,
+            )
 
     def _on_write_between(self, step: int, bits: np.ndarray) -> None:
         """A variable the step never writes changed before ``step`` (a healthy step): the

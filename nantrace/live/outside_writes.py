@@ -14,6 +14,7 @@ writes inside another ``tf.function``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -59,6 +60,17 @@ def bits(variables: list[tf.Variable]) -> tf.Tensor:
         return tf.zeros([0], tf.int32)
     parts = [tf.reshape(_AS_INT32[v.dtype.base_dtype](v.value()), [-1]) for v in variables]
     return parts[0] if len(parts) == 1 else tf.concat(parts, 0)
+
+
+@dataclass(frozen=True)
+class WritesBetween:
+    """How often one such variable changed between two steps of a run, its value before the
+    first change and after the latest: a learning rate a callback or the user's loop sets,
+    which a fix assigning it once would not survive."""
+
+    count: int
+    first: np.ndarray
+    last: np.ndarray
 
 
 def _width(variable: tf.Variable) -> int:
